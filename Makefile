@@ -1,0 +1,22 @@
+# The two commands of the README. Everything they need is installed here.
+UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+
+.PHONY: demo test bench bootstrap
+
+bootstrap:
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet 'uv>=0.4'
+	@$(UV) sync --frozen --quiet
+
+## The main job: a quickstart reverse-ETL run on the embedded default (no infrastructure).
+demo: bootstrap
+	@$(UV) run --frozen floe demo
+
+## The whole test suite (PostgreSQL and MariaDB on 127.0.0.1 are started if they are down).
+test: bootstrap
+	@bash scripts/services.sh
+	@$(UV) run --frozen pytest
+
+## Benchmarks against the baselines, report in benchmarks/results/.
+bench: bootstrap
+	@bash scripts/services.sh
+	@$(UV) run --frozen python -m benchmarks

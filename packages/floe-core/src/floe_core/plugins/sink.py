@@ -1,0 +1,156 @@
+"""The sink capability: push rows from the lakehouse to external systems (reverse ETL).
+
+``SinkConnector`` is a mixin, not a plugin type. A plugin that can push data out implements it
+next to whatever else it is (the dlt plugin is an ``IngestionPlugin`` *and* a ``SinkConnector``),
+and callers detect the capability with ``isinstance(plugin, SinkConnector)``.
+
+The runtime types here are plain dataclasses so that this module imports without pyarrow.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["MAX_BATCH_SIZE", "EgressResult", "SinkConfig", "SinkConnector"]
+
+#: Upper bound for ``SinkConfig.batch_size``. A batch is held in memory and usually sent as one
+#: request or one transaction; a million rows is already far beyond what any API accepts.
+MAX_BATCH_SIZE = 1_000_000
+
+
+@dataclass
+class SinkConfig:
+    """How to reach one destination and how to shape what is sent there.
+
+    Attributes:
+        sink_type: Which sink to use (one of the plugin's ``list_available_sinks()``).
+        connection_config: Destination settings *and* resolved credentials. Never printed:
+            ``repr`` shows its keys only.
+        field_mapping: Source column -> destination field renames. Columns not named are
+            sent under their own name.
+        retry_config: Retry policy overrides (keys are plugin-defined, e.g. ``max_attempts``).
+        batch_size: Rows per batch, 1..``MAX_BATCH_SIZE``; ``None`` sends all rows at once
+            (still capped by what the sink can take in one request).
+        destination_name: The name of the destination in ``floe.yaml``, used in errors, logs
+            and spans. Optional for standalone use.
+
+    Raises:
+        ValueError: At construction, when a field is out of range.
+    """
+
+    sink_type: str
+    connection_config: dict[str, Any] = field(repr=False)
+    field_mapping: dict[str, str] | None = None
+    retry_config: dict[str, Any] | None = None
+    batch_size: int | None = None
+    destination_name: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.sink_type, str) or not self.sink_type.strip():
+            raise ValueError("SinkConfig.sink_type must be a non-blank string, e.g. 'rest_api'")
+        if not isinstance(self.connection_config, dict):
+            raise ValueError("SinkConfig.connection_config must be a dict")
+        if self.batch_size is not None:
+            if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int):
+                raise ValueError("SinkConfig.batch_size must be an integer or None")
+            if not 1 <= self.batch_size <= MAX_BATCH_SIZE:
+                raise ValueError(
+                    f"SinkConfig.batch_size must be between 1 and {MAX_BATCH_SIZE:,}, "
+                    f"got {self.batch_size}"
+                )
+        if self.field_mapping is not None:
+            _check_field_mapping(self.field_mapping)
+        if self.retry_config is not None and not isinstance(self.retry_config, dict):
+            raise ValueError("SinkConfig.retry_config must be a dict or None")
+
+    def __repr__(self) -> str:
+        keys = ", ".join(sorted(self.connection_config))
+        return (
+            f"SinkConfig(sink_type={self.sink_type!r}, destination_name={self.destination_name!r}, "
+            f"connection_config=<{keys}>, field_mapping={self.field_mapping!r}, "
+            f"retry_config={self.retry_config!r}, batch_size={self.batch_size!r})"
+        )
+
+
+def _check_field_mapping(mapping: dict[str, str]) -> None:
+    if not isinstance(mapping, dict):
+        raise ValueError("SinkConfig.field_mapping must be a dict of source -> destination names")
+    for source, target in mapping.items():
+        if not isinstance(source, str) or not source.strip():
+            raise ValueError("SinkConfig.field_mapping keys must be non-blank column names")
+        if not isinstance(target, str) or not target.strip():
+            raise ValueError(
+                f"SinkConfig.field_mapping[{source!r}] must be a non-blank destination field name"
+            )
+    targets = list(mapping.values())
+    duplicates = sorted({t for t in targets if targets.count(t) > 1})
+    if duplicates:
+        raise ValueError(
+            f"SinkConfig.field_mapping maps several columns to the same field: {duplicates}"
+        )
+
+
+@dataclass
+class EgressResult:
+    """Measured outcome of one ``write``.
+
+    Attributes:
+        success: True when every row was confirmed by the destination.
+        rows_delivered: Rows the destination confirmed.
+        bytes_transmitted: Payload bytes actually sent (retries of the same batch not counted).
+        duration_seconds: Wall time of the write.
+        checksum: SHA-256 (hex) over the delivered payloads, in order.
+        delivery_timestamp: When delivery finished, ISO-8601 with zone.
+        idempotency_key: Deterministic key: same destination and same rows give the same key.
+        destination_record_ids: IDs the destination returned for created/updated records.
+        errors: Human-readable errors (sanitized; never contain secrets).
+        rows_rejected: Rows the destination refused permanently.
+    """
+
+    success: bool
+    rows_delivered: int = 0
+    bytes_transmitted: int = 0
+    duration_seconds: float = 0.0
+    checksum: str = ""
+    delivery_timestamp: str = ""
+    idempotency_key: str = ""
+    destination_record_ids: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    rows_rejected: int = 0
+
+
+class SinkConnector(ABC):
+    """Mixin for plugins that push data to external destinations.
+
+    Standalone: it does not inherit from ``PluginMetadata``, so a class can be *only* a sink.
+    """
+
+    @abstractmethod
+    def list_available_sinks(self) -> list[str]:
+        """Sink types this plugin can create (e.g. ``["rest_api", "sql_database"]``)."""
+
+    @abstractmethod
+    def create_sink(self, config: SinkConfig) -> Any:
+        """Validate ``config``, connect, and return a sink handle for ``write``.
+
+        Raises:
+            Exception: A configuration or connection error, raised now rather than at
+                first write (unknown type, bad URL, refused credentials, unreachable host).
+        """
+
+    @abstractmethod
+    def write(self, sink: Any, data: Any, **kwargs: Any) -> EgressResult:
+        """Push ``data`` to ``sink`` and report what the destination confirmed.
+
+        Args:
+            sink: A handle returned by ``create_sink``.
+            data: A ``pyarrow.Table``, a ``pyarrow.RecordBatchReader`` or an iterable of
+                ``pyarrow.RecordBatch``.
+            **kwargs: Plugin-specific options.
+        """
+
+    @abstractmethod
+    def get_source_config(self, catalog_config: dict[str, Any]) -> dict[str, Any]:
+        """Catalog properties needed to read the source (Gold) table through Iceberg."""

@@ -1,0 +1,156 @@
+"""Errors raised by the dlt plugin, one tree, retry decided by type.
+
+::
+
+    FloeError (floe_core.errors)
+    └── PluginError                       destination/sink_type/http_status/attempts on every error
+        ├── SinkConfigurationError        configuration  unknown sink type, bad URL/config, missing driver
+        ├── SinkConnectionError           transient      unreachable host, timeout, connection reset
+        │   └── SinkAuthenticationError   configuration  credentials refused (HTTP 401/403, DB login)
+        ├── SinkWriteError                permanent      the destination refused the data (4xx, constraint)
+        │   ├── SinkTransientWriteError   transient      5xx, 408, 429 (with retry_after), deadlocks
+        │   └── SinkPartialWriteError     partial        some rows confirmed, others rejected
+        └── IngestionError                permanent      an ingestion pipeline failed
+
+Reading the Iceberg source raises ``floe_core.errors.SourceError`` / ``NoSuchSourceTableError``.
+
+Third-party exceptions (httpx, SQLAlchemy, DB drivers, dlt, pyiceberg) are mapped to these in one
+place per boundary (see ``sinks/`` and ``ingestion.py``), always ``raise ... from exc``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from enum import Enum
+
+from floe_core.errors import FloeError
+
+__all__ = [
+    "ErrorCategory",
+    "IngestionError",
+    "PluginError",
+    "SinkAuthenticationError",
+    "SinkConfigurationError",
+    "SinkConnectionError",
+    "SinkPartialWriteError",
+    "SinkTransientWriteError",
+    "SinkWriteError",
+    "sanitize",
+]
+
+
+class ErrorCategory(str, Enum):
+    """How an error should be handled: retried, fixed by the user, or reported."""
+
+    TRANSIENT = "transient"
+    PERMANENT = "permanent"
+    PARTIAL = "partial"
+    CONFIGURATION = "configuration"
+
+
+class PluginError(FloeError):
+    """Base of the dlt plugin's errors.
+
+    Args:
+        message: What happened. Sanitized before it is stored.
+        destination: Destination name from floe.yaml (may be empty for standalone use).
+        sink_type: The sink type (``rest_api``, ``sql_database``, ...).
+        http_status: HTTP status code, when the destination answered over HTTP.
+        attempts: How many attempts were made before giving up.
+        retry_after: Seconds the destination asked us to wait (HTTP ``Retry-After``).
+        hint: What the user should do next.
+    """
+
+    category: ErrorCategory = ErrorCategory.PERMANENT
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        destination: str = "",
+        sink_type: str = "",
+        http_status: int | None = None,
+        attempts: int = 1,
+        retry_after: float | None = None,
+        hint: str = "",
+    ) -> None:
+        self.destination = destination
+        self.sink_type = sink_type
+        self.http_status = http_status
+        self.attempts = attempts
+        self.retry_after = retry_after
+        super().__init__(sanitize(message), hint=sanitize(hint))
+
+    @property
+    def retryable(self) -> bool:
+        """True when trying again may succeed."""
+        return self.category is ErrorCategory.TRANSIENT
+
+    def __str__(self) -> str:
+        where = "/".join(part for part in (self.sink_type, self.destination) if part)
+        parts = [f"[{where}] {self.message}" if where else self.message]
+        if self.http_status is not None:
+            parts.append(f"HTTP {self.http_status}")
+        if self.attempts > 1:
+            parts.append(f"after {self.attempts} attempts")
+        text = "; ".join(parts)
+        return f"{text} (hint: {self.hint})" if self.hint else text
+
+
+class SinkConfigurationError(PluginError):
+    """The sink configuration is invalid or incomplete."""
+
+    category = ErrorCategory.CONFIGURATION
+
+
+class SinkConnectionError(PluginError):
+    """The destination could not be reached (network, timeout, reset)."""
+
+    category = ErrorCategory.TRANSIENT
+
+
+class SinkAuthenticationError(SinkConnectionError):
+    """The destination refused the credentials."""
+
+    category = ErrorCategory.CONFIGURATION
+
+
+class SinkWriteError(PluginError):
+    """The destination refused the data."""
+
+    category = ErrorCategory.PERMANENT
+
+
+class SinkTransientWriteError(SinkWriteError):
+    """The destination failed in a way that may pass (5xx, 408, 429, deadlock)."""
+
+    category = ErrorCategory.TRANSIENT
+
+
+class SinkPartialWriteError(SinkWriteError):
+    """Some rows were confirmed, others rejected."""
+
+    category = ErrorCategory.PARTIAL
+
+
+class IngestionError(PluginError):
+    """An ingestion pipeline failed."""
+
+
+# user:password@ in URLs, and key=value / "key": "value" pairs whose key looks like a secret.
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):[^@/\s]+@")
+_SECRET_PAIR = re.compile(
+    r"(?i)(?P<key>password|passwd|pwd|token|api[_-]?key|secret|authorization)"
+    r"(?P<sep>[\"']?\s*[:=]\s*[\"']?)(?:bearer\s+|basic\s+)?[^\s\"',;&}]+"
+)
+
+
+def sanitize(text: str, secrets: Iterable[str] = ()) -> str:
+    """Remove credentials from ``text``: URL passwords, ``key=secret`` pairs, known values."""
+    text = _URL_PASSWORD.sub(r"\g<scheme>\g<user>:***@", text)
+    text = _SECRET_PAIR.sub(r"\g<key>\g<sep>***", text)
+    for value in secrets:
+        if value and len(value) >= 4:
+            text = text.replace(value, "***")
+    return text
