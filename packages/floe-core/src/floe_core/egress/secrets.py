@@ -1,0 +1,447 @@
+"""Resolve ``connection_secret_ref`` names to credentials, the way Kubernetes delivers them.
+
+A destination names a Secret (``connection_secret_ref: crm-api``); the Secret holds keys
+(``token``, ``url``, ``username`` ...). Sources are asked in this order, and the first one that
+has a Secret of that name provides all of its keys:
+
+1. **Mounted Secret directory**: ``<dir>/<secret-name>/<key>``, one file per key, exactly as a
+   Kubernetes Secret volume mounts them (hidden ``..data`` entries are ignored; one trailing
+   newline is stripped, so ``echo value > file`` works). ``<dir>`` is ``$FLOE_SECRETS_DIR`` if
+   set, else the manifest's ``secrets.dir``, else ``<project>/secrets`` then
+   ``/var/run/secrets/floe``.
+2. **Environment variables**: ``FLOE_SECRET_<NAME>_<KEY>``, the Secret name upper-cased with
+   ``-`` and ``.`` turned into ``_``; the key is lower-cased (``FLOE_SECRET_CRM_API_TOKEN`` is
+   key ``token`` of Secret ``crm-api``).
+3. **Kubernetes API**, only when running in a cluster (``KUBERNETES_SERVICE_HOST`` is set): the
+   Secret is read from the pod's own namespace with the pod's service account token. The
+   ``kubernetes`` client is imported only then (``pip install 'floe-core[k8s]'``).
+
+Values are held as :class:`pydantic.SecretStr` and are revealed only when a sink is built.
+Errors name Secrets, keys and paths, never values.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from floe_core.egress.errors import (
+    SecretBackendError,
+    SecretError,
+    SecretKeyMissingError,
+    SecretNotFoundError,
+)
+from pydantic import SecretStr
+
+__all__ = [
+    "DEFAULT_CLUSTER_SECRETS_DIR",
+    "SERVICE_ACCOUNT_DIR",
+    "EnvironmentSecrets",
+    "KubernetesSecrets",
+    "MountedSecretDirectory",
+    "ResolvedSecret",
+    "SecretResolver",
+    "SecretSource",
+    "env_var_name",
+]
+
+#: Where a pod mounts floe's Secrets when no directory is configured.
+DEFAULT_CLUSTER_SECRETS_DIR = Path("/var/run/secrets/floe")
+#: Where Kubernetes mounts the pod's service account token, CA and namespace.
+SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+# Kubernetes Secret names: DNS subdomain (lower-case alphanumerics, '-' and '.').
+_SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+_ENV_PREFIX = "FLOE_SECRET_"
+
+
+def env_var_name(ref: str, key: str) -> str:
+    """The environment variable that provides ``key`` of Secret ``ref``."""
+    return f"{_env_prefix(ref)}{re.sub(r'[-.]', '_', key).upper()}"
+
+
+def _env_prefix(ref: str) -> str:
+    return f"{_ENV_PREFIX}{re.sub(r'[-.]', '_', ref).upper()}_"
+
+
+@dataclass(frozen=True)
+class ResolvedSecret:
+    """The keys of one Secret, and where they came from.
+
+    Attributes:
+        ref: The Secret name.
+        source: Human description of where it was found (a path, "environment", ...).
+        values: Key -> value, hidden behind ``SecretStr``.
+        source_kind: Which source provided it (``"directory"``, ``"environment"``,
+            ``"kubernetes"``), used to tell the user how to add a missing key.
+    """
+
+    ref: str
+    source: str
+    values: Mapping[str, SecretStr] = field(repr=False)
+    source_kind: str = "directory"
+
+    @property
+    def keys(self) -> list[str]:
+        """The key names (never the values), sorted."""
+        return sorted(self.values)
+
+    def require(self, keys: Iterable[str], *, destination: str = "") -> None:
+        """Raise :class:`SecretKeyMissingError` naming the first key this Secret lacks."""
+        for key in keys:
+            if key not in self.values:
+                self._missing(key, destination)
+
+    def require_one_of(self, groups: Sequence[Sequence[str]], *, destination: str = "") -> None:
+        """Require that the Secret holds every key of at least one of ``groups``."""
+        if any(all(key in self.values for key in group) for group in groups):
+            return
+        first_missing = next(key for key in groups[0] if key not in self.values)
+        self._missing(first_missing, destination, alternatives=groups)
+
+    def reveal(self) -> dict[str, str]:
+        """Plain values, for building a sink's connection config. Never log the result."""
+        return {key: value.get_secret_value() for key, value in self.values.items()}
+
+    def secret_values(self) -> list[str]:
+        """The plain values, for scrubbing them from any text that leaves the process."""
+        return [value.get_secret_value() for value in self.values.values()]
+
+    def _missing(
+        self, key: str, destination: str, alternatives: Sequence[Sequence[str]] = ()
+    ) -> None:
+        where = f" (needed by destination '{destination}')" if destination else ""
+        has = ", ".join(self.keys) or "no keys"
+        wanted = " or ".join("+".join(group) for group in alternatives) if alternatives else key
+        raise SecretKeyMissingError(
+            f"Secret '{self.ref}' from {self.source} has no key '{key}'{where}; "
+            f"it needs {wanted} and has: {has}",
+            hint=_how_to_add(self.source_kind, self.ref, key, self.source),
+        )
+
+
+def _how_to_add(kind: str, ref: str, key: str, source: str) -> str:
+    if kind == "environment":
+        return f"export {env_var_name(ref, key)}=<value>"
+    if kind == "kubernetes":
+        return (
+            f"add the key to the Kubernetes Secret: kubectl patch secret {ref} "
+            f'--type merge -p \'{{"stringData":{{"{key}":"<value>"}}}}\''
+        )
+    return f"write the value to the file {Path(source) / key}"
+
+
+class SecretSource(Protocol):
+    """One place Secrets can come from."""
+
+    kind: str
+
+    def lookup(self, ref: str) -> ResolvedSecret | None:
+        """The Secret ``ref``, or None when this source does not have it."""
+
+    def looked_at(self, ref: str) -> str:
+        """Where this source looked for ``ref``, for a not-found message."""
+
+
+class MountedSecretDirectory:
+    """Secrets as directories of files, one file per key (a Kubernetes Secret volume).
+
+    Args:
+        directories: Parent directories, tried in order; ``<dir>/<ref>/`` is the Secret.
+    """
+
+    kind = "directory"
+
+    def __init__(self, directories: Sequence[Path]) -> None:
+        self.directories = [Path(d) for d in directories]
+
+    def lookup(self, ref: str) -> ResolvedSecret | None:
+        """Read ``<dir>/<ref>/*`` from the first directory that has the Secret."""
+        for parent in self.directories:
+            folder = parent / ref
+            if folder.is_dir():
+                return ResolvedSecret(ref, str(folder), self._read(folder), self.kind)
+        return None
+
+    def looked_at(self, ref: str) -> str:
+        """The directories tried for ``ref``."""
+        return "mounted directory " + " and ".join(str(d / ref) for d in self.directories)
+
+    @staticmethod
+    def _read(folder: Path) -> dict[str, SecretStr]:
+        values: dict[str, SecretStr] = {}
+        for entry in sorted(folder.iterdir()):
+            # Kubernetes keeps the real files under ..data/ and timestamped ..2024_* dirs.
+            if entry.name.startswith(".") or not entry.is_file():
+                continue
+            try:
+                text = entry.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise SecretBackendError(
+                    f"cannot read secret file {entry}: {type(exc).__name__}",
+                    hint="check the file's permissions and that it holds UTF-8 text",
+                ) from exc
+            values[entry.name] = SecretStr(_strip_newline(text))
+        return values
+
+
+def _strip_newline(text: str) -> str:
+    if text.endswith("\r\n"):
+        return text[:-2]
+    return text[:-1] if text.endswith("\n") else text
+
+
+class EnvironmentSecrets:
+    """Secrets from ``FLOE_SECRET_<NAME>_<KEY>`` environment variables."""
+
+    kind = "environment"
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+
+    def lookup(self, ref: str) -> ResolvedSecret | None:
+        """Collect every variable with the Secret's prefix; None when there is none."""
+        prefix = _env_prefix(ref)
+        values = {
+            name[len(prefix) :].lower(): SecretStr(value)
+            for name, value in self.environ.items()
+            if name.startswith(prefix) and len(name) > len(prefix)
+        }
+        if not values:
+            return None
+        return ResolvedSecret(ref, f"environment ({prefix}*)", values, self.kind)
+
+    def looked_at(self, ref: str) -> str:
+        """The variable prefix tried for ``ref``."""
+        return f"environment variables {_env_prefix(ref)}*"
+
+
+class KubernetesSecrets:
+    """Secrets read from the Kubernetes API with the pod's service account.
+
+    Args:
+        environ: Process environment; the source is active only when it has
+            ``KUBERNETES_SERVICE_HOST``.
+        service_account_dir: Where the token, ``ca.crt`` and ``namespace`` files are mounted.
+        api_factory: Builds the ``CoreV1Api``-like client (anything with
+            ``read_namespaced_secret(name, namespace)``); the default builds the official
+            client from the service account. Injected in tests.
+        namespace: Overrides the namespace read from the service account.
+    """
+
+    kind = "kubernetes"
+
+    def __init__(
+        self,
+        environ: Mapping[str, str],
+        *,
+        service_account_dir: Path = SERVICE_ACCOUNT_DIR,
+        api_factory: Callable[[], Any] | None = None,
+        namespace: str | None = None,
+    ) -> None:
+        self.environ = environ
+        self.service_account_dir = Path(service_account_dir)
+        self._api_factory = api_factory or self._official_client
+        self._namespace = namespace
+        self._api: Any = None
+
+    @property
+    def active(self) -> bool:
+        """True when this process runs inside a Kubernetes pod."""
+        return bool(self.environ.get("KUBERNETES_SERVICE_HOST"))
+
+    @property
+    def namespace(self) -> str:
+        """The namespace Secrets are read from: the service account's own."""
+        if self._namespace:
+            return self._namespace
+        path = self.service_account_dir / "namespace"
+        try:
+            return path.read_text(encoding="utf-8").strip() or "default"
+        except OSError:
+            return "default"
+
+    @property
+    def api_url(self) -> str:
+        """The API server address from the in-cluster environment."""
+        host = self.environ.get("KUBERNETES_SERVICE_HOST", "")
+        port = self.environ.get("KUBERNETES_SERVICE_PORT", "443")
+        return f"https://{f'[{host}]' if ':' in host else host}:{port}"
+
+    def lookup(self, ref: str) -> ResolvedSecret | None:
+        """Read the Secret from the API; None when the API says it does not exist."""
+        if not self.active:
+            return None
+        api_exception, transport_error = _kubernetes_errors()
+        namespace = self.namespace
+        try:
+            if self._api is None:
+                self._api = self._api_factory()
+            secret = self._api.read_namespaced_secret(
+                name=ref, namespace=namespace, _request_timeout=15
+            )
+        except api_exception as exc:
+            status = getattr(exc, "status", None)
+            if status == 404:
+                return None
+            if status in (401, 403):
+                raise SecretBackendError(
+                    f"the Kubernetes API refused to read Secret '{ref}' in namespace "
+                    f"'{namespace}' (HTTP {status})",
+                    hint="grant the pod's service account 'get' on secrets in its namespace "
+                    "(a Role and RoleBinding)",
+                ) from None
+            raise SecretBackendError(
+                f"the Kubernetes API failed reading Secret '{ref}' in namespace "
+                f"'{namespace}' (HTTP {status})",
+                hint="check the API server's health and retry",
+            ) from None
+        except (transport_error, OSError) as exc:
+            raise SecretBackendError(
+                f"cannot reach the Kubernetes API at {self.api_url} to read Secret '{ref}' "
+                f"({type(exc).__name__})",
+                hint="check the pod's network policy, or provide the Secret as a mounted "
+                "directory or FLOE_SECRET_* environment variables",
+            ) from None
+        data = getattr(secret, "data", None) or {}
+        values = {key: SecretStr(_decode(ref, key, raw)) for key, raw in data.items()}
+        return ResolvedSecret(ref, f"Kubernetes Secret {namespace}/{ref}", values, self.kind)
+
+    def looked_at(self, ref: str) -> str:
+        """Where the API would be (or why it was not asked)."""
+        if not self.active:
+            return "Kubernetes API (not asked: not running in a cluster)"
+        return f"Kubernetes API {self.api_url} namespace '{self.namespace}'"
+
+    def _official_client(self) -> Any:
+        try:
+            from kubernetes import client
+        except ImportError as exc:
+            raise SecretBackendError(
+                "reading Secrets from the Kubernetes API needs the kubernetes client",
+                hint="pip install 'floe-core[k8s]'",
+            ) from exc
+        token_path = self.service_account_dir / "token"
+        try:
+            token = token_path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise SecretBackendError(
+                f"running in Kubernetes but no service account token at {token_path}",
+                hint="set automountServiceAccountToken: true on the pod, or mount the Secret "
+                "as a volume instead",
+            ) from exc
+        configuration = client.Configuration()
+        configuration.host = self.api_url
+        configuration.api_key = {"authorization": token}
+        configuration.api_key_prefix = {"authorization": "Bearer"}
+        configuration.retries = 1
+        ca_path = self.service_account_dir / "ca.crt"
+        if ca_path.is_file():
+            configuration.ssl_ca_cert = str(ca_path)
+        return client.CoreV1Api(client.ApiClient(configuration))
+
+
+def _kubernetes_errors() -> tuple[type[BaseException], type[BaseException]]:
+    """The client's API error and transport error types (imported only when in a cluster)."""
+    try:
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+    except ImportError as exc:
+        raise SecretBackendError(
+            "reading Secrets from the Kubernetes API needs the kubernetes client",
+            hint="pip install 'floe-core[k8s]'",
+        ) from exc
+    return ApiException, HTTPError
+
+
+def _decode(ref: str, key: str, raw: str) -> str:
+    try:
+        return base64.b64decode(raw, validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SecretBackendError(
+            f"key '{key}' of Kubernetes Secret '{ref}' is not base64-encoded UTF-8 text",
+            hint="store the value with stringData or base64 of its UTF-8 bytes",
+        ) from exc
+
+
+class SecretResolver:
+    """Resolve Secret names against an ordered list of sources.
+
+    Args:
+        sources: Tried in order; the first one that has the Secret wins.
+    """
+
+    def __init__(self, sources: Sequence[SecretSource]) -> None:
+        self.sources = list(sources)
+        self._cache: dict[str, ResolvedSecret] = {}
+
+    @classmethod
+    def for_project(
+        cls,
+        project_dir: Path,
+        *,
+        secrets_dir: Path | None = None,
+        environ: Mapping[str, str] | None = None,
+        kubernetes: KubernetesSecrets | None = None,
+    ) -> SecretResolver:
+        """The standard order for a project: mounted directory, environment, Kubernetes API.
+
+        Args:
+            project_dir: Directory holding floe.yaml; ``<project>/secrets`` is a default dir.
+            secrets_dir: The manifest's ``secrets.dir`` (already absolute), if any.
+            environ: Environment to read (defaults to ``os.environ``).
+            kubernetes: A pre-built Kubernetes source (tests inject one).
+        """
+        env = os.environ if environ is None else environ
+        if env.get("FLOE_SECRETS_DIR"):
+            directories = [Path(env["FLOE_SECRETS_DIR"]).expanduser().absolute()]
+        elif secrets_dir is not None:
+            directories = [secrets_dir]
+        else:
+            directories = [project_dir / "secrets", DEFAULT_CLUSTER_SECRETS_DIR]
+        return cls(
+            [
+                MountedSecretDirectory(directories),
+                EnvironmentSecrets(env),
+                kubernetes or KubernetesSecrets(env),
+            ]
+        )
+
+    def resolve(self, ref: str, *, destination: str = "") -> ResolvedSecret:
+        """Find Secret ``ref``.
+
+        Raises:
+            SecretNotFoundError: No source has it; the message lists where it looked.
+            SecretBackendError: A source exists but could not be read.
+        """
+        if not _SECRET_NAME.match(ref):
+            raise SecretError(
+                f"'{ref}' is not a valid Secret name",
+                hint="use a Kubernetes Secret name: lower-case letters, digits, '-' and '.'",
+            )
+        if ref in self._cache:
+            return self._cache[ref]
+        for source in self.sources:
+            found = source.lookup(ref)
+            if found is not None:
+                self._cache[ref] = found
+                return found
+        who = f" for destination '{destination}'" if destination else ""
+        looked = "; ".join(source.looked_at(ref) for source in self.sources)
+        raise SecretNotFoundError(
+            f"Secret '{ref}'{who} was not found. Looked in: {looked}",
+            hint=f"create {self._first_dir(ref)}/<key> files (one per key), or export "
+            f"{_env_prefix(ref)}<KEY>=<value>, or in Kubernetes: "
+            f"kubectl create secret generic {ref} --from-literal=<key>=<value>",
+        )
+
+    def _first_dir(self, ref: str) -> str:
+        for source in self.sources:
+            if isinstance(source, MountedSecretDirectory) and source.directories:
+                return str(source.directories[0] / ref)
+        return f"<secrets dir>/{ref}"
