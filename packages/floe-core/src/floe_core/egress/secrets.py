@@ -30,13 +30,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from pydantic import SecretStr
+
 from floe_core.egress.errors import (
     SecretBackendError,
     SecretError,
     SecretKeyMissingError,
     SecretNotFoundError,
 )
-from pydantic import SecretStr
 
 __all__ = [
     "DEFAULT_CLUSTER_SECRETS_DIR",

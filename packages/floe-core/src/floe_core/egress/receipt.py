@@ -1,0 +1,191 @@
+"""The receipt of one egress run: what was read, what the destination confirmed, and proof.
+
+A receipt is printed after a run (a table for people, JSON for machines) and stored in the state
+store as run history. It never holds a secret: only names, counts, hashes and sanitized errors.
+
+Exit codes of ``floe egress run`` follow from the receipts (see :func:`exit_code`):
+
+- ``0``: every destination succeeded, every row delivered;
+- ``2``: partial: at least one destination delivered some rows and rejected others;
+- ``1``: failure: a destination failed, or the run could not start (configuration errors).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+__all__ = [
+    "EXIT_FAILURE",
+    "EXIT_PARTIAL",
+    "EXIT_SUCCESS",
+    "Receipt",
+    "RunStatus",
+    "exit_code",
+    "new_run_id",
+    "receipt_table",
+    "utc_now",
+]
+
+EXIT_SUCCESS = 0
+EXIT_FAILURE = 1
+EXIT_PARTIAL = 2
+
+
+class RunStatus(StrEnum):
+    """Outcome of one destination run."""
+
+    RUNNING = "running"
+    SUCCESS = "success"
+    PARTIAL = "partial"
+    FAILED = "failed"
+
+
+def new_run_id() -> str:
+    """A fresh, unique run id (32 hex characters)."""
+    return uuid.uuid4().hex
+
+
+def utc_now() -> datetime:
+    """The current time in UTC, timezone-aware."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class Receipt:
+    """Measured outcome of running one destination.
+
+    Attributes:
+        run_id: Unique id of this run; logs and spans carry it too.
+        destination: Destination name from floe.yaml.
+        sink_type: The sink type used.
+        status: success, partial, failed (or running while in progress).
+        started_at: When the run started (UTC).
+        finished_at: When it ended (UTC); None while running.
+        source_table: The Iceberg table read (``namespace.table``).
+        snapshot_id: The Iceberg snapshot that was read, None for an empty table.
+        rows_read: Rows read from the source table.
+        rows_delivered: Rows the destination confirmed.
+        rows_rejected: Rows the destination refused permanently (kept in the state store).
+        bytes_transmitted: Payload bytes sent.
+        duration_seconds: Wall time of the run, reading and writing.
+        checksum: SHA-256 over the delivered payloads, from the sink plugin.
+        idempotency_key: Deterministic key of the delivered rows, from the sink plugin.
+        plugin: Name of the plugin that wrote.
+        errors: Sanitized error messages.
+    """
+
+    run_id: str
+    destination: str
+    sink_type: str
+    status: RunStatus = RunStatus.RUNNING
+    started_at: datetime = field(default_factory=utc_now)
+    finished_at: datetime | None = None
+    source_table: str = ""
+    snapshot_id: int | None = None
+    rows_read: int = 0
+    rows_delivered: int = 0
+    rows_rejected: int = 0
+    bytes_transmitted: int = 0
+    duration_seconds: float = 0.0
+    checksum: str = ""
+    idempotency_key: str = ""
+    plugin: str = ""
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def rows_per_second(self) -> float:
+        """Delivered rows per second of run time (0 when nothing was timed)."""
+        if self.duration_seconds <= 0:
+            return 0.0
+        return self.rows_delivered / self.duration_seconds
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (timestamps as ISO-8601 strings, rates rounded)."""
+        data = asdict(self)
+        data["status"] = self.status.value
+        data["started_at"] = self.started_at.isoformat()
+        data["finished_at"] = self.finished_at.isoformat() if self.finished_at else None
+        data["duration_seconds"] = round(self.duration_seconds, 6)
+        data["rows_per_second"] = round(self.rows_per_second, 1)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Receipt:
+        """Rebuild a receipt from :meth:`to_dict` output."""
+        values = {k: v for k, v in data.items() if k != "rows_per_second"}
+        values["status"] = RunStatus(values["status"])
+        values["started_at"] = datetime.fromisoformat(values["started_at"])
+        if values.get("finished_at"):
+            values["finished_at"] = datetime.fromisoformat(values["finished_at"])
+        values["errors"] = list(values.get("errors") or [])
+        return cls(**values)
+
+
+def exit_code(receipts: Iterable[Receipt]) -> int:
+    """The process exit code for a set of receipts: 1 failed, 2 partial, else 0."""
+    statuses = {receipt.status for receipt in receipts}
+    if RunStatus.FAILED in statuses or RunStatus.RUNNING in statuses:
+        return EXIT_FAILURE
+    if RunStatus.PARTIAL in statuses:
+        return EXIT_PARTIAL
+    return EXIT_SUCCESS
+
+
+_STATUS_STYLE = {
+    RunStatus.SUCCESS: "bold green",
+    RunStatus.PARTIAL: "bold yellow",
+    RunStatus.FAILED: "bold red",
+    RunStatus.RUNNING: "bold blue",
+}
+
+
+def receipt_table(receipt: Receipt) -> RenderableType:
+    """A two-column rich table showing one receipt, for people."""
+    from rich.table import Table
+
+    table = Table(
+        title=f"floe egress receipt: {receipt.destination}",
+        show_header=False,
+        title_justify="left",
+        min_width=60,
+    )
+    table.add_column("field", style="dim")
+    table.add_column("value", overflow="fold")
+    status_style = _STATUS_STYLE[receipt.status]
+    table.add_row("status", f"[{status_style}]{receipt.status.value}[/]")
+    table.add_row("destination", f"{receipt.destination} ({receipt.sink_type})")
+    table.add_row("source", _source(receipt))
+    table.add_row("rows read", f"{receipt.rows_read:,}")
+    table.add_row("rows delivered", f"{receipt.rows_delivered:,}")
+    table.add_row("rows rejected", f"{receipt.rows_rejected:,}")
+    table.add_row("bytes sent", _bytes(receipt.bytes_transmitted))
+    table.add_row("duration", f"{receipt.duration_seconds:.3f} s")
+    table.add_row("rows/s", f"{receipt.rows_per_second:,.0f}")
+    table.add_row("checksum", receipt.checksum or "-")
+    table.add_row("idempotency key", receipt.idempotency_key or "-")
+    table.add_row("run id", receipt.run_id)
+    for error in receipt.errors:
+        table.add_row("[red]error[/]", error)
+    return table
+
+
+def _source(receipt: Receipt) -> str:
+    snapshot = receipt.snapshot_id if receipt.snapshot_id is not None else "none (empty table)"
+    return f"{receipt.source_table or '-'} @ snapshot {snapshot}"
+
+
+def _bytes(count: int) -> str:
+    if count < 1024:
+        return f"{count:,} B"
+    size, units = count / 1024, ["KiB", "MiB", "GiB"]
+    while size >= 1024 and len(units) > 1:
+        size, units = size / 1024, units[1:]
+    return f"{size:,.1f} {units[0]} ({count:,} B)"

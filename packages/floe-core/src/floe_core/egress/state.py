@@ -1,0 +1,440 @@
+"""The state store: run history, and what incremental syncs need to remember between runs.
+
+Embedded SQLite under ``<project>/.floe/state.db`` by default; any SQLAlchemy URL (PostgreSQL
+for shared deployments) from ``$FLOE_STATE_URL`` or the manifest's ``state.url``, in that order.
+``postgresql://`` URLs use psycopg 3.
+
+Tables (all prefixed ``floe_`` so they can share a database):
+
+- ``floe_runs``: one row per destination run, the receipt (counts, bytes, checksum, idempotency
+  key, source snapshot, errors). Written as ``running`` when a run starts and completed when it
+  ends, so a crashed run is visible as one that never finished.
+- ``floe_checkpoints``: per destination, the source snapshot last delivered completely.
+- ``floe_row_fingerprints``: per destination and primary key value, a fingerprint of the row as
+  last delivered and the run that delivered it (the basis of a primary-key diff).
+- ``floe_rejected_rows``: rows a destination refused, as JSON, with the reason and the run;
+  ``resolved_run_id`` is set once a later run delivers them.
+- ``floe_state_meta``: the schema version of these tables.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from floe_core.egress.errors import StateStoreError
+from floe_core.egress.receipt import Receipt, RunStatus, utc_now
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+__all__ = ["SCHEMA_VERSION", "Checkpoint", "RejectedRow", "StateStore", "state_url_for"]
+
+#: Version of the table layout; stored in ``floe_state_meta``.
+SCHEMA_VERSION = 1
+
+
+def state_url_for(
+    project_dir: Path, configured: str | None = None, environ: Mapping[str, str] | None = None
+) -> str:
+    """The state store URL: ``$FLOE_STATE_URL``, else ``configured``, else project SQLite."""
+    env = os.environ if environ is None else environ
+    url = env.get("FLOE_STATE_URL") or configured
+    if url:
+        return url
+    return f"sqlite:///{(project_dir / '.floe' / 'state.db').absolute()}"
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The last source snapshot delivered completely to a destination."""
+
+    destination: str
+    source_table: str
+    snapshot_id: int | None
+    run_id: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    """A row a destination refused, kept to be reported and sent again."""
+
+    id: int
+    destination: str
+    run_id: str
+    row: dict[str, Any]
+    reason: str
+    rejected_at: datetime
+    resolved_run_id: str | None
+
+
+def _tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
+    import sqlalchemy as sa
+
+    runs = sa.Table(
+        "floe_runs",
+        metadata,
+        sa.Column("run_id", sa.String(64), primary_key=True),
+        sa.Column("destination", sa.String(255), nullable=False, index=True),
+        sa.Column("sink_type", sa.String(255), nullable=False),
+        sa.Column("plugin", sa.String(255), nullable=False, default=""),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False, index=True),
+        sa.Column("finished_at", sa.DateTime(timezone=True)),
+        sa.Column("source_table", sa.String(512), nullable=False, default=""),
+        sa.Column("snapshot_id", sa.BigInteger),
+        sa.Column("rows_read", sa.BigInteger, nullable=False, default=0),
+        sa.Column("rows_delivered", sa.BigInteger, nullable=False, default=0),
+        sa.Column("rows_rejected", sa.BigInteger, nullable=False, default=0),
+        sa.Column("bytes_transmitted", sa.BigInteger, nullable=False, default=0),
+        sa.Column("duration_seconds", sa.Float, nullable=False, default=0.0),
+        sa.Column("checksum", sa.String(128), nullable=False, default=""),
+        sa.Column("idempotency_key", sa.String(255), nullable=False, default=""),
+        sa.Column("errors", sa.Text, nullable=False, default="[]"),
+    )
+    fingerprints = sa.Table(
+        "floe_row_fingerprints",
+        metadata,
+        sa.Column("destination", sa.String(255), primary_key=True),
+        sa.Column("primary_key", sa.String(1024), primary_key=True),
+        sa.Column("fingerprint", sa.String(128), nullable=False),
+        sa.Column("last_run_id", sa.String(64), nullable=False),
+    )
+    checkpoints = sa.Table(
+        "floe_checkpoints",
+        metadata,
+        sa.Column("destination", sa.String(255), primary_key=True),
+        sa.Column("source_table", sa.String(512), nullable=False),
+        sa.Column("snapshot_id", sa.BigInteger),
+        sa.Column("run_id", sa.String(64), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    rejected = sa.Table(
+        "floe_rejected_rows",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("destination", sa.String(255), nullable=False, index=True),
+        sa.Column("run_id", sa.String(64), nullable=False),
+        sa.Column("row_json", sa.Text, nullable=False),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("rejected_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("resolved_run_id", sa.String(64)),
+    )
+    meta = sa.Table(
+        "floe_state_meta",
+        metadata,
+        sa.Column("key", sa.String(64), primary_key=True),
+        sa.Column("value", sa.String(255), nullable=False),
+    )
+    return {
+        "runs": runs,
+        "fingerprints": fingerprints,
+        "checkpoints": checkpoints,
+        "rejected": rejected,
+        "meta": meta,
+    }
+
+
+def _engine_url(url: str) -> str:
+    # Plain postgresql:// would pick psycopg2, which floe does not depend on.
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite returns naive datetimes; everything floe stores is UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+class StateStore:
+    """Run history and sync state in a SQL database. Create tables on first use.
+
+    Args:
+        url: SQLAlchemy URL (``sqlite:///path``, ``postgresql://user@host/db``, ...).
+
+    Raises:
+        StateStoreError: The database cannot be reached or its tables created.
+    """
+
+    def __init__(self, url: str) -> None:
+        import sqlalchemy as sa
+
+        self._sa = sa
+        self.url = _engine_url(url)
+        try:
+            parsed = sa.engine.make_url(self.url)
+        except sa.exc.ArgumentError as exc:
+            raise StateStoreError(
+                "the state store URL is not a valid SQLAlchemy URL",
+                hint="set FLOE_STATE_URL or the manifest's state.url to e.g. "
+                "postgresql://user@host:5432/floe or sqlite:///path/state.db",
+            ) from exc
+        self.display_url = parsed.render_as_string(hide_password=True)
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        self._metadata = sa.MetaData()
+        self._t = _tables(self._metadata)
+        try:
+            self._engine = sa.create_engine(self.url, pool_pre_ping=True)
+            with self._engine.begin() as conn:
+                self._metadata.create_all(conn, checkfirst=True)
+                self._check_version(conn)
+        except (sa.exc.SQLAlchemyError, ImportError) as exc:
+            raise self._error("open", exc) from exc
+
+    def _check_version(self, conn: sa.Connection) -> None:
+        meta = self._t["meta"]
+        row = conn.execute(
+            self._sa.select(meta.c.value).where(meta.c.key == "schema_version")
+        ).first()
+        if row is None:
+            conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+        elif int(row[0]) > SCHEMA_VERSION:
+            raise StateStoreError(
+                f"the state store at {self.display_url} has schema version {row[0]}, newer "
+                f"than this floe understands ({SCHEMA_VERSION})",
+                hint="upgrade floe, or point FLOE_STATE_URL at another database",
+            )
+
+    def _error(self, action: str, exc: BaseException) -> StateStoreError:
+        return StateStoreError(
+            f"cannot {action} the state store at {self.display_url} ({type(exc).__name__})",
+            hint="check the database is reachable and writable (FLOE_STATE_URL / manifest "
+            "state.url), or unset them to use <project>/.floe/state.db",
+        )
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self._engine.dispose()
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- runs ---------------------------------------------------------------------------
+
+    def start_run(self, receipt: Receipt) -> None:
+        """Record a run as started (status ``running``)."""
+        self._write("record a run in", self._t["runs"].insert().values(**_run_row(receipt)))
+
+    def finish_run(self, receipt: Receipt) -> None:
+        """Store the final receipt of a run started with :meth:`start_run`."""
+        runs = self._t["runs"]
+        values = _run_row(receipt)
+        values.pop("run_id")
+        self._write(
+            "update a run in", runs.update().where(runs.c.run_id == receipt.run_id).values(values)
+        )
+
+    def runs(self, destination: str | None = None, limit: int = 20) -> list[Receipt]:
+        """Stored receipts, newest first, optionally for one destination."""
+        runs = self._t["runs"]
+        query = runs.select().order_by(runs.c.started_at.desc()).limit(limit)
+        if destination is not None:
+            query = query.where(runs.c.destination == destination)
+        return [_receipt(row) for row in self._read(query)]
+
+    # --- checkpoints --------------------------------------------------------------------
+
+    def save_checkpoint(
+        self, destination: str, source_table: str, snapshot_id: int | None, run_id: str
+    ) -> None:
+        """Remember that ``snapshot_id`` of ``source_table`` reached ``destination``."""
+        table = self._t["checkpoints"]
+        values = {
+            "source_table": source_table,
+            "snapshot_id": snapshot_id,
+            "run_id": run_id,
+            "updated_at": utc_now(),
+        }
+        with self._transaction("save a checkpoint in") as conn:
+            done = conn.execute(
+                table.update().where(table.c.destination == destination).values(values)
+            )
+            if done.rowcount == 0:
+                conn.execute(table.insert().values(destination=destination, **values))
+
+    def checkpoint(self, destination: str) -> Checkpoint | None:
+        """The last complete delivery to ``destination``, if any."""
+        table = self._t["checkpoints"]
+        rows = self._read(table.select().where(table.c.destination == destination))
+        if not rows:
+            return None
+        row = rows[0]
+        return Checkpoint(
+            destination=row.destination,
+            source_table=row.source_table,
+            snapshot_id=row.snapshot_id,
+            run_id=row.run_id,
+            updated_at=_aware(row.updated_at) or utc_now(),
+        )
+
+    # --- row fingerprints ---------------------------------------------------------------
+
+    def save_fingerprints(
+        self, destination: str, fingerprints: Mapping[str, str], run_id: str
+    ) -> None:
+        """Store primary key -> fingerprint for rows delivered to ``destination`` by ``run_id``."""
+        if not fingerprints:
+            return
+        table = self._t["fingerprints"]
+        keys = list(fingerprints)
+        with self._transaction("save row fingerprints in") as conn:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                conn.execute(
+                    table.delete().where(
+                        table.c.destination == destination, table.c.primary_key.in_(chunk)
+                    )
+                )
+                conn.execute(
+                    table.insert(),
+                    [
+                        {
+                            "destination": destination,
+                            "primary_key": key,
+                            "fingerprint": fingerprints[key],
+                            "last_run_id": run_id,
+                        }
+                        for key in chunk
+                    ],
+                )
+
+    def fingerprints(self, destination: str) -> dict[str, str]:
+        """Primary key -> fingerprint of every row last delivered to ``destination``."""
+        table = self._t["fingerprints"]
+        query = self._sa.select(table.c.primary_key, table.c.fingerprint).where(
+            table.c.destination == destination
+        )
+        return {row.primary_key: row.fingerprint for row in self._read(query)}
+
+    # --- rejected rows ------------------------------------------------------------------
+
+    def save_rejected_rows(
+        self, destination: str, run_id: str, rows: Sequence[Mapping[str, Any]], reason: str
+    ) -> None:
+        """Keep rows the destination refused, with the reason, for reporting and resending."""
+        if not rows:
+            return
+        now = utc_now()
+        records = [
+            {
+                "destination": destination,
+                "run_id": run_id,
+                "row_json": json.dumps(row, default=str, ensure_ascii=False),
+                "reason": reason,
+                "rejected_at": now,
+            }
+            for row in rows
+        ]
+        self._write("save rejected rows in", self._t["rejected"].insert(), records)
+
+    def rejected_rows(self, destination: str, *, unresolved_only: bool = True) -> list[RejectedRow]:
+        """Rejected rows of ``destination``, oldest first."""
+        table = self._t["rejected"]
+        query = table.select().where(table.c.destination == destination).order_by(table.c.id)
+        if unresolved_only:
+            query = query.where(table.c.resolved_run_id.is_(None))
+        return [
+            RejectedRow(
+                id=row.id,
+                destination=row.destination,
+                run_id=row.run_id,
+                row=json.loads(row.row_json),
+                reason=row.reason,
+                rejected_at=_aware(row.rejected_at) or utc_now(),
+                resolved_run_id=row.resolved_run_id,
+            )
+            for row in self._read(query)
+        ]
+
+    def resolve_rejected_rows(self, ids: Iterable[int], run_id: str) -> None:
+        """Mark rejected rows as delivered by ``run_id``."""
+        table = self._t["rejected"]
+        id_list = list(ids)
+        if id_list:
+            self._write(
+                "update rejected rows in",
+                table.update().where(table.c.id.in_(id_list)).values(resolved_run_id=run_id),
+            )
+
+    # --- plumbing -----------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self, action: str) -> Iterator[sa.Connection]:
+        try:
+            with self._engine.begin() as conn:
+                yield conn
+        except self._sa.exc.SQLAlchemyError as exc:
+            raise self._error(action, exc) from exc
+
+    def _write(self, action: str, statement: Any, params: Any = None) -> None:
+        with self._transaction(action) as conn:
+            if params is None:
+                conn.execute(statement)
+            else:
+                conn.execute(statement, params)
+
+    def _read(self, query: Any) -> list[Any]:
+        try:
+            with self._engine.connect() as conn:
+                return list(conn.execute(query))
+        except self._sa.exc.SQLAlchemyError as exc:
+            raise self._error("read", exc) from exc
+
+
+def _run_row(receipt: Receipt) -> dict[str, Any]:
+    return {
+        "run_id": receipt.run_id,
+        "destination": receipt.destination,
+        "sink_type": receipt.sink_type,
+        "plugin": receipt.plugin,
+        "status": receipt.status.value,
+        "started_at": receipt.started_at,
+        "finished_at": receipt.finished_at,
+        "source_table": receipt.source_table,
+        "snapshot_id": receipt.snapshot_id,
+        "rows_read": receipt.rows_read,
+        "rows_delivered": receipt.rows_delivered,
+        "rows_rejected": receipt.rows_rejected,
+        "bytes_transmitted": receipt.bytes_transmitted,
+        "duration_seconds": receipt.duration_seconds,
+        "checksum": receipt.checksum,
+        "idempotency_key": receipt.idempotency_key,
+        "errors": json.dumps(receipt.errors, ensure_ascii=False),
+    }
+
+
+def _receipt(row: Any) -> Receipt:
+    return Receipt(
+        run_id=row.run_id,
+        destination=row.destination,
+        sink_type=row.sink_type,
+        plugin=row.plugin,
+        status=RunStatus(row.status),
+        started_at=_aware(row.started_at) or utc_now(),
+        finished_at=_aware(row.finished_at),
+        source_table=row.source_table,
+        snapshot_id=row.snapshot_id,
+        rows_read=row.rows_read,
+        rows_delivered=row.rows_delivered,
+        rows_rejected=row.rows_rejected,
+        bytes_transmitted=row.bytes_transmitted,
+        duration_seconds=row.duration_seconds,
+        checksum=row.checksum,
+        idempotency_key=row.idempotency_key,
+        errors=list(json.loads(row.errors or "[]")),
+    )

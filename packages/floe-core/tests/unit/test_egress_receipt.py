@@ -1,0 +1,94 @@
+"""Receipts: JSON shape, exit codes, the human table."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from floe_core.egress.receipt import (
+    EXIT_FAILURE,
+    EXIT_PARTIAL,
+    EXIT_SUCCESS,
+    Receipt,
+    RunStatus,
+    exit_code,
+    receipt_table,
+)
+from rich.console import Console
+
+
+def _receipt(status: RunStatus = RunStatus.SUCCESS) -> Receipt:
+    return Receipt(
+        run_id="0" * 32,
+        destination="customers_to_sqlite",
+        sink_type="sql_database",
+        status=status,
+        started_at=datetime(2026, 1, 1, tzinfo=UTC),
+        finished_at=datetime(2026, 1, 1, 0, 0, 2, tzinfo=UTC),
+        source_table="gold.customers",
+        snapshot_id=42,
+        rows_read=10_000,
+        rows_delivered=10_000,
+        bytes_transmitted=3 * 1024 * 1024,
+        duration_seconds=2.0,
+        checksum="c" * 64,
+        idempotency_key="k" * 64,
+        plugin="dlt",
+    )
+
+
+@pytest.mark.requirement("B1")
+def test_json_round_trip_and_fields() -> None:
+    receipt = _receipt()
+    data = json.loads(json.dumps(receipt.to_dict()))
+    assert data["rows_per_second"] == 5000.0
+    assert data["status"] == "success"
+    assert data["started_at"] == "2026-01-01T00:00:00+00:00"
+    assert set(data) >= {
+        "rows_read",
+        "rows_delivered",
+        "rows_rejected",
+        "bytes_transmitted",
+        "duration_seconds",
+        "checksum",
+        "idempotency_key",
+        "snapshot_id",
+        "source_table",
+        "run_id",
+        "errors",
+    }
+    assert Receipt.from_dict(data) == receipt
+
+
+@pytest.mark.requirement("B1")
+def test_exit_codes() -> None:
+    ok, partial, failed = (
+        _receipt(s) for s in (RunStatus.SUCCESS, RunStatus.PARTIAL, RunStatus.FAILED)
+    )
+    assert exit_code([ok]) == EXIT_SUCCESS == 0
+    assert exit_code([ok, partial]) == EXIT_PARTIAL == 2
+    assert exit_code([partial, failed]) == EXIT_FAILURE == 1
+    assert exit_code([]) == EXIT_SUCCESS
+
+
+@pytest.mark.requirement("B1")
+def test_human_table_shows_every_number() -> None:
+    receipt = _receipt(RunStatus.PARTIAL)
+    receipt.rows_rejected = 3
+    receipt.errors = ["3 rows rejected"]
+    console = Console(width=140, record=True, color_system=None)
+    console.print(receipt_table(receipt))
+    text = console.export_text()
+    for expected in (
+        "partial",
+        "gold.customers @ snapshot 42",
+        "10,000",
+        "3.0 MiB",
+        "2.000 s",
+        "5,000",
+        "c" * 64,
+        "k" * 64,
+        "3 rows rejected",
+    ):
+        assert expected in text

@@ -1,0 +1,146 @@
+"""The state store on embedded SQLite and on the real PostgreSQL service."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+from floe_core.egress.errors import StateStoreError
+from floe_core.egress.receipt import Receipt, RunStatus, new_run_id
+from floe_core.egress.state import StateStore, state_url_for
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    name = f"floe_state_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(
+            f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc}); "
+            "start it with: bash scripts/services.sh"
+        )
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
+    if request.param == "sqlite":
+        url = state_url_for(tmp_path, environ={})
+    else:
+        url = request.getfixturevalue("pg_url")
+    with StateStore(url) as opened:
+        yield opened
+
+
+def _receipt(destination: str, started: datetime, **kw: object) -> Receipt:
+    return Receipt(
+        run_id=new_run_id(),
+        destination=destination,
+        sink_type="sql_database",
+        started_at=started,
+        source_table="gold.customers",
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.requirement("B9")
+def test_run_lifecycle_and_history(store: StateStore) -> None:
+    t0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    first = _receipt("crm", t0)
+    store.start_run(first)
+    assert store.runs()[0].status is RunStatus.RUNNING
+
+    first.status = RunStatus.PARTIAL
+    first.finished_at = t0 + timedelta(seconds=3)
+    first.rows_read, first.rows_delivered, first.rows_rejected = 10, 9, 1
+    first.bytes_transmitted, first.duration_seconds = 1234, 3.0
+    first.checksum, first.idempotency_key = "ab" * 32, "key-1"
+    first.snapshot_id = 2**62 + 5
+    first.errors = ["1 row rejected: bad email"]
+    first.plugin = "dlt"
+    store.finish_run(first)
+    second = _receipt("warehouse", t0 + timedelta(minutes=1), status=RunStatus.SUCCESS)
+    store.start_run(second)
+
+    history = store.runs()
+    assert [r.run_id for r in history] == [second.run_id, first.run_id]
+    stored = history[1]
+    assert stored == first
+    assert stored.started_at == t0 and stored.finished_at is not None
+    assert [r.run_id for r in store.runs("crm")] == [first.run_id]
+    assert store.runs(limit=1)[0].run_id == second.run_id
+    assert store.runs("nobody") == []
+
+
+@pytest.mark.requirement("B9")
+def test_checkpoints(store: StateStore) -> None:
+    assert store.checkpoint("crm") is None
+    store.save_checkpoint("crm", "gold.customers", 11, "run-a")
+    store.save_checkpoint("crm", "gold.customers", 12, "run-b")
+    checkpoint = store.checkpoint("crm")
+    assert checkpoint is not None
+    assert (checkpoint.snapshot_id, checkpoint.run_id) == (12, "run-b")
+    assert checkpoint.updated_at.tzinfo is not None
+
+
+@pytest.mark.requirement("B9")
+def test_row_fingerprints_replace_per_key(store: StateStore) -> None:
+    store.save_fingerprints("crm", {"1": "f1", "2": "f2"}, "run-a")
+    store.save_fingerprints("crm", {"2": "f2b", "3": "f3"}, "run-b")
+    store.save_fingerprints("other", {"1": "x"}, "run-b")
+    assert store.fingerprints("crm") == {"1": "f1", "2": "f2b", "3": "f3"}
+
+
+@pytest.mark.requirement("B9")
+def test_rejected_rows_kept_with_reason_and_resolved(store: StateStore) -> None:
+    store.save_rejected_rows(
+        "crm", "run-a", [{"id": 1, "email": "not-an-email", "name": "Zoë"}], "HTTP 422: bad email"
+    )
+    rows = store.rejected_rows("crm")
+    assert [(r.row, r.reason, r.run_id) for r in rows] == [
+        ({"id": 1, "email": "not-an-email", "name": "Zoë"}, "HTTP 422: bad email", "run-a")
+    ]
+    store.resolve_rejected_rows([rows[0].id], "run-b")
+    assert store.rejected_rows("crm") == []
+    assert store.rejected_rows("crm", unresolved_only=False)[0].resolved_run_id == "run-b"
+
+
+@pytest.mark.requirement("B9")
+def test_sqlite_default_lives_under_project_dot_floe(tmp_path: Path) -> None:
+    url = state_url_for(tmp_path, environ={})
+    assert url == f"sqlite:///{tmp_path / '.floe' / 'state.db'}"
+    with StateStore(url):
+        pass
+    assert (tmp_path / ".floe" / "state.db").is_file()
+
+
+def test_state_url_precedence(tmp_path: Path) -> None:
+    assert state_url_for(tmp_path, "sqlite:///m.db", environ={}) == "sqlite:///m.db"
+    env = {"FLOE_STATE_URL": "postgresql://h/db"}
+    assert state_url_for(tmp_path, "sqlite:///m.db", environ=env) == "postgresql://h/db"
+
+
+def test_unreachable_state_database_is_a_clear_error_without_password() -> None:
+    with pytest.raises(StateStoreError) as caught:
+        StateStore("postgresql://floe:hunter2-state@127.0.0.1:1/floe?connect_timeout=2")
+    text = str(caught.value)
+    assert "cannot open the state store at postgresql+psycopg://floe:***@127.0.0.1:1/floe" in text
+    assert "hunter2-state" not in text
+
+
+def test_invalid_state_url() -> None:
+    with pytest.raises(StateStoreError, match="not a valid SQLAlchemy URL"):
+        StateStore("not a url")
