@@ -1,0 +1,333 @@
+"""Iceberg catalogs, configured the pyiceberg way, from the manifest's ``catalog`` section.
+
+Two kinds are supported:
+
+* ``type: sql`` -- an embedded SQL catalog. ``uri`` is a SQLite file path (or ``sqlite:///``
+  URL) or any SQLAlchemy URL such as ``postgresql+psycopg://user@host/db``; ``warehouse`` is
+  where table files live (a local path becomes a ``file://`` URL).
+* ``type: rest`` -- a REST catalog such as Apache Polaris. ``uri`` is the catalog endpoint,
+  ``warehouse`` the catalog (warehouse) name, and OAuth2 client credentials come from a secret
+  as ``client_id`` + ``client_secret`` (sent to pyiceberg as ``credential``), with optional
+  ``scope`` and ``oauth2_server_uri`` (default: the REST spec's ``<uri>/v1/oauth/tokens``).
+
+``properties`` passes further pyiceberg catalog properties through unchanged (``s3.endpoint``,
+``header.X-Iceberg-Access-Delegation``, ...). Nothing in this module imports pyiceberg until a
+catalog is actually opened, and no message it produces contains the client secret or a
+password embedded in a URL.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from floe_core.errors import SourceError
+
+if TYPE_CHECKING:
+    from pyiceberg.catalog import Catalog
+
+__all__ = [
+    "CATALOG_KEYS",
+    "DEFAULT_CATALOG_NAME",
+    "catalog_errors",
+    "catalog_name",
+    "catalog_properties",
+    "describe_catalog",
+    "open_catalog",
+    "redact",
+]
+
+DEFAULT_CATALOG_NAME = "default"
+
+#: Keys a catalog config may hold. ``credential_secret_ref`` is resolved by the caller into
+#: ``client_id`` / ``client_secret`` before the config reaches this module.
+CATALOG_KEYS = frozenset(
+    {
+        "type",
+        "name",
+        "uri",
+        "warehouse",
+        "client_id",
+        "client_secret",
+        "oauth2_server_uri",
+        "scope",
+        "properties",
+        "credential_secret_ref",
+    }
+)
+_CATALOG_TYPES = ("sql", "rest")
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*):[^@/\s]+@")
+_INSTALL_HINT = "install floe with Iceberg support: pip install 'floe-core[iceberg]'"
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """Remove passwords embedded in URLs and the given secret values from ``text``."""
+    text = _URL_PASSWORD.sub(r"\g<head>:***@", text)
+    for value in secrets:
+        if value:
+            text = text.replace(value, "***")
+    return text
+
+
+def catalog_name(catalog_config: Mapping[str, Any]) -> str:
+    """The catalog's name (``name`` key, default ``"default"``).
+
+    For a SQL catalog the name is part of every row pyiceberg stores, so two names in one
+    database are two separate catalogs.
+    """
+    name = catalog_config.get("name") or DEFAULT_CATALOG_NAME
+    if not isinstance(name, str) or not name.strip():
+        raise SourceError(
+            f"catalog name {name!r} is not a non-empty string",
+            hint="set catalog.name in manifest.yaml to a short name such as 'floe'",
+        )
+    return name
+
+
+def catalog_properties(catalog_config: Mapping[str, Any]) -> dict[str, str]:
+    """Translate floe's catalog config into keyword arguments for pyiceberg's ``load_catalog``.
+
+    Args:
+        catalog_config: ``type`` (``"sql"`` or ``"rest"``), ``name``, ``uri``, ``warehouse``,
+            ``client_id``, ``client_secret``, ``oauth2_server_uri``, ``scope`` and ``properties``
+            (passed through). Secrets must already be resolved to plain strings.
+
+    Returns:
+        Properties such that ``load_catalog(catalog_name(cfg), **props)`` opens the catalog.
+        For a REST catalog with client credentials the result holds the secret (as
+        ``credential``), so treat it as secret material.
+
+    Raises:
+        SourceError: A key is unknown, required keys are missing, or values conflict.
+    """
+    unknown = sorted(set(catalog_config) - CATALOG_KEYS)
+    if unknown:
+        raise SourceError(
+            f"unknown catalog setting(s): {', '.join(unknown)}",
+            hint=f"the catalog section accepts: {', '.join(sorted(CATALOG_KEYS))}",
+        )
+    kind = catalog_config.get("type")
+    if kind not in _CATALOG_TYPES:
+        raise SourceError(
+            f"catalog type {kind!r} is not supported",
+            hint="set catalog.type to 'sql' (embedded SQLite/PostgreSQL) or 'rest' (Polaris)",
+        )
+    uri = catalog_config.get("uri")
+    if not isinstance(uri, str) or not uri.strip():
+        raise SourceError(
+            f"the {kind} catalog has no uri",
+            hint="set catalog.uri: a SQLite path or database URL for 'sql', "
+            "the catalog endpoint for 'rest'",
+        )
+    props = (
+        _sql_properties(uri, catalog_config)
+        if kind == "sql"
+        else _rest_properties(uri, catalog_config)
+    )
+    return _merge_passthrough(props, catalog_config.get("properties"))
+
+
+def _sql_properties(uri: str, config: Mapping[str, Any]) -> dict[str, str]:
+    if config.get("client_id") or config.get("client_secret"):
+        raise SourceError(
+            "client_id/client_secret are only used by a 'rest' catalog",
+            hint="put database credentials into the SQL catalog uri, or set catalog.type: rest",
+        )
+    uri = uri.strip()
+    if uri.startswith("postgres://"):
+        uri = "postgresql://" + uri[len("postgres://") :]
+    elif not _URL_SCHEME.match(uri):
+        uri = "sqlite:///" + str(Path(uri).expanduser().resolve())
+    props = {"type": "sql", "uri": uri}
+    warehouse = config.get("warehouse")
+    if warehouse:
+        props["warehouse"] = _warehouse_url(str(warehouse))
+    return props
+
+
+def _rest_properties(uri: str, config: Mapping[str, Any]) -> dict[str, str]:
+    uri = uri.strip()
+    if not uri.startswith(("http://", "https://")):
+        raise SourceError(
+            f"REST catalog uri {redact(uri)!r} is not an http(s) URL",
+            hint="set catalog.uri to the catalog endpoint, e.g. http://polaris:8181/api/catalog",
+        )
+    props = {"type": "rest", "uri": uri}
+    if config.get("warehouse"):
+        props["warehouse"] = str(config["warehouse"])
+    client_id, client_secret = config.get("client_id"), config.get("client_secret")
+    if client_id and client_secret:
+        props["credential"] = f"{client_id}:{client_secret}"
+    elif client_id or client_secret:
+        missing = "client_secret" if client_id else "client_id"
+        raise SourceError(
+            f"the REST catalog credentials lack {missing}",
+            hint="the catalog secret needs both client_id and client_secret keys",
+        )
+    elif config.get("credential_secret_ref"):
+        raise SourceError(
+            f"catalog secret {config['credential_secret_ref']!r} was not resolved into "
+            "client_id/client_secret",
+            hint="resolve credential_secret_ref before opening the catalog",
+        )
+    if config.get("oauth2_server_uri"):
+        props["oauth2-server-uri"] = str(config["oauth2_server_uri"])
+    elif "credential" in props:
+        # The Iceberg REST spec's token endpoint, which Polaris serves; pyiceberg's own
+        # fallback is deprecated and drops the slash between uri and path.
+        props["oauth2-server-uri"] = uri.rstrip("/") + "/v1/oauth/tokens"
+    if config.get("scope"):
+        props["scope"] = str(config["scope"])
+    return props
+
+
+def _warehouse_url(warehouse: str) -> str:
+    if _URL_SCHEME.match(warehouse):
+        return warehouse
+    return Path(warehouse).expanduser().resolve().as_uri()
+
+
+def _merge_passthrough(props: dict[str, str], extra: object) -> dict[str, str]:
+    if extra is None:
+        return props
+    if not isinstance(extra, Mapping):
+        raise SourceError(
+            "catalog.properties must be a mapping of pyiceberg property names to values",
+            hint="e.g. properties: {s3.endpoint: 'http://minio:9000'}",
+        )
+    clashes = sorted(str(key) for key in extra if key in props)
+    if clashes:
+        raise SourceError(
+            f"catalog.properties sets {', '.join(clashes)}, which the catalog section already sets",
+            hint="set these with the dedicated catalog keys (uri, warehouse, client_id, ...) only",
+        )
+    merged = dict(props)
+    for key, value in extra.items():
+        merged[str(key)] = str(value).lower() if isinstance(value, bool) else str(value)
+    return merged
+
+
+def describe_catalog(catalog_config: Mapping[str, Any]) -> str:
+    """A short, secret-free description such as ``sql catalog 'floe' (sqlite:///.../c.db)``."""
+    uri = str(catalog_config.get("uri") or "?")
+    kind = catalog_config.get("type", "?")
+    return f"{kind} catalog '{catalog_name(catalog_config)}' ({redact(uri)})"
+
+
+def open_catalog(catalog_config: Mapping[str, Any], *, create: bool = False) -> Catalog:
+    """Open the catalog described by ``catalog_config``.
+
+    Args:
+        catalog_config: See :func:`catalog_properties`.
+        create: Allow creating an embedded SQLite catalog (and its folder) that does not exist
+            yet. Readers leave this off so a wrong path is reported instead of silently
+            creating an empty catalog.
+
+    Raises:
+        SourceError: pyiceberg is missing, the catalog is unreachable, refuses the credentials,
+            or (with ``create=False``) the SQLite catalog file does not exist.
+    """
+    props = catalog_properties(catalog_config)
+    name = catalog_name(catalog_config)
+    where = describe_catalog(catalog_config)
+    sqlite_path = _sqlite_path(props["uri"]) if props["type"] == "sql" else None
+    if sqlite_path is not None:
+        if create:
+            sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        elif not sqlite_path.exists():
+            raise SourceError(
+                f"the {where} does not exist: no file at {sqlite_path}",
+                hint="check catalog.uri in manifest.yaml, or run `floe demo` to create the "
+                "quickstart catalog",
+            )
+    try:
+        from pyiceberg.catalog import load_catalog
+    except ImportError as exc:
+        raise SourceError("reading Iceberg tables needs pyiceberg", hint=_INSTALL_HINT) from exc
+    with catalog_errors(where, secrets=_secrets(catalog_config)):
+        return load_catalog(name, **props)
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    if not uri.startswith("sqlite:///") or ":memory:" in uri:
+        return None
+    return Path(uri[len("sqlite:///") :].split("?", 1)[0])
+
+
+def _secrets(catalog_config: Mapping[str, Any]) -> list[str]:
+    secret = catalog_config.get("client_secret")
+    return [str(secret)] if secret else []
+
+
+@contextmanager
+def catalog_errors(where: str, secrets: Iterable[str] = ()) -> Iterator[None]:
+    """Turn pyiceberg, HTTP and database errors raised inside the block into ``SourceError``.
+
+    Args:
+        where: What was being talked to, e.g. ``describe_catalog(cfg)``; goes into the message.
+        secrets: Values to blank out of any text taken from the underlying error.
+    """
+    from pyiceberg import exceptions as ice
+
+    sqlalchemy_error: type[Exception] = _NeverRaised
+    try:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        sqlalchemy_error = SQLAlchemyError
+    except ImportError:
+        pass
+    secrets = list(secrets)
+    try:
+        yield
+    except ImportError as exc:
+        raise SourceError(
+            f"the {where} needs a module that is not installed: {exc.name or exc}",
+            hint="install the catalog's database driver (for PostgreSQL: psycopg2-binary, or "
+            f"use a postgresql+psycopg:// uri); {_INSTALL_HINT}",
+        ) from exc
+    except (
+        ice.UnauthorizedError,
+        ice.OAuthError,
+        ice.ForbiddenError,
+        ice.AuthorizationExpiredError,
+    ) as exc:
+        raise SourceError(
+            f"the {where} refused the credentials: {_detail(exc, secrets)}",
+            hint="check the client_id/client_secret in the catalog secret, and the scope",
+        ) from exc
+    except ice.RESTError as exc:
+        raise SourceError(
+            f"the {where} answered with an error: {_detail(exc, secrets)}",
+            hint="check catalog.uri and catalog.warehouse, and that the catalog service is healthy",
+        ) from exc
+    except OSError as exc:
+        raise SourceError(
+            f"cannot reach the {where}: {_detail(exc, secrets)}",
+            hint="check that the catalog is running and catalog.uri is right",
+        ) from exc
+    except sqlalchemy_error as exc:
+        raise SourceError(
+            f"cannot use the {where}: {_detail(exc, secrets)}",
+            hint="check that the catalog database is running, reachable and that the uri "
+            "(user, database name) is right",
+        ) from exc
+    except (ice.NoSuchPropertyException, ice.NotInstalledError) as exc:
+        raise SourceError(
+            f"the {where} is misconfigured: {_detail(exc, secrets)}",
+            hint="check the catalog section of manifest.yaml",
+        ) from exc
+
+
+class _NeverRaised(Exception):
+    """Placeholder for an optional library's error class when that library is absent."""
+
+
+def _detail(exc: BaseException, secrets: Iterable[str]) -> str:
+    # Drivers put the interesting part first; SQLAlchemy appends SQL and a docs link after it.
+    original = getattr(exc, "orig", None) or exc
+    text = str(original).strip().splitlines()[0] if str(original).strip() else type(exc).__name__
+    return redact(text[:300], secrets)

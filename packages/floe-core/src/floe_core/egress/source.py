@@ -1,0 +1,270 @@
+"""Stream a Gold table out of an Iceberg catalog as Arrow record batches.
+
+``IcebergSource`` opens the catalog and the table once, pins the table's current snapshot, and
+hands out ``pyarrow.RecordBatchReader`` objects built on pyiceberg's
+``scan().to_arrow_batch_reader()``: data files are read one after another, so memory stays
+flat however large the table is. Column projection and row filters (pyiceberg expression
+strings such as ``"segment = 'champions' and lifetime_value > 100"``) are pushed into the scan.
+
+pyiceberg and pyarrow are imported only when a source is opened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from floe_core.egress.catalog import (
+    catalog_errors,
+    catalog_name,
+    catalog_properties,
+    describe_catalog,
+    open_catalog,
+)
+from floe_core.errors import NoSuchSourceTableError, SourceError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyiceberg.catalog import Catalog
+    from pyiceberg.expressions import BooleanExpression
+    from pyiceberg.table import Table
+
+__all__ = ["IcebergSource", "catalog_properties", "parse_table_identifier"]
+
+_MAX_LISTED = 20
+
+
+def parse_table_identifier(table: str) -> tuple[str, ...]:
+    """Split ``"namespace.table"`` (namespaces may be nested: ``"a.b.table"``) into parts.
+
+    Raises:
+        SourceError: The name has no namespace or an empty part.
+    """
+    parts = tuple(table.split(".")) if isinstance(table, str) else ()
+    if len(parts) < 2 or not all(part.strip() for part in parts):
+        raise SourceError(
+            f"source table {table!r} is not of the form 'namespace.table'",
+            hint="name the Iceberg table with its namespace, e.g. source_table: gold.customers",
+        )
+    return parts
+
+
+class IcebergSource:
+    """One Iceberg table, pinned at the snapshot that was current when it was opened.
+
+    Args:
+        catalog_config: The catalog section (see ``floe_core.egress.catalog``), secrets resolved.
+        table: ``"namespace.table"``.
+
+    Raises:
+        NoSuchSourceTableError: The table or its namespace does not exist in the catalog.
+        SourceError: The catalog cannot be opened or reached.
+
+    Use it as a context manager (or call :meth:`close`) to release catalog connections.
+    """
+
+    def __init__(self, catalog_config: Mapping[str, Any], table: str) -> None:
+        self._identifier = parse_table_identifier(table)
+        self._name = table
+        self._catalog_name = catalog_name(catalog_config)
+        self._where = describe_catalog(catalog_config)
+        self._secrets = (
+            [str(catalog_config["client_secret"])] if catalog_config.get("client_secret") else []
+        )
+        self._catalog: Catalog = open_catalog(catalog_config)
+        try:
+            self._table: Table = self._load_table()
+        except BaseException:
+            self.close()
+            raise
+        self._snapshot = self._table.current_snapshot()
+
+    def _load_table(self) -> Table:
+        from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
+
+        with catalog_errors(self._where, self._secrets):
+            try:
+                return self._catalog.load_table(self._identifier)
+            except (NoSuchTableError, NoSuchNamespaceError) as exc:
+                raise self._missing_table() from exc
+
+    def _missing_table(self) -> NoSuchSourceTableError:
+        namespace = self._identifier[:-1]
+        namespace_name = ".".join(namespace)
+        try:
+            if not self._catalog.namespace_exists(namespace):
+                known = sorted(".".join(ns) for ns in self._catalog.list_namespaces())
+                listing = ", ".join(known[:_MAX_LISTED]) or "none"
+                return NoSuchSourceTableError(
+                    f"namespace '{namespace_name}' (of table '{self._name}') does not exist in "
+                    f"the {self._where}",
+                    hint=f"namespaces in this catalog: {listing}",
+                )
+            tables = sorted(".".join(ident) for ident in self._catalog.list_tables(namespace))
+        except Exception:  # listing is a courtesy; the missing table is the error
+            return NoSuchSourceTableError(
+                f"table '{self._name}' does not exist in the {self._where}",
+                hint="check source_table in floe.yaml and the catalog in manifest.yaml",
+            )
+        listing = ", ".join(tables[:_MAX_LISTED]) or "none"
+        return NoSuchSourceTableError(
+            f"table '{self._name}' does not exist in the {self._where}",
+            hint=f"tables in namespace '{namespace_name}': {listing}",
+        )
+
+    @property
+    def table_name(self) -> str:
+        """The table as given, ``namespace.table``."""
+        return self._name
+
+    @property
+    def catalog_name(self) -> str:
+        """The catalog's name."""
+        return self._catalog_name
+
+    @property
+    def table(self) -> Table:
+        """The underlying pyiceberg table (metadata as of opening)."""
+        return self._table
+
+    @property
+    def schema(self) -> pa.Schema:
+        """Arrow schema of the whole table, as :meth:`batches` delivers it without projection."""
+        from pyiceberg.io.pyarrow import schema_to_pyarrow
+
+        return schema_to_pyarrow(self._table.schema(), include_field_ids=False)
+
+    @property
+    def columns(self) -> list[str]:
+        """Top-level column names, in table order."""
+        return [field.name for field in self._table.schema().fields]
+
+    @property
+    def snapshot_id(self) -> int | None:
+        """The pinned snapshot (``None`` for a table that never had data)."""
+        return self._snapshot.snapshot_id if self._snapshot is not None else None
+
+    @property
+    def row_count(self) -> int | None:
+        """Rows in the pinned snapshot, from its summary (``None`` if the summary lacks it)."""
+        if self._snapshot is None:
+            return 0
+        summary = self._snapshot.summary
+        total = summary.additional_properties.get("total-records") if summary is not None else None
+        return int(total) if total is not None else None
+
+    def batches(
+        self, columns: Sequence[str] | None = None, row_filter: str | None = None
+    ) -> pa.RecordBatchReader:
+        """Stream the pinned snapshot as record batches.
+
+        Args:
+            columns: Columns to read, in the order wanted; ``None`` reads all of them.
+            row_filter: A pyiceberg expression string, e.g. ``"is_active = true"``.
+
+        Returns:
+            A reader that pulls data files one at a time.
+
+        Raises:
+            SourceError: A column or the filter names something the table lacks, or the filter
+                does not parse. Read errors while iterating are raised as ``SourceError`` too.
+        """
+        import pyarrow as pa
+
+        selected = self._check_columns(columns)
+        expression = self._parse_filter(row_filter)
+        scan = self._table.scan(
+            row_filter=expression,
+            selected_fields=tuple(selected) if selected is not None else ("*",),
+            snapshot_id=self.snapshot_id,
+        )
+        with catalog_errors(self._where, self._secrets):
+            reader = scan.to_arrow_batch_reader()
+        schema = reader.schema
+        if selected is not None:
+            schema = pa.schema([schema.field(name) for name in selected])
+        return pa.RecordBatchReader.from_batches(schema, self._iterate(reader, selected))
+
+    def _iterate(
+        self, reader: pa.RecordBatchReader, selected: list[str] | None
+    ) -> Iterator[pa.RecordBatch]:
+        try:
+            for batch in reader:
+                yield batch.select(selected) if selected is not None else batch
+        except OSError as exc:
+            raise SourceError(
+                f"reading table '{self._name}' from the {self._where} failed: {exc}",
+                hint="a data file of the table is missing or unreadable; check the warehouse",
+            ) from exc
+
+    def _check_columns(self, columns: Sequence[str] | None) -> list[str] | None:
+        if columns is None:
+            return None
+        if isinstance(columns, str):
+            raise SourceError(f"columns must be a list of names, got the string {columns!r}")
+        wanted = list(columns)
+        if not wanted:
+            raise SourceError(
+                f"no columns selected from table '{self._name}'",
+                hint="pass None to read every column, or name at least one",
+            )
+        duplicates = sorted({name for name in wanted if wanted.count(name) > 1})
+        if duplicates:
+            raise SourceError(
+                f"column(s) selected twice from '{self._name}': {', '.join(duplicates)}"
+            )
+        available = self.columns
+        missing = [name for name in wanted if name not in available]
+        if missing:
+            raise SourceError(
+                f"table '{self._name}' has no column(s) {', '.join(map(repr, missing))}",
+                hint=f"columns of '{self._name}': {', '.join(available)}",
+            )
+        return wanted
+
+    def _parse_filter(self, row_filter: str | None) -> BooleanExpression:
+        from pyiceberg.expressions import AlwaysTrue
+        from pyiceberg.expressions.parser import parse
+        from pyiceberg.expressions.visitors import bind
+
+        if row_filter is None or not row_filter.strip():
+            return AlwaysTrue()
+        try:
+            expression = parse(row_filter)
+        except Exception as exc:  # pyparsing raises its own ParseException family
+            raise SourceError(
+                f"row filter {row_filter!r} is not a valid Iceberg expression: {exc}",
+                hint="use pyiceberg's filter syntax, e.g. \"country = 'DE' and is_active = true\"",
+            ) from exc
+        try:
+            bind(self._table.schema(), expression, case_sensitive=True)
+        except ValueError as exc:
+            raise SourceError(
+                f"row filter {row_filter!r} does not fit table '{self._name}': {exc}",
+                hint=f"columns of '{self._name}': {', '.join(self.columns)}",
+            ) from exc
+        return expression
+
+    def close(self) -> None:
+        """Release the catalog's connections (safe to call twice)."""
+        catalog = getattr(self, "_catalog", None)
+        if catalog is not None:
+            catalog.close()
+
+    def __enter__(self) -> IcebergSource:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"IcebergSource({self._name!r}, catalog={self._catalog_name!r}, "
+            f"snapshot={self.snapshot_id})"
+        )
