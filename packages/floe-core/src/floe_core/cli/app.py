@@ -1,0 +1,86 @@
+"""The ``floe`` typer application and the one place where errors meet the user.
+
+Commands live in their own modules and are attached here, one line each. Their modules
+import only typer at the top; the heavy work (pydantic models, plugins, pyarrow) is imported
+inside the command, so ``floe --help`` stays fast.
+
+Errors: a ``FloeError`` is printed as message and hint, exit code 1. Anything else is a bug:
+one line naming the error type, exit code 70, and the traceback only with ``FLOE_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from floe_core.cli import version_text
+from floe_core.cli.output import console, print_error
+from floe_core.errors import FloeError
+
+__all__ = ["EXIT_ERROR", "EXIT_INTERNAL", "EXIT_OK", "app", "run"]
+
+#: Success.
+EXIT_OK = 0
+#: The project or the input is wrong (problems, a ``FloeError``).
+EXIT_ERROR = 1
+#: A bug in floe or a plugin.
+EXIT_INTERNAL = 70
+
+app = typer.Typer(
+    name="floe",
+    help="floe reverse ETL: push curated Iceberg tables to operational systems.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(version_text())
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Show floe's version and exit.", callback=_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    """floe reverse ETL: push curated Iceberg tables to operational systems."""
+
+
+def _load(target: str) -> Any:
+    """The object ``module:attribute`` names."""
+    module, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+app.command("validate")(_load("floe_core.cli.validate:validate"))
+app.command("sinks")(_load("floe_core.cli.sinks:sinks"))
+app.command("schema")(_load("floe_core.cli.schema:schema"))
+
+
+def run(args: list[str]) -> None:
+    """Run the application with ``args`` and exit with its status."""
+    try:
+        app(args=args, prog_name="floe")
+    except FloeError as exc:
+        print_error(exc)
+        sys.exit(EXIT_ERROR)
+    except Exception as exc:
+        if os.environ.get("FLOE_DEBUG"):
+            raise
+        console(stderr=True).print(
+            f"floe: internal error ({type(exc).__module__}.{type(exc).__name__}); "
+            "re-run with FLOE_DEBUG=1 for the traceback and report it",
+            markup=False,
+        )
+        sys.exit(EXIT_INTERNAL)

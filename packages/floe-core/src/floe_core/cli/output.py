@@ -1,0 +1,57 @@
+"""How the CLI prints: rich on a terminal, plain text elsewhere, JSON for machines.
+
+Text never wraps mid-message (``soft_wrap``), so a line can be grepped in CI logs, and user
+text is printed as ``Text`` so that brackets in paths (``destinations[0]``) are not mistaken
+for rich markup.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from floe_core.compiler.problems import Problem
+    from floe_core.errors import FloeError
+
+__all__ = ["console", "print_error", "print_json", "print_problems"]
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A console on stdout (or stderr) for the current command."""
+    return Console(stderr=stderr, soft_wrap=True, highlight=False)
+
+
+def print_json(data: Any) -> None:
+    """Print ``data`` as indented JSON on stdout, uncoloured."""
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def print_error(error: FloeError, out: Console | None = None) -> None:
+    """Print a floe error as ``error: message`` and ``hint: ...`` lines (stderr by default)."""
+    out = out or console(stderr=True)
+    out.print(Text.assemble(("error: ", "bold red"), error.message))
+    if error.hint:
+        out.print(Text.assemble(("hint: ", "bold"), error.hint))
+
+
+def print_problems(problems: Iterable[Problem], out: Console) -> None:
+    """Print each problem as ``file:line:col  path`` then the message and the fix."""
+    for problem in problems:
+        where = problem.file
+        if problem.line is not None:
+            where += f":{problem.line}"
+            if problem.column is not None:
+                where += f":{problem.column}"
+        header = Text.assemble((where, "bold"))
+        if problem.path:
+            header.append("  ")
+            header.append(problem.path, style="cyan")
+        out.print(header)
+        out.print(Text.assemble("  ", ("✗ ", "red"), problem.message))
+        if problem.hint:
+            out.print(Text.assemble("  ", ("fix: ", "green"), problem.hint))

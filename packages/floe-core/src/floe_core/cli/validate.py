@@ -1,0 +1,122 @@
+"""``floe validate``: check a project against its manifest and the installed plugins."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from floe_core.compiler import CompileResult
+
+__all__ = ["validate"]
+
+
+def validate(
+    ctx: typer.Context,
+    project: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Project directory, or its floe.yaml. Default: the current directory.",
+            show_default=False,
+        ),
+    ] = None,
+    spec: Annotated[
+        Path | None,
+        typer.Option(
+            "--spec", "-s", help="Path of floe.yaml (instead of PROJECT).", show_default=False
+        ),
+    ] = None,
+    manifest: Annotated[
+        Path | None,
+        typer.Option(
+            "--manifest",
+            "-m",
+            help="Path of manifest.yaml. Default: platform.manifest of floe.yaml, else "
+            "manifest.yaml beside floe.yaml.",
+            show_default=False,
+        ),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the result as JSON (for CI).")
+    ] = False,
+) -> None:
+    """Validate floe.yaml and manifest.yaml: schema, credentials, approved sinks, plugins.
+
+    Lists every problem with file, line, path and fix. Exit code 0 when valid, 1 otherwise.
+    """
+    from floe_core.compiler import compile_project
+    from floe_core.registry import PluginRegistry
+
+    if project is not None and spec is not None:
+        raise typer.BadParameter("give either PROJECT or --spec, not both", param_hint="PROJECT")
+    spec_path = spec if spec is not None else _spec_in(project or Path("."))
+    registry = ctx.obj if isinstance(ctx.obj, PluginRegistry) else None
+    result = compile_project(spec_path, manifest, registry=registry)
+    if json_output:
+        from floe_core.cli.output import print_json
+
+        print_json(_as_json(result))
+    else:
+        _print(result)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def _spec_in(project: Path) -> Path:
+    return project / "floe.yaml" if project.is_dir() else project
+
+
+def _as_json(result: CompileResult) -> dict[str, Any]:
+    plan = result.plan
+    return {
+        "valid": result.ok,
+        "spec": str(result.spec_path),
+        "manifest": str(result.manifest_path),
+        "problems": [problem.to_dict() for problem in result.problems],
+        "destinations": [
+            {
+                "name": d.name,
+                "sink_type": d.sink_type,
+                "plugin": d.plugin_name,
+                "source_table": d.source_table,
+                "connection_secret_ref": d.connection_secret_ref,
+            }
+            for d in (plan.destinations if plan else [])
+        ],
+    }
+
+
+def _print(result: CompileResult) -> None:
+    from rich.text import Text
+
+    from floe_core.cli.output import console, print_problems
+
+    out = console()
+    files = f"{result.spec_path} and {result.manifest_path}"
+    if not result.ok:
+        count = len(result.problems)
+        out.print(
+            Text.assemble(
+                ("✗ ", "bold red"), f"{count} problem{'s' if count != 1 else ''} in {files}"
+            )
+        )
+        out.print()
+        print_problems(result.problems, out)
+        return
+    assert result.plan is not None
+    destinations = result.plan.destinations
+    count = len(destinations)
+    out.print(
+        Text.assemble(
+            ("✓ ", "bold green"),
+            f"{files} are valid: {count} destination{'s' if count != 1 else ''}",
+        )
+    )
+    for d in destinations:
+        line = Text("  ")
+        line.append(d.name, style="bold")
+        line.append(f": {d.source_table or '(no source table)'} -> {d.sink_type}")
+        line.append(f" (plugin {d.plugin_name}, secret {d.connection_secret_ref})", style="dim")
+        out.print(line)

@@ -1,0 +1,365 @@
+"""Compile a project: read ``floe.yaml`` and ``manifest.yaml``, check everything, build a plan.
+
+Every problem is collected, not just the first: syntax, schema, credentials, governance
+(``approved_sinks``) and plugin availability. A plan is returned only when there are none.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from floe_core.compiler.plan import CompiledDestination, EgressPlan, resolve_catalog
+from floe_core.compiler.plan import resolve_sqlite_url as _resolve_sqlite_url
+from floe_core.compiler.problems import (
+    InvalidProjectError,
+    Problem,
+    format_path,
+    make_problem,
+    problems_from_validation_error,
+)
+from floe_core.registry import PluginRegistry
+from floe_core.schemas.floe_spec import SINK_TYPE_PATTERN, FloeSpec, find_duplicate_names
+from floe_core.schemas.manifest import PlatformManifest
+from floe_core.schemas.plugins import SinkWhitelistError, validate_sink_whitelist
+from floe_core.yamlio import ConfigFileError, LoadedYaml, load_yaml
+
+__all__ = ["CompileResult", "compile_project"]
+
+_SINK_TYPE = re.compile(SINK_TYPE_PATTERN)
+
+
+@dataclass(frozen=True)
+class CompileResult:
+    """Outcome of :func:`compile_project`.
+
+    Attributes:
+        plan: The compiled plan; ``None`` when there are problems.
+        problems: Everything wrong, ordered by file and line.
+        spec_path: The ``floe.yaml`` that was read.
+        manifest_path: The ``manifest.yaml`` that was read (or looked for).
+    """
+
+    plan: EgressPlan | None
+    problems: list[Problem] = field(default_factory=list)
+    spec_path: Path | None = None
+    manifest_path: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the project compiled without problems."""
+        return self.plan is not None and not self.problems
+
+    def unwrap(self) -> EgressPlan:
+        """The plan.
+
+        Raises:
+            InvalidProjectError: The project has problems.
+        """
+        if self.plan is None or self.problems:
+            raise InvalidProjectError(self.problems)
+        return self.plan
+
+
+@dataclass
+class _Document:
+    label: str
+    path: Path
+    loaded: LoadedYaml | None = None
+    model: BaseModel | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+    def problem(self, path: tuple[str | int, ...], message: str, hint: str) -> None:
+        if self.loaded is None:
+            self.problems.append(Problem(self.label, "", message, hint))
+        else:
+            self.problems.append(make_problem(self.loaded, self.label, path, message, hint))
+
+
+def compile_project(
+    spec_path: str | os.PathLike[str] = "floe.yaml",
+    manifest_path: str | os.PathLike[str] | None = None,
+    *,
+    registry: PluginRegistry | None = None,
+) -> CompileResult:
+    """Read, validate and compile a data product for egress.
+
+    Args:
+        spec_path: The product's ``floe.yaml``.
+        manifest_path: The governing ``manifest.yaml``. Default: ``platform.manifest`` of
+            ``floe.yaml`` when set, else ``manifest.yaml`` beside ``floe.yaml``.
+        registry: Installed plugins; discovered from entry points when omitted.
+
+    Returns:
+        The plan, or every problem found.
+    """
+    spec_file = Path(spec_path)
+    spec = _Document(str(spec_file), spec_file)
+    _load(spec)
+    manifest_file = _manifest_path(spec, manifest_path)
+    manifest = _Document(str(manifest_file), manifest_file)
+    _load(manifest)
+    _validate(spec, FloeSpec)
+    _validate(manifest, PlatformManifest)
+    if registry is None:
+        registry = PluginRegistry.discover()
+
+    approved = _approved_sinks(manifest)
+    bindings = _check_destinations(spec, manifest, approved, registry)
+    _check_plugin_selection(manifest, registry)
+    _check_catalog_needed(spec, manifest)
+
+    problems = _ordered([*spec.problems, *manifest.problems], [spec.label, manifest.label])
+    if problems:
+        return CompileResult(None, problems, spec_file, manifest_file)
+    assert isinstance(spec.model, FloeSpec) and isinstance(manifest.model, PlatformManifest)
+    plan = _plan(spec.model, manifest.model, spec_file, manifest_file, bindings)
+    return CompileResult(plan, [], spec_file, manifest_file)
+
+
+def _load(document: _Document) -> None:
+    try:
+        document.loaded = load_yaml(document.path)
+    except ConfigFileError as exc:
+        line = exc.location.line if exc.location else None
+        column = exc.location.column if exc.location else None
+        document.problems.append(
+            Problem(document.label, "", exc.message, exc.hint, line=line, column=column)
+        )
+        return
+    for path, location in document.loaded.duplicate_keys:
+        document.problems.append(
+            Problem(
+                document.label,
+                format_path(path),
+                f"key `{path[-1]}` is written twice in the same mapping",
+                "keep one of them; YAML would silently use the last",
+                line=location.line,
+                column=location.column,
+            )
+        )
+    if not isinstance(document.loaded.data, Mapping):
+        kind = "empty" if document.loaded.data is None else "not a mapping of keys to values"
+        document.problems.append(
+            Problem(
+                document.label,
+                "",
+                f"is {kind}",
+                "start from the example in examples/quickstart/ (apiVersion, kind, metadata, ...)",
+                line=1 if document.loaded.data is not None else None,
+            )
+        )
+
+
+def _validate(document: _Document, model: type[BaseModel]) -> None:
+    loaded = document.loaded
+    if loaded is None or not isinstance(loaded.data, Mapping):
+        return
+    try:
+        document.model = model.model_validate(loaded.data)
+    except ValidationError as exc:
+        document.problems.extend(problems_from_validation_error(exc, loaded, document.label, model))
+
+
+def _manifest_path(spec: _Document, given: str | os.PathLike[str] | None) -> Path:
+    if given is not None:
+        return Path(given)
+    data = spec.loaded.data if spec.loaded is not None else None
+    platform = data.get("platform") if isinstance(data, Mapping) else None
+    declared = platform.get("manifest") if isinstance(platform, Mapping) else None
+    if isinstance(declared, str) and declared.strip():
+        if "://" in declared:
+            spec.problem(
+                ("platform", "manifest"),
+                "reading a manifest from a URI is not supported",
+                "download the manifest and pass it with --manifest, or set a local path",
+            )
+        else:
+            return spec.path.parent / declared
+    return spec.path.parent / "manifest.yaml"
+
+
+def _approved_sinks(manifest: _Document) -> list[str] | None:
+    if isinstance(manifest.model, PlatformManifest):
+        return manifest.model.approved_sinks
+    return None
+
+
+def _raw_destinations(spec: _Document) -> list[Any]:
+    data = spec.loaded.data if spec.loaded is not None else None
+    destinations = data.get("destinations") if isinstance(data, Mapping) else None
+    return destinations if isinstance(destinations, list) else []
+
+
+def _check_destinations(
+    spec: _Document,
+    manifest: _Document,
+    approved: list[str] | None,
+    registry: PluginRegistry,
+) -> dict[str, str]:
+    """Governance and plugin checks per destination; returns destination -> plugin name.
+
+    Runs on the raw document so that these problems are reported together with schema
+    problems elsewhere in the file.
+    """
+    raw = _raw_destinations(spec)
+    if spec.model is None:
+        # The schema's own uniqueness check only runs when every destination is valid.
+        names = [d.get("name") if isinstance(d, Mapping) else None for d in raw]
+        for item in find_duplicate_names(names, "destination"):
+            spec.problem(("destinations", *item.path), item.message, item.hint)
+    selection = manifest.model.plugins if isinstance(manifest.model, PlatformManifest) else None
+    bindings: dict[str, str] = {}
+    for index, destination in enumerate(raw):
+        if not isinstance(destination, Mapping):
+            continue
+        sink_type = destination.get("sink_type")
+        if not isinstance(sink_type, str) or not _SINK_TYPE.match(sink_type):
+            continue
+        name = destination.get("name")
+        label = name if isinstance(name, str) else f"destinations[{index}]"
+        where = ("destinations", index, "sink_type")
+        try:
+            validate_sink_whitelist(sink_type, approved, destination_name=label)
+        except SinkWhitelistError as exc:
+            spec.problem(where, exc.message, exc.hint)
+        providers = registry.sink_providers(sink_type)
+        if not providers:
+            spec.problem(where, *_no_provider(sink_type, registry))
+            continue
+        chosen = _choose_provider(sink_type, providers, selection)
+        if chosen is None:
+            spec.problem(
+                where,
+                f"sink type {sink_type!r} is provided by several plugins: {', '.join(providers)}",
+                f"choose one in manifest.yaml: plugins: {{sinks: {{{sink_type}: <plugin>}}}}",
+            )
+        elif isinstance(name, str):
+            bindings[name] = chosen
+    return bindings
+
+
+def _no_provider(sink_type: str, registry: PluginRegistry) -> tuple[str, str]:
+    available = ", ".join(registry.sink_types()) or "none"
+    message = f"no installed plugin provides sink type {sink_type!r} (available: {available})"
+    hint = (
+        "use one of the available sink types, or install a plugin that provides "
+        f"{sink_type!r}; `floe sinks` lists what is installed"
+    )
+    broken = registry.problems
+    if broken:
+        names = ", ".join(sorted({p.name for p in broken}))
+        hint += f". Plugins that failed to load: {names} (see `floe sinks`)"
+    return message, hint
+
+
+def _choose_provider(sink_type: str, providers: list[str], selection: Any) -> str | None:
+    if len(providers) == 1:
+        return providers[0]
+    if selection is None:
+        return None
+    pinned = (selection.sinks or {}).get(sink_type)
+    if pinned in providers:
+        return str(pinned)
+    if selection.ingestion in providers:
+        return str(selection.ingestion)
+    return None
+
+
+def _check_plugin_selection(manifest: _Document, registry: PluginRegistry) -> None:
+    model = manifest.model
+    if not isinstance(model, PlatformManifest):
+        return
+    if model.plugins.ingestion is not None:
+        _check_selected_plugin(
+            manifest, registry, model.plugins.ingestion, ("plugins", "ingestion"), None
+        )
+    for sink_type, plugin_name in (model.plugins.sinks or {}).items():
+        _check_selected_plugin(
+            manifest, registry, plugin_name, ("plugins", "sinks", sink_type), sink_type
+        )
+
+
+def _check_selected_plugin(
+    manifest: _Document,
+    registry: PluginRegistry,
+    plugin_name: str,
+    where: tuple[str | int, ...],
+    sink_type: str | None,
+) -> None:
+    info = registry.info(plugin_name)
+    if info is None:
+        broken = next((p for p in registry.problems if p.name == plugin_name), None)
+        if broken is not None:
+            manifest.problem(where, f"plugin {plugin_name!r} {broken.message}", broken.hint)
+        else:
+            installed = ", ".join(i.name for i in registry.plugins) or "none"
+            manifest.problem(
+                where,
+                f"plugin {plugin_name!r} is not installed (installed: {installed})",
+                f"install the package that provides {plugin_name!r}, or name an installed plugin",
+            )
+    elif sink_type is not None and sink_type not in info.sink_types:
+        manifest.problem(
+            where,
+            f"plugin {plugin_name!r} does not provide sink type {sink_type!r}",
+            f"choose one of: {', '.join(registry.sink_providers(sink_type)) or 'none installed'}",
+        )
+
+
+def _check_catalog_needed(spec: _Document, manifest: _Document) -> None:
+    model = manifest.model
+    if not isinstance(model, PlatformManifest) or model.catalog is not None:
+        return
+    for index, destination in enumerate(_raw_destinations(spec)):
+        if isinstance(destination, Mapping) and destination.get("source_table"):
+            spec.problem(
+                ("destinations", index, "source_table"),
+                f"reads an Iceberg table, but {manifest.label} declares no catalog",
+                "add a catalog: section to manifest.yaml (see examples/quickstart/manifest.yaml)",
+            )
+
+
+def _plan(
+    spec: FloeSpec,
+    manifest: PlatformManifest,
+    spec_path: Path,
+    manifest_path: Path,
+    bindings: dict[str, str],
+) -> EgressPlan:
+    project_dir = spec_path.parent.absolute()
+    destinations = [
+        CompiledDestination.from_config(destination, bindings[destination.name])
+        for destination in spec.destinations or ()
+    ]
+    catalog = manifest.catalog
+    secrets_dir = manifest.secrets.dir
+    state_url = manifest.state.url
+    return EgressPlan(
+        project_dir=project_dir,
+        spec=spec,
+        manifest=manifest,
+        destinations=destinations,
+        spec_path=spec_path,
+        manifest_path=manifest_path,
+        catalog=resolve_catalog(catalog, project_dir) if catalog is not None else None,
+        catalog_secret_ref=catalog.credential_secret_ref if catalog is not None else None,
+        secrets_dir=project_dir / secrets_dir if secrets_dir is not None else None,
+        state_url=_resolve_sqlite_url(state_url, project_dir) if state_url else None,
+    )
+
+
+def _ordered(problems: list[Problem], files: list[str]) -> list[Problem]:
+    unique = list(dict.fromkeys(problems))
+    rank = {name: index for index, name in enumerate(files)}
+    return sorted(
+        unique,
+        key=lambda p: (rank.get(p.file, len(files)), p.line if p.line else math.inf, p.path),
+    )

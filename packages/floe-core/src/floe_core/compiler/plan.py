@@ -1,0 +1,154 @@
+"""The compiled egress plan: everything a run needs, validated and with paths resolved."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from floe_core.plugins.sink import SinkConfig
+from floe_core.schemas.floe_spec import DestinationConfig, FloeSpec
+from floe_core.schemas.manifest import CatalogConfig, PlatformManifest
+
+__all__ = ["CompiledDestination", "EgressPlan", "resolve_catalog", "resolve_sqlite_url"]
+
+_RELATIVE_SQLITE = re.compile(r"^(sqlite(?:\+\w+)?):///(?!/)([^?]+)(\?.*)?$")
+
+
+@dataclass(frozen=True)
+class CompiledDestination:
+    """One destination, checked against the manifest and bound to the plugin that serves it.
+
+    Attributes:
+        name: Destination name.
+        sink_type: Sink type.
+        plugin_name: Installed plugin that provides ``sink_type``.
+        connection_secret_ref: Kubernetes Secret with the connection's credentials.
+        source_table: Iceberg table to read (``namespace.table``), when declared.
+        config: Sink settings from ``floe.yaml`` (no credentials).
+        field_mapping: Source column -> destination field renames, when declared.
+        batch_size: Rows per batch, when declared.
+        retry_config: Retry overrides, when declared (only the keys that were set).
+    """
+
+    name: str
+    sink_type: str
+    plugin_name: str
+    connection_secret_ref: str
+    source_table: str | None
+    config: dict[str, Any]
+    field_mapping: dict[str, str] | None
+    batch_size: int | None
+    retry_config: dict[str, Any] | None = None
+
+    @classmethod
+    def from_config(cls, destination: DestinationConfig, plugin_name: str) -> CompiledDestination:
+        """Bind a validated destination to ``plugin_name``."""
+        retry = destination.retry_config
+        return cls(
+            name=destination.name,
+            sink_type=destination.sink_type,
+            plugin_name=plugin_name,
+            connection_secret_ref=destination.connection_secret_ref,
+            source_table=destination.source_table,
+            config=dict(destination.config or {}),
+            field_mapping=dict(destination.field_mapping) if destination.field_mapping else None,
+            batch_size=destination.batch_size,
+            retry_config=retry.model_dump(exclude_none=True) if retry is not None else None,
+        )
+
+    def to_sink_config(self, secret: Mapping[str, str]) -> SinkConfig:
+        """The plugin's ``SinkConfig``: ``config`` merged with the resolved Secret's keys.
+
+        Args:
+            secret: Keys and values of the Secret named by ``connection_secret_ref``. A key
+                present in both wins from the Secret.
+        """
+        return SinkConfig(
+            sink_type=self.sink_type,
+            connection_config={**self.config, **secret},
+            field_mapping=dict(self.field_mapping) if self.field_mapping else None,
+            retry_config=dict(self.retry_config) if self.retry_config else None,
+            batch_size=self.batch_size,
+            destination_name=self.name,
+        )
+
+
+@dataclass(frozen=True)
+class EgressPlan:
+    """A validated project, ready to run.
+
+    Attributes:
+        project_dir: Directory of ``floe.yaml``; relative paths were resolved against it.
+        spec: The validated ``floe.yaml``.
+        manifest: The validated ``manifest.yaml``.
+        destinations: Compiled destinations, in file order.
+        spec_path: Path of ``floe.yaml``.
+        manifest_path: Path of ``manifest.yaml``.
+        catalog: The catalog settings with absolute paths (keys ``type``, ``name``, ``uri``
+            and, when set, ``warehouse``, ``oauth2_server_uri``, ``scope``, ``properties``);
+            ``None`` when the manifest declares no catalog. Credentials are not in it: resolve
+            ``catalog_secret_ref``.
+        catalog_secret_ref: Kubernetes Secret with the catalog's credentials, when declared.
+        secrets_dir: Directory of mounted Secrets, when declared.
+        state_url: State store URL (SQLite paths made absolute), when declared.
+    """
+
+    project_dir: Path
+    spec: FloeSpec
+    manifest: PlatformManifest
+    destinations: list[CompiledDestination]
+    spec_path: Path = field(default=Path("floe.yaml"))
+    manifest_path: Path = field(default=Path("manifest.yaml"))
+    catalog: dict[str, Any] | None = None
+    catalog_secret_ref: str | None = None
+    secrets_dir: Path | None = None
+    state_url: str | None = None
+
+    @property
+    def destination_names(self) -> list[str]:
+        """Names of the destinations, in file order."""
+        return [d.name for d in self.destinations]
+
+    def destination(self, name: str) -> CompiledDestination | None:
+        """The destination called ``name``, or ``None``."""
+        return next((d for d in self.destinations if d.name == name), None)
+
+
+def resolve_sqlite_url(url: str, base: Path) -> str:
+    """Make the file of a relative ``sqlite:///file.db`` URL absolute against ``base``."""
+    match = _RELATIVE_SQLITE.match(url)
+    if match is None or match.group(2) == ":memory:":
+        return url
+    scheme, relative, query = match.groups()
+    absolute = os.path.normpath(base / relative)
+    return f"{scheme}:///{absolute}{query or ''}"
+
+
+def resolve_catalog(catalog: CatalogConfig, base: Path) -> dict[str, Any]:
+    """Catalog settings for the Iceberg source, with local paths made absolute.
+
+    A ``sql`` catalog's SQLite file (a plain path or a ``sqlite:///`` URL) and a local
+    warehouse path are resolved against ``base``; the warehouse becomes a ``file://`` URI.
+    """
+    resolved: dict[str, Any] = {"type": catalog.type, "name": catalog.name, "uri": catalog.uri}
+    if catalog.type == "sql":
+        if "://" in catalog.uri:
+            resolved["uri"] = resolve_sqlite_url(catalog.uri, base)
+        else:
+            resolved["uri"] = os.path.normpath(base / Path(catalog.uri).expanduser())
+    if catalog.warehouse is not None:
+        warehouse = catalog.warehouse
+        if catalog.type == "sql" and "://" not in warehouse:
+            warehouse = Path(os.path.normpath(base / warehouse)).as_uri()
+        resolved["warehouse"] = warehouse
+    for key in ("oauth2_server_uri", "scope"):
+        value = getattr(catalog, key)
+        if value is not None:
+            resolved[key] = value
+    if catalog.properties:
+        resolved["properties"] = dict(catalog.properties)
+    return resolved

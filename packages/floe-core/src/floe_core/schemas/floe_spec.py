@@ -1,0 +1,332 @@
+"""``floe.yaml``: the data engineer's description of one data product.
+
+A data product has metadata, optionally the dbt transforms that build it, and optionally the
+``destinations`` its Gold tables are pushed to (reverse ETL). A ``floe.yaml`` without
+``destinations`` is as valid as it ever was.
+
+Example::
+
+    apiVersion: floe.dev/v1
+    kind: FloeSpec
+    metadata: {name: customer-analytics, version: 1.0.0}
+    destinations:
+      - name: customers_to_crm
+        sink_type: rest_api
+        connection_secret_ref: crm-api
+        source_table: gold.customers
+        config: {path: /contacts, method: POST}
+        field_mapping: {customer_id: external_id}
+        batch_size: 500
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from floe_core.plugins.sink import MAX_BATCH_SIZE
+from floe_core.schemas._validation import NestedProblem, config_error
+from floe_core.schemas.credentials import find_inline_credentials
+from floe_core.schemas.secrets import SecretName
+
+__all__ = [
+    "DESTINATION_NAME_PATTERN",
+    "FLOE_NAME_PATTERN",
+    "SEMVER_PATTERN",
+    "SINK_TYPE_PATTERN",
+    "SOURCE_TABLE_PATTERN",
+    "DestinationConfig",
+    "FloeMetadata",
+    "FloeSpec",
+    "PlatformRef",
+    "RetryConfig",
+    "TransformSpec",
+    "find_duplicate_names",
+]
+
+#: Product names: DNS-compatible, starting with a letter.
+FLOE_NAME_PATTERN = r"^[a-z][a-z0-9-]*$"
+#: ``MAJOR.MINOR.PATCH``.
+SEMVER_PATTERN = r"^\d+\.\d+\.\d+$"
+#: Destination names: used on the command line (``floe egress run NAME``) and in receipts.
+DESTINATION_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
+#: Sink types as plugins list them (``rest_api``, ``sql_database``).
+SINK_TYPE_PATTERN = r"^[a-z][a-z0-9_]*$"
+#: Iceberg table identifiers, ``namespace.table`` (namespaces may be nested).
+SOURCE_TABLE_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)+$"
+_DBT_MODEL_NAME_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
+
+_MODEL_CONFIG = ConfigDict(
+    frozen=True, extra="forbid", hide_input_in_errors=True, use_attribute_docstrings=True
+)
+
+
+class FloeMetadata(BaseModel):
+    """Identity of the data product."""
+
+    model_config = _MODEL_CONFIG
+
+    name: Annotated[str, Field(min_length=1, max_length=63, pattern=FLOE_NAME_PATTERN)]
+    """Product name, DNS-compatible (lowercase letters, digits, ``-``)."""
+
+    version: Annotated[str, Field(pattern=SEMVER_PATTERN)]
+    """Product version, ``MAJOR.MINOR.PATCH``."""
+
+    description: Annotated[str | None, Field(max_length=500)] = None
+    """One paragraph about the product."""
+
+    owner: Annotated[str | None, Field(min_length=1)] = None
+    """Owning team or e-mail address."""
+
+    labels: dict[str, str] | None = None
+    """Free-form key/value labels."""
+
+
+class TransformSpec(BaseModel):
+    """One dbt model of the product (run by floe's transformation tooling, not by egress)."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        hide_input_in_errors=True,
+        use_attribute_docstrings=True,
+        populate_by_name=True,
+    )
+
+    name: Annotated[str, Field(min_length=1, max_length=128, pattern=_DBT_MODEL_NAME_PATTERN)]
+    """dbt model name."""
+
+    compute: str | None = None
+    """Compute target override; platform default when omitted."""
+
+    tags: list[str] | None = None
+    """dbt tags for selection."""
+
+    depends_on: Annotated[list[str] | None, Field(alias="dependsOn")] = None
+    """Explicit upstream model names (``dependsOn`` in YAML)."""
+
+    tier: Literal["bronze", "silver", "gold"] | None = None
+    """Medallion tier of the model."""
+
+
+class PlatformRef(BaseModel):
+    """Where the governing ``manifest.yaml`` lives."""
+
+    model_config = _MODEL_CONFIG
+
+    manifest: Annotated[str, Field(min_length=1)]
+    """Path to ``manifest.yaml``, relative to the ``floe.yaml`` that names it. ``floe validate``
+    and ``floe egress`` read it when ``--manifest`` is not given.
+    """
+
+
+class RetryConfig(BaseModel):
+    """How a destination's transient failures (timeouts, 5xx, 429) are retried.
+
+    Omitted keys keep the sink plugin's defaults.
+    """
+
+    model_config = _MODEL_CONFIG
+
+    max_attempts: Annotated[int | None, Field(ge=1, le=100)] = None
+    """Attempts per batch, the first one included."""
+
+    initial_backoff_seconds: Annotated[float | None, Field(ge=0, le=3600)] = None
+    """Wait before the first retry; doubles on each retry."""
+
+    max_backoff_seconds: Annotated[float | None, Field(ge=0, le=3600)] = None
+    """Longest wait between two attempts."""
+
+    jitter: bool | None = None
+    """Randomise waits so that parallel writers do not retry in lockstep."""
+
+    max_retry_after_seconds: Annotated[float | None, Field(ge=0, le=86400)] = None
+    """Longest ``Retry-After`` the destination may ask for before the batch fails instead."""
+
+
+class DestinationConfig(BaseModel):
+    """One reverse-ETL destination: where a Gold table's rows are pushed."""
+
+    model_config = _MODEL_CONFIG
+
+    name: Annotated[str, Field(min_length=1, max_length=128, pattern=DESTINATION_NAME_PATTERN)]
+    """Unique name within the file; used as ``floe egress run NAME``."""
+
+    sink_type: Annotated[str, Field(min_length=1, max_length=64, pattern=SINK_TYPE_PATTERN)]
+    """Sink type provided by an installed plugin (see ``floe sinks``) and, under an enterprise
+    manifest, listed in its ``approved_sinks``.
+    """
+
+    connection_secret_ref: SecretName
+    """Name of the Kubernetes Secret holding the credentials and any other connection settings
+    that must not be written down here.
+    """
+
+    source_table: Annotated[str | None, Field(max_length=512, pattern=SOURCE_TABLE_PATTERN)] = None
+    """Iceberg table to read, ``namespace.table``."""
+
+    config: dict[str, Any] | None = None
+    """Sink settings (e.g. ``path`` and ``method`` for ``rest_api``, ``table`` and ``mode`` for
+    ``sql_database``). Credentials are rejected here: see ``floe_core.schemas.credentials``
+    for exactly what is refused.
+    """
+
+    field_mapping: dict[str, str] | None = None
+    """Source column -> destination field renames; unnamed columns keep their name. Not checked
+    for credentials: a field may be called ``token``.
+    """
+
+    batch_size: Annotated[int | None, Field(ge=1, le=MAX_BATCH_SIZE)] = None
+    """Rows per batch, 1..``MAX_BATCH_SIZE``; the sink's default when omitted."""
+
+    retry_config: RetryConfig | None = None
+    """Retry policy overrides."""
+
+    @field_validator("config")
+    @classmethod
+    def _reject_credentials(
+        cls, config: dict[str, Any] | None, info: ValidationInfo
+    ) -> dict[str, Any] | None:
+        """Refuse credentials written into ``config``; they belong in the referenced Secret."""
+        if not config:
+            return config
+        findings = find_inline_credentials(config)
+        if not findings:
+            return config
+        secret = info.data.get("connection_secret_ref")
+        where = f"the Kubernetes Secret {secret!r}" if secret else "a Kubernetes Secret"
+        hint = (
+            f"remove it from floe.yaml and store it as a key of {where}, "
+            "which connection_secret_ref names; floe reads it from there at run time"
+        )
+        nested = [
+            NestedProblem(f.path, f"{f.reason}; credentials must not be written in floe.yaml", hint)
+            for f in findings
+        ]
+        keys = ", ".join(".".join(str(p) for p in f.path) for f in findings)
+        raise config_error(
+            f"credentials written in config ({keys}); use connection_secret_ref",
+            hint=hint,
+            nested=nested,
+        )
+
+    @field_validator("field_mapping")
+    @classmethod
+    def _check_field_mapping(cls, mapping: dict[str, str] | None) -> dict[str, str] | None:
+        """Every source column maps to a distinct, non-blank destination field."""
+        if not mapping:
+            return mapping
+        problems: list[NestedProblem] = []
+        seen: dict[str, str] = {}
+        for source, target in mapping.items():
+            if not source.strip() or not target.strip():
+                problems.append(
+                    NestedProblem(
+                        (source,),
+                        "source column and destination field must not be blank",
+                        "write `source_column: destination_field`",
+                    )
+                )
+            elif target in seen:
+                problems.append(
+                    NestedProblem(
+                        (source,),
+                        f"maps to {target!r}, which {seen[target]!r} already maps to",
+                        "map each destination field from exactly one source column",
+                    )
+                )
+            else:
+                seen[target] = source
+        if problems:
+            raise config_error(
+                "; ".join(p.message for p in problems),
+                hint=problems[0].hint,
+                nested=problems,
+            )
+        return mapping
+
+
+class FloeSpec(BaseModel):
+    """The whole of ``floe.yaml``."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        hide_input_in_errors=True,
+        use_attribute_docstrings=True,
+        populate_by_name=True,
+        title="floe.yaml",
+    )
+
+    api_version: Annotated[Literal["floe.dev/v1"], Field(alias="apiVersion")]
+    """``floe.dev/v1`` (``apiVersion`` in YAML)."""
+
+    kind: Literal["FloeSpec"]
+    """``FloeSpec``."""
+
+    metadata: FloeMetadata
+    """Product identity."""
+
+    platform: PlatformRef | None = None
+    """Where the governing manifest lives."""
+
+    transforms: list[TransformSpec] | None = None
+    """dbt models of the product."""
+
+    destinations: list[DestinationConfig] | None = None
+    """Reverse-ETL destinations; names must be unique."""
+
+    @field_validator("transforms")
+    @classmethod
+    def _unique_transforms(cls, transforms: list[TransformSpec] | None) -> Any:
+        """Transform names are unique."""
+        if transforms:
+            _raise_on_duplicates([t.name for t in transforms], "transform")
+        return transforms
+
+    @field_validator("destinations")
+    @classmethod
+    def _unique_destinations(cls, destinations: list[DestinationConfig] | None) -> Any:
+        """Destination names are unique: they are how a run, its receipts and state are named."""
+        if destinations:
+            _raise_on_duplicates([d.name for d in destinations], "destination")
+        return destinations
+
+    def destination(self, name: str) -> DestinationConfig | None:
+        """The destination called ``name``, or ``None``."""
+        return next((d for d in self.destinations or () if d.name == name), None)
+
+
+def find_duplicate_names(names: list[Any], what: str) -> list[NestedProblem]:
+    """One problem per repeated name, located at ``[index].name`` relative to the list.
+
+    Args:
+        names: The names in list order (non-strings are ignored).
+        what: ``"destination"`` or ``"transform"``, for the message.
+    """
+    positions: dict[str, list[int]] = defaultdict(list)
+    for index, name in enumerate(names):
+        if isinstance(name, str):
+            positions[name].append(index)
+    return [
+        NestedProblem(
+            (index, "name"),
+            f"{what} name {name!r} is already used by {what}s[{indexes[0]}]",
+            f"give each {what} a unique name",
+        )
+        for name, indexes in positions.items()
+        for index in indexes[1:]
+    ]
+
+
+def _raise_on_duplicates(names: list[str], what: str) -> None:
+    nested = find_duplicate_names(names, what)
+    if nested:
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        raise config_error(
+            f"{what} names must be unique; used more than once: {', '.join(repeated)}",
+            hint=f"give each {what} a unique name",
+            nested=nested,
+        )

@@ -1,0 +1,169 @@
+"""Read YAML configuration files and remember where every key and list item is.
+
+Errors about ``floe.yaml`` and ``manifest.yaml`` point at a line, so the loader keeps, for
+each path into the document (``("destinations", 2, "sink_type")``), the line and column where
+it is written. It also refuses what PyYAML silently accepts: a key written twice in one
+mapping (the last one would win) and a file with several documents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from floe_core.errors import FloeError
+
+__all__ = ["ConfigFileError", "LoadedYaml", "Location", "YamlPath", "load_yaml", "parse_yaml"]
+
+#: Keys and list indexes leading to a value inside a document.
+YamlPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Location:
+    """A 1-based line and column in a file."""
+
+    line: int
+    column: int
+
+
+class ConfigFileError(FloeError):
+    """A configuration file cannot be read or is not well-formed YAML.
+
+    Attributes:
+        path: The file.
+        location: Where the problem is, when known.
+    """
+
+    def __init__(
+        self, path: Path, message: str, *, hint: str, location: Location | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.path = path
+        self.location = location
+
+
+@dataclass(frozen=True)
+class LoadedYaml:
+    """A parsed YAML document and where its parts are written.
+
+    Attributes:
+        path: The file it came from.
+        data: The parsed document.
+        locations: Path -> where that key (for mapping entries) or item (for list items) is.
+        duplicate_keys: Paths of keys written more than once in the same mapping, each with
+            the location of the repeated occurrence.
+    """
+
+    path: Path
+    data: Any
+    locations: dict[YamlPath, Location] = field(default_factory=dict)
+    duplicate_keys: list[tuple[YamlPath, Location]] = field(default_factory=list)
+
+    def locate(self, path: YamlPath) -> Location | None:
+        """Where ``path`` is written, or its nearest written ancestor (e.g. for a missing key)."""
+        for end in range(len(path), -1, -1):
+            location = self.locations.get(tuple(path[:end]))
+            if location is not None:
+                return location
+        return None
+
+
+def load_yaml(path: Path) -> LoadedYaml:
+    """Read and parse one YAML file.
+
+    Raises:
+        ConfigFileError: The file is missing, unreadable, not UTF-8, or not valid YAML.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigFileError(
+            path,
+            "file not found",
+            hint="check the path, or pass the right file with --spec / --manifest",
+        ) from exc
+    except IsADirectoryError as exc:
+        raise ConfigFileError(path, "is a directory, not a file", hint="name the file") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigFileError(path, "is not UTF-8 text", hint="save it as UTF-8") from exc
+    except OSError as exc:
+        raise ConfigFileError(
+            path, f"cannot be read ({exc.strerror})", hint="check its permissions"
+        ) from exc
+    return parse_yaml(text, path)
+
+
+def parse_yaml(text: str, path: Path) -> LoadedYaml:
+    """Parse YAML ``text`` that came from ``path``.
+
+    Raises:
+        ConfigFileError: ``text`` is not one valid YAML document.
+    """
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        raise _syntax_error(path, exc) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigFileError(
+            path, f"is not valid YAML: {exc}", hint="fix the YAML syntax"
+        ) from exc
+    finally:
+        loader.dispose()
+    loaded = LoadedYaml(path=path, data=data)
+    if node is not None:
+        loaded.locations[()] = _location(node.start_mark)
+        _walk(node, (), loaded)
+    return loaded
+
+
+def _syntax_error(path: Path, exc: yaml.MarkedYAMLError) -> ConfigFileError:
+    mark = exc.problem_mark or exc.context_mark
+    location = _location(mark) if mark is not None else None
+    problem = exc.problem or "syntax error"
+    if exc.context:
+        # e.g. "while parsing a flow mapping": say where that construct started.
+        context = exc.context.removeprefix("while ").replace("parsing ", "in ")
+        if exc.context_mark is not None and exc.context_mark is not mark:
+            start = _location(exc.context_mark)
+            context += f" that starts at line {start.line}, column {start.column}"
+        problem = f"{problem} ({context})"
+    return ConfigFileError(
+        path,
+        f"is not valid YAML: {problem}",
+        hint=(
+            "fix the YAML syntax at that line (check indentation, unclosed quotes or brackets, "
+            "and a space after each ':')"
+        ),
+        location=location,
+    )
+
+
+def _location(mark: Any) -> Location:
+    return Location(line=mark.line + 1, column=mark.column + 1)
+
+
+def _walk(node: yaml.Node, path: YamlPath, loaded: LoadedYaml) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                continue
+            key: str | int = key_node.value
+            key_path = (*path, key)
+            if key in seen:
+                loaded.duplicate_keys.append((key_path, _location(key_node.start_mark)))
+                continue
+            seen.add(key_node.value)
+            loaded.locations[key_path] = _location(key_node.start_mark)
+            _walk(value_node, key_path, loaded)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            item_path = (*path, index)
+            loaded.locations[item_path] = _location(item.start_mark)
+            _walk(item, item_path, loaded)
