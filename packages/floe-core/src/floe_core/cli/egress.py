@@ -1,0 +1,269 @@
+"""``floe egress run`` and ``floe egress history``.
+
+``floe egress run NAME... | --all`` exits with:
+
+- ``0`` every destination delivered every row;
+- ``2`` partial: a destination delivered some rows and rejected others (kept in the state
+  store with the reason);
+- ``1`` failure: a destination failed, or nothing was sent because the input is wrong (the
+  project does not validate, an unknown destination, a missing Secret or key, an unreachable
+  catalog, a missing table or column, credentials the destination refuses).
+
+Receipts go to stdout (a table, or JSON with ``--json``); logs (JSON lines, with the run id)
+and the progress bar go to stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from floe_core.compiler import CompileResult, EgressPlan
+    from floe_core.egress.receipt import Receipt
+    from floe_core.errors import FloeError
+
+__all__ = ["egress_app", "history_command", "run_command"]
+
+egress_app = typer.Typer(
+    name="egress",
+    help="Send Gold tables to destinations declared in floe.yaml, and list past runs.",
+    no_args_is_help=True,
+)
+
+SpecOption = Annotated[
+    Path, typer.Option("--spec", "-s", help="The project's floe.yaml.", show_default=True)
+]
+ManifestOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--manifest",
+        "-m",
+        help="The manifest.yaml (default: platform.manifest of floe.yaml, else the one beside it).",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+
+
+@egress_app.command("run")
+def run_command(
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(help="Destination names from floe.yaml.", show_default=False),
+    ] = None,
+    run_all: Annotated[bool, typer.Option("--all", help="Run every destination.")] = False,
+    spec: SpecOption = Path("floe.yaml"),
+    manifest: ManifestOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Send destinations' source tables and print the receipts.
+
+    Exit code 0: all delivered; 2: some rows rejected; 1: failed or nothing sent (bad input).
+    """
+    from floe_core.egress.observability import configure_logging, setup_tracing, tracer
+
+    interactive = sys.stderr.isatty()
+    configure_logging(sys.stderr, default_level="warning" if interactive else "info")
+    tracing = setup_tracing()
+    try:
+        with tracer().start_as_current_span("floe.egress.run") as span:
+            receipts = _run(names or [], run_all, spec, manifest, as_json, span)
+    except _Failed as failed:
+        raise typer.Exit(failed.code) from None
+    finally:
+        tracing.shutdown()
+    _print_receipts(receipts, as_json)
+    from floe_core.egress.receipt import exit_code
+
+    raise typer.Exit(exit_code(receipts))
+
+
+class _Failed(Exception):
+    """Raised after an error was printed; carries the exit code."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def _run(
+    names: list[str], run_all: bool, spec: Path, manifest: Path | None, as_json: bool, span: Any
+) -> list[Receipt]:
+    from floe_core.egress.observability import get_logger, record_error, tracer
+    from floe_core.egress.progress import make_progress
+    from floe_core.egress.runner import EgressRunner, select_destinations
+    from floe_core.egress.secrets import SecretResolver
+    from floe_core.egress.state import StateStore, state_url_for
+    from floe_core.errors import FloeError
+    from floe_core.registry import PluginRegistry
+
+    try:
+        registry = PluginRegistry.discover()
+        with tracer().start_as_current_span("floe.egress.compile"):
+            plan = _plan(_compile(spec, manifest, registry), as_json)
+        destinations = select_destinations(plan, names, run_all)
+        span.set_attribute("floe.destinations", [d.name for d in destinations])
+        state = StateStore(state_url_for(plan.project_dir, plan.state_url))
+        try:
+            secrets = SecretResolver.for_project(plan.project_dir, secrets_dir=plan.secrets_dir)
+            with make_progress(sys.stderr, get_logger()) as progress:
+                runner = EgressRunner(
+                    plan, registry=registry, secrets=secrets, state=state, progress=progress
+                )
+                return runner.run(destinations)
+        finally:
+            state.close()
+    except FloeError as exc:
+        record_error(span, exc)
+        _print_error(exc, as_json)
+        raise _Failed(1) from None
+
+
+def _compile(spec: Path, manifest: Path | None, registry: Any) -> CompileResult:
+    from floe_core.compiler import compile_project
+
+    return compile_project(spec, manifest, registry=registry)
+
+
+def _plan(result: CompileResult, as_json: bool) -> EgressPlan:
+    from floe_core.cli.output import console, print_json, print_problems
+
+    if result.plan is not None and not result.problems:
+        return result.plan
+    if as_json:
+        print_json({"error": "invalid project", "problems": [p.to_dict() for p in result.problems]})
+    else:
+        err = console(stderr=True)
+        count = len(result.problems)
+        err.print(f"[bold red]error:[/] the project has {count} problem(s); nothing was sent")
+        print_problems(result.problems, err)
+    raise _Failed(1)
+
+
+def _print_error(exc: FloeError, as_json: bool) -> None:
+    from floe_core.cli.output import print_error, print_json
+    from floe_core.egress.observability import redactor
+    from floe_core.errors import FloeError
+
+    safe = FloeError(redactor.text(exc.message), hint=redactor.text(exc.hint))
+    if as_json:
+        print_json({"error": safe.message, "hint": safe.hint, "type": type(exc).__name__})
+    print_error(safe)
+    from floe_core.cli.output import console
+
+    console(stderr=True).print("nothing was sent", style="dim")
+
+
+def _print_receipts(receipts: list[Receipt], as_json: bool) -> None:
+    from floe_core.cli.output import console, print_json
+    from floe_core.egress.observability import redactor
+    from floe_core.egress.receipt import receipt_table
+
+    if as_json:
+        print_json({"receipts": [redactor.data(r.to_dict()) for r in receipts]})
+        return
+    out = console()
+    for receipt in receipts:
+        out.print(receipt_table(receipt))
+
+
+@egress_app.command("history")
+def history_command(
+    name: Annotated[
+        str | None, typer.Argument(help="Only runs of this destination.", show_default=False)
+    ] = None,
+    spec: SpecOption = Path("floe.yaml"),
+    manifest: ManifestOption = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100_000)] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """List stored receipts of past runs, newest first."""
+    from floe_core.egress.state import StateStore, state_url_for
+    from floe_core.errors import FloeError
+
+    try:
+        project_dir, configured = _state_location(spec, manifest)
+        with StateStore(state_url_for(project_dir, configured)) as store:
+            runs = store.runs(name, limit=limit)
+    except FloeError as exc:
+        _print_error_only(exc, as_json)
+        raise typer.Exit(1) from None
+    _print_history(runs, name, as_json)
+
+
+def _state_location(spec: Path, manifest: Path | None) -> tuple[Path, str | None]:
+    """The project directory and the manifest's ``state.url``, without compiling plugins."""
+    from floe_core.compiler import InvalidProjectError, compile_project
+    from floe_core.compiler.plan import resolve_sqlite_url
+    from floe_core.registry import PluginRegistry
+    from floe_core.schemas.manifest import PlatformManifest
+    from floe_core.yamlio import load_yaml
+
+    result = compile_project(spec, manifest, registry=PluginRegistry())
+    project_dir = spec.parent.absolute()
+    if result.plan is not None:
+        return result.plan.project_dir, result.plan.state_url
+    # History stays readable when the project has problems: only the manifest must be valid.
+    manifest_path = result.manifest_path or spec.parent / "manifest.yaml"
+    try:
+        model = PlatformManifest.model_validate(load_yaml(manifest_path).data)
+    except Exception as exc:
+        raise InvalidProjectError(
+            [p for p in result.problems if p.file == str(manifest_path)] or result.problems
+        ) from exc
+    url = model.state.url
+    return project_dir, resolve_sqlite_url(url, project_dir) if url else None
+
+
+def _print_error_only(exc: FloeError, as_json: bool) -> None:
+    from floe_core.cli.output import print_error, print_json
+
+    if as_json:
+        print_json({"error": exc.message, "hint": exc.hint, "type": type(exc).__name__})
+    print_error(exc)
+
+
+def _print_history(runs: list[Receipt], name: str | None, as_json: bool) -> None:
+    from rich.table import Table
+
+    from floe_core.cli.output import console, print_json
+
+    if as_json:
+        print_json({"runs": [r.to_dict() for r in runs]})
+        return
+    out = console()
+    if not runs:
+        out.print(f"no runs recorded{f' for {name}' if name else ''}")
+        return
+    table = Table(title="floe egress history", title_justify="left")
+    for column, justify in (
+        ("started (UTC)", "left"),
+        ("destination", "left"),
+        ("status", "left"),
+        ("read", "right"),
+        ("delivered", "right"),
+        ("rejected", "right"),
+        ("seconds", "right"),
+        ("rows/s", "right"),
+        ("snapshot", "right"),
+        ("run id", "left"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    styles = {"success": "green", "partial": "yellow", "failed": "red", "running": "blue"}
+    for run in runs:
+        table.add_row(
+            run.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            run.destination,
+            f"[{styles[run.status.value]}]{run.status.value}[/]",
+            f"{run.rows_read:,}",
+            f"{run.rows_delivered:,}",
+            f"{run.rows_rejected:,}",
+            f"{run.duration_seconds:.2f}",
+            f"{run.rows_per_second:,.0f}",
+            str(run.snapshot_id) if run.snapshot_id is not None else "-",
+            run.run_id[:12],
+        )
+    out.print(table)

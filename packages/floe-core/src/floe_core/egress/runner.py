@@ -1,0 +1,458 @@
+"""Run destinations of a compiled project: read the Gold table, push it, keep the receipt.
+
+A run has two phases, so that bad input never sends a byte:
+
+1. **Prepare** every selected destination: resolve its Secret (and the catalog's), check the
+   keys the sink needs, open the Iceberg table at its current snapshot, check that the field
+   mapping names only columns the table has, and let the plugin build the sink (which checks
+   the destination is reachable and accepts the credentials). Any failure stops the whole run.
+2. **Deliver** each destination in turn: stream the table batch by batch into the plugin's
+   ``write`` and store the receipt. A destination that fails here does not stop the others.
+
+Every run's receipt is stored in the state store, together with rows the destination rejected
+and, after a complete delivery, a checkpoint of the source snapshot.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from floe_core.egress.errors import EgressConfigError, StateStoreError
+from floe_core.egress.observability import get_logger, record_error, redactor, run_context, tracer
+from floe_core.egress.receipt import Receipt, RunStatus, new_run_id, utc_now
+from floe_core.errors import FloeError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from floe_core.compiler import CompiledDestination, EgressPlan
+    from floe_core.egress.progress import Progress
+    from floe_core.egress.secrets import ResolvedSecret, SecretResolver
+    from floe_core.egress.source import IcebergSource
+    from floe_core.egress.state import StateStore
+    from floe_core.plugins.sink import SinkConnector
+    from floe_core.registry import PluginRegistry
+
+__all__ = ["EgressRunner", "required_secret_keys", "select_destinations"]
+
+# Keys a first-party sink needs from its Secret; alternatives are tried in order.
+_REST_AUTH_KEYS: dict[str, list[list[str]]] = {
+    "bearer": [["token"]],
+    "basic": [["username", "password"]],
+    "api_key": [["api_key"]],
+}
+
+
+def required_secret_keys(sink_type: str, config: Mapping[str, Any]) -> list[list[str]]:
+    """Groups of Secret keys, one of which the sink needs (empty: nothing required)."""
+    if sink_type == "sql_database":
+        return [["url"]]
+    if sink_type == "rest_api":
+        return _REST_AUTH_KEYS.get(str(config.get("auth", "")), [])
+    return []
+
+
+def select_destinations(
+    plan: EgressPlan, names: Sequence[str], run_all: bool
+) -> list[CompiledDestination]:
+    """The destinations to run, in the order asked (``run_all``: file order).
+
+    Raises:
+        EgressConfigError: No name and not ``run_all``, both, or a name that does not exist.
+    """
+    available = plan.destination_names
+    listing = ", ".join(available) or "none (floe.yaml declares no destinations)"
+    if run_all and names:
+        raise EgressConfigError(
+            "give destination names or --all, not both",
+            hint=f"destinations in {plan.spec_path}: {listing}",
+        )
+    if run_all:
+        if not available:
+            raise EgressConfigError(
+                f"{plan.spec_path} declares no destinations",
+                hint="add a destinations: section to floe.yaml",
+            )
+        return list(plan.destinations)
+    if not names:
+        raise EgressConfigError(
+            "no destination given", hint=f"name one (floe egress run NAME) or use --all: {listing}"
+        )
+    chosen: list[CompiledDestination] = []
+    for name in dict.fromkeys(names):
+        destination = plan.destination(name)
+        if destination is None:
+            raise EgressConfigError(
+                f"destination '{name}' is not declared in {plan.spec_path}",
+                hint=f"destinations: {listing}",
+            )
+        chosen.append(destination)
+    return chosen
+
+
+@dataclass
+class _Prepared:
+    """A destination ready to deliver: everything checked, nothing sent yet."""
+
+    destination: CompiledDestination
+    plugin: SinkConnector
+    source: IcebergSource
+    sink: Any
+    receipt: Receipt
+    prepare_seconds: float
+    rejected_errors: list[str] = field(default_factory=list)
+
+
+class EgressRunner:
+    """Runs destinations of one compiled project.
+
+    Args:
+        plan: The compiled project.
+        registry: Installed plugins (the one ``plan`` was compiled against).
+        secrets: Resolves ``connection_secret_ref`` and the catalog's ``credential_secret_ref``.
+        state: Where receipts, rejected rows and checkpoints are stored.
+        progress: Told how delivery advances; nothing is shown when None.
+    """
+
+    def __init__(
+        self,
+        plan: EgressPlan,
+        *,
+        registry: PluginRegistry,
+        secrets: SecretResolver,
+        state: StateStore,
+        progress: Progress | None = None,
+    ) -> None:
+        self.plan = plan
+        self.registry = registry
+        self.secrets = secrets
+        self.state = state
+        self.progress = progress
+        self.log = get_logger()
+
+    def run(self, destinations: Sequence[CompiledDestination]) -> list[Receipt]:
+        """Prepare every destination, then deliver each; return one receipt per destination.
+
+        Raises:
+            FloeError: Preparing a destination failed (nothing was sent to any destination);
+                its failed receipt is stored in the run history.
+        """
+        prepared: list[_Prepared] = []
+        try:
+            for destination in destinations:
+                prepared.append(self._prepare(destination))
+        except BaseException:
+            for item in prepared:
+                _release(item)
+            raise
+        return [self._deliver(item) for item in prepared]
+
+    # --- prepare ------------------------------------------------------------------------
+
+    def _prepare(self, destination: CompiledDestination) -> _Prepared:
+        started = time.perf_counter()
+        receipt = Receipt(
+            run_id=new_run_id(),
+            destination=destination.name,
+            sink_type=destination.sink_type,
+            source_table=destination.source_table or "",
+            plugin=destination.plugin_name,
+        )
+        with (
+            run_context(run_id=receipt.run_id, destination=destination.name),
+            tracer().start_as_current_span(
+                "floe.egress.prepare", attributes=_span_attributes(receipt)
+            ) as span,
+        ):
+            source = None
+            try:
+                plugin = self._plugin(destination)
+                secret = self.secrets.resolve(
+                    destination.connection_secret_ref, destination=destination.name
+                )
+                redactor.add(secret.secret_values())
+                _require_keys(secret, destination)
+                source = self._open_source(destination)
+                receipt.snapshot_id = source.snapshot_id
+                self._check_field_mapping(destination, source)
+                sink = self._create_sink(plugin, destination, secret)
+            except BaseException as exc:
+                if source is not None:
+                    source.close()
+                record_error(span, exc)
+                self._record_failed_preparation(receipt, exc, time.perf_counter() - started)
+                raise
+        self.log.info(
+            "egress.prepared",
+            sink_type=destination.sink_type,
+            source_table=destination.source_table,
+            snapshot_id=receipt.snapshot_id,
+        )
+        return _Prepared(destination, plugin, source, sink, receipt, time.perf_counter() - started)
+
+    def _open_source(self, destination: CompiledDestination) -> IcebergSource:
+        from floe_core.egress.source import IcebergSource
+
+        if not destination.source_table:
+            raise EgressConfigError(
+                f"destination '{destination.name}' has no source_table",
+                hint="add source_table: namespace.table (the Iceberg table to send) to it",
+            )
+        with tracer().start_as_current_span(
+            "floe.egress.read", attributes={"source.table": destination.source_table}
+        ):
+            return IcebergSource(self._catalog_config(), destination.source_table)
+
+    def _catalog_config(self) -> dict[str, Any]:
+        from floe_core.compiler.plan import resolve_sqlite_url
+
+        if self.plan.catalog is None:
+            raise EgressConfigError(
+                f"{self.plan.manifest_path} declares no catalog to read source tables from",
+                hint="add a catalog: section (see examples/quickstart/manifest.yaml)",
+            )
+        config = dict(self.plan.catalog)
+        ref = self.plan.catalog_secret_ref
+        if ref:
+            secret = self.secrets.resolve(ref, destination="the catalog")
+            redactor.add(secret.secret_values())
+            values = secret.reveal()
+            if config["type"] == "rest":
+                secret.require(["client_id", "client_secret"], destination="the catalog")
+                config["client_id"] = values["client_id"]
+                config["client_secret"] = values["client_secret"]
+            else:
+                secret.require(["uri"], destination="the catalog")
+                config["uri"] = resolve_sqlite_url(values["uri"], self.plan.project_dir)
+        return config
+
+    @staticmethod
+    def _check_field_mapping(destination: CompiledDestination, source: IcebergSource) -> None:
+        mapping = destination.field_mapping or {}
+        columns = source.columns
+        missing = [column for column in mapping if column not in columns]
+        if missing:
+            raise EgressConfigError(
+                f"field_mapping of destination '{destination.name}' names column(s) "
+                f"{', '.join(repr(c) for c in missing)} that table '{source.table_name}' "
+                "does not have",
+                hint=f"columns of {source.table_name}: {', '.join(columns)}",
+            )
+
+    def _plugin(self, destination: CompiledDestination) -> SinkConnector:
+        from floe_core.plugins.sink import SinkConnector
+
+        plugin = self.registry.get(destination.plugin_name)
+        if not isinstance(plugin, SinkConnector):
+            raise EgressConfigError(
+                f"plugin '{destination.plugin_name}' for sink type '{destination.sink_type}' "
+                "is not installed as a sink connector",
+                hint="run `floe sinks` to see installed sink types",
+            )
+        return plugin
+
+    def _create_sink(
+        self, plugin: SinkConnector, destination: CompiledDestination, secret: ResolvedSecret
+    ) -> Any:
+        from floe_core.compiler.plan import resolve_sqlite_url
+
+        values = secret.reveal()
+        if destination.sink_type == "sql_database" and "url" in values:
+            # Like every path in a project, a relative SQLite file is relative to floe.yaml.
+            values["url"] = resolve_sqlite_url(values["url"], self.plan.project_dir)
+        config = destination.to_sink_config(values)
+        with tracer().start_as_current_span("floe.egress.create_sink"):
+            try:
+                return plugin.create_sink(config)
+            except FloeError:
+                raise
+            except Exception as exc:
+                raise EgressConfigError(
+                    f"plugin '{destination.plugin_name}' could not create the "
+                    f"{destination.sink_type} sink for destination '{destination.name}': "
+                    f"{type(exc).__name__}: {redactor.text(str(exc))}",
+                    hint="check the destination's config and Secret; report a bug to the "
+                    "plugin's maintainers if the message does not help",
+                ) from exc
+
+    def _record_failed_preparation(
+        self, receipt: Receipt, exc: BaseException, seconds: float
+    ) -> None:
+        receipt.status = RunStatus.FAILED
+        receipt.finished_at = utc_now()
+        receipt.duration_seconds = seconds
+        receipt.errors = [_error_text(exc)]
+        self.log.error("egress.failed", phase="prepare", error=receipt.errors[0])
+        try:
+            self.state.start_run(receipt)
+        except StateStoreError as state_error:
+            self.log.error("egress.history_not_saved", error=str(state_error))
+
+    # --- deliver ------------------------------------------------------------------------
+
+    def _deliver(self, item: _Prepared) -> Receipt:
+        receipt = item.receipt
+        started = time.perf_counter()
+        counter = _RowCounter()
+        with (
+            run_context(run_id=receipt.run_id, destination=receipt.destination),
+            tracer().start_as_current_span(
+                "floe.egress.destination", attributes=_span_attributes(receipt)
+            ) as span,
+        ):
+            try:
+                self.state.start_run(receipt)
+                self.log.info("egress.started", rows_total=item.source.row_count)
+                if self.progress is not None:
+                    self.progress.start(receipt.destination, item.source.row_count)
+                reader = counter.wrap(item.source.batches())
+                result = item.plugin.write(
+                    item.sink,
+                    reader,
+                    on_progress=self._on_progress,
+                    on_rejected=self._on_rejected(item),
+                )
+                _apply_result(receipt, result, item.rejected_errors)
+            except KeyboardInterrupt:
+                receipt.status = RunStatus.FAILED
+                receipt.errors.append("interrupted")
+                raise
+            except Exception as exc:
+                record_error(span, exc)
+                receipt.status = RunStatus.FAILED
+                receipt.errors.append(_error_text(exc))
+                self.log.error(
+                    "egress.failed",
+                    phase="deliver",
+                    error=receipt.errors[-1],
+                    exc_info=not isinstance(exc, FloeError),
+                )
+            finally:
+                if self.progress is not None:
+                    self.progress.finish()
+                receipt.rows_read = counter.rows
+                receipt.finished_at = utc_now()
+                receipt.duration_seconds = item.prepare_seconds + time.perf_counter() - started
+                receipt.errors = [redactor.text(error) for error in receipt.errors]
+                span.set_attributes(_result_attributes(receipt))
+                _release(item)
+                self._store(receipt)
+        self.log.info(
+            "egress.finished",
+            status=receipt.status.value,
+            rows_read=receipt.rows_read,
+            rows_delivered=receipt.rows_delivered,
+            rows_rejected=receipt.rows_rejected,
+            bytes=receipt.bytes_transmitted,
+            duration_seconds=round(receipt.duration_seconds, 3),
+        )
+        return receipt
+
+    def _on_progress(self, rows_done: int) -> None:
+        if self.progress is not None:
+            self.progress.update(rows_done)
+
+    def _on_rejected(self, item: _Prepared) -> Callable[[pa.Table, str], None]:
+        def keep(rows: pa.Table, reason: str) -> None:
+            reason = redactor.text(reason)
+            self.log.warning("egress.rows_rejected", rows=rows.num_rows, reason=reason)
+            try:
+                self.state.save_rejected_rows(
+                    item.receipt.destination, item.receipt.run_id, rows.to_pylist(), reason
+                )
+            except StateStoreError as exc:
+                item.rejected_errors.append(f"rejected rows not saved: {exc}")
+
+        return keep
+
+    def _store(self, receipt: Receipt) -> None:
+        try:
+            self.state.finish_run(receipt)
+            if receipt.status is RunStatus.SUCCESS:
+                self.state.save_checkpoint(
+                    receipt.destination, receipt.source_table, receipt.snapshot_id, receipt.run_id
+                )
+        except StateStoreError as exc:
+            receipt.errors.append(f"receipt not saved to the run history: {exc}")
+            self.log.error("egress.history_not_saved", error=str(exc))
+
+
+class _RowCounter:
+    """Counts the rows that flow from the source into the plugin."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+
+    def wrap(self, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+        import pyarrow as pa
+
+        return pa.RecordBatchReader.from_batches(reader.schema, self._count(reader))
+
+    def _count(self, reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+        for batch in reader:
+            self.rows += batch.num_rows
+            yield batch
+
+
+def _require_keys(secret: ResolvedSecret, destination: CompiledDestination) -> None:
+    groups = required_secret_keys(destination.sink_type, destination.config)
+    if len(groups) == 1:
+        secret.require(groups[0], destination=destination.name)
+    elif groups:
+        secret.require_one_of(groups, destination=destination.name)
+
+
+def _apply_result(receipt: Receipt, result: Any, extra_errors: list[str]) -> None:
+    receipt.rows_delivered = int(result.rows_delivered)
+    receipt.rows_rejected = int(getattr(result, "rows_rejected", 0) or 0)
+    receipt.bytes_transmitted = int(result.bytes_transmitted)
+    receipt.checksum = str(result.checksum)
+    receipt.idempotency_key = str(result.idempotency_key)
+    receipt.errors = [*map(str, result.errors), *extra_errors]
+    if result.success and not receipt.rows_rejected and not extra_errors:
+        receipt.status = RunStatus.SUCCESS
+    elif receipt.rows_delivered > 0:
+        receipt.status = RunStatus.PARTIAL
+    else:
+        receipt.status = RunStatus.FAILED
+
+
+def _release(item: _Prepared) -> None:
+    dispose = getattr(item.sink, "dispose", None)
+    if callable(dispose):
+        try:
+            dispose()
+        except Exception as exc:  # releasing must not hide the run's own outcome
+            get_logger().warning("egress.dispose_failed", error=_error_text(exc))
+    item.source.close()
+
+
+def _error_text(exc: BaseException) -> str:
+    text = str(exc) if isinstance(exc, FloeError) else f"{type(exc).__name__}: {exc}"
+    return redactor.text(text)
+
+
+def _span_attributes(receipt: Receipt) -> dict[str, str]:
+    return {
+        "floe.run_id": receipt.run_id,
+        "sink.destination": receipt.destination,
+        "sink.type": receipt.sink_type,
+        "source.table": receipt.source_table,
+    }
+
+
+def _result_attributes(receipt: Receipt) -> dict[str, Any]:
+    attributes: dict[str, Any] = {
+        "floe.status": receipt.status.value,
+        "floe.rows_read": receipt.rows_read,
+        "sink.rows_written": receipt.rows_delivered,
+        "sink.rows_rejected": receipt.rows_rejected,
+        "sink.bytes": receipt.bytes_transmitted,
+        "floe.duration_ms": round(receipt.duration_seconds * 1000, 3),
+    }
+    if receipt.snapshot_id is not None:
+        attributes["source.snapshot_id"] = receipt.snapshot_id
+    return attributes

@@ -1,0 +1,329 @@
+"""The egress runner against a real Iceberg SQL catalog and a small sink plugin written here.
+
+The plugin below is a complete third-party-style ``SinkConnector`` (it keeps what it receives
+in memory); the plugin shipped with floe is exercised by the integration tests.
+"""
+
+from __future__ import annotations
+
+import socket
+import textwrap
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from floe_core.compiler import EgressPlan, compile_project
+from floe_core.egress.errors import (
+    EgressConfigError,
+    SecretKeyMissingError,
+    SecretNotFoundError,
+)
+from floe_core.egress.quickstart_data import create_customers_table
+from floe_core.egress.receipt import Receipt, RunStatus
+from floe_core.egress.runner import EgressRunner, required_secret_keys, select_destinations
+from floe_core.egress.secrets import SecretResolver
+from floe_core.egress.state import StateStore, state_url_for
+from floe_core.errors import FloeError, NoSuchSourceTableError, SourceError
+from floe_core.plugins import EgressResult, PluginMetadata, SinkConfig, SinkConnector
+from floe_core.registry import PluginRegistry
+
+ROWS = 250
+TOKEN = "good-token-7c1e55"
+
+
+class CredentialsRefused(FloeError):
+    """What the recording plugin raises for a wrong token."""
+
+
+@dataclass
+class RecordingSink:
+    config: SinkConfig
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    disposed: bool = False
+
+    def dispose(self) -> None:
+        self.disposed = True
+
+
+class RecordingPlugin(PluginMetadata, SinkConnector):
+    """Keeps every row it is sent; refuses rows whose ``segment`` is in ``reject_segments``."""
+
+    def __init__(self) -> None:
+        self.sinks: list[RecordingSink] = []
+        self.fail_write: Exception | None = None
+
+    name = "recorder"  # type: ignore[assignment]
+    version = "1.0.0"  # type: ignore[assignment]
+    floe_api_version = "1.0"  # type: ignore[assignment]
+
+    def list_available_sinks(self) -> list[str]:
+        return ["recorder", "rest_api"]
+
+    def create_sink(self, config: SinkConfig) -> RecordingSink:
+        if config.connection_config.get("token") != TOKEN:
+            raise CredentialsRefused(
+                f"[{config.destination_name}] the destination refused the credentials",
+                hint="check the token",
+            )
+        sink = RecordingSink(config)
+        self.sinks.append(sink)
+        return sink
+
+    def write(self, sink: RecordingSink, data: Any, **kwargs: Any) -> EgressResult:
+        on_progress: Callable[[int], None] | None = kwargs.get("on_progress")
+        on_rejected: Callable[[pa.Table, str], None] | None = kwargs.get("on_rejected")
+        if self.fail_write is not None:
+            raise self.fail_write
+        reject = set(sink.config.connection_config.get("reject_segments", []))
+        mapping = sink.config.field_mapping or {}
+        delivered = rejected = 0
+        for batch in data:
+            table = pa.Table.from_batches([batch])
+            for row in table.to_pylist():
+                if row.get("segment") in reject:
+                    rejected += 1
+                    if on_rejected is not None:
+                        on_rejected(pa.Table.from_pylist([row]), f"segment {row['segment']}")
+                    continue
+                sink.rows.append({mapping.get(k, k): v for k, v in row.items()})
+                delivered += 1
+            if on_progress is not None:
+                on_progress(delivered + rejected)
+        return EgressResult(
+            success=rejected == 0,
+            rows_delivered=delivered,
+            bytes_transmitted=delivered * 10,
+            checksum="c" * 64,
+            idempotency_key="k" * 64,
+            errors=[f"{rejected} row(s) rejected"] if rejected else [],
+            rows_rejected=rejected,
+        )
+
+    def get_source_config(self, catalog_config: dict[str, Any]) -> dict[str, Any]:
+        return dict(catalog_config)
+
+
+@dataclass
+class Project:
+    root: Path
+    plugin: RecordingPlugin
+
+    def write(self, destinations: str, catalog: str | None = None) -> None:
+        catalog = catalog or (
+            "catalog:\n  type: sql\n  name: t\n  uri: sqlite:///.floe/catalog.db\n"
+            "  warehouse: .floe/warehouse\n"
+        )
+        (self.root / "floe.yaml").write_text(
+            "apiVersion: floe.dev/v1\nkind: FloeSpec\nmetadata: {name: t, version: 1.0.0}\n"
+            "destinations:\n" + textwrap.indent(textwrap.dedent(destinations), "  "),
+            encoding="utf-8",
+        )
+        (self.root / "manifest.yaml").write_text(
+            "apiVersion: floe.dev/v1\nkind: Manifest\nmetadata: {name: t}\n" + catalog,
+            encoding="utf-8",
+        )
+
+    def plan(self) -> EgressPlan:
+        return compile_project(self.root / "floe.yaml", registry=self.registry()).unwrap()
+
+    def registry(self) -> PluginRegistry:
+        registry = PluginRegistry()
+        registry.register(self.plugin)
+        return registry
+
+    def run(self, *names: str, run_all: bool = False) -> list[Receipt]:
+        plan = self.plan()
+        with self.state() as state:
+            runner = EgressRunner(
+                plan,
+                registry=self.registry(),
+                secrets=SecretResolver.for_project(self.root, environ={}),
+                state=state,
+            )
+            return runner.run(select_destinations(plan, list(names), run_all))
+
+    def state(self) -> StateStore:
+        return StateStore(state_url_for(self.root, environ={}))
+
+    @property
+    def sent(self) -> list[dict[str, Any]]:
+        return [row for sink in self.plugin.sinks for row in sink.rows]
+
+
+DEST = """\
+- name: people
+  sink_type: recorder
+  connection_secret_ref: rec
+  source_table: gold.customers
+  field_mapping: {lifetime_value: ltv}
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Iterator[Project]:
+    create_customers_table(
+        {
+            "type": "sql",
+            "name": "t",
+            "uri": f"sqlite:///{tmp_path / '.floe' / 'catalog.db'}",
+            "warehouse": str(tmp_path / ".floe" / "warehouse"),
+        },
+        rows=ROWS,
+        batch_size=100,
+    )
+    secret = tmp_path / "secrets" / "rec"
+    secret.mkdir(parents=True)
+    (secret / "token").write_text(TOKEN, encoding="utf-8")
+    proj = Project(tmp_path, RecordingPlugin())
+    proj.write(DEST)
+    yield proj
+
+
+@pytest.mark.requirement("B1")
+def test_run_delivers_every_row_and_stores_the_receipt(project: Project) -> None:
+    [receipt] = project.run("people")
+
+    assert receipt.status is RunStatus.SUCCESS
+    assert (receipt.rows_read, receipt.rows_delivered, receipt.rows_rejected) == (ROWS, ROWS, 0)
+    assert receipt.snapshot_id is not None and receipt.source_table == "gold.customers"
+    assert (receipt.checksum, receipt.idempotency_key) == ("c" * 64, "k" * 64)
+    assert receipt.plugin == "recorder" and receipt.duration_seconds > 0
+    assert len(project.sent) == ROWS
+    assert {"ltv", "customer_id", "segment"} <= set(project.sent[0])
+    assert "lifetime_value" not in project.sent[0]
+    assert sorted(r["customer_id"] for r in project.sent) == list(range(1, ROWS + 1))
+    assert all(sink.disposed for sink in project.plugin.sinks)
+    with project.state() as state:
+        assert state.runs() == [receipt]
+        checkpoint = state.checkpoint("people")
+    assert checkpoint is not None and checkpoint.snapshot_id == receipt.snapshot_id
+
+
+@pytest.mark.requirement("B6")
+def test_rejected_rows_make_a_partial_run_and_are_kept(project: Project) -> None:
+    project.write(DEST + "  config: {reject_segments: [champions]}\n")
+
+    [receipt] = project.run("people")
+
+    assert receipt.status is RunStatus.PARTIAL
+    assert receipt.rows_rejected > 0
+    assert receipt.rows_delivered + receipt.rows_rejected == receipt.rows_read == ROWS
+    with project.state() as state:
+        kept = state.rejected_rows("people")
+        assert state.checkpoint("people") is None
+    assert len(kept) == receipt.rows_rejected
+    assert {row.reason for row in kept} == {"segment champions"}
+    assert all(row.row["segment"] == "champions" for row in kept)
+    assert {row.run_id for row in kept} == {receipt.run_id}
+
+
+@pytest.mark.requirement("B1")
+def test_unknown_destination_lists_the_declared_ones(project: Project) -> None:
+    with pytest.raises(EgressConfigError, match="destination 'nope' is not declared") as caught:
+        project.run("nope")
+    assert "people" in caught.value.hint
+    with pytest.raises(EgressConfigError, match="no destination given"):
+        project.run()
+    assert project.plugin.sinks == []
+
+
+@pytest.mark.requirement("B3")
+def test_missing_secret_sends_nothing_and_is_in_history(project: Project) -> None:
+    project.write(DEST.replace("_ref: rec", "_ref: absent"))
+
+    with pytest.raises(SecretNotFoundError, match="Secret 'absent'"):
+        project.run("people")
+
+    assert project.plugin.sinks == []
+    with project.state() as state:
+        [failed] = state.runs()
+    assert failed.status is RunStatus.FAILED and "absent" in failed.errors[0]
+
+
+@pytest.mark.requirement("B3")
+def test_missing_secret_key_for_the_auth_in_config(project: Project) -> None:
+    project.write(
+        DEST.replace("sink_type: recorder", "sink_type: rest_api") + "  config: {auth: basic}\n"
+    )
+    with pytest.raises(SecretKeyMissingError, match="no key 'username'"):
+        project.run("people")
+    assert project.plugin.sinks == []
+
+
+def test_required_secret_keys() -> None:
+    assert required_secret_keys("sql_database", {}) == [["url"]]
+    assert required_secret_keys("rest_api", {"auth": "bearer"}) == [["token"]]
+    assert required_secret_keys("rest_api", {}) == []
+    assert required_secret_keys("somebody_elses", {"auth": "bearer"}) == []
+
+
+@pytest.mark.requirement("B1")
+def test_missing_source_table(project: Project) -> None:
+    project.write(DEST.replace("gold.customers", "gold.nothing"))
+    with pytest.raises(NoSuchSourceTableError, match=r"gold\.nothing") as caught:
+        project.run("people")
+    assert "customers" in caught.value.hint
+    assert project.plugin.sinks == []
+
+
+@pytest.mark.requirement("B1")
+def test_field_mapping_naming_a_missing_column_fails_before_the_sink_is_built(
+    project: Project,
+) -> None:
+    project.write(DEST.replace("lifetime_value: ltv", "lifetime_valu: ltv"))
+    with pytest.raises(EgressConfigError, match="'lifetime_valu'") as caught:
+        project.run("people")
+    assert "lifetime_value" in caught.value.hint
+    assert project.plugin.sinks == []
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.requirement("B1")
+def test_unreachable_or_missing_catalog(project: Project) -> None:
+    project.write(
+        DEST, catalog=f"catalog:\n  type: rest\n  uri: http://127.0.0.1:{_closed_port()}\n"
+    )
+    with pytest.raises(SourceError, match=r"127\.0\.0\.1"):
+        project.run("people")
+
+    project.write(DEST, catalog="catalog:\n  type: sql\n  uri: sqlite:///elsewhere/c.db\n")
+    with pytest.raises(SourceError, match="does not exist"):
+        project.run("people")
+    assert project.plugin.sinks == []
+
+
+@pytest.mark.requirement("B1")
+def test_refused_credentials_stop_all_destinations_before_anything_is_sent(
+    project: Project,
+) -> None:
+    project.write(DEST + DEST.replace("people", "others").replace("_ref: rec", "_ref: wrong"))
+    wrong = project.root / "secrets" / "wrong"
+    wrong.mkdir()
+    (wrong / "token").write_text("bad-token", encoding="utf-8")
+
+    with pytest.raises(CredentialsRefused, match="refused the credentials"):
+        project.run(run_all=True)
+
+    assert project.sent == []
+    assert [sink.disposed for sink in project.plugin.sinks] == [True]
+
+
+@pytest.mark.requirement("B1")
+def test_a_failing_write_is_a_failed_receipt_and_others_still_run(project: Project) -> None:
+    project.write(DEST + DEST.replace("people", "others"))
+    project.plugin.fail_write = RuntimeError("boom")
+
+    receipts = project.run(run_all=True)
+
+    assert [r.status for r in receipts] == [RunStatus.FAILED, RunStatus.FAILED]
+    assert receipts[0].errors == ["RuntimeError: boom"]
+    with project.state() as state:
+        assert {r.run_id for r in state.runs()} == {r.run_id for r in receipts}
