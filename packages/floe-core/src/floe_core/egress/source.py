@@ -2,8 +2,8 @@
 
 ``IcebergSource`` opens the catalog and the table once, pins the table's current snapshot, and
 hands out ``pyarrow.RecordBatchReader`` objects built on pyiceberg's
-``scan().to_arrow_batch_reader()``: data files are read one after another, so memory stays
-flat however large the table is. Column projection and row filters (pyiceberg expression
+``scan()``: data files are read one after another (one file read ahead), so memory stays flat
+however large the table is. Column projection and row filters (pyiceberg expression
 strings such as ``"segment = 'champions' and lifetime_value > 100"``) are pushed into the scan.
 
 pyiceberg and pyarrow are imported only when a source is opened.
@@ -12,6 +12,7 @@ pyiceberg and pyarrow are imported only when a source is opened.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyiceberg.catalog import Catalog
     from pyiceberg.expressions import BooleanExpression
-    from pyiceberg.table import Table
+    from pyiceberg.io.pyarrow import ArrowScan
+    from pyiceberg.table import FileScanTask, Table
 
 __all__ = ["IcebergSource", "catalog_properties", "parse_table_identifier"]
 
@@ -171,6 +173,7 @@ class IcebergSource:
                 does not parse. Read errors while iterating are raised as ``SourceError`` too.
         """
         import pyarrow as pa
+        from pyiceberg.io.pyarrow import ArrowScan, schema_to_pyarrow
 
         selected = self._check_columns(columns)
         expression = self._parse_filter(row_filter)
@@ -180,18 +183,42 @@ class IcebergSource:
             snapshot_id=self.snapshot_id,
         )
         with catalog_errors(self._where, self._secrets):
-            reader = scan.to_arrow_batch_reader()
-        schema = reader.schema
+            tasks = list(scan.plan_files())
+        projection = scan.projection()
+        schema = schema_to_pyarrow(projection, include_field_ids=False)
         if selected is not None:
             schema = pa.schema([schema.field(name) for name in selected])
-        return pa.RecordBatchReader.from_batches(schema, self._iterate(reader, selected))
+        arrow_scan = ArrowScan(
+            scan.table_metadata, scan.io, projection, scan.row_filter, scan.case_sensitive
+        )
+        return pa.RecordBatchReader.from_batches(
+            schema, self._stream(arrow_scan, tasks, schema, selected)
+        )
 
-    def _iterate(
-        self, reader: pa.RecordBatchReader, selected: list[str] | None
+    def _stream(
+        self,
+        arrow_scan: ArrowScan,
+        tasks: list[FileScanTask],
+        schema: pa.Schema,
+        selected: list[str] | None,
     ) -> Iterator[pa.RecordBatch]:
+        # pyiceberg's own batch reader submits every file to its thread pool at once and keeps
+        # each finished file in memory until it is consumed, so memory grows with the table.
+        # Here one file is read ahead while the previous one is being consumed: at most two
+        # files' batches are held, whatever the table size.
+        def read(task: FileScanTask) -> list[pa.RecordBatch]:
+            return list(arrow_scan.to_record_batches([task]))
+
         try:
-            for batch in reader:
-                yield batch.select(selected) if selected is not None else batch
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="floe-iceberg-read") as pool:
+                ahead = pool.submit(read, tasks[0]) if tasks else None
+                for index in range(len(tasks)):
+                    assert ahead is not None
+                    batches = ahead.result()
+                    ahead = pool.submit(read, tasks[index + 1]) if index + 1 < len(tasks) else None
+                    for batch in batches:
+                        batch = batch.select(selected) if selected is not None else batch
+                        yield batch if batch.schema.equals(schema) else batch.cast(schema)
         except OSError as exc:
             raise SourceError(
                 f"reading table '{self._name}' from the {self._where} failed: {exc}",
