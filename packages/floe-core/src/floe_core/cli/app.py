@@ -66,12 +66,14 @@ def _load(target: str) -> Any:
 app.command("validate")(_load("floe_core.cli.validate:validate"))
 app.command("sinks")(_load("floe_core.cli.sinks:sinks"))
 app.command("schema")(_load("floe_core.cli.schema:schema"))
+app.add_typer(_load("floe_core.cli.egress:egress_app"), name="egress")
+app.command("demo")(_load("floe_core.cli.demo:demo"))
 
 
-def run(args: list[str]) -> None:
-    """Run the application with ``args`` and exit with its status."""
+def run(args: list[str], *, application: typer.Typer | None = None) -> None:
+    """Run ``application`` (default: the floe app) with ``args`` and exit with its status."""
     try:
-        app(args=args, prog_name="floe")
+        (application or app)(args=args, prog_name="floe")
     except FloeError as exc:
         print_error(exc)
         sys.exit(EXIT_ERROR)

@@ -1,0 +1,33 @@
+"""The shipped JSON Schemas are generated from the models and up to date."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from floe_core.schemas.json_schema import SchemaKind, render, shipped_path, write_all
+
+REGENERATE = "uv run python -m floe_core.schemas.json_schema"
+
+
+@pytest.mark.parametrize("kind", ["floe", "manifest"])
+def test_shipped_schema_is_up_to_date(kind: SchemaKind) -> None:
+    shipped = shipped_path(kind).read_text(encoding="utf-8")
+    assert shipped == render(kind), f"{shipped_path(kind)} is stale; run `{REGENERATE}`"
+
+
+def test_write_all_writes_both_schemas(tmp_path: Path) -> None:
+    written = write_all(tmp_path)
+    assert [p.name for p in written] == ["floe.schema.json", "manifest.schema.json"]
+    floe = json.loads(written[0].read_text(encoding="utf-8"))
+    assert floe["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert floe["title"] == "floe.yaml"
+
+
+def test_fields_are_described_for_editors() -> None:
+    floe = json.loads(render("floe"))
+    destination = floe["$defs"]["DestinationConfig"]["properties"]
+    assert "Kubernetes Secret" in destination["connection_secret_ref"]["description"]
+    assert all("description" in field for field in destination.values())

@@ -1,0 +1,83 @@
+"""Reading YAML with the line of every key, and clear errors for broken files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from floe_core.errors import FloeError
+from floe_core.yamlio import ConfigFileError, Location, load_yaml, parse_yaml
+
+DOCUMENT = """\
+apiVersion: floe.dev/v1
+metadata:
+  name: x
+destinations:
+  - name: a
+    config: {path: /c}
+  - name: b
+"""
+
+
+def test_locations_of_keys_and_list_items() -> None:
+    loaded = parse_yaml(DOCUMENT, Path("floe.yaml"))
+    assert loaded.data["destinations"][1]["name"] == "b"
+    assert loaded.locations[("apiVersion",)] == Location(1, 1)
+    assert loaded.locations[("metadata", "name")] == Location(3, 3)
+    assert loaded.locations[("destinations", 0)] == Location(5, 5)
+    assert loaded.locations[("destinations", 0, "config", "path")] == Location(6, 14)
+    assert loaded.locations[("destinations", 1, "name")] == Location(7, 5)
+
+
+def test_locate_falls_back_to_the_nearest_written_ancestor() -> None:
+    loaded = parse_yaml(DOCUMENT, Path("floe.yaml"))
+    assert loaded.locate(("metadata", "version")) == Location(2, 1)
+    assert loaded.locate(("destinations", 1, "sink_type")) == Location(7, 5)
+    assert loaded.locate(("nothing", "here")) == Location(1, 1)
+
+
+def test_duplicate_keys_are_reported_with_the_repeat_location() -> None:
+    loaded = parse_yaml("a: 1\nb:\n  c: 1\n  c: 2\na: 3\n", Path("x.yaml"))
+    assert loaded.duplicate_keys == [(("b", "c"), Location(4, 3)), (("a",), Location(5, 1))]
+
+
+def test_syntax_error_has_line_column_and_the_construct_that_is_open() -> None:
+    with pytest.raises(ConfigFileError) as caught:
+        parse_yaml("a: 1\nb: {c: 1, d: 2\ne: 3\n", Path("x.yaml"))
+    error = caught.value
+    assert isinstance(error, FloeError)
+    assert error.location == Location(3, 2)
+    assert "is not valid YAML" in error.message
+    assert "flow mapping that starts at line 2, column 4" in error.message
+    assert "syntax" in error.hint
+
+
+def test_several_documents_are_refused() -> None:
+    with pytest.raises(ConfigFileError, match="single document") as caught:
+        parse_yaml("a: 1\n---\nb: 2\n", Path("x.yaml"))
+    assert caught.value.location is not None
+
+
+def test_empty_file_has_no_data() -> None:
+    assert parse_yaml("# only a comment\n", Path("x.yaml")).data is None
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigFileError, match="file not found") as caught:
+        load_yaml(tmp_path / "floe.yaml")
+    assert "--spec" in caught.value.hint
+
+
+def test_directory_and_non_utf8_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigFileError, match="is a directory"):
+        load_yaml(tmp_path)
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes("name: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ConfigFileError, match="not UTF-8"):
+        load_yaml(latin1)
+
+
+def test_unsafe_tags_are_refused() -> None:
+    with pytest.raises(ConfigFileError, match="is not valid YAML"):
+        parse_yaml("a: !!python/object/apply:os.system ['true']\n", Path("x.yaml"))
