@@ -7,7 +7,8 @@ Routes (any path below the prefix is accepted, e.g. ``/fast/customers``):
   the server does the same small amount of work for every client.
 - ``GET /_stats``  parses what was stored and returns the requests, rows, distinct
   ``Idempotency-Key`` headers, peak concurrent requests and the checksum of the values.
-- ``POST /_reset`` forgets everything.  Any other ``GET`` answers 200 (reachability checks).
+- ``POST /_reset`` forgets everything.  Any other ``GET`` or ``HEAD`` answers 200
+  (reachability checks).
 
 Run ``python -m benchmarks.servers`` to start one by hand; it prints ``PORT <n>``.
 """
@@ -98,6 +99,11 @@ def _handler(state: _State, slow_seconds: float) -> type[BaseHTTPRequestHandler]
                 self._answer(200, json.dumps(state.stats()).encode())
             else:
                 self._answer(200, b'{"ok":true}')
+
+        def do_HEAD(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))

@@ -1,0 +1,90 @@
+"""``python -m benchmarks``: run the cases, print progress, write the report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from benchmarks import cases, report
+from benchmarks.harness import CaseResult
+from benchmarks.settings import RESULTS_DIR, WORK_DIR
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="floe against its baselines, side by side; writes a Markdown + JSON report.",
+    )
+    parser.add_argument(
+        "--case",
+        action="append",
+        choices=cases.CASE_NAMES,
+        help="run only this case (repeatable); default: all, in order",
+    )
+    parser.add_argument("--rows", type=int, help="rows per case (overrides each case's size)")
+    parser.add_argument("--repeats", type=int, help="measured runs per variant")
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes and 2 repeats: a smoke run"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"report directory (default {RESULTS_DIR}, or a scratch dir with --quick)",
+    )
+    parser.add_argument("--list", action="store_true", help="list the cases and exit")
+    args = parser.parse_args(argv)
+    if args.rows is not None and args.rows < 1:
+        parser.error("--rows must be at least 1")
+    if args.repeats is not None and args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the selected cases; exit 0 when every case ran (targets met or not)."""
+    args = _parse(argv)
+    if args.list:
+        for name in cases.CASE_NAMES:
+            print(f"{name:<10} {cases.load(name).title}")
+        return 0
+    out_dir = args.out or (WORK_DIR / "results-quick" if args.quick else RESULTS_DIR)
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    ctx = cases.Context(args.rows, args.repeats, args.quick, WORK_DIR, _log)
+    results: list[CaseResult] = []
+    extra_versions: dict[str, str] = {}
+    try:
+        from benchmarks import pg
+
+        extra_versions["postgresql server"] = pg.server_version()
+        for name in args.case or cases.CASE_NAMES:
+            case = cases.load(name)
+            _log(f"== {name}: {case.title}")
+            start = time.perf_counter()
+            try:
+                result = case.run(ctx)
+            except Exception as exc:  # one broken case must not lose the others' figures
+                result = CaseResult(name, case.title, notes=[f"case failed: {exc!r}"[:500]])
+                _log(f"  case failed: {exc!r}")
+            result.seconds_total = time.perf_counter() - start
+            results.append(result)
+            for target in result.targets:
+                _log(f"  target {target.description}: {target.value} -> {target.met}")
+    finally:
+        ctx.close()
+        from benchmarks import drt_env
+
+        extra_versions["drt-core"] = drt_env.installed_version() or "not installed"
+    path = report.write_report(results, report.environment(extra_versions), out_dir)
+    _log(f"report: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,178 @@
+"""floe as a user runs it: a project directory (floe.yaml, manifest.yaml, mounted-style secrets,
+an embedded Iceberg catalog) and ``floe egress run NAME`` in a fresh process, timed from outside,
+with its peak resident memory sampled while it runs."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from benchmarks.floe_lib import check_sink_type
+from benchmarks.harness import Unavailable
+
+__all__ = ["EgressRun", "FloeProject", "check_cli", "floe_executable"]
+
+
+def floe_executable() -> Path:
+    """The ``floe`` console script of the interpreter running the benchmarks."""
+    return Path(sys.executable).parent / "floe"
+
+
+def check_cli(sink_type: str) -> None:
+    """Raise ``Unavailable`` unless ``floe egress run`` exists and can use ``sink_type``."""
+    check_sink_type(sink_type)
+    exe = floe_executable()
+    if not exe.exists():
+        raise Unavailable(f"{exe} is missing (run `uv sync`)")
+    proc = subprocess.run(
+        [str(exe), "egress", "run", "--help"], capture_output=True, text=True, timeout=60
+    )
+    if proc.returncode != 0:
+        said = (proc.stderr or proc.stdout).strip().splitlines()
+        raise Unavailable(
+            "`floe egress run` is not available yet" + (f" ({said[-1][:200]})" if said else "")
+        )
+
+
+@dataclass
+class EgressRun:
+    """One measured ``floe egress run``."""
+
+    seconds: float
+    peak_rss_mb: float
+    receipt: dict[str, Any]
+
+
+class FloeProject:
+    """A floe project directory with one catalog and any number of destinations."""
+
+    def __init__(self, root: Path, catalog: dict[str, str]) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        self.catalog = catalog
+        self.destinations: list[dict[str, Any]] = []
+
+    def add_secret(self, ref: str, values: dict[str, str]) -> None:
+        """A Secret as Kubernetes mounts it: ``secrets/<ref>/<key>``, one file per key."""
+        folder = self.root / "secrets" / ref
+        folder.mkdir(parents=True, exist_ok=True)
+        for key, value in values.items():
+            (folder / key).write_text(value)
+
+    def add_destination(self, **fields: Any) -> None:
+        """One entry of ``destinations:`` in floe.yaml (name, sink_type, ...)."""
+        self.destinations = [d for d in self.destinations if d["name"] != fields["name"]]
+        self.destinations.append(fields)
+        self._write()
+
+    def _write(self) -> None:
+        spec = {
+            "apiVersion": "floe.dev/v1",
+            "kind": "FloeSpec",
+            "metadata": {"name": "floe-bench", "version": "1.0.0"},
+            "destinations": self.destinations,
+        }
+        manifest = {
+            "apiVersion": "floe.dev/v1",
+            "kind": "Manifest",
+            "metadata": {"name": "floe-bench"},
+            "scope": "none",
+            "catalog": self.catalog,
+            "plugins": {"ingestion": "dlt"},
+            "secrets": {"dir": "secrets"},
+        }
+        (self.root / "floe.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+        (self.root / "manifest.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+
+    def run(self, name: str, timeout: float = 900) -> EgressRun:
+        """``floe egress run NAME --json`` in a fresh process; raise when it does not succeed."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+        cmd = [str(floe_executable()), "egress", "run", name, "--json"]
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            cmd, cwd=self.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        sampler = _PeakRss(proc.pid)
+        sampler.start()
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise
+        finally:
+            sampler.stop()
+        seconds = time.perf_counter() - start
+        if proc.returncode != 0:
+            tail = (err or out).strip().splitlines()[-8:]
+            raise RuntimeError(
+                f"floe egress run {name} exited {proc.returncode}: " + " | ".join(tail)
+            )
+        return EgressRun(seconds, sampler.peak / 2**20, _receipt(out))
+
+
+def _receipt(stdout: str) -> dict[str, Any]:
+    text = stdout.strip()
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError:
+        # tolerate log lines before the JSON document
+        start = text.find("{")
+        try:
+            doc = json.loads(text[start:]) if start >= 0 else {}
+        except json.JSONDecodeError:
+            doc = {}
+    return doc if isinstance(doc, dict) else {"receipts": doc}
+
+
+class _PeakRss(threading.Thread):
+    """Peak resident memory of a process (its kernel high-water mark, VmHWM) plus the resident
+    memory of its children, sampled every 10 ms."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak = 0
+        self._halt = threading.Event()
+
+    def _hwm(self) -> int:
+        try:
+            status = Path(f"/proc/{self.pid}/status").read_text()
+        except OSError:
+            return 0
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+    def run(self) -> None:
+        import psutil
+
+        try:
+            proc = psutil.Process(self.pid)
+        except psutil.Error:
+            return
+        while not self._halt.is_set():
+            try:
+                total = max(self._hwm(), proc.memory_info().rss)
+                for child in proc.children(recursive=True):
+                    with contextlib.suppress(psutil.Error):
+                        total += child.memory_info().rss
+            except psutil.Error:
+                return
+            self.peak = max(self.peak, total)
+            self._halt.wait(0.01)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=2)
