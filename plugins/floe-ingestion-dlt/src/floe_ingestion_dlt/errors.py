@@ -4,10 +4,10 @@
 
     FloeError (floe_core.errors)
     └── PluginError                       destination/sink_type/http_status/attempts on every error
-        ├── SinkConfigurationError        configuration  unknown sink type, bad URL/config, missing driver
+        ├── SinkConfigurationError        configuration  unknown sink type, bad URL or config
         ├── SinkConnectionError           transient      unreachable host, timeout, connection reset
-        │   └── SinkAuthenticationError   configuration  credentials refused (HTTP 401/403, DB login)
-        ├── SinkWriteError                permanent      the destination refused the data (4xx, constraint)
+        │   └── SinkAuthenticationError   configuration  credentials refused (401/403, DB login)
+        ├── SinkWriteError                permanent      the destination refused the data (4xx)
         │   ├── SinkTransientWriteError   transient      5xx, 408, 429 (with retry_after), deadlocks
         │   └── SinkPartialWriteError     partial        some rows confirmed, others rejected
         └── IngestionError                permanent      an ingestion pipeline failed
@@ -22,9 +22,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from enum import Enum
+from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from floe_core.errors import FloeError
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 __all__ = [
     "ErrorCategory",
@@ -36,11 +40,12 @@ __all__ = [
     "SinkPartialWriteError",
     "SinkTransientWriteError",
     "SinkWriteError",
+    "config_error_from_validation",
     "sanitize",
 ]
 
 
-class ErrorCategory(str, Enum):
+class ErrorCategory(StrEnum):
     """How an error should be handled: retried, fixed by the user, or reported."""
 
     TRANSIENT = "transient"
@@ -154,3 +159,43 @@ def sanitize(text: str, secrets: Iterable[str] = ()) -> str:
         if value and len(value) >= 4:
             text = text.replace(value, "***")
     return text
+
+
+def config_error_from_validation(
+    exc: ValidationError,
+    *,
+    section: str,
+    allowed: Iterable[str],
+    destination: str = "",
+    sink_type: str = "",
+) -> SinkConfigurationError:
+    """Turn a pydantic ``ValidationError`` into a ``SinkConfigurationError``.
+
+    The message names each offending key and what is wrong with it, never the value given
+    (it may be a credential). Unknown keys are listed with the keys that are allowed.
+
+    Args:
+        exc: The validation error.
+        section: What was being validated, e.g. ``"rest_api config"`` or ``"retry_config"``.
+        allowed: The keys the section accepts.
+        destination: Destination name, for the message.
+        sink_type: Sink type, for the message.
+    """
+    problems: list[str] = []
+    unknown: list[str] = []
+    for error in exc.errors(include_input=False, include_url=False):
+        where = ".".join(str(part) for part in error["loc"]) or section
+        if error["type"] == "extra_forbidden":
+            unknown.append(where)
+        else:
+            problems.append(f"{where}: {error['msg']}")
+    if unknown:
+        problems.append(
+            f"unknown key(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(sorted(allowed))}"
+        )
+    return SinkConfigurationError(
+        f"invalid {section}: " + "; ".join(problems),
+        destination=destination,
+        sink_type=sink_type,
+        hint=f"fix the {section} in floe.yaml or the destination's secret",
+    )

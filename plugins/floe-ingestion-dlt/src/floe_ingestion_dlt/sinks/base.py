@@ -13,17 +13,20 @@ Lifecycle, driven by the engine for one ``write``::
                                       # and be retried with the same payload and key
     sink.close(success)               # once per write (commit, swap staging table, ...)
     sink.dispose()                    # release connections when the sink is no longer needed
+                                      # (or use the sink as a context manager)
+
+``sink.dlt_destination`` wraps the same encode/send as a ``@dlt.destination``.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     import pyarrow as pa
-
     from floe_core.plugins.sink import SinkConfig
 
 __all__ = ["BatchAck", "Payload", "Sink", "SinkCapabilities"]
@@ -108,9 +111,28 @@ class Sink(ABC):
         """
 
     @property
+    def effective_capabilities(self) -> SinkCapabilities:
+        """What this configured instance can do: the class's capabilities, narrowed by config.
+
+        The engine reads this, not ``capabilities``, so a sink can apply settings such as a
+        request-rate or concurrency limit (e.g. ``dataclasses.replace(self.capabilities, ...)``).
+        """
+        return self.capabilities
+
+    @property
     def secret_values(self) -> list[str]:
         """Secret values to scrub from any message this sink produces."""
         return []
+
+    @property
+    def dlt_destination(self) -> Any:
+        """A ``@dlt.destination`` delivering each dlt batch through this sink (dlt imported now).
+
+        See ``floe_ingestion_dlt.sinks.dlt_adapter``.
+        """
+        from floe_ingestion_dlt.sinks.dlt_adapter import dlt_destination
+
+        return dlt_destination(self)
 
     def open(self, schema: pa.Schema) -> None:  # noqa: B027 - optional hook
         """Prepare for a write of rows with ``schema`` (after field mapping)."""
@@ -131,3 +153,14 @@ class Sink(ABC):
 
     def dispose(self) -> None:  # noqa: B027 - optional hook
         """Release connections and clients."""
+
+    def __enter__(self) -> Sink:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.dispose()

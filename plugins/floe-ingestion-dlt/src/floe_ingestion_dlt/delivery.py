@@ -1,0 +1,194 @@
+"""Delivering one batch: rate limit, retries, and isolating rows the destination refuses.
+
+:class:`BatchSender` is what runs in the engine's worker threads (and in the dlt destination).
+For one encoded batch it sends the payload with a deterministic idempotency key, retrying
+transient failures. When the destination refuses a batch of several rows for good and the
+sink allows it (``capabilities.splits_rejected_batches``), the batch is cut in two and each
+half is sent on its own, down to single rows, so the good rows are delivered and only the bad
+ones are reported as rejected.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from floe_ingestion_dlt.errors import ErrorCategory, PluginError, sanitize
+from floe_ingestion_dlt.idempotency import batch_key, payload_digest
+from floe_ingestion_dlt.retry import RetryPolicy, send_with_retry
+from floe_ingestion_dlt.tracing import (
+    ATTR_SINK_BATCH_POSITION,
+    ATTR_SINK_BATCH_ROWS,
+    ATTR_SINK_BYTES,
+    ATTR_SINK_RETRY_COUNT,
+    SPAN_SEND_BATCH,
+    sink_span,
+)
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from opentelemetry.context import Context
+
+    from floe_ingestion_dlt.batching import FieldMapping
+    from floe_ingestion_dlt.ratelimit import RateLimiter
+    from floe_ingestion_dlt.sinks.base import BatchAck, Payload, Sink
+
+__all__ = ["BatchOutcome", "BatchSender", "Delivered", "Rejected"]
+
+
+@dataclass
+class Delivered:
+    """A payload the destination confirmed."""
+
+    body: bytes
+    ack: BatchAck
+
+
+@dataclass
+class Rejected:
+    """Rows the destination refused for good, with source column names, and why."""
+
+    rows: pa.RecordBatch
+    reason: str
+
+
+@dataclass
+class BatchOutcome:
+    """What happened to one batch (and the pieces it was split into).
+
+    Attributes:
+        position: The batch's position in the write (``"0"``, ``"1"``, ...).
+        rows: Rows in the batch.
+        delivered: Confirmed payloads, in the order they were delivered.
+        rejected: Rows refused for good.
+        bytes_sent: Payload bytes sent, each payload counted once however often it was retried.
+        error: The error that stops the write (transient after all retries, refused
+            credentials, bad configuration); ``None`` otherwise.
+        skipped: Not sent, because another batch had already stopped the write.
+    """
+
+    position: str
+    rows: int
+    delivered: list[Delivered] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    bytes_sent: int = 0
+    error: PluginError | None = None
+    skipped: bool = False
+
+    @property
+    def rows_confirmed(self) -> int:
+        """Rows the destination confirmed holding (written, or already there)."""
+        return sum(d.ack.rows_confirmed + d.ack.rows_skipped for d in self.delivered)
+
+
+class BatchSender:
+    """Sends batches of one write to one sink. Thread-safe: one instance serves all workers.
+
+    Args:
+        sink: The destination.
+        policy: Retry policy.
+        limiter: Rate limiter shared by all workers.
+        mapping: Field mapping, to re-encode pieces of a split batch.
+        parent: Tracing context of the write, for the per-batch spans.
+    """
+
+    def __init__(
+        self,
+        sink: Sink,
+        policy: RetryPolicy,
+        limiter: RateLimiter,
+        mapping: FieldMapping,
+        *,
+        parent: Context | None = None,
+    ) -> None:
+        self._sink = sink
+        self._policy = policy
+        self._limiter = limiter
+        self._mapping = mapping
+        self._parent = parent
+        self._identity = sink.identity
+        self._secrets = tuple(sink.secret_values)
+        self._splits = sink.effective_capabilities.splits_rejected_batches
+        self._stopped = threading.Event()
+
+    @property
+    def stopped(self) -> bool:
+        """True once a batch failed in a way that stops the write; later batches are skipped."""
+        return self._stopped.is_set()
+
+    def deliver(
+        self, batch: pa.RecordBatch, payload: Payload, position: str, digest: str | None = None
+    ) -> BatchOutcome:
+        """Deliver one batch.
+
+        Args:
+            batch: The rows, with source column names (used to split and to report rejects).
+            payload: The batch encoded by the sink.
+            position: Position of the batch in the write, part of its idempotency key.
+            digest: ``payload_digest(payload.body)`` when the caller already has it.
+
+        Returns:
+            The outcome; errors are in it, not raised (except bugs, which propagate).
+        """
+        outcome = BatchOutcome(position=position, rows=batch.num_rows)
+        if self._stopped.is_set():
+            outcome.skipped = True
+            return outcome
+        self._deliver(batch, payload, position, digest, outcome)
+        if outcome.error is not None:
+            self._stopped.set()
+        return outcome
+
+    def _deliver(
+        self,
+        batch: pa.RecordBatch,
+        payload: Payload,
+        position: str,
+        digest: str | None,
+        outcome: BatchOutcome,
+    ) -> None:
+        key = batch_key(self._identity, position, digest or payload_digest(payload.body))
+        outcome.bytes_sent += len(payload.body)
+        try:
+            ack = self._send(payload, key, position)
+        except PluginError as exc:
+            if exc.retryable or exc.category is ErrorCategory.CONFIGURATION:
+                outcome.error = exc
+                return
+            if self._splits and batch.num_rows > 1 and exc.category is ErrorCategory.PERMANENT:
+                half = batch.num_rows // 2
+                for index, part in enumerate((batch.slice(0, half), batch.slice(half))):
+                    part_payload = self._sink.encode(self._mapping.apply(part))
+                    self._deliver(part, part_payload, f"{position}.{index}", None, outcome)
+                    if outcome.error is not None:
+                        return
+                return
+            outcome.rejected.append(Rejected(batch, sanitize(str(exc), self._secrets)))
+            return
+        outcome.delivered.append(Delivered(payload.body, ack))
+
+    def _send(self, payload: Payload, key: str, position: str) -> BatchAck:
+        with sink_span(
+            SPAN_SEND_BATCH,
+            sink_type=self._sink.sink_type,
+            destination=self._sink.destination,
+            secrets=self._secrets,
+            parent=self._parent,
+            attributes={
+                ATTR_SINK_BATCH_ROWS: payload.rows,
+                ATTR_SINK_BATCH_POSITION: position,
+                ATTR_SINK_BYTES: len(payload.body),
+            },
+        ) as span:
+            try:
+                ack, attempts = send_with_retry(
+                    lambda: self._sink.send(payload, key), self._policy, self._limiter
+                )
+            except PluginError as exc:
+                rejected = exc.category in (ErrorCategory.PERMANENT, ErrorCategory.PARTIAL)
+                span.fail(exc, status="rejected" if rejected else "error")
+                raise
+            span.rows_written = ack.rows_confirmed
+            span.set(ATTR_SINK_RETRY_COUNT, attempts - 1)
+            return ack

@@ -1,0 +1,266 @@
+"""The one loop every sink runs through: stream, map, chunk, send, measure.
+
+``write(sink, data)``:
+
+1. reads ``data`` as a stream of record batches (never concatenated whole);
+2. checks ``field_mapping`` against the data and renames columns;
+3. re-cuts the stream into batches of exactly ``batch_size`` rows (the sink's default when
+   unset, capped by its ``max_batch_size``);
+4. encodes each batch in the calling thread and sends it from a small thread pool
+   (``capabilities.max_concurrency`` workers, at most one batch per worker waiting), under a
+   shared rate limit, with retries (:mod:`floe_ingestion_dlt.retry`) and a deterministic
+   idempotency key per batch; results are taken in batch order;
+5. returns an ``EgressResult`` built only from what was measured.
+
+Failure handling:
+
+- Configuration problems found before anything is sent (a ``field_mapping`` column the data
+  lacks, an unusable ``retry_config``, data of the wrong type) raise.
+- Rows the destination refuses for good are reported through ``on_rejected`` and counted in
+  ``rows_rejected``; the write goes on with the next batch and ends with ``success=False``.
+- A batch that still fails after all retries (or whose credentials are refused) stops the
+  write: batches not yet sent are not sent, batches already in flight are awaited and
+  counted, and the result has ``success=False`` with the error and what was delivered so far.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
+from itertools import chain
+from typing import TYPE_CHECKING, Any
+
+from floe_core.plugins.sink import EgressResult
+
+from floe_ingestion_dlt.batching import (
+    FieldMapping,
+    iter_record_batches,
+    rechunk,
+    resolve_batch_size,
+)
+from floe_ingestion_dlt.delivery import BatchOutcome, BatchSender
+from floe_ingestion_dlt.errors import sanitize
+from floe_ingestion_dlt.idempotency import DeliveryChecksum, payload_digest, write_key
+from floe_ingestion_dlt.ratelimit import RateLimiter
+from floe_ingestion_dlt.retry import RetryPolicy
+from floe_ingestion_dlt.tracing import (
+    ATTR_SINK_BYTES,
+    ATTR_SINK_ROWS_REJECTED,
+    SPAN_WRITE,
+    current_context,
+    sink_span,
+)
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from floe_ingestion_dlt.sinks.base import Sink
+
+__all__ = ["MAX_LISTED_ERRORS", "ProgressCallback", "RejectedCallback", "write"]
+
+ProgressCallback = Callable[[int], None]
+RejectedCallback = Callable[["pa.Table", str], None]
+
+#: Errors listed one by one in ``EgressResult.errors``; beyond that they are summarised.
+MAX_LISTED_ERRORS = 100
+
+
+class _Tally:
+    """Running totals of one write, fed in batch order from the calling thread."""
+
+    def __init__(
+        self,
+        sink: Sink,
+        on_progress: ProgressCallback | None,
+        on_rejected: RejectedCallback | None,
+    ) -> None:
+        self.rows_delivered = 0
+        self.rows_rejected = 0
+        self.bytes_sent = 0
+        self.record_ids: list[str] = []
+        self.errors: list[str] = []
+        self.unlisted_errors = 0
+        self.stopped = False
+        self.stop_error: BaseException | None = None
+        self.checksum = DeliveryChecksum()
+        self._secrets = tuple(sink.secret_values)
+        self._on_progress = on_progress
+        self._on_rejected = on_rejected
+
+    def add(self, outcome: BatchOutcome) -> None:
+        import pyarrow as pa
+
+        if outcome.skipped:
+            return
+        self.bytes_sent += outcome.bytes_sent
+        for delivered in outcome.delivered:
+            self.checksum.update(delivered.body)
+            self.rows_delivered += delivered.ack.rows_confirmed + delivered.ack.rows_skipped
+            self.record_ids.extend(delivered.ack.record_ids)
+        for rejected in outcome.rejected:
+            self.rows_rejected += rejected.rows.num_rows
+            self._error(f"{rejected.rows.num_rows} row(s) rejected: {rejected.reason}")
+            if self._on_rejected is not None:
+                self._on_rejected(pa.Table.from_batches([rejected.rows]), rejected.reason)
+        if outcome.error is not None:
+            self._error(sanitize(str(outcome.error), self._secrets))
+            if not self.stopped:
+                self.stopped = True
+                self.stop_error = outcome.error
+        if self._on_progress is not None:
+            self._on_progress(self.rows_delivered + self.rows_rejected)
+
+    def _error(self, message: str) -> None:
+        if len(self.errors) < MAX_LISTED_ERRORS:
+            self.errors.append(message)
+        else:
+            self.unlisted_errors += 1
+
+    def listed_errors(self) -> list[str]:
+        if self.unlisted_errors:
+            return [*self.errors, f"... and {self.unlisted_errors} more error(s) not listed"]
+        return list(self.errors)
+
+
+def write(
+    sink: Sink,
+    data: Any,
+    *,
+    on_progress: ProgressCallback | None = None,
+    on_rejected: RejectedCallback | None = None,
+) -> EgressResult:
+    """Push ``data`` to ``sink`` and report what the destination confirmed.
+
+    Args:
+        sink: An open sink (from ``create_sink``).
+        data: A ``pyarrow.Table``, ``pyarrow.RecordBatchReader`` or iterable of
+            ``pyarrow.RecordBatch``; read as a stream.
+        on_progress: Called after each batch with the rows done so far (delivered + rejected).
+        on_rejected: Called with each group of rows the destination refused for good (source
+            column names, so they can be written again later) and the reason.
+
+    Returns:
+        The measured result. ``success`` is True only when every row was confirmed.
+
+    Raises:
+        SinkConfigurationError: The configuration does not fit the data (field mapping,
+            retry_config, a schema change part-way); raised before the first batch is sent.
+        TypeError: ``data`` is not Arrow data.
+    """
+    started = time.perf_counter()
+    with sink_span(
+        SPAN_WRITE,
+        sink_type=sink.sink_type,
+        destination=sink.destination,
+        secrets=sink.secret_values,
+    ) as span:
+        tally = _Tally(sink, on_progress, on_rejected)
+        digests = _run(sink, data, tally)
+        span.rows_written = tally.rows_delivered
+        span.set(ATTR_SINK_ROWS_REJECTED, tally.rows_rejected)
+        span.set(ATTR_SINK_BYTES, tally.bytes_sent)
+        if tally.stop_error is not None:
+            span.fail(tally.stop_error)
+        elif tally.rows_rejected:
+            span.fail(
+                RuntimeError(f"{tally.rows_rejected} row(s) rejected by the destination"),
+                status="partial",
+            )
+    return EgressResult(
+        success=not tally.errors and not tally.unlisted_errors,
+        rows_delivered=tally.rows_delivered,
+        bytes_transmitted=tally.bytes_sent,
+        duration_seconds=time.perf_counter() - started,
+        checksum=tally.checksum.hexdigest(),
+        delivery_timestamp=datetime.now(UTC).isoformat(timespec="microseconds"),
+        idempotency_key=write_key(sink.identity, digests),
+        destination_record_ids=tally.record_ids,
+        errors=tally.listed_errors(),
+        rows_rejected=tally.rows_rejected,
+    )
+
+
+def _run(sink: Sink, data: Any, tally: _Tally) -> list[str]:
+    """Send every batch; returns the payload digest of each batch, in order."""
+    capabilities = sink.effective_capabilities
+    policy = RetryPolicy.from_config(
+        sink.config.retry_config, destination=sink.destination, sink_type=sink.sink_type
+    )
+    size = resolve_batch_size(sink.config.batch_size, capabilities)
+
+    stream = iter_record_batches(data)
+    first = next(stream, None)
+    schema = first.schema if first is not None else getattr(data, "schema", None)
+    if schema is None:
+        return []
+    mapping = FieldMapping.for_schema(
+        schema,
+        sink.config.field_mapping,
+        destination=sink.destination,
+        sink_type=sink.sink_type,
+    )
+    chunks: Iterator[pa.RecordBatch] = rechunk(
+        chain([first], stream) if first is not None else (), size
+    )
+    first_chunk = next(chunks, None)
+    if first_chunk is None:
+        return []
+
+    sink.open(mapping.target_schema(schema))
+    success = False
+    try:
+        digests = _pump(sink, chain([first_chunk], chunks), mapping, policy, tally)
+        success = not tally.errors and not tally.unlisted_errors
+    finally:
+        sink.close(success)
+    return digests
+
+
+def _pump(
+    sink: Sink,
+    chunks: Iterator[pa.RecordBatch],
+    mapping: FieldMapping,
+    policy: RetryPolicy,
+    tally: _Tally,
+) -> list[str]:
+    capabilities = sink.effective_capabilities
+    workers = max(1, capabilities.max_concurrency)
+    sender = BatchSender(
+        sink,
+        policy,
+        RateLimiter(capabilities.default_rate_limit),
+        mapping,
+        parent=current_context(),
+    )
+    digests: list[str] = []
+    pending: deque[Future[BatchOutcome]] = deque()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="floe-sink") as pool:
+        try:
+            for position, chunk in enumerate(chunks):
+                # Encoding runs here while the workers send: CPU and I/O overlap.
+                payload = sink.encode(mapping.apply(chunk))
+                digest = payload_digest(payload.body)
+                digests.append(digest)
+                pending.append(pool.submit(sender.deliver, chunk, payload, str(position), digest))
+                # At most one batch per worker waits for a free worker: memory stays bounded.
+                while pending and (len(pending) > workers + 1 or pending[0].done()):
+                    tally.add(pending.popleft().result())
+                    if tally.stopped:
+                        break
+                if tally.stopped:
+                    break
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+        if tally.stopped:
+            # Batches not yet started are not sent; those in flight finish and are counted.
+            for future in pending:
+                future.cancel()
+        for future in pending:
+            if not future.cancelled():
+                tally.add(future.result())
+    return digests

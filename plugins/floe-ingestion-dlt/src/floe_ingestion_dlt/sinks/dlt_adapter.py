@@ -1,0 +1,117 @@
+"""A sink as a dlt destination: ``sink.dlt_destination`` for use in any dlt pipeline.
+
+The destination is built with ``@dlt.destination`` (parquet load files, so each call gets an
+Arrow record batch of the sink's batch size). Every batch goes through the same path as
+``write``: field mapping, the sink's ``encode``/``send``, rate limit, retries, splitting of
+refused batches and a deterministic idempotency key per batch (from the table name and the
+batch's position in the load, so a re-run of the same load sends the same keys).
+
+dlt calls the function once per batch with no hook at the end of a load, so each batch is a
+complete write for the sink (``open`` ... ``close``): use append or upsert modes with it.
+A batch that still fails after the retries raises ``DestinationTransientException``; refused
+rows or a configuration problem raise ``DestinationTerminalException``, which fails the load.
+Rows are never silently dropped.
+
+``write`` is the faster path for Arrow data already in hand: it skips dlt's extract and
+normalize steps and their files.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from floe_ingestion_dlt.batching import FieldMapping, rechunk, resolve_batch_size
+from floe_ingestion_dlt.delivery import BatchSender
+from floe_ingestion_dlt.errors import PluginError, sanitize
+from floe_ingestion_dlt.ratelimit import RateLimiter
+from floe_ingestion_dlt.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from floe_ingestion_dlt.sinks.base import Sink
+
+__all__ = ["dlt_destination"]
+
+
+def dlt_destination(sink: Sink, *, name: str | None = None) -> Any:
+    """Build a dlt destination that delivers each dlt batch through ``sink``.
+
+    Args:
+        sink: The sink (from ``create_sink``); it stays owned by the caller.
+        name: dlt destination name; defaults to ``floe_<sink type>``.
+
+    Returns:
+        A dlt destination instance, to pass as ``dlt.pipeline(destination=...)``.
+    """
+    import dlt
+    from dlt.common.destination.exceptions import (
+        DestinationTerminalException,
+        DestinationTransientException,
+    )
+
+    capabilities = sink.effective_capabilities
+    size = resolve_batch_size(sink.config.batch_size, capabilities)
+    policy = RetryPolicy.from_config(
+        sink.config.retry_config, destination=sink.destination, sink_type=sink.sink_type
+    )
+    limiter = RateLimiter(capabilities.default_rate_limit)
+    secrets = tuple(sink.secret_values)
+    calls: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def deliver(items: Any, table: Any) -> None:
+        batch = _as_record_batch(items)
+        table_name = str(table.get("name", "table"))
+        with lock:
+            call = calls.get(table_name, 0)
+            calls[table_name] = call + 1
+        try:
+            mapping = FieldMapping.for_schema(
+                batch.schema,
+                sink.config.field_mapping,
+                destination=sink.destination,
+                sink_type=sink.sink_type,
+            )
+        except PluginError as exc:
+            raise DestinationTerminalException(sanitize(str(exc), secrets)) from exc
+        sender = BatchSender(sink, policy, limiter, mapping)
+        for index, chunk in enumerate(rechunk([batch], size)):
+            sink.open(mapping.target_schema(chunk.schema))
+            outcome = sender.deliver(
+                chunk, sink.encode(mapping.apply(chunk)), f"dlt.{table_name}.{call}.{index}"
+            )
+            sink.close(outcome.error is None and not outcome.rejected)
+            if outcome.error is not None:
+                message = sanitize(str(outcome.error), secrets)
+                if outcome.error.retryable:
+                    raise DestinationTransientException(message) from outcome.error
+                raise DestinationTerminalException(message) from outcome.error
+            if outcome.rejected:
+                rows = sum(r.rows.num_rows for r in outcome.rejected)
+                raise DestinationTerminalException(
+                    f"{rows} row(s) of table {table_name!r} rejected by "
+                    f"{sink.sink_type}/{sink.destination}: {outcome.rejected[0].reason}"
+                )
+
+    factory = dlt.destination(
+        deliver,
+        name=name or f"floe_{sink.sink_type}",
+        batch_size=size,
+        loader_file_format="parquet",
+        naming_convention="direct",
+        skip_dlt_columns_and_tables=True,
+        max_parallel_load_jobs=max(1, capabilities.max_concurrency),
+    )
+    return factory()
+
+
+def _as_record_batch(items: Any) -> pa.RecordBatch:
+    import pyarrow as pa
+
+    if isinstance(items, pa.RecordBatch):
+        return items
+    if isinstance(items, pa.Table):
+        return items.combine_chunks().to_batches()[0]
+    return pa.RecordBatch.from_pylist(list(items))

@@ -1,0 +1,474 @@
+"""The ``rest_api`` sink: JSON over HTTP(S) to any endpoint.
+
+Each batch becomes one request (``body: array`` or ``envelope``) or each row does
+(``body: record``), carrying a deterministic ``Idempotency-Key`` header. Settings, from the
+destination's ``config`` merged with its secret (see :class:`RestApiSettings`)::
+
+    base_url: https://api.example.com     # or in the secret
+    path: /v1/contacts
+    method: POST                          # POST | PUT | PATCH
+    body: envelope                        # array | record | envelope
+    envelope_key: inputs                  # body {"inputs": [...]} (envelope only)
+    headers: {X-Source: floe}
+    auth: bearer                          # bearer | basic | api_key | none; default from the secret
+    api_key_header: X-API-Key             # api_key only
+    timeout_seconds: 30
+    max_requests_per_second: 10
+    max_concurrent_requests: 4
+    record_id_path: "$.results[*].id"     # JSONPath into each response
+    verify_tls: true
+    health_path: /v1/health               # probed by create_sink; default: path
+    health_method: HEAD                   # HEAD | GET | OPTIONS
+
+Secret keys: ``token`` (bearer), ``username`` + ``password`` (basic), ``api_key``, and
+optionally ``base_url``.
+
+Creating the sink probes the endpoint once (``health_method`` on ``health_path``, with the
+credentials): an unreachable host raises ``SinkConnectionError``, HTTP 401/403 raises
+``SinkAuthenticationError``; any other answer (404 and 405 included) shows the host is there.
+JSON encoding is described in :mod:`floe_ingestion_dlt.sinks.rest_json`.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from dataclasses import replace
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from floe_ingestion_dlt.errors import (
+    PluginError,
+    SinkAuthenticationError,
+    SinkConfigurationError,
+    SinkConnectionError,
+    SinkTransientWriteError,
+    SinkWriteError,
+    config_error_from_validation,
+    sanitize,
+)
+from floe_ingestion_dlt.sinks import rest_json
+from floe_ingestion_dlt.sinks.base import BatchAck, Payload, Sink, SinkCapabilities
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from floe_core.plugins.sink import SinkConfig
+
+__all__ = ["RestApiSettings", "RestApiSink", "parse_retry_after"]
+
+# Headers floe sets itself, or that would put a credential in floe.yaml.
+_RESERVED_HEADERS = {"authorization", "content-type", "content-length", "host", "idempotency-key"}
+_EXCERPT = 300
+
+
+class RestApiSettings(BaseModel):
+    """Validated ``rest_api`` settings (destination config merged with the secret).
+
+    Attributes:
+        base_url: ``http(s)://host[:port][/prefix]``; no user or password in it.
+        path: Appended to ``base_url``.
+        method: HTTP method for data requests.
+        body: ``array`` (a JSON array of records per batch), ``record`` (one record per
+            request; batches are one row), ``envelope`` (``{envelope_key: [records]}``).
+        envelope_key: Key of the envelope; required with ``body: envelope`` only.
+        headers: Extra request headers (not ``Authorization``, ``Content-Type``, ...).
+        auth: How to authenticate; inferred from the secret's keys when unset.
+        api_key_header: Header carrying ``api_key`` (``auth: api_key`` only).
+        timeout_seconds: Connect/read/write timeout per request.
+        max_requests_per_second: Request rate limit (retries included); unset = none.
+        max_concurrent_requests: Requests in flight at once (and connection pool size).
+        record_id_path: JSONPath selecting record IDs in each response.
+        verify_tls: Verify the server certificate.
+        health_path: Path probed by ``create_sink``; defaults to ``path``.
+        health_method: Method of the probe.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    base_url: str
+    path: str = ""
+    method: Literal["POST", "PUT", "PATCH"] = "POST"
+    body: Literal["array", "record", "envelope"] = "array"
+    envelope_key: str | None = Field(default=None, min_length=1)
+    headers: dict[str, str] = Field(default_factory=dict)
+    auth: Literal["bearer", "basic", "api_key", "none"] | None = None
+    api_key_header: str | None = Field(default=None, min_length=1)
+    timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    max_requests_per_second: float | None = Field(default=None, gt=0, le=100_000)
+    max_concurrent_requests: int = Field(default=4, ge=1, le=64)
+    record_id_path: str | None = Field(default=None, min_length=1)
+    verify_tls: bool = True
+    health_path: str | None = None
+    health_method: Literal["HEAD", "GET", "OPTIONS"] = "HEAD"
+    token: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    api_key: SecretStr | None = None
+
+    @field_validator("method", "health_method", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+        reserved = sorted(name for name in value if name.lower() in _RESERVED_HEADERS)
+        if reserved:
+            raise ValueError(
+                f"header(s) {', '.join(reserved)} are set by floe; credentials belong in the "
+                "secret (token, username/password, api_key)"
+            )
+        return value
+
+    def resolved_auth(self) -> Literal["bearer", "basic", "api_key", "none"]:
+        """The auth scheme in force, checked against the credentials the secret provides."""
+        provided = [
+            name
+            for name, present in (
+                ("bearer", self.token is not None),
+                ("basic", self.username is not None or self.password is not None),
+                ("api_key", self.api_key is not None),
+            )
+            if present
+        ]
+        if self.auth is None:
+            if len(provided) > 1:
+                raise ValueError(
+                    "the secret holds credentials for several schemes "
+                    f"({', '.join(provided)}); set auth to the one to use"
+                )
+            auth = provided[0] if provided else "none"
+        else:
+            auth = self.auth
+            unused = [name for name in provided if name != auth]
+            if unused:
+                raise ValueError(
+                    f"auth is {auth!r} but the secret also holds {', '.join(unused)} "
+                    "credentials; remove them or change auth"
+                )
+        needs = {
+            "bearer": self.token is not None,
+            "basic": self.username is not None and self.password is not None,
+            "api_key": self.api_key is not None,
+            "none": True,
+        }
+        if not needs[auth]:
+            wanted = {"bearer": "token", "basic": "username and password", "api_key": "api_key"}
+            raise ValueError(f"auth {auth!r} needs {wanted[auth]} in the destination's secret")
+        if self.api_key_header is not None and auth != "api_key":
+            raise ValueError("api_key_header applies only with auth 'api_key'")
+        return auth  # type: ignore[return-value]
+
+
+class RestApiSink(Sink):
+    """JSON over HTTP(S). See the module docstring for settings.
+
+    Raises (at construction):
+        SinkConfigurationError: Invalid settings or URL.
+        SinkConnectionError: The host cannot be reached.
+        SinkAuthenticationError: The endpoint answered 401/403 to the probe.
+    """
+
+    sink_type: ClassVar[str] = "rest_api"
+    capabilities: ClassVar[SinkCapabilities] = SinkCapabilities(
+        default_batch_size=100,
+        max_concurrency=4,
+        supports_idempotency_key=True,
+        splits_rejected_batches=True,
+    )
+
+    def __init__(self, config: SinkConfig) -> None:
+        super().__init__(config)
+        self.settings = self._validate(config.connection_config)
+        self._url = self._build_url(self.settings.base_url, self.settings.path)
+        self._client = self._build_client()
+        try:
+            self._probe()
+        except BaseException:
+            self._client.close()
+            raise
+
+    # -- configuration -------------------------------------------------------------------
+
+    def _config_error(self, message: str, hint: str) -> SinkConfigurationError:
+        return SinkConfigurationError(
+            sanitize(message, self.secret_values),
+            destination=self.destination,
+            sink_type=self.sink_type,
+            hint=hint,
+        )
+
+    def _validate(self, raw: dict[str, Any]) -> RestApiSettings:
+        try:
+            settings = RestApiSettings.model_validate(raw)
+            self._auth = settings.resolved_auth()
+        except ValidationError as exc:
+            raise config_error_from_validation(
+                exc,
+                section="rest_api config",
+                allowed=RestApiSettings.model_fields,
+                destination=self.destination,
+                sink_type=self.sink_type,
+            ) from exc
+        except ValueError as exc:
+            raise SinkConfigurationError(
+                f"invalid rest_api config: {exc}",
+                destination=self.destination,
+                sink_type=self.sink_type,
+                hint="fix the destination's config or secret",
+            ) from exc
+        if settings.body == "envelope" and settings.envelope_key is None:
+            raise self._config_error(
+                "body 'envelope' needs envelope_key", "set envelope_key, e.g. 'inputs'"
+            )
+        if settings.body != "envelope" and settings.envelope_key is not None:
+            raise self._config_error(
+                f"envelope_key applies only with body 'envelope' (body is {settings.body!r})",
+                "remove envelope_key or set body: envelope",
+            )
+        self._settings_secrets = [
+            secret.get_secret_value()
+            for secret in (settings.token, settings.password, settings.api_key)
+            if secret is not None
+        ]
+        self._id_path = self._compile_id_path(settings.record_id_path)
+        return settings
+
+    def _compile_id_path(self, expression: str | None) -> Any:
+        if expression is None:
+            return None
+        from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
+        from jsonpath_ng.ext import parse
+
+        try:
+            return parse(expression)
+        except (JsonPathLexerError, JsonPathParserError, ValueError) as exc:
+            raise self._config_error(
+                f"record_id_path {expression!r} is not a valid JSONPath: {exc}",
+                "use a JSONPath such as '$.ids[*]' or '$.results[*].id'",
+            ) from exc
+
+    def _build_url(self, base_url: str, path: str) -> httpx.URL:
+        try:
+            base = httpx.URL(base_url)
+        except (httpx.InvalidURL, TypeError) as exc:
+            raise self._config_error(
+                f"base_url is not a valid URL: {exc}", "use http(s)://host[:port][/prefix]"
+            ) from exc
+        if base.scheme not in ("http", "https") or not base.host:
+            raise self._config_error(
+                f"base_url must be an http(s) URL with a host, got {base_url!r}",
+                "use http(s)://host[:port][/prefix]",
+            )
+        if base.userinfo:
+            raise self._config_error(
+                "base_url must not contain a user or password",
+                "put username and password in the destination's secret",
+            )
+        joined = base.path.rstrip("/") + ("/" + path.lstrip("/") if path else "")
+        return base.copy_with(path=joined or "/")
+
+    def _build_client(self) -> httpx.Client:
+        settings = self.settings
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": "floe-ingestion-dlt",
+            **settings.headers,
+        }
+        auth: httpx.Auth | None = None
+        if self._auth == "bearer" and settings.token is not None:
+            headers["Authorization"] = f"Bearer {settings.token.get_secret_value()}"
+        elif self._auth == "api_key" and settings.api_key is not None:
+            headers[settings.api_key_header or "X-API-Key"] = settings.api_key.get_secret_value()
+        elif self._auth == "basic" and settings.username and settings.password is not None:
+            auth = httpx.BasicAuth(settings.username, settings.password.get_secret_value())
+        size = settings.max_concurrent_requests
+        return httpx.Client(
+            headers=headers,
+            auth=auth,
+            timeout=httpx.Timeout(settings.timeout_seconds),
+            limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+            verify=settings.verify_tls,
+            follow_redirects=False,
+        )
+
+    def _probe(self) -> None:
+        settings = self.settings
+        url = (
+            self._url
+            if settings.health_path is None
+            else self._build_url(settings.base_url, settings.health_path)
+        )
+        try:
+            response = self._client.request(settings.health_method, url)
+        except httpx.HTTPError as exc:
+            raise self._map_transport_error(exc) from exc
+        if response.status_code in (401, 403):
+            raise self._status_error(response)
+
+    # -- Sink hook -------------------------------------------------------------------------
+
+    @property
+    def identity(self) -> str:
+        """``METHOD scheme://host[:port]/path``: no credentials, no query secrets."""
+        url = self._url.copy_with(query=None, fragment=None)
+        return f"{self.settings.method} {url}"
+
+    @property
+    def secret_values(self) -> list[str]:
+        """Token, password, API key and the encoded basic-auth credentials."""
+        values = list(getattr(self, "_settings_secrets", []))
+        settings = getattr(self, "settings", None)
+        if settings is not None and settings.username and settings.password is not None:
+            pair = f"{settings.username}:{settings.password.get_secret_value()}"
+            values.append(base64.b64encode(pair.encode()).decode())
+        return values
+
+    @property
+    def effective_capabilities(self) -> SinkCapabilities:
+        """Class capabilities narrowed by the settings (concurrency, rate, one row per request)."""
+        return replace(
+            self.capabilities,
+            max_concurrency=self.settings.max_concurrent_requests,
+            default_rate_limit=self.settings.max_requests_per_second,
+            max_batch_size=1 if self.settings.body == "record" else None,
+        )
+
+    def encode(self, batch: pa.RecordBatch) -> Payload:
+        """The request body for ``batch`` (see ``rest_json`` for how values are written)."""
+        rows = rest_json.records(batch)
+        if self.settings.body == "record":
+            if len(rows) != 1:
+                raise ValueError("body 'record' sends one row per request")
+            document: Any = rows[0]
+        elif self.settings.body == "envelope":
+            document = {self.settings.envelope_key: rows}
+        else:
+            document = rows
+        return Payload(rows=batch.num_rows, body=rest_json.dumps(document))
+
+    def send(self, payload: Payload, idempotency_key: str) -> BatchAck:
+        """One request; 2xx confirms every row of the payload."""
+        try:
+            response = self._client.request(
+                self.settings.method,
+                self._url,
+                content=payload.body,
+                headers={"Idempotency-Key": idempotency_key},
+            )
+        except httpx.HTTPError as exc:
+            raise self._map_transport_error(exc) from exc
+        if not response.is_success:
+            raise self._status_error(response)
+        return BatchAck(rows_confirmed=payload.rows, record_ids=self._record_ids(response))
+
+    def dispose(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+    # -- answers ---------------------------------------------------------------------------
+
+    def _record_ids(self, response: httpx.Response) -> list[str]:
+        if self._id_path is None or not response.content:
+            return []
+        import orjson
+
+        try:
+            document = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            return []
+        matches = self._id_path.find(document)
+        return [str(match.value) for match in matches if match.value is not None]
+
+    def _error(self, cls: type[PluginError], message: str, **kwargs: Any) -> PluginError:
+        return cls(
+            sanitize(message, self.secret_values),
+            destination=self.destination,
+            sink_type=self.sink_type,
+            **kwargs,
+        )
+
+    def _map_transport_error(self, exc: httpx.HTTPError) -> PluginError:
+        """The one place httpx exceptions become floe errors."""
+        where = f"{self.settings.method} {self._url.copy_with(query=None)}"
+        if isinstance(exc, (httpx.UnsupportedProtocol, httpx.LocalProtocolError)):
+            return self._error(
+                SinkConfigurationError, f"cannot send {where}: {exc}", hint="check base_url"
+            )
+        if isinstance(exc, httpx.TimeoutException):
+            return self._error(
+                SinkConnectionError,
+                f"{where} timed out after {self.settings.timeout_seconds:g}s "
+                f"({type(exc).__name__})",
+                hint="raise timeout_seconds or check the endpoint's health",
+            )
+        if isinstance(exc, httpx.ConnectError):
+            return self._error(
+                SinkConnectionError,
+                f"cannot connect to {self._url.host}:{self._url.port or self._url.scheme}: {exc}",
+                hint="check base_url and that the host is reachable from here",
+            )
+        if isinstance(exc, httpx.RemoteProtocolError):
+            return self._error(
+                SinkConnectionError,
+                f"{where}: the connection was dropped before an answer ({exc})",
+                hint="the destination closed the connection; it is retried",
+            )
+        if isinstance(exc, httpx.TransportError):
+            return self._error(SinkConnectionError, f"{where}: network error: {exc}")
+        return self._error(SinkWriteError, f"{where}: {exc}")
+
+    def _status_error(self, response: httpx.Response) -> PluginError:
+        status = response.status_code
+        where = f"{response.request.method} {response.request.url.copy_with(query=None)}"
+        excerpt = response.text[:_EXCERPT].strip() if response.content else ""
+        detail = f"{where} answered HTTP {status}" + (f": {excerpt}" if excerpt else "")
+        if status in (401, 403):
+            return self._error(
+                SinkAuthenticationError,
+                f"the destination refused the credentials ({detail})",
+                http_status=status,
+                hint="check the token / username and password / api_key in the destination's "
+                "secret and their permissions",
+            )
+        if status in (408, 429) or status >= 500:
+            return self._error(
+                SinkTransientWriteError,
+                detail,
+                http_status=status,
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
+        if 300 <= status < 400 or status in (404, 405):
+            location = response.headers.get("Location")
+            return self._error(
+                SinkConfigurationError,
+                detail + (f" (redirect to {location})" if location else ""),
+                http_status=status,
+                hint="check base_url, path and method: the endpoint must accept "
+                f"{self.settings.method} at that exact address",
+            )
+        return self._error(SinkWriteError, detail, http_status=status)
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), or None."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)

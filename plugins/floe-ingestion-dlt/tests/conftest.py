@@ -1,0 +1,359 @@
+"""Shared fixtures: a real HTTP API on 127.0.0.1 that records and misbehaves, spans, test rows.
+
+``api_server`` is a ``ThreadingHTTPServer`` (HTTP/1.1 keep-alive) on a free port. Like
+Stripe's API it de-duplicates by ``Idempotency-Key``: a repeated key gets the stored answer
+and its rows are not recorded twice. It misbehaves on request:
+
+- ``server.fail_next(status, times=1, retry_after=None)``: answer ``status`` (429, 500, ...)
+- ``server.drop_next(times=1, after_processing=False)``: close the socket without answering,
+  before or after the rows were stored
+- ``server.slow_next(seconds, times=1)`` / ``server.delay``: answer late
+- ``server.reject_marker``: answer 400 to a body containing that string value
+- ``server.required_headers``: answer 401 unless these headers match (e.g. a bearer token)
+- ``server.chaos(seed, ...)``: random 429/500/drops on a share of requests
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import random
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pytest
+
+
+@dataclass
+class RecordedRequest:
+    """One request as the server received it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+    @property
+    def json(self) -> Any:
+        return orjson.loads(self.body)
+
+    @property
+    def idempotency_key(self) -> str | None:
+        return self.headers.get("idempotency-key")
+
+
+@dataclass
+class _Action:
+    kind: str  # "fail" | "drop" | "drop_after" | "slow"
+    status: int = 0
+    retry_after: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class _Stored:
+    status: int
+    body: bytes
+
+
+@dataclass
+class _Chaos:
+    rng: random.Random
+    p_429: float
+    p_500: float
+    p_drop: float
+    p_drop_after: float
+
+
+@dataclass
+class ApiServer:
+    """State and knobs of the test API (see the module docstring)."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    requests: list[RecordedRequest] = field(default_factory=list)
+    probes: list[RecordedRequest] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    accepted_bodies: list[bytes] = field(default_factory=list)
+    replays: int = 0
+    delay: float = 0.0
+    reject_marker: str | None = None
+    required_headers: dict[str, str] = field(default_factory=dict)
+    envelope_key: str | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _actions: deque[_Action] = field(default_factory=deque)
+    _stored: dict[str, _Stored] = field(default_factory=dict)
+    _chaos: _Chaos | None = None
+    _next_id: int = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    # -- knobs -----------------------------------------------------------------------------
+
+    def fail_next(self, status: int, *, times: int = 1, retry_after: str | None = None) -> None:
+        with self.lock:
+            self._actions.extend(
+                _Action("fail", status=status, retry_after=retry_after) for _ in range(times)
+            )
+
+    def drop_next(self, *, times: int = 1, after_processing: bool = False) -> None:
+        kind = "drop_after" if after_processing else "drop"
+        with self.lock:
+            self._actions.extend(_Action(kind) for _ in range(times))
+
+    def slow_next(self, seconds: float, *, times: int = 1) -> None:
+        with self.lock:
+            self._actions.extend(_Action("slow", seconds=seconds) for _ in range(times))
+
+    def chaos(
+        self,
+        seed: int,
+        *,
+        p_429: float = 0.0,
+        p_500: float = 0.0,
+        p_drop: float = 0.0,
+        p_drop_after: float = 0.0,
+    ) -> None:
+        self._chaos = _Chaos(random.Random(seed), p_429, p_500, p_drop, p_drop_after)
+
+    # -- views -----------------------------------------------------------------------------
+
+    @property
+    def data_requests(self) -> list[RecordedRequest]:
+        with self.lock:
+            return list(self.requests)
+
+    def batch_sizes(self) -> list[int]:
+        """Rows per accepted (first-time) request, in arrival order."""
+        with self.lock:
+            return [len(self._records(orjson.loads(body))) for body in self.accepted_bodies]
+
+    # -- request handling ------------------------------------------------------------------
+
+    def _records(self, document: Any) -> list[dict[str, Any]]:
+        if isinstance(document, list):
+            return document
+        if self.envelope_key is not None and isinstance(document, dict):
+            return list(document[self.envelope_key])
+        return [document]
+
+    def _next_action(self) -> _Action | None:
+        with self.lock:
+            if self._actions:
+                return self._actions.popleft()
+            chaos = self._chaos
+            if chaos is None:
+                return None
+            roll = chaos.rng.random()
+            for kind, share, status in (
+                ("fail", chaos.p_429, 429),
+                ("fail", chaos.p_500, 500),
+                ("drop", chaos.p_drop, 0),
+                ("drop_after", chaos.p_drop_after, 0),
+            ):
+                if roll < share:
+                    return _Action(kind, status=status, retry_after="0" if status == 429 else None)
+                roll -= share
+            return None
+
+    def handle(self, request: RecordedRequest) -> tuple[int, dict[str, str], bytes] | None:
+        """The answer to ``request``: (status, headers, body), or None to drop the connection."""
+        for name, value in self.required_headers.items():
+            if request.headers.get(name.lower()) != value:
+                return 401, {}, b'{"error": "invalid credentials"}'
+        if request.method in ("HEAD", "GET", "OPTIONS"):
+            with self.lock:
+                self.probes.append(request)
+            return 200, {}, b"{}"
+        with self.lock:
+            self.requests.append(request)
+        action = self._next_action()
+        if action is not None and action.kind == "slow":
+            time.sleep(action.seconds)
+            action = None
+        if self.delay:
+            time.sleep(self.delay)
+        if action is not None and action.kind == "drop":
+            return None
+        if action is not None and action.kind == "fail":
+            headers = {"Retry-After": action.retry_after} if action.retry_after else {}
+            return action.status, headers, b'{"error": "try again"}'
+        key = request.idempotency_key
+        with self.lock:
+            stored = self._stored.get(key) if key else None
+            if stored is not None:
+                self.replays += 1
+                answer: tuple[int, dict[str, str], bytes] | None = (
+                    stored.status,
+                    {"Idempotent-Replayed": "true"},
+                    stored.body,
+                )
+            else:
+                answer = self._accept(request)
+                if key:
+                    self._stored[key] = _Stored(answer[0], answer[2])
+        if action is not None and action.kind == "drop_after":
+            return None
+        return answer
+
+    def _accept(self, request: RecordedRequest) -> tuple[int, dict[str, str], bytes]:
+        try:
+            document = orjson.loads(request.body)
+            records = self._records(document)
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return 400, {}, b'{"error": "body is not the expected JSON"}'
+        if self.reject_marker is not None and self.reject_marker.encode() in request.body:
+            bad = [r.get("id") for r in records if self.reject_marker in orjson.dumps(r).decode()]
+            return 400, {}, orjson.dumps({"error": "invalid record", "ids": bad})
+        ids = []
+        for record in records:
+            self._next_id += 1
+            ids.append(f"rec-{record.get('id', self._next_id)}")
+        self.rows.extend(records)
+        self.accepted_bodies.append(request.body)
+        answer: dict[str, Any] = {"received": len(records), "ids": ids}
+        if isinstance(document, dict) and self.envelope_key is None:
+            answer["id"] = ids[0]
+        return 200, {}, orjson.dumps(answer)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        request = RecordedRequest(
+            method=self.command,
+            path=self.path,
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+            at=time.monotonic(),
+        )
+        answer = self.server.api.handle(request)
+        if answer is None:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        status, headers, payload = answer
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    do_POST = do_PUT = do_PATCH = do_GET = do_HEAD = do_OPTIONS = _serve
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, api: ApiServer) -> None:
+        self.api = api
+        super().__init__((api.host, 0), _Handler)
+
+
+@pytest.fixture
+def api_server() -> Iterator[ApiServer]:
+    """A fresh recording API on 127.0.0.1 for one test."""
+    api = ApiServer()
+    server = _Server(api)
+    api.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, name="api-server", daemon=True)
+    thread.start()
+    try:
+        yield api
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A local port nobody listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# -- tracing --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def _span_exporter() -> Any:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return exporter
+
+
+@pytest.fixture
+def spans(_span_exporter: Any) -> Any:
+    """An ``InMemorySpanExporter`` on the real OpenTelemetry SDK, emptied for this test."""
+    _span_exporter.clear()
+    return _span_exporter
+
+
+# -- data -----------------------------------------------------------------------------------
+
+
+def _gold_customers(rows: int, *, start: int = 0, seed: int = 7) -> pa.Table:
+    rng = random.Random(seed)
+    base = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    ids = range(start, start + rows)
+    return pa.table(
+        {
+            "id": pa.array(ids, pa.int64()),
+            "name": [f"Customer {i} \u2013 Zo\u00eb \u6771\u4eac" for i in ids],
+            "email": [f"c{i}@example.com" for i in ids],
+            "segment": [rng.choice(["gold", "silver", "churn_risk"]) for _ in ids],
+            "lifetime_value": pa.array(
+                [None if i % 11 == 0 else Decimal(f"{i}.{i % 100:02d}") for i in ids],
+                pa.decimal128(12, 2),
+            ),
+            "score": [rng.random() for _ in ids],
+            "orders": pa.array([rng.randint(0, 500) for _ in ids], pa.int32()),
+            "active": [i % 3 != 0 for i in ids],
+            "updated_at": pa.array(
+                [base + dt.timedelta(seconds=i, microseconds=i % 1000) for i in ids],
+                pa.timestamp("us", tz="UTC"),
+            ),
+            "note": [None if i % 7 == 0 else f"note {i}" for i in ids],
+        }
+    )
+
+
+@pytest.fixture
+def gold_customers() -> Callable[..., pa.Table]:
+    """``gold_customers(rows, start=0)``: a 10-column customers table with awkward values."""
+    return _gold_customers
