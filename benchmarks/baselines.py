@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -108,12 +108,3 @@ def dlt_function_push(pipelines_dir: Path, name: str, url: str, data: pa.Table) 
         )
         pipeline.run(data, table_name="customers")
 
-
-def timed_steps(*steps: Callable[[], None]) -> Callable[[], None]:
-    """One callable running ``steps`` in order."""
-
-    def run() -> None:
-        for step in steps:
-            step()
-
-    return run

@@ -1,8 +1,9 @@
 """Deterministic "gold customers" rows, built column-wise in Arrow (no numpy needed).
 
 Ten columns: int64 id, four strings, float64, int32, bool, timestamp with zone, string.
-Every value is a pure function of ``(id, version)``: ``version`` changes every column but the
-key, so an upsert of version 1 over version 0 touches every row and every value.
+Every value is a pure function of ``(id, version)``: another ``version`` draws every non-key
+column afresh, so an upsert of version 1 over version 0 changes every row (its lifetime value
+and timestamp always, the other columns nearly always).
 """
 
 from __future__ import annotations
