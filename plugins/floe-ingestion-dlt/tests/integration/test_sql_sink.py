@@ -1,0 +1,336 @@
+"""The ``sql_database`` sink's hook against real PostgreSQL, MariaDB and SQLite.
+
+Each test drives the sink as the engine does (open, encode, send per batch, close) and reads
+the table back with the database's own driver.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pyarrow as pa
+import pytest
+import sqlalchemy as sa
+from floe_ingestion_dlt.errors import SinkConfigurationError, SinkWriteError
+
+BACKENDS = ["postgresql", "mariadb", "sqlite"]
+backends = pytest.mark.parametrize("sql_backend_url", BACKENDS, indirect=True)
+
+
+def _name(prefix: str = "t") -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+def _table_names(url: str, schema: str | None) -> set[str]:
+    engine = sa.create_engine(url)
+    try:
+        return set(sa.inspect(engine).get_table_names(schema=schema))
+    finally:
+        engine.dispose()
+
+
+def _execute(url: str, *statements: str) -> None:
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            for statement in statements:
+                conn.exec_driver_sql(statement)
+    finally:
+        engine.dispose()
+
+
+def _qualified(backend: str, schema: str | None, table: str) -> str:
+    quote = "`" if backend == "mariadb" else '"'
+    name = f"{quote}{table}{quote}"
+    return f"{quote}{schema}{quote}.{name}" if schema else name
+
+
+@pytest.mark.requirement("R8")
+@backends
+def test_append_writes_every_awkward_value(
+    sql_backend_url: tuple[str, str, str | None],
+    sql_sink: Callable[..., Any],
+    sql_drive: Callable[..., Any],
+    sql_rows: Callable[..., Any],
+    sql_awkward: Callable[..., pa.Table],
+    sql_expected: Callable[..., Any],
+) -> None:
+    backend, url, schema = sql_backend_url
+    data = sql_awkward()
+    if backend == "sqlite":
+        # SQLite keeps 15 significant digits of a NUMERIC; stay within them.
+        data = data.set_column(
+            data.schema.get_field_index("dec"),
+            "dec",
+            pa.compute.divide(data["dec"], pa.scalar(100, pa.decimal128(3, 0))).cast(
+                pa.decimal128(16, 2), safe=False
+            ),
+        )
+    table = _name()
+    sink = sql_sink(url, table, schema=schema)
+
+    acks = sql_drive(sink, data, batch_size=3)
+
+    assert [a.rows_confirmed for a in acks] == [3, 3, 2]
+    got = sql_rows(url, table, data.column_names, schema=schema)
+    want = sql_expected(data, backend)
+    for column_index, name in enumerate(data.column_names):
+        assert [row[column_index] for row in got] == [row[column_index] for row in want], name
+
+
+@pytest.mark.requirement("R8")
+@backends
+def test_append_retried_batch_is_written_once(
+    sql_backend_url: tuple[str, str, str | None],
+    sql_sink: Callable[..., Any],
+    sql_drive: Callable[..., Any],
+    sql_rows: Callable[..., Any],
+    sql_awkward: Callable[..., pa.Table],
+) -> None:
+    _, url, schema = sql_backend_url
+    data = sql_awkward(long_text=False)
+    table = _name()
+    sink = sql_sink(url, table, schema=schema)
+    first = sql_drive(sink, data, batch_size=4, run="r")
+
+    # The same batches with the same keys (a retry whose answer was lost, a re-run).
+    again = sql_drive(sink, data, batch_size=4, run="r")
+    # A new key for the first batch only: a genuinely new batch is appended.
+    other = sql_drive(sink, data.slice(0, 4), batch_size=4, run="other")
+
+    assert [(a.rows_confirmed, a.rows_skipped) for a in first] == [(4, 0), (4, 0)]
+    assert [(a.rows_confirmed, a.rows_skipped) for a in again] == [(0, 4), (0, 4)]
+    assert [(a.rows_confirmed, a.rows_skipped) for a in other] == [(4, 0)]
+    ids = [row[0] for row in sql_rows(url, table, ["id"], schema=schema)]
+    assert ids == [1, 1, 2, 2, 3, 3, 4, 4, 5, 6, 7, 8]
+    assert "_floe_delivery_log" in _table_names(url, schema)
+
+
+@pytest.mark.requirement("B5")
+@backends
+def test_upsert_updates_by_key_and_a_second_run_changes_nothing(
+    sql_backend_url: tuple[str, str, str | None],
+    sql_sink: Callable[..., Any],
+    sql_drive: Callable[..., Any],
+    sql_rows: Callable[..., Any],
+    sql_awkward: Callable[..., pa.Table],
+    sql_expected: Callable[..., Any],
+) -> None:
+    backend, url, schema = sql_backend_url
+    data = sql_awkward(long_text=False).select(["id", "txt", "flag", "ts_utc", "i32"])
+    table = _name()
+    sink = sql_sink(url, table, schema=schema, mode="upsert", primary_key=["id"])
+    sql_drive(sink, data, batch_size=5)
+
+    changed = pa.table(
+        {
+            "id": pa.array([2, 8, 9], pa.int64()),
+            "txt": ["two \u2713", None, "nine"],
+            "flag": [True, False, None],
+            "ts_utc": data["ts_utc"].take([0, 1, 2]),
+            "i32": pa.array([None, -8, 9], pa.int32()),
+        }
+    )
+    for run in ("first", "second"):
+        acks = sql_drive(sink, changed, batch_size=2, run=run)
+        assert sum(a.rows_confirmed for a in acks) == 3
+        got = sql_rows(url, table, data.column_names, schema=schema)
+        expected_table = pa.concat_tables(
+            [data.filter(pa.compute.is_in(data["id"], pa.array([1, 3, 4, 5, 6, 7]))), changed]
+        ).sort_by("id")
+        assert got == sql_expected(expected_table, backend), run
+
+
+@pytest.mark.requirement("B5")
+@backends
+def test_upsert_batch_holding_a_key_twice_keeps_the_last_row(
+    sql_backend_url: tuple[str, str, str | None],
+    sql_sink: Callable[..., Any],
+    sql_drive: Callable[..., Any],
+    sql_rows: Callable[..., Any],
+) -> None:
+    _, url, schema = sql_backend_url
+    table = _name()
+    sink = sql_sink(url, table, schema=schema, mode="upsert", primary_key="id")
+    data = pa.table({"id": [1, 2, 1, 1], "v": ["a", "b", "c", "d"]})
+
+    sql_drive(sink, data, batch_size=4)
+
+    assert sql_rows(url, table, ["id", "v"], schema=schema) == [(1, "d"), (2, "b")]
+
+
+@pytest.mark.requirement("R8")
+@backends
+def test_upsert_with_composite_key_and_only_key_columns(
+    sql_backend_url: tuple[str, str, str | None],
+    sql_sink: Callable[..., Any],
+    sql_drive: Callable[..., Any],
+    sql_rows: Callable[..., Any],
+) -> None:
+    _, url, schema = sql_backend_url
+    table = _name()
+    sink = sql_sink(url, table, schema=schema, mode="upsert", primary_key=["a", "b"])
+    data = pa.table({"a": ["x", "x", "y"], "b": pa.array([1, 2, 1], pa.int32())})
+
+    sql_drive(sink, data)
+    sql_drive(sink, data, run="again")
+
+    assert sql_rows(url, table, ["a", "b"], schema=schema, order_by="a, b") == [
+        ("x", 1),
+        ("x", 2),
+        ("y", 1),
+    ]
+
+
+@pytest.mark.requirement("R8")
+@backends
+def test_replace_swaps_in_exactly_the_rows_written(
+    sql_backend_url: tuple[str, str, str | None],
+    sql_sink: Callable[..., Any],
+    sql_drive: Callable[..., Any],
+    sql_rows: Callable[..., Any],
+) -> None:
+    _, url, schema = sql_backend_url
+    table = _name()
+    sink = sql_sink(url, table, schema=schema, mode="replace", primary_key=["id"])
+    sql_drive(sink, pa.table({"id": [1, 2, 3], "v": ["a", "b", "c"]}))
+    sql_drive(sink, pa.table({"id": [3, 4], "v": ["C", "D"]}))
+
+    assert sql_rows(url, table, ["id", "v"], schema=schema) == [(3, "C"), (4, "D")]
+    assert _table_names(url, schema) == {table}
+
+
+@pytest.mark.requirement("R8")
+@backends
+def test_failed_replace_leaves_the_old_rows_and_no_staging_table(
+    sql_backend_url: tuple[str, str, str | None],
+    sql_sink: Callable[..., Any],
+    sql_drive: Callable[..., Any],
+    sql_rows: Callable[..., Any],
+) -> None:
+    _, url, schema = sql_backend_url
+    table = _name()
+    sink = sql_sink(url, table, schema=schema, mode="replace")
+    sql_drive(sink, pa.table({"id": [1, 2], "v": ["old", "old"]}))
+    new = pa.table({"id": [7, 8, 9], "v": ["new", "new", "new"]})
+
+    sink.open(new.schema)
+    sink.send(sink.encode(new.to_batches()[0]), "k")
+    sink.close(False)
+
+    assert sql_rows(url, table, ["id", "v"], schema=schema) == [(1, "old"), (2, "old")]
+    assert _table_names(url, schema) == {table}
+
+
+@pytest.mark.requirement("R8")
+@backends
+def test_failed_replace_of_a_new_table_creates_nothing(
+    sql_backend_url: tuple[str, str, str | None],
+    sql_sink: Callable[..., Any],
+) -> None:
+    _, url, schema = sql_backend_url
+    table = _name()
+    sink = sql_sink(url, table, schema=schema, mode="replace")
+    data = pa.table({"id": [1]})
+
+    sink.open(data.schema)
+    sink.send(sink.encode(data.to_batches()[0]), "k")
+    sink.close(False)
+
+    assert _table_names(url, schema) == set()
+
+
+@pytest.mark.requirement("R8")
+@backends
+def test_replace_keeps_an_existing_tables_definition(
+    sql_backend_url: tuple[str, str, str | None],
+    sql_sink: Callable[..., Any],
+    sql_drive: Callable[..., Any],
+    sql_rows: Callable[..., Any],
+) -> None:
+    backend, url, schema = sql_backend_url
+    table = _name()
+    where = _qualified(backend, schema, table)
+    _execute(
+        url,
+        f"CREATE TABLE {where} (id INTEGER PRIMARY KEY, v VARCHAR(20) DEFAULT 'x', extra INTEGER)",
+        f"INSERT INTO {where} (id, v, extra) VALUES (1, 'old', 5)",
+    )
+    sink = sql_sink(url, table, schema=schema, mode="replace", create_table=False)
+
+    sql_drive(sink, pa.table({"id": [10, 11], "v": ["n1", "n2"]}))
+
+    assert sql_rows(url, table, ["id", "v", "extra"], schema=schema) == [
+        (10, "n1", None),
+        (11, "n2", None),
+    ]
+    engine = sa.create_engine(url)
+    try:
+        inspector = sa.inspect(engine)
+        columns = {c["name"]: c for c in inspector.get_columns(table, schema=schema)}
+        assert str(columns["v"]["type"]).upper().startswith("VARCHAR(20)")
+        assert inspector.get_pk_constraint(table, schema=schema)["constrained_columns"] == ["id"]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.requirement("R8")
+@backends
+def test_existing_table_without_a_written_column_is_a_clear_error(
+    sql_backend_url: tuple[str, str, str | None],
+    sql_sink: Callable[..., Any],
+) -> None:
+    backend, url, schema = sql_backend_url
+    table = _name()
+    _execute(url, f"CREATE TABLE {_qualified(backend, schema, table)} (id INTEGER)")
+    sink = sql_sink(url, table, schema=schema)
+
+    with pytest.raises(SinkConfigurationError) as caught:
+        sink.open(pa.schema([("id", pa.int64()), ("email", pa.string()), ("score", pa.float64())]))
+
+    text = str(caught.value)
+    assert "'email', 'score'" in text
+    assert "ADD COLUMN" in text and "field_mapping" in text
+    assert "sql_database/warehouse" in text
+
+
+@pytest.mark.requirement("R8")
+@backends
+def test_upsert_into_a_table_without_a_unique_key_is_a_clear_error(
+    sql_backend_url: tuple[str, str, str | None],
+    sql_sink: Callable[..., Any],
+) -> None:
+    backend, url, schema = sql_backend_url
+    table = _name()
+    _execute(url, f"CREATE TABLE {_qualified(backend, schema, table)} (id INTEGER, v TEXT)")
+    sink = sql_sink(url, table, schema=schema, mode="upsert", primary_key=["id"])
+
+    with pytest.raises(SinkConfigurationError, match="no primary key or unique index on \\(id\\)"):
+        sink.open(pa.schema([("id", pa.int64()), ("v", pa.string())]))
+
+
+@pytest.mark.requirement("R13")
+@backends
+def test_refused_rows_are_a_permanent_write_error_and_nothing_of_the_batch_is_kept(
+    sql_backend_url: tuple[str, str, str | None],
+    sql_sink: Callable[..., Any],
+    sql_rows: Callable[..., Any],
+) -> None:
+    backend, url, schema = sql_backend_url
+    table = _name()
+    _execute(
+        url,
+        f"CREATE TABLE {_qualified(backend, schema, table)} (id INTEGER PRIMARY KEY, v TEXT)",
+    )
+    sink = sql_sink(url, table, schema=schema)
+    data = pa.table({"id": [1, 2, 2], "v": ["a", "b", "dup"]})
+    sink.open(data.schema)
+
+    with pytest.raises(SinkWriteError) as caught:
+        sink.send(sink.encode(data.to_batches()[0]), "k")
+    sink.close(False)
+
+    assert not caught.value.retryable
+    assert sql_rows(url, table, ["id"], schema=schema) == []
