@@ -221,7 +221,7 @@ class PluginRegistry:
             return self._broken(
                 label,
                 source,
-                f"is a {type(plugin).__name__}, neither a PluginMetadata nor a SinkConnector",
+                f"is of type {type(plugin).__name__}, neither a PluginMetadata nor a SinkConnector",
                 "implement floe_core.plugins.PluginMetadata and/or SinkConnector",
             )
         try:

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from floe_core.plugins import EgressResult, PluginMetadata, SinkConfig, SinkConnector
 from floe_core.registry import PluginRegistry
 

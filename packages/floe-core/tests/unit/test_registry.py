@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from floe_core.plugins import (
     EgressResult,
     IngestionConfig,
@@ -20,7 +19,7 @@ from floe_core.plugins import (
 )
 from floe_core.registry import PluginRegistry
 
-PLUGIN_MODULE = '''
+PLUGIN_MODULE = """
 from floe_core.plugins import EgressResult, PluginMetadata, SinkConnector
 
 
@@ -81,7 +80,7 @@ class NotAPlugin:
 
 
 INSTANCE = Good()
-'''
+"""
 
 
 @pytest.fixture

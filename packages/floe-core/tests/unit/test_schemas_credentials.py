@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from floe_core.schemas import find_inline_credentials, is_credential_key, url_has_credentials
 
 

@@ -6,11 +6,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
-
 from floe_core.plugins.sink import MAX_BATCH_SIZE
 from floe_core.schemas import DestinationConfig, FloeSpec, RetryConfig
 from floe_core.schemas._validation import ERROR_TYPE
+from pydantic import ValidationError
 
 MakeDestination = Callable[..., dict[str, Any]]
 

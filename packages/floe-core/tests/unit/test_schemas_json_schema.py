@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from floe_core.schemas.json_schema import SchemaKind, render, shipped_path, write_all
 
 REGENERATE = "uv run python -m floe_core.schemas.json_schema"

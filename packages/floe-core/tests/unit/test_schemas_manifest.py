@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
-
 from floe_core.schemas import CatalogConfig, PlatformManifest
+from pydantic import ValidationError
 
 
 def _catalog(**values: Any) -> dict[str, Any]:

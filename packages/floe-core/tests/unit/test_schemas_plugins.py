@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from floe_core.errors import FloeError
 from floe_core.schemas import SinkWhitelistError, validate_sink_whitelist
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 import re
 
 import pytest
+from floe_core.schemas import (
+    SECRET_NAME_MAX_LENGTH,
+    SECRET_NAME_PATTERN,
+    DestinationConfig,
+    SecretName,
+    is_valid_secret_name,
+)
 from pydantic import BaseModel, ValidationError
-
-from floe_core.schemas import SECRET_NAME_MAX_LENGTH, SECRET_NAME_PATTERN, SecretName
-from floe_core.schemas import DestinationConfig, is_valid_secret_name
 
 
 class _Holder(BaseModel):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from floe_core.errors import FloeError
 from floe_core.yamlio import ConfigFileError, Location, load_yaml, parse_yaml
 

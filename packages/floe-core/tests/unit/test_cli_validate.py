@@ -1,0 +1,178 @@
+"""``floe validate`` on the quickstart and on every broken example."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from floe_core.cli.app import app
+from floe_core.registry import PluginRegistry
+from typer.testing import CliRunner
+
+runner = CliRunner()
+
+
+def _validate(args: list[str], registry: PluginRegistry | None = None) -> tuple[int, str]:
+    result = runner.invoke(app, ["validate", *args], obj=registry)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.stdout
+
+
+def test_the_quickstart_is_valid(repo_root: Path) -> None:
+    code, out = _validate([str(repo_root / "examples" / "quickstart")])
+    assert code == 0, out
+    assert "are valid: 1 destination" in out
+    assert "customers_to_sqlite: gold.customers -> sql_database (plugin dlt" in out
+
+
+def test_json_output_for_ci(repo_root: Path) -> None:
+    code, out = _validate(
+        ["--spec", str(repo_root / "examples" / "quickstart" / "floe.yaml"), "--json"]
+    )
+    assert code == 0
+    report = json.loads(out)
+    assert report["valid"] is True
+    assert report["problems"] == []
+    assert report["destinations"] == [
+        {
+            "name": "customers_to_sqlite",
+            "sink_type": "sql_database",
+            "plugin": "dlt",
+            "source_table": "gold.customers",
+            "connection_secret_ref": "quickstart-sqlite",
+        }
+    ]
+
+
+BROKEN = [
+    pytest.param(
+        "unapproved_sink",
+        "destinations[0].sink_type",
+        "sink type 'rest_api', which is not in the manifest's approved_sinks",
+        marks=pytest.mark.requirement("R17"),
+        id="unapproved_sink",
+    ),
+    pytest.param(
+        "duplicate_names",
+        "destinations[1].name",
+        "destination name 'customers_out' is already used by destinations[0]",
+        marks=pytest.mark.requirement("R11"),
+        id="duplicate_names",
+    ),
+    pytest.param(
+        "hardcoded_password",
+        "destinations[0].config.password",
+        "the key 'password' holds a credential",
+        marks=pytest.mark.requirement("R18"),
+        id="hardcoded_password",
+    ),
+    pytest.param(
+        "bad_secret_ref",
+        "destinations[0].connection_secret_ref",
+        "is not a valid Kubernetes Secret name",
+        marks=pytest.mark.requirement("R18"),
+        id="bad_secret_ref",
+    ),
+    pytest.param(
+        "unknown_sink_type",
+        "destinations[0].sink_type",
+        "no installed plugin provides sink type 'salesforce'",
+        id="unknown_sink_type",
+    ),
+    pytest.param("invalid_yaml", "", "is not valid YAML", id="invalid_yaml"),
+]
+
+
+@pytest.mark.parametrize(("example", "path", "message"), BROKEN)
+def test_each_broken_example_fails_with_its_message(
+    repo_root: Path, example: str, path: str, message: str
+) -> None:
+    code, out = _validate([str(repo_root / "examples" / "broken" / example)])
+    assert code == 1
+    assert "✗ 1 problem in" in out
+    assert message in out
+    assert path in out
+    assert "fix: " in out
+
+
+@pytest.mark.parametrize(("example", "path", "message"), BROKEN)
+def test_each_broken_example_in_json(
+    repo_root: Path, example: str, path: str, message: str
+) -> None:
+    code, out = _validate([str(repo_root / "examples" / "broken" / example), "--json"])
+    assert code == 1
+    report = json.loads(out)
+    assert report["valid"] is False
+    (problem,) = report["problems"]
+    assert problem["path"] == path
+    assert message in problem["message"]
+    assert problem["line"] is not None
+    assert problem["file"].endswith("floe.yaml")
+
+
+@pytest.mark.requirement("R18")
+def test_the_password_itself_is_never_printed(repo_root: Path) -> None:
+    example = repo_root / "examples" / "broken" / "hardcoded_password"
+    for args in ([str(example)], [str(example), "--json"]):
+        _, out = _validate(args)
+        assert "not-a-real-password-but-still-refused" not in out
+        assert "'app-db'" in out
+
+
+def test_all_problems_are_listed_at_once(repo_root: Path) -> None:
+    code, out = _validate([str(repo_root / "examples" / "broken" / "many_problems")])
+    assert code == 1
+    assert "✗ 8 problems in" in out
+    for expected in (
+        "metadata.version",
+        "destinations[0].sink_type",
+        "destinations[0].config.headers.Authorization",
+        "destinations[1].name",
+        "destinations[1].connection_secret_ref",
+        "destinations[2].sinktype",
+        "did you mean `sink_type`?",
+        "destinations[3].sink_type",
+        "no installed plugin provides sink type 'zendesk'",
+    ):
+        assert expected in out
+    assert "not-a-real-token" not in out
+
+
+def test_an_injected_registry_is_used(repo_root: Path, sinks_registry: PluginRegistry) -> None:
+    code, out = _validate([str(repo_root / "examples" / "quickstart")], sinks_registry)
+    assert code == 1
+    assert "plugin 'dlt' is not installed (installed: testsinks)" in out
+
+
+def test_project_and_spec_together_are_a_usage_error(repo_root: Path) -> None:
+    result = runner.invoke(
+        app, ["validate", "examples/quickstart", "--spec", "examples/quickstart/floe.yaml"]
+    )
+    assert result.exit_code == 2
+    assert "either PROJECT or --spec" in result.stderr
+
+
+def test_default_is_floe_yaml_in_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out = _validate([])
+    assert code == 1
+    assert "floe.yaml" in out and "file not found" in out
+
+
+def test_the_installed_command_never_shows_a_traceback(repo_root: Path) -> None:
+    for example in ("invalid_yaml", "many_problems"):
+        completed = subprocess.run(
+            [sys.executable, "-m", "floe_core.cli", "validate", f"examples/broken/{example}"],
+            cwd=repo_root,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert completed.returncode == 1, completed.stderr
+        assert "Traceback" not in completed.stdout + completed.stderr
+        assert f"examples/broken/{example}/floe.yaml:" in completed.stdout

@@ -1,0 +1,378 @@
+"""compile_project: every problem at once, located; or a typed egress plan."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from floe_core.compiler import (
+    CompiledDestination,
+    InvalidProjectError,
+    Problem,
+    compile_project,
+)
+from floe_core.registry import PluginRegistry
+
+WriteProject = Callable[..., Path]
+MakeDestination = Callable[..., dict[str, Any]]
+
+
+def _paths(problems: list[Problem]) -> list[str]:
+    return [p.path for p in problems]
+
+
+def test_the_quickstart_compiles_to_a_plan_with_the_installed_plugins(
+    repo_root: Path, tmp_path: Path
+) -> None:
+    project = tmp_path / "quickstart"
+    shutil.copytree(
+        repo_root / "examples" / "quickstart",
+        project,
+        ignore=shutil.ignore_patterns(".floe", "secrets"),
+    )
+    result = compile_project(project / "floe.yaml")
+    assert result.problems == []
+    plan = result.unwrap()
+    assert plan.project_dir == project
+    assert plan.manifest_path == project / "manifest.yaml"
+    assert plan.destination_names == ["customers_to_sqlite"]
+    assert plan.destination("customers_to_sqlite") == CompiledDestination(
+        name="customers_to_sqlite",
+        sink_type="sql_database",
+        plugin_name="dlt",
+        connection_secret_ref="quickstart-sqlite",
+        source_table="gold.customers",
+        config={"table": "customers", "mode": "upsert", "primary_key": ["customer_id"]},
+        field_mapping={"lifetime_value": "ltv", "segment": "customer_segment"},
+        batch_size=2000,
+        retry_config=None,
+    )
+    assert plan.catalog == {
+        "type": "sql",
+        "name": "quickstart",
+        "uri": f"sqlite:///{project}/.floe/catalog.db",
+        "warehouse": (project / ".floe" / "warehouse").as_uri(),
+    }
+    assert plan.catalog_secret_ref is None
+    assert plan.manifest.approved_sinks == ["sql_database", "rest_api"]
+
+
+@pytest.mark.requirement("R12")
+def test_a_project_without_destinations_compiles(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    sinks_registry: PluginRegistry,
+) -> None:
+    spec_data["transforms"] = [{"name": "stg_customers"}]
+    plan = compile_project(write_project(spec_data, manifest_data), registry=sinks_registry)
+    assert plan.ok
+    assert plan.unwrap().destinations == []
+
+
+@pytest.mark.requirement("R17")
+def test_an_unapproved_sink_is_refused_at_its_line(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    sinks_registry: PluginRegistry,
+) -> None:
+    manifest_data["approved_sinks"] = ["sql_database"]
+    spec_data["destinations"] = [make_destination(name="crm")]
+    spec_path = write_project(spec_data, manifest_data)
+    result = compile_project(spec_path, registry=sinks_registry)
+    assert result.plan is None
+    (problem,) = result.problems
+    assert problem.file == str(spec_path)
+    assert problem.path == "destinations[0].sink_type"
+    assert (problem.line, problem.column) == (8, 3)
+    assert "destination 'crm' uses sink type 'rest_api'" in problem.message
+    assert "approved_sinks" in problem.hint
+    with pytest.raises(InvalidProjectError) as caught:
+        result.unwrap()
+    assert caught.value.problems == result.problems
+
+
+def test_an_uninstalled_sink_type_is_refused_naming_what_is_available(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    sinks_registry: PluginRegistry,
+) -> None:
+    manifest_data["approved_sinks"] = ["zendesk"]
+    spec_data["destinations"] = [make_destination(sink_type="zendesk")]
+    sinks_registry.register(object(), name="broken-one")
+    result = compile_project(write_project(spec_data, manifest_data), registry=sinks_registry)
+    (problem,) = result.problems
+    assert problem.message == (
+        "no installed plugin provides sink type 'zendesk' (available: rest_api, sql_database)"
+    )
+    assert "floe sinks" in problem.hint
+    assert "Plugins that failed to load: broken-one" in problem.hint
+
+
+@pytest.mark.requirement("R18")
+def test_credentials_are_reported_per_key_without_their_values(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    sinks_registry: PluginRegistry,
+) -> None:
+    spec_data["destinations"] = [
+        make_destination(config={"token": "tok-1234567", "base_url": "https://u:pw-98765@h/"})
+    ]
+    result = compile_project(write_project(spec_data, manifest_data), registry=sinks_registry)
+    assert _paths(result.problems) == [
+        "destinations[0].config.token",
+        "destinations[0].config.base_url",
+    ]
+    assert all("Kubernetes Secret 'crm-api'" in p.hint for p in result.problems)
+    text = repr(result.problems)
+    assert "tok-1234567" not in text and "pw-98765" not in text
+
+
+def test_every_problem_is_listed_at_once(repo_root: Path, sinks_registry: PluginRegistry) -> None:
+    result = compile_project(
+        repo_root / "examples" / "broken" / "many_problems" / "floe.yaml", registry=sinks_registry
+    )
+    found = {(p.path, p.message.split(" (")[0]) for p in result.problems}
+    assert found == {
+        ("metadata.version", "required key `version` is missing"),
+        (
+            "destinations[0].sink_type",
+            "destination 'contacts' uses sink type 'rest_api', which is not in the manifest's "
+            "approved_sinks",
+        ),
+        (
+            "destinations[0].config.headers.Authorization",
+            "the key 'Authorization' holds a credential; credentials must not be written in "
+            "floe.yaml",
+        ),
+        ("destinations[1].name", "destination name 'contacts' is already used by destinations[0]"),
+        (
+            "destinations[1].connection_secret_ref",
+            "is not a valid Kubernetes Secret name: it contains characters other than lowercase "
+            "letters, digits, '-' and '.'",
+        ),
+        ("destinations[2].sinktype", "unknown key `sinktype`"),
+        (
+            "destinations[3].sink_type",
+            "destination 'tickets' uses sink type 'zendesk', which is not in the manifest's "
+            "approved_sinks",
+        ),
+        ("destinations[3].sink_type", "no installed plugin provides sink type 'zendesk'"),
+    }
+    lines = [p.line for p in result.problems]
+    assert lines == sorted(lines)
+    assert None not in lines
+
+
+def test_problems_in_both_files_are_reported_together(
+    write_project: WriteProject, spec_data: dict[str, Any], sinks_registry: PluginRegistry
+) -> None:
+    spec_data["metadata"]["version"] = "one"
+    manifest = "apiVersion: floe.dev/v1\nkind: Manifest\nmetadata: {name: p}\nscope: galaxy\n"
+    spec_path = write_project(spec_data, manifest)
+    result = compile_project(spec_path, registry=sinks_registry)
+    assert [(Path(p.file).name, p.path, p.line) for p in result.problems] == [
+        ("floe.yaml", "metadata.version", 5),
+        ("manifest.yaml", "scope", 4),
+    ]
+    assert "MAJOR.MINOR.PATCH" in result.problems[0].message
+    assert "'enterprise', 'domain' or 'none'" in result.problems[1].message
+
+
+def test_missing_files_are_problems(tmp_path: Path, sinks_registry: PluginRegistry) -> None:
+    result = compile_project(tmp_path / "floe.yaml", registry=sinks_registry)
+    assert [(Path(p.file).name, p.message) for p in result.problems] == [
+        ("floe.yaml", "file not found"),
+        ("manifest.yaml", "file not found"),
+    ]
+
+
+def test_invalid_yaml_is_located(
+    write_project: WriteProject, manifest_data: dict[str, Any], sinks_registry: PluginRegistry
+) -> None:
+    spec_path = write_project("apiVersion: floe.dev/v1\nkind: [FloeSpec\n", manifest_data)
+    (problem,) = compile_project(spec_path, registry=sinks_registry).problems
+    assert problem.path == ""
+    assert problem.line == 3
+    assert problem.column is not None
+    assert "is not valid YAML" in problem.message
+    assert "flow sequence that starts at line 2" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("text", "message"), [("", "empty"), ("- a\n- b\n", "not a mapping of keys to values")]
+)
+def test_a_file_that_is_not_a_mapping(
+    write_project: WriteProject,
+    manifest_data: dict[str, Any],
+    sinks_registry: PluginRegistry,
+    text: str,
+    message: str,
+) -> None:
+    (problem,) = compile_project(
+        write_project(text, manifest_data), registry=sinks_registry
+    ).problems
+    assert problem.message == f"is {message}"
+
+
+def test_duplicate_yaml_keys_are_problems(
+    write_project: WriteProject, manifest_data: dict[str, Any], sinks_registry: PluginRegistry
+) -> None:
+    text = (
+        "apiVersion: floe.dev/v1\nkind: FloeSpec\n"
+        "metadata: {name: a, version: 1.0.0}\nkind: FloeSpec\n"
+    )
+    (problem,) = compile_project(
+        write_project(text, manifest_data), registry=sinks_registry
+    ).problems
+    assert (problem.path, problem.line) == ("kind", 4)
+    assert "written twice" in problem.message
+
+
+def test_wrong_types_get_a_readable_message(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    sinks_registry: PluginRegistry,
+) -> None:
+    spec_data["destinations"] = [make_destination(batch_size="lots", config=["a"])]
+    result = compile_project(write_project(spec_data, manifest_data), registry=sinks_registry)
+    assert [(p.path, p.message) for p in result.problems] == [
+        ("destinations[0].config", "should be a mapping (indented `key: value` lines)"),
+        ("destinations[0].batch_size", "should be a whole number"),
+    ]
+
+
+def test_the_manifest_named_in_platform_is_used(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    sinks_registry: PluginRegistry,
+) -> None:
+    spec_path = write_project(spec_data)
+    (spec_path.parent / "platform").mkdir()
+    (spec_path.parent / "platform" / "acme.yaml").write_text("kind: Manifest\n")
+    spec_data["platform"] = {"manifest": "platform/acme.yaml"}
+    spec_path = write_project(spec_data)
+    result = compile_project(spec_path, registry=sinks_registry)
+    assert result.manifest_path == spec_path.parent / "platform" / "acme.yaml"
+    assert {p.path for p in result.problems} == {"apiVersion", "metadata"}
+
+
+def test_a_manifest_uri_in_platform_is_not_fetched(
+    write_project: WriteProject, spec_data: dict[str, Any], sinks_registry: PluginRegistry
+) -> None:
+    spec_data["platform"] = {"manifest": "oci://registry.example.com/platform:1.0"}
+    result = compile_project(write_project(spec_data), registry=sinks_registry)
+    assert result.problems[0].path == "platform.manifest"
+    assert "--manifest" in result.problems[0].hint
+
+
+def test_a_sink_type_from_several_plugins_needs_a_choice(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    named_sinks: Any,
+) -> None:
+    registry = PluginRegistry.discover(
+        groups=(), plugins=[named_sinks("alpha"), named_sinks("beta")]
+    )
+    spec_data["destinations"] = [make_destination()]
+    (problem,) = compile_project(
+        write_project(spec_data, manifest_data), registry=registry
+    ).problems
+    assert "provided by several plugins: alpha, beta" in problem.message
+    assert "plugins: {sinks: {rest_api: <plugin>}}" in problem.hint
+
+    manifest_data["plugins"] = {"sinks": {"rest_api": "beta"}}
+    plan = compile_project(write_project(spec_data, manifest_data), registry=registry).unwrap()
+    assert plan.destinations[0].plugin_name == "beta"
+
+    manifest_data["plugins"] = {"ingestion": "alpha"}
+    plan = compile_project(write_project(spec_data, manifest_data), registry=registry).unwrap()
+    assert plan.destinations[0].plugin_name == "alpha"
+
+
+def test_plugin_selections_must_be_installed(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    sinks_registry: PluginRegistry,
+) -> None:
+    sinks_registry.register(object(), name="kaputt")
+    manifest_data["plugins"] = {
+        "ingestion": "airbyte",
+        "sinks": {"rest_api": "testsinks", "s3": "testsinks", "sql_database": "kaputt"},
+    }
+    result = compile_project(write_project(spec_data, manifest_data), registry=sinks_registry)
+    assert [(p.path, p.message) for p in result.problems] == [
+        ("plugins.ingestion", "plugin 'airbyte' is not installed (installed: testsinks)"),
+        ("plugins.sinks.s3", "plugin 'testsinks' does not provide sink type 's3'"),
+        (
+            "plugins.sinks.sql_database",
+            "plugin 'kaputt' is of type object, neither a PluginMetadata nor a SinkConnector",
+        ),
+    ]
+
+
+def test_reading_a_table_needs_a_catalog(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    sinks_registry: PluginRegistry,
+) -> None:
+    del manifest_data["catalog"]
+    spec_data["destinations"] = [make_destination()]
+    (problem,) = compile_project(
+        write_project(spec_data, manifest_data), registry=sinks_registry
+    ).problems
+    assert problem.path == "destinations[0].source_table"
+    assert "declares no catalog" in problem.message
+
+
+def test_the_plan_resolves_secrets_dir_state_and_rest_catalog(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    sinks_registry: PluginRegistry,
+) -> None:
+    manifest_data["catalog"] = {
+        "type": "rest",
+        "uri": "https://polaris.example.com/api/catalog",
+        "warehouse": "gold",
+        "credential_secret_ref": "polaris-oauth",
+        "scope": "PRINCIPAL_ROLE:ALL",
+    }
+    manifest_data["secrets"] = {"dir": "secrets"}
+    manifest_data["state"] = {"url": "sqlite:///.floe/state.db"}
+    spec_path = write_project(spec_data, manifest_data)
+    plan = compile_project(spec_path, registry=sinks_registry).unwrap()
+    project = spec_path.parent
+    assert plan.catalog == {
+        "type": "rest",
+        "name": "default",
+        "uri": "https://polaris.example.com/api/catalog",
+        "warehouse": "gold",
+        "scope": "PRINCIPAL_ROLE:ALL",
+    }
+    assert plan.catalog_secret_ref == "polaris-oauth"
+    assert plan.secrets_dir == project / "secrets"
+    assert plan.state_url == f"sqlite:///{project}/.floe/state.db"
+
+
+def test_the_registry_is_discovered_when_not_given(repo_root: Path) -> None:
+    result = compile_project(repo_root / "examples" / "broken" / "unknown_sink_type" / "floe.yaml")
+    (problem,) = result.problems
+    assert "no installed plugin provides sink type 'salesforce'" in problem.message

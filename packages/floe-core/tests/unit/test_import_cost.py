@@ -1,0 +1,30 @@
+"""floe-core's contracts, schemas, registry, compiler and CLI import without heavy libraries."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+HEAVY = ("pyarrow", "dlt", "pyiceberg", "sqlalchemy", "httpx")
+
+
+def _imported_after(statement: str) -> list[str]:
+    code = (
+        "import json, sys\n"
+        f"{statement}\n"
+        f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    return list(json.loads(completed.stdout.strip().splitlines()[-1]))
+
+
+def test_contracts_and_schemas_import_without_pyarrow_dlt_or_pyiceberg() -> None:
+    assert _imported_after("import floe_core.plugins, floe_core.schemas") == []
+
+
+def test_registry_compiler_and_cli_import_without_heavy_libraries() -> None:
+    statement = "import floe_core.registry, floe_core.compiler, floe_core.yamlio, floe_core.cli.app"
+    assert _imported_after(statement) == []
