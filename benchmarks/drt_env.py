@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from benchmarks.harness import Unavailable
+from benchmarks.procs import ProcessRun, run_measured
 from benchmarks.settings import REPO_ROOT
 
 __all__ = ["DRT_VERSION", "DrtProject", "ensure_venv", "installed_version"]
@@ -112,20 +113,11 @@ class DrtProject:
         }
         (self.root / "syncs" / f"{name}.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
 
-    def run(self, drt: Path, name: str, timeout: float) -> subprocess.CompletedProcess[str]:
-        """``drt run --select <name>``; raise with drt's own output when it fails."""
+    def run(self, drt: Path, name: str, timeout: float) -> ProcessRun:
+        """``drt run --select <name>``, measured; raise with drt's own output when it fails."""
         env = {**os.environ, "HOME": str(self.home), "DO_NOT_TRACK": "1"}
         env.pop("VIRTUAL_ENV", None)
-        proc = subprocess.run(
-            [str(drt), "run", "--select", name],
-            cwd=self.root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        if proc.returncode != 0:
-            tail = (proc.stdout + proc.stderr).strip().splitlines()[-15:]
-            raise RuntimeError(f"drt run {name} exited {proc.returncode}: " + " | ".join(tail))
-        return proc
+        done = run_measured([str(drt), "run", "--select", name], self.root, env, timeout)
+        if done.returncode != 0:
+            raise RuntimeError(f"drt run {name} exited {done.returncode}: {done.tail(15)}")
+        return done

@@ -1,16 +1,13 @@
 """floe as a user runs it: a project directory (floe.yaml, manifest.yaml, mounted-style secrets,
 an embedded Iceberg catalog) and ``floe egress run NAME`` in a fresh process, timed from outside,
-with its peak resident memory sampled while it runs."""
+with its peak resident memory (see ``procs``)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
 import sys
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,7 @@ import yaml
 
 from benchmarks.floe_lib import check_sink_type
 from benchmarks.harness import Unavailable
+from benchmarks.procs import run_measured
 
 __all__ = ["EgressRun", "FloeProject", "check_cli", "floe_executable"]
 
@@ -98,27 +96,10 @@ class FloeProject:
         """``floe egress run NAME --json`` in a fresh process; raise when it does not succeed."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
         cmd = [str(floe_executable()), "egress", "run", name, "--json"]
-        start = time.perf_counter()
-        proc = subprocess.Popen(
-            cmd, cwd=self.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        sampler = _PeakRss(proc.pid)
-        sampler.start()
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
-            raise
-        finally:
-            sampler.stop()
-        seconds = time.perf_counter() - start
-        if proc.returncode != 0:
-            tail = (err or out).strip().splitlines()[-8:]
-            raise RuntimeError(
-                f"floe egress run {name} exited {proc.returncode}: " + " | ".join(tail)
-            )
-        return EgressRun(seconds, sampler.peak / 2**20, _receipt(out))
+        done = run_measured(cmd, self.root, env, timeout)
+        if done.returncode != 0:
+            raise RuntimeError(f"floe egress run {name} exited {done.returncode}: {done.tail()}")
+        return EgressRun(done.seconds, done.peak_rss_mb, _receipt(done.stdout))
 
 
 def _receipt(stdout: str) -> dict[str, Any]:
@@ -133,46 +114,3 @@ def _receipt(stdout: str) -> dict[str, Any]:
         except json.JSONDecodeError:
             doc = {}
     return doc if isinstance(doc, dict) else {"receipts": doc}
-
-
-class _PeakRss(threading.Thread):
-    """Peak resident memory of a process (its kernel high-water mark, VmHWM) plus the resident
-    memory of its children, sampled every 10 ms."""
-
-    def __init__(self, pid: int) -> None:
-        super().__init__(daemon=True)
-        self.pid = pid
-        self.peak = 0
-        self._halt = threading.Event()
-
-    def _hwm(self) -> int:
-        try:
-            status = Path(f"/proc/{self.pid}/status").read_text()
-        except OSError:
-            return 0
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-        return 0
-
-    def run(self) -> None:
-        import psutil
-
-        try:
-            proc = psutil.Process(self.pid)
-        except psutil.Error:
-            return
-        while not self._halt.is_set():
-            try:
-                total = max(self._hwm(), proc.memory_info().rss)
-                for child in proc.children(recursive=True):
-                    with contextlib.suppress(psutil.Error):
-                        total += child.memory_info().rss
-            except psutil.Error:
-                return
-            self.peak = max(self.peak, total)
-            self._halt.wait(0.01)
-
-    def stop(self) -> None:
-        self._halt.set()
-        self.join(timeout=2)

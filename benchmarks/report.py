@@ -82,7 +82,12 @@ def _fmt_target(t: Target) -> str:
     mark = {True: "met", False: "**NOT met**", None: "not measured"}[t.met]
     if t.value is None:
         return f"| {t.description} | - | {mark}: {t.reason} |"
-    value = f"{t.value:.2f}{t.unit}" if t.unit == "x" else f"{t.value:,.2f} {t.unit}"
+    if t.unit == "x":
+        value = f"{t.value:.2f}x"
+    elif t.unit == "rows/s":
+        value = f"{t.value:,.0f} rows/s"
+    else:
+        value = f"{t.value:,.2f} {t.unit}"
     return f"| {t.description} | {value} | {mark} |"
 
 

@@ -13,7 +13,6 @@ PostgreSQL server, same HTTP server. Both are timed as whole processes (``drt ru
 from __future__ import annotations
 
 import itertools
-import time
 from pathlib import Path
 from typing import Any
 
@@ -115,9 +114,8 @@ def _upsert_variants(
 
 
 def _timed_drt(drt: drt_env.DrtProject, name: str) -> dict[str, float]:
-    start = time.perf_counter()
-    drt.run(_drt_binary(), name, timeout=_TIMEOUT)
-    return {"seconds": time.perf_counter() - start}
+    done = drt.run(_drt_binary(), name, timeout=_TIMEOUT)
+    return {"seconds": done.seconds, "peak_rss_mb": done.peak_rss_mb}
 
 
 def _rest_variants(
