@@ -239,7 +239,8 @@ class PluginRegistry:
         self._plugins[info.name] = info
         return info
 
-    def _broken(self, name: str, source: str, message: str, hint: str) -> None:
+    def _broken(self, name: str, source: str, message: str, hint: str) -> PluginInfo | None:
+        """Record a broken plugin; returns ``None`` so callers can ``return self._broken(...)``."""
         self._problems.append(PluginProblem(name=name, source=source, message=message, hint=hint))
         return None
 

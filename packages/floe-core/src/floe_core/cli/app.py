@@ -66,6 +66,8 @@ def _load(target: str) -> Any:
 app.command("validate")(_load("floe_core.cli.validate:validate"))
 app.command("sinks")(_load("floe_core.cli.sinks:sinks"))
 app.command("schema")(_load("floe_core.cli.schema:schema"))
+# Command groups attach the same way, one line each, e.g.
+# app.add_typer(_load("floe_core.cli.egress:egress_app"), name="egress")
 app.add_typer(_load("floe_core.cli.egress:egress_app"), name="egress")
 app.command("demo")(_load("floe_core.cli.demo:demo"))
 
