@@ -148,7 +148,11 @@ def _print_error(exc: FloeError, as_json: bool) -> None:
     from floe_core.egress.observability import redactor
     from floe_core.errors import FloeError
 
-    safe = FloeError(redactor.text(exc.message), hint=redactor.text(exc.hint))
+    where = "/".join(
+        part for part in (getattr(exc, "sink_type", ""), getattr(exc, "destination", "")) if part
+    )
+    message = f"[{where}] {exc.message}" if where and where not in exc.message else exc.message
+    safe = FloeError(redactor.text(message), hint=redactor.text(exc.hint))
     if as_json:
         print_json({"error": safe.message, "hint": safe.hint, "type": type(exc).__name__})
     print_error(safe)
@@ -235,6 +239,8 @@ def _print_history(runs: list[Receipt], name: str | None, as_json: bool) -> None
         print_json({"runs": [r.to_dict() for r in runs]})
         return
     out = console()
+    if not out.is_terminal:
+        out.width = max(out.width, 160)  # a log or a pipe: keep each run on one line
     if not runs:
         out.print(f"no runs recorded{f' for {name}' if name else ''}")
         return

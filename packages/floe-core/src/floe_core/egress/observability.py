@@ -47,7 +47,7 @@ __all__ = [
 LOGGER_NAME = "floe.egress"
 TRACER_NAME = "floe.egress"
 _MIN_SECRET_LENGTH = 4
-_LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+_LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "off": 100}
 
 
 class Redactor:

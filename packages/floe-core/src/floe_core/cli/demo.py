@@ -1,0 +1,72 @@
+"""``floe demo``: run the quickstart sync on the embedded default, no infrastructure needed."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from floe_core.egress.quickstart import DemoResult
+
+__all__ = ["demo"]
+
+
+def demo(
+    project: Annotated[
+        Path,
+        typer.Option("--project", "-p", help="The quickstart project directory."),
+    ] = Path("examples/quickstart"),
+    rows: Annotated[
+        int, typer.Option("--rows", min=1, max=50_000_000, help="Customers to generate.")
+    ] = 10_000,
+) -> None:
+    """Create the quickstart's Iceberg table and sync it to a local SQLite database.
+
+    Everything lives under the project's .floe/ directory; running it again changes nothing.
+    Exit code 0: synced; 2: some rows rejected; 1: failed.
+    """
+    from floe_core.cli.output import console, print_error
+    from floe_core.egress.observability import configure_logging, get_logger, redactor
+    from floe_core.egress.progress import make_progress
+    from floe_core.egress.quickstart import run_demo
+    from floe_core.egress.receipt import exit_code
+    from floe_core.errors import FloeError
+
+    configure_logging(sys.stderr, default_level="warning")
+    out = console()
+    out.print(f"[bold]floe demo[/]: {project}/floe.yaml -> its destinations")
+    try:
+        with make_progress(sys.stderr, get_logger()) as progress:
+            result = run_demo(project, rows=rows, progress=progress)
+    except FloeError as exc:
+        print_error(FloeError(redactor.text(exc.message), hint=redactor.text(exc.hint)))
+        raise typer.Exit(1) from None
+    _print(result, project)
+    raise typer.Exit(exit_code(result.receipts))
+
+
+def _print(result: DemoResult, project: Path) -> None:
+    from floe_core.cli.output import console
+    from floe_core.egress.receipt import receipt_table
+
+    out = console()
+    table = result.table
+    state = "created" if table.written else "already there, unchanged"
+    out.print(f"source   {result.catalog}")
+    out.print(
+        f"         {table.table}: {table.rows:,} rows, snapshot {table.snapshot_id} ({state})"
+    )
+    for receipt in result.receipts:
+        out.print(receipt_table(receipt))
+    for count in result.counts:
+        out.print(
+            f"destination table [bold]{count.table}[/] in {count.database} now holds "
+            f"[bold]{count.rows:,}[/] rows"
+        )
+    out.print(
+        f"next: [cyan]floe egress history --spec {project}/floe.yaml[/]   "
+        f"[cyan]floe egress run --all --spec {project}/floe.yaml[/]"
+    )

@@ -1,0 +1,139 @@
+"""``floe demo``: the quickstart project, end to end, with no infrastructure.
+
+It creates the project's embedded Iceberg catalog (SQLite) and local warehouse under
+``<project>/.floe/``, fills the Gold table ``gold.customers`` with generated customers (once;
+an existing identical table is kept), and runs the project's destination into a local SQLite
+database through the same runner as ``floe egress run``. Running it again re-sends the same
+rows; the destination upserts on ``customer_id``, so nothing is duplicated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from floe_core.egress.errors import EgressConfigError
+from floe_core.egress.quickstart_data import DEFAULT_ROWS, QuickstartTable
+
+if TYPE_CHECKING:
+    from floe_core.compiler import CompiledDestination, EgressPlan
+    from floe_core.egress.progress import Progress
+    from floe_core.egress.receipt import Receipt
+    from floe_core.egress.secrets import SecretResolver
+    from floe_core.registry import PluginRegistry
+
+__all__ = ["DEFAULT_PROJECT", "DemoResult", "DestinationCount", "run_demo"]
+
+#: Where ``floe demo`` looks for the quickstart project, relative to the working directory.
+DEFAULT_PROJECT = Path("examples/quickstart")
+
+
+@dataclass(frozen=True)
+class DestinationCount:
+    """Rows a SQL destination table holds after the run (proof that nothing was duplicated)."""
+
+    destination: str
+    table: str
+    database: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """What ``floe demo`` did.
+
+    Attributes:
+        catalog: Secret-free description of the catalog it used.
+        table: The Gold table it created or found.
+        receipts: One receipt per destination run.
+        counts: Rows held by each SQL destination table afterwards.
+    """
+
+    catalog: str
+    table: QuickstartTable
+    receipts: list[Receipt]
+    counts: list[DestinationCount]
+
+
+def run_demo(
+    project_dir: Path = DEFAULT_PROJECT,
+    *,
+    rows: int = DEFAULT_ROWS,
+    registry: PluginRegistry | None = None,
+    progress: Progress | None = None,
+) -> DemoResult:
+    """Create the quickstart's Gold table if needed and run every destination of the project.
+
+    Raises:
+        EgressConfigError: No quickstart project at ``project_dir``.
+        FloeError: Anything ``floe egress run`` would refuse.
+    """
+    from floe_core.compiler import compile_project
+    from floe_core.egress.catalog import describe_catalog
+    from floe_core.egress.quickstart_data import create_customers_table
+    from floe_core.egress.runner import EgressRunner
+    from floe_core.egress.secrets import SecretResolver
+    from floe_core.egress.state import StateStore, state_url_for
+    from floe_core.registry import PluginRegistry
+
+    spec = project_dir / "floe.yaml"
+    if not spec.is_file():
+        raise EgressConfigError(
+            f"no quickstart project at {project_dir} (no floe.yaml there)",
+            hint="run `floe demo` from the root of the floe repository, or pass --project DIR",
+        )
+    registry = registry or PluginRegistry.discover()
+    plan = compile_project(spec, registry=registry).unwrap()
+    if plan.catalog is None or plan.catalog.get("type") != "sql":
+        raise EgressConfigError(
+            f"the quickstart needs an embedded sql catalog in {plan.manifest_path}",
+            hint="use the manifest shipped in examples/quickstart/",
+        )
+    destinations = [d for d in plan.destinations if d.source_table]
+    if not destinations:
+        raise EgressConfigError(
+            f"{spec} declares no destination with a source_table",
+            hint="use the floe.yaml shipped in examples/quickstart/",
+        )
+    table = create_customers_table(plan.catalog, destinations[0].source_table or "", rows=rows)
+    secrets = SecretResolver.for_project(plan.project_dir, secrets_dir=plan.secrets_dir)
+    with StateStore(state_url_for(plan.project_dir, plan.state_url)) as state:
+        runner = EgressRunner(
+            plan, registry=registry, secrets=secrets, state=state, progress=progress
+        )
+        receipts = runner.run(destinations)
+    counts = _sql_counts(plan, destinations, secrets)
+    return DemoResult(describe_catalog(plan.catalog), table, receipts, counts)
+
+
+def _sql_counts(
+    plan: EgressPlan, destinations: Sequence[CompiledDestination], secrets: SecretResolver
+) -> list[DestinationCount]:
+    """Count the rows of each SQLite destination table (other databases are left alone)."""
+    import sqlalchemy as sa
+
+    from floe_core.compiler.plan import resolve_sqlite_url
+
+    counts = []
+    for destination in destinations:
+        table = destination.config.get("table")
+        if destination.sink_type != "sql_database" or not isinstance(table, str):
+            continue
+        url = resolve_sqlite_url(
+            secrets.resolve(destination.connection_secret_ref).reveal()["url"], plan.project_dir
+        )
+        if not url.startswith("sqlite"):
+            continue
+        engine = sa.create_engine(url)
+        try:
+            with engine.connect() as conn:
+                schema = destination.config.get("schema")
+                target = sa.table(table, schema=schema if isinstance(schema, str) else None)
+                rows = conn.execute(sa.select(sa.func.count()).select_from(target)).scalar_one()
+        finally:
+            engine.dispose()
+        database = url.split(":///", 1)[-1]
+        counts.append(DestinationCount(destination.name, table, database, int(rows)))
+    return counts

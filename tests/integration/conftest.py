@@ -1,0 +1,254 @@
+"""Fixtures for end-to-end egress tests: a project on disk with a real Iceberg SQL catalog,
+a recording HTTP server on 127.0.0.1, a fresh PostgreSQL schema, and the ``floe`` CLI.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from floe_core.cli.app import app
+from floe_core.egress.quickstart_data import create_customers_table
+from floe_core.egress.source import IcebergSource
+from typer.testing import CliRunner, Result
+
+REPO = Path(__file__).resolve().parents[2]
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+# --- HTTP destination -------------------------------------------------------------------
+
+
+@dataclass
+class Recorder:
+    """A JSON endpoint that keeps every request; ``token`` is the bearer token it accepts."""
+
+    url: str = ""
+    token: str = ""
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    fail_with: int | None = None
+    reject_ids: set[int] = field(default_factory=set)
+    echo_headers_on_error: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """Every record received in a data request (array bodies), in arrival order."""
+        rows: list[dict[str, Any]] = []
+        for request in self.requests:
+            if request["method"] in {"POST", "PUT", "PATCH"}:
+                rows.extend(request["body"])
+        return rows
+
+
+@pytest.fixture
+def http_server() -> Iterator[Recorder]:
+    recorder = Recorder()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _answer(self, status: int, payload: Any) -> None:
+            raw = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(raw)
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            if recorder.token and self.headers.get("Authorization") != f"Bearer {recorder.token}":
+                self._answer(401, {"error": "unauthorized"})
+                return
+            if self.command in {"POST", "PUT", "PATCH"}:
+                if recorder.fail_with is not None:
+                    detail = dict(self.headers) if recorder.echo_headers_on_error else {}
+                    self._answer(recorder.fail_with, {"error": "refused", "headers": detail})
+                    return
+                body = json.loads(raw)
+                if any(r.get("customer_id") in recorder.reject_ids for r in body):
+                    self._answer(400, {"error": "customer refused"})
+                    return
+                with recorder.lock:
+                    recorder.requests.append(
+                        {
+                            "method": self.command,
+                            "path": self.path,
+                            "headers": dict(self.headers),
+                            "body": body,
+                            "bytes": len(raw),
+                        }
+                    )
+            self._answer(200, {"ok": True})
+
+        do_POST = do_PUT = do_PATCH = do_GET = do_HEAD = _handle
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    recorder.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield recorder
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pg_schema() -> Iterator[str]:
+    """A fresh schema in the ``test`` database, dropped afterwards."""
+    name = f"floe_it_{uuid.uuid4().hex[:10]}"
+    try:
+        conn = psycopg.connect(PG_DSN, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(
+            f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc}); "
+            "start it with: bash scripts/services.sh"
+        )
+    with conn:
+        conn.execute(f'CREATE SCHEMA "{name}"')
+        try:
+            yield name
+        finally:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+def pg_rows(schema: str, table: str, order_by: str) -> list[dict[str, Any]]:
+    """Every row of ``schema.table`` as dicts."""
+    with psycopg.connect(PG_DSN) as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+        cur.execute(f'SELECT * FROM "{schema}"."{table}" ORDER BY "{order_by}"')
+        return list(cur.fetchall())
+
+
+# --- project ------------------------------------------------------------------------------
+
+
+@dataclass
+class FloeProject:
+    """A data product directory: floe.yaml, manifest.yaml, secrets/ and an Iceberg catalog."""
+
+    root: Path
+    catalog: dict[str, Any]
+
+    def write(self, destinations: str, *, manifest_extra: str = "") -> None:
+        (self.root / "floe.yaml").write_text(
+            "apiVersion: floe.dev/v1\nkind: FloeSpec\nmetadata: {name: it, version: 1.0.0}\n"
+            "destinations:\n" + textwrap.indent(textwrap.dedent(destinations), "  "),
+            encoding="utf-8",
+        )
+        (self.root / "manifest.yaml").write_text(
+            "apiVersion: floe.dev/v1\nkind: Manifest\nmetadata: {name: it}\n"
+            "catalog:\n  type: sql\n  name: it\n  uri: sqlite:///.floe/catalog.db\n"
+            "  warehouse: .floe/warehouse\n" + textwrap.dedent(manifest_extra),
+            encoding="utf-8",
+        )
+
+    def secret(self, name: str, **keys: str) -> None:
+        folder = self.root / "secrets" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for key, value in keys.items():
+            (folder / key).write_text(value, encoding="utf-8")
+
+    @property
+    def spec(self) -> str:
+        return str(self.root / "floe.yaml")
+
+    def cli(self, *args: str, env: dict[str, str] | None = None) -> Result:
+        """Run ``floe`` in-process (typer's CliRunner)."""
+        return CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
+
+    def source_rows(self, table: str = "gold.customers") -> list[dict[str, Any]]:
+        with IcebergSource(self.catalog, table) as source:
+            return source.batches().read_all().sort_by("customer_id").to_pylist()
+
+
+def run_floe(
+    *args: str, cwd: Path = REPO, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``floe`` console script in a fresh process."""
+    floe = Path(sys.executable).with_name("floe")
+    return subprocess.run(
+        [str(floe), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=600,
+        check=False,
+    )
+
+
+@pytest.fixture
+def make_project(tmp_path: Path) -> Any:
+    """``make_project(rows)``: a project whose catalog holds ``rows`` generated customers."""
+
+    def build(rows: int = 200, name: str = "proj") -> FloeProject:
+        root = tmp_path / name
+        root.mkdir()
+        catalog = {
+            "type": "sql",
+            "name": "it",
+            "uri": f"sqlite:///{root / '.floe' / 'catalog.db'}",
+            "warehouse": (root / ".floe" / "warehouse").as_uri(),
+        }
+        create_customers_table(catalog, rows=rows)
+        return FloeProject(root, catalog)
+
+    return build
+
+
+def as_json_value(value: Any) -> Any:
+    """How the rest_api sink encodes a Python value read from Arrow."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value
+
+
+def json_receipts(result: Result | subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
+    """The receipts printed by ``floe egress run --json``."""
+    return list(json.loads(result.stdout)["receipts"])
+
+
+@dataclass(frozen=True)
+class Helpers:
+    """Helper functions for the tests (test modules cannot import conftest directly)."""
+
+    pg_url: str = PG_URL
+    pg_dsn: str = PG_DSN
+
+    pg_rows = staticmethod(pg_rows)
+    run_floe = staticmethod(run_floe)
+    as_json_value = staticmethod(as_json_value)
+    json_receipts = staticmethod(json_receipts)
+
+
+@pytest.fixture
+def h() -> Helpers:
+    """Helper functions: ``h.pg_rows``, ``h.run_floe``, ``h.json_receipts``, ..."""
+    return Helpers()
