@@ -1,7 +1,7 @@
 """Turning SQLAlchemy and database-driver errors into floe's errors, in one place.
 
-Errors are classified by what the driver reports, in this order: PostgreSQL SQLSTATE
-(psycopg), MySQL/MariaDB error numbers (PyMySQL), SQLite result codes, then the DB-API class
+Errors are classified by what the driver reports, in this order: MySQL/MariaDB error numbers
+(PyMySQL), PostgreSQL SQLSTATE (psycopg), SQLite result codes, then the DB-API class
 (``IntegrityError``, ``DataError``, ...). libpq reports errors that happen while a connection
 is being opened (bad password, unknown role or database) without a SQLSTATE, so for those the
 server's message is read.
@@ -66,15 +66,17 @@ def classify(exc: BaseException) -> Failure:
         orig = exc.orig
     if isinstance(orig, (TimeoutError, ConnectionError)):
         return Failure.CONNECTION
-    sqlstate = getattr(orig, "sqlstate", None)
-    if isinstance(sqlstate, str) and sqlstate:
-        return _classify_sqlstate(sqlstate)
-    if type(orig).__module__.startswith("psycopg"):
-        return _classify_libpq(orig)
-    if type(orig).__module__.startswith("pymysql") and orig.args and isinstance(orig.args[0], int):
+    module = type(orig).__module__
+    # MySQL error numbers are finer than its SQLSTATEs (42000 covers "unknown database").
+    if module.startswith("pymysql") and orig.args and isinstance(orig.args[0], int):
         found = _classify_mysql(orig.args[0])
         if found is not Failure.OTHER:
             return found
+    sqlstate = getattr(orig, "sqlstate", None)
+    if module.startswith("psycopg") and isinstance(sqlstate, str) and sqlstate:
+        return _classify_sqlstate(sqlstate)
+    if module.startswith("psycopg"):
+        return _classify_libpq(orig)
     sqlite_code = getattr(orig, "sqlite_errorcode", None)
     if isinstance(sqlite_code, int):
         primary = sqlite_code & 0xFF

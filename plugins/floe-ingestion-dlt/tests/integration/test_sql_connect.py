@@ -1,0 +1,127 @@
+"""Creating a ``sql_database`` sink fails fast, with the right error, and never shows a secret."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from floe_ingestion_dlt.errors import (
+    SinkAuthenticationError,
+    SinkConfigurationError,
+    SinkConnectionError,
+)
+
+PASSWORD = "s3cret-Pa55word"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _assert_clean(error: BaseException) -> None:
+    for text in (str(error), repr(error), getattr(error, "hint", "")):
+        assert PASSWORD not in text
+    assert "sql_database/warehouse" in str(error)
+
+
+@pytest.mark.requirement("R7")
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql+psycopg://floe_no_such_role:{PASSWORD}@127.0.0.1:5432/test",
+        f"mysql+pymysql://root:{PASSWORD}@127.0.0.1:3306/test",
+        f"mysql+pymysql://floe_no_such_user:{PASSWORD}@127.0.0.1:3306/test",
+    ],
+    ids=["postgresql-unknown-role", "mariadb-wrong-password", "mariadb-unknown-user"],
+)
+def test_refused_credentials_raise_authentication_error(
+    url: str, sql_sink: Callable[..., Any], sql_pg_schema: str
+) -> None:
+    with pytest.raises(SinkAuthenticationError) as caught:
+        sql_sink(url, "customers")
+
+    _assert_clean(caught.value)
+    assert "refused the credentials" in str(caught.value)
+    assert not caught.value.retryable
+
+
+@pytest.mark.requirement("R7")
+@pytest.mark.parametrize("scheme", ["postgresql+psycopg", "mysql+pymysql"])
+def test_unreachable_host_raises_connection_error(
+    scheme: str, sql_sink: Callable[..., Any]
+) -> None:
+    url = f"{scheme}://user:{PASSWORD}@127.0.0.1:{_free_port()}/test"
+
+    with pytest.raises(SinkConnectionError) as caught:
+        sql_sink(url, "customers")
+
+    assert type(caught.value) is SinkConnectionError
+    assert caught.value.retryable
+    assert "cannot connect" in str(caught.value)
+    _assert_clean(caught.value)
+
+
+@pytest.mark.requirement("R7")
+def test_unknown_host_name_raises_connection_error(sql_sink: Callable[..., Any]) -> None:
+    url = f"postgresql+psycopg://u:{PASSWORD}@floe-no-such-host.invalid:5432/test"
+
+    with pytest.raises(SinkConnectionError) as caught:
+        sql_sink(url, "customers")
+
+    assert type(caught.value) is SinkConnectionError
+    _assert_clean(caught.value)
+
+
+@pytest.mark.requirement("R7")
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://postgres@127.0.0.1:5432/floe_no_such_database",
+        "mysql+pymysql://root@127.0.0.1:3306/floe_no_such_database",
+    ],
+    ids=["postgresql", "mariadb"],
+)
+def test_unknown_database_is_a_configuration_error(
+    url: str, sql_sink: Callable[..., Any], sql_maria_db: str
+) -> None:
+    with pytest.raises(SinkConfigurationError, match="floe_no_such_database"):
+        sql_sink(url, "customers")
+
+
+@pytest.mark.requirement("R7")
+def test_sqlite_file_in_a_missing_directory_is_a_configuration_error(
+    tmp_path: Path, sql_sink: Callable[..., Any]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'missing' / 'floe.db'}"
+
+    with pytest.raises(SinkConfigurationError, match="unable to open database file"):
+        sql_sink(url, "customers")
+
+
+@pytest.mark.requirement("R7")
+def test_missing_table_without_create_table_fails_at_creation(
+    sql_pg_schema: str, sql_sink: Callable[..., Any]
+) -> None:
+    url = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+    with pytest.raises(SinkConfigurationError, match="does not exist and create_table is false"):
+        sql_sink(url, "customers", schema=sql_pg_schema, create_table=False)
+
+
+@pytest.mark.requirement("R7")
+def test_password_kept_apart_from_the_url_is_used_and_hidden(
+    sql_sink: Callable[..., Any],
+) -> None:
+    url = "mysql+pymysql://root@127.0.0.1:3306/test"
+
+    with pytest.raises(SinkAuthenticationError) as caught:
+        sql_sink(url, "customers", password=PASSWORD)
+
+    # root has no password here: the password key was applied, and refused.
+    assert "Access denied for user 'root'" in str(caught.value)
+    _assert_clean(caught.value)
