@@ -35,7 +35,7 @@ def demo(
     from floe_core.egress.receipt import exit_code
     from floe_core.errors import FloeError
 
-    configure_logging(sys.stderr, default_level="warning")
+    configure_logging(default_level="off" if sys.stderr.isatty() else "warning")
     out = console()
     out.print(f"[bold]floe demo[/]: {project}/floe.yaml -> its destinations")
     try:
@@ -49,10 +49,10 @@ def demo(
 
 
 def _print(result: DemoResult, project: Path) -> None:
-    from floe_core.cli.output import console
+    from floe_core.cli.egress import wide_console
     from floe_core.egress.receipt import receipt_table
 
-    out = console()
+    out = wide_console()
     table = result.table
     state = "created" if table.written else "already there, unchanged"
     out.print(f"source   {result.catalog}")

@@ -22,11 +22,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from floe_core.compiler import CompileResult, EgressPlan
     from floe_core.egress.receipt import Receipt
     from floe_core.errors import FloeError
 
-__all__ = ["egress_app", "history_command", "run_command"]
+__all__ = ["egress_app", "history_command", "run_command", "wide_console"]
 
 egress_app = typer.Typer(
     name="egress",
@@ -66,7 +68,7 @@ def run_command(
     from floe_core.egress.observability import configure_logging, setup_tracing, tracer
 
     interactive = sys.stderr.isatty()
-    configure_logging(sys.stderr, default_level="warning" if interactive else "info")
+    configure_logging(default_level="off" if interactive else "info")
     tracing = setup_tracing()
     try:
         with tracer().start_as_current_span("floe.egress.run") as span:
@@ -162,16 +164,27 @@ def _print_error(exc: FloeError, as_json: bool) -> None:
 
 
 def _print_receipts(receipts: list[Receipt], as_json: bool) -> None:
-    from floe_core.cli.output import console, print_json
+    from floe_core.cli.output import print_json
     from floe_core.egress.observability import redactor
     from floe_core.egress.receipt import receipt_table
 
     if as_json:
         print_json({"receipts": [redactor.data(r.to_dict()) for r in receipts]})
         return
-    out = console()
+    out = wide_console()
     for receipt in receipts:
         out.print(receipt_table(receipt))
+
+
+def wide_console(width: int = 120) -> Console:
+    """A stdout console; when not a terminal (a log, a pipe), at least ``width`` columns wide
+    so that hashes and table rows stay on one line."""
+    from floe_core.cli.output import console
+
+    out = console()
+    if not out.is_terminal:
+        out.width = max(out.width, width)
+    return out
 
 
 @egress_app.command("history")
@@ -233,14 +246,12 @@ def _print_error_only(exc: FloeError, as_json: bool) -> None:
 def _print_history(runs: list[Receipt], name: str | None, as_json: bool) -> None:
     from rich.table import Table
 
-    from floe_core.cli.output import console, print_json
+    from floe_core.cli.output import print_json
 
     if as_json:
         print_json({"runs": [r.to_dict() for r in runs]})
         return
-    out = console()
-    if not out.is_terminal:
-        out.width = max(out.width, 160)  # a log or a pipe: keep each run on one line
+    out = wide_console(160)
     if not runs:
         out.print(f"no runs recorded{f' for {name}' if name else ''}")
         return

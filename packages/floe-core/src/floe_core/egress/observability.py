@@ -2,8 +2,9 @@
 
 Logs: structlog, one JSON object per line on stderr, each carrying the ``run_id`` (and
 ``destination``) of the run it belongs to. Log records of other libraries (pyiceberg, urllib3,
-...) go through the same JSON renderer. ``FLOE_LOG_LEVEL`` (debug, info, warning, error) sets
-the level; the default is ``info``, or ``warning`` when a progress bar is drawn on a terminal.
+...) go through the same JSON renderer. ``FLOE_LOG_LEVEL`` (debug, info, warning, error, off)
+sets the level; the default is ``info``, and ``off`` on a terminal, where the progress bar,
+the receipt and the error message say it all.
 
 Traces: OpenTelemetry spans for the run (``floe.egress.run``), compiling the project
 (``floe.egress.compile``), preparing each destination (``floe.egress.prepare``: secret, source,
@@ -23,7 +24,7 @@ import os
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from opentelemetry import trace
 
@@ -93,8 +94,15 @@ redactor = Redactor()
 
 
 def _level(environ: Mapping[str, str], default: str) -> int:
-    name = (environ.get("FLOE_LOG_LEVEL") or default).lower()
-    return _LEVELS.get(name, _LEVELS[default])
+    name = (environ.get("FLOE_LOG_LEVEL") or default).strip().lower()
+    if name not in _LEVELS:
+        from floe_core.egress.errors import EgressConfigError
+
+        raise EgressConfigError(
+            f"FLOE_LOG_LEVEL={name!r} is not a log level",
+            hint=f"use one of: {', '.join(_LEVELS)}",
+        )
+    return _LEVELS[name]
 
 
 def configure_logging(
@@ -106,13 +114,13 @@ def configure_logging(
     """Send structlog and stdlib logging to ``stream`` (stderr) as redacted JSON lines.
 
     Args:
-        stream: Where log lines go; stderr when None.
+        stream: Where log lines go; when None, whatever ``sys.stderr`` is at each write.
         default_level: Level when ``FLOE_LOG_LEVEL`` is not set.
         environ: Environment to read (``os.environ`` when None).
     """
     import structlog
 
-    out = stream if stream is not None else sys.stderr
+    out = stream if stream is not None else cast(TextIO, _Stderr())
     level = _level(os.environ if environ is None else environ, default_level)
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -141,6 +149,16 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(max(level, logging.WARNING))
+
+
+class _Stderr:
+    """Whatever ``sys.stderr`` is at the time of writing (test runners swap it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 def get_logger() -> Any:
