@@ -1,0 +1,276 @@
+"""The rest_api sink against a real HTTP server on 127.0.0.1: what arrives, and the receipt."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from floe_core.plugins import EgressResult, SinkConfig
+from floe_ingestion_dlt import DltIngestionPlugin
+from floe_ingestion_dlt.errors import SinkConfigurationError
+from floe_ingestion_dlt.sinks.base import Sink
+
+TOKEN = "tok-3f9a7c1e-secret"
+
+
+@pytest.fixture
+def plugin() -> DltIngestionPlugin:
+    return DltIngestionPlugin()
+
+
+@pytest.fixture
+def make_sink(plugin: DltIngestionPlugin, api_server: Any) -> Iterator[Callable[..., Sink]]:
+    created: list[Sink] = []
+
+    def make(
+        batch_size: int | None = None, field_mapping: dict[str, str] | None = None, **config: Any
+    ) -> Sink:
+        connection = {"base_url": api_server.base_url, "path": "/v1/contacts", **config}
+        sink = plugin.create_sink(
+            SinkConfig(
+                "rest_api",
+                connection,
+                batch_size=batch_size,
+                field_mapping=field_mapping,
+                destination_name="crm",
+                retry_config={"initial_backoff_seconds": 0.01, "max_backoff_seconds": 0.05},
+            )
+        )
+        created.append(sink)
+        return sink
+
+    yield make
+    for sink in created:
+        sink.dispose()
+
+
+def _expected_record(table: pa.Table, index: int) -> dict[str, Any]:
+    row = table.slice(index, 1).to_pylist()[0]
+    value = row["lifetime_value"]
+    row["lifetime_value"] = None if value is None else str(value)
+    row["updated_at"] = row["updated_at"].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return row
+
+
+@pytest.mark.requirement("R8")
+@pytest.mark.requirement("R16")
+def test_every_row_and_value_arrives_in_batches_of_batch_size(
+    plugin: DltIngestionPlugin, make_sink: Callable[..., Sink], api_server: Any, gold_customers: Any
+) -> None:
+    table = gold_customers(1234)
+    progress: list[int] = []
+    result = plugin.write(
+        make_sink(batch_size=100, max_concurrent_requests=1), table, on_progress=progress.append
+    )
+
+    assert result.success, result.errors
+    assert result.rows_delivered == 1234
+    assert api_server.batch_sizes() == [100] * 12 + [34]
+    assert len(api_server.rows) == 1234
+    assert api_server.rows[0] == _expected_record(table, 0)
+    assert api_server.rows[777] == _expected_record(table, 777)
+    assert [row["id"] for row in api_server.rows] == list(range(1234))
+    assert progress[-1] == 1234
+
+
+@pytest.mark.requirement("R3")
+def test_receipt_numbers_match_what_the_server_received(
+    plugin: DltIngestionPlugin, make_sink: Callable[..., Sink], api_server: Any, gold_customers: Any
+) -> None:
+    # one request at a time, so the server sees the payloads in batch order
+    result = plugin.write(make_sink(batch_size=64, max_concurrent_requests=1), gold_customers(300))
+    bodies = api_server.accepted_bodies
+    assert result.bytes_transmitted == sum(len(body) for body in bodies)
+    assert result.checksum == hashlib.sha256(b"".join(bodies)).hexdigest()
+    stamp = dt.datetime.fromisoformat(result.delivery_timestamp)
+    assert stamp.utcoffset() == dt.timedelta(0)
+    assert abs((dt.datetime.now(dt.UTC) - stamp).total_seconds()) < 60
+    assert result.duration_seconds > 0
+    assert result.rows_rejected == 0 and result.errors == []
+
+
+@pytest.mark.requirement("B5")
+def test_idempotency_keys_are_sent_and_identical_across_two_runs(
+    plugin: DltIngestionPlugin, make_sink: Callable[..., Sink], api_server: Any, gold_customers: Any
+) -> None:
+    table = gold_customers(250)
+    first = plugin.write(make_sink(batch_size=100), table)
+    keys_first = [r.idempotency_key for r in api_server.data_requests]
+    second = plugin.write(make_sink(batch_size=100), table)
+    keys_second = [r.idempotency_key for r in api_server.data_requests][len(keys_first) :]
+
+    assert len(set(keys_first)) == 3
+    assert sorted(keys_first) == sorted(keys_second)
+    assert first.idempotency_key == second.idempotency_key
+    assert first.checksum == second.checksum
+    # the server de-duplicated the second run: every row once
+    assert len(api_server.rows) == 250
+    assert api_server.replays == 3
+
+    other = plugin.write(make_sink(batch_size=100, path="/v1/other"), table)
+    assert other.idempotency_key != first.idempotency_key
+
+
+@pytest.mark.requirement("R8")
+def test_headers_and_bearer_auth(
+    plugin: DltIngestionPlugin, make_sink: Callable[..., Sink], api_server: Any, gold_customers: Any
+) -> None:
+    api_server.required_headers = {"Authorization": f"Bearer {TOKEN}"}
+    sink = make_sink(batch_size=10, token=TOKEN, headers={"X-Source": "floe"})
+    plugin.write(sink, gold_customers(10))
+    (request,) = api_server.data_requests
+    assert request.method == "POST"
+    assert request.path == "/v1/contacts"
+    assert request.headers["content-type"] == "application/json"
+    assert request.headers["x-source"] == "floe"
+    assert request.headers["authorization"] == f"Bearer {TOKEN}"
+    assert len(request.headers["idempotency-key"]) == 64
+    assert TOKEN not in repr(sink.config)
+
+
+@pytest.mark.requirement("R8")
+@pytest.mark.parametrize(
+    ("secret", "header", "expected"),
+    [
+        (
+            {"username": "ana", "password": "pw-123456"},
+            "authorization",
+            "Basic " + base64.b64encode(b"ana:pw-123456").decode(),
+        ),
+        ({"api_key": "key-123456"}, "x-api-key", "key-123456"),
+        ({"api_key": "key-123456", "api_key_header": "X-Custom-Key"}, "x-custom-key", "key-123456"),
+    ],
+)
+def test_basic_and_api_key_auth(
+    plugin: DltIngestionPlugin,
+    make_sink: Callable[..., Sink],
+    api_server: Any,
+    gold_customers: Any,
+    secret: dict[str, str],
+    header: str,
+    expected: str,
+) -> None:
+    api_server.required_headers = {header: expected}
+    result = plugin.write(make_sink(batch_size=5, **secret), gold_customers(5))
+    assert result.success
+    assert api_server.probes[0].headers[header] == expected
+
+
+@pytest.mark.requirement("R8")
+def test_envelope_body_and_record_ids_from_the_response(
+    plugin: DltIngestionPlugin, make_sink: Callable[..., Sink], api_server: Any, gold_customers: Any
+) -> None:
+    api_server.envelope_key = "inputs"
+    sink = make_sink(
+        batch_size=4,
+        body="envelope",
+        envelope_key="inputs",
+        record_id_path="$.ids[*]",
+        method="put",
+    )
+    result = plugin.write(sink, gold_customers(10))
+    request = api_server.data_requests[0]
+    assert request.method == "PUT"
+    assert list(request.json) == ["inputs"]
+    assert len(request.json["inputs"]) == 4
+    assert result.destination_record_ids == [f"rec-{i}" for i in range(10)]
+
+
+@pytest.mark.requirement("R8")
+def test_record_body_sends_one_row_per_request(
+    plugin: DltIngestionPlugin, make_sink: Callable[..., Sink], api_server: Any, gold_customers: Any
+) -> None:
+    sink = make_sink(batch_size=50, body="record", record_id_path="$.id", max_concurrent_requests=3)
+    result = plugin.write(sink, gold_customers(7))
+    assert result.rows_delivered == 7
+    assert len(api_server.data_requests) == 7
+    assert all(isinstance(r.json, dict) for r in api_server.data_requests)
+    assert sorted(row["id"] for row in api_server.rows) == list(range(7))
+    assert result.destination_record_ids == [f"rec-{i}" for i in range(7)]
+    assert len({r.idempotency_key for r in api_server.data_requests}) == 7
+
+
+@pytest.mark.requirement("R14")
+def test_field_mapping_renames_fields_in_the_json(
+    plugin: DltIngestionPlugin, make_sink: Callable[..., Sink], api_server: Any, gold_customers: Any
+) -> None:
+    sink = make_sink(field_mapping={"email": "Email", "lifetime_value": "ltv"})
+    plugin.write(sink, gold_customers(3))
+    assert api_server.rows[1]["Email"] == "c1@example.com"
+    assert api_server.rows[1]["ltv"] == "1.01"
+    assert "email" not in api_server.rows[1]
+
+
+@pytest.mark.requirement("R14")
+def test_a_field_mapping_column_missing_from_the_data_sends_nothing(
+    plugin: DltIngestionPlugin, make_sink: Callable[..., Sink], api_server: Any, gold_customers: Any
+) -> None:
+    sink = make_sink(field_mapping={"ltv_eur": "ltv"})
+    with pytest.raises(SinkConfigurationError, match=r"'ltv_eur'.*available columns: id, name"):
+        plugin.write(sink, gold_customers(3))
+    assert api_server.data_requests == []
+
+
+@pytest.mark.requirement("R8")
+def test_empty_input_succeeds_and_sends_nothing(
+    plugin: DltIngestionPlugin, make_sink: Callable[..., Sink], api_server: Any, gold_customers: Any
+) -> None:
+    result = plugin.write(make_sink(), gold_customers(0))
+    assert isinstance(result, EgressResult)
+    assert result.success
+    assert (result.rows_delivered, result.bytes_transmitted) == (0, 0)
+    assert api_server.data_requests == []
+
+
+@pytest.mark.requirement("R8")
+def test_concurrent_requests_deliver_every_row_in_order_of_batches(
+    plugin: DltIngestionPlugin, make_sink: Callable[..., Sink], api_server: Any, gold_customers: Any
+) -> None:
+    api_server.delay = 0.02
+    table = gold_customers(400)
+    result = plugin.write(make_sink(batch_size=20, max_concurrent_requests=8), table)
+    assert result.success and result.rows_delivered == 400
+    assert sorted(row["id"] for row in api_server.rows) == list(range(400))
+    # the checksum is over payloads in batch order, whatever order the server saw them in
+    sequential = plugin.write(make_sink(batch_size=20, path="/v1/seq"), table)
+    assert result.checksum == sequential.checksum
+
+
+@pytest.mark.requirement("R8")
+def test_max_requests_per_second_spaces_the_requests(
+    plugin: DltIngestionPlugin, make_sink: Callable[..., Sink], api_server: Any, gold_customers: Any
+) -> None:
+    sink = make_sink(batch_size=1, max_requests_per_second=20, max_concurrent_requests=4)
+    plugin.write(sink, gold_customers(6))
+    times = sorted(r.at for r in api_server.data_requests)
+    # six requests at 20/s take at least 5 intervals of 50 ms
+    assert times[-1] - times[0] >= 5 * 0.05 * 0.9
+
+
+@pytest.mark.requirement("R8")
+def test_decimal_timestamp_and_unicode_values_arrive_exactly(
+    plugin: DltIngestionPlugin, make_sink: Callable[..., Sink], api_server: Any
+) -> None:
+    table = pa.table(
+        {
+            "id": pa.array([9_007_199_254_740_993], pa.int64()),
+            "amount": pa.array([Decimal("12345678901234.567890")], pa.decimal128(20, 6)),
+            "at": pa.array(
+                [dt.datetime(2024, 3, 31, 1, 59, 59, 999999, tzinfo=dt.UTC)],
+                pa.timestamp("us", tz="America/New_York"),
+            ),
+            "text": ['Grüße, 東京 😀 "quoted" \\ \n' + "long" * 50_000],
+        }
+    )
+    plugin.write(make_sink(), table)
+    (row,) = api_server.rows
+    assert row["id"] == 9_007_199_254_740_993
+    assert row["amount"] == "12345678901234.567890"
+    assert row["at"] == "2024-03-31T01:59:59.999999Z"
+    assert row["text"] == table.column("text")[0].as_py()
