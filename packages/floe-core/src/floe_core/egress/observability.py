@@ -132,8 +132,12 @@ def configure_logging(
     renderer = structlog.processors.JSONRenderer(sort_keys=False, default=str)
     structlog.configure(
         processors=[*shared, renderer],
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.WriteLoggerFactory(file=out),
+        wrapper_class=structlog.make_filtering_bound_logger(min(level, logging.CRITICAL)),
+        logger_factory=(
+            structlog.WriteLoggerFactory(file=out)
+            if level <= logging.CRITICAL
+            else structlog.ReturnLoggerFactory()  # "off": lines are built but go nowhere
+        ),
         cache_logger_on_first_use=False,
     )
     handler = logging.StreamHandler(out)
