@@ -1,0 +1,74 @@
+"""``sink.dlt_destination``: a real ``@dlt.destination`` delivering through the same sink."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import dlt
+import pytest
+from dlt.pipeline.exceptions import PipelineStepFailed
+from floe_core.plugins import SinkConfig
+from floe_ingestion_dlt import DltIngestionPlugin
+from floe_ingestion_dlt.sinks.base import Sink
+
+
+def _sink(api_server: Any, **config: Any) -> Sink:
+    return DltIngestionPlugin().create_sink(
+        SinkConfig(
+            "rest_api",
+            {"base_url": api_server.base_url, "path": "/v1/contacts", **config},
+            batch_size=10,
+            field_mapping={"email": "Email"},
+            destination_name="crm",
+            retry_config={"initial_backoff_seconds": 0.01, "max_backoff_seconds": 0.01},
+        )
+    )
+
+
+def _pipeline(sink: Sink, tmp_path: Path) -> dlt.Pipeline:
+    return dlt.pipeline(
+        pipeline_name=f"floe_dlt_dest_{uuid.uuid4().hex[:8]}",
+        destination=sink.dlt_destination,
+        pipelines_dir=str(tmp_path / "pipelines"),
+        dataset_name="egress",
+    )
+
+
+@pytest.mark.requirement("R7")
+def test_a_dlt_pipeline_delivers_through_the_sink(
+    api_server: Any, gold_customers: Any, tmp_path: Path
+) -> None:
+    table = gold_customers(35).select(["id", "email", "segment", "updated_at"])
+    api_server.fail_next(500)  # retried inside the destination, like in write()
+    with _sink(api_server) as sink:
+        info = _pipeline(sink, tmp_path).run(table, table_name="contacts")
+    assert not info.has_failed_jobs
+    rows = sorted(api_server.rows, key=lambda row: row["id"])
+    assert [row["id"] for row in rows] == list(range(35))
+    assert rows[3]["Email"] == "c3@example.com"
+    assert rows[3]["updated_at"] == "2024-01-01T00:00:03.000003Z"
+    assert set(rows[0]) == {"id", "Email", "segment", "updated_at"}
+    assert sorted(api_server.batch_sizes()) == [5, 10, 10, 10]
+    keys = [r.idempotency_key for r in api_server.data_requests]
+    assert len(set(keys)) == 4 and len(keys) == 5
+
+
+@pytest.mark.requirement("B6")
+def test_refused_rows_fail_the_load_loudly(
+    api_server: Any, gold_customers: Any, tmp_path: Path
+) -> None:
+    api_server.reject_marker = "c4@example.com"
+    records = gold_customers(10).select(["id", "email"]).to_pylist()
+    with _sink(api_server) as sink, pytest.raises(PipelineStepFailed) as caught:
+        _pipeline(sink, tmp_path).run(records, table_name="contacts")
+    assert "1 row(s) of table 'contacts' rejected" in str(caught.value)
+    assert sorted(row["id"] for row in api_server.rows) == [0, 1, 2, 3, 5, 6, 7, 8, 9]
+
+
+@pytest.mark.requirement("R7")
+def test_the_destination_is_built_lazily_per_sink(api_server: Any) -> None:
+    with _sink(api_server) as sink:
+        destination = sink.dlt_destination
+        assert destination.destination_name == "floe_rest_api"
