@@ -334,3 +334,77 @@ def test_refused_rows_are_a_permanent_write_error_and_nothing_of_the_batch_is_ke
 
     assert not caught.value.retryable
     assert sql_rows(url, table, ["id"], schema=schema) == []
+
+
+@pytest.mark.requirement("R8")
+@backends
+def test_created_table_has_faithful_types_and_no_generated_values(
+    sql_backend_url: tuple[str, str, str | None],
+    sql_sink: Callable[..., Any],
+    sql_drive: Callable[..., Any],
+    sql_rows: Callable[..., Any],
+    sql_awkward: Callable[..., pa.Table],
+) -> None:
+    backend, url, schema = sql_backend_url
+    data = sql_awkward(long_text=False)
+    data = data.set_column(0, "id", pa.array(range(8), pa.int64()))  # a key of 0 stays 0
+    table = _name()
+    sql_drive(sql_sink(url, table, schema=schema, mode="upsert", primary_key=["id"]), data)
+
+    engine = sa.create_engine(url)
+    try:
+        columns = sa.inspect(engine).get_columns(table, schema=schema)
+    finally:
+        engine.dispose()
+    types = {
+        c["name"]: str(c["type"]).upper() + (" TZ" if getattr(c["type"], "timezone", 0) else "")
+        for c in columns
+    }
+    expected = {
+        "postgresql": {
+            "id": "BIGINT",
+            "i8": "SMALLINT",
+            "i32": "INTEGER",
+            "f64": "DOUBLE PRECISION",
+            "f32": "REAL",
+            "dec": "NUMERIC(16, 2)",
+            "flag": "BOOLEAN",
+            "txt": "TEXT",
+            "ts_utc": "TIMESTAMP TZ",
+            "ts_naive": "TIMESTAMP",
+            "day": "DATE",
+            "blob": "BYTEA",
+        },
+        "mariadb": {
+            "id": "BIGINT",
+            "i8": "SMALLINT",
+            "i32": "INTEGER",
+            "f64": "DOUBLE",
+            "f32": "FLOAT",
+            "dec": "DECIMAL(16, 2)",
+            "flag": "TINYINT",
+            "txt": "LONGTEXT",
+            "ts_utc": "DATETIME",
+            "ts_naive": "DATETIME",
+            "day": "DATE",
+            "blob": "LONGBLOB",
+        },
+        "sqlite": {
+            "id": "BIGINT",
+            "i8": "SMALLINT",
+            "i32": "INTEGER",
+            "f64": "DOUBLE",
+            "f32": "FLOAT",
+            "dec": "NUMERIC(16, 2)",
+            "flag": "BOOLEAN",
+            "txt": "TEXT",
+            "ts_utc": "DATETIME",
+            "ts_naive": "DATETIME",
+            "day": "DATE",
+            "blob": "BLOB",
+        },
+    }[backend]
+    assert {name: types[name].split(" COLLATE")[0] for name in expected} == expected
+    assert all(c["default"] is None for c in columns)
+    assert [c["name"] for c in columns if not c["nullable"]] == ["id"]
+    assert [r[0] for r in sql_rows(url, table, ["id"], schema=schema)] == list(range(8))

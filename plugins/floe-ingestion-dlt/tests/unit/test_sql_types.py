@@ -73,7 +73,7 @@ def test_build_table_sets_key_nullability_and_utf8mb4() -> None:
     )
     ddl = str(sa.schema.CreateTable(table).compile(dialect=mysql.dialect()))
 
-    assert "id BIGINT NOT NULL" in ddl
+    assert "id BIGINT NOT NULL," in ddl  # no AUTO_INCREMENT: ids are the data's
     assert "email LONGTEXT NOT NULL" in ddl
     assert "v SMALLINT," in ddl
     assert "CONSTRAINT customers_pkey PRIMARY KEY (id)" in ddl

@@ -133,18 +133,24 @@ class SqlDatabaseSink(Sink):
         from floe_ingestion_dlt.sinks.sql_tables import prepare
 
         self._plan = self._writer = self._log = None
-        try:
-            with self._engine.begin() as conn:
-                plan = prepare(conn, self.settings, schema, destination=self.destination)
-                if self.settings.mode == "append":
-                    log = DeliveryLog(plan.db_schema, plan.target)
-                    log.ensure(conn)
-                    self._log = log
-        except PluginError:
-            raise
-        except Exception as exc:
-            raise map_write_error(exc, self._context, action="preparing the table") from exc
-        self._plan = plan
+        # A write often starts after a long pause; a pooled connection the server closed
+        # meanwhile fails on first use. SQLAlchemy then discards the pool: try once more.
+        for attempt in (1, 2):
+            try:
+                with self._engine.begin() as conn:
+                    plan = prepare(conn, self.settings, schema, destination=self.destination)
+                    log = None
+                    if self.settings.mode == "append":
+                        log = DeliveryLog(plan.db_schema, plan.target)
+                        log.ensure(conn)
+                break
+            except PluginError:
+                raise
+            except Exception as exc:
+                if attempt == 1 and classify(exc) is Failure.CONNECTION:
+                    continue
+                raise map_write_error(exc, self._context, action="preparing the table") from exc
+        self._plan, self._log = plan, log
         self._writer = self._make_writer(plan)
 
     def encode(self, batch: pa.RecordBatch) -> Payload:

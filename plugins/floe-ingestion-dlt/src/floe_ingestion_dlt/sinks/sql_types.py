@@ -150,7 +150,13 @@ def build_table(
                 hint="cast the column in the source model (e.g. a duration to an integer "
                 "number of seconds) or leave it out",
             ) from exc
-        columns.append(sa.Column(field.name, sql_type, nullable=not is_key and field.nullable))
+        # No autoincrement: the values are the data's own (MySQL would turn a key of 0 into
+        # the next sequence number, PostgreSQL would attach a sequence).
+        columns.append(
+            sa.Column(
+                field.name, sql_type, nullable=not is_key and field.nullable, autoincrement=False
+            )
+        )
     constraints = []
     if primary_key:
         key_name = key_name or f"{name[:58]}_pkey"
