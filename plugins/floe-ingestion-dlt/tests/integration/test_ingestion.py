@@ -179,12 +179,14 @@ def test_rest_api_merge_updates_in_place(api: FakeApi, catalog_config: dict[str,
     assert ingest(config, catalog_config).rows_loaded == 25
 
     api.records = [customer(i, version=1) if i <= 5 else customer(i) for i in range(1, 31)]
+    api.records.append(customer(7, version=3))  # the same key twice in one run: the last wins
     second = ingest(config, catalog_config)
 
-    assert second.rows_loaded == 10  # 5 changed + 5 new; the 20 unchanged rows are not rewritten
+    assert second.rows_loaded == 11  # 6 changed + 5 new; the 19 unchanged rows are not rewritten
     rows = read_table(catalog_config, "raw.customers")
     assert [row["id"] for row in rows] == list(range(1, 31))
     assert rows[0]["balance"] == 11.5 and rows[9]["balance"] == 105.0
+    assert rows[6]["balance"] == 76.5
 
 
 @pytest.mark.requirement("R5")
@@ -273,6 +275,10 @@ def test_replace_leaves_exactly_the_source(
     result = ingest(config, catalog_config)
     assert result.rows_loaded == 7
     assert [row["id"] for row in read_table(catalog_config, "raw.customers")] == list(range(1, 8))
+    with sqlite3.connect(sqlite_source.removeprefix("sqlite:///")) as conn:
+        conn.execute("DELETE FROM customers")
+    assert ingest(config, catalog_config).rows_loaded == 0
+    assert read_table(catalog_config, "raw.customers") == []
 
 
 @pytest.mark.requirement("R5")
@@ -392,23 +398,27 @@ def test_working_files_are_removed(
 
 
 @pytest.mark.parametrize(
-    ("contract", "expected_columns"),
+    ("contract", "columns", "rows_added"),
     [
-        ("evolve", {"id", "name", "balance", "updated_at", "active"}),
-        ("discard_value", {"id", "name"}),
+        ("evolve", {"id", "name", "balance", "updated_at", "active"}, 10),
+        ("discard_value", {"id", "name"}, 10),
+        ("discard_row", {"id", "name"}, 0),  # every source row carries the new columns
     ],
 )
 def test_new_source_columns_follow_the_schema_contract(
-    sqlite_source: str, catalog_config: dict[str, Any], contract: str, expected_columns: set[str]
+    sqlite_source: str,
+    catalog_config: dict[str, Any],
+    contract: str,
+    columns: set[str],
+    rows_added: int,
 ) -> None:
     narrow = sql_config(sqlite_source, source={"included_columns": ["id", "name"]})
     ingest(narrow, catalog_config)
-    ingest(sql_config(sqlite_source, schema_contract=contract), catalog_config)
+    result = ingest(sql_config(sqlite_source, schema_contract=contract), catalog_config)
+    assert result.rows_loaded == rows_added
     rows = read_table(catalog_config, "raw.customers")
-    assert len(rows) == 20
-    assert set(rows[0]) == {"id", "name", "balance", "updated_at", "active"} & (
-        expected_columns | {"id", "name"}
-    )
+    assert len(rows) == 10 + rows_added
+    assert set(rows[0]) == columns
 
 
 def test_frozen_schema_refuses_new_columns(
