@@ -85,7 +85,8 @@ def http_server() -> Iterator[Recorder]:
                     return
                 body = json.loads(raw)
                 if any(r.get("customer_id") in recorder.reject_ids for r in body):
-                    self._answer(400, {"error": "customer refused"})
+                    detail = dict(self.headers) if recorder.echo_headers_on_error else {}
+                    self._answer(400, {"error": "customer refused", "headers": detail})
                     return
                 with recorder.lock:
                     recorder.requests.append(
@@ -233,6 +234,25 @@ def as_json_value(value: Any) -> Any:
 def json_receipts(result: Result | subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
     """The receipts printed by ``floe egress run --json``."""
     return list(json.loads(result.stdout)["receipts"])
+
+
+@pytest.fixture
+def spans() -> Iterator[Any]:
+    """Every span finished while the test runs (an in-memory exporter on the SDK provider)."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    exporter = InMemorySpanExporter()
+    processor = SimpleSpanProcessor(exporter)
+    provider.add_span_processor(processor)
+    yield exporter
+    processor.shutdown()
 
 
 @dataclass(frozen=True)

@@ -65,63 +65,51 @@ def run_command(
 
     Exit code 0: all delivered; 2: some rows rejected; 1: failed or nothing sent (bad input).
     """
-    from floe_core.egress.observability import configure_logging, setup_tracing, tracer
+    from floe_core.compiler import InvalidProjectError
+    from floe_core.egress.observability import configure_logging, setup_tracing, span
+    from floe_core.egress.receipt import exit_code
+    from floe_core.errors import FloeError
 
     interactive = sys.stderr.isatty()
     configure_logging(default_level="off" if interactive else "info")
     tracing = setup_tracing()
     try:
-        with tracer().start_as_current_span("floe.egress.run") as span:
-            receipts = _run(names or [], run_all, spec, manifest, as_json, span)
-    except _Failed as failed:
-        raise typer.Exit(failed.code) from None
+        with span("floe.egress.run") as run_span:
+            receipts = _run(names or [], run_all, spec, manifest, as_json, run_span)
+    except InvalidProjectError:
+        raise typer.Exit(1) from None  # its problems are already printed
+    except FloeError as exc:
+        _print_error(exc, as_json)
+        raise typer.Exit(1) from None
     finally:
         tracing.shutdown()
     _print_receipts(receipts, as_json)
-    from floe_core.egress.receipt import exit_code
-
     raise typer.Exit(exit_code(receipts))
-
-
-class _Failed(Exception):
-    """Raised after an error was printed; carries the exit code."""
-
-    def __init__(self, code: int) -> None:
-        super().__init__(code)
-        self.code = code
 
 
 def _run(
     names: list[str], run_all: bool, spec: Path, manifest: Path | None, as_json: bool, span: Any
 ) -> list[Receipt]:
-    from floe_core.egress.observability import get_logger, record_error, tracer
+    from floe_core.egress.observability import get_logger
+    from floe_core.egress.observability import span as new_span
     from floe_core.egress.progress import make_progress
     from floe_core.egress.runner import EgressRunner, select_destinations
     from floe_core.egress.secrets import SecretResolver
     from floe_core.egress.state import StateStore, state_url_for
-    from floe_core.errors import FloeError
     from floe_core.registry import PluginRegistry
 
-    try:
-        registry = PluginRegistry.discover()
-        with tracer().start_as_current_span("floe.egress.compile"):
-            plan = _plan(_compile(spec, manifest, registry), as_json)
-        destinations = select_destinations(plan, names, run_all)
-        span.set_attribute("floe.destinations", [d.name for d in destinations])
-        state = StateStore(state_url_for(plan.project_dir, plan.state_url))
-        try:
-            secrets = SecretResolver.for_project(plan.project_dir, secrets_dir=plan.secrets_dir)
-            with make_progress(sys.stderr, get_logger()) as progress:
-                runner = EgressRunner(
-                    plan, registry=registry, secrets=secrets, state=state, progress=progress
-                )
-                return runner.run(destinations)
-        finally:
-            state.close()
-    except FloeError as exc:
-        record_error(span, exc)
-        _print_error(exc, as_json)
-        raise _Failed(1) from None
+    registry = PluginRegistry.discover()
+    with new_span("floe.egress.compile"):
+        plan = _plan(_compile(spec, manifest, registry), as_json)
+    destinations = select_destinations(plan, names, run_all)
+    span.set_attribute("floe.destinations", [d.name for d in destinations])
+    with StateStore(state_url_for(plan.project_dir, plan.state_url)) as state:
+        secrets = SecretResolver.for_project(plan.project_dir, secrets_dir=plan.secrets_dir)
+        with make_progress(sys.stderr, get_logger()) as progress:
+            runner = EgressRunner(
+                plan, registry=registry, secrets=secrets, state=state, progress=progress
+            )
+            return runner.run(destinations)
 
 
 def _compile(spec: Path, manifest: Path | None, registry: Any) -> CompileResult:
@@ -132,6 +120,7 @@ def _compile(spec: Path, manifest: Path | None, registry: Any) -> CompileResult:
 
 def _plan(result: CompileResult, as_json: bool) -> EgressPlan:
     from floe_core.cli.output import console, print_json, print_problems
+    from floe_core.compiler import InvalidProjectError
 
     if result.plan is not None and not result.problems:
         return result.plan
@@ -142,7 +131,7 @@ def _plan(result: CompileResult, as_json: bool) -> EgressPlan:
         count = len(result.problems)
         err.print(f"[bold red]error:[/] the project has {count} problem(s); nothing was sent")
         print_problems(result.problems, err)
-    raise _Failed(1)
+    raise InvalidProjectError(result.problems)
 
 
 def _print_error(exc: FloeError, as_json: bool) -> None:

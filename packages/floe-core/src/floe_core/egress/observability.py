@@ -42,6 +42,7 @@ __all__ = [
     "redactor",
     "run_context",
     "setup_tracing",
+    "span",
     "tracer",
 ]
 
@@ -184,6 +185,26 @@ def run_context(**values: Any) -> Iterator[None]:
 def tracer() -> trace.Tracer:
     """The egress tracer, from the global tracer provider (a no-op one unless configured)."""
     return trace.get_tracer(TRACER_NAME)
+
+
+@contextmanager
+def span(name: str, attributes: Mapping[str, Any] | None = None) -> Iterator[trace.Span]:
+    """A span on the egress tracer; an exception leaving it is recorded by :func:`record_error`.
+
+    OpenTelemetry's own exception recording is switched off: it would attach the whole
+    stack trace, including messages of chained library errors, to the span.
+    """
+    with tracer().start_as_current_span(
+        name,
+        attributes=dict(attributes or {}),
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as current:
+        try:
+            yield current
+        except BaseException as exc:
+            record_error(current, exc)
+            raise
 
 
 def record_error(span: trace.Span, exc: BaseException) -> None:

@@ -21,7 +21,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from floe_core.egress.errors import EgressConfigError, StateStoreError
-from floe_core.egress.observability import get_logger, record_error, redactor, run_context, tracer
+from floe_core.egress.observability import (
+    get_logger,
+    record_error,
+    redactor,
+    run_context,
+    span,
+)
 from floe_core.egress.receipt import Receipt, RunStatus, new_run_id, utc_now
 from floe_core.errors import FloeError
 
@@ -163,9 +169,7 @@ class EgressRunner:
         )
         with (
             run_context(run_id=receipt.run_id, destination=destination.name),
-            tracer().start_as_current_span(
-                "floe.egress.prepare", attributes=_span_attributes(receipt)
-            ) as span,
+            span("floe.egress.prepare", _span_attributes(receipt)),
         ):
             source = None
             try:
@@ -182,7 +186,6 @@ class EgressRunner:
             except BaseException as exc:
                 if source is not None:
                     source.close()
-                record_error(span, exc)
                 self._record_failed_preparation(receipt, exc, time.perf_counter() - started)
                 raise
         self.log.info(
@@ -201,9 +204,7 @@ class EgressRunner:
                 f"destination '{destination.name}' has no source_table",
                 hint="add source_table: namespace.table (the Iceberg table to send) to it",
             )
-        with tracer().start_as_current_span(
-            "floe.egress.read", attributes={"source.table": destination.source_table}
-        ):
+        with span("floe.egress.read", {"source.table": destination.source_table}):
             return IcebergSource(self._catalog_config(), destination.source_table)
 
     def _catalog_config(self) -> dict[str, Any]:
@@ -264,7 +265,7 @@ class EgressRunner:
             # Like every path in a project, a relative SQLite file is relative to floe.yaml.
             values["url"] = resolve_sqlite_url(values["url"], self.plan.project_dir)
         config = destination.to_sink_config(values)
-        with tracer().start_as_current_span("floe.egress.create_sink"):
+        with span("floe.egress.create_sink"):
             try:
                 return plugin.create_sink(config)
             except FloeError:
@@ -299,9 +300,7 @@ class EgressRunner:
         counter = _RowCounter()
         with (
             run_context(run_id=receipt.run_id, destination=receipt.destination),
-            tracer().start_as_current_span(
-                "floe.egress.destination", attributes=_span_attributes(receipt)
-            ) as span,
+            span("floe.egress.destination", _span_attributes(receipt)) as current,
         ):
             try:
                 self.state.start_run(receipt)
@@ -321,7 +320,7 @@ class EgressRunner:
                 receipt.errors.append("interrupted")
                 raise
             except Exception as exc:
-                record_error(span, exc)
+                record_error(current, exc)
                 receipt.status = RunStatus.FAILED
                 receipt.errors.append(_error_text(exc))
                 self.log.error(
@@ -337,7 +336,7 @@ class EgressRunner:
                 receipt.finished_at = utc_now()
                 receipt.duration_seconds = item.prepare_seconds + time.perf_counter() - started
                 receipt.errors = [redactor.text(error) for error in receipt.errors]
-                span.set_attributes(_result_attributes(receipt))
+                current.set_attributes(_result_attributes(receipt))
                 _release(item)
                 self._store(receipt)
         self.log.info(
