@@ -73,7 +73,9 @@ class RetryPolicy(BaseModel):
 
     def backoff(self, retry_number: int, rand: Callable[[], float] = random.random) -> float:
         """Seconds to wait before retry number ``retry_number`` (1 = first retry)."""
-        wait = min(self.max_backoff_seconds, self.initial_backoff_seconds * 2 ** (retry_number - 1))
+        wait = min(
+            self.max_backoff_seconds, self.initial_backoff_seconds * 2.0 ** (retry_number - 1)
+        )
         if self.jitter:
             wait = wait / 2 + rand() * wait / 2
         return wait

@@ -242,7 +242,7 @@ class RestApiSink(Sink):
         if expression is None:
             return None
         from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
-        from jsonpath_ng.ext import parse
+        from jsonpath_ng.ext.parser import parse
 
         try:
             return parse(expression)

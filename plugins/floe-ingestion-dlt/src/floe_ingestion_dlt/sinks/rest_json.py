@@ -74,7 +74,8 @@ def _column_values(column: pa.Array) -> list[Any]:
     converter = _converter_for(column.type)
     if converter is not None:
         column = converter(column)
-    return column.to_pylist()
+    values: list[Any] = column.to_pylist()
+    return values
 
 
 def _converter_for(arrow_type: pa.DataType) -> _Converter | None:
