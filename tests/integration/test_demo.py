@@ -1,0 +1,49 @@
+"""``floe demo``: the quickstart on the embedded default, twice in a row."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
+
+
+@pytest.mark.requirement("B2")
+def test_demo_runs_twice_without_duplicating(tmp_path: Path, h: Any) -> None:
+    project = tmp_path / "quickstart"
+    shutil.copytree(QUICKSTART, project, ignore=shutil.ignore_patterns(".floe"))
+
+    first = h.run_floe("demo", "--project", str(project), "--rows", "3000")
+    second = h.run_floe("demo", "--project", str(project), "--rows", "3000")
+
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "Traceback" not in first.stderr + second.stderr
+    assert "gold.customers: 3,000 rows" in first.stdout and "(created)" in first.stdout
+    assert "already there, unchanged" in second.stdout
+    for out in (first.stdout, second.stdout):
+        assert "floe egress receipt: customers_to_sqlite" in out
+        assert "success" in out and "3,000" in out
+        assert "now holds 3,000 rows" in out
+    database = project / ".floe" / "quickstart.db"
+    with sqlite3.connect(database) as conn:
+        rows = conn.execute(
+            "SELECT count(*), count(DISTINCT customer_id) FROM customers"
+        ).fetchone()
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(customers)")]
+    assert rows == (3000, 3000)
+    assert {"ltv", "customer_segment", "email"} <= set(columns)
+    history = h.run_floe("egress", "history", "--spec", str(project / "floe.yaml"), "--json")
+    assert history.returncode == 0
+    assert history.stdout.count('"status": "success"') == 2
+
+
+@pytest.mark.requirement("B2")
+def test_demo_without_a_project_says_where_to_run_it(tmp_path: Path, h: Any) -> None:
+    result = h.run_floe("demo", "--project", str(tmp_path / "nothing"))
+    assert result.returncode == 1
+    assert "no quickstart project" in result.stderr and "Traceback" not in result.stderr
