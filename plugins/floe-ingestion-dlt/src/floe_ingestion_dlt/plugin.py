@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from floe_core.plugins import (
@@ -70,11 +71,25 @@ class DltIngestionPlugin(IngestionPlugin, SinkConnector):
         """False: pipelines run in this process."""
         return False
 
-    def create_pipeline(self, config: IngestionConfig) -> Any:
-        """Build a dlt pipeline loading ``config``'s source into its Iceberg table."""
+    def create_pipeline(
+        self,
+        config: IngestionConfig,
+        catalog_config: dict[str, Any] | None = None,
+        *,
+        pipelines_dir: str | Path | None = None,
+    ) -> Any:
+        """Build a dlt pipeline loading ``config``'s source into its Iceberg table.
+
+        Args:
+            config: What to ingest and where.
+            catalog_config: floe's catalog section; ``None`` uses pyiceberg's own configuration.
+            pipelines_dir: Keep dlt's working folder here instead of a temporary one.
+
+        See ``floe_ingestion_dlt.ingestion.create_pipeline``.
+        """
         from floe_ingestion_dlt import ingestion
 
-        return ingestion.create_pipeline(config)
+        return ingestion.create_pipeline(config, catalog_config, pipelines_dir=pipelines_dir)
 
     def run(self, pipeline: Any, **kwargs: Any) -> IngestionResult:
         """Run a pipeline from ``create_pipeline`` and report what it loaded."""

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from floe_core.plugins import IngestionPlugin, SinkConfig, SinkConnector
+from floe_core.plugins import IngestionConfig, IngestionPlugin, SinkConfig, SinkConnector
 from floe_ingestion_dlt import DltIngestionPlugin
 from floe_ingestion_dlt.errors import SinkConfigurationError
 
@@ -84,3 +84,38 @@ def test_source_config_comes_from_the_iceberg_source_module(tmp_path: Path) -> N
         "warehouse": str(tmp_path / "warehouse"),
     }
     assert DltIngestionPlugin().get_source_config(catalog) == catalog_properties(catalog)
+
+
+@pytest.mark.requirement("R5")
+def test_ingestion_runs_through_the_plugin(tmp_path: Path) -> None:
+    from floe_ingestion_dlt.ingestion import get_destination_config
+    from pyiceberg.catalog import load_catalog
+
+    source = tmp_path / "files"
+    source.mkdir()
+    (source / "customers.jsonl").write_text(
+        '{"id": 1, "name": "Ana"}\n{"id": 2, "name": "Zoë"}\n', encoding="utf-8"
+    )
+    catalog = {
+        "type": "sql",
+        "name": "lake",
+        "uri": f"sqlite:///{tmp_path / 'catalog.db'}",
+        "warehouse": (tmp_path / "warehouse").as_uri(),
+    }
+    plugin = DltIngestionPlugin()
+    assert plugin.get_destination_config(catalog) == get_destination_config(catalog)
+
+    pipeline = plugin.create_pipeline(
+        IngestionConfig(
+            source_type="filesystem",
+            source_config={"path": str(source), "file_glob": "*.jsonl"},
+            destination_table="bronze.customers",
+        ),
+        catalog,
+        pipelines_dir=tmp_path / "dlt",
+    )
+    result = plugin.run(pipeline)
+    assert result.success, result.errors
+    assert result.rows_loaded == 2
+    table = load_catalog("lake", **plugin.get_source_config(catalog)).load_table("bronze.customers")
+    assert sorted(table.scan().to_arrow().column("name").to_pylist()) == ["Ana", "Zoë"]
