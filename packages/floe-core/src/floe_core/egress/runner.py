@@ -11,6 +11,10 @@ A run has two phases, so that bad input never sends a byte:
 
 Every run's receipt is stored in the state store, together with rows the destination rejected
 and, after a complete delivery, a checkpoint of the source snapshot.
+
+The sink's connection config is the destination's ``config`` merged with its Secret's keys (a
+key in both comes from the Secret). Like every path in a project, a relative SQLite ``url`` in
+a ``sql_database`` Secret (``sqlite:///.floe/app.db``) is relative to the floe.yaml directory.
 """
 
 from __future__ import annotations
