@@ -41,7 +41,7 @@ def _source_rows() -> list[tuple[Any, ...]]:
 @pytest.mark.requirement("R5")
 @pytest.mark.requirement("B1")
 def test_postgresql_to_iceberg_to_postgresql_keeps_every_value(
-    tmp_path: Path, pg_schema: str, h: Any, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, pg_schema: str, h: Any
 ) -> None:
     with psycopg.connect(h.pg_dsn, autocommit=True) as conn:
         conn.execute(
@@ -55,15 +55,15 @@ def test_postgresql_to_iceberg_to_postgresql_keeps_every_value(
                 _source_rows(),
             )
 
-    # Ingest with the dlt plugin into an embedded Iceberg catalog (pyiceberg's own config).
+    # Ingest with the dlt plugin into the project's embedded Iceberg catalog.
     project = tmp_path / "rt"
+    catalog = {
+        "type": "sql",
+        "name": "rt",
+        "uri": f"sqlite:///{project / '.floe' / 'catalog.db'}",
+        "warehouse": (project / ".floe" / "wh").as_uri(),
+    }
     (project / ".floe").mkdir(parents=True)
-    monkeypatch.setenv("PYICEBERG_DEFAULT_CATALOG", "rt")
-    monkeypatch.setenv("PYICEBERG_CATALOG__RT__TYPE", "sql")
-    monkeypatch.setenv(
-        "PYICEBERG_CATALOG__RT__URI", f"sqlite:///{project / '.floe' / 'catalog.db'}"
-    )
-    monkeypatch.setenv("PYICEBERG_CATALOG__RT__WAREHOUSE", (project / ".floe" / "wh").as_uri())
     plugin = DltIngestionPlugin()
     pipeline = plugin.create_pipeline(
         IngestionConfig(
@@ -71,7 +71,8 @@ def test_postgresql_to_iceberg_to_postgresql_keeps_every_value(
             source_config={"url": h.pg_url, "table": "src", "schema": pg_schema},
             destination_table="bronze.src",
             write_mode="replace",
-        )
+        ),
+        catalog,
     )
     ingested = plugin.run(pipeline)
     assert ingested.success and ingested.rows_loaded == ROWS, ingested.errors
