@@ -138,6 +138,25 @@ def pg_schema() -> Iterator[str]:
             conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
 
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    """The URL of a fresh PostgreSQL database, dropped afterwards."""
+    name = f"floe_it_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg.connect(PG_DSN, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(
+            f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc}); "
+            "start it with: bash scripts/services.sh"
+        )
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def pg_rows(schema: str, table: str, order_by: str) -> list[dict[str, Any]]:
     """Every row of ``schema.table`` as dicts."""
     with psycopg.connect(PG_DSN) as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:

@@ -176,3 +176,21 @@ def test_100k_rows_into_postgresql_and_http_then_history(
         ("crm", "success", 100_000),
         ("warehouse", "success", 100_000),
     }
+
+
+@pytest.mark.requirement("B9")
+def test_shared_state_store_in_postgresql(
+    h: Any, make_project: Any, http_server: Recorder, pg_database: str
+) -> None:
+    project = make_project(rows=40)
+    _rest_project(project, http_server)
+    env = {"FLOE_STATE_URL": pg_database}
+
+    run = project.cli("egress", "run", "crm", "--spec", project.spec, "--json", env=env)
+    history = project.cli("egress", "history", "crm", "--spec", project.spec, "--json", env=env)
+    local = project.cli("egress", "history", "--spec", project.spec, "--json")
+
+    assert run.exit_code == history.exit_code == 0, run.output + history.output
+    [stored] = json.loads(history.stdout)["runs"]
+    assert stored["run_id"] == h.json_receipts(run)[0]["run_id"]
+    assert json.loads(local.stdout)["runs"] == []

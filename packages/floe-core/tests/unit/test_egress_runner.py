@@ -327,3 +327,36 @@ def test_a_failing_write_is_a_failed_receipt_and_others_still_run(project: Proje
     assert receipts[0].errors == ["RuntimeError: boom"]
     with project.state() as state:
         assert {r.run_id for r in state.runs()} == {r.run_id for r in receipts}
+
+
+@pytest.mark.requirement("R9")
+def test_catalog_uri_from_the_catalog_secret(project: Project) -> None:
+    project.write(
+        DEST,
+        catalog="catalog:\n  type: sql\n  name: t\n  uri: sqlite:///placeholder.db\n"
+        "  warehouse: .floe/warehouse\n  credential_secret_ref: catalog-db\n",
+    )
+    folder = project.root / "secrets" / "catalog-db"
+    folder.mkdir()
+    (folder / "uri").write_text("sqlite:///.floe/catalog.db", encoding="utf-8")
+
+    [receipt] = project.run("people")
+
+    assert receipt.status is RunStatus.SUCCESS and receipt.rows_delivered == ROWS
+
+
+@pytest.mark.requirement("R9")
+def test_rest_catalog_secret_needs_client_credentials(project: Project) -> None:
+    project.write(
+        DEST,
+        catalog=f"catalog:\n  type: rest\n  uri: http://127.0.0.1:{_closed_port()}\n"
+        "  credential_secret_ref: polaris\n",
+    )
+    folder = project.root / "secrets" / "polaris"
+    folder.mkdir()
+    (folder / "client_id").write_text("floe", encoding="utf-8")
+
+    with pytest.raises(SecretKeyMissingError, match="no key 'client_secret'") as caught:
+        project.run("people")
+    assert "the catalog" in str(caught.value)
+    assert project.plugin.sinks == []
