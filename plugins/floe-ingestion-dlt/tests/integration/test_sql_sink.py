@@ -408,3 +408,41 @@ def test_created_table_has_faithful_types_and_no_generated_values(
     assert all(c["default"] is None for c in columns)
     assert [c["name"] for c in columns if not c["nullable"]] == ["id"]
     assert [r[0] for r in sql_rows(url, table, ["id"], schema=schema)] == list(range(8))
+
+
+@pytest.mark.requirement("R8")
+def test_postgres_upsert_into_a_table_with_a_json_column(
+    sql_pg_schema: str,
+    sql_sink: Callable[..., Any],
+    sql_drive: Callable[..., Any],
+    sql_rows: Callable[..., Any],
+) -> None:
+    # json has no "=" operator, so unchanged rows cannot be skipped: they are updated.
+    url = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    _execute(url, f'CREATE TABLE "{sql_pg_schema}".docs (id BIGINT PRIMARY KEY, doc JSON)')
+    sink = sql_sink(url, "docs", schema=sql_pg_schema, mode="upsert", primary_key=["id"])
+    data = pa.table({"id": [1, 2], "doc": ['{"a": 1}', '{"b": [true, null]}']})
+
+    sql_drive(sink, data)
+    sql_drive(sink, data.slice(1), run="again")
+
+    assert sql_rows(url, "docs", ["id", "doc"], schema=sql_pg_schema) == [
+        (1, {"a": 1}),
+        (2, {"b": [True, None]}),
+    ]
+
+
+@pytest.mark.requirement("R8")
+def test_postgres_nan_and_infinity(
+    sql_pg_schema: str,
+    sql_sink: Callable[..., Any],
+    sql_drive: Callable[..., Any],
+    sql_rows: Callable[..., Any],
+) -> None:
+    url = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    data = pa.table({"id": [1, 2, 3], "x": [float("nan"), float("inf"), float("-inf")]})
+
+    sql_drive(sql_sink(url, "floats", schema=sql_pg_schema), data)
+
+    got = [row[1] for row in sql_rows(url, "floats", ["id", "x"], schema=sql_pg_schema)]
+    assert got[0] != got[0] and got[1:] == [float("inf"), float("-inf")]

@@ -187,8 +187,9 @@ def create_engine(url: sa.URL, *, destination: str = "", pool_size: int = 2) -> 
     backend = url.get_backend_name()
     connect_args: dict[str, Any] = {}
     if backend == "postgresql":
-        options = " ".join(filter(None, [url.query.get("options"), "-c TimeZone=UTC"]))
-        connect_args["options"] = options
+        given = url.query.get("options") or ()
+        given = (given,) if isinstance(given, str) else given
+        connect_args["options"] = " ".join([*given, "-c TimeZone=UTC"])
         if "connect_timeout" not in url.query:
             connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
     elif backend in ("mysql", "mariadb"):

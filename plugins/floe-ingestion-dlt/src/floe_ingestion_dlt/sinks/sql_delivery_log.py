@@ -64,6 +64,7 @@ class DeliveryLog:
             "delivered_at": dt.datetime.now(dt.UTC),
         }
         backend = conn.dialect.name
+        stmt: sa.Insert
         if backend == "postgresql":
             from sqlalchemy.dialects import postgresql
 

@@ -92,6 +92,11 @@ def _for_csv(column: pa.Array) -> pa.Array:
 
 
 def _for_parameters(column: pa.Array, *, backend: str) -> list[Any]:
+    values: list[Any] = _python_values(column, backend=backend)
+    return values
+
+
+def _python_values(column: pa.Array, *, backend: str) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 

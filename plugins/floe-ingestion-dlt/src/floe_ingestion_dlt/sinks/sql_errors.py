@@ -150,6 +150,10 @@ class ErrorContext:
     target: str
     secrets: tuple[str, ...] = ()
 
+    def error(self, cls: type[PluginError], message: str, hint: str) -> PluginError:
+        """An error of type ``cls`` about this destination."""
+        return cls(message, destination=self.destination, sink_type=SINK_TYPE, hint=hint)
+
     def detail(self, exc: BaseException) -> str:
         """The driver's own message, first line only, secrets removed."""
         import sqlalchemy as sa
@@ -166,50 +170,49 @@ def map_connect_error(exc: BaseException, context: ErrorContext) -> PluginError:
     """The floe error for a failure while connecting to the database."""
     failure = classify(exc)
     detail = context.detail(exc)
-    common = {"destination": context.destination, "sink_type": SINK_TYPE}
     if failure is Failure.AUTHENTICATION:
-        return SinkAuthenticationError(
+        return context.error(
+            SinkAuthenticationError,
             f"{context.target} refused the credentials: {detail}",
-            hint="check the user name and password in the destination's secret",
-            **common,
+            "check the user name and password in the destination's secret",
         )
     if failure is Failure.CONFIGURATION:
-        return SinkConfigurationError(
+        return context.error(
+            SinkConfigurationError,
             f"cannot use {context.target}: {detail}",
-            hint="check the database name, path and permissions in the url",
-            **common,
+            "check the database name, path and permissions in the url",
         )
-    return SinkConnectionError(
+    return context.error(
+        SinkConnectionError,
         f"cannot connect to {context.target}: {detail}",
-        hint="check that the database is running and that host and port in the url are right",
-        **common,
+        "check that the database is running and that host and port in the url are right",
     )
 
 
 def map_write_error(exc: BaseException, context: ErrorContext, *, action: str) -> PluginError:
     """The floe error for a failure while writing (``action`` says what was being done)."""
     failure = classify(exc)
-    detail = context.detail(exc)
-    common = {"destination": context.destination, "sink_type": SINK_TYPE}
-    message = f"{action} on {context.target} failed: {detail}"
+    message = f"{action} on {context.target} failed: {context.detail(exc)}"
     if failure is Failure.CONNECTION:
-        return SinkConnectionError(
-            message, hint="the connection was lost; the batch is retried", **common
+        return context.error(
+            SinkConnectionError, message, "the connection was lost; the batch is retried"
         )
     if failure is Failure.TRANSIENT:
-        return SinkTransientWriteError(
-            message, hint="the database was busy (lock, deadlock, timeout); retrying", **common
+        return context.error(
+            SinkTransientWriteError,
+            message,
+            "the database was busy (lock, deadlock, timeout); retrying",
         )
     if failure is Failure.AUTHENTICATION:
-        return SinkAuthenticationError(
-            message, hint="check the credentials in the destination's secret", **common
+        return context.error(
+            SinkAuthenticationError, message, "check the credentials in the destination's secret"
         )
     if failure is Failure.CONFIGURATION:
-        return SinkConfigurationError(
-            message, hint="check the table, schema and the user's privileges", **common
+        return context.error(
+            SinkConfigurationError, message, "check the table, schema and the user's privileges"
         )
-    return SinkWriteError(
+    return context.error(
+        SinkWriteError,
         message,
-        hint="the database refused the rows; fix the data or the table definition",
-        **common,
+        "the database refused the rows; fix the data or the table definition",
     )

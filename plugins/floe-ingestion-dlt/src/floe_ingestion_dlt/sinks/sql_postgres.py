@@ -3,8 +3,9 @@
 - append / replace: the batch's CSV is copied straight into the target (or staging) table.
 - upsert: the CSV is copied into a session temporary table (created once per connection,
   emptied at every commit), then merged with ``INSERT ... SELECT ... ON CONFLICT (key) DO
-  UPDATE``, skipping rows whose values are unchanged. When a batch holds the same key twice,
-  PostgreSQL refuses the merge; the batch is then merged again keeping the last row per key.
+  UPDATE``, skipping rows whose values are unchanged (unless a column's type has no ``=``,
+  such as ``json``). When a batch holds the same key twice, PostgreSQL refuses the merge; the
+  batch is then merged again keeping the last row per key.
 
 All of it happens inside the caller's transaction; the caller commits once per batch.
 """
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["PostgresCopyWriter"]
 
 _CARDINALITY_VIOLATION = "21000"
+_NO_EQUALITY = "42883"  # undefined_function: no "=" operator for a column's type
 
 
 class PostgresCopyWriter:
@@ -56,18 +58,23 @@ class PostgresCopyWriter:
             assignments = ", ".join(f"{c} = EXCLUDED.{c}" for c in others)
             old = ", ".join(f"t.{c}" for c in others)
             new = ", ".join(f"EXCLUDED.{c}" for c in others)
+            update = f"DO UPDATE SET {assignments}"
             # ROW() keeps a one-column comparison a row comparison.
-            action = f"DO UPDATE SET {assignments} WHERE ROW({old}) IS DISTINCT FROM ROW({new})"
+            unless_same = f" WHERE ROW({old}) IS DISTINCT FROM ROW({new})"
         else:
-            action = "DO NOTHING"
-        head = f"INSERT INTO {target} AS t ({columns}) "
-        tail = f" ON CONFLICT ({keys}) {action}"
-        self._merge = f"{head}SELECT {columns} FROM {temp}{tail}"
+            update, unless_same = "DO NOTHING", ""
+        head = f"INSERT INTO {target} AS t ({columns}) SELECT "
         # Last row per key wins: a fresh temporary table keeps rows in insertion order.
-        self._merge_last_per_key = (
-            f"{head}SELECT DISTINCT ON ({keys}) {columns} FROM {temp} "
-            f"ORDER BY {keys}, ctid DESC{tail}"
+        self._sources = (
+            f"{columns} FROM {temp}",
+            f"DISTINCT ON ({keys}) {columns} FROM {temp} ORDER BY {keys}, ctid DESC",
         )
+        self._head = head
+        self._tails = (
+            f" ON CONFLICT ({keys}) {update}",
+            f" ON CONFLICT ({keys}) {update}{unless_same}",
+        )
+        self._skip_unchanged = bool(unless_same)
 
     def write(self, conn: sa.Connection, payload: Payload) -> None:
         """Write one batch in ``conn``'s current transaction."""
@@ -81,14 +88,24 @@ class PostgresCopyWriter:
             cursor.execute(self._create_temp)
             cursor.execute("SAVEPOINT floe_batch")
             self._copy_body(cursor, payload.body)
-            try:
-                cursor.execute(self._merge)
-            except psycopg.Error as exc:
-                if exc.sqlstate != _CARDINALITY_VIOLATION:
-                    raise
+            last_per_key = False
+            while True:
+                try:
+                    cursor.execute(self._merge(last_per_key))
+                    return
+                except psycopg.Error as exc:
+                    if exc.sqlstate == _CARDINALITY_VIOLATION and not last_per_key:
+                        last_per_key = True
+                    elif exc.sqlstate == _NO_EQUALITY and self._skip_unchanged:
+                        # A column type without "=" (json, xml, point): always update.
+                        self._skip_unchanged = False
+                    else:
+                        raise
                 cursor.execute("ROLLBACK TO SAVEPOINT floe_batch")
                 self._copy_body(cursor, payload.body)
-                cursor.execute(self._merge_last_per_key)
+
+    def _merge(self, last_per_key: bool) -> str:
+        return self._head + self._sources[last_per_key] + self._tails[self._skip_unchanged]
 
     def _copy_body(self, cursor: Any, body: bytes) -> None:
         with cursor.copy(self._copy) as copy:

@@ -30,7 +30,7 @@ SQL counterpart and are refused with a hint to cast them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from floe_ingestion_dlt.errors import SinkConfigurationError
 from floe_ingestion_dlt.sinks.sql_config import SINK_TYPE
@@ -55,7 +55,7 @@ def value_type(arrow_type: pa.DataType) -> pa.DataType:
 
 def column_type(
     arrow_type: pa.DataType, *, backend: str, is_key: bool = False
-) -> sa.types.TypeEngine[object]:
+) -> sa.types.TypeEngine[Any]:
     """The SQLAlchemy column type for ``arrow_type`` on ``backend`` (see the module table).
 
     Raises:
@@ -137,7 +137,7 @@ def build_table(
             sink_type=SINK_TYPE,
             hint="fix primary_key, or field_mapping if the key column is renamed",
         )
-    columns = []
+    items: list[sa.schema.SchemaItem] = []
     for field in schema:
         is_key = field.name in primary_key
         try:
@@ -152,14 +152,19 @@ def build_table(
             ) from exc
         # No autoincrement: the values are the data's own (MySQL would turn a key of 0 into
         # the next sequence number, PostgreSQL would attach a sequence).
-        columns.append(
+        items.append(
             sa.Column(
                 field.name, sql_type, nullable=not is_key and field.nullable, autoincrement=False
             )
         )
-    constraints = []
     if primary_key:
         key_name = key_name or f"{name[:58]}_pkey"
-        constraints.append(sa.PrimaryKeyConstraint(*primary_key, name=key_name))
-    options = {"mysql_charset": "utf8mb4", "mariadb_charset": "utf8mb4"}
-    return sa.Table(name, metadata, *columns, *constraints, schema=db_schema, **options)
+        items.append(sa.PrimaryKeyConstraint(*primary_key, name=key_name))
+    return sa.Table(
+        name,
+        metadata,
+        *items,
+        schema=db_schema,
+        mysql_charset="utf8mb4",
+        mariadb_charset="utf8mb4",
+    )
