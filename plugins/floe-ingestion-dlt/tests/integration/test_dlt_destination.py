@@ -38,8 +38,9 @@ def _pipeline(sink: Sink, tmp_path: Path) -> dlt.Pipeline:
 
 @pytest.mark.requirement("R7")
 def test_a_dlt_pipeline_delivers_through_the_sink(
-    api_server: Any, gold_customers: Any, tmp_path: Path
+    api_server: Any, gold_customers: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("LOAD__DELETE_COMPLETED_JOBS", "true")
     table = gold_customers(35).select(["id", "email", "segment", "updated_at"])
     api_server.fail_next(500)  # retried inside the destination, like in write()
     with _sink(api_server) as sink:
@@ -53,6 +54,8 @@ def test_a_dlt_pipeline_delivers_through_the_sink(
     assert sorted(api_server.batch_sizes()) == [5, 10, 10, 10]
     keys = [r.idempotency_key for r in api_server.data_requests]
     assert len(set(keys)) == 4 and len(keys) == 5
+    # with delete_completed_jobs, dlt does not keep the delivered data files
+    assert list((tmp_path / "pipelines").rglob("*.parquet")) == []
 
 
 @pytest.mark.requirement("B6")

@@ -12,6 +12,10 @@ A batch that still fails after the retries raises ``DestinationTransientExceptio
 rows or a configuration problem raise ``DestinationTerminalException``, which fails the load.
 Rows are never silently dropped.
 
+dlt keeps each load package's files under ``<pipelines_dir>/<pipeline>/load/loaded/`` unless
+told otherwise; run the pipeline with ``[load] delete_completed_jobs = true`` (environment
+variable ``LOAD__DELETE_COMPLETED_JOBS=true``) so the data files go once delivered.
+
 ``write`` is the faster path for Arrow data already in hand: it skips dlt's extract and
 normalize steps and their files.
 """
