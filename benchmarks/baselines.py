@@ -107,4 +107,3 @@ def dlt_function_push(pipelines_dir: Path, name: str, url: str, data: pa.Table) 
             pipeline_name=name, destination=push, pipelines_dir=str(pipelines_dir)
         )
         pipeline.run(data, table_name="customers")
-

@@ -10,6 +10,7 @@ its own ``HOME``.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -113,11 +114,20 @@ class DrtProject:
         }
         (self.root / "syncs" / f"{name}.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
 
-    def run(self, drt: Path, name: str, timeout: float) -> ProcessRun:
-        """``drt run --select <name>``, measured; raise with drt's own output when it fails."""
+    def run(self, drt: Path, name: str, timeout: float) -> tuple[ProcessRun, dict[str, Any]]:
+        """``drt run --select <name> --output json``, measured; return the run and drt's own
+        report of the sync. Raise with drt's output unless it says every row was synced."""
         env = {**os.environ, "HOME": str(self.home), "DO_NOT_TRACK": "1"}
         env.pop("VIRTUAL_ENV", None)
-        done = run_measured([str(drt), "run", "--select", name], self.root, env, timeout)
-        if done.returncode != 0:
-            raise RuntimeError(f"drt run {name} exited {done.returncode}: {done.tail(15)}")
-        return done
+        cmd = [str(drt), "run", "--select", name, "--output", "json"]
+        done = run_measured(cmd, self.root, env, timeout)
+        try:
+            report = json.loads(done.stdout)["syncs"][0]
+        except (ValueError, KeyError, IndexError):
+            report = {}
+        if done.returncode != 0 or report.get("status") != "success":
+            raise RuntimeError(
+                f"drt run {name} exited {done.returncode} ({report or 'no JSON report'}): "
+                f"{done.tail(15)}"
+            )
+        return done, report

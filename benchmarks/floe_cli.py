@@ -50,6 +50,15 @@ class EgressRun:
     peak_rss_mb: float
     receipt: dict[str, Any]
 
+    def figures(self) -> dict[str, float]:
+        """Wall time, peak RSS, and the write time floe itself reports in its receipt."""
+        out = {"seconds": self.seconds, "peak_rss_mb": self.peak_rss_mb}
+        receipts = self.receipt.get("receipts") or [self.receipt]
+        reported = receipts[0].get("duration_seconds") if receipts else None
+        if isinstance(reported, int | float):
+            out["reported_s"] = float(reported)
+        return out
+
 
 class FloeProject:
     """A floe project directory with one catalog and any number of destinations."""

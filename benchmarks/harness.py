@@ -169,6 +169,15 @@ class CaseResult:
             return None, "no verified run"
         return ra / rb, ""
 
+    def time_ratio(self, a: str, b: str, key: str) -> tuple[float | None, str]:
+        """How many times less ``a`` took than ``b``, by the median of extra figure ``key``."""
+        va, vb = self.variant(a), self.variant(b)
+        ta = va.median_extra(key) if va is not None and va.ok else None
+        tb = vb.median_extra(key) if vb is not None and vb.ok else None
+        if not ta or not tb:
+            return None, f"no {key} for both {a} and {b}"
+        return tb / ta, ""
+
     def ratio_target(self, a: str, b: str, threshold: float, description: str) -> Target:
         """A ``>=`` target on the throughput ratio of ``a`` to ``b``."""
         value, reason = self.ratio(a, b)

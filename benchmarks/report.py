@@ -97,7 +97,7 @@ def _extras(v: VariantResult) -> str:
     for key in keys:
         med = v.median_extra(key)
         if med is not None:
-            parts.append(f"{key} {med:,.1f}")
+            parts.append(f"{key} {med:.3f}" if key.endswith("_s") else f"{key} {med:,.1f}")
     return ", ".join(parts)
 
 

@@ -36,8 +36,7 @@ def _size_variant(
         )
 
     def run() -> dict[str, float]:
-        done = project.run("memory", timeout=1800)
-        return {"seconds": done.seconds, "peak_rss_mb": done.peak_rss_mb}
+        return project.run("memory", timeout=1800).figures()
 
     return Variant(
         name,

@@ -48,8 +48,7 @@ def run(ctx: Context) -> CaseResult:
     log = ServerLog()
 
     def egress() -> dict[str, float]:
-        done = project.run("small_http", timeout=120)
-        return {"seconds": done.seconds, "peak_rss_mb": done.peak_rss_mb}
+        return project.run("small_http", timeout=120).figures()
 
     def check_server() -> None:
         stats = ctx.server.stats()
