@@ -25,6 +25,8 @@ def test_demo_runs_twice_without_duplicating(tmp_path: Path, h: Any) -> None:
     assert "Traceback" not in first.stderr + second.stderr
     assert "gold.customers: 3,000 rows" in first.stdout and "(created)" in first.stdout
     assert "already there, unchanged" in second.stdout
+    assert "same rows as the previous run" not in first.stdout
+    assert "same rows as the previous run" in second.stdout
     for out in (first.stdout, second.stdout):
         assert "floe egress receipt: customers_to_sqlite" in out
         assert "success" in out and "3,000" in out

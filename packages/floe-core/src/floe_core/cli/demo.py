@@ -61,6 +61,11 @@ def _print(result: DemoResult, project: Path) -> None:
     )
     for receipt in result.receipts:
         out.print(receipt_table(receipt))
+        if result.unchanged(receipt):
+            out.print(
+                "same rows as the previous run (same idempotency key): the upsert rewrote "
+                "them in place; nothing was added or duplicated"
+            )
     for count in result.counts:
         out.print(
             f"destination table [bold]{count.table}[/] in {count.database} now holds "

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from floe_core.egress.progress import Progress
     from floe_core.egress.receipt import Receipt
     from floe_core.egress.secrets import SecretResolver
+    from floe_core.egress.state import StateStore
     from floe_core.registry import PluginRegistry
 
 __all__ = ["DEFAULT_PROJECT", "DemoResult", "DestinationCount", "run_demo"]
@@ -49,12 +50,19 @@ class DemoResult:
         table: The Gold table it created or found.
         receipts: One receipt per destination run.
         counts: Rows held by each SQL destination table afterwards.
+        previous_keys: Destination -> idempotency key of its last successful run before
+            this one (absent on a first run).
     """
 
     catalog: str
     table: QuickstartTable
     receipts: list[Receipt]
     counts: list[DestinationCount]
+    previous_keys: dict[str, str]
+
+    def unchanged(self, receipt: Receipt) -> bool:
+        """True when ``receipt`` delivered exactly the rows the previous successful run did."""
+        return self.previous_keys.get(receipt.destination) == receipt.idempotency_key
 
 
 def run_demo(
@@ -100,12 +108,23 @@ def run_demo(
     table = create_customers_table(plan.catalog, destinations[0].source_table or "", rows=rows)
     secrets = SecretResolver.for_project(plan.project_dir, secrets_dir=plan.secrets_dir)
     with StateStore(state_url_for(plan.project_dir, plan.state_url)) as state:
+        previous = {d.name: _last_success_key(state, d.name) for d in destinations}
         runner = EgressRunner(
             plan, registry=registry, secrets=secrets, state=state, progress=progress
         )
         receipts = runner.run(destinations)
     counts = _sql_counts(plan, destinations, secrets)
-    return DemoResult(describe_catalog(plan.catalog), table, receipts, counts)
+    keys = {name: key for name, key in previous.items() if key}
+    return DemoResult(describe_catalog(plan.catalog), table, receipts, counts, keys)
+
+
+def _last_success_key(state: StateStore, destination: str) -> str:
+    from floe_core.egress.receipt import RunStatus
+
+    for receipt in state.runs(destination, limit=50):
+        if receipt.status is RunStatus.SUCCESS:
+            return receipt.idempotency_key
+    return ""
 
 
 def _sql_counts(
