@@ -29,7 +29,8 @@ __all__ = ["SCHEMA_CONTRACTS", "IcebergTableWriter", "WriteStats"]
 
 SCHEMA_CONTRACTS = ("evolve", "freeze", "discard_value", "discard_row")
 _READ_BATCH_ROWS = 65_536
-_MERGE_CHUNK_ROWS = 10_000
+_MERGE_CHUNK_ROWS = 100_000
+_APPEND_SLICE_BYTES = 128 * 1024 * 1024
 _DLT_PREFIX = "_dlt_"
 
 
@@ -114,7 +115,10 @@ class IcebergTableWriter:
         if self._mode == "merge":
             self._merge(txn, schema, stream)
         else:
-            txn.append(pa.RecordBatchReader.from_batches(schema, stream))
+            # pyiceberg buffers a streamed append up to the table's target file size (512 MiB
+            # by default) before writing; appending in bounded slices caps that buffer.
+            for part in _byte_slices(stream, _APPEND_SLICE_BYTES):
+                txn.append(pa.RecordBatchReader.from_batches(schema, part))
 
     def _transaction(self, schema: pa.Schema) -> Transaction:
         if self._txn is None:
@@ -266,6 +270,19 @@ def _any(masks: list[Any]) -> Any:
     for mask in masks[1:]:
         result = pc.or_(result, mask)
     return result
+
+
+def _byte_slices(batches: Iterator[pa.RecordBatch], limit: int) -> Iterator[list[pa.RecordBatch]]:
+    pending: list[pa.RecordBatch] = []
+    size = 0
+    for batch in batches:
+        pending.append(batch)
+        size += batch.nbytes
+        if size >= limit:
+            yield pending
+            pending, size = [], 0
+    if pending:
+        yield pending
 
 
 def _rechunk(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[list[pa.RecordBatch]]:
