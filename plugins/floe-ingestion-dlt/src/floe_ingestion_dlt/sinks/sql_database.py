@@ -191,9 +191,12 @@ class SqlDatabaseSink(Sink):
         """In replace mode, swap the staging table in (success) or drop it (failure)."""
         from floe_ingestion_dlt.sinks.sql_tables import drop_staging, finish_replace
 
-        plan, self._plan, self._writer, self._log = self._plan, None, None, None
+        plan = self._plan
         if plan is None or not plan.staging:
+            # Nothing to finish; the writer stays usable, so that a caller running several
+            # open/send/close cycles in parallel (dlt load jobs) never sees it vanish.
             return
+        self._plan = self._writer = self._log = None
         if not success:
             # The write already failed; a failed clean-up must not hide why. The staging table
             # is dropped by the next replace run in any case.

@@ -1,0 +1,49 @@
+"""The ``sql_database`` sink as a ``@dlt.destination`` in a real dlt pipeline."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import dlt
+import pyarrow as pa
+import pytest
+from floe_core.plugins import SinkConfig
+from floe_ingestion_dlt import DltIngestionPlugin
+
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@pytest.mark.requirement("R5")
+@pytest.mark.parametrize("mode", ["append", "upsert"])
+def test_a_dlt_pipeline_loads_postgres_through_the_sink(
+    mode: str,
+    sql_pg_schema: str,
+    tmp_path: Path,
+    gold_customers: Callable[..., pa.Table],
+    sql_rows: Callable[..., Any],
+    sql_expected: Callable[..., Any],
+) -> None:
+    data = gold_customers(2_500)
+    config = {"url": PG_URL, "table": "customers", "schema": sql_pg_schema, "mode": mode}
+    if mode == "upsert":
+        config["primary_key"] = ["id"]
+    for run in ("first", "second"):  # a second process loading the same rows
+        sink = DltIngestionPlugin().create_sink(
+            SinkConfig("sql_database", config, batch_size=1_000, destination_name="warehouse")
+        )
+        with sink:
+            pipeline = dlt.pipeline(
+                pipeline_name=f"floe_sql_dlt_{run}_{uuid.uuid4().hex[:8]}",
+                destination=sink.dlt_destination,
+                pipelines_dir=str(tmp_path / run),
+                dataset_name="egress",
+            )
+            info = pipeline.run(data, table_name="customers")
+        assert not info.has_failed_jobs
+
+    got = sql_rows(PG_URL, "customers", data.column_names, schema=sql_pg_schema)
+    # A second load of the same rows adds nothing: upsert by key, append by delivery log.
+    assert got == sql_expected(data, "postgresql")
