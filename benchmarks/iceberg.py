@@ -66,3 +66,8 @@ class Warehouse:
         if chunk:
             table.append(pa.Table.from_batches(chunk, schema=SCHEMA))
         return ident
+
+    def data_files(self, ident: str) -> list[tuple[int, int]]:
+        """(rows, bytes) of each data file of the table's current snapshot."""
+        table = self._load().load_table(ident)
+        return [(t.file.record_count, t.file.file_size_in_bytes) for t in table.scan().plan_files()]

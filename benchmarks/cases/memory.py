@@ -68,6 +68,13 @@ def run(ctx: Context) -> CaseResult:
         for rows in (small, large):
             variant = _size_variant(ctx, project, schema, rows, counter)
             result.variants += run_variants([variant], rows, ctx.times(2, 1), ctx.log)
+    for rows in (small, large):
+        files = ctx.warehouse.data_files(ctx.warehouse.table(rows))
+        biggest = max(files, default=(0, 0))
+        result.notes.append(
+            f"source {rows:,} rows: {len(files)} data file(s), the largest {biggest[0]:,} rows / "
+            f"{biggest[1] / 2**20:.1f} MiB of Parquet"
+        )
     peak_small, peak_large = _peak(result.variants[0]), _peak(result.variants[1])
     why = "" if peak_large else result.variants[1].status
     result.targets.append(

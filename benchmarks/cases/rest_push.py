@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from benchmarks import baselines, verify
+from benchmarks import baselines, floe_lib, profiling, verify
 from benchmarks.cases import Case, Context
 from benchmarks.cases.http_common import ServerLog, floe_rest_variant, http_variant
 from benchmarks.data import customers
@@ -79,6 +79,17 @@ def run(ctx: Context) -> CaseResult:
         result.ratio_target("floe", "dlt_fn", 2.5, "floe >= 2.5x plain dlt function"),
     ]
     result.notes += [log.note(v.name) for v in variants]
+    floe = result.variant("floe")
+    if floe is not None and floe.ok:
+        config = {"base_url": ctx.server.base_url, "path": "/fast/profile", "body": "array"}
+        lines = profiling.self_time_profile(
+            lambda: floe_lib.write("rest_api", config, data, batch_size=500)
+        )
+        ctx.server.reset()
+        result.notes.append(
+            "Where floe's time goes (one more write under cProfile, top self time): "
+            + "; ".join(lines)
+        )
     return result
 
 

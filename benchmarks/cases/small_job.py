@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-from benchmarks import verify
+from benchmarks import profiling, verify
 from benchmarks.cases import Case, Context
 from benchmarks.cases.http_common import ServerLog
 from benchmarks.data import customers
@@ -79,8 +79,20 @@ def run(ctx: Context) -> CaseResult:
     )
     python_floor = _process_floor([sys.executable, "-c", "pass"])
     version_floor = _process_floor([str(floe_executable()), "--version"])
+    imports, heaviest = profiling.import_profile(
+        sys.executable,
+        [str(floe_executable()), "egress", "run", "small_http", "--json"],
+        project.root,
+        {},
+    )
+    ctx.server.reset()
+    reported = floe.median_extra("reported_s") if floe and floe.ok else None
     result.notes += [
         log.note("floe"),
+        (f"floe's receipt says the write took {reported:.3f} s (median); " if reported else "")
+        + f"imports take {imports:.3f} s (`-X importtime`, one run; heaviest top-level: "
+        + ", ".join(heaviest)
+        + ").",
         f"For scale: `python -c pass` takes {python_floor:.3f} s and `floe --version` "
         f"{version_floor:.3f} s here (medians of 5).",
     ]
