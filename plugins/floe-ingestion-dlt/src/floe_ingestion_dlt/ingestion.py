@@ -33,7 +33,7 @@ from floe_core.plugins.ingestion import IngestionConfig, IngestionResult
 
 from floe_ingestion_dlt.errors import IngestionError
 from floe_ingestion_dlt.iceberg_writer import SCHEMA_CONTRACTS, IcebergTableWriter
-from floe_ingestion_dlt.ingestion_errors import mapped_errors
+from floe_ingestion_dlt.ingestion_errors import mapped_errors, source_errors
 from floe_ingestion_dlt.ingestion_sources import (
     SourceConfig,
     SqlDatabaseSourceConfig,
@@ -199,7 +199,8 @@ def run(pipeline: IngestionPipeline, **kwargs: Any) -> IngestionResult:
             writer, cursor_value = _writer(pipeline)
             with _working_dir(pipeline.pipelines_dir) as workdir:
                 dlt_pipeline = _dlt_pipeline(pipeline, writer, workdir)
-                resource = _resource(pipeline, cursor_value)
+                with source_errors(config, pipeline.secrets):
+                    resource = _resource(pipeline, cursor_value)
                 try:
                     info = dlt_pipeline.run(
                         resource, table_name=pipeline.table_name, loader_file_format="parquet"

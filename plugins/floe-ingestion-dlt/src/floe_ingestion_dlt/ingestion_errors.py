@@ -14,7 +14,7 @@ from floe_core.plugins.ingestion import IngestionConfig
 
 from floe_ingestion_dlt.errors import IngestionError, PluginError, sanitize
 
-__all__ = ["mapped_errors"]
+__all__ = ["mapped_errors", "source_errors"]
 
 
 @contextmanager
@@ -51,6 +51,22 @@ def mapped_errors(
             f"{_describe(exc, secrets)}",
             destination=table,
             hint="nothing was committed; check the table's schema against the source data",
+        ) from exc
+
+
+@contextmanager
+def source_errors(config: IngestionConfig, secrets: list[str]) -> Iterator[None]:
+    """Map errors raised while setting up the source (before dlt runs) to ``IngestionError``."""
+    try:
+        yield
+    except PluginError:
+        raise
+    except Exception as exc:
+        cause = _root_cause(exc)
+        raise IngestionError(
+            f"the {config.source_type} source could not be opened: {_describe(cause, secrets)}",
+            destination=config.destination_table,
+            hint=_hint_for(cause, config.source_type),
         ) from exc
 
 

@@ -338,6 +338,16 @@ def test_postgresql_table_lands(pg_source: tuple[str, str], catalog_config: dict
     }
 
 
+def test_unreachable_database_error_hides_the_password(catalog_config: dict[str, Any]) -> None:
+    url = "postgresql+psycopg://floe:pw-9d8e7f6a@127.0.0.1:9/test"
+    with pytest.raises(IngestionError) as caught:
+        ingest(sql_config(url), catalog_config)
+    assert "sql_database source could not be opened" in str(caught.value)
+    assert "Connection refused" in str(caught.value)
+    assert "pw-9d8e7f6a" not in str(caught.value)
+    assert "database" in caught.value.hint
+
+
 # --- local files -------------------------------------------------------------------------------
 
 
