@@ -14,8 +14,9 @@ or in ``pipelines_dir`` when one is given, where each run's load packages are de
 run is committed.
 
 Incremental loading (``IngestionConfig.cursor_field``) keeps its state in the Iceberg table
-itself: a run only writes rows whose cursor is greater than the table's current maximum. For
-``sql_database`` the bound is also pushed into the query.
+itself: a run only writes rows whose cursor is greater than the table's current maximum (rows
+without a cursor value are therefore loaded only into an empty table). For ``sql_database``
+the bound is also pushed into the query.
 """
 
 from __future__ import annotations
