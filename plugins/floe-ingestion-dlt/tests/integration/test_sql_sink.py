@@ -446,3 +446,31 @@ def test_postgres_nan_and_infinity(
 
     got = [row[1] for row in sql_rows(url, "floats", ["id", "x"], schema=sql_pg_schema)]
     assert got[0] != got[0] and got[1:] == [float("inf"), float("-inf")]
+
+
+@pytest.mark.requirement("R8")
+@backends
+@pytest.mark.parametrize("mode", ["append", "upsert", "replace"])
+def test_names_that_need_quoting(
+    mode: str,
+    sql_backend_url: tuple[str, str, str | None],
+    sql_sink: Callable[..., Any],
+    sql_drive: Callable[..., Any],
+    sql_rows: Callable[..., Any],
+) -> None:
+    _, url, schema = sql_backend_url
+    table = f"Mixed Case {mode}"
+    data = pa.table({"Key": [1, 2], "order": ["a", "b"], "with space": [1.5, None], "pct%": [1, 2]})
+    sink = sql_sink(url, table, schema=schema, mode=mode, primary_key=["Key"])
+
+    sql_drive(sink, data)
+    again = data
+    if mode == "append":  # the primary key holds: append new keys
+        again = data.set_column(0, "Key", pa.array([3, 4], pa.int64()))
+    sql_drive(sink, again, run="again")
+
+    expected = [(1, "a", 1.5, 1), (2, "b", None, 2)]
+    if mode == "append":
+        expected += [(3, "a", 1.5, 1), (4, "b", None, 2)]
+    got = sql_rows(url, table, data.column_names, schema=schema, order_by="1")
+    assert sorted(got, key=lambda row: row[0]) == expected

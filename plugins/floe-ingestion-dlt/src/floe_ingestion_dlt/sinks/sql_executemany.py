@@ -42,10 +42,7 @@ class ExecutemanyWriter:
         self._named = style not in (*_POSITIONAL, "numeric", "numeric_dollar")
         target = quote_table(dialect, plan.write_table, plan.db_schema)
         quoted = [quote(c) for c in plan.columns]
-        if style in ("format", "pyformat"):
-            # A literal % must be doubled where % starts a placeholder.
-            target = target.replace("%", "%%")
-            quoted = [q.replace("%", "%%") for q in quoted]
+        # SQLAlchemy's quoting already doubles a literal % for "format"-style drivers.
         self._keys = [f"p{i}" for i in range(len(plan.columns))]
         placeholders = [_placeholder(style, i) for i in range(len(plan.columns))]
         sql = f"INSERT INTO {target} ({', '.join(quoted)}) VALUES ({', '.join(placeholders)})"

@@ -24,6 +24,13 @@ if TYPE_CHECKING:
 
 __all__ = ["PostgresCopyWriter"]
 
+
+def _unformatted(dialect: sa.Dialect, quoted: str) -> str:
+    """Undo SQLAlchemy's doubling of ``%`` in identifiers: these statements are sent as they
+    are, never %-formatted by the driver."""
+    return quoted.replace("%%", "%") if dialect.paramstyle in ("format", "pyformat") else quoted
+
+
 _CARDINALITY_VIOLATION = "21000"
 _NO_EQUALITY = "42883"  # undefined_function: no "=" operator for a column's type
 
@@ -38,9 +45,11 @@ class PostgresCopyWriter:
     """
 
     def __init__(self, plan: TablePlan, dialect: sa.Dialect, *, upsert: bool) -> None:
-        quote = dialect.identifier_preparer.quote
+        def quote(name: str) -> str:
+            return _unformatted(dialect, dialect.identifier_preparer.quote(name))
+
         self._upsert = upsert
-        target = quote_table(dialect, plan.write_table, plan.db_schema)
+        target = _unformatted(dialect, quote_table(dialect, plan.write_table, plan.db_schema))
         columns = ", ".join(quote(c) for c in plan.columns)
         if not upsert:
             self._copy = f"COPY {target} ({columns}) FROM STDIN (FORMAT csv)"
