@@ -316,3 +316,32 @@ def test_iceberg_table_to_database_every_value(
     assert result.success and result.rows_delivered == 10_000
     got = sql_rows(url, "customers", data.column_names, schema=schema)
     assert got == sql_expected(data, backend)
+
+
+@pytest.mark.requirement("B5")
+@pytest.mark.parametrize("sql_backend_url", ["postgresql", "mariadb", "sqlite"], indirect=True)
+def test_append_run_that_crashed_resumes_without_duplicates_or_gaps(
+    sql_backend_url: tuple[str, str, str | None],
+    sql_create: Callable[..., Any],
+    sql_plugin: DltIngestionPlugin,
+    sql_rows: Callable[..., Any],
+) -> None:
+    _, url, schema = sql_backend_url
+    data = pa.table(
+        {"id": pa.array(range(1_000), pa.int64()), "v": [f"v{i}" for i in range(1_000)]}
+    )
+    sink = sql_create(url, "events", schema=schema, batch_size=100)
+
+    def dies_after_450_rows() -> Iterator[pa.RecordBatch]:
+        yield from data.slice(0, 450).to_batches(max_chunksize=150)
+        raise RuntimeError("the source went away")
+
+    with pytest.raises(RuntimeError, match="the source went away"):
+        sql_plugin.write(sink, dies_after_450_rows())
+    written_before = len(sql_rows(url, "events", ["id"], schema=schema))
+    result = sql_plugin.write(sink, data)
+
+    assert 0 < written_before <= 450
+    assert result.success and result.rows_delivered == 1_000
+    ids = [row[0] for row in sql_rows(url, "events", ["id"], schema=schema)]
+    assert ids == list(range(1_000))
