@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 from floe_core.compiler import compile_project
-from floe_core.egress.runner import EgressRunner, select_destinations
+from floe_core.egress.destinations import select_destinations
+from floe_core.egress.runner import EgressRunner
 from floe_core.egress.secrets import SecretResolver
 from floe_core.egress.state import StateStore, state_url_for
 from floe_core.errors import FloeError

@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 from floe_core.compiler import EgressPlan, compile_project
+from floe_core.egress.destinations import required_secret_keys, select_destinations
 from floe_core.egress.errors import (
     EgressConfigError,
     SecretKeyMissingError,
@@ -23,7 +24,7 @@ from floe_core.egress.errors import (
 )
 from floe_core.egress.quickstart_data import create_customers_table
 from floe_core.egress.receipt import Receipt, RunStatus
-from floe_core.egress.runner import EgressRunner, required_secret_keys, select_destinations
+from floe_core.egress.runner import EgressRunner
 from floe_core.egress.secrets import SecretResolver
 from floe_core.egress.state import StateStore, state_url_for
 from floe_core.errors import FloeError, NoSuchSourceTableError, SourceError

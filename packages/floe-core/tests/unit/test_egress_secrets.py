@@ -23,11 +23,11 @@ from floe_core.egress.errors import (
 )
 from floe_core.egress.secrets import (
     EnvironmentSecrets,
-    KubernetesSecrets,
     MountedSecretDirectory,
     SecretResolver,
     env_var_name,
 )
+from floe_core.egress.secrets_kubernetes import KubernetesSecrets
 from kubernetes.client.exceptions import ApiException
 from pydantic import SecretStr
 

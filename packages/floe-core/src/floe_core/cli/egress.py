@@ -90,10 +90,11 @@ def run_command(
 def _run(
     names: list[str], run_all: bool, spec: Path, manifest: Path | None, as_json: bool, span: Any
 ) -> list[Receipt]:
+    from floe_core.egress.destinations import select_destinations
     from floe_core.egress.observability import get_logger
     from floe_core.egress.observability import span as new_span
     from floe_core.egress.progress import make_progress
-    from floe_core.egress.runner import EgressRunner, select_destinations
+    from floe_core.egress.runner import EgressRunner
     from floe_core.egress.secrets import SecretResolver
     from floe_core.egress.state import StateStore, state_url_for
     from floe_core.registry import PluginRegistry

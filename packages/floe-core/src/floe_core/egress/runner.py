@@ -20,10 +20,11 @@ a ``sql_database`` Secret (``sqlite:///.floe/app.db``) is relative to the floe.y
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from floe_core.egress.destinations import catalog_config, require_secret_keys
 from floe_core.egress.errors import EgressConfigError, StateStoreError
 from floe_core.egress.observability import (
     get_logger,
@@ -46,61 +47,7 @@ if TYPE_CHECKING:
     from floe_core.plugins.sink import SinkConnector
     from floe_core.registry import PluginRegistry
 
-__all__ = ["EgressRunner", "required_secret_keys", "select_destinations"]
-
-# Keys a first-party sink needs from its Secret; alternatives are tried in order.
-_REST_AUTH_KEYS: dict[str, list[list[str]]] = {
-    "bearer": [["token"]],
-    "basic": [["username", "password"]],
-    "api_key": [["api_key"]],
-}
-
-
-def required_secret_keys(sink_type: str, config: Mapping[str, Any]) -> list[list[str]]:
-    """Groups of Secret keys, one of which the sink needs (empty: nothing required)."""
-    if sink_type == "sql_database":
-        return [["url"]]
-    if sink_type == "rest_api":
-        return _REST_AUTH_KEYS.get(str(config.get("auth", "")), [])
-    return []
-
-
-def select_destinations(
-    plan: EgressPlan, names: Sequence[str], run_all: bool
-) -> list[CompiledDestination]:
-    """The destinations to run, in the order asked (``run_all``: file order).
-
-    Raises:
-        EgressConfigError: No name and not ``run_all``, both, or a name that does not exist.
-    """
-    available = plan.destination_names
-    listing = ", ".join(available) or "none (floe.yaml declares no destinations)"
-    if run_all and names:
-        raise EgressConfigError(
-            "give destination names or --all, not both",
-            hint=f"destinations in {plan.spec_path}: {listing}",
-        )
-    if run_all:
-        if not available:
-            raise EgressConfigError(
-                f"{plan.spec_path} declares no destinations",
-                hint="add a destinations: section to floe.yaml",
-            )
-        return list(plan.destinations)
-    if not names:
-        raise EgressConfigError(
-            "no destination given", hint=f"name one (floe egress run NAME) or use --all: {listing}"
-        )
-    chosen: list[CompiledDestination] = []
-    for name in dict.fromkeys(names):
-        destination = plan.destination(name)
-        if destination is None:
-            raise EgressConfigError(
-                f"destination '{name}' is not declared in {plan.spec_path}",
-                hint=f"destinations: {listing}",
-            )
-        chosen.append(destination)
-    return chosen
+__all__ = ["EgressRunner"]
 
 
 @dataclass
@@ -182,7 +129,7 @@ class EgressRunner:
                     destination.connection_secret_ref, destination=destination.name
                 )
                 redactor.add(secret.secret_values())
-                _require_keys(secret, destination)
+                require_secret_keys(secret, destination)
                 source = self._open_source(destination)
                 receipt.snapshot_id = source.snapshot_id
                 self._check_field_mapping(destination, source)
@@ -209,30 +156,7 @@ class EgressRunner:
                 hint="add source_table: namespace.table (the Iceberg table to send) to it",
             )
         with span("floe.egress.read", {"source.table": destination.source_table}):
-            return IcebergSource(self._catalog_config(), destination.source_table)
-
-    def _catalog_config(self) -> dict[str, Any]:
-        from floe_core.compiler.plan import resolve_sqlite_url
-
-        if self.plan.catalog is None:
-            raise EgressConfigError(
-                f"{self.plan.manifest_path} declares no catalog to read source tables from",
-                hint="add a catalog: section (see examples/quickstart/manifest.yaml)",
-            )
-        config = dict(self.plan.catalog)
-        ref = self.plan.catalog_secret_ref
-        if ref:
-            secret = self.secrets.resolve(ref, destination="the catalog")
-            redactor.add(secret.secret_values())
-            values = secret.reveal()
-            if config["type"] == "rest":
-                secret.require(["client_id", "client_secret"], destination="the catalog")
-                config["client_id"] = values["client_id"]
-                config["client_secret"] = values["client_secret"]
-            else:
-                secret.require(["uri"], destination="the catalog")
-                config["uri"] = resolve_sqlite_url(values["uri"], self.plan.project_dir)
-        return config
+            return IcebergSource(catalog_config(self.plan, self.secrets), destination.source_table)
 
     @staticmethod
     def _check_field_mapping(destination: CompiledDestination, source: IcebergSource) -> None:
@@ -398,14 +322,6 @@ class _RowCounter:
         for batch in reader:
             self.rows += batch.num_rows
             yield batch
-
-
-def _require_keys(secret: ResolvedSecret, destination: CompiledDestination) -> None:
-    groups = required_secret_keys(destination.sink_type, destination.config)
-    if len(groups) == 1:
-        secret.require(groups[0], destination=destination.name)
-    elif groups:
-        secret.require_one_of(groups, destination=destination.name)
 
 
 def _apply_result(receipt: Receipt, result: Any, extra_errors: list[str]) -> None:

@@ -4,17 +4,7 @@ Embedded SQLite under ``<project>/.floe/state.db`` by default; any SQLAlchemy UR
 for shared deployments) from ``$FLOE_STATE_URL`` or the manifest's ``state.url``, in that order.
 ``postgresql://`` URLs use psycopg 3.
 
-Tables (all prefixed ``floe_`` so they can share a database):
-
-- ``floe_runs``: one row per destination run, the receipt (counts, bytes, checksum, idempotency
-  key, source snapshot, errors). Written as ``running`` when a run starts and completed when it
-  ends, so a crashed run is visible as one that never finished.
-- ``floe_checkpoints``: per destination, the source snapshot last delivered completely.
-- ``floe_row_fingerprints``: per destination and primary key value, a fingerprint of the row as
-  last delivered and the run that delivered it (the basis of a primary-key diff).
-- ``floe_rejected_rows``: rows a destination refused, as JSON, with the reason and the run;
-  ``resolved_run_id`` is set once a later run delivers them.
-- ``floe_state_meta``: the schema version of these tables.
+The tables are described in :mod:`floe_core.egress.state_tables`.
 """
 
 from __future__ import annotations
@@ -30,14 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 from floe_core.egress.errors import StateStoreError
 from floe_core.egress.receipt import Receipt, RunStatus, utc_now
+from floe_core.egress.state_tables import SCHEMA_VERSION, state_tables
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
 __all__ = ["SCHEMA_VERSION", "Checkpoint", "RejectedRow", "StateStore", "state_url_for"]
-
-#: Version of the table layout; stored in ``floe_state_meta``.
-SCHEMA_VERSION = 1
 
 
 def state_url_for(
@@ -73,73 +61,6 @@ class RejectedRow:
     reason: str
     rejected_at: datetime
     resolved_run_id: str | None
-
-
-def _tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
-    import sqlalchemy as sa
-
-    runs = sa.Table(
-        "floe_runs",
-        metadata,
-        sa.Column("run_id", sa.String(64), primary_key=True),
-        sa.Column("destination", sa.String(255), nullable=False, index=True),
-        sa.Column("sink_type", sa.String(255), nullable=False),
-        sa.Column("plugin", sa.String(255), nullable=False, default=""),
-        sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False, index=True),
-        sa.Column("finished_at", sa.DateTime(timezone=True)),
-        sa.Column("source_table", sa.String(512), nullable=False, default=""),
-        sa.Column("snapshot_id", sa.BigInteger),
-        sa.Column("rows_read", sa.BigInteger, nullable=False, default=0),
-        sa.Column("rows_delivered", sa.BigInteger, nullable=False, default=0),
-        sa.Column("rows_rejected", sa.BigInteger, nullable=False, default=0),
-        sa.Column("bytes_transmitted", sa.BigInteger, nullable=False, default=0),
-        sa.Column("duration_seconds", sa.Float, nullable=False, default=0.0),
-        sa.Column("checksum", sa.String(128), nullable=False, default=""),
-        sa.Column("idempotency_key", sa.String(255), nullable=False, default=""),
-        sa.Column("errors", sa.Text, nullable=False, default="[]"),
-    )
-    fingerprints = sa.Table(
-        "floe_row_fingerprints",
-        metadata,
-        sa.Column("destination", sa.String(255), primary_key=True),
-        sa.Column("primary_key", sa.String(1024), primary_key=True),
-        sa.Column("fingerprint", sa.String(128), nullable=False),
-        sa.Column("last_run_id", sa.String(64), nullable=False),
-    )
-    checkpoints = sa.Table(
-        "floe_checkpoints",
-        metadata,
-        sa.Column("destination", sa.String(255), primary_key=True),
-        sa.Column("source_table", sa.String(512), nullable=False),
-        sa.Column("snapshot_id", sa.BigInteger),
-        sa.Column("run_id", sa.String(64), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-    )
-    rejected = sa.Table(
-        "floe_rejected_rows",
-        metadata,
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("destination", sa.String(255), nullable=False, index=True),
-        sa.Column("run_id", sa.String(64), nullable=False),
-        sa.Column("row_json", sa.Text, nullable=False),
-        sa.Column("reason", sa.Text, nullable=False),
-        sa.Column("rejected_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("resolved_run_id", sa.String(64)),
-    )
-    meta = sa.Table(
-        "floe_state_meta",
-        metadata,
-        sa.Column("key", sa.String(64), primary_key=True),
-        sa.Column("value", sa.String(255), nullable=False),
-    )
-    return {
-        "runs": runs,
-        "fingerprints": fingerprints,
-        "checkpoints": checkpoints,
-        "rejected": rejected,
-        "meta": meta,
-    }
 
 
 def _engine_url(url: str) -> str:
@@ -184,7 +105,7 @@ class StateStore:
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         self._metadata = sa.MetaData()
-        self._t = _tables(self._metadata)
+        self._t = state_tables(self._metadata)
         try:
             self._engine = sa.create_engine(self.url, pool_pre_ping=True)
             with self._engine.begin() as conn:

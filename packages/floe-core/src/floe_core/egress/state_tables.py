@@ -1,0 +1,98 @@
+"""The state store's tables: run history, and what incremental syncs need between runs.
+
+Tables (all prefixed ``floe_`` so they can share a database):
+
+- ``floe_runs``: one row per destination run, the receipt (counts, bytes, checksum, idempotency
+  key, source snapshot, errors). Written as ``running`` when a run starts and completed when it
+  ends, so a crashed run is visible as one that never finished.
+- ``floe_checkpoints``: per destination, the source snapshot last delivered completely.
+- ``floe_row_fingerprints``: per destination and primary key value, a fingerprint of the row as
+  last delivered and the run that delivered it (the basis of a primary-key diff).
+- ``floe_rejected_rows``: rows a destination refused, as JSON, with the reason and the run;
+  ``resolved_run_id`` is set once a later run delivers them.
+- ``floe_state_meta``: the schema version of these tables.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+__all__ = ["SCHEMA_VERSION", "state_tables"]
+
+#: Version of the table layout; stored in ``floe_state_meta``.
+SCHEMA_VERSION = 1
+
+
+def state_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
+    """Define the state tables on ``metadata``.
+
+    Returns:
+        The tables by role: ``runs``, ``fingerprints``, ``checkpoints``, ``rejected``, ``meta``.
+    """
+    import sqlalchemy as sa
+
+    runs = sa.Table(
+        "floe_runs",
+        metadata,
+        sa.Column("run_id", sa.String(64), primary_key=True),
+        sa.Column("destination", sa.String(255), nullable=False, index=True),
+        sa.Column("sink_type", sa.String(255), nullable=False),
+        sa.Column("plugin", sa.String(255), nullable=False, default=""),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False, index=True),
+        sa.Column("finished_at", sa.DateTime(timezone=True)),
+        sa.Column("source_table", sa.String(512), nullable=False, default=""),
+        sa.Column("snapshot_id", sa.BigInteger),
+        sa.Column("rows_read", sa.BigInteger, nullable=False, default=0),
+        sa.Column("rows_delivered", sa.BigInteger, nullable=False, default=0),
+        sa.Column("rows_rejected", sa.BigInteger, nullable=False, default=0),
+        sa.Column("bytes_transmitted", sa.BigInteger, nullable=False, default=0),
+        sa.Column("duration_seconds", sa.Float, nullable=False, default=0.0),
+        sa.Column("checksum", sa.String(128), nullable=False, default=""),
+        sa.Column("idempotency_key", sa.String(255), nullable=False, default=""),
+        sa.Column("errors", sa.Text, nullable=False, default="[]"),
+    )
+    fingerprints = sa.Table(
+        "floe_row_fingerprints",
+        metadata,
+        sa.Column("destination", sa.String(255), primary_key=True),
+        sa.Column("primary_key", sa.String(1024), primary_key=True),
+        sa.Column("fingerprint", sa.String(128), nullable=False),
+        sa.Column("last_run_id", sa.String(64), nullable=False),
+    )
+    checkpoints = sa.Table(
+        "floe_checkpoints",
+        metadata,
+        sa.Column("destination", sa.String(255), primary_key=True),
+        sa.Column("source_table", sa.String(512), nullable=False),
+        sa.Column("snapshot_id", sa.BigInteger),
+        sa.Column("run_id", sa.String(64), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    rejected = sa.Table(
+        "floe_rejected_rows",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("destination", sa.String(255), nullable=False, index=True),
+        sa.Column("run_id", sa.String(64), nullable=False),
+        sa.Column("row_json", sa.Text, nullable=False),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("rejected_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("resolved_run_id", sa.String(64)),
+    )
+    meta = sa.Table(
+        "floe_state_meta",
+        metadata,
+        sa.Column("key", sa.String(64), primary_key=True),
+        sa.Column("value", sa.String(255), nullable=False),
+    )
+    return {
+        "runs": runs,
+        "fingerprints": fingerprints,
+        "checkpoints": checkpoints,
+        "rejected": rejected,
+        "meta": meta,
+    }
