@@ -31,8 +31,8 @@ class SinkConfig:
         field_mapping: Source column -> destination field renames. Columns not named are
             sent under their own name.
         retry_config: Retry policy overrides (keys are plugin-defined, e.g. ``max_attempts``).
-        batch_size: Rows per batch, 1..``MAX_BATCH_SIZE``; ``None`` sends all rows at once
-            (still capped by what the sink can take in one request).
+        batch_size: Rows per batch, 1..``MAX_BATCH_SIZE``; ``None`` lets the sink pick its
+            default (what the destination takes well in one request or transaction).
         destination_name: The name of the destination in ``floe.yaml``, used in errors, logs
             and spans. Optional for standalone use.
 
