@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 from floe_core.compiler import EgressPlan, compile_project
-from floe_core.egress.destinations import required_secret_keys, select_destinations
+from floe_core.egress.destinations import select_destinations
 from floe_core.egress.errors import (
     EgressConfigError,
     SecretKeyMissingError,
@@ -252,13 +252,6 @@ def test_missing_secret_key_for_the_auth_in_config(project: Project) -> None:
     with pytest.raises(SecretKeyMissingError, match="no key 'username'"):
         project.run("people")
     assert project.plugin.sinks == []
-
-
-def test_required_secret_keys() -> None:
-    assert required_secret_keys("sql_database", {}) == [["url"]]
-    assert required_secret_keys("rest_api", {"auth": "bearer"}) == [["token"]]
-    assert required_secret_keys("rest_api", {}) == []
-    assert required_secret_keys("somebody_elses", {"auth": "bearer"}) == []
 
 
 @pytest.mark.requirement("B1")

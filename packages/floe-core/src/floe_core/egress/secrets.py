@@ -58,6 +58,8 @@ DEFAULT_CLUSTER_SECRETS_DIR = Path("/var/run/secrets/floe")
 # Kubernetes Secret names: DNS subdomain (lower-case alphanumerics, '-' and '.').
 _SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _ENV_PREFIX = "FLOE_SECRET_"
+_SENSITIVE_KEY = re.compile(r"(?i)pass|pwd|token|secret|key|credential|auth|cert|private")
+_URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:(?P<password>[^@/\s]+)@")
 
 
 def env_var_name(ref: str, key: str) -> str:
@@ -109,8 +111,21 @@ class ResolvedSecret:
         return {key: value.get_secret_value() for key, value in self.values.items()}
 
     def secret_values(self) -> list[str]:
-        """The plain values, for scrubbing them from any text that leaves the process."""
-        return [value.get_secret_value() for value in self.values.values()]
+        """The sensitive values, for scrubbing them from any text that leaves the process.
+
+        Values of keys that name a credential (``password``, ``token``, ``api_key``,
+        ``client_secret``, ...) are sensitive, and so is the password inside any URL value.
+        Plain settings kept in the Secret (``username``, ``base_url``, ``client_id``) are
+        not: scrubbing them would make messages unreadable without protecting anything.
+        """
+        found: list[str] = []
+        for key, secret in self.values.items():
+            value = secret.get_secret_value()
+            if _SENSITIVE_KEY.search(key):
+                found.append(value)
+            else:
+                found.extend(match.group("password") for match in _URL_PASSWORD.finditer(value))
+        return found
 
     def _missing(
         self, key: str, destination: str, alternatives: Sequence[Sequence[str]] = ()
