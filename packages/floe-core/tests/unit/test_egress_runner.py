@@ -354,3 +354,27 @@ def test_rest_catalog_secret_needs_client_credentials(project: Project) -> None:
         project.run("people")
     assert "the catalog" in str(caught.value)
     assert project.plugin.sinks == []
+
+
+@pytest.mark.requirement("R8")
+def test_an_empty_table_is_a_successful_run_of_zero_rows(project: Project) -> None:
+    from floe_core.egress.catalog import open_catalog
+    from floe_core.egress.quickstart_data import customers_schema
+
+    catalog = open_catalog(
+        {
+            "type": "sql",
+            "name": "t",
+            "uri": f"sqlite:///{project.root / '.floe' / 'catalog.db'}",
+            "warehouse": str(project.root / ".floe" / "warehouse"),
+        }
+    )
+    catalog.create_table(("gold", "empty"), customers_schema())
+    catalog.close()
+    project.write(DEST.replace("gold.customers", "gold.empty"))
+
+    [receipt] = project.run("people")
+
+    assert receipt.status is RunStatus.SUCCESS
+    assert (receipt.rows_read, receipt.rows_delivered, receipt.snapshot_id) == (0, 0, None)
+    assert project.sent == []
