@@ -132,7 +132,6 @@ class SqlDatabaseSink(Sink):
         from floe_ingestion_dlt.sinks.sql_delivery_log import DeliveryLog
         from floe_ingestion_dlt.sinks.sql_tables import prepare
 
-        self._plan = self._writer = self._log = None
         # A write often starts after a long pause; a pooled connection the server closed
         # meanwhile fails on first use. SQLAlchemy then discards the pool: try once more.
         for attempt in (1, 2):
