@@ -95,7 +95,7 @@ def test_rejected_rows_exit_2_and_are_kept(
 
     result = project.cli("egress", "run", "crm", "--spec", project.spec, "--json")
 
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 3, result.output
     [receipt] = h.json_receipts(result)
     assert receipt["status"] == "partial"
     assert (receipt["rows_delivered"], receipt["rows_rejected"]) == (118, 2)

@@ -67,7 +67,7 @@ def test_exit_codes() -> None:
         _receipt(s) for s in (RunStatus.SUCCESS, RunStatus.PARTIAL, RunStatus.FAILED)
     )
     assert exit_code([ok]) == EXIT_SUCCESS == 0
-    assert exit_code([ok, partial]) == EXIT_PARTIAL == 2
+    assert exit_code([ok, partial]) == EXIT_PARTIAL == 3
     assert exit_code([partial, failed]) == EXIT_FAILURE == 1
     assert exit_code([]) == EXIT_SUCCESS
 

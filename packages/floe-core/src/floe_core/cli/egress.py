@@ -3,8 +3,8 @@
 ``floe egress run NAME... | --all`` exits with:
 
 - ``0`` every destination delivered every row;
-- ``2`` partial: a destination delivered some rows and rejected others (kept in the state
-  store with the reason);
+- ``3`` partial: a destination delivered some rows and rejected others (kept in the state
+  store with the reason); 2 stays what it is for every command, a usage error;
 - ``1`` failure: a destination failed, or nothing was sent because the input is wrong (the
   project does not validate, an unknown destination, a missing Secret or key, an unreachable
   catalog, a missing table or column, credentials the destination refuses).

@@ -36,7 +36,7 @@ __all__ = [
 
 EXIT_SUCCESS = 0
 EXIT_FAILURE = 1
-EXIT_PARTIAL = 2
+EXIT_PARTIAL = 3
 
 
 class RunStatus(StrEnum):
@@ -130,7 +130,7 @@ class Receipt:
 
 
 def exit_code(receipts: Iterable[Receipt]) -> int:
-    """The process exit code for a set of receipts: 1 failed, 2 partial, else 0."""
+    """The process exit code for a set of receipts: 1 failed, 3 partial, else 0."""
     statuses = {receipt.status for receipt in receipts}
     if RunStatus.FAILED in statuses or RunStatus.RUNNING in statuses:
         return EXIT_FAILURE
