@@ -47,3 +47,30 @@ def test_a_dlt_pipeline_loads_postgres_through_the_sink(
     got = sql_rows(PG_URL, "customers", data.column_names, schema=sql_pg_schema)
     # A second load of the same rows adds nothing: upsert by key, append by delivery log.
     assert got == sql_expected(data, "postgresql")
+
+
+@pytest.mark.requirement("R5")
+def test_running_the_same_pipeline_twice_appends_each_row_once(
+    sql_pg_schema: str,
+    tmp_path: Path,
+    gold_customers: Callable[..., pa.Table],
+    sql_rows: Callable[..., Any],
+    sql_expected: Callable[..., Any],
+) -> None:
+    data = gold_customers(1_500)
+    config = {"url": PG_URL, "table": "customers", "schema": sql_pg_schema, "mode": "append"}
+    sink = DltIngestionPlugin().create_sink(
+        SinkConfig("sql_database", config, batch_size=500, destination_name="warehouse")
+    )
+    with sink:
+        pipeline = dlt.pipeline(
+            pipeline_name=f"floe_sql_dlt_again_{uuid.uuid4().hex[:8]}",
+            destination=sink.dlt_destination,
+            pipelines_dir=str(tmp_path),
+            dataset_name="egress",
+        )
+        for _ in range(2):  # two load packages, one process, one destination object
+            assert not pipeline.run(data, table_name="customers").has_failed_jobs
+
+    got = sql_rows(PG_URL, "customers", data.column_names, schema=sql_pg_schema)
+    assert got == sql_expected(data, "postgresql")

@@ -3,8 +3,9 @@
 The destination is built with ``@dlt.destination`` (parquet load files, so each call gets an
 Arrow record batch of the sink's batch size). Every batch goes through the same path as
 ``write``: field mapping, the sink's ``encode``/``send``, rate limit, retries, splitting of
-refused batches and a deterministic idempotency key per batch (from the table name and the
-batch's position in the load, so a re-run of the same load sends the same keys).
+refused batches and a deterministic idempotency key per batch (from the table name, the
+batch's position within its load package and its content, so re-running a load, in this
+process or a new one, sends the same keys and a sink that de-duplicates skips what it has).
 
 dlt calls the function once per batch with no hook at the end of a load, so each batch is a
 complete write for the sink (``open`` ... ``close``): use append or upsert modes with it.
@@ -62,15 +63,17 @@ def dlt_destination(sink: Sink, *, name: str | None = None) -> Any:
     )
     limiter = RateLimiter(capabilities.default_rate_limit)
     secrets = tuple(sink.secret_values)
-    calls: dict[str, int] = {}
+    # Positions count per load package, so each load numbers its batches from 0 again.
+    calls: dict[tuple[str, str], int] = {}
     lock = threading.Lock()
 
     def deliver(items: Any, table: Any) -> None:
         batch = _as_record_batch(items)
         table_name = str(table.get("name", "table"))
+        load_id = dlt.current.load_package_state()["load_id"]
         with lock:
-            call = calls.get(table_name, 0)
-            calls[table_name] = call + 1
+            call = calls.get((load_id, table_name), 0)
+            calls[(load_id, table_name)] = call + 1
         try:
             mapping = FieldMapping.for_schema(
                 batch.schema,
