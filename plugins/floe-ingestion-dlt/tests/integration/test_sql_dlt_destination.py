@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 from floe_core.plugins import SinkConfig
 from floe_ingestion_dlt import DltIngestionPlugin
+from floe_ingestion_dlt.errors import SinkConfigurationError
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -74,3 +75,13 @@ def test_running_the_same_pipeline_twice_appends_each_row_once(
 
     got = sql_rows(PG_URL, "customers", data.column_names, schema=sql_pg_schema)
     assert got == sql_expected(data, "postgresql")
+
+
+@pytest.mark.requirement("R7")
+def test_replace_mode_is_refused_as_a_dlt_destination(sql_pg_schema: str) -> None:
+    config = {"url": PG_URL, "table": "customers", "schema": sql_pg_schema, "mode": "replace"}
+    sink = DltIngestionPlugin().create_sink(
+        SinkConfig("sql_database", config, destination_name="warehouse")
+    )
+    with sink, pytest.raises(SinkConfigurationError, match="append or upsert"):
+        sink.dlt_destination  # noqa: B018 - building it is what is refused

@@ -125,6 +125,15 @@ class Sink(ABC):
         return []
 
     @property
+    def replaces_on_close(self) -> bool:
+        """True when a write replaces the destination's contents as a whole at ``close``.
+
+        Such a sink needs one ``open``/``close`` around all of a load's rows, which a dlt
+        destination (called per batch, with no end-of-load hook) cannot give it.
+        """
+        return False
+
+    @property
     def dlt_destination(self) -> Any:
         """A ``@dlt.destination`` delivering each dlt batch through this sink (dlt imported now).
 

@@ -8,7 +8,9 @@ batch's position within its load package and its content, so re-running a load, 
 process or a new one, sends the same keys and a sink that de-duplicates skips what it has).
 
 dlt calls the function once per batch with no hook at the end of a load, so each batch is a
-complete write for the sink (``open`` ... ``close``): use append or upsert modes with it.
+complete write for the sink (``open`` ... ``close``). A sink that replaces the destination's
+contents at ``close`` (``sql_database`` in replace mode) is refused: each batch would replace
+the one before. Use append or upsert with dlt, or ``write`` to replace.
 A batch that still fails after the retries raises ``DestinationTransientException``; refused
 rows or a configuration problem raise ``DestinationTerminalException``, which fails the load.
 Rows are never silently dropped.
@@ -28,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from floe_ingestion_dlt.batching import FieldMapping, rechunk, resolve_batch_size
 from floe_ingestion_dlt.delivery import BatchSender
-from floe_ingestion_dlt.errors import PluginError, sanitize
+from floe_ingestion_dlt.errors import PluginError, SinkConfigurationError, sanitize
 from floe_ingestion_dlt.ratelimit import RateLimiter
 from floe_ingestion_dlt.retry import RetryPolicy
 
@@ -56,6 +58,14 @@ def dlt_destination(sink: Sink, *, name: str | None = None) -> Any:
         DestinationTransientException,
     )
 
+    if sink.replaces_on_close:
+        raise SinkConfigurationError(
+            "a sink that replaces the destination's contents cannot be a dlt destination: "
+            "dlt delivers batch by batch and each batch would replace the previous one",
+            destination=sink.destination,
+            sink_type=sink.sink_type,
+            hint="use mode append or upsert with dlt, or the plugin's write() to replace",
+        )
     capabilities = sink.effective_capabilities
     size = resolve_batch_size(sink.config.batch_size, capabilities)
     policy = RetryPolicy.from_config(

@@ -218,6 +218,11 @@ class SqlDatabaseSink(Sink):
         """Close the connection pool."""
         self._engine.dispose()
 
+    @property
+    def replaces_on_close(self) -> bool:
+        """Replace mode swaps the staged rows in at ``close``."""
+        return self.settings.mode == "replace"
+
     def __repr__(self) -> str:
         return f"SqlDatabaseSink({self._context.target!r}, mode={self.settings.mode!r})"
 
