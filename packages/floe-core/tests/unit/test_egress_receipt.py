@@ -92,3 +92,18 @@ def test_human_table_shows_every_number() -> None:
         "3 rows rejected",
     ):
         assert expected in text
+
+
+@pytest.mark.requirement("B1")
+def test_human_table_prints_errors_with_brackets_as_they_are() -> None:
+    # A destination's answer quoted in an error is not rich markup: shown verbatim, never a crash.
+    receipt = _receipt(RunStatus.FAILED)
+    receipt.errors = [
+        '[rest_api/crm] POST http://127.0.0.1/x answered HTTP 400: {"errors": ["bad"]}',
+        "the body said [/b] and [red]",
+    ]
+    console = Console(width=200, record=True, color_system=None)
+    console.print(receipt_table(receipt))
+    text = console.export_text()
+    assert "[rest_api/crm] POST http://127.0.0.1/x answered HTTP 400" in text
+    assert "the body said [/b] and [red]" in text

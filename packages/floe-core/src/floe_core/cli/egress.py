@@ -243,7 +243,7 @@ def _print_history(runs: list[Receipt], name: str | None, as_json: bool) -> None
         return
     out = wide_console(160)
     if not runs:
-        out.print(f"no runs recorded{f' for {name}' if name else ''}")
+        out.print(f"no runs recorded{f' for {name}' if name else ''}", markup=False)
         return
     table = Table(title="floe egress history", title_justify="left")
     for column, justify in (

@@ -6,7 +6,7 @@ store as run history. It never holds a secret: only names, counts, hashes and sa
 Exit codes of ``floe egress run`` follow from the receipts (see :func:`exit_code`):
 
 - ``0``: every destination succeeded, every row delivered;
-- ``2``: partial: at least one destination delivered some rows and rejected others;
+- ``3``: partial: at least one destination delivered some rows and rejected others;
 - ``1``: failure: a destination failed, or the run could not start (configuration errors).
 """
 
@@ -148,8 +148,13 @@ _STATUS_STYLE = {
 
 
 def receipt_table(receipt: Receipt) -> RenderableType:
-    """A two-column rich table showing one receipt, for people."""
+    """A two-column rich table showing one receipt, for people.
+
+    Names and errors are shown as plain text: an error quoting a destination's answer may hold
+    square brackets, which must not be read as rich markup.
+    """
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(
         title=f"floe egress receipt: {receipt.destination}",
@@ -161,8 +166,8 @@ def receipt_table(receipt: Receipt) -> RenderableType:
     table.add_column("value", overflow="fold")
     status_style = _STATUS_STYLE[receipt.status]
     table.add_row("status", f"[{status_style}]{receipt.status.value}[/]")
-    table.add_row("destination", f"{receipt.destination} ({receipt.sink_type})")
-    table.add_row("source", _source(receipt))
+    table.add_row("destination", Text(f"{receipt.destination} ({receipt.sink_type})"))
+    table.add_row("source", Text(_source(receipt)))
     table.add_row("rows read", f"{receipt.rows_read:,}")
     table.add_row("rows delivered", f"{receipt.rows_delivered:,}")
     table.add_row("rows rejected", f"{receipt.rows_rejected:,}")
@@ -173,7 +178,7 @@ def receipt_table(receipt: Receipt) -> RenderableType:
     table.add_row("idempotency key", receipt.idempotency_key or "-")
     table.add_row("run id", receipt.run_id)
     for error in receipt.errors:
-        table.add_row("[red]error[/]", error)
+        table.add_row("[red]error[/]", Text(error))
     return table
 
 
