@@ -21,6 +21,11 @@ Failure handling:
 - A batch that still fails after all retries (or whose credentials are refused) stops the
   write: batches not yet sent are not sent, batches already in flight are awaited and
   counted, and the result has ``success=False`` with the error and what was delivered so far.
+- An error raised while reading or encoding the input once sending has begun (a source file
+  that cannot be read, a schema change part-way) stops the write too: the batches read before
+  it are delivered and reported, not hidden behind an exception.
+- A sink that replaces the destination's contents at ``close`` (``replaces_on_close``) keeps
+  nothing from a write that ends in failure; its result then reports no row delivered.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
-from itertools import chain
+from itertools import chain, count
 from typing import TYPE_CHECKING, Any
 
 from floe_core.plugins.sink import EgressResult
@@ -85,6 +90,7 @@ class _Tally:
         self.unlisted_errors = 0
         self.stopped = False
         self.stop_error: BaseException | None = None
+        self.discarded = False
         self.checksum = DeliveryChecksum()
         self._secrets = tuple(sink.secret_values)
         self._on_progress = on_progress
@@ -112,6 +118,28 @@ class _Tally:
                 self.stop_error = outcome.error
         if self._on_progress is not None:
             self._on_progress(self.rows_delivered + self.rows_rejected)
+
+    def stop(self, error: BaseException) -> None:
+        """Stop the write because of ``error``, raised outside any batch's delivery."""
+        from floe_core.errors import FloeError
+
+        text = str(error) if isinstance(error, FloeError) else f"{type(error).__name__}: {error}"
+        self._error(sanitize(text, self._secrets))
+        if not self.stopped:
+            self.stopped = True
+            self.stop_error = error
+
+    def discard(self) -> None:
+        """The destination dropped everything this write sent: nothing counts as delivered."""
+        if self.rows_delivered:
+            self._error(
+                f"the write failed, so the destination discarded the {self.rows_delivered} "
+                "row(s) it had received; it holds none of them"
+            )
+        self.rows_delivered = 0
+        self.record_ids = []
+        self.checksum = DeliveryChecksum()
+        self.discarded = True
 
     def _error(self, message: str) -> None:
         if len(self.errors) < MAX_LISTED_ERRORS:
@@ -147,7 +175,8 @@ def write(
 
     Raises:
         SinkConfigurationError: The configuration does not fit the data (field mapping,
-            retry_config, a schema change part-way); raised before the first batch is sent.
+            retry_config, a schema change), found before the first batch is sent. Found
+            later, such an error stops the write and is reported in the result instead.
         TypeError: ``data`` is not Arrow data.
     """
     started = time.perf_counter()
@@ -216,6 +245,8 @@ def _run(sink: Sink, data: Any, tally: _Tally) -> list[str]:
         success = not tally.errors and not tally.unlisted_errors
     finally:
         sink.close(success)
+    if not success and sink.replaces_on_close:
+        tally.discard()
     return digests
 
 
@@ -237,11 +268,22 @@ def _pump(
     )
     digests: list[str] = []
     pending: deque[Future[BatchOutcome]] = deque()
+    input_error: Exception | None = None
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="floe-sink") as pool:
         try:
-            for position, chunk in enumerate(chunks):
-                # Encoding runs here while the workers send: CPU and I/O overlap.
-                payload = sink.encode(mapping.apply(chunk))
+            for position in count():
+                try:
+                    chunk = next(chunks, None)
+                    if chunk is None:
+                        break
+                    # Encoding runs here while the workers send: CPU and I/O overlap.
+                    payload = sink.encode(mapping.apply(chunk))
+                except Exception as exc:
+                    if not digests:
+                        raise
+                    # Sending has begun and what was sent stays sent: report it.
+                    input_error = exc
+                    break
                 digest = payload_digest(payload.body)
                 digests.append(digest)
                 pending.append(pool.submit(sender.deliver, chunk, payload, str(position), digest))
@@ -258,9 +300,12 @@ def _pump(
             raise
         if tally.stopped:
             # Batches not yet started are not sent; those in flight finish and are counted.
+            # (After an input error the batches read before it are still delivered.)
             for future in pending:
                 future.cancel()
         for future in pending:
             if not future.cancelled():
                 tally.add(future.result())
+    if input_error is not None:
+        tally.stop(input_error)
     return digests

@@ -44,6 +44,7 @@ class MemorySink(Sink):
         auth_fail: bool = False,
         send_delay: float = 0.0,
         splits: bool = True,
+        replaces: bool = False,
     ) -> None:
         super().__init__(config)
         self.concurrency = concurrency
@@ -53,6 +54,7 @@ class MemorySink(Sink):
         self.auth_fail = auth_fail
         self.send_delay = send_delay
         self.splits = splits
+        self.replaces = replaces
         self.lock = threading.Lock()
         self.calls: list[tuple[str, int]] = []
         self.delivered: dict[str, bytes] = {}
@@ -69,8 +71,14 @@ class MemorySink(Sink):
     @property
     def effective_capabilities(self) -> SinkCapabilities:
         return replace(
-            self.capabilities, max_concurrency=self.concurrency, splits_rejected_batches=self.splits
+            self.capabilities,
+            max_concurrency=self.concurrency,
+            splits_rejected_batches=self.splits,
         )
+
+    @property
+    def replaces_on_close(self) -> bool:
+        return self.replaces
 
     def open(self, schema: pa.Schema) -> None:
         self.opened.append(schema)
@@ -323,10 +331,62 @@ def test_concurrent_sends_keep_order_and_bound_in_flight_batches() -> None:
 
 
 @pytest.mark.requirement("R8")
-def test_a_schema_change_part_way_is_a_configuration_error() -> None:
+def test_a_schema_change_before_anything_is_sent_is_a_configuration_error() -> None:
     batches = [_table(2).to_batches()[0], pa.record_batch({"id": [1], "other": ["x"]})]
+    sink = MemorySink(_config(batch_size=5))
     with pytest.raises(SinkConfigurationError, match="changes schema"):
-        write(MemorySink(_config(batch_size=1)), batches)
+        write(sink, batches)
+    assert sink.calls == []
+
+
+@pytest.mark.requirement("R8")
+def test_a_schema_change_after_batches_were_sent_stops_and_reports_them() -> None:
+    batches = [_table(2).to_batches()[0], pa.record_batch({"id": [1], "other": ["x"]})]
+    sink = MemorySink(_config(batch_size=1))
+    result = write(sink, batches)
+    assert not result.success
+    assert len(result.errors) == 1 and "changes schema" in result.errors[0]
+    assert result.rows_delivered == len(sink.rows) == 2
+    assert sink.closed == [False]
+
+
+@pytest.mark.requirement("R8")
+def test_a_read_error_part_way_reports_the_rows_already_delivered() -> None:
+    progress: list[int] = []
+
+    def source() -> Iterator[pa.RecordBatch]:
+        yield from _table(12).to_batches(max_chunksize=4)
+        raise OSError("data file s3://warehouse/x.parquet is gone")
+
+    sink = MemorySink(_config(batch_size=4), concurrency=2)
+    result = write(sink, source(), on_progress=progress.append)
+    assert not result.success
+    assert result.rows_delivered == len(sink.rows) == 12
+    assert [r["id"] for r in sink.rows] == list(range(12))
+    assert result.errors == ["OSError: data file s3://warehouse/x.parquet is gone"]
+    assert result.bytes_transmitted == sum(len(body) for body in sink.delivered.values())
+    assert progress == [4, 8, 12]
+    assert sink.closed == [False]
+
+
+@pytest.mark.requirement("R8")
+def test_a_replacing_sink_that_failed_reports_nothing_delivered() -> None:
+    sink = MemorySink(_config(batch_size=5), always_fail_from_call=3, replaces=True)
+    result = write(sink, _table(30))
+    assert not result.success
+    assert sink.closed == [False]
+    assert result.rows_delivered == 0
+    assert result.destination_record_ids == []
+    assert result.checksum == DeliveryChecksum().hexdigest()
+    assert any("discarded the 10 row(s)" in error for error in result.errors)
+
+
+@pytest.mark.requirement("R8")
+def test_a_replacing_sink_that_succeeded_reports_every_row() -> None:
+    sink = MemorySink(_config(batch_size=5), replaces=True)
+    result = write(sink, _table(12))
+    assert result.success and result.rows_delivered == 12
+    assert sink.closed == [True]
 
 
 @pytest.mark.requirement("R8")

@@ -128,8 +128,10 @@ class Sink(ABC):
     def replaces_on_close(self) -> bool:
         """True when a write replaces the destination's contents as a whole at ``close``.
 
-        Such a sink needs one ``open``/``close`` around all of a load's rows, which a dlt
-        destination (called per batch, with no end-of-load hook) cannot give it.
+        The rows sent are kept only by ``close(True)``; ``close(False)`` discards them, so the
+        engine reports nothing delivered for a write that failed. Such a sink needs one
+        ``open``/``close`` around all of a load's rows, which a dlt destination (called per
+        batch, with no end-of-load hook) cannot give it.
         """
         return False
 
