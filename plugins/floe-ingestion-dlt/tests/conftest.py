@@ -19,6 +19,7 @@ import contextlib
 import datetime as dt
 import random
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -27,6 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -82,6 +84,7 @@ class ApiServer:
 
     host: str = "127.0.0.1"
     port: int = 0
+    scheme: str = "http"
     requests: list[RecordedRequest] = field(default_factory=list)
     probes: list[RecordedRequest] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
@@ -99,7 +102,7 @@ class ApiServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     # -- knobs -----------------------------------------------------------------------------
 
@@ -282,11 +285,28 @@ class _Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+#: A self-signed certificate for 127.0.0.1 / localhost (valid until 2125), for TLS tests.
+TLS_DIR = Path(__file__).parent / "integration" / "tls"
+
+
 @pytest.fixture
 def api_server() -> Iterator[ApiServer]:
     """A fresh recording API on 127.0.0.1 for one test."""
-    api = ApiServer()
+    yield from _serve(ApiServer())
+
+
+@pytest.fixture
+def tls_api_server() -> Iterator[ApiServer]:
+    """The recording API over HTTPS, with a self-signed certificate (``base_url`` is https)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(TLS_DIR / "localhost-cert.pem", TLS_DIR / "localhost-key.pem")
+    yield from _serve(ApiServer(scheme="https"), context)
+
+
+def _serve(api: ApiServer, tls: ssl.SSLContext | None = None) -> Iterator[ApiServer]:
     server = _Server(api)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     api.port = server.server_address[1]
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="api-server", daemon=True

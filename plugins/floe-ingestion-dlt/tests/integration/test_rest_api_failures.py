@@ -230,6 +230,42 @@ def test_unreachable_host_fails_at_create_sink(
 
 
 @pytest.mark.requirement("R7")
+def test_an_untrusted_certificate_fails_at_create_sink_and_is_not_retried(
+    plugin: DltIngestionPlugin, tls_api_server: Any
+) -> None:
+    config = SinkConfig(
+        "rest_api",
+        {"base_url": tls_api_server.base_url, "path": "/v1/contacts", "token": TOKEN},
+        destination_name="crm",
+    )
+    with pytest.raises(SinkConfigurationError) as caught:
+        plugin.create_sink(config)
+    message = str(caught.value)
+    assert "TLS certificate of 127.0.0.1 could not be verified" in message
+    assert "verify_tls: false" in message
+    assert TOKEN not in message
+    assert not caught.value.retryable
+    assert tls_api_server.probes == [] and tls_api_server.data_requests == []
+
+
+@pytest.mark.requirement("R8")
+def test_verify_tls_false_delivers_to_a_self_signed_endpoint(
+    plugin: DltIngestionPlugin, tls_api_server: Any
+) -> None:
+    config = SinkConfig(
+        "rest_api",
+        {"base_url": tls_api_server.base_url, "path": "/v1/contacts", "verify_tls": False},
+        destination_name="crm",
+        batch_size=2,
+    )
+    with plugin.create_sink(config) as sink:
+        result = plugin.write(sink, pa.table({"id": [1, 2, 3]}))
+    assert result.success, result.errors
+    assert _ids(tls_api_server.rows) == [1, 2, 3]
+    assert result.bytes_transmitted == sum(len(r.body) for r in tls_api_server.data_requests)
+
+
+@pytest.mark.requirement("R7")
 @pytest.mark.parametrize(
     ("config", "expected"),
     [

@@ -307,6 +307,14 @@ class RestApiSink(Sink):
                 f"({type(exc).__name__})",
                 hint="raise timeout_seconds or check the endpoint's health",
             )
+        if isinstance(exc, httpx.ConnectError) and _certificate_refused(exc):
+            # Retrying cannot fix a certificate: fail now, and say what to change.
+            return self._error(
+                SinkConfigurationError,
+                f"the TLS certificate of {self._url.host} could not be verified: {exc}",
+                hint="give the endpoint a certificate from a trusted CA (or add its CA to the "
+                "system trust store); for a test endpoint only, set verify_tls: false",
+            )
         if isinstance(exc, httpx.ConnectError):
             return self._error(
                 SinkConnectionError,
@@ -353,6 +361,18 @@ class RestApiSink(Sink):
                 f"{self.settings.method} at that exact address",
             )
         return self._error(SinkWriteError, detail, http_status=status)
+
+
+def _certificate_refused(exc: BaseException) -> bool:
+    """True when ``exc`` was caused by a failed TLS certificate check."""
+    import ssl
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
