@@ -79,11 +79,14 @@ def test_a_429_pauses_the_other_workers_too(
 ) -> None:
     sink = make_sink(batch_size=5, max_concurrent_requests=4)
     api_server.fail_next(429, retry_after="0.5")
+    # The other three workers' first answers come late, so none of them can send a second
+    # request before the throttled worker has paused everyone, however loaded the machine.
+    api_server.slow_next(0.2, times=3)
     plugin.write(sink, gold_customers(60))
     requests = sorted(api_server.data_requests, key=lambda r: r.at)
     throttled_at = requests[0].at
-    later = [r.at - throttled_at for r in requests[5:]]
-    # apart from the requests already on their way, nothing was sent during the pause
+    later = [r.at - throttled_at for r in requests[4:]]
+    # apart from the three requests already on their way, nothing was sent during the pause
     assert min(later) >= 0.45
     assert _ids(api_server.rows) == list(range(60))
 
@@ -124,8 +127,9 @@ def test_dropped_connections_are_retried_and_rows_arrive_once(
 def test_a_slow_answer_times_out_and_is_retried(
     plugin: DltIngestionPlugin, make_sink: Callable[..., Sink], api_server: Any, gold_customers: Any
 ) -> None:
-    sink = make_sink(batch_size=10, timeout_seconds=0.2, max_concurrent_requests=1)
-    api_server.slow_next(0.5)
+    # A timeout no healthy local answer comes near, even on a loaded machine.
+    sink = make_sink(batch_size=10, timeout_seconds=1.0, max_concurrent_requests=1)
+    api_server.slow_next(2.5)
     result = plugin.write(sink, gold_customers(10))
     assert result.success
     assert len(api_server.data_requests) == 2
