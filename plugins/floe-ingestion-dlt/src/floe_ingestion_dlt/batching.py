@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from floe_ingestion_dlt.sinks.base import SinkCapabilities
 
-__all__ = ["FieldMapping", "iter_record_batches", "rechunk", "resolve_batch_size"]
+__all__ = ["FieldMapping", "iter_record_batches", "rechunk", "resolve_batch_size", "row_groups"]
 
 
 def iter_record_batches(data: Any) -> Iterator[pa.RecordBatch]:
@@ -71,9 +71,33 @@ def rechunk(batches: Iterable[pa.RecordBatch], size: int) -> Iterator[pa.RecordB
     Empty batches are dropped. Raises ``SinkConfigurationError`` when a batch's schema differs
     from the first one's.
     """
+    for parts in row_groups(_same_schema(batches), size):
+        yield _concat(parts)
 
+
+def row_groups(batches: Iterable[pa.RecordBatch], size: int) -> Iterator[list[pa.RecordBatch]]:
+    """Group a stream's rows into lists of zero-copy slices of ``size`` rows in all.
+
+    Each list holds exactly ``size`` rows, except the last, which may hold fewer; empty
+    batches contribute nothing.
+    """
     pending: list[pa.RecordBatch] = []
     pending_rows = 0
+    for batch in batches:
+        offset = 0
+        while offset < batch.num_rows:
+            take = min(size - pending_rows, batch.num_rows - offset)
+            pending.append(batch.slice(offset, take))
+            pending_rows += take
+            offset += take
+            if pending_rows == size:
+                yield pending
+                pending, pending_rows = [], 0
+    if pending:
+        yield pending
+
+
+def _same_schema(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     schema: pa.Schema | None = None
     for batch in batches:
         if schema is None:
@@ -84,17 +108,7 @@ def rechunk(batches: Iterable[pa.RecordBatch], size: int) -> Iterator[pa.RecordB
                 f"expected {_describe(schema)}, got {_describe(batch.schema)}",
                 hint="pass batches that all have the same columns and types",
             )
-        offset = 0
-        while offset < batch.num_rows:
-            take = min(size - pending_rows, batch.num_rows - offset)
-            pending.append(batch.slice(offset, take))
-            pending_rows += take
-            offset += take
-            if pending_rows == size:
-                yield _concat(pending)
-                pending, pending_rows = [], 0
-    if pending_rows:
-        yield _concat(pending)
+        yield batch
 
 
 def _concat(parts: list[pa.RecordBatch]) -> pa.RecordBatch:

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from floe_ingestion_dlt.batching import row_groups
 from floe_ingestion_dlt.errors import IngestionError
 
 if TYPE_CHECKING:
@@ -199,7 +200,7 @@ class IcebergTableWriter:
                 destination=self._name,
                 hint=f"columns read: {', '.join(schema.names)}",
             )
-        for chunk in _rechunk(stream, _MERGE_CHUNK_ROWS):
+        for chunk in row_groups(stream, _MERGE_CHUNK_ROWS):
             table = _last_per_key(pa.Table.from_batches(chunk, schema=schema), self._keys)
             nulls = sum(table.column(key).null_count for key in self._keys)
             if nulls:
@@ -281,23 +282,6 @@ def _byte_slices(batches: Iterator[pa.RecordBatch], limit: int) -> Iterator[list
         if size >= limit:
             yield pending
             pending, size = [], 0
-    if pending:
-        yield pending
-
-
-def _rechunk(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[list[pa.RecordBatch]]:
-    pending: list[pa.RecordBatch] = []
-    count = 0
-    for batch in batches:
-        offset = 0
-        while offset < batch.num_rows:
-            take = min(rows - count, batch.num_rows - offset)
-            pending.append(batch.slice(offset, take))
-            count += take
-            offset += take
-            if count == rows:
-                yield pending
-                pending, count = [], 0
     if pending:
         yield pending
 

@@ -9,6 +9,7 @@ from floe_ingestion_dlt.batching import (
     iter_record_batches,
     rechunk,
     resolve_batch_size,
+    row_groups,
 )
 from floe_ingestion_dlt.errors import SinkConfigurationError
 from floe_ingestion_dlt.sinks.base import SinkCapabilities
@@ -53,6 +54,15 @@ def test_rechunk_drops_empty_batches() -> None:
     empty = pa.record_batch({"id": pa.array([], pa.int64()), "name": pa.array([], pa.string())})
     full = _table(3).to_batches()[0]
     assert [b.num_rows for b in rechunk([empty, full, empty, full], 4)] == [4, 2]
+
+
+def test_row_groups_hold_exact_row_counts_as_slices_of_the_input() -> None:
+    table = _table(10)
+    groups = list(row_groups(table.to_batches(max_chunksize=3), 4))
+    assert [sum(part.num_rows for part in group) for group in groups] == [4, 4, 2]
+    # a group spanning two input batches holds one slice of each, not a copy
+    assert [part.num_rows for part in groups[0]] == [3, 1]
+    assert pa.Table.from_batches([part for group in groups for part in group]).equals(table)
 
 
 @pytest.mark.requirement("R8")
