@@ -11,7 +11,7 @@ import itertools
 
 from benchmarks import pg, verify
 from benchmarks.cases import Case, Context
-from benchmarks.data import batches
+from benchmarks.data import batches, customers_batch
 from benchmarks.floe_cli import FloeProject, check_cli
 from benchmarks.harness import CaseResult, Target, Variant, VariantResult, run_variants
 from benchmarks.settings import PG_SQLALCHEMY_URL
@@ -68,12 +68,14 @@ def run(ctx: Context) -> CaseResult:
         for rows in (small, large):
             variant = _size_variant(ctx, project, schema, rows, counter)
             result.variants += run_variants([variant], rows, ctx.times(2, 1), ctx.log)
+    arrow_per_row = customers_batch(1, 10_000).nbytes / 10_000
     for rows in (small, large):
         files = ctx.warehouse.data_files(ctx.warehouse.table(rows))
         biggest = max(files, default=(0, 0))
         result.notes.append(
-            f"source {rows:,} rows: {len(files)} data file(s), the largest {biggest[0]:,} rows / "
-            f"{biggest[1] / 2**20:.1f} MiB of Parquet"
+            f"source {rows:,} rows: {len(files)} data file(s), the largest {biggest[0]:,} rows, "
+            f"{biggest[1] / 2**20:.1f} MiB of Parquet, about "
+            f"{biggest[0] * arrow_per_row / 2**20:.0f} MiB once decoded to Arrow"
         )
     peak_small, peak_large = _peak(result.variants[0]), _peak(result.variants[1])
     why = "" if peak_large else result.variants[1].status
