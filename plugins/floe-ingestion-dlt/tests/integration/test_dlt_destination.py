@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import dlt
+import pyarrow as pa
 import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 from floe_core.plugins import SinkConfig
@@ -56,6 +57,39 @@ def test_a_dlt_pipeline_delivers_through_the_sink(
     assert len(set(keys)) == 4 and len(keys) == 5
     # with delete_completed_jobs, dlt does not keep the delivered data files
     assert list((tmp_path / "pipelines").rglob("*.parquet")) == []
+
+
+@pytest.mark.requirement("B5")
+def test_a_job_dlt_retries_sends_the_same_keys_and_rows_arrive_once(
+    api_server: Any, tmp_path: Path
+) -> None:
+    # Both attempts of the first batch are stored by the server but their answers are lost:
+    # the destination gives up on it, dlt retries the job from that batch, and the retry
+    # must carry the key the server has already seen.
+    api_server.drop_next(times=2, after_processing=True)
+    sink = DltIngestionPlugin().create_sink(
+        SinkConfig(
+            "rest_api",
+            {"base_url": api_server.base_url, "path": "/v1/contacts"},
+            batch_size=10,
+            destination_name="crm",
+            retry_config={
+                "max_attempts": 2,
+                "initial_backoff_seconds": 0.0,
+                "max_backoff_seconds": 0.0,
+            },
+        )
+    )
+    with sink:
+        info = _pipeline(sink, tmp_path).run(
+            pa.table({"id": list(range(30))}), table_name="contacts"
+        )
+    assert not info.has_failed_jobs
+    assert sorted(row["id"] for row in api_server.rows) == list(range(30))
+    keys = [r.idempotency_key for r in api_server.data_requests]
+    assert len(keys) == 5 and keys[0] == keys[1] == keys[2]
+    assert len(set(keys)) == 3
+    assert api_server.replays == 2
 
 
 @pytest.mark.requirement("B6")

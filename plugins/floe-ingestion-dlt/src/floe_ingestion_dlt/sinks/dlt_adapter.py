@@ -7,6 +7,12 @@ refused batches and a deterministic idempotency key per batch (from the table na
 batch's position within its load package and its content, so re-running a load, in this
 process or a new one, sends the same keys and a sink that de-duplicates skips what it has).
 
+The position counts the batches of a table that the destination confirmed, and is kept in
+dlt's load package state next to dlt's own record offset: when dlt retries a failed job
+(in the same run, or resuming the package in a new process) from that offset, the batch it
+sends again gets the position, and so the key, it had before. One table's load files are
+therefore loaded one after another (``table-sequential``); different tables in parallel.
+
 dlt calls the function once per batch with no hook at the end of a load, so each batch is a
 complete write for the sink (``open`` ... ``close``). A sink that replaces the destination's
 contents at ``close`` (``sql_database`` in replace mode) is refused: each batch would replace
@@ -25,7 +31,6 @@ normalize steps and their files.
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING, Any
 
 from floe_ingestion_dlt.batching import FieldMapping, rechunk, resolve_batch_size
@@ -40,6 +45,9 @@ if TYPE_CHECKING:
     from floe_ingestion_dlt.sinks.base import Sink
 
 __all__ = ["dlt_destination"]
+
+# Key in dlt's destination state (beside its "<table>.<file id>" record offsets).
+_POSITION_STATE_PREFIX = "floe.position:"
 
 
 def dlt_destination(sink: Sink, *, name: str | None = None) -> Any:
@@ -73,17 +81,14 @@ def dlt_destination(sink: Sink, *, name: str | None = None) -> Any:
     )
     limiter = RateLimiter(capabilities.default_rate_limit)
     secrets = tuple(sink.secret_values)
-    # Positions count per load package, so each load numbers its batches from 0 again.
-    calls: dict[tuple[str, str], int] = {}
-    lock = threading.Lock()
 
     def deliver(items: Any, table: Any) -> None:
         batch = _as_record_batch(items)
         table_name = str(table.get("name", "table"))
-        load_id = dlt.current.load_package_state()["load_id"]
-        with lock:
-            call = calls.get((load_id, table_name), 0)
-            calls[(load_id, table_name)] = call + 1
+        # Per load package, persisted by dlt with its record offsets (see the module doc).
+        state = dlt.current.destination_state()
+        state_key = f"{_POSITION_STATE_PREFIX}{table_name}"
+        call = int(state.get(state_key, 0))
         try:
             mapping = FieldMapping.for_schema(
                 batch.schema,
@@ -111,6 +116,9 @@ def dlt_destination(sink: Sink, *, name: str | None = None) -> Any:
                     f"{rows} row(s) of table {table_name!r} rejected by "
                     f"{sink.sink_type}/{sink.destination}: {outcome.rejected[0].reason}"
                 )
+        # Confirmed: the next batch of this table takes the next position. dlt commits this
+        # together with the record offset it advances when this function returns.
+        state[state_key] = call + 1
 
     factory = dlt.destination(
         deliver,
@@ -120,6 +128,7 @@ def dlt_destination(sink: Sink, *, name: str | None = None) -> Any:
         naming_convention="direct",
         skip_dlt_columns_and_tables=True,
         max_parallel_load_jobs=max(1, capabilities.max_concurrency),
+        loader_parallelism_strategy="table-sequential",
     )
     return factory()
 
