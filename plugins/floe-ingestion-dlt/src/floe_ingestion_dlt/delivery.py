@@ -76,11 +76,6 @@ class BatchOutcome:
     error: PluginError | None = None
     skipped: bool = False
 
-    @property
-    def rows_confirmed(self) -> int:
-        """Rows the destination confirmed holding (written, or already there)."""
-        return sum(d.ack.rows_confirmed + d.ack.rows_skipped for d in self.delivered)
-
 
 class BatchSender:
     """Sends batches of one write to one sink. Thread-safe: one instance serves all workers.
@@ -111,11 +106,6 @@ class BatchSender:
         self._secrets = tuple(sink.secret_values)
         self._splits = sink.effective_capabilities.splits_rejected_batches
         self._stopped = threading.Event()
-
-    @property
-    def stopped(self) -> bool:
-        """True once a batch failed in a way that stops the write; later batches are skipped."""
-        return self._stopped.is_set()
 
     def deliver(
         self, batch: pa.RecordBatch, payload: Payload, position: str, digest: str | None = None

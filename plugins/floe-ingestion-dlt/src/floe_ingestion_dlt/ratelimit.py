@@ -50,11 +50,6 @@ class RateLimiter:
         self._updated = clock()
         self._paused_until = 0.0
 
-    @property
-    def rate_per_second(self) -> float | None:
-        """The configured sustained rate."""
-        return self._rate
-
     def acquire(self) -> float:
         """Wait until a request may be sent; returns the seconds waited."""
         with self._lock:
