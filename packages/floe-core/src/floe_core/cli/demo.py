@@ -26,7 +26,7 @@ def demo(
     """Create the quickstart's Iceberg table and sync it to a local SQLite database.
 
     Everything lives under the project's .floe/ directory; running it again changes nothing.
-    Exit code 0: synced; 2: some rows rejected; 1: failed.
+    Exit code 0: synced; 3: partial (some rows rejected); 1: failed.
     """
     from floe_core.cli.output import console, print_error
     from floe_core.egress.observability import configure_logging, get_logger, redactor

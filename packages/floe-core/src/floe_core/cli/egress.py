@@ -63,7 +63,7 @@ def run_command(
 ) -> None:
     """Send destinations' source tables and print the receipts.
 
-    Exit code 0: all delivered; 2: some rows rejected; 1: failed or nothing sent (bad input).
+    Exit code 0: all delivered; 3: partial; 1: failed or nothing sent (bad input).
     """
     from floe_core.compiler import InvalidProjectError
     from floe_core.egress.observability import configure_logging, setup_tracing, span
