@@ -59,10 +59,14 @@ def main(argv: list[str] | None = None) -> int:
     ctx = cases.Context(args.rows, args.repeats, args.quick, WORK_DIR, _log)
     results: list[CaseResult] = []
     extra_versions: dict[str, str] = {}
-    try:
-        from benchmarks import pg
+    from benchmarks import pg
 
+    try:
         extra_versions["postgresql server"] = pg.server_version()
+    except RuntimeError as exc:
+        _log(str(exc))
+        return 2
+    try:
         for name in args.case or cases.CASE_NAMES:
             case = cases.load(name)
             _log(f"== {name}: {case.title}")

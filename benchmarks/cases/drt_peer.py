@@ -15,13 +15,14 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from benchmarks import drt_env, pg, verify
 from benchmarks.cases import Case, Context
 from benchmarks.data import customers
 from benchmarks.floe_cli import FloeProject, check_cli
 from benchmarks.harness import CaseResult, Target, Unavailable, Variant, run_variants
-from benchmarks.settings import PG_SQLALCHEMY_URL
+from benchmarks.settings import PG_DSN, PG_SQLALCHEMY_URL
 
 _TIMEOUT = 1800.0
 
@@ -35,15 +36,19 @@ def _check_drt() -> None:
 
 
 def _pg_destination_for_drt(schema: str, table: str) -> dict[str, Any]:
-    return {
+    url = urlsplit(PG_DSN)
+    dest: dict[str, Any] = {
         "type": "postgres",
-        "host": "127.0.0.1",
-        "port": 5432,
-        "dbname": "test",
-        "user": "postgres",
+        "host": url.hostname or "127.0.0.1",
+        "port": url.port or 5432,
+        "dbname": url.path.lstrip("/") or "postgres",
+        "user": url.username or "postgres",
         "table": f"{schema}.{table}",
         "upsert_key": ["id"],
     }
+    if url.password:
+        dest["password"] = url.password
+    return dest
 
 
 def _upsert_variants(
