@@ -3,8 +3,9 @@
 Only errors whose ``retryable`` is True are retried: unreachable host, timeout, connection
 reset, HTTP 5xx, 408 and 429 (see ``errors.py``). Any other 4xx, a refused credential or a bad
 configuration fails at once. Waits grow exponentially with jitter; a ``Retry-After`` from the
-destination replaces the computed wait (capped by ``max_retry_after_seconds``) and pauses all
-workers sharing the rate limiter.
+destination replaces the computed wait and pauses all workers sharing the rate limiter. A
+``Retry-After`` longer than ``max_retry_after_seconds`` is not cut short (retrying before the
+destination allows it only earns another refusal): the batch fails at once instead.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ class RetryPolicy(BaseModel):
         max_backoff_seconds: Longest computed wait between two attempts.
         jitter: Randomise each wait between half and all of its computed value, so that
             workers failing together do not retry together.
-        max_retry_after_seconds: Longest wait honoured from a ``Retry-After`` answer.
+        max_retry_after_seconds: Longest ``Retry-After`` wait to honour; a destination asking
+            for longer fails the batch instead.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
@@ -81,15 +83,16 @@ class RetryPolicy(BaseModel):
         return wait
 
     def delay(self, error: BaseException, retry_number: int) -> float:
-        """Seconds to wait after ``error``: its ``Retry-After`` (capped) or the backoff."""
+        """Seconds to wait after ``error``: its ``Retry-After``, or the backoff."""
         retry_after = getattr(error, "retry_after", None)
         if retry_after is not None:
-            return max(0.0, min(float(retry_after), self.max_retry_after_seconds))
+            return max(0.0, float(retry_after))
         return self.backoff(retry_number)
 
-
-def _retryable(exc: BaseException) -> bool:
-    return isinstance(exc, PluginError) and exc.retryable
+    def waits_too_long(self, error: BaseException) -> bool:
+        """True when ``error`` asks for a wait longer than ``max_retry_after_seconds``."""
+        retry_after = getattr(error, "retry_after", None)
+        return retry_after is not None and float(retry_after) > self.max_retry_after_seconds
 
 
 def send_with_retry(
@@ -113,9 +116,13 @@ def send_with_retry(
         What ``send`` returned, and the number of attempts it took.
 
     Raises:
-        PluginError: The last error, with ``attempts`` set to the attempts made.
+        PluginError: The last error, with ``attempts`` set to the attempts made (and a hint
+            when the destination asked to wait longer than ``max_retry_after_seconds``).
     """
     attempts = 0
+
+    def retryable(exc: BaseException) -> bool:
+        return isinstance(exc, PluginError) and exc.retryable and not policy.waits_too_long(exc)
 
     def attempt() -> T:
         nonlocal attempts
@@ -138,7 +145,7 @@ def send_with_retry(
     retrying = Retrying(
         stop=stop_after_attempt(policy.max_attempts),
         wait=wait,
-        retry=retry_if_exception(_retryable),
+        retry=retry_if_exception(retryable),
         before_sleep=before_sleep,
         sleep=sleep,
         reraise=True,
@@ -147,5 +154,12 @@ def send_with_retry(
         result = retrying(attempt)
     except PluginError as exc:
         exc.attempts = attempts
+        if exc.retryable and policy.waits_too_long(exc):
+            exc.hint = (
+                f"the destination asked to wait {float(exc.retry_after or 0):g} s before "
+                f"retrying, longer than max_retry_after_seconds "
+                f"({policy.max_retry_after_seconds:g} s): run again later, or raise "
+                "max_retry_after_seconds in retry_config"
+            )
         raise
     return result, attempts

@@ -74,6 +74,20 @@ def test_429_with_retry_after_is_honoured_then_delivered(
 
 
 @pytest.mark.requirement("R8")
+def test_a_retry_after_beyond_the_maximum_stops_the_write_without_retrying_early(
+    plugin: DltIngestionPlugin, make_sink: Callable[..., Sink], api_server: Any, gold_customers: Any
+) -> None:
+    sink = make_sink(batch_size=10, max_concurrent_requests=1)  # max_retry_after_seconds: 300
+    api_server.fail_next(429, retry_after="3600")
+    result = plugin.write(sink, gold_customers(20))
+    assert not result.success
+    assert result.rows_delivered == 0 and api_server.rows == []
+    assert len(api_server.data_requests) == 1
+    assert "asked to wait 3600 s" in result.errors[0]
+    assert "HTTP 429" in result.errors[0]
+
+
+@pytest.mark.requirement("R8")
 def test_a_429_pauses_the_other_workers_too(
     plugin: DltIngestionPlugin, make_sink: Callable[..., Sink], api_server: Any, gold_customers: Any
 ) -> None:

@@ -115,7 +115,7 @@ def test_the_final_error_carries_the_attempt_count() -> None:
 
 
 @pytest.mark.requirement("R8")
-def test_retry_after_replaces_the_backoff_is_capped_and_pauses_the_limiter() -> None:
+def test_retry_after_replaces_the_backoff_and_pauses_the_limiter() -> None:
     recorder = Recorder()
     limiter_sleeps = Recorder()
     now = [0.0]
@@ -125,7 +125,7 @@ def test_retry_after_replaces_the_backoff_is_capped_and_pauses_the_limiter() -> 
     send, _ = _failing(
         [
             SinkTransientWriteError("429", http_status=429, retry_after=2.5),
-            SinkTransientWriteError("429", http_status=429, retry_after=60),
+            SinkTransientWriteError("429", http_status=429, retry_after=7),
         ]
     )
     send_with_retry(
@@ -140,3 +140,24 @@ def test_retry_after_replaces_the_backoff_is_capped_and_pauses_the_limiter() -> 
     # every request through the shared limiter waited for the pause (the clock stood still)
     assert limiter_sleeps.sleeps == [2.5, 7]
     assert limiter.acquire() == 7
+
+
+@pytest.mark.requirement("R8")
+def test_a_retry_after_beyond_the_maximum_fails_instead_of_retrying_early() -> None:
+    recorder = Recorder()
+    policy = RetryPolicy(max_retry_after_seconds=7, jitter=False)
+    send, calls = _failing(
+        [
+            SinkTransientWriteError("429", http_status=429, retry_after=2.5),
+            SinkTransientWriteError("429", http_status=429, retry_after=60),
+        ]
+    )
+    limiter = RateLimiter(None, clock=lambda: 0.0, sleep=recorder.sleep)
+    with pytest.raises(SinkTransientWriteError) as caught:
+        send_with_retry(send, policy, limiter, sleep=recorder.sleep)
+    assert calls["n"] == 2
+    assert recorder.sleeps == [2.5, 2.5]  # the retry's own wait, then the limiter's pause
+    assert caught.value.attempts == 2
+    message = str(caught.value)
+    assert "asked to wait 60 s" in message
+    assert "max_retry_after_seconds (7 s)" in message
