@@ -321,6 +321,52 @@ def _serve(api: ApiServer, tls: ssl.SSLContext | None = None) -> Iterator[ApiSer
 
 
 @pytest.fixture
+def plugin() -> Any:
+    """A ``DltIngestionPlugin``."""
+    from floe_ingestion_dlt import DltIngestionPlugin
+
+    return DltIngestionPlugin()
+
+
+@pytest.fixture
+def make_sink(plugin: Any, api_server: ApiServer) -> Iterator[Callable[..., Any]]:
+    """Create ``rest_api`` sinks (destination ``crm``) on ``api_server``; disposed after the test.
+
+    ``make(batch_size=None, field_mapping=None, retry=None, **config)``: ``config`` goes into
+    the connection config (after ``base_url`` and ``path: /v1/contacts``); ``retry`` overrides
+    the fast test backoff (10 to 50 ms).
+    """
+    from floe_core.plugins import SinkConfig
+
+    created: list[Any] = []
+
+    def make(
+        batch_size: int | None = None,
+        field_mapping: dict[str, str] | None = None,
+        retry: dict[str, Any] | None = None,
+        **config: Any,
+    ) -> Any:
+        connection = {"base_url": api_server.base_url, "path": "/v1/contacts", **config}
+        sink = plugin.create_sink(
+            SinkConfig(
+                "rest_api",
+                connection,
+                batch_size=batch_size,
+                field_mapping=field_mapping,
+                destination_name="crm",
+                retry_config={"initial_backoff_seconds": 0.01, "max_backoff_seconds": 0.05}
+                | (retry or {}),
+            )
+        )
+        created.append(sink)
+        return sink
+
+    yield make
+    for sink in created:
+        sink.dispose()
+
+
+@pytest.fixture
 def unused_port() -> int:
     """A local port nobody listens on."""
     with socket.socket() as probe:

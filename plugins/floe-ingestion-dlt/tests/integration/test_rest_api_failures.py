@@ -5,7 +5,7 @@ from __future__ import annotations
 import email.utils
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
@@ -21,37 +21,6 @@ from floe_ingestion_dlt.sinks.base import Sink
 from floe_ingestion_dlt.sinks.rest_api import parse_retry_after
 
 TOKEN = "tok-77d1e0c4-secret"
-FAST = {"initial_backoff_seconds": 0.01, "max_backoff_seconds": 0.05}
-
-
-@pytest.fixture
-def plugin() -> DltIngestionPlugin:
-    return DltIngestionPlugin()
-
-
-@pytest.fixture
-def make_sink(plugin: DltIngestionPlugin, api_server: Any) -> Iterator[Callable[..., Sink]]:
-    created: list[Sink] = []
-
-    def make(
-        batch_size: int | None = None, retry: dict[str, Any] | None = None, **config: Any
-    ) -> Sink:
-        connection = {"base_url": api_server.base_url, "path": "/v1/contacts", **config}
-        sink = plugin.create_sink(
-            SinkConfig(
-                "rest_api",
-                connection,
-                batch_size=batch_size,
-                destination_name="crm",
-                retry_config={**FAST, **(retry or {})},
-            )
-        )
-        created.append(sink)
-        return sink
-
-    yield make
-    for sink in created:
-        sink.dispose()
 
 
 def _ids(rows: list[dict[str, Any]]) -> list[int]:

@@ -5,49 +5,18 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
 import pytest
-from floe_core.plugins import EgressResult, SinkConfig
+from floe_core.plugins import EgressResult
 from floe_ingestion_dlt import DltIngestionPlugin
 from floe_ingestion_dlt.errors import SinkConfigurationError
 from floe_ingestion_dlt.sinks.base import Sink
 
 TOKEN = "tok-3f9a7c1e-secret"
-
-
-@pytest.fixture
-def plugin() -> DltIngestionPlugin:
-    return DltIngestionPlugin()
-
-
-@pytest.fixture
-def make_sink(plugin: DltIngestionPlugin, api_server: Any) -> Iterator[Callable[..., Sink]]:
-    created: list[Sink] = []
-
-    def make(
-        batch_size: int | None = None, field_mapping: dict[str, str] | None = None, **config: Any
-    ) -> Sink:
-        connection = {"base_url": api_server.base_url, "path": "/v1/contacts", **config}
-        sink = plugin.create_sink(
-            SinkConfig(
-                "rest_api",
-                connection,
-                batch_size=batch_size,
-                field_mapping=field_mapping,
-                destination_name="crm",
-                retry_config={"initial_backoff_seconds": 0.01, "max_backoff_seconds": 0.05},
-            )
-        )
-        created.append(sink)
-        return sink
-
-    yield make
-    for sink in created:
-        sink.dispose()
 
 
 def _expected_record(table: pa.Table, index: int) -> dict[str, Any]:
