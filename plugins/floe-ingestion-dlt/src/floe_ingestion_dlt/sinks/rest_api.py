@@ -27,15 +27,14 @@ Creating the sink probes the endpoint once (``health_method`` on ``health_path``
 credentials): an unreachable host raises ``SinkConnectionError``, HTTP 401/403 raises
 ``SinkAuthenticationError``; any other answer (404 and 405 included) shows the host is there.
 Settings are validated by :class:`~floe_ingestion_dlt.sinks.rest_config.RestApiSettings`;
-JSON encoding is described in :mod:`floe_ingestion_dlt.sinks.rest_json`.
+JSON encoding is described in :mod:`floe_ingestion_dlt.sinks.rest_json`, and how HTTP failures
+become floe errors in :mod:`floe_ingestion_dlt.sinks.rest_errors`.
 """
 
 from __future__ import annotations
 
 import base64
-import time
 from dataclasses import replace
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
@@ -43,25 +42,20 @@ from pydantic import ValidationError
 
 from floe_ingestion_dlt.errors import (
     PluginError,
-    SinkAuthenticationError,
     SinkConfigurationError,
-    SinkConnectionError,
-    SinkTransientWriteError,
-    SinkWriteError,
     config_error_from_validation,
     sanitize,
 )
 from floe_ingestion_dlt.sinks import rest_json
 from floe_ingestion_dlt.sinks.base import BatchAck, Payload, Sink, SinkCapabilities
 from floe_ingestion_dlt.sinks.rest_config import RestApiSettings
+from floe_ingestion_dlt.sinks.rest_errors import SINK_TYPE, HttpErrors, parse_retry_after
 
 if TYPE_CHECKING:
     import pyarrow as pa
     from floe_core.plugins.sink import SinkConfig
 
 __all__ = ["RestApiSettings", "RestApiSink", "parse_retry_after"]
-
-_EXCERPT = 300
 
 
 class RestApiSink(Sink):
@@ -73,7 +67,7 @@ class RestApiSink(Sink):
         SinkAuthenticationError: The endpoint answered 401/403 to the probe.
     """
 
-    sink_type: ClassVar[str] = "rest_api"
+    sink_type: ClassVar[str] = SINK_TYPE
     capabilities: ClassVar[SinkCapabilities] = SinkCapabilities(
         default_batch_size=100,
         max_concurrency=4,
@@ -285,110 +279,17 @@ class RestApiSink(Sink):
         matches = self._id_path.find(document)
         return [str(match.value) for match in matches if match.value is not None]
 
-    def _error(self, cls: type[PluginError], message: str, **kwargs: Any) -> PluginError:
-        return cls(
-            sanitize(message, self.secret_values),
+    def _errors(self) -> HttpErrors:
+        return HttpErrors(
             destination=self.destination,
-            sink_type=self.sink_type,
-            **kwargs,
+            method=self.settings.method,
+            url=self._url,
+            timeout_seconds=self.settings.timeout_seconds,
+            secrets=tuple(self.secret_values),
         )
 
     def _map_transport_error(self, exc: httpx.HTTPError) -> PluginError:
-        """The one place httpx exceptions become floe errors."""
-        where = f"{self.settings.method} {self._url.copy_with(query=None)}"
-        if isinstance(exc, (httpx.UnsupportedProtocol, httpx.LocalProtocolError)):
-            return self._error(
-                SinkConfigurationError, f"cannot send {where}: {exc}", hint="check base_url"
-            )
-        if isinstance(exc, httpx.TimeoutException):
-            return self._error(
-                SinkConnectionError,
-                f"{where} timed out after {self.settings.timeout_seconds:g}s "
-                f"({type(exc).__name__})",
-                hint="raise timeout_seconds or check the endpoint's health",
-            )
-        if isinstance(exc, httpx.ConnectError) and _certificate_refused(exc):
-            # Retrying cannot fix a certificate: fail now, and say what to change.
-            return self._error(
-                SinkConfigurationError,
-                f"the TLS certificate of {self._url.host} could not be verified: {exc}",
-                hint="give the endpoint a certificate from a trusted CA (or add its CA to the "
-                "system trust store); for a test endpoint only, set verify_tls: false",
-            )
-        if isinstance(exc, httpx.ConnectError):
-            return self._error(
-                SinkConnectionError,
-                f"cannot connect to {self._url.host}:{self._url.port or self._url.scheme}: {exc}",
-                hint="check base_url and that the host is reachable from here",
-            )
-        if isinstance(exc, httpx.RemoteProtocolError):
-            return self._error(
-                SinkConnectionError,
-                f"{where}: the connection was dropped before an answer ({exc})",
-                hint="the destination closed the connection; it is retried",
-            )
-        if isinstance(exc, httpx.TransportError):
-            return self._error(SinkConnectionError, f"{where}: network error: {exc}")
-        return self._error(SinkWriteError, f"{where}: {exc}")
+        return self._errors().transport(exc)
 
     def _status_error(self, response: httpx.Response) -> PluginError:
-        status = response.status_code
-        where = f"{response.request.method} {response.request.url.copy_with(query=None)}"
-        excerpt = response.text[:_EXCERPT].strip() if response.content else ""
-        detail = f"{where} answered HTTP {status}" + (f": {excerpt}" if excerpt else "")
-        if status in (401, 403):
-            return self._error(
-                SinkAuthenticationError,
-                f"the destination refused the credentials ({detail})",
-                http_status=status,
-                hint="check the token / username and password / api_key in the destination's "
-                "secret and their permissions",
-            )
-        if status in (408, 429) or status >= 500:
-            return self._error(
-                SinkTransientWriteError,
-                detail,
-                http_status=status,
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
-            )
-        if 300 <= status < 400 or status in (404, 405):
-            location = response.headers.get("Location")
-            return self._error(
-                SinkConfigurationError,
-                detail + (f" (redirect to {location})" if location else ""),
-                http_status=status,
-                hint="check base_url, path and method: the endpoint must accept "
-                f"{self.settings.method} at that exact address",
-            )
-        return self._error(SinkWriteError, detail, http_status=status)
-
-
-def _certificate_refused(exc: BaseException) -> bool:
-    """True when ``exc`` was caused by a failed TLS certificate check."""
-    import ssl
-
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), or None."""
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        return None
-    current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
+        return self._errors().status(response)
