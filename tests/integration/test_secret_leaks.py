@@ -86,7 +86,7 @@ def test_planted_secrets_never_leave_the_process(
     floe("egress", "run", "crm", "warehouse", "--json", code=0)
     floe("egress", "run", "crm", "warehouse", code=0)
     http_server.reject_ids = {3, 44}
-    floe("egress", "run", "crm", "--json", code=2)
+    floe("egress", "run", "crm", "--json", code=3)
     http_server.reject_ids = set()
     http_server.fail_with = 500
     floe("egress", "run", "crm", "--json", code=1)
