@@ -62,7 +62,11 @@ class BatchOutcome:
         rows: Rows in the batch.
         delivered: Confirmed payloads, in the order they were delivered.
         rejected: Rows refused for good.
-        bytes_sent: Payload bytes sent, each payload counted once however often it was retried.
+        bytes_sent: Bytes of the payloads the destination answered, confirmed or refused for
+            good, each counted once however often it was retried. A payload whose sending
+            ended in an error that stops the write (unreachable, timeouts or 5xx after all
+            retries, refused credentials) is not counted: the destination neither confirmed
+            nor refused its rows, and it may never have arrived.
         error: The error that stops the write (transient after all retries, refused
             credentials, bad configuration); ``None`` otherwise.
         skipped: Not sent, because another batch had already stopped the write.
@@ -139,13 +143,15 @@ class BatchSender:
         outcome: BatchOutcome,
     ) -> None:
         key = batch_key(self._identity, position, digest or payload_digest(payload.body))
-        outcome.bytes_sent += len(payload.body)
         try:
             ack = self._send(payload, key, position)
         except PluginError as exc:
             if exc.retryable or exc.category is ErrorCategory.CONFIGURATION:
+                # It may never have arrived (unreachable, timed out): its bytes do not count.
                 outcome.error = exc
                 return
+            # Refused for good: the destination received it and answered, so it counts.
+            outcome.bytes_sent += len(payload.body)
             if self._splits and batch.num_rows > 1 and exc.category is ErrorCategory.PERMANENT:
                 half = batch.num_rows // 2
                 for index, part in enumerate((batch.slice(0, half), batch.slice(half))):
@@ -156,6 +162,7 @@ class BatchSender:
                 return
             outcome.rejected.append(Rejected(batch, sanitize(str(exc), self._secrets)))
             return
+        outcome.bytes_sent += len(payload.body)
         outcome.delivered.append(Delivered(payload.body, ack))
 
     def _send(self, payload: Payload, key: str, position: str) -> BatchAck:

@@ -107,6 +107,19 @@ def test_dropped_connections_are_retried_and_rows_arrive_once(
 
 
 @pytest.mark.requirement("R8")
+def test_a_batch_that_never_got_an_answer_adds_no_bytes(
+    plugin: DltIngestionPlugin, make_sink: Callable[..., Sink], api_server: Any, gold_customers: Any
+) -> None:
+    sink = make_sink(batch_size=10, max_concurrent_requests=1, retry={"max_attempts": 3})
+    api_server.drop_next(times=3)
+    result = plugin.write(sink, gold_customers(30))
+    assert not result.success
+    assert len(api_server.data_requests) == 3 and api_server.rows == []
+    # the destination neither confirmed nor refused the batch: nothing counts as transmitted
+    assert (result.rows_delivered, result.bytes_transmitted) == (0, 0)
+
+
+@pytest.mark.requirement("R8")
 def test_a_slow_answer_times_out_and_is_retried(
     plugin: DltIngestionPlugin, make_sink: Callable[..., Sink], api_server: Any, gold_customers: Any
 ) -> None:
@@ -160,6 +173,8 @@ def test_a_bad_record_is_isolated_by_bisecting_and_the_rest_delivered(
     # 400s are never retried: one request per piece of the bisection
     keys = Counter(r.idempotency_key for r in api_server.data_requests)
     assert max(keys.values()) == 1
+    # every piece reached the destination and was answered: each counts once
+    assert result.bytes_transmitted == sum(len(r.body) for r in api_server.data_requests)
 
 
 @pytest.mark.requirement("R7")

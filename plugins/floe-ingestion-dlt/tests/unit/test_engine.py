@@ -276,6 +276,30 @@ def test_retries_exhausted_stop_the_write_and_report_what_was_delivered() -> Non
     assert progress == [5, 10, 10]
 
 
+@pytest.mark.requirement("R8")
+def test_bytes_count_only_payloads_the_destination_answered() -> None:
+    sink = MemorySink(_config(batch_size=5), always_fail_from_call=3)
+    result = write(sink, _table(30))
+    assert result.rows_delivered == 10
+    # the third batch never reached the destination (3 attempts): its bytes are not counted
+    assert result.bytes_transmitted == sum(len(body) for body in sink.delivered.values())
+    nothing = write(MemorySink(_config(batch_size=5), always_fail_from_call=1), _table(10))
+    assert (nothing.rows_delivered, nothing.bytes_transmitted) == (0, 0)
+
+
+@pytest.mark.requirement("B6")
+def test_a_refused_batch_counts_its_bytes_once_and_stays_out_of_the_checksum() -> None:
+    sink = MemorySink(_config(batch_size=4), reject_ids={5}, splits=False)
+    result = write(sink, _table(12))
+    bodies = [orjson.dumps(b.to_pylist()) for b in _table(12).to_batches(max_chunksize=4)]
+    assert result.rows_rejected == 4
+    assert result.bytes_transmitted == sum(len(body) for body in bodies)
+    confirmed = DeliveryChecksum()
+    for body in (bodies[0], bodies[2]):
+        confirmed.update(body)
+    assert result.checksum == confirmed.hexdigest()
+
+
 @pytest.mark.requirement("R13")
 def test_refused_credentials_stop_the_write_without_retrying() -> None:
     sink = MemorySink(_config(batch_size=5), auth_fail=True)

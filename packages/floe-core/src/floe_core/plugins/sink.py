@@ -99,9 +99,12 @@ class EgressResult:
     Attributes:
         success: True when every row was confirmed by the destination.
         rows_delivered: Rows the destination confirmed.
-        bytes_transmitted: Payload bytes actually sent (retries of the same batch not counted).
+        bytes_transmitted: Payload bytes the destination received and answered: payloads it
+            confirmed and payloads it refused for good (their rows are in ``rows_rejected``).
+            Each payload counts once however often it was retried; a payload that got no such
+            answer (unreachable destination, retries exhausted) does not count.
         duration_seconds: Wall time of the write.
-        checksum: SHA-256 (hex) over the delivered payloads, in order.
+        checksum: SHA-256 (hex) over the confirmed payloads only, in order.
         delivery_timestamp: When delivery finished, ISO-8601 with zone.
         idempotency_key: Deterministic key: same destination and same rows give the same key.
         destination_record_ids: IDs the destination returned for created/updated records.
