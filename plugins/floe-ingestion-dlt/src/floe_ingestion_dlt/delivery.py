@@ -4,8 +4,15 @@
 For one encoded batch it sends the payload with a deterministic idempotency key, retrying
 transient failures. When the destination refuses a batch of several rows for good and the
 sink allows it (``capabilities.splits_rejected_batches``), the batch is cut in two and each
-half is sent on its own, down to single rows, so the good rows are delivered and only the bad
-ones are reported as rejected.
+half is sent on its own; a refused half is split again, down to single rows, so the good rows
+are delivered and only the bad ones are reported as rejected.
+
+When *both* halves of a split are refused too, splitting stops there and that batch is
+rejected whole, with the destination's reason for refusing it. A refusal of every row (every
+row invalid, an endpoint that refuses every body) then costs three requests per batch instead
+of about two per row. The price: a batch holding bad rows in both of its halves is rejected
+with the good rows among them; all of its rows are reported through ``on_rejected``, so they
+can be sent again, and a smaller ``batch_size`` narrows what one refusal takes with it.
 """
 
 from __future__ import annotations
@@ -142,6 +149,19 @@ class BatchSender:
         digest: str | None,
         outcome: BatchOutcome,
     ) -> None:
+        refusal = self._attempt(payload, position, digest, outcome)
+        if refusal is not None:
+            self._refused(batch, position, refusal, outcome)
+
+    def _attempt(
+        self, payload: Payload, position: str, digest: str | None, outcome: BatchOutcome
+    ) -> PluginError | None:
+        """Send one payload and record the answer in ``outcome``.
+
+        Returns:
+            The destination's refusal when it refused the payload for good; ``None`` when it
+            confirmed it or when an error stops the write (then in ``outcome.error``).
+        """
         key = batch_key(self._identity, position, digest or payload_digest(payload.body))
         try:
             ack = self._send(payload, key, position)
@@ -149,21 +169,39 @@ class BatchSender:
             if exc.retryable or exc.category is ErrorCategory.CONFIGURATION:
                 # It may never have arrived (unreachable, timed out): its bytes do not count.
                 outcome.error = exc
-                return
+                return None
             # Refused for good: the destination received it and answered, so it counts.
             outcome.bytes_sent += len(payload.body)
-            if self._splits and batch.num_rows > 1 and exc.category is ErrorCategory.PERMANENT:
-                half = batch.num_rows // 2
-                for index, part in enumerate((batch.slice(0, half), batch.slice(half))):
-                    part_payload = self._sink.encode(self._mapping.apply(part))
-                    self._deliver(part, part_payload, f"{position}.{index}", None, outcome)
-                    if outcome.error is not None:
-                        return
-                return
-            outcome.rejected.append(Rejected(batch, sanitize(str(exc), self._secrets)))
-            return
+            return exc
         outcome.bytes_sent += len(payload.body)
         outcome.delivered.append(Delivered(payload.body, ack))
+        return None
+
+    def _refused(
+        self, batch: pa.RecordBatch, position: str, refusal: PluginError, outcome: BatchOutcome
+    ) -> None:
+        """Split a refused batch to deliver its good rows, or reject it whole."""
+        reason = sanitize(str(refusal), self._secrets)
+        splittable = self._splits and batch.num_rows > 1
+        if not splittable or refusal.category is not ErrorCategory.PERMANENT:
+            outcome.rejected.append(Rejected(batch, reason))
+            return
+        half = batch.num_rows // 2
+        parts = (batch.slice(0, half), batch.slice(half))
+        refusals: list[PluginError | None] = []
+        for index, part in enumerate(parts):
+            part_payload = self._sink.encode(self._mapping.apply(part))
+            refusals.append(self._attempt(part_payload, f"{position}.{index}", None, outcome))
+            if outcome.error is not None:
+                return
+        if all(part_refusal is not None for part_refusal in refusals):
+            # Refused whichever half is sent: the destination refuses something the rows
+            # share. Splitting on would cost about two requests per row for nothing.
+            outcome.rejected.append(Rejected(batch, reason))
+            return
+        for index, (part, part_refusal) in enumerate(zip(parts, refusals, strict=True)):
+            if part_refusal is not None:
+                self._refused(part, f"{position}.{index}", part_refusal, outcome)
 
     def _send(self, payload: Payload, key: str, position: str) -> BatchAck:
         with sink_span(

@@ -177,6 +177,40 @@ def test_a_bad_record_is_isolated_by_bisecting_and_the_rest_delivered(
     assert result.bytes_transmitted == sum(len(r.body) for r in api_server.data_requests)
 
 
+@pytest.mark.requirement("B6")
+@pytest.mark.parametrize("refusal", ["every-row-invalid", "every-body-refused-422"])
+def test_a_batch_wide_refusal_is_rejected_whole_after_one_split(
+    plugin: DltIngestionPlugin,
+    make_sink: Callable[..., Sink],
+    api_server: Any,
+    gold_customers: Any,
+    refusal: str,
+) -> None:
+    if refusal == "every-row-invalid":
+        api_server.reject_marker = "@example.com"  # in every row's email
+        status, why = 400, "invalid record"
+    else:
+        api_server.fail_next(422, times=1_000)
+        status, why = 422, "try again"
+    rejected: list[tuple[pa.Table, str]] = []
+    result = plugin.write(
+        make_sink(batch_size=16, max_concurrent_requests=1),
+        gold_customers(48),
+        on_rejected=lambda rows, reason: rejected.append((rows, reason)),
+    )
+    assert not result.success
+    assert (result.rows_delivered, result.rows_rejected) == (0, 48)
+    assert api_server.rows == []
+    # per batch: the batch and its two halves (bisecting on would be ~2 requests per row)
+    assert len(api_server.data_requests) == 3 * 3
+    assert [rows.column("id").to_pylist() for rows, _ in rejected] == [
+        list(range(0, 16)),
+        list(range(16, 32)),
+        list(range(32, 48)),
+    ]
+    assert all(f"HTTP {status}" in reason and why in reason for _, reason in rejected)
+
+
 @pytest.mark.requirement("R7")
 def test_wrong_token_fails_at_create_sink_without_leaking_it(
     plugin: DltIngestionPlugin, api_server: Any

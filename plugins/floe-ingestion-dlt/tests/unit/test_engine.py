@@ -324,6 +324,33 @@ def test_a_refused_row_is_isolated_and_the_others_delivered() -> None:
 
 
 @pytest.mark.requirement("B6")
+def test_a_batch_refused_whatever_half_is_sent_is_rejected_whole() -> None:
+    rejected: list[list[int]] = []
+    sink = MemorySink(_config(batch_size=8), reject_ids=set(range(20)))
+    result = write(
+        sink, _table(20), on_rejected=lambda rows, _why: rejected.append(rows["id"].to_pylist())
+    )
+    assert (result.rows_delivered, result.rows_rejected) == (0, 20)
+    # each batch, then its two halves; no further splitting
+    assert [rows for _, rows in sink.calls] == [8, 4, 4, 8, 4, 4, 4, 2, 2]
+    assert rejected == [list(range(8)), list(range(8, 16)), list(range(16, 20))]
+
+
+@pytest.mark.requirement("B6")
+def test_splitting_stops_where_both_halves_are_refused() -> None:
+    rejected: list[list[int]] = []
+    # batch 0-7: 0-3 delivered; 4-7 refused, and so are both of its halves 4-5 and 6-7
+    sink = MemorySink(_config(batch_size=8), reject_ids={4, 6})
+    result = write(
+        sink, _table(8), on_rejected=lambda rows, _why: rejected.append(rows["id"].to_pylist())
+    )
+    assert (result.rows_delivered, result.rows_rejected) == (4, 4)
+    assert sorted(r["id"] for r in sink.rows) == [0, 1, 2, 3]
+    assert rejected == [[4, 5, 6, 7]]
+    assert [rows for _, rows in sink.calls] == [8, 4, 4, 2, 2]
+
+
+@pytest.mark.requirement("B6")
 def test_rejected_rows_keep_source_column_names() -> None:
     rejected: list[pa.Table] = []
     sink = MemorySink(_config(batch_size=4, field_mapping={"name": "label"}), reject_ids={2})
