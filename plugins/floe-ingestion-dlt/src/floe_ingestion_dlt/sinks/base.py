@@ -36,12 +36,15 @@ __all__ = ["BatchAck", "Payload", "Sink", "SinkCapabilities"]
 class SinkCapabilities:
     """What a sink type can do; the engine reads these instead of special-casing sinks.
 
+    Each field changes what the engine does. What a sink does on its own is not declared
+    here: its write modes (upsert, replace) are settings its config validates, and every
+    sink receives an idempotency key per batch in ``send`` and uses it as its destination
+    allows (an ``Idempotency-Key`` header, a delivery log).
+
     Attributes:
         default_batch_size: Rows per batch when the config sets none.
         max_batch_size: Hard cap on rows per batch (API limits); ``None`` for no cap.
         max_concurrency: Batches that may be in flight at once (1 = sequential).
-        supports_upsert: Can update existing records by key.
-        supports_idempotency_key: The destination de-duplicates by an idempotency key.
         default_rate_limit: Requests per second when the config sets none; ``None`` = unlimited.
         splits_rejected_batches: On a permanent rejection of a multi-row batch, the engine may
             split it to deliver the good rows and isolate the bad ones.
@@ -50,8 +53,6 @@ class SinkCapabilities:
     default_batch_size: int
     max_batch_size: int | None = None
     max_concurrency: int = 1
-    supports_upsert: bool = False
-    supports_idempotency_key: bool = False
     default_rate_limit: float | None = None
     splits_rejected_batches: bool = False
 

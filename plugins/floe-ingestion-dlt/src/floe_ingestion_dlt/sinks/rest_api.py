@@ -71,7 +71,6 @@ class RestApiSink(Sink):
     capabilities: ClassVar[SinkCapabilities] = SinkCapabilities(
         default_batch_size=100,
         max_concurrency=4,
-        supports_idempotency_key=True,
         splits_rejected_batches=True,
     )
 

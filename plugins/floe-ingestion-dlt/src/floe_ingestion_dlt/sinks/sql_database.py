@@ -70,8 +70,6 @@ class SqlDatabaseSink(Sink):
     capabilities: ClassVar[SinkCapabilities] = SinkCapabilities(
         default_batch_size=50_000,
         max_concurrency=_MAX_CONCURRENCY,
-        supports_upsert=True,
-        supports_idempotency_key=True,
         splits_rejected_batches=True,
     )
 
