@@ -5,11 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks import cases, report
 from benchmarks.harness import CaseResult
 from benchmarks.settings import RESULTS_DIR, WORK_DIR
+
+
+def stamp() -> str:
+    """Now, UTC, to the second."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _log(message: str) -> None:
@@ -37,6 +43,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         type=Path,
         default=None,
         help=f"report directory (default {RESULTS_DIR}, or a scratch dir with --quick)",
+    )
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="keep the other cases of the existing report and replace only the ones run now",
     )
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
     args = parser.parse_args(argv)
@@ -77,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                 result = CaseResult(name, case.title, notes=[f"case failed: {exc!r}"[:500]])
                 _log(f"  case failed: {exc!r}")
             result.seconds_total = time.perf_counter() - start
+            result.measured = f"{stamp()}, git {report.git_commit()}"
             results.append(result)
             for target in result.targets:
                 _log(f"  target {target.description}: {target.value} -> {target.met}")
@@ -85,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import drt_env
 
         extra_versions["drt-core"] = drt_env.installed_version() or "not installed"
+    if args.update:
+        results = report.merge_previous(results, out_dir, cases.CASE_NAMES)
     path = report.write_report(results, report.environment(extra_versions), out_dir)
     _log(f"report: {path}")
     return 0

@@ -108,6 +108,19 @@ class VariantResult:
             "extras": self.extras,
         }
 
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> VariantResult:
+        """Back from ``to_json`` (to merge a re-run case into an earlier report)."""
+        return cls(
+            doc["name"],
+            doc["label"],
+            doc["rows"],
+            doc["is_floe"],
+            list(doc["seconds"]),
+            list(doc["extras"]),
+            doc["status"],
+        )
+
 
 @dataclass
 class Target:
@@ -139,6 +152,18 @@ class Target:
             "reason": self.reason,
         }
 
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> Target:
+        """Back from ``to_json``."""
+        return cls(
+            doc["description"],
+            doc["value"],
+            doc["threshold"],
+            doc["op"],
+            doc["unit"],
+            doc["reason"],
+        )
+
 
 @dataclass
 class CaseResult:
@@ -150,6 +175,7 @@ class CaseResult:
     targets: list[Target] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds_total: float = 0.0
+    measured: str = ""  # when and at which commit, for a report merged from several runs
 
     def variant(self, name: str) -> VariantResult | None:
         """The result of variant ``name``, if it ran."""
@@ -192,7 +218,21 @@ class CaseResult:
             "variants": [v.to_json() for v in self.variants],
             "targets": [t.to_json() for t in self.targets],
             "notes": self.notes,
+            "measured": self.measured,
         }
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> CaseResult:
+        """Back from ``to_json``."""
+        return cls(
+            doc["name"],
+            doc["title"],
+            [VariantResult.from_json(v) for v in doc["variants"]],
+            [Target.from_json(t) for t in doc["targets"]],
+            list(doc["notes"]),
+            doc["seconds_total"],
+            doc.get("measured", ""),
+        )
 
 
 def _first_line(exc: BaseException) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from benchmarks.harness import CaseResult, Target, VariantResult
 from benchmarks.settings import REPO_ROOT
 
-__all__ = ["environment", "write_report"]
+__all__ = ["environment", "git_commit", "merge_previous", "write_report"]
 
 _PACKAGES = (
     "floe-core",
@@ -47,6 +47,12 @@ def _git(*args: str) -> str:
     except (OSError, subprocess.SubprocessError):
         return "?"
     return out.stdout.strip()
+
+
+def git_commit() -> str:
+    """Short hash of HEAD, with ``+`` when floe's packages have uncommitted changes."""
+    dirty = bool(_git("status", "--porcelain", "--", "packages", "plugins"))
+    return _git("rev-parse", "--short", "HEAD") + ("+" if dirty else "")
 
 
 def environment(extra: dict[str, str]) -> dict[str, Any]:
@@ -103,6 +109,8 @@ def _extras(v: VariantResult) -> str:
 
 def _case_md(case: CaseResult) -> list[str]:
     lines = [f"## {case.title}", ""]
+    if case.measured:
+        lines += [f"Measured {case.measured}; {case.seconds_total:.0f} s for the case.", ""]
     lines += [
         "| variant | status | median s (min-max) | rows/s | runs | other medians |",
         "|---|---|---|---|---|---|",
@@ -132,6 +140,20 @@ def _summary_md(cases: list[CaseResult]) -> list[str]:
     return [*lines, ""]
 
 
+def merge_previous(
+    cases: list[CaseResult], out_dir: Path, order: tuple[str, ...]
+) -> list[CaseResult]:
+    """``cases`` plus the cases of the report already in ``out_dir`` that were not re-run."""
+    previous = out_dir / "latest.json"
+    if not previous.exists():
+        return cases
+    doc = json.loads(previous.read_text())
+    fresh = {c.name for c in cases}
+    kept = [CaseResult.from_json(c) for c in doc.get("cases", []) if c["name"] not in fresh]
+    rank = {name: i for i, name in enumerate(order)}
+    return sorted(kept + cases, key=lambda c: rank.get(c.name, len(rank)))
+
+
 def write_report(cases: list[CaseResult], env: dict[str, Any], out_dir: Path) -> Path:
     """Write ``latest.md`` and ``latest.json`` into ``out_dir``; return the Markdown path."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -140,11 +162,12 @@ def write_report(cases: list[CaseResult], env: dict[str, Any], out_dir: Path) ->
     lines = [
         "# floe benchmarks",
         "",
-        f"Run {env['timestamp']} on {env['platform']}, {env['cpu_count']} CPUs, "
+        f"Last run {env['timestamp']} on {env['platform']}, {env['cpu_count']} CPUs, "
         f"git {env['git_commit']}{' (uncommitted floe changes)' if env['git_dirty'] else ''}.",
-        f"Command: `{env['command']}`. Every time below was counted only after the destination "
-        "held exactly the rows sent (count and checksum of every column). Variants ran "
-        "interleaved; figures are medians; ratios compare medians from this same run.",
+        f"Last command: `{env['command']}`; each case says when it was measured (`+` after "
+        "a commit: with uncommitted floe changes). Every time below was counted only after the "
+        "destination held exactly the rows sent (count and checksum of every column). Variants "
+        "ran interleaved; figures are medians; ratios compare medians measured in the same run.",
         "",
         "## Targets",
         "",

@@ -192,7 +192,7 @@ def run(ctx: Context) -> CaseResult:
     floe.add_secret("bench-pg", {"url": PG_SQLALCHEMY_URL})
     floe.add_secret("bench-http", {"base_url": ctx.server.base_url})
     drt = drt_env.DrtProject(ctx.scratch("drt_project"), ctx.warehouse.properties, source)
-    repeats = ctx.times(3)
+    repeats = ctx.times(5)
     with pg.scratch_schema("bench_peer") as schema:
         result.variants = run_variants(
             _upsert_variants(ctx, schema, source, rows, floe, drt), rows, repeats, ctx.log
