@@ -73,7 +73,10 @@ def test_missing_secret(project: Any, http_server: Any) -> None:
         project,
         http_server,
         "crm",
-        expect=["Secret 'crm-api' for destination 'crm' was not found", "FLOE_SECRET_CRM_API_"],
+        expect=[
+            "Secret 'crm-api' for destination 'crm' was not found",
+            "FLOE_SECRET_CRM_API__<KEY>",
+        ],
     )
 
 

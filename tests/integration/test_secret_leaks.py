@@ -66,8 +66,8 @@ def test_planted_secrets_never_leave_the_process(
     http_server.token = TOKEN
     http_server.echo_headers_on_error = True
     env = {
-        "FLOE_SECRET_CRM_API_TOKEN": TOKEN,
-        "FLOE_SECRET_CRM_API_BASE_URL": http_server.url,
+        "FLOE_SECRET_CRM_API__TOKEN": TOKEN,
+        "FLOE_SECRET_CRM_API__BASE_URL": http_server.url,
         "FLOE_LOG_LEVEL": "debug",
     }
     project.secret("pg", url=f"postgresql+psycopg://postgres:{PG_PASSWORD}@127.0.0.1:5432/test")

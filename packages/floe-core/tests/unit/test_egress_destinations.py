@@ -99,8 +99,8 @@ def test_rest_catalog_client_credentials_from_its_secret(tmp_path: Path) -> None
         " credential_secret_ref: polaris, scope: 'PRINCIPAL_ROLE:ALL'}\n",
     )
     environ = {
-        "FLOE_SECRET_POLARIS_CLIENT_ID": "floe-client",
-        "FLOE_SECRET_POLARIS_CLIENT_SECRET": "s3cret-9",
+        "FLOE_SECRET_POLARIS__CLIENT_ID": "floe-client",
+        "FLOE_SECRET_POLARIS__CLIENT_SECRET": "s3cret-9",
     }
 
     config = catalog_config(plan, SecretResolver.for_project(tmp_path, environ=environ))

@@ -83,22 +83,49 @@ def test_secrets_dir_from_environment_overrides_manifest_and_defaults(tmp_path: 
 @pytest.mark.requirement("B3")
 def test_environment_variables(tmp_path: Path) -> None:
     environ = {
-        "FLOE_SECRET_CRM_API_V2_TOKEN": PLANTED,
-        "FLOE_SECRET_CRM_API_V2_BASE_URL": "https://crm",
-        "FLOE_SECRET_OTHER_TOKEN": "nope",
+        "FLOE_SECRET_CRM_API_V2__TOKEN": PLANTED,
+        "FLOE_SECRET_CRM_API_V2__BASE_URL": "https://crm",
+        "FLOE_SECRET_OTHER__TOKEN": "nope",
     }
 
     secret = _resolver(tmp_path, environ).resolve("crm-api.v2")
 
     assert secret.reveal() == {"token": PLANTED, "base_url": "https://crm"}
     assert secret.source_kind == "environment"
-    assert env_var_name("crm-api.v2", "base_url") == "FLOE_SECRET_CRM_API_V2_BASE_URL"
+    assert env_var_name("crm-api.v2", "base_url") == "FLOE_SECRET_CRM_API_V2__BASE_URL"
+
+
+@pytest.mark.requirement("B3")
+def test_environment_variables_of_one_secret_never_become_keys_of_another(
+    tmp_path: Path,
+) -> None:
+    environ = {
+        "FLOE_SECRET_CRM__TOKEN": "token-of-crm",
+        "FLOE_SECRET_CRM_API__TOKEN": "token-of-crm-api",
+        "FLOE_SECRET_CRM_API__BASE_URL": "https://crm",
+        "FLOE_SECRET_CRM__API__TOKEN": "token-of-crm--api",
+    }
+    resolver = _resolver(tmp_path, environ)
+
+    assert resolver.resolve("crm").reveal() == {"token": "token-of-crm"}
+    assert resolver.resolve("crm-api").reveal() == {
+        "token": "token-of-crm-api",
+        "base_url": "https://crm",
+    }
+    assert resolver.resolve("crm--api").reveal() == {"token": "token-of-crm--api"}
+
+
+@pytest.mark.requirement("B3")
+def test_a_variable_without_the_double_underscore_is_not_read(tmp_path: Path) -> None:
+    with pytest.raises(SecretNotFoundError) as caught:
+        _resolver(tmp_path, {"FLOE_SECRET_CRM_TOKEN": "x"}).resolve("crm")
+    assert "FLOE_SECRET_CRM__<KEY>=<value>" in caught.value.hint
 
 
 @pytest.mark.requirement("B3")
 def test_mounted_directory_wins_over_environment(tmp_path: Path) -> None:
     _mount(tmp_path / "secrets", "db", url="from-file")
-    secret = _resolver(tmp_path, {"FLOE_SECRET_DB_URL": "from-env"}).resolve("db")
+    secret = _resolver(tmp_path, {"FLOE_SECRET_DB__URL": "from-env"}).resolve("db")
     assert secret.reveal() == {"url": "from-file"}
 
 
@@ -110,7 +137,7 @@ def test_missing_secret_names_every_place_and_how_to_provide(tmp_path: Path) -> 
     text = str(caught.value)
     assert "Secret 'crm-api' for destination 'contacts' was not found" in text
     assert str(tmp_path / "secrets" / "crm-api") in text
-    assert "FLOE_SECRET_CRM_API_*" in text
+    assert "FLOE_SECRET_CRM_API__*" in text
     assert "not running in a cluster" in text
     assert "kubectl create secret generic crm-api" in caught.value.hint
 
@@ -132,11 +159,11 @@ def test_missing_key_names_key_and_how_to_add_it(tmp_path: Path) -> None:
 
 @pytest.mark.requirement("B3")
 def test_missing_key_from_environment_hints_the_variable(tmp_path: Path) -> None:
-    secret = _resolver(tmp_path, {"FLOE_SECRET_API_USERNAME": "u"}).resolve("api")
+    secret = _resolver(tmp_path, {"FLOE_SECRET_API__USERNAME": "u"}).resolve("api")
     with pytest.raises(SecretKeyMissingError) as caught:
         secret.require_one_of([["token"], ["username", "password"]])
     assert "token or username+password" in str(caught.value)
-    assert "FLOE_SECRET_API_TOKEN" in caught.value.hint
+    assert "FLOE_SECRET_API__TOKEN" in caught.value.hint
 
 
 @pytest.mark.requirement("B3")

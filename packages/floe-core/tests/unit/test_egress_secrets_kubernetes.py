@@ -85,7 +85,7 @@ def test_kubernetes_reads_from_service_account_namespace(tmp_path: Path) -> None
 
 @pytest.mark.requirement("B3")
 def test_kubernetes_is_last_in_order(tmp_path: Path) -> None:
-    environ = {"KUBERNETES_SERVICE_HOST": "10.0.0.1", "FLOE_SECRET_DB_URL": "from-env"}
+    environ = {"KUBERNETES_SERVICE_HOST": "10.0.0.1", "FLOE_SECRET_DB__URL": "from-env"}
     api = FakeCoreV1({("analytics", "db"): {"url": "from-api"}})
     kube = KubernetesSecrets(
         environ, service_account_dir=_service_account(tmp_path), api_factory=lambda: api

@@ -9,9 +9,14 @@ has a Secret of that name provides all of its keys:
    newline is stripped, so ``echo value > file`` works). ``<dir>`` is ``$FLOE_SECRETS_DIR`` if
    set, else the manifest's ``secrets.dir``, else ``<project>/secrets`` then
    ``/var/run/secrets/floe``.
-2. **Environment variables**: ``FLOE_SECRET_<NAME>_<KEY>``, the Secret name upper-cased with
-   ``-`` and ``.`` turned into ``_``; the key is lower-cased (``FLOE_SECRET_CRM_API_TOKEN`` is
-   key ``token`` of Secret ``crm-api``).
+2. **Environment variables**: ``FLOE_SECRET_<NAME>__<KEY>``: the Secret name upper-cased with
+   ``-`` and ``.`` turned into ``_``, a double underscore, then the key (lower-cased when read).
+   ``FLOE_SECRET_CRM_API__TOKEN`` is key ``token`` of Secret ``crm-api``; it is never a key of
+   Secret ``crm``, whose variables are ``FLOE_SECRET_CRM__<KEY>``. A key never holds a double
+   underscore (that is what keeps the name and the key apart), so a key whose variable form
+   would have one is read from a mounted directory or Kubernetes only. The one clash left is
+   between names that differ only by ``-`` versus ``.`` (``crm-api``, ``crm.api``): they read
+   the same variables.
 3. **Kubernetes API**, only when running in a cluster (``KUBERNETES_SERVICE_HOST`` is set): the
    Secret is read from the pod's own namespace with the pod's service account token. The
    ``kubernetes`` client is imported only then (``pip install 'floe-core[k8s]'``); see
@@ -58,17 +63,25 @@ DEFAULT_CLUSTER_SECRETS_DIR = Path("/var/run/secrets/floe")
 # Kubernetes Secret names: DNS subdomain (lower-case alphanumerics, '-' and '.').
 _SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _ENV_PREFIX = "FLOE_SECRET_"
+_ENV_SEPARATOR = "__"  # between the Secret name and the key
 _SENSITIVE_KEY = re.compile(r"(?i)pass|pwd|token|secret|key|credential|auth|cert|private")
 _URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:(?P<password>[^@/\s]+)@")
 
 
 def env_var_name(ref: str, key: str) -> str:
-    """The environment variable that provides ``key`` of Secret ``ref``."""
-    return f"{_env_prefix(ref)}{re.sub(r'[-.]', '_', key).upper()}"
+    """The environment variable that provides ``key`` of Secret ``ref``.
+
+    ``env_var_name("crm-api", "base_url") == "FLOE_SECRET_CRM_API__BASE_URL"``.
+    """
+    return f"{_env_prefix(ref)}{_env_form(key)}"
+
+
+def _env_form(text: str) -> str:
+    return re.sub(r"[-.]", "_", text).upper()
 
 
 def _env_prefix(ref: str) -> str:
-    return f"{_ENV_PREFIX}{re.sub(r'[-.]', '_', ref).upper()}_"
+    return f"{_ENV_PREFIX}{_env_form(ref)}{_ENV_SEPARATOR}"
 
 
 @dataclass(frozen=True)
@@ -212,7 +225,7 @@ def _strip_newline(text: str) -> str:
 
 
 class EnvironmentSecrets:
-    """Secrets from ``FLOE_SECRET_<NAME>_<KEY>`` environment variables."""
+    """Secrets from ``FLOE_SECRET_<NAME>__<KEY>`` environment variables."""
 
     kind = "environment"
 
@@ -220,12 +233,19 @@ class EnvironmentSecrets:
         self.environ = environ
 
     def lookup(self, ref: str) -> ResolvedSecret | None:
-        """Collect every variable with the Secret's prefix; None when there is none."""
+        """Collect the Secret's variables; None when there is none.
+
+        A variable with the Secret's prefix whose rest holds a double underscore belongs to
+        another Secret (``FLOE_SECRET_CRM__API__TOKEN`` is Secret ``crm--api``'s, not a key
+        ``api__token`` of ``crm``).
+        """
         prefix = _env_prefix(ref)
         values = {
             name[len(prefix) :].lower(): SecretStr(value)
             for name, value in self.environ.items()
-            if name.startswith(prefix) and len(name) > len(prefix)
+            if name.startswith(prefix)
+            and len(name) > len(prefix)
+            and _ENV_SEPARATOR not in name[len(prefix) :]
         }
         if not values:
             return None

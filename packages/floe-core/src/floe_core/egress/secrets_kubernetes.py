@@ -109,7 +109,7 @@ class KubernetesSecrets:
                 f"cannot reach the Kubernetes API at {self.api_url} to read Secret '{ref}' "
                 f"({type(exc).__name__})",
                 hint="check the pod's network policy, or provide the Secret as a mounted "
-                "directory or FLOE_SECRET_* environment variables",
+                "directory or FLOE_SECRET_<NAME>__<KEY> environment variables",
             ) from None
         data = getattr(secret, "data", None) or {}
         values = {key: SecretStr(_decode(ref, key, raw)) for key, raw in data.items()}
