@@ -10,8 +10,12 @@ from typing import Any
 __all__ = ["HealthState", "HealthStatus", "PluginMetadata"]
 
 
-class HealthState(str, Enum):
-    """Coarse health of a plugin, as reported by ``health_check``."""
+class HealthState(str, Enum):  # noqa: UP042 - StrEnum would change what str() gives
+    """Coarse health of a plugin, as reported by ``health_check``.
+
+    A ``str`` mixin enum: members compare equal to their values (``"healthy"``) and serialise
+    as them, while ``str(member)`` stays ``"HealthState.HEALTHY"`` as it always was.
+    """
 
     HEALTHY = "healthy"
     DEGRADED = "degraded"
