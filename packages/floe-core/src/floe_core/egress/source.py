@@ -1,10 +1,12 @@
 """Stream a Gold table out of an Iceberg catalog as Arrow record batches.
 
 ``IcebergSource`` opens the catalog and the table once, pins the table's current snapshot, and
-hands out ``pyarrow.RecordBatchReader`` objects built on pyiceberg's
-``scan()``: data files are read one after another (one file read ahead), so memory stays flat
-however large the table is. Column projection and row filters (pyiceberg expression
-strings such as ``"segment = 'champions' and lifetime_value > 100"``) are pushed into the scan.
+hands out ``pyarrow.RecordBatchReader`` objects built on pyiceberg's ``scan()``: data files are
+read one after another in a background thread, in batches of at most ``READ_BATCH_ROWS`` rows
+(``source_files.py``), a few batches ahead of the reader, so memory stays flat however large the
+table, its files and their row groups are. Column projection and row filters (pyiceberg
+expression strings such as ``"segment = 'champions' and lifetime_value > 100"``) are pushed into
+the scan.
 
 pyiceberg and pyarrow are imported only when a source is opened.
 """
@@ -12,7 +14,6 @@ pyiceberg and pyarrow are imported only when a source is opened.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -29,12 +30,15 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyiceberg.catalog import Catalog
     from pyiceberg.expressions import BooleanExpression
-    from pyiceberg.io.pyarrow import ArrowScan
     from pyiceberg.table import FileScanTask, Table
+
+    from floe_core.egress.source_files import ScanFiles
 
 __all__ = ["IcebergSource", "catalog_properties", "parse_table_identifier"]
 
 _MAX_LISTED = 20
+#: Batches read ahead of the consumer (each at most ``source_files.READ_BATCH_ROWS`` rows).
+_READ_AHEAD_BATCHES = 2
 
 
 def parse_table_identifier(table: str) -> tuple[str, ...]:
@@ -166,14 +170,17 @@ class IcebergSource:
             row_filter: A pyiceberg expression string, e.g. ``"is_active = true"``.
 
         Returns:
-            A reader that pulls data files one at a time.
+            A reader that pulls data files one at a time, in batches of at most
+            ``READ_BATCH_ROWS`` rows, read ahead in a background thread.
 
         Raises:
             SourceError: A column or the filter names something the table lacks, or the filter
                 does not parse. Read errors while iterating are raised as ``SourceError`` too.
         """
         import pyarrow as pa
-        from pyiceberg.io.pyarrow import ArrowScan, schema_to_pyarrow
+        from pyiceberg.io.pyarrow import schema_to_pyarrow
+
+        from floe_core.egress.source_files import ScanFiles
 
         selected = self._check_columns(columns)
         expression = self._parse_filter(row_filter)
@@ -188,37 +195,31 @@ class IcebergSource:
         schema = schema_to_pyarrow(projection, include_field_ids=False)
         if selected is not None:
             schema = pa.schema([schema.field(name) for name in selected])
-        arrow_scan = ArrowScan(
-            scan.table_metadata, scan.io, projection, scan.row_filter, scan.case_sensitive
-        )
         return pa.RecordBatchReader.from_batches(
-            schema, self._stream(arrow_scan, tasks, schema, selected)
+            schema, self._stream(ScanFiles(scan), tasks, schema, selected)
         )
 
     def _stream(
         self,
-        arrow_scan: ArrowScan,
+        files: ScanFiles,
         tasks: list[FileScanTask],
         schema: pa.Schema,
         selected: list[str] | None,
     ) -> Iterator[pa.RecordBatch]:
+        from floe_core.egress.prefetch import prefetch
+
         # pyiceberg's own batch reader submits every file to its thread pool at once and keeps
         # each finished file in memory until it is consumed, so memory grows with the table.
-        # Here one file is read ahead while the previous one is being consumed: at most two
-        # files' batches are held, whatever the table size.
-        def read(task: FileScanTask) -> list[pa.RecordBatch]:
-            return list(arrow_scan.to_record_batches([task]))
+        # Here one thread reads the files in order, small batches at a time, and stays at most
+        # _READ_AHEAD_BATCHES batches ahead: reading overlaps sending, memory stays bounded.
+        def read() -> Iterator[pa.RecordBatch]:
+            for task in tasks:
+                for batch in files.batches(task):
+                    batch = batch.select(selected) if selected is not None else batch
+                    yield batch if batch.schema.equals(schema) else batch.cast(schema)
 
         try:
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="floe-iceberg-read") as pool:
-                ahead = pool.submit(read, tasks[0]) if tasks else None
-                for index in range(len(tasks)):
-                    assert ahead is not None
-                    batches = ahead.result()
-                    ahead = pool.submit(read, tasks[index + 1]) if index + 1 < len(tasks) else None
-                    for batch in batches:
-                        batch = batch.select(selected) if selected is not None else batch
-                        yield batch if batch.schema.equals(schema) else batch.cast(schema)
+            yield from prefetch(read(), _READ_AHEAD_BATCHES, name="floe-iceberg-read")
         except OSError as exc:
             raise SourceError(
                 f"reading table '{self._name}' from the {self._where} failed: {exc}",
