@@ -6,7 +6,8 @@
 2. checks ``field_mapping`` against the data and renames columns;
 3. re-cuts the stream into batches of exactly ``batch_size`` rows (the sink's default when
    unset, capped by its ``max_batch_size``);
-4. encodes each batch in the calling thread and sends it from a small thread pool
+4. encodes each batch in the calling thread (several at once through ``encode_many`` for a
+   sink that sets ``encode_group_rows``) and sends it from a small thread pool
    (``capabilities.max_concurrency`` workers, at most one batch per worker waiting), under a
    shared rate limit, with retries (:mod:`floe_ingestion_dlt.retry`) and a deterministic
    idempotency key per batch; results are taken in batch order;
@@ -62,7 +63,7 @@ from floe_ingestion_dlt.tracing import (
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from floe_ingestion_dlt.sinks.base import Sink
+    from floe_ingestion_dlt.sinks.base import Payload, Sink
 
 __all__ = ["MAX_LISTED_ERRORS", "ProgressCallback", "RejectedCallback", "write"]
 
@@ -269,15 +270,16 @@ def _pump(
     digests: list[str] = []
     pending: deque[Future[BatchOutcome]] = deque()
     input_error: Exception | None = None
+    encoded = _encoded(sink, chunks, mapping, capabilities.encode_group_rows)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="floe-sink") as pool:
         try:
             for position in count():
                 try:
-                    chunk = next(chunks, None)
-                    if chunk is None:
-                        break
                     # Encoding runs here while the workers send: CPU and I/O overlap.
-                    payload = sink.encode(mapping.apply(chunk))
+                    item = next(encoded, None)
+                    if item is None:
+                        break
+                    chunk, payload = item
                 except Exception as exc:
                     if not digests:
                         raise
@@ -309,3 +311,39 @@ def _pump(
     if input_error is not None:
         tally.stop(input_error)
     return digests
+
+
+def _encoded(
+    sink: Sink, chunks: Iterator[pa.RecordBatch], mapping: FieldMapping, group_rows: int | None
+) -> Iterator[tuple[pa.RecordBatch, Payload]]:
+    """Each chunk with its payload, encoded alone or, for a sink that asks for it
+    (``encode_group_rows``), together with the next chunks up to that many rows.
+
+    When reading the input fails, the chunks read before are still encoded and yielded first.
+    """
+    if not group_rows:
+        for chunk in chunks:
+            yield chunk, sink.encode(mapping.apply(chunk))
+        return
+    group: list[pa.RecordBatch] = []
+    rows = 0
+    try:
+        for chunk in chunks:
+            group.append(chunk)
+            rows += chunk.num_rows
+            if rows >= group_rows:
+                yield from _encode_group(sink, group, mapping)
+                group, rows = [], 0
+    except Exception:
+        yield from _encode_group(sink, group, mapping)
+        raise
+    yield from _encode_group(sink, group, mapping)
+
+
+def _encode_group(
+    sink: Sink, group: list[pa.RecordBatch], mapping: FieldMapping
+) -> Iterator[tuple[pa.RecordBatch, Payload]]:
+    if not group:
+        return
+    payloads = sink.encode_many([mapping.apply(chunk) for chunk in group])
+    yield from zip(group, payloads, strict=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -454,3 +454,51 @@ def test_many_rejections_are_summarised_in_errors() -> None:
     assert result.rows_rejected == 150
     assert len(result.errors) == 101
     assert result.errors[-1] == "... and 50 more error(s) not listed"
+
+
+class GroupEncodingSink(MemorySink):
+    """Asks the engine for several batches at a time and records the groups it gets."""
+
+    capabilities: ClassVar[SinkCapabilities] = replace(
+        MemorySink.capabilities, encode_group_rows=12
+    )
+
+    def __init__(self, config: SinkConfig, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        self.groups: list[list[int]] = []
+
+    def encode_many(self, batches: Sequence[pa.RecordBatch]) -> list[Payload]:
+        self.groups.append([batch.num_rows for batch in batches])
+        return super().encode_many(batches)
+
+
+@pytest.mark.requirement("R8")
+def test_a_sink_encoding_groups_of_batches_sends_the_same_batches() -> None:
+    grouped = GroupEncodingSink(_config(batch_size=5), concurrency=2)
+    result = write(grouped, _small_batches(_table(48), 7))
+    # groups close once they hold encode_group_rows (12) rows: 3 batches of 5
+    assert grouped.groups == [[5, 5, 5], [5, 5, 5], [5, 5, 5], [3]]
+    one_by_one = MemorySink(_config(batch_size=5), concurrency=2)
+    expected = write(one_by_one, _small_batches(_table(48), 7))
+    assert result.success and result.rows_delivered == 48
+    assert [r["id"] for r in grouped.rows] == list(range(48))
+    assert grouped.delivered == one_by_one.delivered
+    assert (result.checksum, result.idempotency_key) == (
+        expected.checksum,
+        expected.idempotency_key,
+    )
+
+
+@pytest.mark.requirement("R8")
+def test_a_read_error_while_grouping_still_delivers_the_rows_read_before() -> None:
+    def source() -> Iterator[pa.RecordBatch]:
+        yield from _table(20).to_batches(max_chunksize=4)
+        raise OSError("data file s3://warehouse/x.parquet is gone")
+
+    sink = GroupEncodingSink(_config(batch_size=4))
+    result = write(sink, source())
+    # the second group was not full when reading failed: it is encoded and sent all the same
+    assert sink.groups == [[4, 4, 4], [4, 4]]
+    assert not result.success
+    assert result.rows_delivered == len(sink.rows) == 20
+    assert result.errors == ["OSError: data file s3://warehouse/x.parquet is gone"]

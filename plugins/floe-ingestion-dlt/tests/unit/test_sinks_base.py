@@ -10,12 +10,13 @@ from floe_ingestion_dlt.sinks.base import SinkCapabilities
 
 @pytest.mark.requirement("R6")
 def test_capabilities_hold_only_what_the_engine_acts_on() -> None:
-    # batch sizing, concurrency, rate limit and splitting of refused batches; nothing
-    # declared and then never read
+    # batch sizing, concurrency, rate limit, splitting of refused batches and encoding
+    # several batches at once; nothing declared and then never read
     assert [f.name for f in fields(SinkCapabilities)] == [
         "default_batch_size",
         "max_batch_size",
         "max_concurrency",
         "default_rate_limit",
         "splits_rejected_batches",
+        "encode_group_rows",
     ]

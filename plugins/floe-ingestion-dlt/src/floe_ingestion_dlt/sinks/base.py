@@ -9,6 +9,7 @@ Lifecycle, driven by the engine for one ``write``::
     sink = SinkClass(config)          # validates config, connects, checks credentials (fail fast)
     sink.open(schema)                 # once per write, before the first batch (create table, ...)
     payload = sink.encode(batch)      # CPU work, in the engine's thread, once per batch
+                                      # (or encode_many(batches) for a few at once)
     ack = sink.send(payload, key)     # I/O; may run concurrently (capabilities.max_concurrency)
                                       # and be retried with the same payload and key
     sink.close(success)               # once per write (commit, swap staging table, ...)
@@ -21,6 +22,7 @@ Lifecycle, driven by the engine for one ``write``::
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -48,6 +50,9 @@ class SinkCapabilities:
         default_rate_limit: Requests per second when the config sets none; ``None`` = unlimited.
         splits_rejected_batches: On a permanent rejection of a multi-row batch, the engine may
             split it to deliver the good rows and isolate the bad ones.
+        encode_group_rows: The engine hands consecutive batches of about this many rows in
+            all to ``encode_many`` at once, for a sink whose encoding costs less that way;
+            ``None``: each batch goes to ``encode`` on its own.
     """
 
     default_batch_size: int
@@ -55,6 +60,7 @@ class SinkCapabilities:
     max_concurrency: int = 1
     default_rate_limit: float | None = None
     splits_rejected_batches: bool = False
+    encode_group_rows: int | None = None
 
 
 @dataclass
@@ -152,6 +158,15 @@ class Sink(ABC):
     @abstractmethod
     def encode(self, batch: pa.RecordBatch) -> Payload:
         """Turn a batch into what will be sent. Pure: same batch, same payload."""
+
+    def encode_many(self, batches: Sequence[pa.RecordBatch]) -> list[Payload]:
+        """Encode consecutive batches at once: one payload per batch, in order.
+
+        Each payload must be what ``encode`` gives for its batch alone, or differ from it only
+        in spelling (same values); the engine calls this when ``encode_group_rows`` is set.
+        The default calls ``encode`` per batch.
+        """
+        return [self.encode(batch) for batch in batches]
 
     @abstractmethod
     def send(self, payload: Payload, idempotency_key: str) -> BatchAck:

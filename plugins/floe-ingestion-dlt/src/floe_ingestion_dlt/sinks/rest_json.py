@@ -22,8 +22,9 @@ list / struct / map         arrays / objects; nested timestamps as ISO-8601, nes
                             strings; a map becomes an array of ``[key, value]`` pairs
 ==========================  =====================================================================
 
-Each batch is then turned into Python values once (``to_pylist`` per column) and serialised
-with orjson.
+Here each batch is turned into Python values once (``to_pylist`` per column) and serialised
+with orjson: the reference encoding. :mod:`floe_ingestion_dlt.sinks.rest_json_fast` writes
+the same JSON text without Python objects per value, and is what the ``rest_api`` sink uses.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import orjson
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["dumps", "records"]
+__all__ = ["column_values", "dumps", "records", "timestamp_text"]
 
 _Converter = Callable[["pa.Array"], "pa.Array"]
 _OPTIONS = orjson.OPT_UTC_Z
@@ -64,13 +65,14 @@ def dumps(value: Any) -> bytes:
 def records(batch: pa.RecordBatch) -> list[dict[str, Any]]:
     """The rows of ``batch`` as JSON-ready dicts, keyed by column name."""
     names = batch.schema.names
-    columns = [_column_values(column) for column in batch.columns]
+    columns = [column_values(column) for column in batch.columns]
     if not columns:
         return [{} for _ in range(batch.num_rows)]
     return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
-def _column_values(column: pa.Array) -> list[Any]:
+def column_values(column: pa.Array) -> list[Any]:
+    """The JSON-ready Python values of one column (see the module docstring)."""
     converter = _converter_for(column.type)
     if converter is not None:
         column = converter(column)
@@ -105,18 +107,25 @@ def _to_string(column: pa.Array) -> pa.Array:
 
 
 def _timestamp_to_iso(column: pa.Array) -> pa.Array:
+    import pyarrow.compute as pc
+
+    text = timestamp_text(column)
+    if column.type.tz is not None:
+        text = pc.binary_join_element_wise(text, _Z, "")
+    return text
+
+
+def timestamp_text(column: pa.Array) -> pa.Array:
+    """ISO-8601 text of timestamps, without any zone suffix (zoned values are in UTC)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     arrow_type = column.type
     if arrow_type.tz is not None:
-        # Zoned timestamps hold UTC instants. Printing them as zone-less values and adding "Z"
-        # is exact and about 15 times faster than letting Arrow print the zone.
+        # Zoned timestamps hold UTC instants. Printing them as zone-less values (and adding
+        # "Z") is exact and about 15 times faster than letting Arrow print the zone.
         column = column.cast(pa.timestamp(arrow_type.unit))
-    text = pc.replace_substring(pc.cast(column, pa.string()), " ", "T", max_replacements=1)
-    if arrow_type.tz is not None:
-        text = pc.binary_join_element_wise(text, _Z, "")
-    return text
+    return pc.replace_substring(pc.cast(column, pa.string()), " ", "T", max_replacements=1)
 
 
 _Z = "Z"

@@ -1,0 +1,227 @@
+"""JSON text of Arrow record batches, built column by column inside Arrow.
+
+Writes the same JSON values as :mod:`floe_ingestion_dlt.sinks.rest_json` (the table of types is
+there) without a Python object per value: for each column, Arrow's compute kernels produce the
+JSON text of every value at once, one kernel joins the columns into a ``{"name":value,...}``
+text per row, and a body is a slice of those rows' bytes. The kernels run without the GIL, so
+the threads sending earlier bodies keep going meanwhile.
+
+- integers and booleans: Arrow's decimal text (exact for every 64-bit value).
+- floats: Arrow's shortest text that reads back as the same double. Whole numbers, NaN and
+  infinities are written by Python instead (``2.0``, ``-0.0``, ``1e+16``, ``null``): Arrow
+  would print 2.0 as ``2``, which JSON readers take for an integer. float32 values are widened
+  to float64 first, as the reference does (``0.1f`` is ``0.10000000149011612``).
+- strings: ``\\`` and ``"`` escaped by substring replacement; a value holding a control
+  character (U+0000-U+001F) is escaped by orjson, one value at a time.
+- decimals, dates, times, timestamps: the reference's Arrow conversions, quoted.
+- anything else (binary, durations, nested types, ...): the reference conversion and orjson,
+  one value at a time, for that column only.
+
+Setting up the kernels costs more than the reference path for a few rows, so fewer than
+:data:`MIN_ROWS` rows, and batches this module cannot write as the reference would (no
+columns, repeated column names, strings that are not valid UTF-8, more text than one Arrow
+string array holds), go through the reference path. Both paths give the same JSON values;
+their bytes can differ only in how a float is spelled (``1e16`` or ``1e+16``). Which path a
+batch takes depends only on the batches encoded together, so the same input gives the same
+bytes every time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from floe_ingestion_dlt.sinks import rest_json
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["MIN_ROWS", "json_arrays", "json_objects"]
+
+#: Below this many rows (in all the batches encoded together) the reference path is faster.
+MIN_ROWS = 64
+
+_NEEDS_ESCAPE = r'[\x00-\x1f"\\]'
+_CONTROL = r"[\x00-\x1f]"
+_NULL = "null"
+
+
+class _Unsupported(Exception):
+    """These batches are written by the reference path."""
+
+
+@dataclass(frozen=True)
+class _Text:
+    """JSON text of one column: ``before + value + after`` for each non-null value."""
+
+    values: pa.Array
+    before: str = ""
+    after: str = ""
+
+
+def json_arrays(batches: Sequence[pa.RecordBatch]) -> list[bytes]:
+    """Each batch's rows as a JSON array of objects keyed by column name.
+
+    The batches must share one schema; encoding them together is faster than one by one.
+    """
+    rows = _rows_of(batches)
+    if rows is None:
+        return [rest_json.dumps(rest_json.records(batch)) for batch in batches]
+    data, bounds = rows
+    bodies = []
+    start = 0
+    for batch in batches:
+        end = start + batch.num_rows
+        if start == end:
+            bodies.append(b"[]")
+        else:
+            # Each row's text ends with ",": drop the last one and close the array.
+            bodies.append(b"".join((b"[", data[bounds[start] : bounds[end] - 1], b"]")))
+        start = end
+    return bodies
+
+
+def json_objects(batches: Sequence[pa.RecordBatch]) -> list[bytes]:
+    """Each row of ``batches``, in order, as a JSON object keyed by column name."""
+    rows = _rows_of(batches)
+    if rows is None:
+        return [rest_json.dumps(row) for batch in batches for row in rest_json.records(batch)]
+    data, bounds = rows
+    return [bytes(data[bounds[i] : bounds[i + 1] - 1]) for i in range(len(bounds) - 1)]
+
+
+def _rows_of(batches: Sequence[pa.RecordBatch]) -> tuple[memoryview, memoryview] | None:
+    """Text of every row of ``batches``: the bytes, and where each row starts within them
+    (one more boundary than rows: the last is where the last row ends).
+
+    ``None`` when the reference path should write these batches.
+    """
+    import pyarrow as pa
+
+    if sum(batch.num_rows for batch in batches) < MIN_ROWS:
+        return None
+    whole = batches[0] if len(batches) == 1 else pa.concat_batches(list(batches))
+    try:
+        rows = _row_texts(whole)
+    except _Unsupported:
+        return None
+    _, offsets, data = rows.buffers()
+    bounds = memoryview(offsets).cast("i")[rows.offset : rows.offset + len(rows) + 1]
+    return memoryview(data), bounds
+
+
+def _row_texts(batch: pa.RecordBatch) -> pa.Array:
+    """``{"name":value,...},`` for every row of ``batch``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    names = batch.schema.names
+    if not names or len(set(names)) != len(names):
+        raise _Unsupported
+    parts: list[Any] = []
+    literal = "{"
+    try:
+        for index, (name, column) in enumerate(zip(names, batch.columns, strict=True)):
+            if index:
+                literal += ","
+            literal += orjson.dumps(name).decode() + ":"
+            text = _column_text(column)
+            values = text.values
+            if values.null_count == 0:
+                # Quotes and suffixes join the literal text around the value.
+                parts += [literal + text.before, values]
+                literal = text.after
+            else:
+                if text.before or text.after:
+                    values = pc.binary_join_element_wise(text.before, values, text.after, "")
+                parts += [literal, values]
+                literal = ""
+        parts.append(literal + "},")
+        return pc.binary_join_element_wise(
+            *parts, "", null_handling="replace", null_replacement=_NULL
+        )
+    except (pa.ArrowInvalid, pa.ArrowCapacityError, pa.ArrowNotImplementedError) as exc:
+        # Invalid UTF-8, or more text than one string array holds: the reference decides.
+        raise _Unsupported from exc
+
+
+def _column_text(column: pa.Array) -> _Text:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    types = pa.types
+    arrow_type = column.type
+    if types.is_dictionary(arrow_type):
+        return _column_text(column.dictionary_decode())
+    if types.is_integer(arrow_type) or types.is_boolean(arrow_type):
+        return _Text(pc.cast(column, pa.string()))
+    if types.is_float32(arrow_type) or types.is_float64(arrow_type):
+        return _Text(_float_text(column))
+    if (
+        types.is_string(arrow_type)
+        or types.is_large_string(arrow_type)
+        or types.is_string_view(arrow_type)
+    ):
+        return _Text(_string_text(column), '"', '"')
+    if types.is_timestamp(arrow_type):
+        zone = "Z" if arrow_type.tz is not None else ""
+        return _Text(rest_json.timestamp_text(column), '"', zone + '"')
+    if types.is_decimal(arrow_type) or types.is_date(arrow_type) or types.is_time(arrow_type):
+        return _Text(pc.cast(column, pa.string()), '"', '"')
+    if types.is_null(arrow_type):
+        return _Text(pa.nulls(len(column), pa.string()))
+    return _Text(_per_value_text(column))
+
+
+def _float_text(column: pa.Array) -> pa.Array:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if column.type != pa.float64():
+        column = column.cast(pa.float64())
+    text = pc.cast(column, pa.string())
+    # 1 / (x - trunc(x)) is finite only for finite values with a fraction (tiny fractions
+    # overflow to infinity, which only sends a few more values to Python).
+    special = pc.invert(pc.is_finite(pc.divide(1.0, pc.subtract(column, pc.trunc(column)))))
+    if not pc.any(special).as_py():
+        return text
+    special = pc.fill_null(special, False)
+    fixed = [_float_json(value) for value in column.filter(special).to_pylist()]
+    return pc.replace_with_mask(text, special, pa.array(fixed, pa.string()))
+
+
+def _float_json(value: float) -> str:
+    if value != value or value in (float("inf"), float("-inf")):
+        return _NULL
+    return repr(value)  # the shortest text that reads back as the same double
+
+
+def _string_text(column: pa.Array) -> pa.Array:
+    """Escaped string values, without the quotes."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if column.type != pa.string():
+        column = column.cast(pa.string())
+    column.validate(full=True)  # invalid UTF-8 raises ArrowInvalid: the reference decides
+    if not pc.any(pc.match_substring_regex(column, _NEEDS_ESCAPE)).as_py():
+        return column
+    escaped = pc.replace_substring(column, "\\", "\\\\")
+    escaped = pc.replace_substring(escaped, '"', '\\"')
+    control = pc.fill_null(pc.match_substring_regex(column, _CONTROL), False)
+    if pc.any(control).as_py():
+        originals = column.filter(control).to_pylist()
+        replacements = [orjson.dumps(value)[1:-1] for value in originals]
+        escaped = pc.replace_with_mask(escaped, control, pa.array(replacements, pa.string()))
+    return escaped
+
+
+def _per_value_text(column: pa.Array) -> pa.Array:
+    """Complete JSON text of each value (``null`` included), through the reference path."""
+    import pyarrow as pa
+
+    texts = [rest_json.dumps(value) for value in rest_json.column_values(column)]
+    return pa.array(texts, pa.string())
