@@ -7,12 +7,11 @@ sink allows it (``capabilities.splits_rejected_batches``), the batch is cut in t
 half is sent on its own; a refused half is split again, down to single rows, so the good rows
 are delivered and only the bad ones are reported as rejected.
 
-When *both* halves of a split are refused too, splitting stops there and that batch is
-rejected whole, with the destination's reason for refusing it. A refusal of every row (every
-row invalid, an endpoint that refuses every body) then costs three requests per batch instead
-of about two per row. The price: a batch holding bad rows in both of its halves is rejected
-with the good rows among them; all of its rows are reported through ``on_rejected``, so they
-can be sent again, and a smaller ``batch_size`` narrows what one refusal takes with it.
+Splitting goes level by level. When, after three levels, every one of the eight pieces is
+still refused, the destination is taken to refuse something all the rows share (every row
+invalid, an endpoint that refuses every body): the batch is rejected whole with the
+destination's reason after 15 requests, instead of about two requests per row. A batch with a
+few bad rows never has all eight pieces refused, so its good rows are always delivered.
 """
 
 from __future__ import annotations
@@ -42,6 +41,9 @@ if TYPE_CHECKING:
     from floe_ingestion_dlt.sinks.base import BatchAck, Payload, Sink
 
 __all__ = ["BatchOutcome", "BatchSender", "Delivered", "Rejected"]
+
+#: Levels of halving after which a batch whose every piece is still refused is rejected whole.
+_BATCH_WIDE_DEPTH = 3
 
 
 @dataclass
@@ -180,28 +182,38 @@ class BatchSender:
     def _refused(
         self, batch: pa.RecordBatch, position: str, refusal: PluginError, outcome: BatchOutcome
     ) -> None:
-        """Split a refused batch to deliver its good rows, or reject it whole."""
-        reason = sanitize(str(refusal), self._secrets)
-        splittable = self._splits and batch.num_rows > 1
-        if not splittable or refusal.category is not ErrorCategory.PERMANENT:
-            outcome.rejected.append(Rejected(batch, reason))
+        """Split a refused batch level by level to deliver its good rows, or reject it whole."""
+        if not self._splits or batch.num_rows < 2 or not _permanent(refusal):
+            outcome.rejected.append(Rejected(batch, sanitize(str(refusal), self._secrets)))
             return
-        half = batch.num_rows // 2
-        parts = (batch.slice(0, half), batch.slice(half))
-        refusals: list[PluginError | None] = []
-        for index, part in enumerate(parts):
-            part_payload = self._sink.encode(self._mapping.apply(part))
-            refusals.append(self._attempt(part_payload, f"{position}.{index}", None, outcome))
-            if outcome.error is not None:
+        rejected: list[tuple[str, Rejected]] = []
+        level = [(batch, position, refusal)]
+        depth = 0
+        while level:
+            depth += 1
+            refused = []
+            for piece, where, why in level:
+                if piece.num_rows < 2 or not _permanent(why):
+                    rejected.append((where, Rejected(piece, sanitize(str(why), self._secrets))))
+                    continue
+                half = piece.num_rows // 2
+                for index, part in enumerate((piece.slice(0, half), piece.slice(half))):
+                    part_position = f"{where}.{index}"
+                    part_payload = self._sink.encode(self._mapping.apply(part))
+                    part_refusal = self._attempt(part_payload, part_position, None, outcome)
+                    if outcome.error is not None:
+                        return
+                    if part_refusal is not None:
+                        refused.append((part, part_position, part_refusal))
+            if depth == _BATCH_WIDE_DEPTH and len(refused) == 2**depth:
+                # Every piece of every level refused: something all the rows share is refused.
+                # Nothing of this batch was delivered, so the batch is what is rejected.
+                reason = sanitize(str(refusal), self._secrets)
+                outcome.rejected.append(Rejected(batch, reason))
                 return
-        if all(part_refusal is not None for part_refusal in refusals):
-            # Refused whichever half is sent: the destination refuses something the rows
-            # share. Splitting on would cost about two requests per row for nothing.
-            outcome.rejected.append(Rejected(batch, reason))
-            return
-        for index, (part, part_refusal) in enumerate(zip(parts, refusals, strict=True)):
-            if part_refusal is not None:
-                self._refused(part, f"{position}.{index}", part_refusal, outcome)
+            level = refused
+        rejected.sort(key=lambda item: [int(part) for part in item[0].split(".")])
+        outcome.rejected.extend(item for _, item in rejected)
 
     def _send(self, payload: Payload, key: str, position: str) -> BatchAck:
         with sink_span(
@@ -227,3 +239,7 @@ class BatchSender:
             span.rows_written = ack.rows_confirmed
             span.set(ATTR_SINK_RETRY_COUNT, attempts - 1)
             return ack
+
+
+def _permanent(error: PluginError) -> bool:
+    return error.category is ErrorCategory.PERMANENT

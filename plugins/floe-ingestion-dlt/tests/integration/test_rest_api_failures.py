@@ -179,7 +179,7 @@ def test_a_bad_record_is_isolated_by_bisecting_and_the_rest_delivered(
 
 @pytest.mark.requirement("B6")
 @pytest.mark.parametrize("refusal", ["every-row-invalid", "every-body-refused-422"])
-def test_a_batch_wide_refusal_is_rejected_whole_after_one_split(
+def test_a_batch_wide_refusal_is_rejected_whole_after_three_levels_of_splitting(
     plugin: DltIngestionPlugin,
     make_sink: Callable[..., Sink],
     api_server: Any,
@@ -201,8 +201,8 @@ def test_a_batch_wide_refusal_is_rejected_whole_after_one_split(
     assert not result.success
     assert (result.rows_delivered, result.rows_rejected) == (0, 48)
     assert api_server.rows == []
-    # per batch: the batch and its two halves (bisecting on would be ~2 requests per row)
-    assert len(api_server.data_requests) == 3 * 3
+    # per batch: itself, halves, quarters, eighths (bisecting on: ~2 requests per row)
+    assert len(api_server.data_requests) == 3 * 15
     assert [rows.column("id").to_pylist() for rows, _ in rejected] == [
         list(range(0, 16)),
         list(range(16, 32)),

@@ -324,30 +324,42 @@ def test_a_refused_row_is_isolated_and_the_others_delivered() -> None:
 
 
 @pytest.mark.requirement("B6")
-def test_a_batch_refused_whatever_half_is_sent_is_rejected_whole() -> None:
+def test_a_batch_refused_whatever_piece_is_sent_is_rejected_whole() -> None:
     rejected: list[list[int]] = []
-    sink = MemorySink(_config(batch_size=8), reject_ids=set(range(20)))
+    sink = MemorySink(_config(batch_size=16), reject_ids=set(range(20)))
     result = write(
         sink, _table(20), on_rejected=lambda rows, _why: rejected.append(rows["id"].to_pylist())
     )
     assert (result.rows_delivered, result.rows_rejected) == (0, 20)
-    # each batch, then its two halves; no further splitting
-    assert [rows for _, rows in sink.calls] == [8, 4, 4, 8, 4, 4, 4, 2, 2]
-    assert rejected == [list(range(8)), list(range(8, 16)), list(range(16, 20))]
+    # the 16-row batch: itself, then halves, quarters, eighths (15 requests), then no more
+    first = [rows for _, rows in sink.calls][:15]
+    assert first == [16, 8, 8, 4, 4, 4, 4] + [2] * 8
+    # the 4-row batch is too small to tell: split down to single rows
+    assert [rows for _, rows in sink.calls][15:] == [4, 2, 2, 1, 1, 1, 1]
+    assert rejected == [list(range(16)), [16], [17], [18], [19]]
 
 
 @pytest.mark.requirement("B6")
-def test_splitting_stops_where_both_halves_are_refused() -> None:
+def test_bad_rows_in_both_halves_are_isolated() -> None:
     rejected: list[list[int]] = []
     # batch 0-7: 0-3 delivered; 4-7 refused, and so are both of its halves 4-5 and 6-7
     sink = MemorySink(_config(batch_size=8), reject_ids={4, 6})
     result = write(
         sink, _table(8), on_rejected=lambda rows, _why: rejected.append(rows["id"].to_pylist())
     )
-    assert (result.rows_delivered, result.rows_rejected) == (4, 4)
-    assert sorted(r["id"] for r in sink.rows) == [0, 1, 2, 3]
-    assert rejected == [[4, 5, 6, 7]]
-    assert [rows for _, rows in sink.calls] == [8, 4, 4, 2, 2]
+    assert (result.rows_delivered, result.rows_rejected) == (6, 2)
+    assert sorted(r["id"] for r in sink.rows) == [0, 1, 2, 3, 5, 7]
+    assert rejected == [[4], [6]]
+    assert [rows for _, rows in sink.calls] == [8, 4, 4, 2, 2, 1, 1, 1, 1]
+
+
+@pytest.mark.requirement("B6")
+def test_scattered_bad_rows_in_a_large_batch_leave_every_good_row_delivered() -> None:
+    bad = {3, 17, 40, 41, 90, 127}
+    sink = MemorySink(_config(batch_size=128), reject_ids=bad)
+    result = write(sink, _table(128))
+    assert (result.rows_delivered, result.rows_rejected) == (122, 6)
+    assert sorted(r["id"] for r in sink.rows) == sorted(set(range(128)) - bad)
 
 
 @pytest.mark.requirement("B6")
