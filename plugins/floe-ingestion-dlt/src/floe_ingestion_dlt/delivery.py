@@ -10,8 +10,9 @@ are delivered and only the bad ones are reported as rejected.
 Splitting goes level by level. When, after three levels, every one of the eight pieces is
 still refused, the destination is taken to refuse something all the rows share (every row
 invalid, an endpoint that refuses every body): the batch is rejected whole with the
-destination's reason after 15 requests, instead of about two requests per row. A batch with a
-few bad rows never has all eight pieces refused, so its good rows are always delivered.
+destination's reason after 15 requests, instead of about two requests per row. A batch with
+fewer than eight bad rows never has all eight pieces refused, so its good rows are
+delivered.
 """
 
 from __future__ import annotations
