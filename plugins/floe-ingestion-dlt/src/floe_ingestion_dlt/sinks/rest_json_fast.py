@@ -124,11 +124,13 @@ def _row_texts(batch: pa.RecordBatch) -> pa.Array:
     parts: list[Any] = []
     literal = "{"
     try:
-        for index, (name, column) in enumerate(zip(names, batch.columns, strict=True)):
+        columns = [_plain(column) for column in batch.columns]
+        special = _hold_special_characters(columns)
+        for index, (name, column) in enumerate(zip(names, columns, strict=True)):
             if index:
                 literal += ","
             literal += orjson.dumps(name).decode() + ":"
-            text = _column_text(column)
+            text = _column_text(column, index in special)
             values = text.values
             if values.null_count == 0:
                 # Quotes and suffixes join the literal text around the value.
@@ -148,24 +150,63 @@ def _row_texts(batch: pa.RecordBatch) -> pa.Array:
         raise _Unsupported from exc
 
 
-def _column_text(column: pa.Array) -> _Text:
+def _plain(column: pa.Array) -> pa.Array:
+    """Dictionaries decoded; every kind of string as ``pa.string()``, checked to be UTF-8."""
+    import pyarrow as pa
+
+    types = pa.types
+    if types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    if types.is_large_string(column.type) or types.is_string_view(column.type):
+        column = column.cast(pa.string())
+    if types.is_string(column.type):
+        column.validate(full=True)  # invalid UTF-8 raises ArrowInvalid: the reference decides
+    return column
+
+
+def _hold_special_characters(columns: list[pa.Array]) -> set[int]:
+    """Indexes of the string columns holding a character a JSON string must escape.
+
+    One regex search over each column's character data as a whole (null slots included, which
+    can only cause a harmless extra escaping pass), for all columns in one call: much cheaper
+    than a search per value.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    indexes = [i for i, column in enumerate(columns) if pa.types.is_string(column.type)]
+    if not indexes:
+        return set()
+    texts = pa.chunked_array([_all_characters(columns[i]) for i in indexes], pa.binary())
+    found = pc.match_substring_regex(texts, _NEEDS_ESCAPE).to_pylist()
+    return {index for index, hit in zip(indexes, found, strict=True) if hit}
+
+
+def _all_characters(column: pa.Array) -> pa.Array:
+    """The character data of a string array, as one binary value (no copy)."""
+    import pyarrow as pa
+
+    _, offsets, data = column.buffers()
+    if offsets is None or data is None or len(column) == 0:
+        return pa.array([b""], pa.binary())
+    bounds = memoryview(offsets).cast("i")
+    start, end = bounds[column.offset], bounds[column.offset + len(column)]
+    one_value = pa.array([0, end - start], pa.int32()).buffers()[1]
+    return pa.Array.from_buffers(pa.binary(), 1, [None, one_value, data.slice(start, end - start)])
+
+
+def _column_text(column: pa.Array, escape: bool) -> _Text:
     import pyarrow as pa
     import pyarrow.compute as pc
 
     types = pa.types
     arrow_type = column.type
-    if types.is_dictionary(arrow_type):
-        return _column_text(column.dictionary_decode())
     if types.is_integer(arrow_type) or types.is_boolean(arrow_type):
         return _Text(pc.cast(column, pa.string()))
     if types.is_float32(arrow_type) or types.is_float64(arrow_type):
         return _Text(_float_text(column))
-    if (
-        types.is_string(arrow_type)
-        or types.is_large_string(arrow_type)
-        or types.is_string_view(arrow_type)
-    ):
-        return _Text(_string_text(column), '"', '"')
+    if types.is_string(arrow_type):
+        return _Text(_escaped(column) if escape else column, '"', '"')
     if types.is_timestamp(arrow_type):
         zone = "Z" if arrow_type.tz is not None else ""
         return _Text(rest_json.timestamp_text(column), '"', zone + '"')
@@ -199,16 +240,11 @@ def _float_json(value: float) -> str:
     return repr(value)  # the shortest text that reads back as the same double
 
 
-def _string_text(column: pa.Array) -> pa.Array:
-    """Escaped string values, without the quotes."""
+def _escaped(column: pa.Array) -> pa.Array:
+    """String values escaped for JSON, without the quotes."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if column.type != pa.string():
-        column = column.cast(pa.string())
-    column.validate(full=True)  # invalid UTF-8 raises ArrowInvalid: the reference decides
-    if not pc.any(pc.match_substring_regex(column, _NEEDS_ESCAPE)).as_py():
-        return column
     escaped = pc.replace_substring(column, "\\", "\\\\")
     escaped = pc.replace_substring(escaped, '"', '\\"')
     control = pc.fill_null(pc.match_substring_regex(column, _CONTROL), False)
