@@ -162,9 +162,9 @@ class Sink(ABC):
     def encode_many(self, batches: Sequence[pa.RecordBatch]) -> list[Payload]:
         """Encode consecutive batches at once: one payload per batch, in order.
 
-        Each payload must be what ``encode`` gives for its batch alone, or differ from it only
-        in spelling (same values); the engine calls this when ``encode_group_rows`` is set.
-        The default calls ``encode`` per batch.
+        Each payload must be exactly what ``encode`` gives for its batch alone (its
+        idempotency key is derived from it); the engine calls this when ``encode_group_rows``
+        is set. The default calls ``encode`` per batch.
         """
         return [self.encode(batch) for batch in batches]
 
