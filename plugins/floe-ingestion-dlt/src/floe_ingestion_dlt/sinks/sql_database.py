@@ -10,13 +10,16 @@ Config (destination ``config:`` plus the secret): ``url`` (secret), ``table``, `
 - append is exactly-once: each batch's idempotency key is recorded with its rows
   (``sql_delivery_log.py``) and a batch already recorded is skipped.
 - upsert inserts or updates by ``primary_key``; replace swaps a staging table in at the end
-  of a successful write (``sql_tables.py``).
+  of a successful write (``sql_tables.py``). On PostgreSQL a large upsert batch is written as
+  two parts that share no key, in parallel on two connections (one transaction each).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from floe_ingestion_dlt.errors import PluginError, SinkConfigurationError
@@ -82,6 +85,10 @@ class SqlDatabaseSink(Sink):
         self._url = url
         self._backend = url.get_backend_name()
         self._copy = self._backend == "postgresql" and url.get_driver_name() == "psycopg"
+        self._split_upserts = self._copy and self.settings.mode == "upsert"
+        # Writes the second part of a split upsert batch; made on first use.
+        self._helper: ThreadPoolExecutor | None = None
+        self._helper_lock = threading.Lock()
         schema, table = self.settings.db_schema, self.settings.table
         where = f"{schema}.{table}" if schema else table
         self._context = ErrorContext(
@@ -151,38 +158,88 @@ class SqlDatabaseSink(Sink):
         self._writer = self._make_writer(plan)
 
     def encode(self, batch: pa.RecordBatch) -> Payload:
-        """CSV bytes (the COPY data); for ``executemany`` also the parameter rows."""
+        """CSV bytes (the COPY data); for ``executemany`` also the parameter rows.
+
+        A large PostgreSQL upsert batch is encoded as two CSV parts that share no key, one
+        after the other in the body (``data`` says where they are).
+        """
         from floe_ingestion_dlt.sinks.sql_encode import csv_body, parameter_rows
 
+        if self._split_upserts:
+            from floe_ingestion_dlt.sinks.sql_postgres import (
+                PARALLEL_UPSERT_MIN_ROWS,
+                KeyParts,
+                split_by_key,
+            )
+
+            if batch.num_rows >= PARALLEL_UPSERT_MIN_ROWS:
+                parts = split_by_key(batch, self.settings.primary_key[0])
+                if len(parts) > 1:
+                    body, where = KeyParts.join(
+                        [part.num_rows for part in parts], [csv_body(part) for part in parts]
+                    )
+                    return Payload(rows=batch.num_rows, body=body, data=where)
         body = csv_body(batch)
         data = None if self._copy else parameter_rows(batch, backend=self._backend)
         return Payload(rows=batch.num_rows, body=body, data=data)
 
     def send(self, payload: Payload, idempotency_key: str) -> BatchAck:
-        """Write one batch in one transaction; skip it if its key was committed before."""
+        """Write one batch in one transaction (a batch in parts: one per part, in parallel);
+        skip it if its key was committed before."""
+        from floe_ingestion_dlt.sinks.sql_postgres import KeyParts
+
         writer = self._writer
         if writer is None:
             raise RuntimeError("SqlDatabaseSink.open() must be called before send()")
         try:
-            with self._engine.connect() as conn:
-                try:
-                    with conn.begin():
-                        if self._log is not None and not self._log.claim(
-                            conn, idempotency_key, payload.rows
-                        ):
-                            return BatchAck(rows_confirmed=0, rows_skipped=payload.rows)
-                        writer.write(conn, payload)
-                except Exception as exc:
-                    # A driver error from COPY bypasses SQLAlchemy's disconnect detection.
-                    if classify(exc) is Failure.CONNECTION and not conn.invalidated:
-                        conn.invalidate()
-                    raise
+            if isinstance(payload.data, KeyParts):
+                self._write_parts(writer, payload.data.payloads(payload.body))
+            elif not self._write(writer, payload, idempotency_key):
+                return BatchAck(rows_confirmed=0, rows_skipped=payload.rows)
         except PluginError:
             raise
         except Exception as exc:
             action = f"writing a batch of {payload.rows} rows"
             raise map_write_error(exc, self._context, action=action) from exc
         return BatchAck(rows_confirmed=payload.rows)
+
+    def _write(self, writer: _Writer, payload: Payload, idempotency_key: str | None) -> bool:
+        """One transaction; False when the delivery log says the batch was committed before."""
+        with self._engine.connect() as conn:
+            try:
+                with conn.begin():
+                    if (
+                        self._log is not None
+                        and idempotency_key is not None
+                        and not self._log.claim(conn, idempotency_key, payload.rows)
+                    ):
+                        return False
+                    writer.write(conn, payload)
+            except Exception as exc:
+                # A driver error from COPY bypasses SQLAlchemy's disconnect detection.
+                if classify(exc) is Failure.CONNECTION and not conn.invalidated:
+                    conn.invalidate()
+                raise
+        return True
+
+    def _write_parts(self, writer: _Writer, parts: list[Payload]) -> None:
+        """Write key-disjoint parts at once, the first in this thread; raise the first failure.
+
+        Each part is its own transaction. After a failure the engine sends the whole batch
+        again, and an upsert of rows already written changes nothing.
+        """
+        with self._helper_lock:
+            if self._helper is None:
+                self._helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="floe-sql-part")
+            helper = self._helper
+        others = [helper.submit(self._write, writer, part, None) for part in parts[1:]]
+        try:
+            self._write(writer, parts[0], None)
+        finally:
+            errors = [future.exception() for future in others]
+        for error in errors:
+            if error is not None:
+                raise error
 
     def close(self, success: bool) -> None:
         """In replace mode, swap the staging table in (success) or drop it (failure)."""
@@ -214,6 +271,10 @@ class SqlDatabaseSink(Sink):
 
     def dispose(self) -> None:
         """Close the connection pool."""
+        with self._helper_lock:
+            helper, self._helper = self._helper, None
+        if helper is not None:
+            helper.shutdown(wait=True)
         self._engine.dispose()
 
     @property

@@ -8,21 +8,31 @@
   batch is then merged again keeping the last row per key.
 
 All of it happens inside the caller's transaction; the caller commits once per batch.
+
+A large upsert batch is split by key into two parts that share no key (:func:`split_by_key`),
+which the sink writes at the same time on two connections: the merge is the slow part of an
+upsert and runs in the server, one core per connection. Rows with the same key stay in the same
+part and in their order, so the last row of a key still wins, and batches still follow each
+other in order.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from floe_ingestion_dlt.sinks.base import Payload
 from floe_ingestion_dlt.sinks.sql_tables import TablePlan, quote_table
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     import sqlalchemy as sa
 
-    from floe_ingestion_dlt.sinks.base import Payload
+__all__ = ["PARALLEL_UPSERT_MIN_ROWS", "KeyParts", "PostgresCopyWriter", "split_by_key"]
 
-__all__ = ["PostgresCopyWriter"]
+#: Upsert batches of at least this many rows are written as two key-disjoint parts at once.
+PARALLEL_UPSERT_MIN_ROWS = 10_000
 
 
 def _unformatted(dialect: sa.Dialect, quoted: str) -> str:
@@ -119,3 +129,52 @@ class PostgresCopyWriter:
     def _copy_body(self, cursor: Any, body: bytes) -> None:
         with cursor.copy(self._copy) as copy:
             copy.write(body)
+
+
+def split_by_key(batch: pa.RecordBatch, key: str) -> list[pa.RecordBatch]:
+    """Split ``batch`` in two by its ``key`` column: rows below the middle row's key, and the rest.
+
+    Rows with equal keys (of which ``key`` is the first column) always land in the same part,
+    in their original order. Returns ``[batch]`` when the rows cannot be split that way (a
+    null or unorderable key, or every row on one side).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    index = batch.schema.get_field_index(key)
+    if index < 0 or batch.num_rows < 2:
+        return [batch]
+    column = batch.column(index)
+    pivot = column[batch.num_rows // 2]
+    if not pivot.is_valid:
+        return [batch]
+    try:
+        upper = pc.fill_null(pc.greater_equal(column, pivot), False)
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
+        return [batch]
+    parts = [batch.filter(pc.invert(upper)), batch.filter(upper)]
+    return parts if all(part.num_rows for part in parts) else [batch]
+
+
+@dataclass(frozen=True)
+class KeyParts:
+    """A payload body made of CSV parts that share no key: rows in each, and where each ends."""
+
+    rows: tuple[int, ...]
+    ends: tuple[int, ...]
+
+    @classmethod
+    def join(cls, rows: list[int], bodies: list[bytes]) -> tuple[bytes, KeyParts]:
+        """The parts' bodies as one body, and where each part is in it."""
+        ends: list[int] = []
+        for body in bodies:
+            ends.append((ends[-1] if ends else 0) + len(body))
+        return b"".join(bodies), cls(tuple(rows), tuple(ends))
+
+    def payloads(self, body: bytes) -> list[Payload]:
+        """One payload per part, cut out of ``body``."""
+        starts = (0, *self.ends[:-1])
+        return [
+            Payload(rows=rows, body=body[start:end])
+            for rows, start, end in zip(self.rows, starts, self.ends, strict=True)
+        ]

@@ -1,0 +1,101 @@
+"""PostgreSQL upserts of large batches, written as two key-disjoint parts at once."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pyarrow as pa
+import pytest
+import sqlalchemy as sa
+from floe_core.plugins.sink import SinkConfig
+from floe_ingestion_dlt.errors import SinkWriteError
+from floe_ingestion_dlt.plugin import DltIngestionPlugin
+from floe_ingestion_dlt.sinks.sql_postgres import PARALLEL_UPSERT_MIN_ROWS, KeyParts
+
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+FIRST = 2 * PARALLEL_UPSERT_MIN_ROWS  # ids 0 .. FIRST-1 once, then again below HALF
+HALF = PARALLEL_UPSERT_MIN_ROWS
+
+
+def _rows(version: str) -> pa.Table:
+    """Every id below FIRST, then the ids below HALF once more with newer values."""
+    ids = list(range(FIRST)) + list(range(HALF))
+    values = [f"{version} old {i}" for i in range(FIRST)]
+    values += [f"{version} new {i}" for i in range(HALF)]
+    return pa.table({"id": pa.array(ids, pa.int64()), "v": values})
+
+
+def _expected(version: str) -> list[tuple[Any, ...]]:
+    return [(i, f"{version} {'new' if i < HALF else 'old'} {i}") for i in range(FIRST)]
+
+
+@pytest.mark.requirement("B5")
+def test_large_upsert_batch_goes_in_two_parts_and_the_last_row_of_a_key_wins(
+    sql_pg_schema: str,
+    sql_sink: Callable[..., Any],
+    sql_drive: Callable[..., Any],
+    sql_rows: Callable[..., Any],
+) -> None:
+    table = f"t_{uuid.uuid4().hex[:8]}"
+    sink = sql_sink(PG_URL, table, schema=sql_pg_schema, mode="upsert", primary_key=["id"])
+    data = _rows("a")
+    payload = sink.encode(data.to_batches()[0])
+    assert isinstance(payload.data, KeyParts) and len(payload.data.rows) == 2
+    assert sum(payload.data.rows) == data.num_rows
+
+    for version in ("a", "b", "b"):
+        rows = _rows(version)
+        acks = sql_drive(sink, rows, batch_size=rows.num_rows, run=version)
+        assert [ack.rows_confirmed for ack in acks] == [rows.num_rows]
+        assert sql_rows(PG_URL, table, ["id", "v"], schema=sql_pg_schema) == _expected(version)
+
+
+@pytest.mark.requirement("R16")
+def test_a_refused_row_in_one_part_is_isolated_and_every_other_row_delivered(
+    sql_pg_schema: str,
+    sql_rows: Callable[..., Any],
+) -> None:
+    table = f"t_{uuid.uuid4().hex[:8]}"
+    engine = sa.create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            f'CREATE TABLE "{sql_pg_schema}".{table} (id BIGINT PRIMARY KEY, v VARCHAR(12))'
+        )
+    engine.dispose()
+    rows = FIRST
+    values = [f"v{i}" for i in range(rows)]
+    values[rows - 3] = "far too long for twelve"  # in the upper part
+    plugin = DltIngestionPlugin()
+    sink = plugin.create_sink(
+        SinkConfig(
+            sink_type="sql_database",
+            connection_config={
+                "url": PG_URL,
+                "table": table,
+                "schema": sql_pg_schema,
+                "mode": "upsert",
+                "primary_key": ["id"],
+            },
+            destination_name="warehouse",
+            batch_size=rows,
+        )
+    )
+    rejected: list[pa.Table] = []
+    data = pa.table({"id": pa.array(range(rows), pa.int64()), "v": values})
+    sink.open(data.schema)
+    with pytest.raises(SinkWriteError, match="value too long"):
+        sink.send(sink.encode(data.to_batches()[0]), "probe")
+    sink.close(False)
+    # The part without the long value was committed on its own; writing again changes nothing.
+    assert len(sql_rows(PG_URL, table, ["id"], schema=sql_pg_schema)) == rows // 2
+    try:
+        result = plugin.write(sink, data, on_rejected=lambda got, _: rejected.append(got))
+    finally:
+        sink.dispose()
+
+    assert (result.rows_delivered, result.rows_rejected) == (rows - 1, 1)
+    assert [got["id"].to_pylist() for got in rejected] == [[rows - 3]]
+    stored = sql_rows(PG_URL, table, ["id", "v"], schema=sql_pg_schema)
+    assert stored == [(i, f"v{i}") for i in range(rows) if i != rows - 3]
