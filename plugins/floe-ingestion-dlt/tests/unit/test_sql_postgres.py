@@ -24,11 +24,19 @@ def test_equal_keys_land_in_one_part_in_their_order() -> None:
     assert sorted(_keys(parts[0]) + _keys(parts[1])) == sorted(ids)
 
 
-def test_sorted_keys_split_into_two_ranges() -> None:
+def test_sorted_keys_split_into_two_even_ranges() -> None:
     batch = pa.record_batch({"id": list(range(1000))})
     low, high = split_by_key(batch, "id")
-    assert _keys(low) == list(range(500))
-    assert _keys(high) == list(range(500, 1000))
+    assert 450 <= low.num_rows <= 550
+    assert _keys(low) == list(range(low.num_rows))
+    assert _keys(high) == list(range(low.num_rows, 1000))
+
+
+def test_shuffled_keys_split_about_evenly() -> None:
+    ids = [(i * 7_919) % 10_000 for i in range(10_000)]  # every id once, out of order
+    low, high = split_by_key(pa.record_batch({"id": ids}), "id")
+    assert 4_000 <= low.num_rows <= 6_000
+    assert max(_keys(low)) < min(_keys(high))
 
 
 def test_string_keys_split_too() -> None:
@@ -40,9 +48,9 @@ def test_string_keys_split_too() -> None:
 
 def test_batches_that_cannot_be_split_stay_whole() -> None:
     same = pa.record_batch({"id": [4, 4, 4, 4]})
-    null_middle = pa.record_batch({"id": pa.array([1, None, None, 2], pa.int64())})
+    nulls = pa.record_batch({"id": pa.array([None, None, None], pa.int64())})
     nested = pa.record_batch({"id": pa.array([[1], [2], [3]], pa.list_(pa.int64()))})
-    for batch, key in [(same, "id"), (null_middle, "id"), (nested, "id"), (same, "missing")]:
+    for batch, key in [(same, "id"), (nulls, "id"), (nested, "id"), (same, "missing")]:
         assert split_by_key(batch, key) == [batch]
     one = pa.record_batch({"id": [1]})
     assert split_by_key(one, "id") == [one]
