@@ -73,6 +73,9 @@ RejectedCallback = Callable[["pa.Table", str], None]
 #: Errors listed one by one in ``EgressResult.errors``; beyond that they are summarised.
 MAX_LISTED_ERRORS = 100
 
+#: Arrow data handed to ``encode_many`` at once, at most (about; one batch can exceed it).
+GROUP_BYTES = 16 * 2**20
+
 
 class _Tally:
     """Running totals of one write, fed in batch order from the calling thread."""
@@ -317,7 +320,8 @@ def _encoded(
     sink: Sink, chunks: Iterator[pa.RecordBatch], mapping: FieldMapping, group_rows: int | None
 ) -> Iterator[tuple[pa.RecordBatch, Payload]]:
     """Each chunk with its payload, encoded alone or, for a sink that asks for it
-    (``encode_group_rows``), together with the next chunks up to that many rows.
+    (``encode_group_rows``), together with the next chunks: up to that many rows, and about
+    :data:`GROUP_BYTES` of Arrow data whatever the row width, so memory stays bounded.
 
     When reading the input fails, the chunks read before are still encoded and yielded first.
     """
@@ -327,11 +331,14 @@ def _encoded(
         return
     group: list[pa.RecordBatch] = []
     rows = 0
+    row_bytes = 0.0
     try:
         for chunk in chunks:
+            if not group:
+                row_bytes = chunk.nbytes / max(1, chunk.num_rows)
             group.append(chunk)
             rows += chunk.num_rows
-            if rows >= group_rows:
+            if rows >= group_rows or rows * row_bytes >= GROUP_BYTES:
                 yield from _encode_group(sink, group, mapping)
                 group, rows = [], 0
     except Exception:

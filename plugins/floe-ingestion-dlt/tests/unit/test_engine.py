@@ -12,6 +12,7 @@ import orjson
 import pyarrow as pa
 import pytest
 from floe_core.plugins import SinkConfig
+from floe_ingestion_dlt import engine
 from floe_ingestion_dlt.engine import write
 from floe_ingestion_dlt.errors import (
     SinkAuthenticationError,
@@ -514,3 +515,14 @@ def test_a_read_error_while_grouping_still_delivers_the_rows_read_before() -> No
     assert not result.success
     assert result.rows_delivered == len(sink.rows) == 20
     assert result.errors == ["OSError: data file s3://warehouse/x.parquet is gone"]
+
+
+@pytest.mark.requirement("R8")
+def test_groups_of_wide_rows_stay_within_the_byte_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    wide = pa.table({"id": range(30), "name": ["x" * 1000 for _ in range(30)]})
+    monkeypatch.setattr(engine, "GROUP_BYTES", 8_000)  # about 8 rows of this table
+    sink = GroupEncodingSink(_config(batch_size=2))
+    result = write(sink, wide)
+    assert result.success and result.rows_delivered == 30
+    assert all(sum(group) <= 8 for group in sink.groups)
+    assert sum(map(sum, sink.groups)) == 30
