@@ -66,12 +66,14 @@ def run_command(
     Exit code 0: all delivered; 3: partial; 1: failed or nothing sent (bad input).
     """
     from floe_core.compiler import InvalidProjectError
+    from floe_core.egress.arrow_memory import prefer_jemalloc
     from floe_core.egress.observability import configure_logging, setup_tracing, span
     from floe_core.egress.receipt import exit_code
     from floe_core.errors import FloeError
 
     interactive = sys.stderr.isatty()
     configure_logging(default_level="off" if interactive else "info")
+    prefer_jemalloc()  # this process streams batches: give freed memory back (arrow_memory.py)
     tracing = setup_tracing()
     try:
         with span("floe.egress.run") as run_span:
