@@ -80,10 +80,12 @@ class BatchOutcome:
         error: The error that stops the write (transient after all retries, refused
             credentials, bad configuration); ``None`` otherwise.
         skipped: Not sent, because another batch had already stopped the write.
+        digest: ``payload_digest`` of the batch's payload (skipped batches included).
     """
 
     position: str
     rows: int
+    digest: str = ""
     delivered: list[Delivered] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     bytes_sent: int = 0
@@ -130,12 +132,15 @@ class BatchSender:
             batch: The rows, with source column names (used to split and to report rejects).
             payload: The batch encoded by the sink.
             position: Position of the batch in the write, part of its idempotency key.
-            digest: ``payload_digest(payload.body)`` when the caller already has it.
+            digest: ``payload_digest(payload.body)`` when the caller already has it;
+                otherwise it is computed here, in the sending thread (hashlib releases the
+                GIL, so the engine's thread keeps encoding meanwhile).
 
         Returns:
             The outcome; errors are in it, not raised (except bugs, which propagate).
         """
-        outcome = BatchOutcome(position=position, rows=batch.num_rows)
+        digest = digest or payload_digest(payload.body)
+        outcome = BatchOutcome(position=position, rows=batch.num_rows, digest=digest)
         if self._stopped.is_set():
             outcome.skipped = True
             return outcome

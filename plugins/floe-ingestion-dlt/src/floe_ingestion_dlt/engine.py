@@ -49,7 +49,7 @@ from floe_ingestion_dlt.batching import (
 )
 from floe_ingestion_dlt.delivery import BatchOutcome, BatchSender
 from floe_ingestion_dlt.errors import sanitize
-from floe_ingestion_dlt.idempotency import DeliveryChecksum, payload_digest, write_key
+from floe_ingestion_dlt.idempotency import DeliveryChecksum, write_key
 from floe_ingestion_dlt.ratelimit import RateLimiter
 from floe_ingestion_dlt.retry import RetryPolicy
 from floe_ingestion_dlt.tracing import (
@@ -96,6 +96,7 @@ class _Tally:
         self.stop_error: BaseException | None = None
         self.discarded = False
         self.checksum = DeliveryChecksum()
+        self.digests: list[str] = []  # of every batch the senders took, in order: the write key
         self._secrets = tuple(sink.secret_values)
         self._on_progress = on_progress
         self._on_rejected = on_rejected
@@ -103,6 +104,7 @@ class _Tally:
     def add(self, outcome: BatchOutcome) -> None:
         import pyarrow as pa
 
+        self.digests.append(outcome.digest)
         if outcome.skipped:
             return
         self.bytes_sent += outcome.bytes_sent
@@ -191,7 +193,7 @@ def write(
         secrets=sink.secret_values,
     ) as span:
         tally = _Tally(sink, on_progress, on_rejected)
-        digests = _run(sink, data, tally)
+        _run(sink, data, tally)
         span.rows_written = tally.rows_delivered
         span.set(ATTR_SINK_ROWS_REJECTED, tally.rows_rejected)
         span.set(ATTR_SINK_BYTES, tally.bytes_sent)
@@ -209,15 +211,15 @@ def write(
         duration_seconds=time.perf_counter() - started,
         checksum=tally.checksum.hexdigest(),
         delivery_timestamp=datetime.now(UTC).isoformat(timespec="microseconds"),
-        idempotency_key=write_key(sink.identity, digests),
+        idempotency_key=write_key(sink.identity, tally.digests),
         destination_record_ids=tally.record_ids,
         errors=tally.listed_errors(),
         rows_rejected=tally.rows_rejected,
     )
 
 
-def _run(sink: Sink, data: Any, tally: _Tally) -> list[str]:
-    """Send every batch; returns the payload digest of each batch, in order."""
+def _run(sink: Sink, data: Any, tally: _Tally) -> None:
+    """Send every batch, counting outcomes (and payload digests) in ``tally``."""
     capabilities = sink.effective_capabilities
     policy = RetryPolicy.from_config(
         sink.config.retry_config, destination=sink.destination, sink_type=sink.sink_type
@@ -228,7 +230,7 @@ def _run(sink: Sink, data: Any, tally: _Tally) -> list[str]:
     first = next(stream, None)
     schema = first.schema if first is not None else getattr(data, "schema", None)
     if schema is None:
-        return []
+        return
     mapping = FieldMapping.for_schema(
         schema,
         sink.config.field_mapping,
@@ -240,18 +242,17 @@ def _run(sink: Sink, data: Any, tally: _Tally) -> list[str]:
     )
     first_chunk = next(chunks, None)
     if first_chunk is None:
-        return []
+        return
 
     sink.open(mapping.target_schema(schema))
     success = False
     try:
-        digests = _pump(sink, chain([first_chunk], chunks), mapping, policy, tally)
+        _pump(sink, chain([first_chunk], chunks), mapping, policy, tally)
         success = not tally.errors and not tally.unlisted_errors
     finally:
         sink.close(success)
     if not success and sink.replaces_on_close:
         tally.discard()
-    return digests
 
 
 def _pump(
@@ -260,7 +261,7 @@ def _pump(
     mapping: FieldMapping,
     policy: RetryPolicy,
     tally: _Tally,
-) -> list[str]:
+) -> None:
     capabilities = sink.effective_capabilities
     workers = max(1, capabilities.max_concurrency)
     sender = BatchSender(
@@ -270,7 +271,7 @@ def _pump(
         mapping,
         parent=current_context(),
     )
-    digests: list[str] = []
+    submitted = 0
     pending: deque[Future[BatchOutcome]] = deque()
     input_error: Exception | None = None
     encoded = _encoded(sink, chunks, mapping, capabilities.encode_group_rows)
@@ -284,14 +285,14 @@ def _pump(
                         break
                     chunk, payload = item
                 except Exception as exc:
-                    if not digests:
+                    if not submitted:
                         raise
                     # Sending has begun and what was sent stays sent: report it.
                     input_error = exc
                     break
-                digest = payload_digest(payload.body)
-                digests.append(digest)
-                pending.append(pool.submit(sender.deliver, chunk, payload, str(position), digest))
+                # The sending thread hashes the payload for its key (digest in the outcome).
+                pending.append(pool.submit(sender.deliver, chunk, payload, str(position)))
+                submitted += 1
                 # At most one batch per worker waits for a free worker: memory stays bounded.
                 while pending and (len(pending) > workers + 1 or pending[0].done()):
                     tally.add(pending.popleft().result())
@@ -313,7 +314,6 @@ def _pump(
                 tally.add(future.result())
     if input_error is not None:
         tally.stop(input_error)
-    return digests
 
 
 def _encoded(
