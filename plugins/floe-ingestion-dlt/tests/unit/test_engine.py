@@ -20,7 +20,7 @@ from floe_ingestion_dlt.errors import (
     SinkConnectionError,
     SinkWriteError,
 )
-from floe_ingestion_dlt.idempotency import DeliveryChecksum
+from floe_ingestion_dlt.idempotency import DeliveryChecksum, batch_key, payload_digest, write_key
 from floe_ingestion_dlt.sinks.base import BatchAck, Payload, Sink, SinkCapabilities
 
 FAST_RETRIES = {"initial_backoff_seconds": 0.0, "max_backoff_seconds": 0.0, "max_attempts": 3}
@@ -526,3 +526,15 @@ def test_groups_of_wide_rows_stay_within_the_byte_budget(monkeypatch: pytest.Mon
     assert result.success and result.rows_delivered == 30
     assert all(sum(group) <= 8 for group in sink.groups)
     assert sum(map(sum, sink.groups)) == 30
+
+
+@pytest.mark.requirement("R8")
+def test_keys_are_derived_from_each_payload_as_sent() -> None:
+    sink = MemorySink(_config(batch_size=4), concurrency=3)
+    result = write(sink, _table(10))
+    identity = sink.identity
+    bodies = [orjson.dumps(batch.to_pylist()) for batch in _table(10).to_batches(max_chunksize=4)]
+    digests = [payload_digest(body) for body in bodies]
+    expected = [batch_key(identity, str(i), digest) for i, digest in enumerate(digests)]
+    assert sorted(key for key, _rows in sink.calls) == sorted(expected)
+    assert result.idempotency_key == write_key(identity, digests)
