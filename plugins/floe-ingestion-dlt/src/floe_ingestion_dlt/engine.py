@@ -319,10 +319,10 @@ def _pump(
 def _encoded(
     sink: Sink, chunks: Iterator[pa.RecordBatch], mapping: FieldMapping, group_rows: int | None
 ) -> Iterator[tuple[pa.RecordBatch, Payload]]:
-    """Each chunk with its payload, encoded alone or, for a sink that asks for it
-    (``encode_group_rows``), together with the next chunks: up to that many rows, and about
-    :data:`GROUP_BYTES` of Arrow data whatever the row width, so memory stays bounded.
+    """Each chunk with its payload, encoded alone or together with the next chunks.
 
+    A sink that sets ``encode_group_rows`` gets up to that many rows at once, and about
+    :data:`GROUP_BYTES` of Arrow data at most whatever the row width, so memory stays bounded.
     When reading the input fails, the chunks read before are still encoded and yielded first.
     """
     if not group_rows:

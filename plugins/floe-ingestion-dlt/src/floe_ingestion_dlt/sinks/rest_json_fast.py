@@ -90,10 +90,10 @@ def json_objects(batches: Sequence[pa.RecordBatch]) -> list[bytes]:
 
 
 def _rows_of(batches: Sequence[pa.RecordBatch]) -> tuple[memoryview, memoryview] | None:
-    """Text of every row of ``batches``: the bytes, and where each row starts within them
-    (one more boundary than rows: the last is where the last row ends).
+    """The text of every row of ``batches``, as bytes and the row boundaries within them.
 
-    ``None`` when the reference path should write these batches.
+    There is one more boundary than rows (the last is where the last row ends). ``None`` when
+    the reference path should write these batches.
     """
     import pyarrow as pa
 
