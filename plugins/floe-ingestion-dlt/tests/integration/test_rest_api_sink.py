@@ -14,6 +14,7 @@ import pytest
 from floe_core.plugins import EgressResult
 from floe_ingestion_dlt import DltIngestionPlugin
 from floe_ingestion_dlt.errors import SinkConfigurationError
+from floe_ingestion_dlt.sinks import rest_json
 from floe_ingestion_dlt.sinks.base import Sink
 
 TOKEN = "tok-3f9a7c1e-secret"
@@ -243,3 +244,29 @@ def test_decimal_timestamp_and_unicode_values_arrive_exactly(
     assert row["amount"] == "12345678901234.567890"
     assert row["at"] == "2024-03-31T01:59:59.999999Z"
     assert row["text"] == table.column("text")[0].as_py()
+
+
+@pytest.mark.requirement("R8")
+@pytest.mark.parametrize("body", ["array", "envelope", "record"])
+def test_bodies_are_the_reference_json_of_each_batch(
+    plugin: DltIngestionPlugin,
+    make_sink: Callable[..., Sink],
+    api_server: Any,
+    gold_customers: Any,
+    body: str,
+) -> None:
+    # enough rows for the column-wise encoder; its bytes are the orjson reference's
+    table = gold_customers(150)
+    settings: dict[str, Any] = {"body": body, "max_concurrent_requests": 1}
+    if body == "envelope":
+        api_server.envelope_key = settings["envelope_key"] = "inputs"
+    result = plugin.write(make_sink(batch_size=70, **settings), table)
+    assert result.success, result.errors
+    rows = [rest_json.records(batch) for batch in table.to_batches(max_chunksize=70)]
+    if body == "array":
+        expected = [rest_json.dumps(batch_rows) for batch_rows in rows]
+    elif body == "envelope":
+        expected = [rest_json.dumps({"inputs": batch_rows}) for batch_rows in rows]
+    else:
+        expected = [rest_json.dumps(row) for batch_rows in rows for row in batch_rows]
+    assert api_server.accepted_bodies == expected
