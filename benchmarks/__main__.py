@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -88,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
                 result = CaseResult(name, case.title, notes=[f"case failed: {exc!r}"[:500]])
                 _log(f"  case failed: {exc!r}")
             result.seconds_total = time.perf_counter() - start
-            result.measured = f"{stamp()}, git {report.git_commit()}"
+            load = os.getloadavg()[0]
+            result.measured = (
+                f"{stamp()}, git {report.git_commit()}, load average {load:.1f} at its end"
+            )
             results.append(result)
             for target in result.targets:
                 _log(f"  target {target.description}: {target.value} -> {target.met}")

@@ -64,7 +64,7 @@ def run(ctx: Context) -> CaseResult:
         check=lambda: check_cli("rest_api"),
         is_floe=True,
     )
-    result.variants = run_variants([variant], rows, ctx.times(7, 3), ctx.log)
+    result.variants = run_variants([variant], rows, ctx.times(11, 3), ctx.log)
     floe = result.variant("floe")
     med = floe.median_seconds if floe and floe.ok else None
     result.targets.append(
