@@ -218,7 +218,8 @@ class BatchSender:
                 outcome.rejected.append(Rejected(batch, reason))
                 return
             level = refused
-        rejected.sort(key=lambda item: [int(part) for part in item[0].split(".")])
+        # In row order: a piece's position is the batch's, then ".0"/".1" per level of halving.
+        rejected.sort(key=lambda item: item[0][len(position) :].split("."))
         outcome.rejected.extend(item for _, item in rejected)
 
     def _send(self, payload: Payload, key: str, position: str) -> BatchAck:
