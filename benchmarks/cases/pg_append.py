@@ -58,12 +58,18 @@ def _variants(ctx: Context, schema: str, data: pa.Table) -> list[Variant]:
             check=(lambda: floe_lib.check_sink_type("sql_database")) if is_floe else None,
         )
 
-    def floe_load(table: str, rows: pa.Table) -> None:
+    def floe_load(table: str, rows: pa.Table, batch_size: int | None = None) -> None:
         config = {"url": PG_SQLALCHEMY_URL, "schema": schema, "table": table, "mode": "append"}
-        floe_lib.write("sql_database", config, rows)
+        floe_lib.write("sql_database", config, rows, batch_size=batch_size)
 
     return [
         variant("floe", "floe sql_database, mode append", floe_load, is_floe=True),
+        variant(
+            "floe_b500",
+            "floe sql_database, mode append, batch_size 500 (one transaction per 500 rows)",
+            lambda t, d: floe_load(t, d, batch_size=500),
+            is_floe=True,
+        ),
         variant(
             "adbc",
             "ADBC adbc_ingest (COPY BINARY from Arrow)",

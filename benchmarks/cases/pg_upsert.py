@@ -34,7 +34,7 @@ def _variants(ctx: Context, schema: str, old: pa.Table, new: pa.Table) -> list[V
             pg.create_customers(conn, qualified(name))
             pg.copy_arrow(conn, qualified(name), old)
 
-    def floe_write(table: str, data: pa.Table) -> None:
+    def floe_write(table: str, data: pa.Table, batch_size: int | None = None) -> None:
         config = {
             "url": PG_SQLALCHEMY_URL,
             "schema": schema,
@@ -42,7 +42,7 @@ def _variants(ctx: Context, schema: str, old: pa.Table, new: pa.Table) -> list[V
             "mode": "upsert",
             "primary_key": ["id"],
         }
-        floe_lib.write("sql_database", config, data)
+        floe_lib.write("sql_database", config, data, batch_size=batch_size)
 
     def floe_warmup() -> None:
         fresh("floe")
@@ -74,6 +74,16 @@ def _variants(ctx: Context, schema: str, old: pa.Table, new: pa.Table) -> list[V
             cleanup=lambda: pg.drop_table(qualified("floe")),
             check=lambda: floe_lib.check_sink_type("sql_database"),
             warmup=floe_warmup,
+            is_floe=True,
+        ),
+        Variant(
+            "floe_b500",
+            "floe sql_database, mode upsert, batch_size 500 (one transaction per 500 rows)",
+            run=lambda: floe_write(tables["floe_b500"], new, batch_size=500),
+            verify=lambda: pg.verify_table(qualified("floe_b500"), expected),
+            prepare=lambda: fresh("floe_b500"),
+            cleanup=lambda: pg.drop_table(qualified("floe_b500")),
+            check=lambda: floe_lib.check_sink_type("sql_database"),
             is_floe=True,
         ),
         Variant(
