@@ -11,9 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pydantic import ConfigDict
 from pydantic_core import PydanticCustomError
 
-__all__ = ["ERROR_TYPE", "NestedProblem", "config_error"]
+__all__ = ["ERROR_TYPE", "MODEL_CONFIG", "NestedProblem", "config_error"]
+
+#: Every config model: immutable, unknown keys refused, input values (which may be secrets)
+#: kept out of error messages, attribute docstrings as field descriptions in the JSON Schema.
+MODEL_CONFIG = ConfigDict(
+    frozen=True, extra="forbid", hide_input_in_errors=True, use_attribute_docstrings=True
+)
 
 #: ``type`` of the pydantic errors raised by floe's own checks.
 ERROR_TYPE = "floe_config"

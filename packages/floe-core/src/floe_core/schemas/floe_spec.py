@@ -27,7 +27,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from floe_core.plugins.sink import MAX_BATCH_SIZE
-from floe_core.schemas._validation import NestedProblem, config_error
+from floe_core.schemas._validation import MODEL_CONFIG, NestedProblem, config_error
 from floe_core.schemas.credentials import find_inline_credentials
 from floe_core.schemas.secrets import SecretName
 
@@ -58,15 +58,10 @@ SINK_TYPE_PATTERN = r"^[a-z][a-z0-9_]*$"
 SOURCE_TABLE_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)+$"
 _DBT_MODEL_NAME_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
 
-_MODEL_CONFIG = ConfigDict(
-    frozen=True, extra="forbid", hide_input_in_errors=True, use_attribute_docstrings=True
-)
-
-
 class FloeMetadata(BaseModel):
     """Identity of the data product."""
 
-    model_config = _MODEL_CONFIG
+    model_config = MODEL_CONFIG
 
     name: Annotated[str, Field(min_length=1, max_length=63, pattern=FLOE_NAME_PATTERN)]
     """Product name, DNS-compatible (lowercase letters, digits, ``-``)."""
@@ -87,13 +82,7 @@ class FloeMetadata(BaseModel):
 class TransformSpec(BaseModel):
     """One dbt model of the product (run by floe's transformation tooling, not by egress)."""
 
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        hide_input_in_errors=True,
-        use_attribute_docstrings=True,
-        populate_by_name=True,
-    )
+    model_config = ConfigDict(**MODEL_CONFIG, populate_by_name=True)
 
     name: Annotated[str, Field(min_length=1, max_length=128, pattern=_DBT_MODEL_NAME_PATTERN)]
     """dbt model name."""
@@ -114,7 +103,7 @@ class TransformSpec(BaseModel):
 class PlatformRef(BaseModel):
     """Where the governing ``manifest.yaml`` lives."""
 
-    model_config = _MODEL_CONFIG
+    model_config = MODEL_CONFIG
 
     manifest: Annotated[str, Field(min_length=1)]
     """Path to ``manifest.yaml``, relative to the ``floe.yaml`` that names it. ``floe validate``
@@ -128,7 +117,7 @@ class RetryConfig(BaseModel):
     Omitted keys keep the sink plugin's defaults.
     """
 
-    model_config = _MODEL_CONFIG
+    model_config = MODEL_CONFIG
 
     max_attempts: Annotated[int | None, Field(ge=1, le=100)] = None
     """Attempts per batch, the first one included."""
@@ -149,7 +138,7 @@ class RetryConfig(BaseModel):
 class DestinationConfig(BaseModel):
     """One reverse-ETL destination: where a Gold table's rows are pushed."""
 
-    model_config = _MODEL_CONFIG
+    model_config = MODEL_CONFIG
 
     name: Annotated[str, Field(min_length=1, max_length=128, pattern=DESTINATION_NAME_PATTERN)]
     """Unique name within the file; used as ``floe egress run NAME``."""
@@ -251,14 +240,7 @@ class DestinationConfig(BaseModel):
 class FloeSpec(BaseModel):
     """The whole of ``floe.yaml``."""
 
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        hide_input_in_errors=True,
-        use_attribute_docstrings=True,
-        populate_by_name=True,
-        title="floe.yaml",
-    )
+    model_config = ConfigDict(**MODEL_CONFIG, populate_by_name=True, title="floe.yaml")
 
     api_version: Annotated[Literal["floe.dev/v1"], Field(alias="apiVersion")]
     """``floe.dev/v1`` (``apiVersion`` in YAML)."""

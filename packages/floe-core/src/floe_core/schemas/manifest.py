@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from floe_core.schemas._validation import NestedProblem, config_error
+from floe_core.schemas._validation import MODEL_CONFIG, NestedProblem, config_error
 from floe_core.schemas.credentials import find_inline_credentials, url_has_credentials
 from floe_core.schemas.floe_spec import SEMVER_PATTERN, SINK_TYPE_PATTERN
 from floe_core.schemas.secrets import SecretName
@@ -37,15 +37,10 @@ _IDENTIFIER_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
 #: ``enterprise`` (may restrict sinks with ``approved_sinks``), ``domain``, or ``none``.
 ManifestScope = Literal["enterprise", "domain", "none"]
 
-_MODEL_CONFIG = ConfigDict(
-    frozen=True, extra="forbid", hide_input_in_errors=True, use_attribute_docstrings=True
-)
-
-
 class ManifestMetadata(BaseModel):
     """Identity of the manifest."""
 
-    model_config = _MODEL_CONFIG
+    model_config = MODEL_CONFIG
 
     name: Annotated[str, Field(min_length=1, max_length=63, pattern=MANIFEST_NAME_PATTERN)]
     """Platform name, DNS-compatible."""
@@ -63,7 +58,7 @@ class ManifestMetadata(BaseModel):
 class CatalogConfig(BaseModel):
     """The Iceberg catalog that holds the Gold tables, configured the pyiceberg way."""
 
-    model_config = _MODEL_CONFIG
+    model_config = MODEL_CONFIG
 
     type: Literal["sql", "rest"]
     """``sql`` (an embedded catalog in SQLite or PostgreSQL) or ``rest`` (Polaris or any Iceberg
@@ -159,7 +154,7 @@ class CatalogConfig(BaseModel):
 class PluginsConfig(BaseModel):
     """Which installed plugins to use (``floe sinks`` lists them)."""
 
-    model_config = _MODEL_CONFIG
+    model_config = MODEL_CONFIG
 
     ingestion: Annotated[str | None, Field(min_length=1, pattern=_IDENTIFIER_PATTERN)] = None
     """Name of the ingestion plugin (e.g. ``dlt``); it must be installed."""
@@ -173,7 +168,7 @@ class PluginsConfig(BaseModel):
 class SecretsConfig(BaseModel):
     """Where ``connection_secret_ref`` and ``credential_secret_ref`` are resolved from."""
 
-    model_config = _MODEL_CONFIG
+    model_config = MODEL_CONFIG
 
     dir: Annotated[str | None, Field(min_length=1)] = None
     """Directory of mounted Secrets, one sub-directory per Secret and one file per key, as
@@ -184,7 +179,7 @@ class SecretsConfig(BaseModel):
 class StateConfig(BaseModel):
     """Where run history and sync state are kept."""
 
-    model_config = _MODEL_CONFIG
+    model_config = MODEL_CONFIG
 
     url: Annotated[str | None, Field(min_length=1)] = None
     """SQLAlchemy URL of the state store; an embedded SQLite file under the project's ``.floe/``
@@ -207,14 +202,7 @@ class StateConfig(BaseModel):
 class PlatformManifest(BaseModel):
     """The whole of ``manifest.yaml``."""
 
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        hide_input_in_errors=True,
-        use_attribute_docstrings=True,
-        populate_by_name=True,
-        title="manifest.yaml",
-    )
+    model_config = ConfigDict(**MODEL_CONFIG, populate_by_name=True, title="manifest.yaml")
 
     api_version: Annotated[Literal["floe.dev/v1"], Field(alias="apiVersion")]
     """``floe.dev/v1`` (``apiVersion`` in YAML)."""
