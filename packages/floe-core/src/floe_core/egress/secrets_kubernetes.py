@@ -125,10 +125,7 @@ class KubernetesSecrets:
         try:
             from kubernetes import client
         except ImportError as exc:
-            raise SecretBackendError(
-                "reading Secrets from the Kubernetes API needs the kubernetes client",
-                hint="pip install 'floe-core[k8s]'",
-            ) from exc
+            raise _client_missing() from exc
         token_path = self.service_account_dir / "token"
         try:
             token = token_path.read_text(encoding="utf-8").strip()
@@ -155,11 +152,15 @@ def _kubernetes_errors() -> tuple[type[BaseException], type[BaseException]]:
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
     except ImportError as exc:
-        raise SecretBackendError(
-            "reading Secrets from the Kubernetes API needs the kubernetes client",
-            hint="pip install 'floe-core[k8s]'",
-        ) from exc
+        raise _client_missing() from exc
     return ApiException, HTTPError
+
+
+def _client_missing() -> SecretBackendError:
+    return SecretBackendError(
+        "reading Secrets from the Kubernetes API needs the kubernetes client",
+        hint="pip install 'floe-core[k8s]'",
+    )
 
 
 def _decode(ref: str, key: str, raw: str) -> str:
