@@ -166,12 +166,19 @@ def _fields(cls: type) -> dict[str, tuple[Any, Any]]:
 def test_sink_config_fields_are_pinned() -> None:
     assert _fields(SinkConfig) == {
         "sink_type": (str, dataclasses.MISSING),
-        "connection_config": (dict[str, Any], dataclasses.MISSING),
+        "connection_config": (dict[str, Any], {}),
         "field_mapping": (dict[str, str] | None, None),
         "retry_config": (dict[str, Any] | None, None),
         "batch_size": (int | None, None),
         "destination_name": (str, ""),
     }
+
+
+@pytest.mark.requirement("R2")
+def test_sink_config_needs_only_a_sink_type_as_in_floes_contract() -> None:
+    config = SinkConfig(sink_type="rest_api")
+    assert config.connection_config == {}
+    assert config.batch_size is None
 
 
 @pytest.mark.requirement("R3")

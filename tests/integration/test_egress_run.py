@@ -5,6 +5,7 @@ plugin, a local HTTP server, PostgreSQL, through the CLI.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -56,7 +57,7 @@ def test_rest_destination_through_the_cli(h: Any, make_project: Any, http_server
     assert receipt["rows_read"] == receipt["rows_delivered"] == 300
     assert receipt["rows_rejected"] == 0
     assert receipt["bytes_transmitted"] == sum(r["bytes"] for r in http_server.requests)
-    assert len(receipt["checksum"]) == 64 and receipt["idempotency_key"]
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", receipt["checksum"]) and receipt["idempotency_key"]
     assert receipt["snapshot_id"] is not None
     assert [len(r["body"]) for r in http_server.requests] == [100, 100, 100]
     assert all(r["headers"].get("Idempotency-Key") for r in http_server.requests)

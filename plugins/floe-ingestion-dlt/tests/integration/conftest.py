@@ -25,8 +25,8 @@ import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 from floe_core.plugins.sink import SinkConfig
-from floe_ingestion_dlt.sinks.base import BatchAck
-from floe_ingestion_dlt.sinks.sql_database import SqlDatabaseSink
+from floe_core.sinks.base import BatchAck
+from floe_ingestion_dlt.sinks.sql.sink import SqlDatabaseSink
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 MARIA_URL = "mysql+pymysql://root@127.0.0.1:3306/test"

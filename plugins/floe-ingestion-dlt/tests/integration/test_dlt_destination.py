@@ -1,4 +1,4 @@
-"""``sink.dlt_destination``: a real ``@dlt.destination`` delivering through the same sink."""
+"""``plugin.dlt_destination(sink)``: a real ``@dlt.destination`` delivering through the sink."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pyarrow as pa
 import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 from floe_core.plugins import SinkConfig
+from floe_core.sinks.base import Sink
 from floe_ingestion_dlt import DltIngestionPlugin
-from floe_ingestion_dlt.sinks.base import Sink
 
 
 def _sink(api_server: Any, **config: Any) -> Sink:
@@ -31,7 +31,7 @@ def _sink(api_server: Any, **config: Any) -> Sink:
 def _pipeline(sink: Sink, tmp_path: Path) -> dlt.Pipeline:
     return dlt.pipeline(
         pipeline_name=f"floe_dlt_dest_{uuid.uuid4().hex[:8]}",
-        destination=sink.dlt_destination,
+        destination=DltIngestionPlugin().dlt_destination(sink),
         pipelines_dir=str(tmp_path / "pipelines"),
         dataset_name="egress",
     )
@@ -107,5 +107,5 @@ def test_refused_rows_fail_the_load_loudly(
 @pytest.mark.requirement("R7")
 def test_the_destination_is_built_lazily_per_sink(api_server: Any) -> None:
     with _sink(api_server) as sink:
-        destination = sink.dlt_destination
+        destination = DltIngestionPlugin().dlt_destination(sink)
         assert destination.destination_name == "floe_rest_api"

@@ -25,8 +25,8 @@ import pytest
 from floe_core.egress.catalog import open_catalog
 from floe_core.egress.source import IcebergSource
 from floe_core.plugins.ingestion import IngestionConfig, IngestionResult
-from floe_ingestion_dlt.errors import IngestionError
-from floe_ingestion_dlt.ingestion import create_pipeline, get_destination_config, run
+from floe_ingestion_dlt.ingestion.errors import IngestionError
+from floe_ingestion_dlt.ingestion.pipeline import create_pipeline, get_destination_config, run
 
 TOKEN = "tok-7f3a9c1e-secret"
 PG_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
@@ -533,7 +533,7 @@ def test_destination_config_for_dlt(catalog_config: dict[str, Any], tmp_path: Pa
 
 DEFAULT_CATALOG_SCRIPT = """
 from floe_core.plugins.ingestion import IngestionConfig
-from floe_ingestion_dlt.ingestion import create_pipeline, run
+from floe_ingestion_dlt.ingestion.pipeline import create_pipeline, run
 import sys
 config = IngestionConfig(
     "filesystem", {"path": sys.argv[1], "file_glob": "*.parquet"}, "raw.cities"

@@ -11,14 +11,14 @@ from typing import Any
 import pyarrow as pa
 import pytest
 from floe_core.plugins import SinkConfig
-from floe_ingestion_dlt import DltIngestionPlugin
-from floe_ingestion_dlt.errors import (
+from floe_core.sinks.base import Sink
+from floe_core.sinks.errors import (
     SinkAuthenticationError,
     SinkConfigurationError,
     SinkConnectionError,
 )
-from floe_ingestion_dlt.sinks.base import Sink
-from floe_ingestion_dlt.sinks.rest_api import parse_retry_after
+from floe_ingestion_dlt import DltIngestionPlugin
+from floe_ingestion_dlt.sinks.rest.sink import parse_retry_after
 
 TOKEN = "tok-77d1e0c4-secret"
 

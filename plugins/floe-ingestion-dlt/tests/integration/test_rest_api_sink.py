@@ -12,10 +12,10 @@ from typing import Any
 import pyarrow as pa
 import pytest
 from floe_core.plugins import EgressResult
+from floe_core.sinks.base import Sink
+from floe_core.sinks.errors import SinkConfigurationError
 from floe_ingestion_dlt import DltIngestionPlugin
-from floe_ingestion_dlt.errors import SinkConfigurationError
-from floe_ingestion_dlt.sinks import rest_json
-from floe_ingestion_dlt.sinks.base import Sink
+from floe_ingestion_dlt.sinks.rest import json_rows
 
 TOKEN = "tok-3f9a7c1e-secret"
 
@@ -57,7 +57,7 @@ def test_receipt_numbers_match_what_the_server_received(
     result = plugin.write(make_sink(batch_size=64, max_concurrent_requests=1), gold_customers(300))
     bodies = api_server.accepted_bodies
     assert result.bytes_transmitted == sum(len(body) for body in bodies)
-    assert result.checksum == hashlib.sha256(b"".join(bodies)).hexdigest()
+    assert result.checksum == "sha256:" + hashlib.sha256(b"".join(bodies)).hexdigest()
     stamp = dt.datetime.fromisoformat(result.delivery_timestamp)
     assert stamp.utcoffset() == dt.timedelta(0)
     assert abs((dt.datetime.now(dt.UTC) - stamp).total_seconds()) < 60
@@ -262,11 +262,11 @@ def test_bodies_are_the_reference_json_of_each_batch(
         api_server.envelope_key = settings["envelope_key"] = "inputs"
     result = plugin.write(make_sink(batch_size=70, **settings), table)
     assert result.success, result.errors
-    rows = [rest_json.records(batch) for batch in table.to_batches(max_chunksize=70)]
+    rows = [json_rows.records(batch) for batch in table.to_batches(max_chunksize=70)]
     if body == "array":
-        expected = [rest_json.dumps(batch_rows) for batch_rows in rows]
+        expected = [json_rows.dumps(batch_rows) for batch_rows in rows]
     elif body == "envelope":
-        expected = [rest_json.dumps({"inputs": batch_rows}) for batch_rows in rows]
+        expected = [json_rows.dumps({"inputs": batch_rows}) for batch_rows in rows]
     else:
-        expected = [rest_json.dumps(row) for batch_rows in rows for row in batch_rows]
+        expected = [json_rows.dumps(row) for batch_rows in rows for row in batch_rows]
     assert api_server.accepted_bodies == expected

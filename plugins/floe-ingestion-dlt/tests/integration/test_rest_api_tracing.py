@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 from floe_core.plugins import SinkConfig
+from floe_core.sinks.errors import SinkAuthenticationError
 from floe_ingestion_dlt import DltIngestionPlugin
-from floe_ingestion_dlt.errors import SinkAuthenticationError
 
 TOKEN = "tok-5b2e8d90-secret"
 

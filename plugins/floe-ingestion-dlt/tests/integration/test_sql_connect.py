@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from floe_ingestion_dlt.errors import (
+from floe_core.sinks.errors import (
     SinkAuthenticationError,
     SinkConfigurationError,
     SinkConnectionError,

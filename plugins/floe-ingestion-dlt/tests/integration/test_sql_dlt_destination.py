@@ -11,8 +11,8 @@ import dlt
 import pyarrow as pa
 import pytest
 from floe_core.plugins import SinkConfig
+from floe_core.sinks.errors import SinkConfigurationError
 from floe_ingestion_dlt import DltIngestionPlugin
-from floe_ingestion_dlt.errors import SinkConfigurationError
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -38,7 +38,7 @@ def test_a_dlt_pipeline_loads_postgres_through_the_sink(
         with sink:
             pipeline = dlt.pipeline(
                 pipeline_name=f"floe_sql_dlt_{run}_{uuid.uuid4().hex[:8]}",
-                destination=sink.dlt_destination,
+                destination=DltIngestionPlugin().dlt_destination(sink),
                 pipelines_dir=str(tmp_path / run),
                 dataset_name="egress",
             )
@@ -66,7 +66,7 @@ def test_running_the_same_pipeline_twice_appends_each_row_once(
     with sink:
         pipeline = dlt.pipeline(
             pipeline_name=f"floe_sql_dlt_again_{uuid.uuid4().hex[:8]}",
-            destination=sink.dlt_destination,
+            destination=DltIngestionPlugin().dlt_destination(sink),
             pipelines_dir=str(tmp_path),
             dataset_name="egress",
         )
@@ -84,4 +84,4 @@ def test_replace_mode_is_refused_as_a_dlt_destination(sql_pg_schema: str) -> Non
         SinkConfig("sql_database", config, destination_name="warehouse")
     )
     with sink, pytest.raises(SinkConfigurationError, match="append or upsert"):
-        sink.dlt_destination  # noqa: B018 - building it is what is refused
+        DltIngestionPlugin().dlt_destination(sink)

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from floe_core.egress.source import IcebergSource
 from floe_core.plugins.sink import SinkConfig
 from floe_ingestion_dlt.plugin import DltIngestionPlugin
-from floe_ingestion_dlt.sinks.sql_encode import csv_body
+from floe_ingestion_dlt.sinks.sql.encode import csv_body
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 LONG = "\u00e9\u6771\U0001f680" * 40_000  # 120,000 characters
@@ -77,7 +77,7 @@ def _checksum(table: pa.Table, batch_size: int) -> tuple[str, int]:
         body = csv_body(batch)
         digest.update(body)
         size += len(body)
-    return digest.hexdigest(), size
+    return f"sha256:{digest.hexdigest()}", size
 
 
 def _rechunked(table: pa.Table, batch_size: int) -> pa.Table:

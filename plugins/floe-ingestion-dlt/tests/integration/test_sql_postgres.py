@@ -10,9 +10,9 @@ import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 from floe_core.plugins.sink import SinkConfig
-from floe_ingestion_dlt.errors import SinkWriteError
+from floe_core.sinks.errors import SinkWriteError
 from floe_ingestion_dlt.plugin import DltIngestionPlugin
-from floe_ingestion_dlt.sinks.sql_postgres import PARALLEL_UPSERT_MIN_ROWS, KeyParts
+from floe_ingestion_dlt.sinks.sql.postgres import PARALLEL_UPSERT_MIN_ROWS, KeyParts
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 FIRST = 2 * PARALLEL_UPSERT_MIN_ROWS  # ids 0 .. FIRST-1 once, then again below HALF

@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 import sqlalchemy as sa
-from floe_ingestion_dlt.errors import SinkConfigurationError, SinkWriteError
+from floe_core.sinks.errors import SinkConfigurationError, SinkWriteError
 
 BACKENDS = ["postgresql", "mariadb", "sqlite"]
 backends = pytest.mark.parametrize("sql_backend_url", BACKENDS, indirect=True)

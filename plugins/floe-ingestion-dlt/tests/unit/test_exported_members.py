@@ -16,7 +16,6 @@ def test_package_exports() -> None:
         "SinkAuthenticationError",
         "SinkConfigurationError",
         "SinkConnectionError",
-        "SinkPartialWriteError",
         "SinkTransientWriteError",
         "SinkWriteError",
     ]

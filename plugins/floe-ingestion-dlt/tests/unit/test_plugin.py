@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from floe_core.plugins import IngestionConfig, IngestionPlugin, SinkConfig, SinkConnector
+from floe_core.sinks.errors import SinkConfigurationError
 from floe_ingestion_dlt import DltIngestionPlugin
-from floe_ingestion_dlt.errors import SinkConfigurationError
 
 
 @pytest.mark.requirement("R5")
@@ -88,7 +88,7 @@ def test_source_config_comes_from_the_iceberg_source_module(tmp_path: Path) -> N
 
 @pytest.mark.requirement("R5")
 def test_ingestion_runs_through_the_plugin(tmp_path: Path) -> None:
-    from floe_ingestion_dlt.ingestion import get_destination_config
+    from floe_ingestion_dlt.ingestion.pipeline import get_destination_config
     from pyiceberg.catalog import load_catalog
 
     source = tmp_path / "files"

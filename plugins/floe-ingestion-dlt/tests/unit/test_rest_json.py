@@ -9,7 +9,7 @@ from decimal import Decimal
 import orjson
 import pyarrow as pa
 import pytest
-from floe_ingestion_dlt.sinks.rest_json import dumps, records
+from floe_ingestion_dlt.sinks.rest.json_rows import dumps, records
 
 UTC = dt.UTC
 

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 import pytest
-from floe_ingestion_dlt.sinks import rest_json, rest_json_fast
+from floe_ingestion_dlt.sinks.rest import json_fast, json_rows
 
 UTC = dt.UTC
 
@@ -198,11 +198,11 @@ def _strict(value: Any) -> Any:
 
 
 def _reference(batch: pa.RecordBatch) -> bytes:
-    return rest_json.dumps(rest_json.records(batch))
+    return json_rows.dumps(json_rows.records(batch))
 
 
 def _reference_rows(batch: pa.RecordBatch) -> list[bytes]:
-    return [rest_json.dumps(row) for row in rest_json.records(batch)]
+    return [json_rows.dumps(row) for row in json_rows.records(batch)]
 
 
 @pytest.fixture
@@ -214,8 +214,8 @@ def no_reference_path(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
         raise AssertionError("the fast encoder fell back to the reference path")
 
     def arm() -> None:
-        monkeypatch.setattr(rest_json_fast, "MIN_ROWS", 1)
-        monkeypatch.setattr(rest_json, "records", refuse)
+        monkeypatch.setattr(json_fast, "MIN_ROWS", 1)
+        monkeypatch.setattr(json_rows, "records", refuse)
 
     return arm
 
@@ -230,12 +230,12 @@ def test_random_awkward_tables_encode_to_the_reference_bytes(
     expected = [_reference(batch) for batch in batches]
     expected_rows = [row for batch in batches for row in _reference_rows(batch)]
     no_reference_path()
-    arrays = rest_json_fast.json_arrays(batches)
+    arrays = json_fast.json_arrays(batches)
     assert [_strict(orjson.loads(body)) for body in arrays] == [
         _strict(orjson.loads(body)) for body in expected
     ]
     assert arrays == expected
-    assert rest_json_fast.json_objects(batches) == expected_rows
+    assert json_fast.json_objects(batches) == expected_rows
 
 
 @pytest.mark.requirement("R8")
@@ -254,14 +254,14 @@ def test_every_awkward_value_and_name_at_once(no_reference_path: Callable[[], No
     batches = table.to_batches(max_chunksize=25)
     expected = [_reference(batch) for batch in batches]
     no_reference_path()
-    assert rest_json_fast.json_arrays(batches) == expected
+    assert json_fast.json_arrays(batches) == expected
 
 
 @pytest.mark.requirement("R8")
 def test_floats_keep_their_type_sign_and_every_digit() -> None:
     values = [*FLOATS, None] * 4
     batch = pa.record_batch({"f": pa.array(values, pa.float64())})
-    body = rest_json_fast.json_arrays([batch])[0]
+    body = json_fast.json_arrays([batch])[0]
     assert body == _reference(batch)
     parsed = [row["f"] for row in orjson.loads(body)]
     for value, got in zip(values, parsed, strict=True):
@@ -276,7 +276,7 @@ def test_each_batch_gets_its_own_body_and_empty_batches_an_empty_array() -> None
     table = pa.table({"id": range(100), "name": [f"n{i}" for i in range(100)]})
     parts = table.to_batches(max_chunksize=30)
     batches = [parts[0], parts[0].slice(0, 0), *parts[1:]]
-    bodies = rest_json_fast.json_arrays(batches)
+    bodies = json_fast.json_arrays(batches)
     assert [len(orjson.loads(body)) for body in bodies] == [30, 0, 30, 30, 10]
     assert bodies[1] == b"[]"
     assert orjson.loads(bodies[2])[0] == {"id": 30, "name": "n30"}
@@ -295,7 +295,7 @@ def test_each_batch_gets_its_own_body_and_empty_batches_an_empty_array() -> None
 def test_batches_the_fast_path_does_not_take_give_the_reference_bytes(
     batch: pa.RecordBatch,
 ) -> None:
-    assert rest_json_fast.json_arrays([batch]) == [_reference(batch)]
+    assert json_fast.json_arrays([batch]) == [_reference(batch)]
 
 
 @pytest.mark.requirement("R8")
@@ -306,4 +306,4 @@ def test_invalid_utf8_fails_as_the_reference_does() -> None:
     with pytest.raises(UnicodeDecodeError):
         _reference(batch)
     with pytest.raises(UnicodeDecodeError):
-        rest_json_fast.json_arrays([batch])
+        json_fast.json_arrays([batch])

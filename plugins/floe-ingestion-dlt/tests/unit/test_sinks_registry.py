@@ -1,17 +1,18 @@
-"""The sink registry: lazy imports, clear errors."""
+"""The plugin's sink table: lazy imports, clear errors."""
 
 from __future__ import annotations
 
 import pytest
-from floe_ingestion_dlt.errors import SinkConfigurationError
-from floe_ingestion_dlt.sinks import SINK_TYPES, available_sinks, load_sink_class
-from floe_ingestion_dlt.sinks.base import Sink
+from floe_core.sinks import Sink, SinkConfigurationError
+from floe_ingestion_dlt import DltIngestionPlugin
+from floe_ingestion_dlt.sinks import SINK_TYPES
 
 
 @pytest.mark.requirement("R6")
 def test_registry_resolves_rest_api() -> None:
-    assert available_sinks() == sorted(SINK_TYPES)
-    sink_class = load_sink_class("rest_api")
+    plugin = DltIngestionPlugin()
+    assert plugin.list_available_sinks() == sorted(SINK_TYPES)
+    sink_class = plugin.sink_class("rest_api")
     assert issubclass(sink_class, Sink)
     assert sink_class.sink_type == "rest_api"
 
@@ -20,5 +21,5 @@ def test_registry_resolves_rest_api() -> None:
 def test_a_missing_module_becomes_an_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(SINK_TYPES, "broken", "floe_ingestion_dlt.sinks.not_there:Nope")
     with pytest.raises(SinkConfigurationError) as caught:
-        load_sink_class("broken", destination="d")
-    assert "pip install" in str(caught.value)
+        DltIngestionPlugin().sink_class("broken", destination="d")
+    assert "pip install 'floe-ingestion-dlt" in str(caught.value)

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 from floe_core.plugins.sink import SinkConfig
-from floe_ingestion_dlt.errors import SinkConfigurationError
-from floe_ingestion_dlt.sinks.sql_config import SqlDatabaseSettings, target_identity
-from floe_ingestion_dlt.sinks.sql_database import SqlDatabaseSink
+from floe_core.sinks.errors import SinkConfigurationError
+from floe_ingestion_dlt.sinks.sql.config import SqlDatabaseSettings, target_identity
+from floe_ingestion_dlt.sinks.sql.sink import SqlDatabaseSink
 
 PASSWORD = "hunter2-very-secret"
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pyarrow as pa
 import pytest
-from floe_ingestion_dlt.sinks.sql_encode import csv_body, parameter_rows
+from floe_ingestion_dlt.sinks.sql.encode import csv_body, parameter_rows
 
 
 def _batch() -> pa.RecordBatch:

@@ -8,14 +8,14 @@ import psycopg
 import pymysql
 import pytest
 import sqlalchemy as sa
-from floe_ingestion_dlt.errors import (
+from floe_core.sinks.errors import (
     SinkAuthenticationError,
     SinkConfigurationError,
     SinkConnectionError,
     SinkTransientWriteError,
     SinkWriteError,
 )
-from floe_ingestion_dlt.sinks.sql_errors import ErrorContext, map_connect_error, map_write_error
+from floe_ingestion_dlt.sinks.sql.errors import ErrorContext, map_connect_error, map_write_error
 
 CONTEXT = ErrorContext(destination="crm", target="postgresql://db/crm table t", secrets=("pw-123",))
 

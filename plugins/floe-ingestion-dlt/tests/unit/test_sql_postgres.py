@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pyarrow as pa
-from floe_ingestion_dlt.sinks.sql_postgres import KeyParts, split_by_key
+from floe_ingestion_dlt.sinks.sql.postgres import KeyParts, split_by_key
 
 
 def _keys(batch: pa.RecordBatch, name: str = "id") -> list[object]:

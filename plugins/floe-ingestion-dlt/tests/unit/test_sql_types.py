@@ -5,8 +5,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 import sqlalchemy as sa
-from floe_ingestion_dlt.errors import SinkConfigurationError
-from floe_ingestion_dlt.sinks.sql_types import build_table, column_type
+from floe_core.sinks.errors import SinkConfigurationError
+from floe_ingestion_dlt.sinks.sql.types import build_table, column_type
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 DIALECTS = {

@@ -13,7 +13,7 @@
     │   └── SecretBackendError      the Kubernetes API could not be asked (unreachable, forbidden)
     └── StateStoreError         the run-history database cannot be opened or written
 
-Errors raised by sink plugins (``floe_ingestion_dlt.errors``) are ``FloeError`` subclasses too;
+Errors raised by sink plugins (``floe_core.sinks.errors``) are ``FloeError`` subclasses too;
 the CLI prints any ``FloeError`` as a one-screen message with its hint, never a traceback.
 No message here ever contains a secret value: only Secret names, key names and paths.
 """

@@ -41,7 +41,7 @@ class SinkConfig:
     """
 
     sink_type: str
-    connection_config: dict[str, Any] = field(repr=False)
+    connection_config: dict[str, Any] = field(default_factory=dict, repr=False)
     field_mapping: dict[str, str] | None = None
     retry_config: dict[str, Any] | None = None
     batch_size: int | None = None
@@ -49,7 +49,7 @@ class SinkConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.sink_type, str) or not self.sink_type.strip():
-            raise ValueError("SinkConfig.sink_type must be a non-blank string, e.g. 'rest_api'")
+            raise ValueError("SinkConfig.sink_type must be a non-blank string naming a sink type")
         if not isinstance(self.connection_config, dict):
             raise ValueError("SinkConfig.connection_config must be a dict")
         if self.batch_size is not None:
@@ -104,7 +104,7 @@ class EgressResult:
             Each payload counts once however often it was retried; a payload that got no such
             answer (unreachable destination, retries exhausted) does not count.
         duration_seconds: Wall time of the write.
-        checksum: SHA-256 (hex) over the confirmed payloads only, in order.
+        checksum: ``"sha256:<64 hex>"`` over the confirmed payloads only, in order.
         delivery_timestamp: When delivery finished, ISO-8601 with zone.
         idempotency_key: Deterministic key: same destination and same rows give the same key.
         destination_record_ids: IDs the destination returned for created/updated records.
@@ -132,7 +132,7 @@ class SinkConnector(ABC):
 
     @abstractmethod
     def list_available_sinks(self) -> list[str]:
-        """Sink types this plugin can create (e.g. ``["rest_api", "sql_database"]``)."""
+        """Sink types this plugin can create, as floe.yaml's ``sink_type`` names them."""
 
     @abstractmethod
     def create_sink(self, config: SinkConfig) -> Any:

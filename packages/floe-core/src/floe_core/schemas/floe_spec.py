@@ -58,6 +58,7 @@ SINK_TYPE_PATTERN = r"^[a-z][a-z0-9_]*$"
 SOURCE_TABLE_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)+$"
 _DBT_MODEL_NAME_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
 
+
 class FloeMetadata(BaseModel):
     """Identity of the data product."""
 

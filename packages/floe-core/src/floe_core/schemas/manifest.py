@@ -37,6 +37,7 @@ _IDENTIFIER_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
 #: ``enterprise`` (may restrict sinks with ``approved_sinks``), ``domain``, or ``none``.
 ManifestScope = Literal["enterprise", "domain", "none"]
 
+
 class ManifestMetadata(BaseModel):
     """Identity of the manifest."""
 

@@ -1,0 +1,63 @@
+"""floe's sink SDK: write a ``Sink``, list it in a ``SinkPlugin``, and floe's engine does the rest.
+
+A sink says how to encode a batch, how to send it and what the destination answered; the
+engine (``floe_core.sinks.engine``) streams the data, maps fields, cuts batches, runs them
+concurrently under a rate limit with retries (honouring ``Retry-After``), derives a
+deterministic idempotency key per batch, splits refused batches to isolate bad rows, and
+returns a measured ``EgressResult``. See ``docs/writing-a-sink.md``.
+
+Importing this package is cheap (no pyarrow, httpx or pyiceberg); ``write`` and the
+conformance suite (``floe_core.sinks.testing``) import Arrow when used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from floe_core.sinks.base import (
+    BatchAck,
+    Operation,
+    Payload,
+    RowRejection,
+    Sink,
+    SinkCapabilities,
+)
+from floe_core.sinks.errors import (
+    ErrorCategory,
+    PluginError,
+    SinkAuthenticationError,
+    SinkConfigurationError,
+    SinkConnectionError,
+    SinkTransientWriteError,
+    SinkWriteError,
+)
+from floe_core.sinks.plugin import SinkPlugin
+
+if TYPE_CHECKING:
+    from floe_core.sinks.engine import write
+
+__all__ = [
+    "BatchAck",
+    "ErrorCategory",
+    "Operation",
+    "Payload",
+    "PluginError",
+    "RowRejection",
+    "Sink",
+    "SinkAuthenticationError",
+    "SinkCapabilities",
+    "SinkConfigurationError",
+    "SinkConnectionError",
+    "SinkPlugin",
+    "SinkTransientWriteError",
+    "SinkWriteError",
+    "write",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "write":
+        from floe_core.sinks.engine import write
+
+        return write
+    raise AttributeError(f"module 'floe_core.sinks' has no attribute {name!r}")

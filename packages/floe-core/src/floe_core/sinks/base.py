@@ -1,0 +1,281 @@
+"""What a sink is: the few hooks the engine calls per batch, and what it declares about itself.
+
+The engine (``engine.py``) owns the loop: field mapping, chunking, rate limiting, concurrency,
+retries, checksums, idempotency keys, tracing and the ``EgressResult``. A sink only says how
+to encode one batch, how to send it, and what the destination answered (per row where it can).
+
+Lifecycle, driven by the engine for one ``write``::
+
+    sink = SinkClass(config)          # validates config, connects, checks credentials (fail fast)
+    sink.open(schema)                 # once per write, before the first batch (create table, ...)
+    payload = sink.encode(batch, op)  # CPU work, in the engine's thread, once per batch
+                                      # (or encode_many(batches, op) for a few at once)
+    ack = sink.send(payload, key)     # I/O; may run concurrently (capabilities.max_concurrency)
+                                      # and be retried with the same payload and key
+    sink.close(success)               # once per write (commit, swap staging table, ...)
+    sink.dispose()                    # release connections when the sink is no longer needed
+                                      # (or use the sink as a context manager)
+
+Operations. Every write carries one :class:`Operation` (``write(sink, data, operation=...)``;
+by default the sink's ``default_operation``, what its configuration says a write does). The
+engine refuses, before anything is sent, an operation missing from the sink's
+``effective_capabilities.operations``. The operation reaches the sink in ``encode``, which
+puts it in the payload (``Payload.operation``) so ``send`` knows what to do with it, and it is
+part of every idempotency key of a write whose operation is not the sink's default. A delete
+travels like any other batch: the engine hands the sink the rows to delete (with every column
+the data has; a sink uses only its key columns), the sink encodes them as, say,
+``DELETE ... WHERE key IN (...)`` or a ``DELETE`` request, and acknowledges the rows it
+removed; deleting a row the destination does not have is not an error.
+
+Per-row results. A destination that accepts part of a batch (bulk APIs answering per record)
+returns ``BatchAck(rows_confirmed=n, rejections=[RowRejection(position, reason), ...])``; the
+engine reports those rows as rejected without splitting the batch. Otherwise a refused batch
+raises ``SinkWriteError`` and the engine may split it (``splits_rejected_batches``).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pydantic import BaseModel
+
+    from floe_core.plugins.sink import SinkConfig
+
+__all__ = ["BatchAck", "Operation", "Payload", "RowRejection", "Sink", "SinkCapabilities"]
+
+
+class Operation(StrEnum):
+    """What a write does with its rows at the destination."""
+
+    INSERT = "insert"
+    """Add the rows; the destination is not expected to have them."""
+    UPDATE = "update"
+    """Change rows the destination has (matched by key); unknown keys are not created."""
+    UPSERT = "upsert"
+    """Create or update each row by key."""
+    DELETE = "delete"
+    """Remove the rows with these keys."""
+
+
+@dataclass(frozen=True)
+class SinkCapabilities:
+    """What a sink type can do; the engine reads these instead of special-casing sinks.
+
+    Each field changes what the engine does. What a sink does on its own is not declared
+    here: its write modes (upsert, replace) are settings its config validates, and every
+    sink receives an idempotency key per batch in ``send`` and uses it as its destination
+    allows (an ``Idempotency-Key`` header, a delivery log).
+
+    Attributes:
+        default_batch_size: Rows per batch when the config sets none.
+        max_batch_size: Hard cap on rows per batch (API limits); ``None`` for no cap.
+        max_concurrency: Batches that may be in flight at once (1 = sequential).
+        default_rate_limit: Requests per second when the config sets none; ``None`` = unlimited.
+        splits_rejected_batches: On a permanent rejection of a multi-row batch, the engine may
+            split it to deliver the good rows and isolate the bad ones.
+        encode_group_rows: The engine hands consecutive batches of about this many rows in
+            all to ``encode_many`` at once, for a sink whose encoding costs less that way;
+            ``None``: each batch goes to ``encode`` on its own.
+        operations: The operations a write may carry; the engine refuses any other before
+            sending. A configured sink narrows it (``effective_capabilities``) to what its
+            settings allow.
+    """
+
+    default_batch_size: int
+    max_batch_size: int | None = None
+    max_concurrency: int = 1
+    default_rate_limit: float | None = None
+    splits_rejected_batches: bool = False
+    encode_group_rows: int | None = None
+    operations: frozenset[Operation] = frozenset({Operation.INSERT})
+
+
+@dataclass
+class Payload:
+    """One encoded batch, exactly as it will be sent.
+
+    Attributes:
+        rows: Number of rows in the batch.
+        body: The bytes that go to the destination (HTTP body, COPY data, ...); the engine
+            hashes them for the checksum and idempotency key and counts them as bytes sent.
+        data: Anything else the sink needs to send the batch (e.g. parameter rows).
+        operation: What the destination is to do with the rows (from ``encode``).
+    """
+
+    rows: int
+    body: bytes
+    data: Any = None
+    operation: Operation = Operation.INSERT
+
+
+@dataclass(frozen=True)
+class RowRejection:
+    """One row of a batch the destination refused, while it accepted others.
+
+    Attributes:
+        position: The row's index in the batch (0-based, as encoded).
+        reason: What the destination said, without secrets.
+    """
+
+    position: int
+    reason: str
+
+
+@dataclass
+class BatchAck:
+    """What the destination confirmed for one batch.
+
+    ``rows_confirmed + rows_skipped + len(rejections)`` is the batch's row count.
+
+    Attributes:
+        rows_confirmed: Rows the destination accepted.
+        record_ids: IDs returned by the destination, when it returns any.
+        rows_skipped: Rows not written because the destination already had them
+            (e.g. an already-applied idempotency key).
+        rejections: Rows the destination refused while accepting the rest; the engine
+            reports them as rejected (no retry, no splitting).
+    """
+
+    rows_confirmed: int
+    record_ids: list[str] = field(default_factory=list)
+    rows_skipped: int = 0
+    rejections: list[RowRejection] = field(default_factory=list)
+
+
+class Sink(ABC):
+    """One destination connection. Subclasses are small: settings, encode, send.
+
+    Construction validates the configuration and checks that the destination is reachable
+    and accepts the credentials, raising ``SinkConfigurationError``/``SinkConnectionError``.
+
+    Class attributes a sink declares:
+        sink_type: Its name in floe.yaml's ``sink_type``.
+        capabilities: What the engine may do with it (see ``SinkCapabilities``).
+        settings_model: The pydantic model of its ``config:`` keys (frozen, ``extra="forbid"``);
+            ``floe validate`` checks every destination's ``config:`` against it. ``None``: the
+            sink takes no settings beyond its Secret.
+    """
+
+    sink_type: ClassVar[str]
+    capabilities: ClassVar[SinkCapabilities]
+    settings_model: ClassVar[type[BaseModel] | None] = None
+
+    @classmethod
+    def secret_keys(cls, config: dict[str, Any]) -> list[list[str]]:
+        """Groups of Secret keys, one group of which a destination with ``config`` needs.
+
+        Checked before anything is opened, so a missing key is named with its Secret. The
+        default, ``[]``, needs none.
+        """
+        return []
+
+    @classmethod
+    def project_paths(cls, values: dict[str, Any], project_dir: str) -> dict[str, Any]:
+        """``values`` (config merged with Secret) with relative paths made relative to the project.
+
+        Called by the runner before the sink is built, so a relative file in a destination's
+        settings means the same thing wherever floe is started. The default changes nothing.
+        """
+        return values
+
+    def __init__(self, config: SinkConfig) -> None:
+        self.config = config
+        self.destination = config.destination_name
+
+    @property
+    @abstractmethod
+    def identity(self) -> str:
+        """Stable, secret-free identity of the destination (e.g. ``POST https://host/path``).
+
+        Part of every idempotency key, so the same rows sent to two places get different keys.
+        """
+
+    @property
+    def default_operation(self) -> Operation:
+        """What a write does when no operation is given: the first one this sink supports
+        of upsert, insert, update (a sink overrides it when its settings say)."""
+        operations = self.effective_capabilities.operations
+        for operation in (Operation.UPSERT, Operation.INSERT, Operation.UPDATE):
+            if operation in operations:
+                return operation
+        return next(iter(sorted(operations)))
+
+    @property
+    def effective_capabilities(self) -> SinkCapabilities:
+        """What this configured instance can do: the class's capabilities, narrowed by config.
+
+        The engine reads this, not ``capabilities``, so a sink can apply settings such as a
+        request-rate or concurrency limit (e.g. ``dataclasses.replace(self.capabilities, ...)``).
+        """
+        return self.capabilities
+
+    @property
+    def secret_values(self) -> list[str]:
+        """Secret values to scrub from any message this sink produces."""
+        return []
+
+    @property
+    def replaces_on_close(self) -> bool:
+        """True when a write replaces the destination's contents as a whole at ``close``.
+
+        The rows sent are kept only by ``close(True)``; ``close(False)`` discards them, so the
+        engine reports nothing delivered for a write that failed. Such a sink needs one
+        ``open``/``close`` around all of a load's rows, which a caller delivering batch by
+        batch with no end-of-load hook cannot give it.
+        """
+        return False
+
+    def open(self, schema: pa.Schema) -> None:  # noqa: B027 - optional hook
+        """Prepare for a write of rows with ``schema`` (after field mapping)."""
+
+    @abstractmethod
+    def encode(self, batch: pa.RecordBatch, operation: Operation | None = None) -> Payload:
+        """Turn a batch into what will be sent. Pure: same batch and operation, same payload.
+
+        Args:
+            batch: The rows, with destination field names.
+            operation: One of ``effective_capabilities.operations``; ``None`` means
+                ``default_operation``. Store it in ``Payload.operation``.
+        """
+
+    def encode_many(
+        self, batches: Sequence[pa.RecordBatch], operation: Operation | None = None
+    ) -> list[Payload]:
+        """Encode consecutive batches at once: one payload per batch, in order.
+
+        Each payload must be exactly what ``encode`` gives for its batch alone (its
+        idempotency key is derived from it); the engine calls this when ``encode_group_rows``
+        is set. The default calls ``encode`` per batch.
+        """
+        return [self.encode(batch, operation) for batch in batches]
+
+    @abstractmethod
+    def send(self, payload: Payload, idempotency_key: str) -> BatchAck:
+        """Deliver one payload. Raise a ``PluginError`` subclass on failure.
+
+        Must be safe to call again with the same payload and key after a transient error.
+        """
+
+    def close(self, success: bool) -> None:  # noqa: B027 - optional hook
+        """Finish a write (``success`` is False when it is being abandoned)."""
+
+    def dispose(self) -> None:  # noqa: B027 - optional hook
+        """Release connections and clients."""
+
+    def __enter__(self) -> Sink:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.dispose()

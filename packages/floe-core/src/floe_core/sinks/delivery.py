@@ -1,0 +1,281 @@
+"""Delivering one batch: rate limit, retries, and isolating rows the destination refuses.
+
+:class:`BatchSender` is what runs in the engine's worker threads. For one encoded batch it
+sends the payload with a deterministic idempotency key, retrying transient failures. Rows a
+destination refuses while accepting the rest (``BatchAck.rejections``) are reported as
+rejected as they are. When the destination refuses a batch of several rows for good and the
+sink allows it (``capabilities.splits_rejected_batches``), the batch is cut in two and each
+half is sent on its own; a refused half is split again, down to single rows, so the good rows
+are delivered and only the bad ones are reported as rejected.
+
+Splitting goes level by level. When, after three levels, every one of the eight pieces is
+still refused, the destination is taken to refuse something all the rows share (every row
+invalid, an endpoint that refuses every body): the batch is rejected whole with the
+destination's reason after 15 requests, instead of about two requests per row. A batch with
+fewer than eight bad rows never has all eight pieces refused, so its good rows are
+delivered.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from floe_core.sinks.errors import ErrorCategory, PluginError, sanitize
+from floe_core.sinks.idempotency import batch_key, payload_digest
+from floe_core.sinks.retry import RetryPolicy, send_with_retry
+from floe_core.sinks.tracing import (
+    ATTR_SINK_BATCH_POSITION,
+    ATTR_SINK_BATCH_ROWS,
+    ATTR_SINK_BYTES,
+    ATTR_SINK_RETRY_COUNT,
+    SPAN_SEND_BATCH,
+    sink_span,
+)
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from opentelemetry.context import Context
+
+    from floe_core.sinks.base import BatchAck, Operation, Payload, Sink
+    from floe_core.sinks.batching import FieldMapping
+    from floe_core.sinks.ratelimit import RateLimiter
+
+__all__ = ["BatchOutcome", "BatchSender", "Delivered", "Rejected"]
+
+#: Levels of halving after which a batch whose every piece is still refused is rejected whole.
+_BATCH_WIDE_DEPTH = 3
+
+
+@dataclass
+class Delivered:
+    """A payload the destination confirmed."""
+
+    body: bytes
+    ack: BatchAck
+
+
+@dataclass
+class Rejected:
+    """Rows the destination refused for good, with source column names, and why."""
+
+    rows: pa.RecordBatch
+    reason: str
+
+
+@dataclass
+class BatchOutcome:
+    """What happened to one batch (and the pieces it was split into).
+
+    Attributes:
+        position: The batch's position in the write (``"0"``, ``"1"``, ...).
+        rows: Rows in the batch.
+        delivered: Confirmed payloads, in the order they were delivered.
+        rejected: Rows refused for good.
+        bytes_sent: Bytes of the payloads the destination answered, confirmed or refused for
+            good, each counted once however often it was retried. A payload whose sending
+            ended in an error that stops the write (unreachable, timeouts or 5xx after all
+            retries, refused credentials) is not counted: the destination neither confirmed
+            nor refused its rows, and it may never have arrived.
+        error: The error that stops the write (transient after all retries, refused
+            credentials, bad configuration); ``None`` otherwise.
+        skipped: Not sent, because another batch had already stopped the write.
+        digest: ``payload_digest`` of the batch's payload (skipped batches included).
+    """
+
+    position: str
+    rows: int
+    digest: str = ""
+    delivered: list[Delivered] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    bytes_sent: int = 0
+    error: PluginError | None = None
+    skipped: bool = False
+
+
+class BatchSender:
+    """Sends batches of one write to one sink. Thread-safe: one instance serves all workers.
+
+    Args:
+        sink: The destination.
+        policy: Retry policy.
+        limiter: Rate limiter shared by all workers.
+        mapping: Field mapping, to re-encode pieces of a split batch.
+        operation: The write's operation, to re-encode pieces of a split batch.
+        parent: Tracing context of the write, for the per-batch spans.
+    """
+
+    def __init__(
+        self,
+        sink: Sink,
+        policy: RetryPolicy,
+        limiter: RateLimiter,
+        mapping: FieldMapping,
+        *,
+        operation: Operation | None = None,
+        parent: Context | None = None,
+    ) -> None:
+        self._sink = sink
+        self._operation = operation
+        self._policy = policy
+        self._limiter = limiter
+        self._mapping = mapping
+        self._parent = parent
+        self._identity = sink.identity
+        self._secrets = tuple(sink.secret_values)
+        self._splits = sink.effective_capabilities.splits_rejected_batches
+        self._stopped = threading.Event()
+
+    def deliver(
+        self, batch: pa.RecordBatch, payload: Payload, position: str, digest: str | None = None
+    ) -> BatchOutcome:
+        """Deliver one batch.
+
+        Args:
+            batch: The rows, with source column names (used to split and to report rejects).
+            payload: The batch encoded by the sink.
+            position: Position of the batch in the write, part of its idempotency key.
+            digest: ``payload_digest(payload.body)`` when the caller already has it;
+                otherwise it is computed here, in the sending thread (hashlib releases the
+                GIL, so the engine's thread keeps encoding meanwhile).
+
+        Returns:
+            The outcome; errors are in it, not raised (except bugs, which propagate).
+        """
+        digest = digest or payload_digest(payload.body)
+        outcome = BatchOutcome(position=position, rows=batch.num_rows, digest=digest)
+        if self._stopped.is_set():
+            outcome.skipped = True
+            return outcome
+        self._deliver(batch, payload, position, digest, outcome)
+        if outcome.error is not None:
+            self._stopped.set()
+        return outcome
+
+    def _deliver(
+        self,
+        batch: pa.RecordBatch,
+        payload: Payload,
+        position: str,
+        digest: str | None,
+        outcome: BatchOutcome,
+    ) -> None:
+        refusal = self._attempt(batch, payload, position, digest, outcome)
+        if refusal is not None:
+            self._refused(batch, position, refusal, outcome)
+
+    def _attempt(
+        self,
+        batch: pa.RecordBatch,
+        payload: Payload,
+        position: str,
+        digest: str | None,
+        outcome: BatchOutcome,
+    ) -> PluginError | None:
+        """Send one payload and record the answer in ``outcome``.
+
+        Returns:
+            The destination's refusal when it refused the payload for good; ``None`` when it
+            confirmed it or when an error stops the write (then in ``outcome.error``).
+        """
+        key = batch_key(self._identity, position, digest or payload_digest(payload.body))
+        try:
+            ack = self._send(payload, key, position)
+        except PluginError as exc:
+            if exc.retryable or exc.category is ErrorCategory.CONFIGURATION:
+                # It may never have arrived (unreachable, timed out): its bytes do not count.
+                outcome.error = exc
+                return None
+            # Refused for good: the destination received it and answered, so it counts.
+            outcome.bytes_sent += len(payload.body)
+            return exc
+        outcome.bytes_sent += len(payload.body)
+        outcome.delivered.append(Delivered(payload.body, ack))
+        if ack.rejections:
+            outcome.rejected.extend(self._row_rejections(batch, ack))
+        return None
+
+    def _row_rejections(self, batch: pa.RecordBatch, ack: BatchAck) -> list[Rejected]:
+        """The rows an ack lists as refused, grouped by reason, in order of first row."""
+        import pyarrow as pa
+
+        by_reason: dict[str, list[int]] = {}
+        for rejection in sorted(ack.rejections, key=lambda r: r.position):
+            if not 0 <= rejection.position < batch.num_rows:
+                raise IndexError(
+                    f"{self._sink.sink_type} sink acknowledged a rejection of row "
+                    f"{rejection.position} in a batch of {batch.num_rows} rows"
+                )
+            reason = sanitize(rejection.reason, self._secrets)
+            by_reason.setdefault(reason, []).append(rejection.position)
+        return [
+            Rejected(batch.take(pa.array(rows, pa.int64())), reason)
+            for reason, rows in by_reason.items()
+        ]
+
+    def _refused(
+        self, batch: pa.RecordBatch, position: str, refusal: PluginError, outcome: BatchOutcome
+    ) -> None:
+        """Split a refused batch level by level to deliver its good rows, or reject it whole."""
+        if not self._splits or batch.num_rows < 2 or not _permanent(refusal):
+            outcome.rejected.append(Rejected(batch, sanitize(str(refusal), self._secrets)))
+            return
+        rejected: list[tuple[str, Rejected]] = []
+        level = [(batch, position, refusal)]
+        depth = 0
+        while level:
+            depth += 1
+            refused = []
+            for piece, where, why in level:
+                if piece.num_rows < 2 or not _permanent(why):
+                    rejected.append((where, Rejected(piece, sanitize(str(why), self._secrets))))
+                    continue
+                half = piece.num_rows // 2
+                for index, part in enumerate((piece.slice(0, half), piece.slice(half))):
+                    part_position = f"{where}.{index}"
+                    part_payload = self._sink.encode(self._mapping.apply(part), self._operation)
+                    part_refusal = self._attempt(part, part_payload, part_position, None, outcome)
+                    if outcome.error is not None:
+                        return
+                    if part_refusal is not None:
+                        refused.append((part, part_position, part_refusal))
+            if depth == _BATCH_WIDE_DEPTH and len(refused) == 2**depth:
+                # Every piece of every level refused: something all the rows share is refused.
+                # Nothing of this batch was delivered, so the batch is what is rejected.
+                reason = sanitize(str(refusal), self._secrets)
+                outcome.rejected.append(Rejected(batch, reason))
+                return
+            level = refused
+        # In row order: a piece's position is the batch's, then ".0"/".1" per level of halving.
+        rejected.sort(key=lambda item: item[0][len(position) :].split("."))
+        outcome.rejected.extend(item for _, item in rejected)
+
+    def _send(self, payload: Payload, key: str, position: str) -> BatchAck:
+        with sink_span(
+            SPAN_SEND_BATCH,
+            sink_type=self._sink.sink_type,
+            destination=self._sink.destination,
+            secrets=self._secrets,
+            parent=self._parent,
+            attributes={
+                ATTR_SINK_BATCH_ROWS: payload.rows,
+                ATTR_SINK_BATCH_POSITION: position,
+                ATTR_SINK_BYTES: len(payload.body),
+            },
+        ) as span:
+            try:
+                ack, attempts = send_with_retry(
+                    lambda: self._sink.send(payload, key), self._policy, self._limiter
+                )
+            except PluginError as exc:
+                rejected = exc.category is ErrorCategory.PERMANENT
+                span.fail(exc, status="rejected" if rejected else "error")
+                raise
+            span.rows_written = ack.rows_confirmed
+            span.set(ATTR_SINK_RETRY_COUNT, attempts - 1)
+            return ack
+
+
+def _permanent(error: PluginError) -> bool:
+    return error.category is ErrorCategory.PERMANENT

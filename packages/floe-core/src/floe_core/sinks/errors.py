@@ -1,0 +1,171 @@
+"""Errors a sink raises, one tree; whether to retry is decided by the class.
+
+::
+
+    FloeError (floe_core.errors)
+    └── PluginError                       destination/sink_type/http_status/attempts on every error
+        ├── SinkConfigurationError        configuration  unknown sink type, bad URL or config
+        │   └── SinkAuthenticationError   configuration  credentials refused (401/403, DB login)
+        ├── SinkConnectionError           transient      unreachable host, timeout, connection reset
+        └── SinkWriteError                permanent      the destination refused the data (4xx)
+            └── SinkTransientWriteError   transient      5xx, 408, 429 (with retry_after), deadlocks
+
+A class's category and its place in the tree agree: ``isinstance(exc, SinkConfigurationError)``
+means the user must change something; ``exc.retryable`` means trying again may pass. A
+destination that accepts part of a batch says so in ``BatchAck.rejections`` (row positions and
+reasons), not with an error.
+
+Reading the Iceberg source raises ``floe_core.errors.SourceError`` / ``NoSuchSourceTableError``.
+
+Third-party exceptions (httpx, SQLAlchemy, DB drivers) are mapped to these in one place per
+sink, always ``raise ... from exc``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from floe_core.errors import FloeError
+from floe_core.secrets.redact import redact as sanitize
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+__all__ = [
+    "ErrorCategory",
+    "PluginError",
+    "SinkAuthenticationError",
+    "SinkConfigurationError",
+    "SinkConnectionError",
+    "SinkTransientWriteError",
+    "SinkWriteError",
+    "config_error_from_validation",
+    "sanitize",
+]
+
+
+class ErrorCategory(StrEnum):
+    """How an error should be handled: retried, fixed by the user, or reported."""
+
+    TRANSIENT = "transient"
+    PERMANENT = "permanent"
+    CONFIGURATION = "configuration"
+
+
+class PluginError(FloeError):
+    """Base of the errors a sink raises.
+
+    Args:
+        message: What happened. Sanitized before it is stored.
+        destination: Destination name from floe.yaml (may be empty for standalone use).
+        sink_type: The sink type, as floe.yaml names it.
+        http_status: HTTP status code, when the destination answered over HTTP.
+        attempts: How many attempts were made before giving up.
+        retry_after: Seconds the destination asked us to wait (HTTP ``Retry-After``).
+        hint: What the user should do next.
+    """
+
+    category: ErrorCategory = ErrorCategory.PERMANENT
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        destination: str = "",
+        sink_type: str = "",
+        http_status: int | None = None,
+        attempts: int = 1,
+        retry_after: float | None = None,
+        hint: str = "",
+    ) -> None:
+        self.destination = destination
+        self.sink_type = sink_type
+        self.http_status = http_status
+        self.attempts = attempts
+        self.retry_after = retry_after
+        super().__init__(sanitize(message), hint=sanitize(hint))
+
+    @property
+    def retryable(self) -> bool:
+        """True when trying again may succeed."""
+        return self.category is ErrorCategory.TRANSIENT
+
+    def __str__(self) -> str:
+        where = "/".join(part for part in (self.sink_type, self.destination) if part)
+        parts = [f"[{where}] {self.message}" if where else self.message]
+        if self.http_status is not None:
+            parts.append(f"HTTP {self.http_status}")
+        if self.attempts > 1:
+            parts.append(f"after {self.attempts} attempts")
+        text = "; ".join(parts)
+        return f"{text} (hint: {self.hint})" if self.hint else text
+
+
+class SinkConfigurationError(PluginError):
+    """The sink configuration is invalid or incomplete."""
+
+    category = ErrorCategory.CONFIGURATION
+
+
+class SinkAuthenticationError(SinkConfigurationError):
+    """The destination refused the credentials: fix the Secret, trying again will not help."""
+
+
+class SinkConnectionError(PluginError):
+    """The destination could not be reached (network, timeout, reset)."""
+
+    category = ErrorCategory.TRANSIENT
+
+
+class SinkWriteError(PluginError):
+    """The destination refused the data."""
+
+    category = ErrorCategory.PERMANENT
+
+
+class SinkTransientWriteError(SinkWriteError):
+    """The destination failed in a way that may pass (5xx, 408, 429, deadlock)."""
+
+    category = ErrorCategory.TRANSIENT
+
+
+def config_error_from_validation(
+    exc: ValidationError,
+    *,
+    section: str,
+    allowed: Iterable[str],
+    destination: str = "",
+    sink_type: str = "",
+) -> SinkConfigurationError:
+    """Turn a pydantic ``ValidationError`` into a ``SinkConfigurationError``.
+
+    The message names each offending key and what is wrong with it, never the value given
+    (it may be a credential). Unknown keys are listed with the keys that are allowed.
+
+    Args:
+        exc: The validation error.
+        section: What was being validated, e.g. ``"rest_api config"`` or ``"retry_config"``.
+        allowed: The keys the section accepts.
+        destination: Destination name, for the message.
+        sink_type: Sink type, for the message.
+    """
+    problems: list[str] = []
+    unknown: list[str] = []
+    for error in exc.errors(include_input=False, include_url=False):
+        where = ".".join(str(part) for part in error["loc"]) or section
+        if error["type"] == "extra_forbidden":
+            unknown.append(where)
+        else:
+            problems.append(f"{where}: {error['msg']}")
+    if unknown:
+        problems.append(
+            f"unknown key(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(sorted(allowed))}"
+        )
+    return SinkConfigurationError(
+        f"invalid {section}: " + "; ".join(problems),
+        destination=destination,
+        sink_type=sink_type,
+        hint=f"fix the {section} in floe.yaml or the destination's secret",
+    )

@@ -1,0 +1,171 @@
+"""``SinkPlugin``: a ``SinkConnector`` built from a table of ``Sink`` classes.
+
+A plugin author writes ``Sink`` subclasses and lists them; the four ``SinkConnector`` methods
+come from here, and ``write`` runs floe's engine (batching, retries, rate limits, idempotency
+keys, splitting of refused batches, checksums, tracing)::
+
+    class AcmePlugin(PluginMetadata, SinkPlugin):
+        sink_classes = {"acme_crm": "acme_floe.crm:AcmeCrmSink"}   # or the class itself
+        install_hint = "pip install 'acme-floe[crm]'"
+        ...  # name, version, floe_api_version
+
+Sink classes named by ``"module:Class"`` are imported only when that sink type is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from floe_core.plugins.sink import EgressResult, SinkConfig, SinkConnector
+from floe_core.sinks.errors import SinkConfigurationError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pydantic import BaseModel
+
+    from floe_core.sinks.base import Operation, Sink
+
+__all__ = ["SinkPlugin"]
+
+
+class SinkPlugin(SinkConnector):
+    """A ``SinkConnector`` whose sinks are ``floe_core.sinks.Sink`` classes.
+
+    Class attributes:
+        sink_classes: Sink type -> ``Sink`` subclass, or ``"module:Class"`` imported on use.
+        install_hint: How to install what a sink module needs, shown when its import fails.
+    """
+
+    sink_classes: ClassVar[Mapping[str, type[Sink] | str]] = {}
+    install_hint: ClassVar[str] = ""
+
+    def list_available_sinks(self) -> list[str]:
+        """The sink types, sorted."""
+        return sorted(self.sink_classes)
+
+    def sink_class(self, sink_type: str, *, destination: str = "") -> type[Sink]:
+        """The ``Sink`` class implementing ``sink_type`` (imported now if named by string).
+
+        Raises:
+            SinkConfigurationError: Unknown sink type, or its module cannot be imported (a
+                missing optional dependency, with the install command to fix it).
+        """
+        target = self.sink_classes.get(sink_type)
+        if target is None:
+            raise SinkConfigurationError(
+                f"unknown sink type {sink_type!r}; available: "
+                f"{', '.join(self.list_available_sinks()) or 'none'}",
+                destination=destination,
+                sink_type=sink_type,
+                hint="set sink_type to one of the available types",
+            )
+        if not isinstance(target, str):
+            return target
+        module_name, _, class_name = target.partition(":")
+        try:
+            module = import_module(module_name)
+        except ImportError as exc:
+            missing = exc.name or "a dependency"
+            raise SinkConfigurationError(
+                f"sink type {sink_type!r} needs {missing}, which is not installed",
+                destination=destination,
+                sink_type=sink_type,
+                hint=self.install_hint or f"install the package that provides {missing}",
+            ) from exc
+        sink_class: type[Sink] = getattr(module, class_name)
+        return sink_class
+
+    def settings_model(self, sink_type: str) -> type[BaseModel] | None:
+        """The pydantic model of ``sink_type``'s ``config:`` settings, if it declares one."""
+        return self.sink_class(sink_type).settings_model
+
+    def secret_keys(self, sink_type: str, config: dict[str, Any]) -> list[list[str]]:
+        """Groups of Secret keys, one of which a ``sink_type`` destination with ``config`` needs."""
+        return self.sink_class(sink_type).secret_keys(config)
+
+    def project_paths(
+        self, sink_type: str, values: dict[str, Any], project_dir: str
+    ) -> dict[str, Any]:
+        """``values`` with the sink's relative paths made relative to ``project_dir``."""
+        return self.sink_class(sink_type).project_paths(values, project_dir)
+
+    def create_sink(self, config: SinkConfig) -> Sink:
+        """Validate ``config``, connect and check the credentials; return the sink.
+
+        Raises:
+            SinkConfigurationError: Unknown sink type, invalid config or retry_config.
+            SinkConnectionError: The destination cannot be reached.
+            SinkAuthenticationError: The destination refused the credentials.
+        """
+        from floe_core.secrets.redact import credential_values
+        from floe_core.sinks.retry import RetryPolicy
+        from floe_core.sinks.tracing import SPAN_CREATE_SINK, sink_span
+
+        if not isinstance(config, SinkConfig):
+            raise TypeError(f"create_sink takes a SinkConfig, got {type(config).__name__}")
+        with sink_span(
+            SPAN_CREATE_SINK,
+            sink_type=config.sink_type,
+            destination=config.destination_name,
+            secrets=credential_values(config.connection_config),
+        ):
+            RetryPolicy.from_config(
+                config.retry_config,
+                destination=config.destination_name,
+                sink_type=config.sink_type,
+            )
+            sink_class = self.sink_class(config.sink_type, destination=config.destination_name)
+            return sink_class(config)
+
+    def write(
+        self,
+        sink: Any,
+        data: Any,
+        *,
+        operation: Operation | str | None = None,
+        on_progress: Callable[[int], None] | None = None,
+        on_rejected: Callable[[pa.Table, str], None] | None = None,
+        **kwargs: Any,
+    ) -> EgressResult:
+        """Push ``data`` to ``sink`` through floe's engine; see ``floe_core.sinks.engine.write``.
+
+        Args:
+            sink: A sink from ``create_sink``.
+            data: ``pyarrow.Table``, ``pyarrow.RecordBatchReader`` or iterable of
+                ``pyarrow.RecordBatch``.
+            operation: ``insert``, ``update``, ``upsert`` or ``delete``; ``None``: what the
+                sink's settings say a write does.
+            on_progress: Called with the rows done so far after each batch.
+            on_rejected: Called with rows the destination refused for good, and why.
+
+        Raises:
+            SinkConfigurationError: The sink cannot do ``operation``, or the configuration
+                does not fit the data.
+            TypeError: ``sink`` is not from ``create_sink``, ``data`` is not Arrow data, or an
+                unknown keyword argument was given.
+        """
+        from floe_core.sinks import engine
+        from floe_core.sinks.base import Sink
+
+        if kwargs:
+            raise TypeError(f"write() got unexpected keyword argument(s): {', '.join(kwargs)}")
+        if not isinstance(sink, Sink):
+            raise TypeError(f"write() needs a sink from create_sink, got {type(sink).__name__}")
+        return engine.write(
+            sink, data, operation=operation, on_progress=on_progress, on_rejected=on_rejected
+        )
+
+    def get_source_config(self, catalog_config: dict[str, Any]) -> dict[str, Any]:
+        """pyiceberg catalog properties for reading the source table.
+
+        ``catalog_config`` is floe's catalog section (``type`` ``rest`` or ``sql``); a ``uri``
+        without ``type`` means an Iceberg REST catalog (Polaris), as in floe's contract.
+        """
+        from floe_core.egress.source import catalog_properties
+
+        config = dict(catalog_config)
+        if "type" not in config and "uri" in config:
+            config["type"] = "rest"
+        return dict(catalog_properties(config))

@@ -1,0 +1,546 @@
+"""The shared engine loop, driven with an in-memory sink implementing the real ``Sink`` hook."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from typing import Any, ClassVar
+
+import orjson
+import pyarrow as pa
+import pytest
+from floe_core.plugins import SinkConfig
+from floe_core.sinks import engine
+from floe_core.sinks.base import BatchAck, Operation, Payload, Sink, SinkCapabilities
+from floe_core.sinks.engine import write
+from floe_core.sinks.errors import (
+    SinkAuthenticationError,
+    SinkConfigurationError,
+    SinkConnectionError,
+    SinkWriteError,
+)
+from floe_core.sinks.idempotency import DeliveryChecksum, batch_key, payload_digest, write_key
+
+FAST_RETRIES = {"initial_backoff_seconds": 0.0, "max_backoff_seconds": 0.0, "max_attempts": 3}
+
+
+class MemorySink(Sink):
+    """Keeps what it receives; fails on purpose when told to."""
+
+    sink_type: ClassVar[str] = "memory"
+    capabilities: ClassVar[SinkCapabilities] = SinkCapabilities(
+        default_batch_size=10, max_batch_size=50, splits_rejected_batches=True
+    )
+
+    def __init__(
+        self,
+        config: SinkConfig,
+        *,
+        concurrency: int = 1,
+        reject_ids: set[int] | None = None,
+        transient_failures: int = 0,
+        always_fail_from_call: int | None = None,
+        auth_fail: bool = False,
+        send_delay: float = 0.0,
+        splits: bool = True,
+        replaces: bool = False,
+    ) -> None:
+        super().__init__(config)
+        self.concurrency = concurrency
+        self.reject_ids = reject_ids or set()
+        self.transient_failures = transient_failures
+        self.always_fail_from_call = always_fail_from_call
+        self.auth_fail = auth_fail
+        self.send_delay = send_delay
+        self.splits = splits
+        self.replaces = replaces
+        self.lock = threading.Lock()
+        self.calls: list[tuple[str, int]] = []
+        self.delivered: dict[str, bytes] = {}
+        self.rows: list[dict[str, Any]] = []
+        self.opened: list[pa.Schema] = []
+        self.closed: list[bool] = []
+        self.max_in_flight = 0
+        self._in_flight = 0
+
+    @property
+    def identity(self) -> str:
+        return f"memory://{self.destination}"
+
+    @property
+    def effective_capabilities(self) -> SinkCapabilities:
+        return replace(
+            self.capabilities,
+            max_concurrency=self.concurrency,
+            splits_rejected_batches=self.splits,
+        )
+
+    @property
+    def replaces_on_close(self) -> bool:
+        return self.replaces
+
+    def open(self, schema: pa.Schema) -> None:
+        self.opened.append(schema)
+
+    def close(self, success: bool) -> None:
+        self.closed.append(success)
+
+    def encode(self, batch: pa.RecordBatch, operation: Operation | None = None) -> Payload:
+        return Payload(
+            rows=batch.num_rows,
+            body=orjson.dumps(batch.to_pylist()),
+            operation=operation or self.default_operation,
+        )
+
+    def send(self, payload: Payload, idempotency_key: str) -> BatchAck:
+        with self.lock:
+            self.calls.append((idempotency_key, payload.rows))
+            call_number = len(self.calls)
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+        try:
+            if self.send_delay:
+                time.sleep(self.send_delay)
+            if self.auth_fail:
+                raise SinkAuthenticationError(
+                    "refused", destination=self.destination, http_status=401
+                )
+            if self.always_fail_from_call is not None and call_number >= self.always_fail_from_call:
+                raise SinkConnectionError("down", destination=self.destination)
+            with self.lock:
+                if self.transient_failures > 0:
+                    self.transient_failures -= 1
+                    raise SinkConnectionError("connection reset", destination=self.destination)
+            records = orjson.loads(payload.body)
+            bad = [r["id"] for r in records if r.get("id") in self.reject_ids]
+            if bad:
+                raise SinkWriteError(f"invalid ids {bad}", http_status=400)
+            with self.lock:
+                if idempotency_key not in self.delivered:
+                    self.delivered[idempotency_key] = payload.body
+                    self.rows.extend(records)
+            return BatchAck(rows_confirmed=payload.rows, record_ids=[str(r["id"]) for r in records])
+        finally:
+            with self.lock:
+                self._in_flight -= 1
+
+
+def _config(**kwargs: Any) -> SinkConfig:
+    kwargs.setdefault("retry_config", FAST_RETRIES)
+    return SinkConfig(sink_type="memory", connection_config={}, destination_name="mem", **kwargs)
+
+
+def _table(rows: int, start: int = 0) -> pa.Table:
+    ids = list(range(start, start + rows))
+    return pa.table({"id": ids, "name": [f"n{i}" for i in ids]})
+
+
+def _small_batches(table: pa.Table, size: int) -> Iterator[pa.RecordBatch]:
+    yield from table.to_batches(max_chunksize=size)
+
+
+@pytest.mark.requirement("R8")
+def test_rows_arrive_in_batches_of_batch_size_from_a_stream_of_odd_batches() -> None:
+    sink = MemorySink(_config(batch_size=7))
+    result = write(sink, _small_batches(_table(40), 3))
+    assert result.success
+    assert result.rows_delivered == 40
+    assert [rows for _, rows in sink.calls] == [7, 7, 7, 7, 7, 5]
+    assert [r["id"] for r in sink.rows] == list(range(40))
+    assert sink.opened and sink.closed == [True]
+
+
+@pytest.mark.requirement("R8")
+def test_batch_size_defaults_to_the_sink_default_and_is_capped_by_its_maximum() -> None:
+    default = MemorySink(_config())
+    write(default, _table(25))
+    assert [rows for _, rows in default.calls] == [10, 10, 5]
+    capped = MemorySink(_config(batch_size=500))
+    write(capped, _table(120))
+    assert [rows for _, rows in capped.calls] == [50, 50, 20]
+
+
+@pytest.mark.requirement("R8")
+def test_reader_and_table_inputs_are_accepted() -> None:
+    table = _table(12)
+    reader = pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=5))
+    sink = MemorySink(_config(batch_size=4))
+    assert write(sink, reader).rows_delivered == 12
+    assert write(MemorySink(_config(batch_size=4)), table).rows_delivered == 12
+
+
+@pytest.mark.requirement("R8")
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(_table(0), id="empty-table"),
+        pytest.param([], id="empty-list"),
+        pytest.param(
+            pa.RecordBatchReader.from_batches(_table(0).schema, []), id="reader-without-batches"
+        ),
+        pytest.param([pa.record_batch({"id": pa.array([], pa.int64())})], id="empty-batch"),
+    ],
+)
+def test_empty_input_succeeds_with_zero_rows_and_sends_nothing(data: Any) -> None:
+    sink = MemorySink(_config(batch_size=5))
+    result = write(sink, data)
+    assert result.success
+    assert result.rows_delivered == 0
+    assert result.bytes_transmitted == 0
+    assert sink.calls == []
+    assert sink.opened == []
+    assert result.delivery_timestamp.endswith("+00:00")
+
+
+@pytest.mark.requirement("R14")
+def test_field_mapping_renames_columns() -> None:
+    sink = MemorySink(_config(batch_size=5, field_mapping={"name": "full_name"}))
+    write(sink, _table(3))
+    assert sink.rows[0] == {"id": 0, "full_name": "n0"}
+    assert sink.opened[0].names == ["id", "full_name"]
+
+
+@pytest.mark.requirement("R14")
+def test_field_mapping_of_a_missing_column_names_it_and_the_available_ones() -> None:
+    sink = MemorySink(_config(field_mapping={"lifetime_value": "ltv"}))
+    with pytest.raises(SinkConfigurationError) as caught:
+        write(sink, _table(3))
+    message = str(caught.value)
+    assert "'lifetime_value'" in message
+    assert "id, name" in message
+    assert "memory/mem" in message
+    assert sink.calls == []
+
+
+@pytest.mark.requirement("R8")
+def test_non_arrow_data_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match=r"pyarrow\.Table"):
+        write(MemorySink(_config()), {"id": [1, 2]})
+
+
+@pytest.mark.requirement("R8")
+def test_receipt_numbers_are_measured() -> None:
+    sink = MemorySink(_config(batch_size=4))
+    result = write(sink, _table(10))
+    bodies = [sink.delivered[key] for key, _ in sink.calls]
+    checksum = DeliveryChecksum()
+    for body in bodies:
+        checksum.update(body)
+    assert result.bytes_transmitted == sum(len(b) for b in bodies)
+    assert result.checksum == "sha256:" + checksum.hexdigest()
+    assert result.destination_record_ids == [str(i) for i in range(10)]
+    assert result.duration_seconds > 0
+
+
+@pytest.mark.requirement("B5")
+def test_idempotency_keys_are_deterministic_and_depend_on_destination_and_rows() -> None:
+    first, second = MemorySink(_config(batch_size=4)), MemorySink(_config(batch_size=4))
+    a, b = write(first, _table(10)), write(second, _table(10))
+    assert a.idempotency_key == b.idempotency_key
+    assert [k for k, _ in first.calls] == [k for k, _ in second.calls]
+    assert len({k for k, _ in first.calls}) == 3
+
+    other_rows = write(MemorySink(_config(batch_size=4)), _table(10, start=1))
+    other_place = MemorySink(SinkConfig("memory", {}, destination_name="elsewhere", batch_size=4))
+    assert other_rows.idempotency_key != a.idempotency_key
+    assert write(other_place, _table(10)).idempotency_key != a.idempotency_key
+
+
+@pytest.mark.requirement("R8")
+def test_identical_batches_in_one_write_get_different_keys() -> None:
+    same = pa.table({"id": [1] * 6})
+    sink = MemorySink(_config(batch_size=2))
+    write(sink, same)
+    assert len({key for key, _ in sink.calls}) == 3
+    assert len(sink.rows) == 6
+
+
+@pytest.mark.requirement("R8")
+def test_transient_failures_are_retried_with_the_same_key() -> None:
+    sink = MemorySink(_config(batch_size=5), transient_failures=2)
+    result = write(sink, _table(5))
+    assert result.success
+    assert len(sink.calls) == 3
+    assert len({key for key, _ in sink.calls}) == 1
+
+
+@pytest.mark.requirement("R13")
+def test_retries_exhausted_stop_the_write_and_report_what_was_delivered() -> None:
+    progress: list[int] = []
+    sink = MemorySink(_config(batch_size=5), always_fail_from_call=3)
+    result = write(sink, _table(30), on_progress=progress.append)
+    assert not result.success
+    assert result.rows_delivered == 10
+    assert len(result.errors) == 1
+    assert "after 3 attempts" in result.errors[0]
+    # the failing batch was tried 3 times; later batches were never sent
+    assert len(sink.calls) == 2 + 3
+    assert sink.closed == [False]
+    assert progress == [5, 10, 10]
+
+
+@pytest.mark.requirement("R8")
+def test_bytes_count_only_payloads_the_destination_answered() -> None:
+    sink = MemorySink(_config(batch_size=5), always_fail_from_call=3)
+    result = write(sink, _table(30))
+    assert result.rows_delivered == 10
+    # the third batch never reached the destination (3 attempts): its bytes are not counted
+    assert result.bytes_transmitted == sum(len(body) for body in sink.delivered.values())
+    nothing = write(MemorySink(_config(batch_size=5), always_fail_from_call=1), _table(10))
+    assert (nothing.rows_delivered, nothing.bytes_transmitted) == (0, 0)
+
+
+@pytest.mark.requirement("B6")
+def test_a_refused_batch_counts_its_bytes_once_and_stays_out_of_the_checksum() -> None:
+    sink = MemorySink(_config(batch_size=4), reject_ids={5}, splits=False)
+    result = write(sink, _table(12))
+    bodies = [orjson.dumps(b.to_pylist()) for b in _table(12).to_batches(max_chunksize=4)]
+    assert result.rows_rejected == 4
+    assert result.bytes_transmitted == sum(len(body) for body in bodies)
+    confirmed = DeliveryChecksum()
+    for body in (bodies[0], bodies[2]):
+        confirmed.update(body)
+    assert result.checksum == "sha256:" + confirmed.hexdigest()
+
+
+@pytest.mark.requirement("R13")
+def test_refused_credentials_stop_the_write_without_retrying() -> None:
+    sink = MemorySink(_config(batch_size=5), auth_fail=True)
+    result = write(sink, _table(20))
+    assert not result.success
+    assert len(sink.calls) == 1
+    assert "HTTP 401" in result.errors[0]
+
+
+@pytest.mark.requirement("B6")
+def test_a_refused_row_is_isolated_and_the_others_delivered() -> None:
+    rejected: list[tuple[pa.Table, str]] = []
+    sink = MemorySink(_config(batch_size=8), reject_ids={5, 13})
+    result = write(sink, _table(20), on_rejected=lambda rows, why: rejected.append((rows, why)))
+    assert not result.success
+    assert result.rows_delivered == 18
+    assert result.rows_rejected == 2
+    assert sorted(r["id"] for r in sink.rows) == sorted(set(range(20)) - {5, 13})
+    assert [rows.column("id").to_pylist() for rows, _ in rejected] == [[5], [13]]
+    assert all("HTTP 400" in why for _, why in rejected)
+    assert len(result.errors) == 2 and "1 row(s) rejected" in result.errors[0]
+
+
+@pytest.mark.requirement("B6")
+def test_a_batch_refused_whatever_piece_is_sent_is_rejected_whole() -> None:
+    rejected: list[list[int]] = []
+    sink = MemorySink(_config(batch_size=16), reject_ids=set(range(20)))
+    result = write(
+        sink, _table(20), on_rejected=lambda rows, _why: rejected.append(rows["id"].to_pylist())
+    )
+    assert (result.rows_delivered, result.rows_rejected) == (0, 20)
+    # the 16-row batch: itself, then halves, quarters, eighths (15 requests), then no more
+    first = [rows for _, rows in sink.calls][:15]
+    assert first == [16, 8, 8, 4, 4, 4, 4] + [2] * 8
+    # the 4-row batch is too small to tell: split down to single rows
+    assert [rows for _, rows in sink.calls][15:] == [4, 2, 2, 1, 1, 1, 1]
+    assert rejected == [list(range(16)), [16], [17], [18], [19]]
+
+
+@pytest.mark.requirement("B6")
+def test_bad_rows_in_both_halves_are_isolated() -> None:
+    rejected: list[list[int]] = []
+    # batch 0-7: 0-3 delivered; 4-7 refused, and so are both of its halves 4-5 and 6-7
+    sink = MemorySink(_config(batch_size=8), reject_ids={4, 6})
+    result = write(
+        sink, _table(8), on_rejected=lambda rows, _why: rejected.append(rows["id"].to_pylist())
+    )
+    assert (result.rows_delivered, result.rows_rejected) == (6, 2)
+    assert sorted(r["id"] for r in sink.rows) == [0, 1, 2, 3, 5, 7]
+    assert rejected == [[4], [6]]
+    assert [rows for _, rows in sink.calls] == [8, 4, 4, 2, 2, 1, 1, 1, 1]
+
+
+@pytest.mark.requirement("B6")
+def test_scattered_bad_rows_in_a_large_batch_leave_every_good_row_delivered() -> None:
+    bad = {3, 17, 40, 41, 90, 127}
+    sink = MemorySink(_config(batch_size=128), reject_ids=bad)
+    result = write(sink, _table(128))
+    assert (result.rows_delivered, result.rows_rejected) == (122, 6)
+    assert sorted(r["id"] for r in sink.rows) == sorted(set(range(128)) - bad)
+
+
+@pytest.mark.requirement("B6")
+def test_rejected_rows_keep_source_column_names() -> None:
+    rejected: list[pa.Table] = []
+    sink = MemorySink(_config(batch_size=4, field_mapping={"name": "label"}), reject_ids={2})
+    write(sink, _table(4), on_rejected=lambda rows, _why: rejected.append(rows))
+    assert rejected[0].column_names == ["id", "name"]
+
+
+@pytest.mark.requirement("B6")
+def test_without_splitting_the_whole_batch_is_rejected_and_the_write_goes_on() -> None:
+    sink = MemorySink(_config(batch_size=4), reject_ids={1}, splits=False)
+    result = write(sink, _table(12))
+    assert result.rows_delivered == 8
+    assert result.rows_rejected == 4
+    assert len(sink.calls) == 3
+
+
+@pytest.mark.requirement("R8")
+def test_concurrent_sends_keep_order_and_bound_in_flight_batches() -> None:
+    sink = MemorySink(_config(batch_size=2), concurrency=4, send_delay=0.01)
+    progress: list[int] = []
+    result = write(sink, _table(40), on_progress=progress.append)
+    assert result.success and result.rows_delivered == 40
+    assert 1 < sink.max_in_flight <= 4
+    assert progress == list(range(2, 41, 2))
+    sequential = write(MemorySink(_config(batch_size=2)), _table(40))
+    # same payloads, same order: same checksum and key whatever the concurrency
+    assert result.checksum == sequential.checksum
+    assert result.idempotency_key == sequential.idempotency_key
+
+
+@pytest.mark.requirement("R8")
+def test_a_schema_change_before_anything_is_sent_is_a_configuration_error() -> None:
+    batches = [_table(2).to_batches()[0], pa.record_batch({"id": [1], "other": ["x"]})]
+    sink = MemorySink(_config(batch_size=5))
+    with pytest.raises(SinkConfigurationError, match="changes schema"):
+        write(sink, batches)
+    assert sink.calls == []
+
+
+@pytest.mark.requirement("R8")
+def test_a_schema_change_after_batches_were_sent_stops_and_reports_them() -> None:
+    batches = [_table(2).to_batches()[0], pa.record_batch({"id": [1], "other": ["x"]})]
+    sink = MemorySink(_config(batch_size=1))
+    result = write(sink, batches)
+    assert not result.success
+    assert len(result.errors) == 1 and "changes schema" in result.errors[0]
+    assert result.rows_delivered == len(sink.rows) == 2
+    assert sink.closed == [False]
+
+
+@pytest.mark.requirement("R8")
+def test_a_read_error_part_way_reports_the_rows_already_delivered() -> None:
+    progress: list[int] = []
+
+    def source() -> Iterator[pa.RecordBatch]:
+        yield from _table(12).to_batches(max_chunksize=4)
+        raise OSError("data file s3://warehouse/x.parquet is gone")
+
+    sink = MemorySink(_config(batch_size=4), concurrency=2)
+    result = write(sink, source(), on_progress=progress.append)
+    assert not result.success
+    assert result.rows_delivered == len(sink.rows) == 12
+    assert [r["id"] for r in sink.rows] == list(range(12))
+    assert result.errors == ["OSError: data file s3://warehouse/x.parquet is gone"]
+    assert result.bytes_transmitted == sum(len(body) for body in sink.delivered.values())
+    assert progress == [4, 8, 12]
+    assert sink.closed == [False]
+
+
+@pytest.mark.requirement("R8")
+def test_a_replacing_sink_that_failed_reports_nothing_delivered() -> None:
+    sink = MemorySink(_config(batch_size=5), always_fail_from_call=3, replaces=True)
+    result = write(sink, _table(30))
+    assert not result.success
+    assert sink.closed == [False]
+    assert result.rows_delivered == 0
+    assert result.destination_record_ids == []
+    assert result.checksum == "sha256:" + DeliveryChecksum().hexdigest()
+    assert any("discarded the 10 row(s)" in error for error in result.errors)
+
+
+@pytest.mark.requirement("R8")
+def test_a_replacing_sink_that_succeeded_reports_every_row() -> None:
+    sink = MemorySink(_config(batch_size=5), replaces=True)
+    result = write(sink, _table(12))
+    assert result.success and result.rows_delivered == 12
+    assert sink.closed == [True]
+
+
+@pytest.mark.requirement("R8")
+def test_an_unknown_retry_config_key_is_rejected() -> None:
+    sink = MemorySink(_config(retry_config={"max_retries": 3}))
+    with pytest.raises(SinkConfigurationError, match="max_retries"):
+        write(sink, _table(2))
+
+
+@pytest.mark.requirement("R8")
+def test_many_rejections_are_summarised_in_errors() -> None:
+    sink = MemorySink(_config(batch_size=1), reject_ids=set(range(150)), splits=False)
+    result = write(sink, _table(150))
+    assert result.rows_rejected == 150
+    assert len(result.errors) == 101
+    assert result.errors[-1] == "... and 50 more error(s) not listed"
+
+
+class GroupEncodingSink(MemorySink):
+    """Asks the engine for several batches at a time and records the groups it gets."""
+
+    capabilities: ClassVar[SinkCapabilities] = replace(
+        MemorySink.capabilities, encode_group_rows=12
+    )
+
+    def __init__(self, config: SinkConfig, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        self.groups: list[list[int]] = []
+
+    def encode_many(
+        self, batches: Sequence[pa.RecordBatch], operation: Operation | None = None
+    ) -> list[Payload]:
+        self.groups.append([batch.num_rows for batch in batches])
+        return super().encode_many(batches, operation)
+
+
+@pytest.mark.requirement("R8")
+def test_a_sink_encoding_groups_of_batches_sends_the_same_batches() -> None:
+    grouped = GroupEncodingSink(_config(batch_size=5), concurrency=2)
+    result = write(grouped, _small_batches(_table(48), 7))
+    # groups close once they hold encode_group_rows (12) rows: 3 batches of 5
+    assert grouped.groups == [[5, 5, 5], [5, 5, 5], [5, 5, 5], [3]]
+    one_by_one = MemorySink(_config(batch_size=5), concurrency=2)
+    expected = write(one_by_one, _small_batches(_table(48), 7))
+    assert result.success and result.rows_delivered == 48
+    assert [r["id"] for r in grouped.rows] == list(range(48))
+    assert grouped.delivered == one_by_one.delivered
+    assert (result.checksum, result.idempotency_key) == (
+        expected.checksum,
+        expected.idempotency_key,
+    )
+
+
+@pytest.mark.requirement("R8")
+def test_a_read_error_while_grouping_still_delivers_the_rows_read_before() -> None:
+    def source() -> Iterator[pa.RecordBatch]:
+        yield from _table(20).to_batches(max_chunksize=4)
+        raise OSError("data file s3://warehouse/x.parquet is gone")
+
+    sink = GroupEncodingSink(_config(batch_size=4))
+    result = write(sink, source())
+    # the second group was not full when reading failed: it is encoded and sent all the same
+    assert sink.groups == [[4, 4, 4], [4, 4]]
+    assert not result.success
+    assert result.rows_delivered == len(sink.rows) == 20
+    assert result.errors == ["OSError: data file s3://warehouse/x.parquet is gone"]
+
+
+@pytest.mark.requirement("R8")
+def test_groups_of_wide_rows_stay_within_the_byte_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    wide = pa.table({"id": range(30), "name": ["x" * 1000 for _ in range(30)]})
+    monkeypatch.setattr(engine, "GROUP_BYTES", 8_000)  # about 8 rows of this table
+    sink = GroupEncodingSink(_config(batch_size=2))
+    result = write(sink, wide)
+    assert result.success and result.rows_delivered == 30
+    assert all(sum(group) <= 8 for group in sink.groups)
+    assert sum(map(sum, sink.groups)) == 30
+
+
+@pytest.mark.requirement("R8")
+def test_keys_are_derived_from_each_payload_as_sent() -> None:
+    sink = MemorySink(_config(batch_size=4), concurrency=3)
+    result = write(sink, _table(10))
+    identity = sink.identity
+    bodies = [orjson.dumps(batch.to_pylist()) for batch in _table(10).to_batches(max_chunksize=4)]
+    digests = [payload_digest(body) for body in bodies]
+    expected = [batch_key(identity, str(i), digest) for i, digest in enumerate(digests)]
+    assert sorted(key for key, _rows in sink.calls) == sorted(expected)
+    assert result.idempotency_key == write_key(identity, digests)

@@ -1,0 +1,1 @@
+"""Ingestion: dlt sources loaded into Iceberg tables (``pipeline``), with errors mapped once."""

@@ -1,0 +1,1 @@
+"""The ``rest_api`` sink: JSON over HTTP(S); settings, client, encoders and error mapping."""

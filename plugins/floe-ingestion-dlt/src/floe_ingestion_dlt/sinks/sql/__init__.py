@@ -1,0 +1,1 @@
+"""The ``sql_database`` sink: tables of any SQLAlchemy database; settings, writers, errors."""

@@ -1,0 +1,346 @@
+"""The ``sql_database`` sink: rows into a table of any database SQLAlchemy can reach.
+
+Config (destination ``config:`` plus the secret): ``url`` (secret), ``table``, ``schema``,
+``mode`` (``append`` | ``upsert`` | ``replace``), ``primary_key``, ``create_table``; see
+``SqlDatabaseSettings``. Each batch is one transaction.
+
+- PostgreSQL with psycopg 3 uses ``COPY`` (``sql_postgres.py``); other databases use
+  ``executemany`` (``sql_executemany.py``). The payload body is always the batch as CSV
+  (``sql_encode.py``), which is exactly what ``COPY`` receives.
+- append is exactly-once: each batch's idempotency key is recorded with its rows
+  (``sql_delivery_log.py``) and a batch already recorded is skipped.
+- upsert inserts or updates by ``primary_key``, and deletes by it (operation ``delete``:
+  ``DELETE ... WHERE`` key, one statement over the batch's keys; rows already gone are not an
+  error); append inserts; replace swaps a staging table in at the end
+  of a successful write (``sql_tables.py``). On PostgreSQL a large upsert batch is written as
+  two parts that share no key, in parallel on two connections (one transaction each).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, ClassVar, Protocol
+
+from floe_core.sinks.base import BatchAck, Operation, Payload, Sink, SinkCapabilities
+from floe_core.sinks.errors import PluginError, SinkConfigurationError
+from pydantic import BaseModel
+
+from floe_ingestion_dlt.sinks.sql.config import (
+    SINK_TYPE,
+    SqlDatabaseSettings,
+    create_engine,
+    display_url,
+    target_identity,
+)
+from floe_ingestion_dlt.sinks.sql.errors import (
+    ErrorContext,
+    Failure,
+    classify,
+    map_connect_error,
+    map_write_error,
+)
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import sqlalchemy as sa
+    from floe_core.plugins.sink import SinkConfig
+
+    from floe_ingestion_dlt.sinks.sql.delivery_log import DeliveryLog
+    from floe_ingestion_dlt.sinks.sql.tables import TablePlan
+
+__all__ = ["SqlDatabaseSink"]
+
+_MAX_CONCURRENCY = 2
+
+
+class _Writer(Protocol):
+    def write(self, conn: sa.Connection, payload: Payload) -> None: ...
+
+
+class SqlDatabaseSink(Sink):
+    """Writes record batches into one table (see the module docstring).
+
+    Args:
+        config: ``connection_config`` holds the settings and the secret's ``url``.
+
+    Raises:
+        SinkConfigurationError: Invalid settings or URL, unknown dialect, missing driver,
+            upsert on a database without upsert, missing table with ``create_table: false``.
+        SinkAuthenticationError: The database refused the credentials.
+        SinkConnectionError: The database cannot be reached.
+    """
+
+    sink_type: ClassVar[str] = SINK_TYPE
+    capabilities: ClassVar[SinkCapabilities] = SinkCapabilities(
+        default_batch_size=50_000,
+        max_concurrency=_MAX_CONCURRENCY,
+        splits_rejected_batches=True,
+        operations=frozenset({Operation.INSERT, Operation.UPSERT, Operation.DELETE}),
+    )
+    settings_model: ClassVar[type[BaseModel]] = SqlDatabaseSettings
+
+    def __init__(self, config: SinkConfig) -> None:
+        super().__init__(config)
+        self.settings = SqlDatabaseSettings.from_connection_config(
+            config.connection_config, destination=self.destination
+        )
+        url = self.settings.sqlalchemy_url(destination=self.destination)
+        self._url = url
+        self._backend = url.get_backend_name()
+        self._copy = self._backend == "postgresql" and url.get_driver_name() == "psycopg"
+        self._split_upserts = self._copy and self.settings.mode == "upsert"
+        # Writes the second part of a split upsert batch; made on first use.
+        self._helper: ThreadPoolExecutor | None = None
+        self._helper_lock = threading.Lock()
+        schema, table = self.settings.db_schema, self.settings.table
+        where = f"{schema}.{table}" if schema else table
+        self._context = ErrorContext(
+            destination=self.destination,
+            target=f"{display_url(url)} table {where}",
+            secrets=tuple(self.settings.secret_values()),
+        )
+        from floe_ingestion_dlt.sinks.sql.executemany import UPSERT_BACKENDS
+
+        if self.settings.mode == "upsert" and self._backend not in UPSERT_BACKENDS:
+            raise SinkConfigurationError(
+                f"mode 'upsert' is not supported on {self._backend}",
+                destination=self.destination,
+                sink_type=SINK_TYPE,
+                hint=f"use mode append or replace; upsert works on {', '.join(UPSERT_BACKENDS)}",
+            )
+        self._engine = create_engine(url, destination=self.destination, pool_size=_MAX_CONCURRENCY)
+        self._plan: TablePlan | None = None
+        self._writer: _Writer | None = None
+        self._log: DeliveryLog | None = None
+        try:
+            self._check_destination()
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    @property
+    def identity(self) -> str:
+        """Backend, host, port, database, schema and table; no user name or password."""
+        return target_identity(self._url, self.settings.db_schema, self.settings.table)
+
+    @property
+    def secret_values(self) -> list[str]:
+        """The URL and password, to scrub from messages."""
+        return self.settings.secret_values()
+
+    @property
+    def effective_capabilities(self) -> SinkCapabilities:
+        """Upserts run one batch at a time (so the last row of a key wins), as does SQLite.
+
+        Modes append and replace insert; mode upsert upserts and deletes by primary key.
+        """
+        upsert = self.settings.mode == "upsert"
+        operations = {Operation.UPSERT, Operation.DELETE} if upsert else {Operation.INSERT}
+        concurrency = (
+            1 if upsert or self._backend == "sqlite" else self.capabilities.max_concurrency
+        )
+        return dataclasses.replace(
+            self.capabilities, max_concurrency=concurrency, operations=frozenset(operations)
+        )
+
+    def open(self, schema: pa.Schema) -> None:
+        """Create or check the table (and staging / delivery-log tables) for ``schema``."""
+        from floe_ingestion_dlt.sinks.sql.delivery_log import DeliveryLog
+        from floe_ingestion_dlt.sinks.sql.tables import prepare
+
+        # A write often starts after a long pause; a pooled connection the server closed
+        # meanwhile fails on first use. SQLAlchemy then discards the pool: try once more.
+        for attempt in (1, 2):
+            try:
+                with self._engine.begin() as conn:
+                    plan = prepare(conn, self.settings, schema, destination=self.destination)
+                    log = None
+                    if self.settings.mode == "append":
+                        log = DeliveryLog(plan.db_schema, plan.target)
+                        log.ensure(conn)
+                break
+            except PluginError:
+                raise
+            except Exception as exc:
+                if attempt == 1 and classify(exc) is Failure.CONNECTION:
+                    continue
+                raise map_write_error(exc, self._context, action="preparing the table") from exc
+        self._plan, self._log = plan, log
+        self._writer = self._make_writer(plan)
+
+    def encode(self, batch: pa.RecordBatch, operation: Operation | None = None) -> Payload:
+        """CSV bytes (the COPY data); for ``executemany`` also the parameter rows.
+
+        A large PostgreSQL upsert batch is encoded as two CSV parts that share no key, one
+        after the other in the body (``data`` says where they are). A delete is the CSV of
+        the key columns, with their parameter rows.
+        """
+        from floe_ingestion_dlt.sinks.sql.encode import csv_body, parameter_rows
+
+        operation = operation or self.default_operation
+        if operation is Operation.DELETE:
+            keys = batch.select(list(self.settings.primary_key))
+            rows = parameter_rows(keys, backend=self._backend)
+            return Payload(rows=batch.num_rows, body=csv_body(keys), data=rows, operation=operation)
+        if self._split_upserts:
+            from floe_ingestion_dlt.sinks.sql.postgres import (
+                PARALLEL_UPSERT_MIN_ROWS,
+                KeyParts,
+                split_by_key,
+            )
+
+            if batch.num_rows >= PARALLEL_UPSERT_MIN_ROWS:
+                parts = split_by_key(batch, self.settings.primary_key[0])
+                if len(parts) > 1:
+                    body, where = KeyParts.join(
+                        [part.num_rows for part in parts], [csv_body(part) for part in parts]
+                    )
+                    return Payload(rows=batch.num_rows, body=body, data=where, operation=operation)
+        body = csv_body(batch)
+        data = None if self._copy else parameter_rows(batch, backend=self._backend)
+        return Payload(rows=batch.num_rows, body=body, data=data, operation=operation)
+
+    def send(self, payload: Payload, idempotency_key: str) -> BatchAck:
+        """Write one batch in one transaction (a batch in parts: one per part, in parallel);
+        skip it if its key was committed before."""
+        from floe_ingestion_dlt.sinks.sql.postgres import KeyParts
+
+        writer = self._writer
+        if writer is None or self._plan is None:
+            raise RuntimeError("SqlDatabaseSink.open() must be called before send()")
+        if payload.operation is Operation.DELETE:
+            writer = self._deleter(self._plan)
+        try:
+            if isinstance(payload.data, KeyParts):
+                self._write_parts(writer, payload.data.payloads(payload.body))
+            elif not self._write(writer, payload, idempotency_key):
+                return BatchAck(rows_confirmed=0, rows_skipped=payload.rows)
+        except PluginError:
+            raise
+        except Exception as exc:
+            action = f"writing a batch of {payload.rows} rows"
+            raise map_write_error(exc, self._context, action=action) from exc
+        return BatchAck(rows_confirmed=payload.rows)
+
+    def _write(self, writer: _Writer, payload: Payload, idempotency_key: str | None) -> bool:
+        """One transaction; False when the delivery log says the batch was committed before."""
+        with self._engine.connect() as conn:
+            try:
+                with conn.begin():
+                    if (
+                        self._log is not None
+                        and idempotency_key is not None
+                        and not self._log.claim(conn, idempotency_key, payload.rows)
+                    ):
+                        return False
+                    writer.write(conn, payload)
+            except Exception as exc:
+                # A driver error from COPY bypasses SQLAlchemy's disconnect detection.
+                if classify(exc) is Failure.CONNECTION and not conn.invalidated:
+                    conn.invalidate()
+                raise
+        return True
+
+    def _write_parts(self, writer: _Writer, parts: list[Payload]) -> None:
+        """Write key-disjoint parts at once, the first in this thread; raise the first failure.
+
+        Each part is its own transaction. After a failure the engine sends the whole batch
+        again, and an upsert of rows already written changes nothing.
+        """
+        with self._helper_lock:
+            if self._helper is None:
+                self._helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="floe-sql-part")
+            helper = self._helper
+        others = [helper.submit(self._write, writer, part, None) for part in parts[1:]]
+        try:
+            self._write(writer, parts[0], None)
+        finally:
+            errors = [future.exception() for future in others]
+        for error in errors:
+            if error is not None:
+                raise error
+
+    def close(self, success: bool) -> None:
+        """In replace mode, swap the staging table in (success) or drop it (failure)."""
+        from floe_ingestion_dlt.sinks.sql.tables import drop_staging, finish_replace
+
+        plan = self._plan
+        if plan is None or not plan.staging:
+            # Nothing to finish; the writer stays usable, so that a caller running several
+            # open/send/close cycles in parallel (dlt load jobs) never sees it vanish.
+            return
+        self._plan = self._writer = self._log = None
+        if not success:
+            # The write already failed; a failed clean-up must not hide why. The staging table
+            # is dropped by the next replace run in any case.
+            with contextlib.suppress(Exception), self._engine.begin() as conn:
+                drop_staging(conn, plan)
+            return
+        try:
+            with self._engine.begin() as conn:
+                finish_replace(conn, plan)
+            if plan.target_existed and plan.backend in ("mysql", "mariadb"):
+                with self._engine.begin() as conn:
+                    drop_staging(conn, plan)
+        except Exception as exc:
+            with contextlib.suppress(Exception), self._engine.begin() as conn:
+                drop_staging(conn, plan)
+            action = "replacing the table's rows with the staged ones"
+            raise map_write_error(exc, self._context, action=action) from exc
+
+    def dispose(self) -> None:
+        """Close the connection pool."""
+        with self._helper_lock:
+            helper, self._helper = self._helper, None
+        if helper is not None:
+            helper.shutdown(wait=True)
+        self._engine.dispose()
+
+    @property
+    def replaces_on_close(self) -> bool:
+        """Replace mode swaps the staged rows in at ``close``."""
+        return self.settings.mode == "replace"
+
+    def __repr__(self) -> str:
+        return f"SqlDatabaseSink({self._context.target!r}, mode={self.settings.mode!r})"
+
+    def _deleter(self, plan: TablePlan) -> _Writer:
+        from floe_ingestion_dlt.sinks.sql.executemany import KeyDeleter
+
+        return KeyDeleter(plan, self._engine.dialect)
+
+    def _make_writer(self, plan: TablePlan) -> _Writer:
+        upsert = self.settings.mode == "upsert"
+        if self._copy:
+            from floe_ingestion_dlt.sinks.sql.postgres import PostgresCopyWriter
+
+            return PostgresCopyWriter(plan, self._engine.dialect, upsert=upsert)
+        from floe_ingestion_dlt.sinks.sql.executemany import ExecutemanyWriter
+
+        return ExecutemanyWriter(plan, self._engine.dialect, upsert=upsert)
+
+    def _check_destination(self) -> None:
+        """Connect once (credentials, reachability) and check the table where config allows."""
+        import sqlalchemy as sa
+
+        try:
+            with self._engine.connect() as conn:
+                if not self.settings.create_table:
+                    exists = sa.inspect(conn).has_table(
+                        self.settings.table, schema=self.settings.db_schema
+                    )
+                    if not exists:
+                        raise SinkConfigurationError(
+                            f"table {self._context.target} does not exist and create_table "
+                            "is false",
+                            destination=self.destination,
+                            sink_type=SINK_TYPE,
+                            hint="create the table, or set `create_table: true`",
+                        )
+        except PluginError:
+            raise
+        except Exception as exc:
+            raise map_connect_error(exc, self._context) from exc

@@ -1,0 +1,171 @@
+"""Arrow types -> SQL column types, for tables the ``sql_database`` sink creates.
+
+=============================  ==========================  ===================  ============
+Arrow                          PostgreSQL                  MySQL / MariaDB      SQLite
+=============================  ==========================  ===================  ============
+int8, int16, uint8             SMALLINT                    SMALLINT             INTEGER
+int32, uint16                  INTEGER                     INTEGER              INTEGER
+int64, uint32                  BIGINT                      BIGINT               INTEGER
+uint64                         NUMERIC(20, 0)              NUMERIC(20, 0)       NUMERIC
+float16, float32               REAL                        FLOAT                REAL
+float64                        DOUBLE PRECISION            DOUBLE               REAL
+decimal(p, s)                  NUMERIC(p, s)               DECIMAL(p, s)        NUMERIC
+bool                           BOOLEAN                     BOOL                 BOOLEAN
+string, large_string           TEXT                        LONGTEXT *           TEXT
+binary (any)                   BYTEA                       LONGBLOB             BLOB
+timestamp with zone            TIMESTAMP WITH TIME ZONE    DATETIME(6), UTC     DATETIME **
+timestamp without zone         TIMESTAMP                   DATETIME(6)          DATETIME **
+date                           DATE                        DATE                 DATE
+time                           TIME                        TIME(6)              TIME
+list, struct, map              JSONB                       JSON                 JSON (text)
+null                           TEXT                        LONGTEXT             TEXT
+=============================  ==========================  ===================  ============
+
+\\* Key columns of string type are ``VARCHAR(255)`` on MySQL, which cannot index ``TEXT``.
+\\** SQLite stores ISO-8601 text, ``YYYY-MM-DD HH:MM:SS.ffffff``, with ``+00:00`` for UTC.
+Dictionary-encoded columns take their value type. Durations and other types have no faithful
+SQL counterpart and are refused with a hint to cast them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from floe_core.sinks.errors import SinkConfigurationError
+
+from floe_ingestion_dlt.sinks.sql.config import SINK_TYPE
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import sqlalchemy as sa
+
+__all__ = ["KEY_VARCHAR_LENGTH", "build_table", "column_type", "value_type"]
+
+KEY_VARCHAR_LENGTH = 255
+
+
+def value_type(arrow_type: pa.DataType) -> pa.DataType:
+    """The type of the values, looking through dictionary encoding."""
+    import pyarrow as pa
+
+    while pa.types.is_dictionary(arrow_type):
+        arrow_type = arrow_type.value_type
+    return arrow_type
+
+
+def column_type(
+    arrow_type: pa.DataType, *, backend: str, is_key: bool = False
+) -> sa.types.TypeEngine[Any]:
+    """The SQLAlchemy column type for ``arrow_type`` on ``backend`` (see the module table).
+
+    Raises:
+        TypeError: The Arrow type has no faithful SQL counterpart.
+    """
+    import pyarrow as pa
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import mysql, postgresql
+
+    t = value_type(arrow_type)
+    mysql_like = backend in ("mysql", "mariadb")
+    if pa.types.is_boolean(t):
+        return sa.Boolean(create_constraint=False)
+    if pa.types.is_integer(t):
+        if t.bit_width <= 8 or (t.bit_width == 16 and pa.types.is_signed_integer(t)):
+            return sa.SmallInteger()
+        if t.bit_width == 16 or (t.bit_width == 32 and pa.types.is_signed_integer(t)):
+            return sa.Integer()
+        if t.bit_width == 32 or pa.types.is_signed_integer(t):
+            return sa.BigInteger()
+        return sa.Numeric(20, 0)
+    if pa.types.is_floating(t):
+        if t.bit_width == 64:
+            return sa.Double()
+        return sa.Float().with_variant(sa.REAL(), "postgresql")
+    if pa.types.is_decimal(t):
+        return sa.Numeric(t.precision, t.scale)
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t):
+        if mysql_like:
+            return sa.String(KEY_VARCHAR_LENGTH) if is_key else mysql.LONGTEXT()
+        return sa.Text()
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
+        return mysql.LONGBLOB() if mysql_like else sa.LargeBinary()
+    if pa.types.is_timestamp(t):
+        if mysql_like:
+            return mysql.DATETIME(fsp=6)
+        return sa.DateTime(timezone=t.tz is not None)
+    if pa.types.is_date(t):
+        return sa.Date()
+    if pa.types.is_time(t):
+        return mysql.TIME(fsp=6) if mysql_like else sa.Time()
+    if (
+        pa.types.is_list(t)
+        or pa.types.is_large_list(t)
+        or pa.types.is_struct(t)
+        or (pa.types.is_map(t) or pa.types.is_fixed_size_list(t))
+    ):
+        return postgresql.JSONB() if backend == "postgresql" else sa.JSON()
+    raise TypeError(f"Arrow type {t} has no faithful SQL column type")
+
+
+def build_table(
+    metadata: sa.MetaData,
+    name: str,
+    schema: pa.Schema,
+    *,
+    db_schema: str | None,
+    backend: str,
+    primary_key: Sequence[str] = (),
+    key_name: str | None = None,
+    destination: str = "",
+) -> sa.Table:
+    """A SQLAlchemy ``Table`` with one column per Arrow field and the given primary key.
+
+    ``key_name`` names the primary-key constraint (default ``<name>_pkey``).
+
+    Raises:
+        SinkConfigurationError: A field's type has no SQL counterpart, or a key column is
+            not in the data.
+    """
+    import sqlalchemy as sa
+
+    missing = [key for key in primary_key if key not in schema.names]
+    if missing:
+        raise SinkConfigurationError(
+            f"primary_key column(s) {', '.join(map(repr, missing))} are not in the data; "
+            f"columns written: {', '.join(schema.names)}",
+            destination=destination,
+            sink_type=SINK_TYPE,
+            hint="fix primary_key, or field_mapping if the key column is renamed",
+        )
+    items: list[sa.schema.SchemaItem] = []
+    for field in schema:
+        is_key = field.name in primary_key
+        try:
+            sql_type = column_type(field.type, backend=backend, is_key=is_key)
+        except TypeError as exc:
+            raise SinkConfigurationError(
+                f"column {field.name!r}: {exc}",
+                destination=destination,
+                sink_type=SINK_TYPE,
+                hint="cast the column in the source model (e.g. a duration to an integer "
+                "number of seconds) or leave it out",
+            ) from exc
+        # No autoincrement: the values are the data's own (MySQL would turn a key of 0 into
+        # the next sequence number, PostgreSQL would attach a sequence).
+        items.append(
+            sa.Column(
+                field.name, sql_type, nullable=not is_key and field.nullable, autoincrement=False
+            )
+        )
+    if primary_key:
+        key_name = key_name or f"{name[:58]}_pkey"
+        items.append(sa.PrimaryKeyConstraint(*primary_key, name=key_name))
+    return sa.Table(
+        name,
+        metadata,
+        *items,
+        schema=db_schema,
+        mysql_charset="utf8mb4",
+        mariadb_charset="utf8mb4",
+    )
