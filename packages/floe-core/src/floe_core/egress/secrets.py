@@ -43,6 +43,7 @@ from floe_core.egress.errors import (
     SecretKeyMissingError,
     SecretNotFoundError,
 )
+from floe_core.secrets.redact import credential_values
 
 if TYPE_CHECKING:
     from floe_core.egress.secrets_kubernetes import KubernetesSecrets
@@ -64,8 +65,6 @@ DEFAULT_CLUSTER_SECRETS_DIR = Path("/var/run/secrets/floe")
 _SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _ENV_PREFIX = "FLOE_SECRET_"
 _ENV_SEPARATOR = "__"  # between the Secret name and the key
-_SENSITIVE_KEY = re.compile(r"(?i)pass|pwd|token|secret|key|credential|auth|cert|private")
-_URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:(?P<password>[^@/\s]+)@")
 
 
 def env_var_name(ref: str, key: str) -> str:
@@ -127,18 +126,13 @@ class ResolvedSecret:
         """The sensitive values, for scrubbing them from any text that leaves the process.
 
         Values of keys that name a credential (``password``, ``token``, ``api_key``,
-        ``client_secret``, ...) are sensitive, and so is the password inside any URL value.
-        Plain settings kept in the Secret (``username``, ``base_url``, ``client_id``) are
-        not: scrubbing them would make messages unreadable without protecting anything.
+        ``client_secret``, ...) are sensitive, and so is the password inside any URL value
+        (the URL itself is not: messages keep naming its host and database). Plain settings
+        kept in the Secret (``username``, ``base_url``, ``client_id``) are not sensitive
+        either: scrubbing them would make messages unreadable without protecting anything.
+        See :func:`floe_core.secrets.redact.credential_values`.
         """
-        found: list[str] = []
-        for key, secret in self.values.items():
-            value = secret.get_secret_value()
-            if _SENSITIVE_KEY.search(key):
-                found.append(value)
-            else:
-                found.extend(match.group("password") for match in _URL_PASSWORD.finditer(value))
-        return found
+        return credential_values(self.reveal())
 
     def _missing(
         self, key: str, destination: str, alternatives: Sequence[Sequence[str]] = ()

@@ -21,6 +21,7 @@ from floe_core.egress.catalog import (
     catalog_errors,
     catalog_name,
     catalog_properties,
+    catalog_secrets,
     describe_catalog,
     open_catalog,
 )
@@ -75,9 +76,7 @@ class IcebergSource:
         self._name = table
         self._catalog_name = catalog_name(catalog_config)
         self._where = describe_catalog(catalog_config)
-        self._secrets = (
-            [str(catalog_config["client_secret"])] if catalog_config.get("client_secret") else []
-        )
+        self._secrets = catalog_secrets(catalog_config)
         self._catalog: Catalog = open_catalog(catalog_config)
         try:
             self._table: Table = self._load_table()

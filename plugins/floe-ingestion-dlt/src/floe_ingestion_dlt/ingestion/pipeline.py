@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from floe_core.plugins.ingestion import IngestionConfig, IngestionResult
+from floe_core.secrets.redact import credential_values
 
 from floe_ingestion_dlt.ingestion.errors import IngestionError, mapped_errors, source_errors
 from floe_ingestion_dlt.ingestion.iceberg_writer import SCHEMA_CONTRACTS, IcebergTableWriter
@@ -130,7 +131,7 @@ def create_pipeline(
         catalog=catalog,
         catalog_label=label,
         pipelines_dir=Path(pipelines_dir) if pipelines_dir is not None else None,
-        secrets=source.secret_values() + _catalog_secrets(catalog_config),
+        secrets=source.secret_values() + credential_values(catalog_config or {}),
     )
 
 
@@ -155,11 +156,6 @@ def _open_catalog(catalog_config: dict[str, Any] | None, table: str) -> tuple[Ca
         return open_catalog(catalog_config, create=True), describe_catalog(catalog_config)
     except SourceError as exc:
         raise IngestionError(exc.message, destination=table, hint=exc.hint) from exc
-
-
-def _catalog_secrets(catalog_config: dict[str, Any] | None) -> list[str]:
-    secret = (catalog_config or {}).get("client_secret")
-    return [str(secret)] if secret else []
 
 
 def _keys(primary_key: str | list[str] | None) -> list[str]:
