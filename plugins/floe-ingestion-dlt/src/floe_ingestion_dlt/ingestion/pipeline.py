@@ -95,7 +95,7 @@ def create_pipeline(
     Args:
         config: Source type and settings, target ``namespace.table``, write mode, schema
             contract, cursor and primary key.
-        catalog_config: floe's catalog section (see ``floe_core.egress.catalog``). ``None``
+        catalog_config: floe's catalog section (see ``floe_core.iceberg.catalog``). ``None``
             uses pyiceberg's own configuration (``.pyiceberg.yaml`` / ``PYICEBERG_CATALOG__*``
             environment variables) for its default catalog.
         pipelines_dir: Keep dlt's working folder here instead of a temporary one.
@@ -136,8 +136,8 @@ def create_pipeline(
 
 
 def _open_catalog(catalog_config: dict[str, Any] | None, table: str) -> tuple[Catalog, str]:
-    from floe_core.egress.catalog import describe_catalog, open_catalog
     from floe_core.errors import SourceError
+    from floe_core.iceberg.catalog import describe_catalog, open_catalog
 
     if catalog_config is None:
         from pyiceberg.catalog import load_catalog
@@ -335,7 +335,7 @@ def get_destination_config(catalog_config: dict[str, Any]) -> dict[str, Any]:
     pyiceberg catalog properties) and, when the catalog has a warehouse, ``bucket_url``. The
     result can hold the catalog's client secret: treat it as secret material.
     """
-    from floe_core.egress.catalog import catalog_name, catalog_properties
+    from floe_core.iceberg.catalog import catalog_name, catalog_properties
 
     props = catalog_properties(catalog_config)
     settings: dict[str, Any] = {

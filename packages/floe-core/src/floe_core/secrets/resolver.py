@@ -20,7 +20,7 @@ has a Secret of that name provides all of its keys:
 3. **Kubernetes API**, only when running in a cluster (``KUBERNETES_SERVICE_HOST`` is set): the
    Secret is read from the pod's own namespace with the pod's service account token. The
    ``kubernetes`` client is imported only then (``pip install 'floe-core[k8s]'``); see
-   :mod:`floe_core.egress.secrets_kubernetes`.
+   :mod:`floe_core.secrets.kubernetes`.
 
 Values are held as :class:`pydantic.SecretStr` and are revealed only when a sink is built.
 Errors name Secrets, keys and paths, never values.
@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from pydantic import SecretStr
 
-from floe_core.egress.errors import (
+from floe_core.secrets.errors import (
     SecretBackendError,
     SecretError,
     SecretKeyMissingError,
@@ -46,7 +46,7 @@ from floe_core.egress.errors import (
 from floe_core.secrets.redact import credential_values
 
 if TYPE_CHECKING:
-    from floe_core.egress.secrets_kubernetes import KubernetesSecrets
+    from floe_core.secrets.kubernetes import KubernetesSecrets
 
 __all__ = [
     "DEFAULT_CLUSTER_SECRETS_DIR",
@@ -278,7 +278,7 @@ class SecretResolver:
             environ: Environment to read (defaults to ``os.environ``).
             kubernetes: A pre-built Kubernetes source (tests inject one).
         """
-        from floe_core.egress.secrets_kubernetes import KubernetesSecrets
+        from floe_core.secrets.kubernetes import KubernetesSecrets
 
         env = os.environ if environ is None else environ
         if env.get("FLOE_SECRETS_DIR"):

@@ -23,14 +23,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from floe_core.egress.catalog import (
+from floe_core.errors import SourceError
+from floe_core.iceberg.catalog import (
     catalog_errors,
     catalog_secrets,
     describe_catalog,
     open_catalog,
 )
-from floe_core.egress.source import parse_table_identifier
-from floe_core.errors import SourceError
+from floe_core.iceberg.source import parse_table_identifier
 
 if TYPE_CHECKING:
     import pyarrow as pa

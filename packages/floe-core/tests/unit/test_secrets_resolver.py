@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from floe_core.egress.errors import (
+from floe_core.secrets.errors import (
     SecretError,
     SecretKeyMissingError,
     SecretNotFoundError,
 )
-from floe_core.egress.secrets import (
+from floe_core.secrets.resolver import (
     SecretResolver,
     env_var_name,
 )
