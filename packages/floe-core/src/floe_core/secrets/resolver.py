@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from pydantic import SecretStr
 
+from floe_core.schemas.secrets import is_valid_secret_name
 from floe_core.secrets.errors import (
     SecretBackendError,
     SecretError,
@@ -61,8 +62,6 @@ __all__ = [
 #: Where a pod mounts floe's Secrets when no directory is configured.
 DEFAULT_CLUSTER_SECRETS_DIR = Path("/var/run/secrets/floe")
 
-# Kubernetes Secret names: DNS subdomain (lower-case alphanumerics, '-' and '.').
-_SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _ENV_PREFIX = "FLOE_SECRET_"
 _ENV_SEPARATOR = "__"  # between the Secret name and the key
 
@@ -302,7 +301,7 @@ class SecretResolver:
             SecretNotFoundError: No source has it; the message lists where it looked.
             SecretBackendError: A source exists but could not be read.
         """
-        if not _SECRET_NAME.match(ref):
+        if not is_valid_secret_name(ref):
             raise SecretError(
                 f"'{ref}' is not a valid Secret name",
                 hint="use a Kubernetes Secret name: lower-case letters, digits, '-' and '.'",

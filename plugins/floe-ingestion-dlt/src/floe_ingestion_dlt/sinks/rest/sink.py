@@ -39,7 +39,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
-from floe_core.secrets.redact import redact
+from floe_core.secrets.redact import credential_values, redact
 from floe_core.sinks.base import BatchAck, Operation, Payload, Sink, SinkCapabilities
 from floe_core.sinks.errors import (
     PluginError,
@@ -134,7 +134,7 @@ class RestApiSink(Sink):
             secret.get_secret_value()
             for secret in (settings.token, settings.password, settings.api_key)
             if secret is not None
-        ]
+        ] + credential_values(settings.headers)  # e.g. an X-Auth-Token kept in the Secret
         self._id_path = self._compile_id_path(settings.record_id_path)
         return settings
 
