@@ -22,8 +22,8 @@ from typing import Any
 import psycopg
 import pytest
 from floe_core.cli.app import app
-from floe_core.egress.quickstart_data import create_customers_table
-from floe_core.egress.source import IcebergSource
+from floe_core.demo.data import create_customers_table
+from floe_core.iceberg.source import IcebergSource
 from typer.testing import CliRunner, Result
 
 REPO = Path(__file__).resolve().parents[2]

@@ -17,10 +17,10 @@ import pytest
 from floe_core.compiler import compile_project
 from floe_core.egress.destinations import select_destinations
 from floe_core.egress.runner import EgressRunner
-from floe_core.egress.secrets import SecretResolver
 from floe_core.egress.state import StateStore, state_url_for
 from floe_core.errors import FloeError
 from floe_core.registry import PluginRegistry
+from floe_core.secrets.resolver import SecretResolver
 
 TOKEN = "Tok-Planted-4be2c0de91"
 PG_PASSWORD = "Pg-Planted-9d3f1a77"

@@ -12,9 +12,9 @@ from floe_core.egress.destinations import (
     select_destinations,
 )
 from floe_core.egress.errors import EgressConfigError
-from floe_core.egress.secrets import SecretResolver
 from floe_core.plugins import EgressResult, SinkConfig, SinkConnector
 from floe_core.registry import PluginRegistry
+from floe_core.secrets.resolver import SecretResolver
 
 
 class Sinks(SinkConnector):

@@ -51,6 +51,16 @@ def test_redactor_scrubs_nested_data_longest_first() -> None:
 
 
 @pytest.mark.requirement("B3")
+def test_redactor_masks_the_password_of_a_registered_url_and_keeps_where() -> None:
+    scrub = Redactor()
+    scrub.add(["postgresql://app:pw-Obs-77@db:5432/crm"])
+
+    text = scrub.text("insert on postgresql://app:pw-Obs-77@db:5432/crm table x failed")
+
+    assert text == "insert on postgresql://app:***@db:5432/crm table x failed"
+
+
+@pytest.mark.requirement("B3")
 def test_json_logs_carry_the_run_id_and_never_the_secret(scrubbed: None) -> None:
     stream = io.StringIO()
     configure_logging(stream, environ={})

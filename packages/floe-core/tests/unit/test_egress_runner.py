@@ -16,20 +16,17 @@ from typing import Any
 import pyarrow as pa
 import pytest
 from floe_core.compiler import EgressPlan, compile_project
+from floe_core.demo.data import create_customers_table
 from floe_core.egress.destinations import select_destinations
-from floe_core.egress.errors import (
-    EgressConfigError,
-    SecretKeyMissingError,
-    SecretNotFoundError,
-)
-from floe_core.egress.quickstart_data import create_customers_table
+from floe_core.egress.errors import EgressConfigError
 from floe_core.egress.receipt import Receipt, RunStatus
 from floe_core.egress.runner import EgressRunner
-from floe_core.egress.secrets import SecretResolver
 from floe_core.egress.state import StateStore, state_url_for
 from floe_core.errors import FloeError, NoSuchSourceTableError, SourceError
 from floe_core.plugins import EgressResult, PluginMetadata, SinkConfig, SinkConnector
 from floe_core.registry import PluginRegistry
+from floe_core.secrets.errors import SecretKeyMissingError, SecretNotFoundError
+from floe_core.secrets.resolver import SecretResolver
 
 ROWS = 250
 TOKEN = "good-token-7c1e55"
@@ -358,8 +355,8 @@ def test_rest_catalog_secret_needs_client_credentials(project: Project) -> None:
 
 @pytest.mark.requirement("R8")
 def test_an_empty_table_is_a_successful_run_of_zero_rows(project: Project) -> None:
-    from floe_core.egress.catalog import open_catalog
-    from floe_core.egress.quickstart_data import customers_schema
+    from floe_core.demo.data import customers_schema
+    from floe_core.iceberg.catalog import open_catalog
 
     catalog = open_catalog(
         {

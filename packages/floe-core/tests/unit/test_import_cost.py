@@ -28,3 +28,11 @@ def test_contracts_and_schemas_import_without_pyarrow_dlt_or_pyiceberg() -> None
 def test_registry_compiler_and_cli_import_without_heavy_libraries() -> None:
     statement = "import floe_core.registry, floe_core.compiler, floe_core.yamlio, floe_core.cli.app"
     assert _imported_after(statement) == []
+
+
+def test_secrets_and_the_iceberg_catalog_config_import_without_heavy_libraries() -> None:
+    statement = (
+        "import floe_core.secrets.redact, floe_core.secrets.resolver, floe_core.iceberg.catalog, "
+        "floe_core.demo"
+    )
+    assert _imported_after(statement) == []

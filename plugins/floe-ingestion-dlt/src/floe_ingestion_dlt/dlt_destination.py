@@ -34,9 +34,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from floe_core.secrets.redact import redact
 from floe_core.sinks import engine
 from floe_core.sinks.batching import resolve_batch_size
-from floe_core.sinks.errors import PluginError, SinkConfigurationError, sanitize
+from floe_core.sinks.errors import PluginError, SinkConfigurationError
 from floe_core.sinks.ratelimit import RateLimiter
 
 if TYPE_CHECKING:
@@ -91,10 +92,10 @@ def dlt_destination(sink: Sink, *, name: str | None = None) -> Any:
                 sink, [batch], position_prefix=f"dlt.{table_name}.{call}.", limiter=limiter
             )
         except PluginError as exc:
-            raise DestinationTerminalException(sanitize(str(exc), secrets)) from exc
+            raise DestinationTerminalException(redact(str(exc), secrets)) from exc
         result, error = outcome.result, outcome.error
         if error is not None:
-            message = sanitize(str(error), secrets)
+            message = redact(str(error), secrets)
             if isinstance(error, PluginError) and error.retryable:
                 raise DestinationTransientException(message) from error
             raise DestinationTerminalException(message) from error

@@ -22,8 +22,8 @@ from urllib.parse import parse_qs, urlparse
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from floe_core.egress.catalog import open_catalog
-from floe_core.egress.source import IcebergSource
+from floe_core.iceberg.catalog import open_catalog
+from floe_core.iceberg.source import IcebergSource
 from floe_core.plugins.ingestion import IngestionConfig, IngestionResult
 from floe_ingestion_dlt.ingestion.errors import IngestionError
 from floe_ingestion_dlt.ingestion.pipeline import create_pipeline, get_destination_config, run

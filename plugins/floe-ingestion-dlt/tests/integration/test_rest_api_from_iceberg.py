@@ -10,7 +10,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from floe_core.egress.source import IcebergSource
+from floe_core.iceberg.source import IcebergSource
 from floe_core.plugins import SinkConfig
 from floe_ingestion_dlt import DltIngestionPlugin
 from pyiceberg.catalog import load_catalog

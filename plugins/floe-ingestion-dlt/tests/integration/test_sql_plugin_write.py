@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 import sqlalchemy as sa
-from floe_core.egress.source import IcebergSource
+from floe_core.iceberg.source import IcebergSource
 from floe_core.plugins.sink import SinkConfig
 from floe_ingestion_dlt.plugin import DltIngestionPlugin
 from floe_ingestion_dlt.sinks.sql.encode import csv_body

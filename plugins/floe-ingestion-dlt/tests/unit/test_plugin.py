@@ -75,7 +75,7 @@ def test_argument_errors() -> None:
 
 @pytest.mark.requirement("R9")
 def test_source_config_comes_from_the_iceberg_source_module(tmp_path: Path) -> None:
-    from floe_core.egress.source import catalog_properties
+    from floe_core.iceberg.source import catalog_properties
 
     catalog = {
         "type": "sql",

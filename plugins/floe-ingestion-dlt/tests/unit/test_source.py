@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from floe_core.egress import catalog as core_catalog
-from floe_core.egress import source as core_source
+from floe_core.iceberg import catalog as core_catalog
+from floe_core.iceberg import source as core_source
 from floe_ingestion_dlt import source
 
 

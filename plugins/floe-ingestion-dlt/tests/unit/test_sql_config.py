@@ -119,3 +119,12 @@ def test_unusable_urls_fail_at_creation(url: str, message: str, hint: str) -> No
 def test_upsert_on_a_database_without_upsert_support_is_refused() -> None:
     with pytest.raises(SinkConfigurationError, match="mode 'upsert' is not supported on mssql"):
         _sink(url="mssql+pymssql://u:p@h/d", mode="upsert", primary_key=["id"])
+
+
+@pytest.mark.requirement("R7")
+def test_secret_values_are_the_passwords_not_the_whole_url() -> None:
+    assert _settings().secret_values() == [PASSWORD]
+    assert sorted(_settings(password="other-secret").secret_values()) == [
+        PASSWORD,
+        "other-secret",
+    ]

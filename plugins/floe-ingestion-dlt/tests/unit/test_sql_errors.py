@@ -15,6 +15,7 @@ from floe_core.sinks.errors import (
     SinkTransientWriteError,
     SinkWriteError,
 )
+from floe_ingestion_dlt.sinks.sql.config import SqlDatabaseSettings
 from floe_ingestion_dlt.sinks.sql.errors import ErrorContext, map_connect_error, map_write_error
 
 CONTEXT = ErrorContext(destination="crm", target="postgresql://db/crm table t", secrets=("pw-123",))
@@ -78,3 +79,18 @@ def test_connect_errors_and_secrets() -> None:
     assert type(
         map_connect_error(pymysql.err.OperationalError(1045, "Access denied"), CONTEXT)
     ) is (SinkAuthenticationError)
+
+
+@pytest.mark.requirement("R13")
+def test_a_driver_message_quoting_the_url_keeps_its_host_and_database() -> None:
+    url = "postgresql://app:pw-in-url-77@db.example:5432/crm"
+    settings = SqlDatabaseSettings.from_connection_config({"url": url, "table": "t"})
+    context = ErrorContext(
+        "crm", "postgresql://db.example:5432/crm table t", secrets=tuple(settings.secret_values())
+    )
+    orig = psycopg.errors.UndefinedTable(f'relation "t" does not exist on {url} table t')
+
+    error = map_write_error(orig, context, action="insert")
+
+    assert "on postgresql://app:***@db.example:5432/crm table t" in str(error)
+    assert "pw-in-url-77" not in str(error)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from floe_core.egress.quickstart import DemoResult
+    from floe_core.demo.quickstart import DemoResult
 
 __all__ = ["demo"]
 
@@ -29,9 +29,9 @@ def demo(
     Exit code 0: synced; 3: partial (some rows rejected); 1: failed.
     """
     from floe_core.cli.output import console, print_error
+    from floe_core.demo.quickstart import run_demo
     from floe_core.egress.observability import configure_logging, get_logger, redactor
     from floe_core.egress.progress import make_progress
-    from floe_core.egress.quickstart import run_demo
     from floe_core.egress.receipt import exit_code
     from floe_core.errors import FloeError
 

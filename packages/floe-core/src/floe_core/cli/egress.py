@@ -97,9 +97,9 @@ def _run(
     from floe_core.egress.observability import span as new_span
     from floe_core.egress.progress import make_progress
     from floe_core.egress.runner import EgressRunner
-    from floe_core.egress.secrets import SecretResolver
     from floe_core.egress.state import StateStore, state_url_for
     from floe_core.registry import PluginRegistry
+    from floe_core.secrets.resolver import SecretResolver
 
     registry = PluginRegistry.discover()
     with new_span("floe.egress.compile"):

@@ -1,8 +1,17 @@
-"""Reading Gold tables from Iceberg and sending them to destinations.
+"""An egress run: Gold tables sent to destinations, its state, receipts and observability.
 
-Import the modules you need (``floe_core.egress.source``, ``floe_core.egress.catalog``, ...);
-this package itself imports nothing, so ``import floe_core`` stays cheap and works without
-pyarrow or pyiceberg installed.
+- ``floe_core.egress.runner``: ``EgressRunner``, one run over the compiled destinations;
+- ``floe_core.egress.destinations``: preparing each destination (its Secret keys, the catalog);
+- ``floe_core.egress.state``, ``state_tables``: run history and per-destination state;
+- ``floe_core.egress.receipt``: what a run did, as printed and stored;
+- ``floe_core.egress.progress``: the progress display;
+- ``floe_core.egress.observability``: logs and traces, redacted;
+- ``floe_core.egress.arrow_memory``: the Arrow allocator of a run's process;
+- ``floe_core.egress.errors``: ``EgressConfigError``, ``StateStoreError``.
+
+Reading Iceberg lives in ``floe_core.iceberg``, Secrets in ``floe_core.secrets``, the sink SDK
+in ``floe_core.sinks``. Import the modules you need; this package itself imports nothing, so
+``import floe_core`` stays cheap and works without pyarrow or pyiceberg installed.
 """
 
 from __future__ import annotations

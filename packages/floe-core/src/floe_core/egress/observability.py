@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from opentelemetry import trace
 
+from floe_core.secrets.redact import MIN_SECRET_LENGTH, redact
+
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import SpanProcessor
 
@@ -48,32 +50,30 @@ __all__ = [
 
 LOGGER_NAME = "floe.egress"
 TRACER_NAME = "floe.egress"
-_MIN_SECRET_LENGTH = 4
 _LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "off": 100}
 
 
 class Redactor:
-    """Replaces every registered secret value with ``***`` in text and nested data."""
+    """Redacts text and nested data with :func:`floe_core.secrets.redact.redact`.
+
+    Holds the secret values registered during a run; credentials that need no registration
+    (URL passwords, ``token=...`` pairs, ``Authorization`` headers) are masked as well.
+    """
 
     def __init__(self) -> None:
         self._values: set[str] = set()
 
     def add(self, values: Iterable[str]) -> None:
         """Register secret values (very short values are ignored: they would mangle text)."""
-        self._values.update(
-            v for v in values if isinstance(v, str) and len(v) >= _MIN_SECRET_LENGTH
-        )
+        self._values.update(v for v in values if isinstance(v, str) and len(v) >= MIN_SECRET_LENGTH)
 
     def clear(self) -> None:
         """Forget every registered value."""
         self._values.clear()
 
     def text(self, text: str) -> str:
-        """``text`` with every registered value replaced, longest first."""
-        for value in sorted(self._values, key=len, reverse=True):
-            if value in text:
-                text = text.replace(value, "***")
-        return text
+        """``text`` without credentials: registered values and those :func:`redact` finds."""
+        return redact(text, self._values)
 
     def data(self, value: Any) -> Any:
         """Scrub strings inside dicts, lists and tuples; other values pass unchanged."""

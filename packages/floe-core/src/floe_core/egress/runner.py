@@ -41,11 +41,11 @@ if TYPE_CHECKING:
 
     from floe_core.compiler import CompiledDestination, EgressPlan
     from floe_core.egress.progress import Progress
-    from floe_core.egress.secrets import ResolvedSecret, SecretResolver
-    from floe_core.egress.source import IcebergSource
     from floe_core.egress.state import StateStore
+    from floe_core.iceberg.source import IcebergSource
     from floe_core.plugins.sink import SinkConnector
     from floe_core.registry import PluginRegistry
+    from floe_core.secrets.resolver import ResolvedSecret, SecretResolver
 
 __all__ = ["EgressRunner"]
 
@@ -148,7 +148,7 @@ class EgressRunner:
         return _Prepared(destination, plugin, source, sink, receipt, time.perf_counter() - started)
 
     def _open_source(self, destination: CompiledDestination) -> IcebergSource:
-        from floe_core.egress.source import IcebergSource
+        from floe_core.iceberg.source import IcebergSource
 
         if not destination.source_table:
             raise EgressConfigError(

@@ -19,16 +19,21 @@ Not rejected: keys that merely contain such a word (``token_url``, ``api_key_hea
 password, and anything outside the checked mapping, such as ``field_mapping`` (a destination
 field may well be called ``token``).
 
-Findings carry the key path and the reason, never the value.
+Findings carry the key path and the reason, never the value. What names a credential is
+defined once, in :mod:`floe_core.secrets.redact`; this module applies it to configuration.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+
+from floe_core.secrets.redact import (
+    CREDENTIAL_KEY_SUFFIXES,
+    is_credential_key,
+    url_has_credentials,
+)
 
 __all__ = [
     "CREDENTIAL_KEY_SUFFIXES",
@@ -37,29 +42,6 @@ __all__ = [
     "is_credential_key",
     "url_has_credentials",
 ]
-
-#: Normalised key endings that mark a credential (see the module docstring).
-CREDENTIAL_KEY_SUFFIXES: tuple[str, ...] = (
-    "password",
-    "passwd",
-    "pwd",
-    "passphrase",
-    "token",
-    "apikey",
-    "secret",
-    "secretkey",
-    "secretaccesskey",
-    "privatekey",
-    "connectionstring",
-    "connstr",
-    "credential",
-    "credentials",
-    "authorization",
-    "cookie",
-)
-
-_NORMALISE = re.compile(r"[-_.\s]+")
-_URL_START = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 @dataclass(frozen=True)
@@ -73,29 +55,6 @@ class CredentialFinding:
 
     path: tuple[str | int, ...]
     reason: str
-
-
-def is_credential_key(key: str) -> bool:
-    """True when ``key`` names a credential (``password``, ``X-API-Key``, ``client_secret``...)."""
-    normalised = _NORMALISE.sub("", key.lower())
-    return normalised.endswith(CREDENTIAL_KEY_SUFFIXES)
-
-
-def url_has_credentials(value: str) -> bool:
-    """True when ``value`` is a URL carrying a password or a credential query parameter."""
-    if not _URL_START.match(value):
-        return False
-    try:
-        parts = urlsplit(value)
-        password = parts.password
-    except ValueError:
-        return False
-    if password:
-        return True
-    return any(
-        is_credential_key(name) and item
-        for name, item in parse_qsl(parts.query, keep_blank_values=True)
-    )
 
 
 def find_inline_credentials(

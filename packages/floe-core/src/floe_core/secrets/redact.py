@@ -21,11 +21,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 __all__ = [
     "CREDENTIAL_KEY_SUFFIXES",
     "MASK",
+    "MIN_SECRET_LENGTH",
     "credential_values",
     "is_credential_key",
     "redact",
@@ -65,8 +66,9 @@ _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*):(?P<p
 # key=value, key: value, "key": "value" whose key names a credential.
 _SECRET_PAIR = re.compile(
     r"(?i)(?P<key>password|passwd|pwd|passphrase|token|api[_-]?key|secret|authorization)"
-    r"(?P<sep>[\"']?\s*[:=]\s*[\"']?)(?:bearer\s+|basic\s+)?[^\s\"',;&}]+"
+    r"(?P<sep>[\"']?\s*[:=]\s*[\"']?)(?P<scheme>bearer\s+|basic\s+)?[^\s\"',;&}]+"
 )
+_PAIR_MASK = rf"\g<key>\g<sep>\g<scheme>{MASK}"
 
 
 def is_credential_key(key: str) -> bool:
@@ -87,38 +89,71 @@ def url_password(value: str) -> str | None:
 
 def url_has_credentials(value: str) -> bool:
     """True when ``value`` is a URL carrying a password or a credential query parameter."""
+    return bool(_url_secrets(value))
+
+
+def _url_secrets(value: str) -> list[str]:
+    """The secret parts of a URL: its password and credential-named query parameter values."""
     if not _URL_START.match(value):
-        return False
-    if url_password(value):
-        return True
+        return []
     try:
-        query = urlsplit(value).query
+        parts = urlsplit(value)
+        password = parts.password
     except ValueError:
-        return False
-    return any(
-        is_credential_key(name) and item for name, item in parse_qsl(query, keep_blank_values=True)
+        return []
+    found = [password] if password else []
+    if password and unquote(password) != password:
+        found.append(unquote(password))  # as a driver would echo it, percent-decoded
+    found.extend(
+        item
+        for name, item in parse_qsl(parts.query, keep_blank_values=True)
+        if item and is_credential_key(name)
     )
+    return found
 
 
 def credential_values(config: Mapping[str, Any]) -> list[str]:
-    """The secret values in a flat settings mapping: credential-named keys and URL passwords."""
+    """The secret values in a flat settings mapping, to hand to :func:`redact`.
+
+    A credential-named key gives its value; a URL (under any key) gives only its password and
+    credential query parameters, so that a message keeps saying which host and database it is
+    about. A credential-named key holding a URL without such parts gives the whole URL.
+    """
     values: list[str] = []
     for key, value in config.items():
         if not isinstance(value, str) or not value:
             continue
-        if is_credential_key(str(key)):
+        parts = _url_secrets(value)
+        if parts:
+            values.extend(parts)
+        elif is_credential_key(str(key)):
             values.append(value)
-        password = url_password(value)
-        if password:
-            values.append(password)
     return values
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` without credentials: URL passwords, ``key=secret`` pairs and known values."""
-    text = _URL_PASSWORD.sub(rf"\g<head>:{MASK}@", text)
-    text = _SECRET_PAIR.sub(rf"\g<key>\g<sep>{MASK}", text)
+    """``text`` without credentials: known values, URL passwords and ``key=secret`` pairs.
+
+    Args:
+        text: What to clean (a message, a log line, an error body).
+        secrets: Known secret values; each one of at least :data:`MIN_SECRET_LENGTH`
+            characters is masked wherever it appears. A value that is a URL with a password
+            is replaced by the same URL with only the password masked.
+    """
     for value in sorted({v for v in secrets if v}, key=len, reverse=True):
-        if len(value) >= MIN_SECRET_LENGTH:
-            text = text.replace(value, MASK)
-    return text
+        if len(value) >= MIN_SECRET_LENGTH and value in text:
+            text = text.replace(value, _masked_value(value))
+    text = _URL_PASSWORD.sub(rf"\g<head>:{MASK}@", text)
+    return _SECRET_PAIR.sub(_PAIR_MASK, text)
+
+
+def _masked_value(value: str) -> str:
+    """What a known secret value becomes: a URL keeps all but its secret parts."""
+    parts = _url_secrets(value)
+    if not parts:
+        return MASK
+    masked = _SECRET_PAIR.sub(_PAIR_MASK, value)
+    for part in parts:
+        masked = masked.replace(f":{part}@", f":{MASK}@", 1).replace(f"={part}", f"={MASK}")
+    # A part written differently in the URL (percent-encoded) would survive: mask it all.
+    return MASK if any(part in masked for part in parts) else masked

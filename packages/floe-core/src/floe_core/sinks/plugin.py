@@ -163,7 +163,7 @@ class SinkPlugin(SinkConnector):
         ``catalog_config`` is floe's catalog section (``type`` ``rest`` or ``sql``); a ``uri``
         without ``type`` means an Iceberg REST catalog (Polaris), as in floe's contract.
         """
-        from floe_core.egress.source import catalog_properties
+        from floe_core.iceberg.source import catalog_properties
 
         config = dict(catalog_config)
         if "type" not in config and "uri" in config:

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from floe_core.plugins.ingestion import IngestionConfig
-from floe_core.sinks.errors import PluginError, sanitize
+from floe_core.secrets.redact import redact
+from floe_core.sinks.errors import PluginError
 
 __all__ = ["IngestionError", "mapped_errors", "source_errors"]
 
@@ -105,7 +106,7 @@ def _next_cause(exc: BaseException) -> BaseException | None:
 
 def _describe(exc: BaseException, secrets: list[str]) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return sanitize(f"{type(exc).__name__}: {text}"[:400], secrets)
+    return redact(f"{type(exc).__name__}: {text}"[:400], secrets)
 
 
 def _hint_for(cause: BaseException, source_type: str) -> str:

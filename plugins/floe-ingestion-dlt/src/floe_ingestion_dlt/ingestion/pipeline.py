@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from floe_core.plugins.ingestion import IngestionConfig, IngestionResult
+from floe_core.secrets.redact import credential_values
 
 from floe_ingestion_dlt.ingestion.errors import IngestionError, mapped_errors, source_errors
 from floe_ingestion_dlt.ingestion.iceberg_writer import SCHEMA_CONTRACTS, IcebergTableWriter
@@ -94,7 +95,7 @@ def create_pipeline(
     Args:
         config: Source type and settings, target ``namespace.table``, write mode, schema
             contract, cursor and primary key.
-        catalog_config: floe's catalog section (see ``floe_core.egress.catalog``). ``None``
+        catalog_config: floe's catalog section (see ``floe_core.iceberg.catalog``). ``None``
             uses pyiceberg's own configuration (``.pyiceberg.yaml`` / ``PYICEBERG_CATALOG__*``
             environment variables) for its default catalog.
         pipelines_dir: Keep dlt's working folder here instead of a temporary one.
@@ -130,13 +131,13 @@ def create_pipeline(
         catalog=catalog,
         catalog_label=label,
         pipelines_dir=Path(pipelines_dir) if pipelines_dir is not None else None,
-        secrets=source.secret_values() + _catalog_secrets(catalog_config),
+        secrets=source.secret_values() + credential_values(catalog_config or {}),
     )
 
 
 def _open_catalog(catalog_config: dict[str, Any] | None, table: str) -> tuple[Catalog, str]:
-    from floe_core.egress.catalog import describe_catalog, open_catalog
     from floe_core.errors import SourceError
+    from floe_core.iceberg.catalog import describe_catalog, open_catalog
 
     if catalog_config is None:
         from pyiceberg.catalog import load_catalog
@@ -155,11 +156,6 @@ def _open_catalog(catalog_config: dict[str, Any] | None, table: str) -> tuple[Ca
         return open_catalog(catalog_config, create=True), describe_catalog(catalog_config)
     except SourceError as exc:
         raise IngestionError(exc.message, destination=table, hint=exc.hint) from exc
-
-
-def _catalog_secrets(catalog_config: dict[str, Any] | None) -> list[str]:
-    secret = (catalog_config or {}).get("client_secret")
-    return [str(secret)] if secret else []
 
 
 def _keys(primary_key: str | list[str] | None) -> list[str]:
@@ -339,7 +335,7 @@ def get_destination_config(catalog_config: dict[str, Any]) -> dict[str, Any]:
     pyiceberg catalog properties) and, when the catalog has a warehouse, ``bucket_url``. The
     result can hold the catalog's client secret: treat it as secret material.
     """
-    from floe_core.egress.catalog import catalog_name, catalog_properties
+    from floe_core.iceberg.catalog import catalog_name, catalog_properties
 
     props = catalog_properties(catalog_config)
     settings: dict[str, Any] = {

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+from floe_core.secrets.redact import credential_values
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from floe_ingestion_dlt.ingestion.errors import IngestionError
@@ -48,12 +49,18 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     def secret_values(self) -> list[str]:
-        """Secret values in this config, to blank out of error messages."""
-        return [
-            value.get_secret_value()
-            for value in self.__dict__.values()
-            if isinstance(value, SecretStr) and value.get_secret_value()
-        ]
+        """Secret values in this config, to redact from error messages.
+
+        Secret fields and credential-named headers or params give their value; a URL gives
+        only its password, so that messages keep naming the host and database.
+        """
+        found: list[str] = []
+        for name, value in self.__dict__.items():
+            if isinstance(value, SecretStr):
+                found.extend(credential_values({name: value.get_secret_value()}))
+            elif isinstance(value, dict):
+                found.extend(credential_values(value))
+        return found
 
 
 class RestApiSourceConfig(_Model):
@@ -117,20 +124,6 @@ class SqlDatabaseSourceConfig(_Model):
     backend: Literal["pyarrow", "sqlalchemy"] = "pyarrow"
     chunk_size: Annotated[int, Field(ge=1, le=1_000_000)] = 50_000
     included_columns: list[str] | None = None
-
-    def secret_values(self) -> list[str]:
-        """The whole URL and, separately, its password."""
-        url = self.url.get_secret_value()
-        values = [url]
-        try:
-            from sqlalchemy.engine import make_url
-
-            password = make_url(url).password
-            if password:
-                values.append(str(password))
-        except Exception:  # an unparsable URL is reported by dlt when the source opens
-            pass
-        return values
 
 
 class FilesystemSourceConfig(_Model):

@@ -21,6 +21,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+from floe_core.secrets.redact import redact
 from floe_core.sinks.errors import (
     PluginError,
     SinkAuthenticationError,
@@ -28,7 +29,6 @@ from floe_core.sinks.errors import (
     SinkConnectionError,
     SinkTransientWriteError,
     SinkWriteError,
-    sanitize,
 )
 
 __all__ = ["SINK_TYPE", "HttpErrors", "parse_retry_after"]
@@ -57,7 +57,7 @@ class HttpErrors:
 
     def _error(self, cls: type[PluginError], message: str, **kwargs: Any) -> PluginError:
         return cls(
-            sanitize(message, self.secrets),
+            redact(message, self.secrets),
             destination=self.destination,
             sink_type=SINK_TYPE,
             **kwargs,

@@ -39,12 +39,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
+from floe_core.secrets.redact import credential_values, redact
 from floe_core.sinks.base import BatchAck, Operation, Payload, Sink, SinkCapabilities
 from floe_core.sinks.errors import (
     PluginError,
     SinkConfigurationError,
     config_error_from_validation,
-    sanitize,
 )
 from pydantic import BaseModel, ValidationError
 
@@ -96,7 +96,7 @@ class RestApiSink(Sink):
 
     def _config_error(self, message: str, hint: str) -> SinkConfigurationError:
         return SinkConfigurationError(
-            sanitize(message, self.secret_values),
+            redact(message, self.secret_values),
             destination=self.destination,
             sink_type=self.sink_type,
             hint=hint,
@@ -134,7 +134,7 @@ class RestApiSink(Sink):
             secret.get_secret_value()
             for secret in (settings.token, settings.password, settings.api_key)
             if secret is not None
-        ]
+        ] + credential_values(settings.headers)  # e.g. an X-Auth-Token kept in the Secret
         self._id_path = self._compile_id_path(settings.record_id_path)
         return settings
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
+from floe_core.secrets.redact import credential_values
 from floe_core.sinks.errors import SinkConfigurationError, config_error_from_validation
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -145,19 +146,13 @@ class SqlDatabaseSettings(BaseModel):
         return url
 
     def secret_values(self) -> list[str]:
-        """Every secret value these settings hold, for scrubbing messages."""
-        values = [self.url.get_secret_value()]
-        if self.password is not None:
-            values.append(self.password.get_secret_value())
-        try:
-            import sqlalchemy as sa
+        """The passwords these settings hold, for redacting messages.
 
-            url_password = sa.make_url(self.url.get_secret_value()).password
-        except Exception:  # an unparsable URL has no password to find
-            url_password = None
-        if url_password:
-            values.append(str(url_password))
-        return values
+        The URL's password is registered, never the whole URL: a message keeps saying which
+        host and database it is about (``postgresql://app:***@db:5432/crm``).
+        """
+        password = self.password.get_secret_value() if self.password is not None else ""
+        return credential_values({"url": self.url.get_secret_value(), "password": password})
 
 
 def display_url(url: sa.URL) -> str:

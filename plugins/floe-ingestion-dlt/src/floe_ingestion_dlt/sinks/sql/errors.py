@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from floe_core.secrets.redact import redact
 from floe_core.sinks.errors import (
     PluginError,
     SinkAuthenticationError,
@@ -161,10 +162,7 @@ class ErrorContext:
 
         orig = exc.orig if isinstance(exc, sa.exc.DBAPIError) and exc.orig else exc
         text = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
-        for value in self.secrets:
-            if value and len(value) >= 4:
-                text = text.replace(value, "***")
-        return text
+        return redact(text, self.secrets)
 
 
 def map_connect_error(exc: BaseException, context: ErrorContext) -> PluginError:

@@ -23,9 +23,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from floe_core.egress.catalog import catalog_errors, describe_catalog, open_catalog
-from floe_core.egress.source import parse_table_identifier
 from floe_core.errors import SourceError
+from floe_core.iceberg.catalog import (
+    catalog_errors,
+    catalog_secrets,
+    describe_catalog,
+    open_catalog,
+)
+from floe_core.iceberg.source import parse_table_identifier
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -283,10 +288,9 @@ def create_customers_table(
     """
     identifier = parse_table_identifier(table)
     marker = f"rows={rows};seed={seed};money={money};generator=1"
-    secret = catalog_config.get("client_secret")
     catalog = open_catalog(catalog_config, create=True)
     try:
-        with catalog_errors(describe_catalog(catalog_config), [str(secret)] if secret else []):
+        with catalog_errors(describe_catalog(catalog_config), catalog_secrets(catalog_config)):
             catalog.create_namespace_if_not_exists(identifier[:-1])
             schema = customers_schema(money)
             reader = customers_reader(rows, seed=seed, batch_size=batch_size, money=money)

@@ -13,9 +13,9 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from floe_core.egress.catalog import catalog_properties, open_catalog
-from floe_core.egress.source import IcebergSource
 from floe_core.errors import NoSuchSourceTableError, SourceError
+from floe_core.iceberg.catalog import catalog_properties, open_catalog
+from floe_core.iceberg.source import IcebergSource
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SECRET = "s3cr3t-client-value"

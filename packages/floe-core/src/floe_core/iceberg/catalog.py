@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from floe_core.errors import SourceError
+from floe_core.secrets.redact import credential_values, redact
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
@@ -35,9 +36,9 @@ __all__ = [
     "catalog_errors",
     "catalog_name",
     "catalog_properties",
+    "catalog_secrets",
     "describe_catalog",
     "open_catalog",
-    "redact",
 ]
 
 DEFAULT_CATALOG_NAME = "default"
@@ -60,17 +61,7 @@ CATALOG_KEYS = frozenset(
 )
 _CATALOG_TYPES = ("sql", "rest")
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*):[^@/\s]+@")
 _INSTALL_HINT = "install floe with Iceberg support: pip install 'floe-core[iceberg]'"
-
-
-def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """Remove passwords embedded in URLs and the given secret values from ``text``."""
-    text = _URL_PASSWORD.sub(r"\g<head>:***@", text)
-    for value in secrets:
-        if value:
-            text = text.replace(value, "***")
-    return text
 
 
 def catalog_name(catalog_config: Mapping[str, Any]) -> str:
@@ -248,7 +239,7 @@ def open_catalog(catalog_config: Mapping[str, Any], *, create: bool = False) -> 
         from pyiceberg.catalog import load_catalog
     except ImportError as exc:
         raise SourceError("reading Iceberg tables needs pyiceberg", hint=_INSTALL_HINT) from exc
-    with catalog_errors(where, secrets=_secrets(catalog_config)):
+    with catalog_errors(where, secrets=catalog_secrets(catalog_config)):
         return load_catalog(name, **props)
 
 
@@ -258,9 +249,9 @@ def _sqlite_path(uri: str) -> Path | None:
     return Path(uri[len("sqlite:///") :].split("?", 1)[0])
 
 
-def _secrets(catalog_config: Mapping[str, Any]) -> list[str]:
-    secret = catalog_config.get("client_secret")
-    return [str(secret)] if secret else []
+def catalog_secrets(catalog_config: Mapping[str, Any]) -> list[str]:
+    """The catalog's secret values (client secret, URL password), to redact from messages."""
+    return credential_values(catalog_config)
 
 
 @contextmanager

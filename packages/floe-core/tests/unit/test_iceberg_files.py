@@ -9,9 +9,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from floe_core.egress.catalog import open_catalog
-from floe_core.egress.source import IcebergSource
-from floe_core.egress.source_files import READ_BATCH_ROWS, ScanFiles, _pyiceberg_internals
+from floe_core.iceberg.catalog import open_catalog
+from floe_core.iceberg.files import READ_BATCH_ROWS, ScanFiles, _pyiceberg_internals
+from floe_core.iceberg.source import IcebergSource
 from pyiceberg.types import DoubleType, LongType, StringType
 
 

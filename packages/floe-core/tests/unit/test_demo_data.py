@@ -10,8 +10,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from floe_core.egress.catalog import open_catalog
-from floe_core.egress.quickstart_data import (
+from floe_core.demo.data import (
     CUSTOMERS_TABLE,
     DEFAULT_ROWS,
     create_customers_table,
@@ -19,8 +18,9 @@ from floe_core.egress.quickstart_data import (
     customers_reader,
     customers_schema,
 )
-from floe_core.egress.source import IcebergSource
 from floe_core.errors import SourceError
+from floe_core.iceberg.catalog import open_catalog
+from floe_core.iceberg.source import IcebergSource
 
 SEGMENTS = {"champions", "loyal", "promising", "at_risk", "churn_risk", "new"}
 

@@ -20,7 +20,7 @@ has a Secret of that name provides all of its keys:
 3. **Kubernetes API**, only when running in a cluster (``KUBERNETES_SERVICE_HOST`` is set): the
    Secret is read from the pod's own namespace with the pod's service account token. The
    ``kubernetes`` client is imported only then (``pip install 'floe-core[k8s]'``); see
-   :mod:`floe_core.egress.secrets_kubernetes`.
+   :mod:`floe_core.secrets.kubernetes`.
 
 Values are held as :class:`pydantic.SecretStr` and are revealed only when a sink is built.
 Errors name Secrets, keys and paths, never values.
@@ -37,15 +37,17 @@ from typing import TYPE_CHECKING, Protocol
 
 from pydantic import SecretStr
 
-from floe_core.egress.errors import (
+from floe_core.schemas.secrets import is_valid_secret_name
+from floe_core.secrets.errors import (
     SecretBackendError,
     SecretError,
     SecretKeyMissingError,
     SecretNotFoundError,
 )
+from floe_core.secrets.redact import credential_values
 
 if TYPE_CHECKING:
-    from floe_core.egress.secrets_kubernetes import KubernetesSecrets
+    from floe_core.secrets.kubernetes import KubernetesSecrets
 
 __all__ = [
     "DEFAULT_CLUSTER_SECRETS_DIR",
@@ -60,12 +62,8 @@ __all__ = [
 #: Where a pod mounts floe's Secrets when no directory is configured.
 DEFAULT_CLUSTER_SECRETS_DIR = Path("/var/run/secrets/floe")
 
-# Kubernetes Secret names: DNS subdomain (lower-case alphanumerics, '-' and '.').
-_SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _ENV_PREFIX = "FLOE_SECRET_"
 _ENV_SEPARATOR = "__"  # between the Secret name and the key
-_SENSITIVE_KEY = re.compile(r"(?i)pass|pwd|token|secret|key|credential|auth|cert|private")
-_URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:(?P<password>[^@/\s]+)@")
 
 
 def env_var_name(ref: str, key: str) -> str:
@@ -127,18 +125,13 @@ class ResolvedSecret:
         """The sensitive values, for scrubbing them from any text that leaves the process.
 
         Values of keys that name a credential (``password``, ``token``, ``api_key``,
-        ``client_secret``, ...) are sensitive, and so is the password inside any URL value.
-        Plain settings kept in the Secret (``username``, ``base_url``, ``client_id``) are
-        not: scrubbing them would make messages unreadable without protecting anything.
+        ``client_secret``, ...) are sensitive, and so is the password inside any URL value
+        (the URL itself is not: messages keep naming its host and database). Plain settings
+        kept in the Secret (``username``, ``base_url``, ``client_id``) are not sensitive
+        either: scrubbing them would make messages unreadable without protecting anything.
+        See :func:`floe_core.secrets.redact.credential_values`.
         """
-        found: list[str] = []
-        for key, secret in self.values.items():
-            value = secret.get_secret_value()
-            if _SENSITIVE_KEY.search(key):
-                found.append(value)
-            else:
-                found.extend(match.group("password") for match in _URL_PASSWORD.finditer(value))
-        return found
+        return credential_values(self.reveal())
 
     def _missing(
         self, key: str, destination: str, alternatives: Sequence[Sequence[str]] = ()
@@ -284,7 +277,7 @@ class SecretResolver:
             environ: Environment to read (defaults to ``os.environ``).
             kubernetes: A pre-built Kubernetes source (tests inject one).
         """
-        from floe_core.egress.secrets_kubernetes import KubernetesSecrets
+        from floe_core.secrets.kubernetes import KubernetesSecrets
 
         env = os.environ if environ is None else environ
         if env.get("FLOE_SECRETS_DIR"):
@@ -308,7 +301,7 @@ class SecretResolver:
             SecretNotFoundError: No source has it; the message lists where it looked.
             SecretBackendError: A source exists but could not be read.
         """
-        if not _SECRET_NAME.match(ref):
+        if not is_valid_secret_name(ref):
             raise SecretError(
                 f"'{ref}' is not a valid Secret name",
                 hint="use a Kubernetes Secret name: lower-case letters, digits, '-' and '.'",

@@ -15,9 +15,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from floe_core.egress.errors import SecretBackendError, SecretKeyMissingError, SecretNotFoundError
-from floe_core.egress.secrets import EnvironmentSecrets, MountedSecretDirectory, SecretResolver
-from floe_core.egress.secrets_kubernetes import KubernetesSecrets
+from floe_core.secrets.errors import SecretBackendError, SecretKeyMissingError, SecretNotFoundError
+from floe_core.secrets.kubernetes import KubernetesSecrets
+from floe_core.secrets.resolver import EnvironmentSecrets, MountedSecretDirectory, SecretResolver
 from kubernetes.client.exceptions import ApiException
 
 PLANTED = "s3cr3t-Planted-Value-91f2"

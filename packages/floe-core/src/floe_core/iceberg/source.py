@@ -3,7 +3,7 @@
 ``IcebergSource`` opens the catalog and the table once, pins the table's current snapshot, and
 hands out ``pyarrow.RecordBatchReader`` objects built on pyiceberg's ``scan()``: data files are
 read one after another in a background thread, in batches of at most ``READ_BATCH_ROWS`` rows
-(``source_files.py``), a few batches ahead of the reader, so memory stays flat however large the
+(``files.py``), a few batches ahead of the reader, so memory stays flat however large the
 table, its files and their row groups are. Column projection and row filters (pyiceberg
 expression strings such as ``"segment = 'champions' and lifetime_value > 100"``) are pushed into
 the scan.
@@ -17,14 +17,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from floe_core.egress.catalog import (
+from floe_core.errors import NoSuchSourceTableError, SourceError
+from floe_core.iceberg.catalog import (
     catalog_errors,
     catalog_name,
     catalog_properties,
+    catalog_secrets,
     describe_catalog,
     open_catalog,
 )
-from floe_core.errors import NoSuchSourceTableError, SourceError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -32,12 +33,12 @@ if TYPE_CHECKING:
     from pyiceberg.expressions import BooleanExpression
     from pyiceberg.table import FileScanTask, Table
 
-    from floe_core.egress.source_files import ScanFiles
+    from floe_core.iceberg.files import ScanFiles
 
 __all__ = ["IcebergSource", "catalog_properties", "parse_table_identifier"]
 
 _MAX_LISTED = 20
-#: Batches read ahead of the consumer (each at most ``source_files.READ_BATCH_ROWS`` rows).
+#: Batches read ahead of the consumer (each at most ``files.READ_BATCH_ROWS`` rows).
 _READ_AHEAD_BATCHES = 2
 
 
@@ -60,7 +61,7 @@ class IcebergSource:
     """One Iceberg table, pinned at the snapshot that was current when it was opened.
 
     Args:
-        catalog_config: The catalog section (see ``floe_core.egress.catalog``), secrets resolved.
+        catalog_config: The catalog section (see ``floe_core.iceberg.catalog``), secrets resolved.
         table: ``"namespace.table"``.
 
     Raises:
@@ -75,9 +76,7 @@ class IcebergSource:
         self._name = table
         self._catalog_name = catalog_name(catalog_config)
         self._where = describe_catalog(catalog_config)
-        self._secrets = (
-            [str(catalog_config["client_secret"])] if catalog_config.get("client_secret") else []
-        )
+        self._secrets = catalog_secrets(catalog_config)
         self._catalog: Catalog = open_catalog(catalog_config)
         try:
             self._table: Table = self._load_table()
@@ -180,7 +179,7 @@ class IcebergSource:
         import pyarrow as pa
         from pyiceberg.io.pyarrow import schema_to_pyarrow
 
-        from floe_core.egress.source_files import ScanFiles
+        from floe_core.iceberg.files import ScanFiles
 
         selected = self._check_columns(columns)
         expression = self._parse_filter(row_filter)
@@ -206,7 +205,7 @@ class IcebergSource:
         schema: pa.Schema,
         selected: list[str] | None,
     ) -> Iterator[pa.RecordBatch]:
-        from floe_core.egress.prefetch import prefetch
+        from floe_core.iceberg.prefetch import prefetch
 
         # pyiceberg's own batch reader submits every file to its thread pool at once and keeps
         # each finished file in memory until it is consumed, so memory grows with the table.

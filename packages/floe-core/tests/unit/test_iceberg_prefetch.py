@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from floe_core.egress.prefetch import prefetch
+from floe_core.iceberg.prefetch import prefetch
 
 
 class _Counting:

@@ -14,16 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from floe_core.demo.data import DEFAULT_ROWS, QuickstartTable
 from floe_core.egress.errors import EgressConfigError
-from floe_core.egress.quickstart_data import DEFAULT_ROWS, QuickstartTable
 
 if TYPE_CHECKING:
     from floe_core.compiler import CompiledDestination, EgressPlan
     from floe_core.egress.progress import Progress
     from floe_core.egress.receipt import Receipt
-    from floe_core.egress.secrets import SecretResolver
     from floe_core.egress.state import StateStore
     from floe_core.registry import PluginRegistry
+    from floe_core.secrets.resolver import SecretResolver
 
 __all__ = ["DEFAULT_PROJECT", "DemoResult", "DestinationCount", "run_demo"]
 
@@ -79,12 +79,12 @@ def run_demo(
         FloeError: Anything ``floe egress run`` would refuse.
     """
     from floe_core.compiler import compile_project
-    from floe_core.egress.catalog import describe_catalog
-    from floe_core.egress.quickstart_data import create_customers_table
+    from floe_core.demo.data import create_customers_table
     from floe_core.egress.runner import EgressRunner
-    from floe_core.egress.secrets import SecretResolver
     from floe_core.egress.state import StateStore, state_url_for
+    from floe_core.iceberg.catalog import describe_catalog
     from floe_core.registry import PluginRegistry
+    from floe_core.secrets.resolver import SecretResolver
 
     spec = project_dir / "floe.yaml"
     if not spec.is_file():

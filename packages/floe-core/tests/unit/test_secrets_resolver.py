@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from floe_core.egress.errors import (
+from floe_core.secrets.errors import (
     SecretError,
     SecretKeyMissingError,
     SecretNotFoundError,
 )
-from floe_core.egress.secrets import (
+from floe_core.secrets.resolver import (
     SecretResolver,
     env_var_name,
 )
@@ -167,9 +167,13 @@ def test_missing_key_from_environment_hints_the_variable(tmp_path: Path) -> None
 
 
 @pytest.mark.requirement("B3")
-def test_invalid_secret_name_is_refused_before_touching_the_filesystem(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["../etc", "crm..api", "crm.-api", "Crm", "x" * 254])
+def test_invalid_secret_name_is_refused_before_touching_the_filesystem(
+    tmp_path: Path, name: str
+) -> None:
+    # The same names floe validate refuses (floe_core.schemas.secrets).
     with pytest.raises(SecretError, match="not a valid Secret name"):
-        _resolver(tmp_path, {}).resolve("../etc")
+        _resolver(tmp_path, {}).resolve(name)
 
 
 @pytest.mark.requirement("B3")

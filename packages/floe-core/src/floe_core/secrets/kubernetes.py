@@ -15,8 +15,8 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from floe_core.egress.errors import SecretBackendError
-from floe_core.egress.secrets import ResolvedSecret
+from floe_core.secrets.errors import SecretBackendError
+from floe_core.secrets.resolver import ResolvedSecret
 
 __all__ = ["SERVICE_ACCOUNT_DIR", "KubernetesSecrets"]
 
