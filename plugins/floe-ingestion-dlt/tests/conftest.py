@@ -367,11 +367,15 @@ def make_sink(plugin: Any, api_server: ApiServer) -> Iterator[Callable[..., Any]
 
 
 @pytest.fixture
-def unused_port() -> int:
-    """A local port nobody listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def unused_port() -> Iterator[int]:
+    """A local port nobody listens on, for the whole test.
+
+    The port stays bound to a socket that never listens: connecting to it is refused, and no
+    other process (a parallel test's server) can take it meanwhile.
+    """
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield int(held.getsockname()[1])
 
 
 # -- tracing --------------------------------------------------------------------------------
