@@ -11,6 +11,10 @@ and its rows are not recorded twice. It misbehaves on request:
 - ``server.reject_marker``: answer 400 to a body containing that string value
 - ``server.required_headers``: answer 401 unless these headers match (e.g. a bearer token)
 - ``server.chaos(seed, ...)``: random 429/500/drops on a share of requests
+- ``server.hold_until_in_flight(n)``: hold data requests until ``n`` are in flight at once
+  (or a few seconds passed), then let every request through
+
+``server.peak_in_flight`` is the most data requests the server was handling at the same time.
 """
 
 from __future__ import annotations
@@ -99,6 +103,11 @@ class ApiServer:
     _stored: dict[str, _Stored] = field(default_factory=dict)
     _chaos: _Chaos | None = None
     _next_id: int = 0
+    in_flight: int = 0
+    peak_in_flight: int = 0
+    _gate: threading.Condition = field(default_factory=threading.Condition)
+    _hold_until: int = 0
+    _hold_timeout: float = 0.0
 
     @property
     def base_url(self) -> str:
@@ -120,6 +129,12 @@ class ApiServer:
     def slow_next(self, seconds: float, *, times: int = 1) -> None:
         with self.lock:
             self._actions.extend(_Action("slow", seconds=seconds) for _ in range(times))
+
+    def hold_until_in_flight(self, requests: int, *, timeout: float = 5.0) -> None:
+        """Hold data requests until ``requests`` of them are in flight together; then (or after
+        ``timeout`` seconds, when that never happens) let every request through."""
+        with self._gate:
+            self._hold_until, self._hold_timeout = requests, timeout
 
     def chaos(
         self,
@@ -174,7 +189,27 @@ class ApiServer:
 
     def handle(self, request: RecordedRequest) -> tuple[int, dict[str, str], bytes] | None:
         """The answer to ``request``: (status, headers, body), or None to drop the connection."""
-        probe = request.method in ("HEAD", "GET", "OPTIONS")
+        if request.method in ("HEAD", "GET", "OPTIONS"):
+            return self._answer(request, probe=True)
+        with self._gate:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            if self._hold_until:
+                self._gate.notify_all()
+                self._gate.wait_for(
+                    lambda: self.in_flight >= self._hold_until, timeout=self._hold_timeout
+                )
+                self._hold_until = 0  # open for good
+                self._gate.notify_all()
+        try:
+            return self._answer(request, probe=False)
+        finally:
+            with self._gate:
+                self.in_flight -= 1
+
+    def _answer(
+        self, request: RecordedRequest, *, probe: bool
+    ) -> tuple[int, dict[str, str], bytes] | None:
         with self.lock:
             (self.probes if probe else self.requests).append(request)
         for name, value in self.required_headers.items():
