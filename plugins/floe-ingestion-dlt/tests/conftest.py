@@ -10,6 +10,8 @@ and its rows are not recorded twice. It misbehaves on request:
 - ``server.slow_next(seconds, times=1)`` / ``server.delay``: answer late
 - ``server.reject_marker``: answer 400 to a body containing that string value
 - ``server.required_headers``: answer 401 unless these headers match (e.g. a bearer token)
+- ``server.echo_on_error``: put this text in the body of every error answer (as some APIs
+  echo what they were sent)
 - ``server.chaos(seed, ...)``: random 429/500/drops on a share of requests
 - ``server.hold_until_in_flight(n)``: hold data requests until ``n`` are in flight at once
   (or a few seconds passed), then let every request through
@@ -98,6 +100,7 @@ class ApiServer:
     reject_marker: str | None = None
     required_headers: dict[str, str] = field(default_factory=dict)
     envelope_key: str | None = None
+    echo_on_error: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
     _actions: deque[_Action] = field(default_factory=deque)
     _stored: dict[str, _Stored] = field(default_factory=dict)
@@ -214,7 +217,7 @@ class ApiServer:
             (self.probes if probe else self.requests).append(request)
         for name, value in self.required_headers.items():
             if request.headers.get(name.lower()) != value:
-                return 401, {}, b'{"error": "invalid credentials"}'
+                return 401, {}, self._error_body("invalid credentials")
         if probe:
             return 200, {}, b"{}"
         action = self._next_action()
@@ -227,7 +230,7 @@ class ApiServer:
             return None
         if action is not None and action.kind == "fail":
             headers = {"Retry-After": action.retry_after} if action.retry_after else {}
-            return action.status, headers, b'{"error": "try again"}'
+            return action.status, headers, self._error_body("try again")
         key = request.idempotency_key
         with self.lock:
             stored = self._stored.get(key) if key else None
@@ -245,6 +248,12 @@ class ApiServer:
         if action is not None and action.kind == "drop_after":
             return None
         return answer
+
+    def _error_body(self, error: str) -> bytes:
+        answer = {"error": error}
+        if self.echo_on_error:
+            answer["detail"] = self.echo_on_error
+        return orjson.dumps(answer)
 
     def _accept(self, request: RecordedRequest) -> tuple[int, dict[str, str], bytes]:
         try:
