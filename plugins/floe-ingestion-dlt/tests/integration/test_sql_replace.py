@@ -99,7 +99,7 @@ def test_a_reader_never_sees_an_empty_or_partial_table_during_a_replace(
     assert all(sample == (NEW, 0) for sample in seen[first_new:])
 
 
-def _create_checked_table(backend: str, url: str, schema: str | None, table: str) -> None:
+def _create_checked_table(url: str, schema: str | None, table: str) -> None:
     """A table that refuses ``v = 'forbidden'``, holding three old rows."""
     where = f'"{schema}"."{table}"' if schema else f'"{table}"'
     engine = sa.create_engine(url)
@@ -123,9 +123,9 @@ def test_a_swap_that_fails_part_way_leaves_the_old_rows(
     replace_sink: Callable[..., Any],
     sql_rows: Callable[..., Any],
 ) -> None:
-    backend, url, schema = sql_backend_url
+    _, url, schema = sql_backend_url
     table = f"t_{uuid.uuid4().hex[:8]}"
-    _create_checked_table(backend, url, schema, table)
+    _create_checked_table(url, schema, table)
     # The staging table has the target's columns but not its CHECK constraint: every batch
     # is staged, and the swap's INSERT fails after its DELETE has run.
     values = ["new"] * 40
