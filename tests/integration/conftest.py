@@ -44,6 +44,7 @@ class Recorder:
     fail_with: int | None = None
     reject_ids: set[int] = field(default_factory=set)
     echo_headers_on_error: bool = False
+    echo_on_error: str = ""  # put as is in the "detail" of every error body
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -72,21 +73,27 @@ def http_server() -> Iterator[Recorder]:
             if self.command != "HEAD":
                 self.wfile.write(raw)
 
+        def _refuse(self, status: int, error: str) -> None:
+            answer: dict[str, Any] = {"error": error}
+            if recorder.echo_on_error:
+                answer["detail"] = recorder.echo_on_error
+            if recorder.echo_headers_on_error:
+                answer["headers"] = dict(self.headers)
+            self._answer(status, answer)
+
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
             if recorder.token and self.headers.get("Authorization") != f"Bearer {recorder.token}":
-                self._answer(401, {"error": "unauthorized"})
+                self._refuse(401, "unauthorized")
                 return
             if self.command in {"POST", "PUT", "PATCH"}:
                 if recorder.fail_with is not None:
-                    detail = dict(self.headers) if recorder.echo_headers_on_error else {}
-                    self._answer(recorder.fail_with, {"error": "refused", "headers": detail})
+                    self._refuse(recorder.fail_with, "refused")
                     return
                 body = json.loads(raw)
                 if any(r.get("customer_id") in recorder.reject_ids for r in body):
-                    detail = dict(self.headers) if recorder.echo_headers_on_error else {}
-                    self._answer(400, {"error": "customer refused", "headers": detail})
+                    self._refuse(400, "customer refused")
                     return
                 with recorder.lock:
                     recorder.requests.append(

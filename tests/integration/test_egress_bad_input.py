@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,10 +18,13 @@ DEST = """\
 """
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A port bound to a socket that never listens: connections are refused, and no other
+    process can take the port while the test runs."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield int(held.getsockname()[1])
 
 
 @pytest.fixture
@@ -87,8 +91,8 @@ def test_missing_key_in_secret(project: Any, http_server: Any) -> None:
 
 
 @pytest.mark.requirement("B1")
-def test_unreachable_catalog(project: Any, http_server: Any) -> None:
-    port = _closed_port()
+def test_unreachable_catalog(project: Any, http_server: Any, closed_port: int) -> None:
+    port = closed_port
     manifest = project.root / "manifest.yaml"
     text = manifest.read_text(encoding="utf-8")
     catalog = text[text.index("catalog:") :]

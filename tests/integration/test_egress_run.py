@@ -87,7 +87,7 @@ def test_human_receipt_and_history(h: Any, make_project: Any, http_server: Recor
 
 
 @pytest.mark.requirement("B6")
-def test_rejected_rows_exit_2_and_are_kept(
+def test_rejected_rows_exit_3_and_are_kept(
     h: Any, make_project: Any, http_server: Recorder
 ) -> None:
     project = make_project(rows=120)

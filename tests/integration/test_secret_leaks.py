@@ -1,9 +1,14 @@
 """Planted secrets never appear in logs, spans, receipts, history, rejected rows, errors or JSON.
 
-A REST token (from environment variables) and a PostgreSQL password (in the URL of a mounted
-Secret; the server uses trust auth, so the password is carried but not needed) are planted,
-then runs that succeed, reject rows, fail at every batch and fail at connection time are made
-through the CLI with debug logging, and everything they left behind is searched.
+Planted: a REST token (from environment variables), a PostgreSQL password in the URL of a
+mounted Secret and another in the Secret's separate ``password`` key (the server uses trust
+auth, so passwords are carried but not needed). The destinations echo them back in shapes no
+pattern recognises: the HTTP server puts the bare token in the JSON body of every error, and
+a trigger on the PostgreSQL table refuses two rows with a message naming the password. Only
+scrubbing by value removes them. Runs that succeed, reject rows, fail at every batch and fail
+at connection time are made through the CLI with debug logging, and everything they left
+behind is searched: stdout, stderr, ``--json`` output, receipts, history, rejected rows, spans
+and the exception raised to a library caller.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import traceback
 import uuid
 from typing import Any
 
+import psycopg
 import pytest
 from floe_core.compiler import compile_project
 from floe_core.egress.destinations import select_destinations
@@ -23,7 +29,23 @@ from floe_core.registry import PluginRegistry
 from floe_core.secrets.resolver import SecretResolver
 
 TOKEN = "Tok-Planted-4be2c0de91"
-PG_PASSWORD = "Pg-Planted-9d3f1a77"
+PG_PASSWORD = "Pg-Planted-9d3f1a77"  # in a URL
+PG_KEPT_APART = "Kept-Apart-51c07e2b"  # the Secret's `password` key, in no URL
+
+# Refuses customers 5 and 17 with a message that names the password, as a destination that
+# echoes what it was given would.
+REFUSING_TRIGGER = """
+CREATE FUNCTION "{schema}".refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.customer_id IN (5, 17) THEN
+    RAISE EXCEPTION 'customer % refused: the role behind {password} may not write it',
+      NEW.customer_id USING ERRCODE = 'check_violation';
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER refuse BEFORE INSERT ON "{schema}".customers
+  FOR EACH ROW EXECUTE FUNCTION "{schema}".refuse();
+"""
 
 DESTINATIONS = """\
 - name: crm
@@ -60,17 +82,20 @@ def _span_text(spans: Any) -> str:
 @pytest.mark.requirement("B3")
 @pytest.mark.requirement("R18")
 def test_planted_secrets_never_leave_the_process(
-    make_project: Any, http_server: Any, pg_schema: str, spans: Any
+    make_project: Any, http_server: Any, pg_schema: str, spans: Any, h: Any
 ) -> None:
     project = make_project(rows=60)
     http_server.token = TOKEN
     http_server.echo_headers_on_error = True
+    http_server.echo_on_error = f"request signed with {TOKEN} refused"
     env = {
         "FLOE_SECRET_CRM_API__TOKEN": TOKEN,
         "FLOE_SECRET_CRM_API__BASE_URL": http_server.url,
         "FLOE_LOG_LEVEL": "debug",
     }
-    project.secret("pg", url=f"postgresql+psycopg://postgres:{PG_PASSWORD}@127.0.0.1:5432/test")
+    project.secret(
+        "pg", url="postgresql+psycopg://postgres@127.0.0.1:5432/test", password=PG_KEPT_APART
+    )
     project.secret(
         "pg-wrong",
         url=f"postgresql+psycopg://postgres:{PG_PASSWORD}@127.0.0.1:5432/nope_{uuid.uuid4().hex[:8]}",
@@ -85,6 +110,10 @@ def test_planted_secrets_never_leave_the_process(
 
     floe("egress", "run", "crm", "warehouse", "--json", code=0)
     floe("egress", "run", "crm", "warehouse", code=0)
+    with psycopg.connect(h.pg_dsn, autocommit=True) as conn:
+        conn.execute(REFUSING_TRIGGER.format(schema=pg_schema, password=PG_KEPT_APART))
+    floe("egress", "run", "warehouse", "--json", code=3)
+    floe("egress", "run", "warehouse", code=3)
     http_server.reject_ids = {3, 44}
     floe("egress", "run", "crm", "--json", code=3)
     http_server.reject_ids = set()
@@ -109,11 +138,12 @@ def test_planted_secrets_never_leave_the_process(
             runner.run(select_destinations(plan, ["wrong_db"], False))
         receipts = state.runs(limit=100)
         rejected = state.rejected_rows("crm", unresolved_only=False)
+        refused_by_db = state.rejected_rows("warehouse", unresolved_only=False)
     error = caught.value
     seen += [str(error), repr(error), error.hint]
     seen += traceback.format_exception(error)
     seen += [json.dumps(r.to_dict()) for r in receipts]
-    seen += [f"{r.reason} {json.dumps(r.row, default=str)}" for r in rejected]
+    seen += [f"{r.reason} {json.dumps(r.row, default=str)}" for r in rejected + refused_by_db]
     seen.append(_span_text(spans))
 
     egress_events = [
@@ -128,8 +158,15 @@ def test_planted_secrets_never_leave_the_process(
     everything = "\n".join(seen)
     # The runs really happened and failed where intended:
     assert len(rejected) == 2 and any("400" in r.reason for r in rejected)
+    # ... and the destinations echoed the planted values, which were masked where they stood
+    assert all("request signed with *** refused" in r.reason for r in rejected), [
+        r.reason for r in rejected
+    ]
+    assert sorted(r.row["customer_id"] for r in refused_by_db) == [5, 5, 17, 17]
+    assert all("the role behind *** may not write it" in r.reason for r in refused_by_db)
     assert {"success", "partial", "failed"} <= {r.status.value for r in receipts}
     assert "floe.egress.destination" in everything and "floe.sink.send_batch" in everything
     assert "nope_" in everything  # the wrong database is named, its password is not
     assert TOKEN not in everything
     assert PG_PASSWORD not in everything
+    assert PG_KEPT_APART not in everything

@@ -10,7 +10,13 @@ and its rows are not recorded twice. It misbehaves on request:
 - ``server.slow_next(seconds, times=1)`` / ``server.delay``: answer late
 - ``server.reject_marker``: answer 400 to a body containing that string value
 - ``server.required_headers``: answer 401 unless these headers match (e.g. a bearer token)
+- ``server.echo_on_error``: put this text in the body of every error answer (as some APIs
+  echo what they were sent)
 - ``server.chaos(seed, ...)``: random 429/500/drops on a share of requests
+- ``server.hold_until_in_flight(n)``: hold data requests until ``n`` are in flight at once
+  (or a few seconds passed), then let every request through
+
+``server.peak_in_flight`` is the most data requests the server was handling at the same time.
 """
 
 from __future__ import annotations
@@ -94,11 +100,17 @@ class ApiServer:
     reject_marker: str | None = None
     required_headers: dict[str, str] = field(default_factory=dict)
     envelope_key: str | None = None
+    echo_on_error: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
     _actions: deque[_Action] = field(default_factory=deque)
     _stored: dict[str, _Stored] = field(default_factory=dict)
     _chaos: _Chaos | None = None
     _next_id: int = 0
+    in_flight: int = 0
+    peak_in_flight: int = 0
+    _gate: threading.Condition = field(default_factory=threading.Condition)
+    _hold_until: int = 0
+    _hold_timeout: float = 0.0
 
     @property
     def base_url(self) -> str:
@@ -120,6 +132,12 @@ class ApiServer:
     def slow_next(self, seconds: float, *, times: int = 1) -> None:
         with self.lock:
             self._actions.extend(_Action("slow", seconds=seconds) for _ in range(times))
+
+    def hold_until_in_flight(self, requests: int, *, timeout: float = 5.0) -> None:
+        """Hold data requests until ``requests`` of them are in flight together; then (or after
+        ``timeout`` seconds, when that never happens) let every request through."""
+        with self._gate:
+            self._hold_until, self._hold_timeout = requests, timeout
 
     def chaos(
         self,
@@ -174,12 +192,32 @@ class ApiServer:
 
     def handle(self, request: RecordedRequest) -> tuple[int, dict[str, str], bytes] | None:
         """The answer to ``request``: (status, headers, body), or None to drop the connection."""
-        probe = request.method in ("HEAD", "GET", "OPTIONS")
+        if request.method in ("HEAD", "GET", "OPTIONS"):
+            return self._answer(request, probe=True)
+        with self._gate:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            if self._hold_until:
+                self._gate.notify_all()
+                self._gate.wait_for(
+                    lambda: self.in_flight >= self._hold_until, timeout=self._hold_timeout
+                )
+                self._hold_until = 0  # open for good
+                self._gate.notify_all()
+        try:
+            return self._answer(request, probe=False)
+        finally:
+            with self._gate:
+                self.in_flight -= 1
+
+    def _answer(
+        self, request: RecordedRequest, *, probe: bool
+    ) -> tuple[int, dict[str, str], bytes] | None:
         with self.lock:
             (self.probes if probe else self.requests).append(request)
         for name, value in self.required_headers.items():
             if request.headers.get(name.lower()) != value:
-                return 401, {}, b'{"error": "invalid credentials"}'
+                return 401, {}, self._error_body("invalid credentials")
         if probe:
             return 200, {}, b"{}"
         action = self._next_action()
@@ -192,7 +230,7 @@ class ApiServer:
             return None
         if action is not None and action.kind == "fail":
             headers = {"Retry-After": action.retry_after} if action.retry_after else {}
-            return action.status, headers, b'{"error": "try again"}'
+            return action.status, headers, self._error_body("try again")
         key = request.idempotency_key
         with self.lock:
             stored = self._stored.get(key) if key else None
@@ -210,6 +248,12 @@ class ApiServer:
         if action is not None and action.kind == "drop_after":
             return None
         return answer
+
+    def _error_body(self, error: str) -> bytes:
+        answer = {"error": error}
+        if self.echo_on_error:
+            answer["detail"] = self.echo_on_error
+        return orjson.dumps(answer)
 
     def _accept(self, request: RecordedRequest) -> tuple[int, dict[str, str], bytes]:
         try:
@@ -367,11 +411,15 @@ def make_sink(plugin: Any, api_server: ApiServer) -> Iterator[Callable[..., Any]
 
 
 @pytest.fixture
-def unused_port() -> int:
-    """A local port nobody listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def unused_port() -> Iterator[int]:
+    """A local port nobody listens on, for the whole test.
+
+    The port stays bound to a socket that never listens: connecting to it is refused, and no
+    other process (a parallel test's server) can take it meanwhile.
+    """
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield int(held.getsockname()[1])
 
 
 # -- tracing --------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+import socket
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -165,3 +166,15 @@ def spans(_span_exporter: Any) -> Any:
     """An ``InMemorySpanExporter`` on the real OpenTelemetry SDK, emptied for this test."""
     _span_exporter.clear()
     return _span_exporter
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A local port nobody listens on, for the whole test.
+
+    The port stays bound to a socket that never listens: connecting is refused, and no other
+    process (a parallel test's server) can take the port meanwhile.
+    """
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield int(held.getsockname()[1])

@@ -6,7 +6,6 @@ in memory); the plugin shipped with floe is exercised by the integration tests.
 
 from __future__ import annotations
 
-import socket
 import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -271,17 +270,9 @@ def test_field_mapping_naming_a_missing_column_fails_before_the_sink_is_built(
     assert project.plugin.sinks == []
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.requirement("B1")
-def test_unreachable_or_missing_catalog(project: Project) -> None:
-    project.write(
-        DEST, catalog=f"catalog:\n  type: rest\n  uri: http://127.0.0.1:{_closed_port()}\n"
-    )
+def test_unreachable_or_missing_catalog(project: Project, closed_port: int) -> None:
+    project.write(DEST, catalog=f"catalog:\n  type: rest\n  uri: http://127.0.0.1:{closed_port}\n")
     with pytest.raises(SourceError, match=r"127\.0\.0\.1"):
         project.run("people")
 
@@ -337,10 +328,10 @@ def test_catalog_uri_from_the_catalog_secret(project: Project) -> None:
 
 
 @pytest.mark.requirement("R9")
-def test_rest_catalog_secret_needs_client_credentials(project: Project) -> None:
+def test_rest_catalog_secret_needs_client_credentials(project: Project, closed_port: int) -> None:
     project.write(
         DEST,
-        catalog=f"catalog:\n  type: rest\n  uri: http://127.0.0.1:{_closed_port()}\n"
+        catalog=f"catalog:\n  type: rest\n  uri: http://127.0.0.1:{closed_port}\n"
         "  credential_secret_ref: polaris\n",
     )
     folder = project.root / "secrets" / "polaris"

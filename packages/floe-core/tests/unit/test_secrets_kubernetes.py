@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 import ssl
 import subprocess
 import threading
@@ -118,18 +117,12 @@ def test_kubernetes_missing_secret_and_forbidden(tmp_path: Path) -> None:
     assert "RoleBinding" in caught.value.hint
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.requirement("B3")
-def test_kubernetes_unreachable_api_is_a_clear_error(tmp_path: Path) -> None:
+def test_kubernetes_unreachable_api_is_a_clear_error(tmp_path: Path, closed_port: int) -> None:
     """The official client, really built, against an address where nothing listens."""
     environ = {
         "KUBERNETES_SERVICE_HOST": "127.0.0.1",
-        "KUBERNETES_SERVICE_PORT": str(_closed_port()),
+        "KUBERNETES_SERVICE_PORT": str(closed_port),
     }
     resolver = SecretResolver.for_project(
         tmp_path,

@@ -368,6 +368,22 @@ def test_scattered_bad_rows_in_a_large_batch_leave_every_good_row_delivered() ->
 
 
 @pytest.mark.requirement("B6")
+def test_seven_bad_rows_in_seven_eighths_leave_every_good_row_delivered() -> None:
+    # One bad row in each eighth but the last: after three levels of halving 7 of the 8
+    # pieces are refused. Only all 8 refused means "the destination refuses every row".
+    bad = {eighth * 6 + 2 for eighth in range(7)}  # a 48-row batch: eighths of 6 rows
+    rejected: list[list[int]] = []
+    sink = MemorySink(_config(batch_size=48), reject_ids=bad)
+    result = write(
+        sink, _table(48), on_rejected=lambda rows, _why: rejected.append(rows["id"].to_pylist())
+    )
+    assert [rows for _, rows in sink.calls][:15] == [48, 24, 24] + [12] * 4 + [6] * 8
+    assert (result.rows_delivered, result.rows_rejected) == (41, 7)
+    assert sorted(r["id"] for r in sink.rows) == sorted(set(range(48)) - bad)
+    assert rejected == [[i] for i in sorted(bad)]
+
+
+@pytest.mark.requirement("B6")
 def test_rejected_rows_keep_source_column_names() -> None:
     rejected: list[pa.Table] = []
     sink = MemorySink(_config(batch_size=4, field_mapping={"name": "label"}), reject_ids={2})

@@ -61,13 +61,18 @@ def test_a_429_pauses_the_other_workers_too(
     plugin: DltIngestionPlugin, make_sink: Callable[..., Sink], api_server: Any, gold_customers: Any
 ) -> None:
     sink = make_sink(batch_size=5, max_concurrent_requests=4)
+    # Four workers' first requests are at the server together; one of them is answered 429.
+    api_server.hold_until_in_flight(4)
     api_server.fail_next(429, retry_after="0.5")
-    # The other three workers' first answers come late, so none of them can send a second
-    # request before the throttled worker has paused everyone, however loaded the machine.
+    # The other three answers come late, so none of those workers can send a second request
+    # before the throttled worker has paused everyone, however loaded the machine.
     api_server.slow_next(0.2, times=3)
-    plugin.write(sink, gold_customers(60))
+    result = plugin.write(sink, gold_customers(60))
+    assert result.success
+    assert api_server.peak_in_flight == 4
     requests = sorted(api_server.data_requests, key=lambda r: r.at)
-    throttled_at = requests[0].at
+    # the 429 was answered once all four had arrived, so after the fourth arrival
+    throttled_at = requests[3].at
     later = [r.at - throttled_at for r in requests[4:]]
     # apart from the three requests already on their way, nothing was sent during the pause
     assert min(later) >= 0.45

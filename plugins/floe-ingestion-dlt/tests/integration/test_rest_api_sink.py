@@ -9,6 +9,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import pyarrow as pa
 import pytest
 from floe_core.plugins import EgressResult
@@ -202,14 +203,48 @@ def test_empty_input_succeeds_and_sends_nothing(
 def test_concurrent_requests_deliver_every_row_in_order_of_batches(
     plugin: DltIngestionPlugin, make_sink: Callable[..., Sink], api_server: Any, gold_customers: Any
 ) -> None:
+    # The first eight requests are held until all eight are at the server together.
+    api_server.hold_until_in_flight(8)
     api_server.delay = 0.02
     table = gold_customers(400)
-    result = plugin.write(make_sink(batch_size=20, max_concurrent_requests=8), table)
+    progress: list[int] = []
+    result = plugin.write(
+        make_sink(batch_size=20, max_concurrent_requests=8), table, on_progress=progress.append
+    )
     assert result.success and result.rows_delivered == 400
-    assert sorted(row["id"] for row in api_server.rows) == list(range(400))
-    # the checksum is over payloads in batch order, whatever order the server saw them in
-    sequential = plugin.write(make_sink(batch_size=20, path="/v1/seq"), table)
-    assert result.checksum == sequential.checksum
+    # eight requests overlapped, never more
+    assert api_server.peak_in_flight == 8
+    # each request is one batch: 20 consecutive rows in table order; with the batches put in
+    # order of their rows they are the table, row for row, each exactly once
+    bodies = [request.json for request in api_server.data_requests]
+    batches = sorted(bodies, key=lambda rows: rows[0]["id"])
+    assert [[row["id"] for row in rows] for rows in batches] == [
+        list(range(start, start + 20)) for start in range(0, 400, 20)
+    ]
+    # results are taken in batch order whatever order the answers came in
+    assert progress == list(range(20, 401, 20))
+    in_batch_order = sorted(
+        api_server.accepted_bodies, key=lambda body: orjson.loads(body)[0]["id"]
+    )
+    assert result.checksum == "sha256:" + hashlib.sha256(b"".join(in_batch_order)).hexdigest()
+
+
+@pytest.mark.requirement("R8")
+@pytest.mark.parametrize("workers", [2, 5])
+def test_requests_in_flight_reach_max_concurrent_requests_and_never_more(
+    plugin: DltIngestionPlugin,
+    make_sink: Callable[..., Sink],
+    api_server: Any,
+    gold_customers: Any,
+    workers: int,
+) -> None:
+    api_server.hold_until_in_flight(workers)
+    api_server.delay = 0.01
+    sink = make_sink(batch_size=10, max_concurrent_requests=workers)
+    result = plugin.write(sink, gold_customers(10 * 6 * workers))
+    assert result.success
+    assert api_server.peak_in_flight == workers
+    assert len(api_server.data_requests) == 6 * workers
 
 
 @pytest.mark.requirement("R8")

@@ -56,6 +56,8 @@ def test_failures_carry_http_status_retry_count_and_no_secret(
         destination_name="crm",
         retry_config={"max_attempts": 2, "initial_backoff_seconds": 0, "max_backoff_seconds": 0},
     )
+    # The API echoes the token, bare, in every error body.
+    api_server.echo_on_error = f"request signed with {TOKEN}"
     with plugin.create_sink(config) as sink:
         api_server.fail_next(502, times=2)
         result = plugin.write(sink, gold_customers(10))
@@ -74,5 +76,8 @@ def test_failures_carry_http_status_retry_count_and_no_secret(
     failed_create = _by_name(spans, "floe.sink.create_sink")[-1]
     assert failed_create.attributes["sink.status"] == "error"
     assert failed_create.attributes["http.status_code"] == 401
+    # The echoed error text is in the spans, with the token masked where it stood.
+    assert "request signed with ***" in batch.status.description
     for span in spans.get_finished_spans():
         assert TOKEN not in span.to_json()
+    assert "request signed with ***" in result.errors[0]

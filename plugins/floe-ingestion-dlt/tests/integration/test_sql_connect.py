@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,12 +14,6 @@ from floe_core.sinks.errors import (
 )
 
 PASSWORD = "s3cret-Pa55word"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _assert_clean(error: BaseException) -> None:
@@ -53,9 +46,9 @@ def test_refused_credentials_raise_authentication_error(
 @pytest.mark.requirement("R7")
 @pytest.mark.parametrize("scheme", ["postgresql+psycopg", "mysql+pymysql"])
 def test_unreachable_host_raises_connection_error(
-    scheme: str, sql_sink: Callable[..., Any]
+    scheme: str, sql_sink: Callable[..., Any], unused_port: int
 ) -> None:
-    url = f"{scheme}://user:{PASSWORD}@127.0.0.1:{_free_port()}/test"
+    url = f"{scheme}://user:{PASSWORD}@127.0.0.1:{unused_port}/test"
 
     with pytest.raises(SinkConnectionError) as caught:
         sql_sink(url, "customers")

@@ -101,3 +101,66 @@ def test_a_refused_row_in_one_part_is_isolated_and_every_other_row_delivered(
     assert [got["id"].to_pylist() for got in rejected] == [[rows - 3]]
     stored = sql_rows(PG_URL, table, ["id", "v"], schema=sql_pg_schema)
     assert stored == [(i, f"v{i}") for i in range(rows) if i != rows - 3]
+
+
+@pytest.mark.requirement("R16")
+@pytest.mark.parametrize("locked_part", ["first", "second"])
+def test_a_write_stopped_after_one_part_committed_is_completed_by_a_rerun(
+    sql_pg_schema: str, sql_rows: Callable[..., Any], locked_part: str
+) -> None:
+    table = f"t_{uuid.uuid4().hex[:8]}"
+    where = f'"{sql_pg_schema}".{table}'
+    engine = sa.create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE TABLE {where} (id BIGINT PRIMARY KEY, v TEXT)")
+        conn.exec_driver_sql(
+            f"INSERT INTO {where} SELECT i, 'before' FROM generate_series(0, {FIRST - 1}) i"
+        )
+    plugin = DltIngestionPlugin()
+    sink = plugin.create_sink(
+        SinkConfig(
+            sink_type="sql_database",
+            connection_config={
+                # Waiting for a row lock fails after 100 ms: a transient error, retried once.
+                "url": PG_URL + "?options=-c%20lock_timeout%3D100",
+                "table": table,
+                "schema": sql_pg_schema,
+                "mode": "upsert",
+                "primary_key": ["id"],
+            },
+            destination_name="warehouse",
+            batch_size=FIRST,
+            retry_config={"max_attempts": 2, "initial_backoff_seconds": 0.01},
+        )
+    )
+    data = pa.table({"id": pa.array(range(FIRST), pa.int64()), "v": ["after"] * FIRST})
+    locked_id = 3 if locked_part == "first" else FIRST - 3
+    try:
+        # Another session holds one row of one part: that part cannot commit, the other can.
+        with engine.connect() as holder, holder.begin():
+            holder.exec_driver_sql(f"SELECT 1 FROM {where} WHERE id = {locked_id} FOR UPDATE")
+            stopped = plugin.write(sink, data)
+        between = sql_rows(PG_URL, table, ["id", "v"], schema=sql_pg_schema)
+        rerun = plugin.write(sink, data)
+    finally:
+        sink.dispose()
+        engine.dispose()
+
+    # One part committed whole; the part with the locked row is untouched, all of it.
+    after = [i for i, v in between if v == "after"]
+    before = [i for i, v in between if v == "before"]
+    assert len(between) == FIRST and after and before
+    assert locked_id in before
+    if locked_part == "first":
+        assert min(after) == max(before) + 1  # the upper part went in
+    else:
+        assert max(after) + 1 == min(before)  # the lower part went in
+    assert not stopped.success and stopped.rows_rejected == 0
+    assert any("lock" in error for error in stopped.errors), stopped.errors
+    # The engine counts a batch only when the sink confirmed all of it: the part that was
+    # committed is not reported as delivered (the re-run writes it again, changing nothing).
+    assert stopped.rows_delivered == 0
+    assert rerun.success and rerun.rows_delivered == FIRST
+    assert sql_rows(PG_URL, table, ["id", "v"], schema=sql_pg_schema) == [
+        (i, "after") for i in range(FIRST)
+    ]

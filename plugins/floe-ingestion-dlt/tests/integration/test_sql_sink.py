@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 import sqlalchemy as sa
 from floe_core.sinks.errors import SinkConfigurationError, SinkWriteError
@@ -64,7 +65,7 @@ def test_append_writes_every_awkward_value(
         data = data.set_column(
             data.schema.get_field_index("dec"),
             "dec",
-            pa.compute.divide(data["dec"], pa.scalar(100, pa.decimal128(3, 0))).cast(
+            pc.divide(data["dec"], pa.scalar(100, pa.decimal128(3, 0))).cast(
                 pa.decimal128(16, 2), safe=False
             ),
         )
@@ -138,7 +139,7 @@ def test_upsert_updates_by_key_and_a_second_run_changes_nothing(
         assert sum(a.rows_confirmed for a in acks) == 3
         got = sql_rows(url, table, data.column_names, schema=schema)
         expected_table = pa.concat_tables(
-            [data.filter(pa.compute.is_in(data["id"], pa.array([1, 3, 4, 5, 6, 7]))), changed]
+            [data.filter(pc.is_in(data["id"], pa.array([1, 3, 4, 5, 6, 7]))), changed]
         ).sort_by("id")
         assert got == sql_expected(expected_table, backend), run
 
