@@ -206,6 +206,7 @@ def run(
     on_rejected: RejectedCallback | None = None,
     position_prefix: str = "",
     limiter: RateLimiter | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> WriteOutcome:
     """Push ``data`` to ``sink``; the measured result and the error that stopped the write.
 
@@ -222,6 +223,8 @@ def run(
             a caller that delivers one logical write in several calls (one per dlt batch).
         limiter: A rate limiter shared by such calls; by default each write has its own,
             at the sink's ``default_rate_limit``.
+        sleep: How to wait between retries (``Retry-After`` or backoff); a test passes a
+            fake clock's (see ``floe_core.sinks.testing.FakeClock``) to wait for nothing.
 
     Returns:
         The measured result (``success`` is True only when every row was confirmed), and
@@ -237,9 +240,12 @@ def run(
     """
     started = time.perf_counter()
     chosen = _operation(sink, operation)
+    identity = sink.identity
     if chosen is not sink.default_operation:
-        # The same rows deleted and upserted must not share idempotency keys.
+        # The same rows deleted and upserted must not share idempotency keys, neither the
+        # batches' nor the write's (a sink may encode both as the same bytes).
         position_prefix = f"{position_prefix}{chosen.value}."
+        identity = f"{identity}\n{chosen.value}"
     with sink_span(
         SPAN_WRITE,
         sink_type=sink.sink_type,
@@ -247,7 +253,7 @@ def run(
         secrets=sink.secret_values,
     ) as span:
         tally = _Tally(sink, on_progress, on_rejected)
-        _run(sink, data, tally, chosen, position_prefix, limiter)
+        _run(sink, data, tally, chosen, position_prefix, limiter, sleep)
         span.rows_written = tally.rows_delivered
         span.set(ATTR_SINK_ROWS_REJECTED, tally.rows_rejected)
         span.set(ATTR_SINK_BYTES, tally.bytes_sent)
@@ -265,7 +271,7 @@ def run(
         duration_seconds=time.perf_counter() - started,
         checksum=f"sha256:{tally.checksum.hexdigest()}",
         delivery_timestamp=datetime.now(UTC).isoformat(timespec="microseconds"),
-        idempotency_key=write_key(sink.identity, tally.digests),
+        idempotency_key=write_key(identity, tally.digests),
         destination_record_ids=tally.record_ids,
         errors=tally.listed_errors(),
         rows_rejected=tally.rows_rejected,
@@ -306,6 +312,7 @@ def _run(
     operation: Operation,
     prefix: str,
     limiter: RateLimiter | None,
+    sleep: Callable[[float], None],
 ) -> None:
     """Send every batch, counting outcomes (and payload digests) in ``tally``."""
     capabilities = sink.effective_capabilities
@@ -337,7 +344,7 @@ def _run(
     try:
         limiter = limiter or RateLimiter(capabilities.default_rate_limit)
         batches = chain([first_chunk], chunks)
-        _pump(sink, batches, mapping, policy, limiter, tally, operation, prefix)
+        _pump(sink, batches, mapping, policy, limiter, tally, operation, prefix, sleep)
         success = not tally.errors and not tally.unlisted_errors
     finally:
         sink.close(success)
@@ -354,6 +361,7 @@ def _pump(
     tally: _Tally,
     operation: Operation,
     prefix: str,
+    sleep: Callable[[float], None],
 ) -> None:
     capabilities = sink.effective_capabilities
     workers = max(1, capabilities.max_concurrency)
@@ -364,6 +372,7 @@ def _pump(
         mapping,
         operation=operation,
         parent=current_context(),
+        sleep=sleep,
     )
     submitted = 0
     pending: deque[Future[BatchOutcome]] = deque()

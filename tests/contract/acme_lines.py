@@ -1,0 +1,127 @@
+"""acme-lines: a floe sink that POSTs rows as JSON lines; written only against floe_core.sinks."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from floe_core.plugins import PluginMetadata
+from floe_core.sinks import (
+    BatchAck,
+    Operation,
+    Payload,
+    PluginError,
+    RowRejection,
+    Sink,
+    SinkAuthenticationError,
+    SinkCapabilities,
+    SinkConfigurationError,
+    SinkConnectionError,
+    SinkPlugin,
+    SinkTransientWriteError,
+    SinkWriteError,
+)
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from floe_core.plugins import SinkConfig
+
+
+class LinesSettings(BaseModel):
+    """The destination's ``config:`` merged with its Secret (``token``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    url: str
+    token: SecretStr
+
+
+class JsonLinesSink(Sink):
+    """One POST per batch, one JSON object per line; the answer lists the lines it refused."""
+
+    sink_type: ClassVar[str] = "json_lines"
+    capabilities: ClassVar[SinkCapabilities] = SinkCapabilities(
+        default_batch_size=500,
+        max_concurrency=4,
+        operations=frozenset({Operation.UPSERT, Operation.DELETE}),
+    )
+    settings_model: ClassVar[type[BaseModel]] = LinesSettings
+
+    @classmethod
+    def secret_keys(cls, config: dict[str, Any]) -> list[list[str]]:
+        return [["token"]]
+
+    def __init__(self, config: SinkConfig) -> None:
+        super().__init__(config)
+        try:
+            self.settings = LinesSettings.model_validate(config.connection_config)
+        except ValidationError as exc:
+            problems = [f"{e['loc'][0]}: {e['msg']}" for e in exc.errors(include_input=False)]
+            raise self._error(SinkConfigurationError, "; ".join(problems)) from None
+        self._call("HEAD", b"", {})  # fail fast: unreachable host, refused token
+
+    @property
+    def identity(self) -> str:
+        return f"POST {self.settings.url}"
+
+    @property
+    def secret_values(self) -> list[str]:
+        return [self.settings.token.get_secret_value()]
+
+    def encode(self, batch: pa.RecordBatch, operation: Operation | None = None) -> Payload:
+        lines = (json.dumps(row, default=str, sort_keys=True) + "\n" for row in batch.to_pylist())
+        op = operation or self.default_operation
+        return Payload(rows=batch.num_rows, body="".join(lines).encode(), operation=op)
+
+    def send(self, payload: Payload, idempotency_key: str) -> BatchAck:
+        headers = {"Idempotency-Key": idempotency_key, "X-Operation": payload.operation.value}
+        answer = json.loads(self._call("POST", payload.body, headers) or b"{}")
+        refused = [RowRejection(r["line"], r["reason"]) for r in answer.get("rejected", [])]
+        return BatchAck(rows_confirmed=payload.rows - len(refused), rejections=refused)
+
+    def _call(self, method: str, body: bytes, headers: dict[str, str]) -> bytes:
+        token = self.settings.token.get_secret_value()
+        request = urllib.request.Request(self.settings.url, data=body or None, method=method)
+        for name, value in {**headers, "Authorization": f"Bearer {token}"}.items():
+            request.add_header(name, value)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return bytes(response.read())
+        except urllib.error.HTTPError as exc:
+            status, wait = exc.code, exc.headers.get("Retry-After")
+            kind: type[PluginError] = SinkWriteError
+            if status in (401, 403):
+                kind = SinkAuthenticationError
+            elif status in (408, 429) or status >= 500:
+                kind = SinkTransientWriteError
+            raise self._error(
+                kind,
+                f"answered {status}: {exc.read()[:200].decode(errors='replace')}",
+                http_status=status,
+                retry_after=float(wait) if wait and wait.isdigit() else None,
+            ) from exc
+        except OSError as exc:  # refused, reset, timed out
+            raise self._error(SinkConnectionError, f"cannot reach {self.identity}: {exc}") from exc
+
+    def _error(self, kind: type[PluginError], message: str, **details: Any) -> PluginError:
+        return kind(message, destination=self.destination, sink_type=self.sink_type, **details)
+
+
+class AcmeLinesPlugin(PluginMetadata, SinkPlugin):
+    """What the ``floe.sinks`` entry point names: the sink types and the plugin's metadata."""
+
+    sink_classes = {"json_lines": JsonLinesSink}
+
+    @property
+    def name(self) -> str:
+        return "acme-lines"
+
+    @property
+    def version(self) -> str:
+        return "1.0.0"
+
+    @property
+    def floe_api_version(self) -> str:
+        return "1.0"
