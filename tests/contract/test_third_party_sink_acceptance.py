@@ -184,7 +184,6 @@ def test_the_cli_lists_and_validates_the_third_party_sink(
     assert "customers_to_acme: gold.customers -> json_lines (plugin acme-lines" in ok.stdout
 
 
-
 def test_the_documented_sink_is_this_plugin() -> None:
     """docs/writing-a-sink.md prints acme_lines.py whole: the two cannot drift apart."""
     text = DOC.read_text(encoding="utf-8")
