@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("pyarrow", "dlt", "pyiceberg", "sqlalchemy", "httpx")
+HEAVY = ("pyarrow", "dlt", "pyiceberg", "sqlalchemy", "httpx", "pytest")
 
 
 def _imported_after(statement: str) -> list[str]:
@@ -27,4 +27,10 @@ def test_contracts_and_schemas_import_without_pyarrow_dlt_or_pyiceberg() -> None
 
 def test_registry_compiler_and_cli_import_without_heavy_libraries() -> None:
     statement = "import floe_core.registry, floe_core.compiler, floe_core.yamlio, floe_core.cli.app"
+    assert _imported_after(statement) == []
+
+
+def test_the_sink_sdk_and_its_conformance_suite_import_without_heavy_libraries() -> None:
+    # A plugin imports floe_core.sinks at startup; the suite imports pytest only in its cases.
+    statement = "import floe_core.sinks, floe_core.sinks.plugin, floe_core.sinks.testing"
     assert _imported_after(statement) == []

@@ -206,6 +206,7 @@ def run(
     on_rejected: RejectedCallback | None = None,
     position_prefix: str = "",
     limiter: RateLimiter | None = None,
+    clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> WriteOutcome:
     """Push ``data`` to ``sink``; the measured result and the error that stopped the write.
@@ -223,8 +224,10 @@ def run(
             a caller that delivers one logical write in several calls (one per dlt batch).
         limiter: A rate limiter shared by such calls; by default each write has its own,
             at the sink's ``default_rate_limit``.
-        sleep: How to wait between retries (``Retry-After`` or backoff); a test passes a
-            fake clock's (see ``floe_core.sinks.testing.FakeClock``) to wait for nothing.
+        clock: Monotonic clock of the default rate limiter.
+        sleep: How to wait, between retries (``Retry-After`` or backoff) and in the default
+            rate limiter. A test passes a fake clock and its sleep
+            (``floe_core.sinks.testing.FakeClock``): waits then take no time.
 
     Returns:
         The measured result (``success`` is True only when every row was confirmed), and
@@ -253,6 +256,9 @@ def run(
         secrets=sink.secret_values,
     ) as span:
         tally = _Tally(sink, on_progress, on_rejected)
+        limiter = limiter or RateLimiter(
+            sink.effective_capabilities.default_rate_limit, clock=clock, sleep=sleep
+        )
         _run(sink, data, tally, chosen, position_prefix, limiter, sleep)
         span.rows_written = tally.rows_delivered
         span.set(ATTR_SINK_ROWS_REJECTED, tally.rows_rejected)
@@ -311,7 +317,7 @@ def _run(
     tally: _Tally,
     operation: Operation,
     prefix: str,
-    limiter: RateLimiter | None,
+    limiter: RateLimiter,
     sleep: Callable[[float], None],
 ) -> None:
     """Send every batch, counting outcomes (and payload digests) in ``tally``."""
@@ -342,7 +348,6 @@ def _run(
     sink.open(mapping.target_schema(schema))
     success = False
     try:
-        limiter = limiter or RateLimiter(capabilities.default_rate_limit)
         batches = chain([first_chunk], chunks)
         _pump(sink, batches, mapping, policy, limiter, tally, operation, prefix, sleep)
         success = not tally.errors and not tally.unlisted_errors

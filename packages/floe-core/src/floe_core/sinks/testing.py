@@ -255,20 +255,11 @@ class SinkConformance:
     ) -> WriteOutcome:
         """Write through floe's engine with a fake clock (no real waiting)."""
         from floe_core.sinks.engine import run
-        from floe_core.sinks.ratelimit import RateLimiter
 
         clock = clock or FakeClock()
-        limiter = RateLimiter(
-            sink.effective_capabilities.default_rate_limit, clock=clock, sleep=clock.sleep
-        )
         on_rejected = None if rejected is None else (lambda t, why: rejected.append((t, why)))
         return run(
-            sink,
-            data,
-            operation=operation,
-            on_rejected=on_rejected,
-            limiter=limiter,
-            sleep=clock.sleep,
+            sink, data, operation=operation, on_rejected=on_rejected, clock=clock, sleep=clock.sleep
         )
 
     @staticmethod
