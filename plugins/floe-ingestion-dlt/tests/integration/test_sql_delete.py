@@ -52,7 +52,7 @@ def test_a_delete_removes_exactly_the_rows_with_those_keys(
     sql_rows: Callable[..., list[tuple[Any, ...]]],
     gold_customers: Callable[..., pa.Table],
 ) -> None:
-    backend, url, schema = sql_backend_url
+    _, url, schema = sql_backend_url
     data = gold_customers(30)
     sink = make_sink(url, schema, mode="upsert", primary_key=["id"])
     assert write(sink, data).rows_delivered == 30
