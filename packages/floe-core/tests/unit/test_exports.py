@@ -52,6 +52,15 @@ EXPECTED = {
         "Problem",
         "compile_project",
     },
+    "floe_core.sinks.testing": {
+        "CONFORMANCE_RETRY",
+        "Destination",
+        "FakeClock",
+        "SendLog",
+        "Sent",
+        "SinkConformance",
+        "conformance_rows",
+    },
     "floe_core.cli": {"main", "version_text"},
     "floe_core.registry": {
         "ENTRY_POINT_GROUPS",

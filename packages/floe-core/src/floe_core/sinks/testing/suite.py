@@ -1,223 +1,29 @@
-"""A conformance suite for sinks: subclass it in pytest, give it a destination, run it.
-
-A plugin author describes one fresh destination per test (how to configure a sink for it,
-how to read back what arrived, and how to make it misbehave) and gets floe's cases for free::
-
-    from floe_core.sinks.testing import Destination, SinkConformance
-
-    class AcmeDestination(Destination):
-        ...  # plugin, sink_config(), rows(), secret, and the hooks it can offer
-
-    class TestAcmeSink(SinkConformance):
-        @pytest.fixture
-        def destination(self) -> Iterator[AcmeDestination]:
-            with acme_test_account() as account:
-                yield AcmeDestination(account)
-
-The cases write :func:`conformance_rows` (columns ``id`` int64, the key, and ``name``
-string, ``"item-007"`` for id 7) through ``plugin.create_sink`` and floe's engine, with a
-:class:`FakeClock` so that retries and ``Retry-After`` waits take no time, and check what the
-destination holds:
-
-- empty input sends nothing and succeeds with 0 rows;
-- ``batch_size`` is honoured (7 over 50 rows: batches of 7, then 1);
-- a transient failure is retried with the same idempotency key and the rows arrive once;
-- ``Retry-After`` is waited for (or, for a destination that sends none, the engine's backoff);
-- a refused row is isolated: the others arrive, ``rows_rejected == 1``, ``on_rejected`` gets it;
-- rows refused inside an accepted batch come back in ``BatchAck.rejections``, unsplit;
-- receipts add up (rows, bytes, a ``sha256:<64 hex>`` checksum, a stable idempotency key);
-- an operation the sink lacks is refused before anything is sent; a delete removes rows by key;
-- no secret value of the connection config appears in errors.
-
-What a destination cannot do is declared on it (``refuses_rows = False``, ...), not skipped:
-such a case then checks that the sink's capabilities and answers agree with the declaration.
-
-Importing this module needs neither pytest nor pyarrow; the cases import them when they run.
-"""
+"""The conformance cases, as methods of a class a plugin's test subclasses."""
 
 from __future__ import annotations
 
 import hashlib
 import re
-import threading
-from abc import ABC, abstractmethod
 from collections.abc import Collection
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
-from floe_core.sinks.base import BatchAck, Operation, Payload, Sink
+from floe_core.sinks.base import Operation, Sink
+from floe_core.sinks.testing.doubles import (
+    CONFORMANCE_RETRY,
+    FakeClock,
+    SendLog,
+    conformance_rows,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from floe_core.plugins.sink import SinkConfig
     from floe_core.sinks.engine import WriteOutcome
-    from floe_core.sinks.plugin import SinkPlugin
+    from floe_core.sinks.testing.destination import Destination
 
-__all__ = [
-    "CONFORMANCE_RETRY",
-    "Destination",
-    "FakeClock",
-    "SendLog",
-    "SinkConformance",
-    "conformance_rows",
-]
-
-#: The ``retry_config`` every case uses: five attempts, 0.25 s then doubling, no jitter.
-CONFORMANCE_RETRY: dict[str, Any] = {
-    "max_attempts": 5,
-    "initial_backoff_seconds": 0.25,
-    "max_backoff_seconds": 4.0,
-    "jitter": False,
-}
+__all__ = ["SinkConformance"]
 
 _CHECKSUM = re.compile(r"sha256:[0-9a-f]{64}")
-
-
-def conformance_rows(count: int, start: int = 0) -> pa.Table:
-    """``count`` rows with ids ``start``..: ``id`` (int64, the key) and ``name`` (string)."""
-    import pyarrow as pa
-
-    ids = list(range(start, start + count))
-    return pa.table(
-        {
-            "id": pa.array(ids, pa.int64()),
-            "name": pa.array([f"item-{i:03d}" for i in ids], pa.string()),
-        }
-    )
-
-
-class FakeClock:
-    """A monotonic clock that moves only when slept on; every sleep is recorded.
-
-    Pass ``clock`` and ``clock.sleep`` where floe takes a clock and a sleep function
-    (``RateLimiter``, ``engine.run``): waits then take no time and can be asserted exactly.
-    """
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self.now
-
-    def sleep(self, seconds: float) -> None:
-        """Record the wait and move the clock on by it."""
-        with self._lock:
-            self.sleeps.append(seconds)
-            self.now += max(0.0, seconds)
-
-
-@dataclass
-class Sent:
-    """One call of ``Sink.send``: what went, under which key, and what came back."""
-
-    key: str
-    rows: int
-    body: bytes
-    ack: BatchAck | None = None
-    error: BaseException | None = None
-
-
-@dataclass
-class SendLog:
-    """Every ``send`` the engine made to one sink, in call order (see :meth:`attach`)."""
-
-    sends: list[Sent] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @classmethod
-    def attach(cls, sink: Sink) -> SendLog:
-        """Record the sink's sends from now on (the sink still does the sending)."""
-        log = cls()
-        deliver = sink.send
-
-        def send(payload: Payload, idempotency_key: str) -> BatchAck:
-            sent = Sent(idempotency_key, payload.rows, payload.body)
-            with log._lock:
-                log.sends.append(sent)
-            try:
-                sent.ack = deliver(payload, idempotency_key)
-            except BaseException as exc:
-                sent.error = exc
-                raise
-            return sent.ack
-
-        # An instance attribute shadows the method: the engine calls this one.
-        vars(sink)["send"] = send
-        return log
-
-    @property
-    def keys(self) -> list[str]:
-        return [sent.key for sent in self.sends]
-
-    @property
-    def acks(self) -> list[BatchAck]:
-        return [sent.ack for sent in self.sends if sent.ack is not None]
-
-
-class Destination(ABC):
-    """One fresh destination for one conformance test, and what the suite may do to it.
-
-    Declarations (class attributes, all True unless the destination says otherwise):
-        refuses_rows: ``refuse_row`` can make the destination refuse one row for good.
-        reports_row_rejections: The sink reports refused rows in ``BatchAck.rejections``
-            (instead of raising ``SinkWriteError`` for the batch).
-        answers_retry_after: ``answer_retry_after`` can make the destination ask the sink to
-            wait (HTTP ``Retry-After``); a destination that never asks says False.
-    """
-
-    refuses_rows: ClassVar[bool] = True
-    reports_row_rejections: ClassVar[bool] = False
-    answers_retry_after: ClassVar[bool] = True
-
-    @property
-    @abstractmethod
-    def plugin(self) -> SinkPlugin:
-        """The plugin whose ``create_sink`` builds the sink under test."""
-
-    @property
-    @abstractmethod
-    def secret(self) -> str | None:
-        """A secret value (token, password) that ``sink_config`` puts in the connection config.
-
-        ``None`` declares that this destination's config holds no secret (a SQLite file).
-        """
-
-    @abstractmethod
-    def sink_config(self, *, batch_size: int | None, retry_config: dict[str, Any]) -> SinkConfig:
-        """A ``SinkConfig`` for this destination, with ``id`` as its key where it needs one."""
-
-    @abstractmethod
-    def rows(self) -> list[dict[str, Any]]:
-        """Every row the destination holds, as dicts keyed by destination field."""
-
-    def batch_sizes(self) -> list[int] | None:
-        """Rows per batch as the destination received them, or None if it cannot tell."""
-        return None
-
-    def fail_transiently(self, times: int) -> None:
-        """Make the next ``times`` writes fail in a way worth retrying (busy, 503, deadlock)."""
-        raise NotImplementedError(
-            f"{type(self).__name__} must implement fail_transiently(times): every "
-            "destination can fail transiently, and the suite checks the sink retries it"
-        )
-
-    def answer_retry_after(self, seconds: int) -> None:
-        """Make the next write be answered "try again in ``seconds``" (HTTP 429/503)."""
-        raise NotImplementedError(
-            f"{type(self).__name__} must implement answer_retry_after(seconds), or declare "
-            "answers_retry_after = False"
-        )
-
-    def refuse_row(self, row_id: int) -> None:
-        """Make the destination refuse, for good, the row whose ``id`` is ``row_id``."""
-        raise NotImplementedError(
-            f"{type(self).__name__} must implement refuse_row(row_id), or declare "
-            "refuses_rows = False"
-        )
 
 
 class SinkConformance:
