@@ -1,163 +1,191 @@
-"""Acceptance: a third party writes a sink plugin from floe's public API alone, and it works.
+"""Acceptance: a third party writes a sink from ``floe_core.sinks`` alone, and floe does the rest.
 
-Only public names are used: ``floe_core.plugins``, ``floe_core.registry``, ``floe_core.compiler``
-and the ``floe`` CLI. The plugin collects rows in a list.
+The plugin is ``acme_lines.py`` beside this file, the sink printed in ``docs/writing-a-sink.md``:
+a ``Sink`` that POSTs JSON lines and a ``SinkPlugin`` listing it. It passes floe's conformance
+suite, and through the ``floe`` CLI (``sinks``, ``validate``, ``egress run``) it gets batching,
+retries honouring ``Retry-After``, idempotency keys, rejected-row isolation and an accurate
+receipt.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import time
-from datetime import UTC, datetime
+import re
+from collections import Counter
+from collections.abc import Iterator
+from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pytest
 from floe_core.cli.app import app
-from floe_core.compiler import compile_project
-from floe_core.plugins import EgressResult, PluginMetadata, SinkConfig, SinkConnector
+from floe_core.egress.quickstart_data import create_customers_table
+from floe_core.egress.source import IcebergSource
+from floe_core.plugins import SinkConfig
 from floe_core.registry import PluginRegistry
+from floe_core.sinks import SinkPlugin
+from floe_core.sinks.testing import Destination, SinkConformance
 from typer.testing import CliRunner
 
-
-class ListSink:
-    """The handle ``create_sink`` returns: a list of received batches."""
-
-    def __init__(self, config: SinkConfig) -> None:
-        self.config = config
-        self.batches: list[list[dict[str, Any]]] = []
+LinesServer = Any
+DOC = Path(__file__).resolve().parents[2] / "docs" / "writing-a-sink.md"
+PLUGIN_FILE = Path(__file__).with_name("acme_lines.py")
 
 
-class ListSinkPlugin(PluginMetadata, SinkConnector):
-    """Delivers rows into an in-memory list; a stand-in for any destination."""
+def _registry() -> PluginRegistry:
+    """floe's registry with the plugin found through its entry point, as if pip-installed."""
+    entry = EntryPoint(name="acme-lines", value="acme_lines:AcmeLinesPlugin", group="floe.sinks")
+    return PluginRegistry.discover(groups=(), extra_entry_points=[entry])
 
-    @property
-    def name(self) -> str:
-        return "listsink"
 
-    @property
-    def version(self) -> str:
-        return "0.1.0"
+class LinesDestination(Destination):
+    reports_row_rejections = True
+
+    def __init__(self, server: LinesServer) -> None:
+        self.server = server
 
     @property
-    def floe_api_version(self) -> str:
-        return "1.0"
+    def plugin(self) -> SinkPlugin:
+        plugin = _registry().get("acme-lines")
+        assert isinstance(plugin, SinkPlugin)
+        return plugin
 
-    def list_available_sinks(self) -> list[str]:
-        return ["memory_list"]
+    @property
+    def secret(self) -> str:
+        return str(self.server.token)
 
-    def create_sink(self, config: SinkConfig) -> ListSink:
-        if config.sink_type not in self.list_available_sinks():
-            raise ValueError(f"unknown sink type {config.sink_type!r}")
-        if "token" not in config.connection_config:
-            raise ValueError("the secret must hold a token")
-        return ListSink(config)
-
-    def write(self, sink: Any, data: Any, **kwargs: Any) -> EgressResult:
-        assert isinstance(sink, ListSink)
-        started = time.perf_counter()
-        table = data if isinstance(data, pa.Table) else pa.Table.from_batches(list(data))
-        mapping = sink.config.field_mapping or {}
-        table = table.rename_columns([mapping.get(c, c) for c in table.column_names])
-        digest = hashlib.sha256()
-        sent = 0
-        for batch in table.to_batches(max_chunksize=sink.config.batch_size or table.num_rows):
-            rows = batch.to_pylist()
-            payload = json.dumps(rows, sort_keys=True).encode()
-            digest.update(payload)
-            sent += len(payload)
-            sink.batches.append(rows)
-        return EgressResult(
-            success=True,
-            rows_delivered=sum(len(b) for b in sink.batches),
-            bytes_transmitted=sent,
-            duration_seconds=time.perf_counter() - started,
-            checksum=digest.hexdigest(),
-            delivery_timestamp=datetime.now(UTC).isoformat(),
-            idempotency_key=digest.hexdigest()[:32],
+    def sink_config(self, *, batch_size: int | None, retry_config: dict[str, Any]) -> SinkConfig:
+        return SinkConfig(
+            "json_lines",
+            {"url": self.server.url, "token": self.server.token},
+            batch_size=batch_size,
+            retry_config=retry_config,
+            destination_name="acme",
         )
 
-    def get_source_config(self, catalog_config: dict[str, Any]) -> dict[str, Any]:
-        return dict(catalog_config)
+    def rows(self) -> list[dict[str, Any]]:
+        return list(self.server.rows.values())
 
+    def batch_sizes(self) -> list[int]:
+        return list(self.server.batch_sizes)
+
+    def fail_transiently(self, times: int) -> None:
+        self.server.fail_next(503, times=times)
+
+    def answer_retry_after(self, seconds: int) -> None:
+        self.server.fail_next(429, retry_after=str(seconds))
+
+    def refuse_row(self, row_id: int) -> None:
+        self.server.refuse_ids.add(row_id)
+
+
+class TestJsonLinesSinkConformance(SinkConformance):
+    @pytest.fixture
+    def destination(self, lines_server: LinesServer) -> Iterator[LinesDestination]:
+        yield LinesDestination(lines_server)
+
+
+# -- through the CLI ------------------------------------------------------------------------
 
 SPEC = """\
 apiVersion: floe.dev/v1
 kind: FloeSpec
-metadata: {name: memory-demo, version: 1.0.0}
+metadata: {name: acme-demo, version: 1.0.0}
 destinations:
-  - name: customers_to_list
-    sink_type: memory_list
-    connection_secret_ref: list-token
+  - name: customers_to_acme
+    sink_type: json_lines
+    connection_secret_ref: acme
+    source_table: gold.customers
     field_mapping: {customer_id: id, lifetime_value: ltv}
-    batch_size: 4
+    batch_size: 40
+    retry_config: {max_attempts: 3, initial_backoff_seconds: 0, jitter: false}
 """
 
 
-def _manifest(approved: str) -> str:
-    return (
-        "apiVersion: floe.dev/v1\nkind: Manifest\nmetadata: {name: acme}\n"
-        f"scope: enterprise\napproved_sinks: [{approved}]\n"
-    )
-
-
-def _project(tmp_path: Path, approved: str) -> Path:
+def _project(tmp_path: Path, server: LinesServer, *, approved: str = "json_lines") -> Path:
+    catalog = {
+        "type": "sql",
+        "name": "acme",
+        "uri": f"sqlite:///{tmp_path / '.floe' / 'catalog.db'}",
+        "warehouse": (tmp_path / ".floe" / "warehouse").as_uri(),
+    }
+    create_customers_table(catalog, rows=100)
     (tmp_path / "floe.yaml").write_text(SPEC, encoding="utf-8")
-    (tmp_path / "manifest.yaml").write_text(_manifest(approved), encoding="utf-8")
+    (tmp_path / "manifest.yaml").write_text(
+        "apiVersion: floe.dev/v1\nkind: Manifest\nmetadata: {name: acme}\n"
+        "catalog:\n  type: sql\n  name: acme\n  uri: sqlite:///.floe/catalog.db\n"
+        f"  warehouse: .floe/warehouse\nscope: enterprise\napproved_sinks: [{approved}]\n",
+        encoding="utf-8",
+    )
+    secret = tmp_path / "secrets" / "acme"
+    secret.mkdir(parents=True)
+    (secret / "token").write_text(server.token, encoding="utf-8")
+    (secret / "url").write_text(server.url, encoding="utf-8")
     return tmp_path / "floe.yaml"
 
 
+def _source_ids(tmp_path: Path) -> list[int]:
+    catalog = {
+        "type": "sql",
+        "name": "acme",
+        "uri": f"sqlite:///{tmp_path / '.floe' / 'catalog.db'}",
+        "warehouse": (tmp_path / ".floe" / "warehouse").as_uri(),
+    }
+    with IcebergSource(catalog, "gold.customers") as source:
+        return sorted(source.batches().read_all().column("customer_id").to_pylist())
+
+
 @pytest.mark.requirement("R15")
-def test_a_third_party_sink_plugin_compiles_validates_and_delivers(tmp_path: Path) -> None:
-    plugin = ListSinkPlugin()
-    registry = PluginRegistry.discover(plugins=[plugin])
-    assert registry.sink_providers("memory_list") == ["listsink"]
+def test_egress_run_delivers_through_the_third_party_sink(
+    tmp_path: Path, lines_server: LinesServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = _project(tmp_path, lines_server)
+    monkeypatch.chdir(tmp_path)
+    ids = _source_ids(tmp_path)
+    lines_server.fail_next(429, retry_after="0")  # the first batch must wait and be retried
+    lines_server.refuse_ids.add(ids[57])  # one customer the API puts on hold
 
-    plan = compile_project(_project(tmp_path, "memory_list"), registry=registry).unwrap()
-    (destination,) = plan.destinations
-    assert destination.plugin_name == "listsink"
-    provider = registry.get(destination.plugin_name)
-    assert isinstance(provider, SinkConnector)
-
-    sink = provider.create_sink(destination.to_sink_config({"token": "t-3rd-party"}))
-    table = pa.table(
-        {
-            "customer_id": list(range(1, 11)),
-            "lifetime_value": [float(i) * 1.5 for i in range(1, 11)],
-            "segment": ["loyal"] * 10,
-        }
+    result = CliRunner().invoke(
+        app, ["egress", "run", "customers_to_acme", "--spec", str(spec), "--json"], obj=_registry()
     )
-    result = provider.write(sink, table)
 
-    assert result.success
-    assert result.rows_delivered == 10
-    assert [len(b) for b in sink.batches] == [4, 4, 2]
-    assert sink.batches[0][0] == {"id": 1, "ltv": 1.5, "segment": "loyal"}
-    assert len(result.checksum) == 64
-    assert result.bytes_transmitted > 0
+    assert result.exit_code == 3, result.output  # partial: one row rejected
+    (receipt,) = json.loads(result.stdout)["receipts"]
+    assert (receipt["rows_read"], receipt["rows_delivered"], receipt["rows_rejected"]) == (
+        100,
+        99,
+        1,
+    )
+    assert sorted(lines_server.rows) == sorted(set(ids) - {ids[57]})
+    first = lines_server.rows[ids[0]]
+    assert "ltv" in first and "lifetime_value" not in first and "customer_id" not in first
+    assert sorted(lines_server.batch_sizes, reverse=True) == [40, 40, 20]
+    # The 429 was retried with the same key; every other batch went once.
+    assert sorted(Counter(lines_server.keys).values()) == [1, 1, 2]
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", receipt["checksum"])
+    assert receipt["idempotency_key"] and receipt["bytes_transmitted"] > 0
+    assert "is on hold" in json.dumps(receipt)
+    assert lines_server.token not in result.output
 
 
 @pytest.mark.requirement("R17")
-def test_the_cli_validates_and_lists_the_third_party_sink(tmp_path: Path) -> None:
-    registry = PluginRegistry.discover(plugins=[ListSinkPlugin()])
+def test_the_cli_lists_and_validates_the_third_party_sink(
+    tmp_path: Path, lines_server: LinesServer
+) -> None:
     runner = CliRunner()
+    registry = _registry()
 
     sinks = runner.invoke(app, ["sinks"], obj=registry)
-    assert "listsink" in sinks.stdout and "memory_list" in sinks.stdout
+    assert "acme-lines" in sinks.stdout and "json_lines" in sinks.stdout
 
-    ok = runner.invoke(app, ["validate", str(_project(tmp_path, "memory_list"))], obj=registry)
+    spec = _project(tmp_path, lines_server)
+    ok = runner.invoke(app, ["validate", str(spec)], obj=registry)
     assert ok.exit_code == 0, ok.stdout
-    assert "customers_to_list: (no source table) -> memory_list (plugin listsink" in ok.stdout
+    assert "customers_to_acme: gold.customers -> json_lines (plugin acme-lines" in ok.stdout
 
-    refused = runner.invoke(
-        app, ["validate", str(_project(tmp_path, "sql_database")), "--json"], obj=registry
-    )
-    assert refused.exit_code == 1
-    (problem,) = json.loads(refused.stdout)["problems"]
-    assert problem["path"] == "destinations[0].sink_type"
-    assert (
-        "sink type 'memory_list', which is not in the manifest's approved_sinks"
-        in (problem["message"])
-    )
+
+def test_the_documented_sink_is_this_plugin() -> None:
+    """docs/writing-a-sink.md prints acme_lines.py whole: the two cannot drift apart."""
+    text = DOC.read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
+    assert PLUGIN_FILE.read_text(encoding="utf-8") in blocks

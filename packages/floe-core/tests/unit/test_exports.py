@@ -69,6 +69,15 @@ EXPECTED = {
         "SinkWriteError",
         "write",
     },
+    "floe_core.sinks.testing": {
+        "CONFORMANCE_RETRY",
+        "Destination",
+        "FakeClock",
+        "SendLog",
+        "Sent",
+        "SinkConformance",
+        "conformance_rows",
+    },
     "floe_core.cli": {"main", "version_text"},
     # Packages whose modules are imported one by one (each package imports nothing itself).
     "floe_core.demo": set(),

@@ -13,15 +13,24 @@ import pyarrow as pa
 import pytest
 from floe_core.plugins import SinkConfig
 from floe_core.sinks import engine
-from floe_core.sinks.base import BatchAck, Operation, Payload, Sink, SinkCapabilities
+from floe_core.sinks.base import (
+    BatchAck,
+    Operation,
+    Payload,
+    RowRejection,
+    Sink,
+    SinkCapabilities,
+)
 from floe_core.sinks.engine import write
 from floe_core.sinks.errors import (
     SinkAuthenticationError,
     SinkConfigurationError,
     SinkConnectionError,
+    SinkTransientWriteError,
     SinkWriteError,
 )
 from floe_core.sinks.idempotency import DeliveryChecksum, batch_key, payload_digest, write_key
+from floe_core.sinks.testing import FakeClock
 
 FAST_RETRIES = {"initial_backoff_seconds": 0.0, "max_backoff_seconds": 0.0, "max_attempts": 3}
 
@@ -560,3 +569,150 @@ def test_keys_are_derived_from_each_payload_as_sent() -> None:
     expected = [batch_key(identity, str(i), digest) for i, digest in enumerate(digests)]
     assert sorted(key for key, _rows in sink.calls) == sorted(expected)
     assert result.idempotency_key == write_key(identity, digests)
+
+
+# -- operations and per-row results ----------------------------------------------------------
+
+
+class BulkSink(MemorySink):
+    """Upserts and deletes; accepts part of a batch, listing the refused rows in its ack.
+
+    ``refuse`` maps an id to the reason the destination gives for refusing that row.
+    """
+
+    capabilities: ClassVar[SinkCapabilities] = replace(
+        MemorySink.capabilities,
+        operations=frozenset({Operation.UPSERT, Operation.DELETE}),
+    )
+
+    def __init__(self, config: SinkConfig, *, refuse: dict[int, str] | None = None) -> None:
+        super().__init__(config)
+        self.refuse = refuse or {}
+        self.operations: list[Operation] = []
+        self.offset = 0  # added to every rejection position, to send out-of-range ones
+
+    def send(self, payload: Payload, idempotency_key: str) -> BatchAck:
+        with self.lock:
+            self.calls.append((idempotency_key, payload.rows))
+            self.operations.append(payload.operation)
+        records = orjson.loads(payload.body)
+        rejections = [
+            RowRejection(position + self.offset, self.refuse[record["id"]])
+            for position, record in enumerate(records)
+            if record["id"] in self.refuse
+        ]
+        refused = {r.position - self.offset for r in rejections}
+        with self.lock:
+            self.rows.extend(r for i, r in enumerate(records) if i not in refused)
+        return BatchAck(rows_confirmed=payload.rows - len(rejections), rejections=rejections)
+
+
+def test_an_operation_the_sink_lacks_is_refused_before_anything_is_sent() -> None:
+    sink = MemorySink(_config(batch_size=5))
+    with pytest.raises(SinkConfigurationError) as raised:
+        write(sink, _table(10), operation="delete")
+    message = str(raised.value)
+    assert "this destination cannot delete rows; it supports: insert" in message
+    assert "[memory/mem]" in message
+    assert sink.calls == [] and sink.opened == []
+
+
+def test_an_unknown_operation_names_the_known_ones() -> None:
+    sink = MemorySink(_config())
+    with pytest.raises(SinkConfigurationError, match="unknown operation 'merge'") as raised:
+        write(sink, _table(3), operation="merge")
+    assert "insert, update, upsert, delete" in str(raised.value)
+    assert sink.calls == []
+
+
+def test_the_write_operation_reaches_every_payload() -> None:
+    sink = BulkSink(_config(batch_size=4))
+    assert sink.default_operation is Operation.UPSERT
+    write(sink, _table(10))
+    write(sink, _table(10), operation=Operation.DELETE)
+    assert sink.operations == [Operation.UPSERT] * 3 + [Operation.DELETE] * 3
+
+
+def test_a_non_default_operation_changes_the_idempotency_keys() -> None:
+    upserted = BulkSink(_config(batch_size=4))
+    deleted = BulkSink(_config(batch_size=4))
+    upsert = write(upserted, _table(10), operation="upsert")
+    default = write(BulkSink(_config(batch_size=4)), _table(10))
+    delete = write(deleted, _table(10), operation="delete")
+    # The same bytes (this sink encodes a delete as the rows), yet no key is shared.
+    assert {key for key, _ in upserted.calls}.isdisjoint(key for key, _ in deleted.calls)
+    assert delete.idempotency_key != upsert.idempotency_key
+    assert upsert.idempotency_key == default.idempotency_key  # upsert is this sink's default
+    again = BulkSink(_config(batch_size=4))
+    assert write(again, _table(10), operation="delete").idempotency_key == delete.idempotency_key
+    assert [key for key, _ in again.calls] == [key for key, _ in deleted.calls]
+
+
+def test_rows_an_ack_rejects_are_reported_without_splitting_the_batch() -> None:
+    rejected: list[tuple[pa.Table, str]] = []
+    refuse = {3: "email invalid", 6: "on hold", 7: "email invalid", 12: "on hold"}
+    table = pa.table({"customer": list(range(15)), "name": [f"n{i}" for i in range(15)]})
+    mapped = SinkConfig(
+        sink_type="memory",
+        connection_config={},
+        destination_name="mem",
+        batch_size=10,
+        field_mapping={"customer": "id"},
+        retry_config=FAST_RETRIES,
+    )
+    sink = BulkSink(mapped, refuse=refuse)
+
+    result = write(sink, table, on_rejected=lambda rows, why: rejected.append((rows, why)))
+
+    assert len(sink.calls) == 2, "one request per batch: a partial answer needs no splitting"
+    assert (result.rows_delivered, result.rows_rejected) == (11, 4)
+    assert not result.success
+    # Grouped by reason within a batch, in order of first row; source column names.
+    assert [(t.column("customer").to_pylist(), why) for t, why in rejected] == [
+        ([3, 7], "email invalid"),
+        ([6], "on hold"),
+        ([12], "on hold"),
+    ]
+    assert all(t.column_names == ["customer", "name"] for t, _ in rejected)
+    assert result.errors == [
+        "2 row(s) rejected: email invalid",
+        "1 row(s) rejected: on hold",
+        "1 row(s) rejected: on hold",
+    ]
+    assert sorted(r["id"] for r in sink.rows) == sorted(set(range(15)) - set(refuse))
+
+
+def test_a_rejection_reason_is_scrubbed_of_the_sinks_secrets() -> None:
+    class SecretSink(BulkSink):
+        @property
+        def secret_values(self) -> list[str]:
+            return ["tok-ack-99812"]
+
+    rejected: list[str] = []
+    sink = SecretSink(_config(batch_size=5), refuse={1: "token tok-ack-99812 may not write id 1"})
+    result = write(sink, _table(5), on_rejected=lambda rows, why: rejected.append(why))
+    assert result.rows_rejected == 1
+    assert "tok-ack-99812" not in rejected[0] and "tok-ack-99812" not in result.errors[0]
+
+
+def test_a_rejection_outside_the_batch_is_a_bug_in_the_sink() -> None:
+    sink = BulkSink(_config(batch_size=5), refuse={4: "no"})
+    sink.offset = 1  # the sink reports row 5 of a 5-row batch
+    with pytest.raises(IndexError, match="rejection of row 5 in a batch of 5 rows"):
+        write(sink, _table(5))
+
+
+def test_retry_after_is_waited_for_with_the_injected_sleep() -> None:
+    class BusySink(MemorySink):
+        def send(self, payload: Payload, idempotency_key: str) -> BatchAck:
+            if not self.calls:
+                self.calls.append((idempotency_key, payload.rows))
+                raise SinkTransientWriteError("slow down", http_status=429, retry_after=12)
+            return super().send(payload, idempotency_key)
+
+    clock = FakeClock()
+    sink = BusySink(_config(batch_size=5))
+    outcome = engine.run(sink, _table(5), clock=clock, sleep=clock.sleep)
+    assert outcome.result.success
+    assert clock.sleeps == [12.0], "the wait asked for, once (the rate limiter adds none)"
+    assert len({key for key, _ in sink.calls}) == 1

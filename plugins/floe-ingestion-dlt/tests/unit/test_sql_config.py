@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -103,8 +104,13 @@ def test_identity_names_the_table_but_no_credentials() -> None:
             "the database driver for 'mysql+mysqldb' is not installed",
             "pip install 'floe-ingestion-dlt[mysql]' and use mysql+pymysql://",
         ),
+        (
+            f"sqlite://u:{PASSWORD}@/floe.db",
+            "the url does not fit sqlite: Invalid SQLite URL",
+            "a SQLite url, sqlite:///path/to/file.db, takes none",
+        ),
     ],
-    ids=["unparsable", "unknown-dialect", "missing-driver"],
+    ids=["unparsable", "unknown-dialect", "missing-driver", "sqlite-with-password"],
 )
 def test_unusable_urls_fail_at_creation(url: str, message: str, hint: str) -> None:
     with pytest.raises(SinkConfigurationError) as caught:
@@ -128,3 +134,14 @@ def test_secret_values_are_the_passwords_not_the_whole_url() -> None:
         PASSWORD,
         "other-secret",
     ]
+
+
+@pytest.mark.requirement("R7")
+def test_a_password_in_the_secret_of_a_sqlite_destination_is_a_configuration_error(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(SinkConfigurationError) as caught:
+        _sink(url=f"sqlite:///{tmp_path / 'floe.db'}", password=PASSWORD)
+
+    assert "Invalid SQLite URL" in caught.value.message
+    assert PASSWORD not in str(caught.value)

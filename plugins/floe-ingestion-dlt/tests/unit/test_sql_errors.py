@@ -52,6 +52,8 @@ def _sqlite(code: int, cls: type[sqlite3.Error] = sqlite3.OperationalError) -> s
         (pymysql.err.OperationalError(2013, "Lost connection"), SinkConnectionError),
         (pymysql.err.IntegrityError(1062, "Duplicate entry"), SinkWriteError),
         (pymysql.err.DataError(1406, "Data too long"), SinkWriteError),
+        (pymysql.err.OperationalError(4025, "CONSTRAINT `c` failed for `db`.`t`"), SinkWriteError),
+        (pymysql.err.OperationalError(3819, "Check constraint 'c' is violated."), SinkWriteError),
         (_sqlite(5), SinkTransientWriteError),
         (sqlite3.IntegrityError("UNIQUE constraint failed"), SinkWriteError),
     ],

@@ -52,6 +52,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machine
 
 @egress_app.command("run")
 def run_command(
+    ctx: typer.Context,
     names: Annotated[
         list[str] | None,
         typer.Argument(help="Destination names from floe.yaml.", show_default=False),
@@ -77,7 +78,7 @@ def run_command(
     tracing = setup_tracing()
     try:
         with span("floe.egress.run") as run_span:
-            receipts = _run(names or [], run_all, spec, manifest, as_json, run_span)
+            receipts = _run(names or [], run_all, spec, manifest, as_json, run_span, ctx.obj)
     except InvalidProjectError:
         raise typer.Exit(1) from None  # its problems are already printed
     except FloeError as exc:
@@ -90,7 +91,13 @@ def run_command(
 
 
 def _run(
-    names: list[str], run_all: bool, spec: Path, manifest: Path | None, as_json: bool, span: Any
+    names: list[str],
+    run_all: bool,
+    spec: Path,
+    manifest: Path | None,
+    as_json: bool,
+    span: Any,
+    injected: object = None,
 ) -> list[Receipt]:
     from floe_core.egress.destinations import select_destinations
     from floe_core.egress.observability import get_logger
@@ -101,7 +108,8 @@ def _run(
     from floe_core.registry import PluginRegistry
     from floe_core.secrets.resolver import SecretResolver
 
-    registry = PluginRegistry.discover()
+    # A registry passed as the CLI's ``obj`` (tests, embedding) replaces discovery.
+    registry = injected if isinstance(injected, PluginRegistry) else PluginRegistry.discover()
     with new_span("floe.egress.compile"):
         plan = _plan(_compile(spec, manifest, registry), as_json)
     destinations = select_destinations(plan, names, run_all)

@@ -19,6 +19,8 @@ delivered.
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -104,6 +106,7 @@ class BatchSender:
         mapping: Field mapping, to re-encode pieces of a split batch.
         operation: The write's operation, to re-encode pieces of a split batch.
         parent: Tracing context of the write, for the per-batch spans.
+        sleep: How to wait between retries.
     """
 
     def __init__(
@@ -115,8 +118,10 @@ class BatchSender:
         *,
         operation: Operation | None = None,
         parent: Context | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._sink = sink
+        self._sleep = sleep
         self._operation = operation
         self._policy = policy
         self._limiter = limiter
@@ -266,7 +271,10 @@ class BatchSender:
         ) as span:
             try:
                 ack, attempts = send_with_retry(
-                    lambda: self._sink.send(payload, key), self._policy, self._limiter
+                    lambda: self._sink.send(payload, key),
+                    self._policy,
+                    self._limiter,
+                    sleep=self._sleep,
                 )
             except PluginError as exc:
                 rejected = exc.category is ErrorCategory.PERMANENT

@@ -206,6 +206,8 @@ def run(
     on_rejected: RejectedCallback | None = None,
     position_prefix: str = "",
     limiter: RateLimiter | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> WriteOutcome:
     """Push ``data`` to ``sink``; the measured result and the error that stopped the write.
 
@@ -222,6 +224,10 @@ def run(
             a caller that delivers one logical write in several calls (one per dlt batch).
         limiter: A rate limiter shared by such calls; by default each write has its own,
             at the sink's ``default_rate_limit``.
+        clock: Monotonic clock of the default rate limiter.
+        sleep: How to wait, between retries (``Retry-After`` or backoff) and in the default
+            rate limiter. A test passes a fake clock and its sleep
+            (``floe_core.sinks.testing.FakeClock``): waits then take no time.
 
     Returns:
         The measured result (``success`` is True only when every row was confirmed), and
@@ -237,9 +243,12 @@ def run(
     """
     started = time.perf_counter()
     chosen = _operation(sink, operation)
+    identity = sink.identity
     if chosen is not sink.default_operation:
-        # The same rows deleted and upserted must not share idempotency keys.
+        # The same rows deleted and upserted must not share idempotency keys, neither the
+        # batches' nor the write's (a sink may encode both as the same bytes).
         position_prefix = f"{position_prefix}{chosen.value}."
+        identity = f"{identity}\n{chosen.value}"
     with sink_span(
         SPAN_WRITE,
         sink_type=sink.sink_type,
@@ -247,7 +256,10 @@ def run(
         secrets=sink.secret_values,
     ) as span:
         tally = _Tally(sink, on_progress, on_rejected)
-        _run(sink, data, tally, chosen, position_prefix, limiter)
+        limiter = limiter or RateLimiter(
+            sink.effective_capabilities.default_rate_limit, clock=clock, sleep=sleep
+        )
+        _run(sink, data, tally, chosen, position_prefix, limiter, sleep)
         span.rows_written = tally.rows_delivered
         span.set(ATTR_SINK_ROWS_REJECTED, tally.rows_rejected)
         span.set(ATTR_SINK_BYTES, tally.bytes_sent)
@@ -265,7 +277,7 @@ def run(
         duration_seconds=time.perf_counter() - started,
         checksum=f"sha256:{tally.checksum.hexdigest()}",
         delivery_timestamp=datetime.now(UTC).isoformat(timespec="microseconds"),
-        idempotency_key=write_key(sink.identity, tally.digests),
+        idempotency_key=write_key(identity, tally.digests),
         destination_record_ids=tally.record_ids,
         errors=tally.listed_errors(),
         rows_rejected=tally.rows_rejected,
@@ -305,7 +317,8 @@ def _run(
     tally: _Tally,
     operation: Operation,
     prefix: str,
-    limiter: RateLimiter | None,
+    limiter: RateLimiter,
+    sleep: Callable[[float], None],
 ) -> None:
     """Send every batch, counting outcomes (and payload digests) in ``tally``."""
     capabilities = sink.effective_capabilities
@@ -335,9 +348,8 @@ def _run(
     sink.open(mapping.target_schema(schema))
     success = False
     try:
-        limiter = limiter or RateLimiter(capabilities.default_rate_limit)
         batches = chain([first_chunk], chunks)
-        _pump(sink, batches, mapping, policy, limiter, tally, operation, prefix)
+        _pump(sink, batches, mapping, policy, limiter, tally, operation, prefix, sleep)
         success = not tally.errors and not tally.unlisted_errors
     finally:
         sink.close(success)
@@ -354,6 +366,7 @@ def _pump(
     tally: _Tally,
     operation: Operation,
     prefix: str,
+    sleep: Callable[[float], None],
 ) -> None:
     capabilities = sink.effective_capabilities
     workers = max(1, capabilities.max_concurrency)
@@ -364,6 +377,7 @@ def _pump(
         mapping,
         operation=operation,
         parent=current_context(),
+        sleep=sleep,
     )
     submitted = 0
     pending: deque[Future[BatchOutcome]] = deque()

@@ -206,6 +206,16 @@ def create_engine(url: sa.URL, *, destination: str = "", pool_size: int = 2) -> 
             hint="use a URL such as postgresql+psycopg://..., mysql+pymysql://... or "
             "sqlite:///file.db; other databases need their SQLAlchemy dialect installed",
         ) from exc
+    except sa.exc.ArgumentError as exc:
+        # The dialect refuses the URL's parts (a SQLite URL with a password or a host).
+        # Its message prints the URL with the password masked; only its first line is kept.
+        raise SinkConfigurationError(
+            f"the url does not fit {backend}: {str(exc).splitlines()[0]}",
+            destination=destination,
+            sink_type=SINK_TYPE,
+            hint="check the url and the secret's username and password (a SQLite url, "
+            "sqlite:///path/to/file.db, takes none)",
+        ) from exc
     except ImportError as exc:
         extra = _EXTRAS.get(backend)
         hint = (

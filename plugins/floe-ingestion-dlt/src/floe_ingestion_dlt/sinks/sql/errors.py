@@ -53,6 +53,9 @@ _MYSQL_AUTH = (1044, 1045, 1698, 1862)
 _MYSQL_CONFIG = (1049, 1142, 1146)  # unknown database, command denied, table missing
 _MYSQL_CONNECTION = (1040, 1927, 2002, 2003, 2005, 2006, 2013, 2055)
 _MYSQL_TRANSIENT = (1205, 1213, 1317, 3024)  # lock wait, deadlock, interrupted, timeout
+# Rows refused outside the 1xxx range: CHECK violated (MySQL 8), CONSTRAINT failed (MariaDB).
+# PyMySQL raises both as OperationalError, which would otherwise read as a lost connection.
+_MYSQL_DATA = (3819, 4025)
 _SQLITE_TRANSIENT = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED
 _SQLITE_CONFIG = (8, 14, 23, 26)  # READONLY, CANTOPEN, AUTH, NOTADB
 
@@ -123,7 +126,7 @@ def _classify_mysql(errno: int) -> Failure:
         return Failure.CONNECTION
     if errno in _MYSQL_TRANSIENT:
         return Failure.TRANSIENT
-    if 1000 <= errno < 2000:
+    if 1000 <= errno < 2000 or errno in _MYSQL_DATA:
         return Failure.DATA
     return Failure.OTHER
 
