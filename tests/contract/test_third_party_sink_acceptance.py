@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 from floe_core.cli.app import app
-from floe_core.egress.quickstart_data import create_customers_table
-from floe_core.egress.source import IcebergSource
+from floe_core.demo.data import create_customers_table
+from floe_core.iceberg.source import IcebergSource
 from floe_core.plugins import SinkConfig
 from floe_core.registry import PluginRegistry
 from floe_core.sinks import SinkPlugin

@@ -30,15 +30,15 @@ def test_registry_compiler_and_cli_import_without_heavy_libraries() -> None:
     assert _imported_after(statement) == []
 
 
-<<<<<<< HEAD
 def test_secrets_and_the_iceberg_catalog_config_import_without_heavy_libraries() -> None:
     statement = (
         "import floe_core.secrets.redact, floe_core.secrets.resolver, floe_core.iceberg.catalog, "
         "floe_core.demo"
     )
-=======
+    assert _imported_after(statement) == []
+
+
 def test_the_sink_sdk_and_its_conformance_suite_import_without_heavy_libraries() -> None:
     # A plugin imports floe_core.sinks at startup; the suite imports pytest only in its cases.
     statement = "import floe_core.sinks, floe_core.sinks.plugin, floe_core.sinks.testing"
->>>>>>> kit
     assert _imported_after(statement) == []
