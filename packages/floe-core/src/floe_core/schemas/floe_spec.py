@@ -11,7 +11,7 @@ Example::
     metadata: {name: customer-analytics, version: 1.0.0}
     destinations:
       - name: customers_to_crm
-        sink_type: rest_api
+        sink_type: acme_crm
         connection_secret_ref: crm-api
         source_table: gold.customers
         config: {path: /contacts, method: POST}
@@ -52,7 +52,7 @@ FLOE_NAME_PATTERN = r"^[a-z][a-z0-9-]*$"
 SEMVER_PATTERN = r"^\d+\.\d+\.\d+$"
 #: Destination names: used on the command line (``floe egress run NAME``) and in receipts.
 DESTINATION_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
-#: Sink types as plugins list them (``rest_api``, ``sql_database``).
+#: Sink types as plugins list them (``floe sinks`` shows those installed).
 SINK_TYPE_PATTERN = r"^[a-z][a-z0-9_]*$"
 #: Iceberg table identifiers, ``namespace.table`` (namespaces may be nested).
 SOURCE_TABLE_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)+$"
@@ -158,9 +158,9 @@ class DestinationConfig(BaseModel):
     """Iceberg table to read, ``namespace.table``."""
 
     config: dict[str, Any] | None = None
-    """Sink settings (e.g. ``path`` and ``method`` for ``rest_api``, ``table`` and ``mode`` for
-    ``sql_database``). Credentials are rejected here: see ``floe_core.schemas.credentials``
-    for exactly what is refused.
+    """Sink settings, as the sink type defines them; ``floe validate`` checks them against the
+    sink's settings model. Credentials are rejected here (they belong in the Secret): see
+    ``floe_core.schemas.credentials`` for exactly what is refused.
     """
 
     field_mapping: dict[str, str] | None = None

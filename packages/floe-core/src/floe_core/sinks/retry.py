@@ -62,13 +62,15 @@ class RetryPolicy(BaseModel):
         Raises:
             SinkConfigurationError: Unknown key or out-of-range value.
         """
+        values = dict(config or {})
         try:
-            return cls.model_validate(dict(config or {}))
+            return cls.model_validate(values)
         except ValidationError as exc:
             raise config_error_from_validation(
                 exc,
                 section="retry_config",
                 allowed=cls.model_fields,
+                config=values,
                 destination=destination,
                 sink_type=sink_type,
             ) from exc

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from floe_core.sinks import settings_error
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-__all__ = ["RestApiSettings"]
+__all__ = ["AUTH_SECRET_KEYS", "SECRET_FIELDS", "RestApiSettings"]
+
+#: Settings read from the destination's Secret (``base_url`` may be in ``config:`` instead).
+SECRET_FIELDS = frozenset({"base_url", "token", "username", "password", "api_key"})
+
+#: The Secret keys each ``auth`` scheme needs.
+AUTH_SECRET_KEYS: dict[str, list[str]] = {
+    "bearer": ["token"],
+    "basic": ["username", "password"],
+    "api_key": ["api_key"],
+}
 
 # Headers floe sets itself, or that would put a credential in floe.yaml.
 _RESERVED_HEADERS = {"authorization", "content-type", "content-length", "host", "idempotency-key"}
@@ -66,11 +77,28 @@ class RestApiSettings(BaseModel):
     def _headers(cls, value: dict[str, str]) -> dict[str, str]:
         reserved = sorted(name for name in value if name.lower() in _RESERVED_HEADERS)
         if reserved:
-            raise ValueError(
-                f"header(s) {', '.join(reserved)} are set by floe; credentials belong in the "
-                "secret (token, username/password, api_key)"
+            raise settings_error(
+                f"header(s) {', '.join(reserved)} are set by floe",
+                hint="remove them from headers; credentials belong in the destination's Secret "
+                "(token, username and password, or api_key)",
             )
         return value
+
+    @model_validator(mode="after")
+    def _envelope(self) -> RestApiSettings:
+        if self.body == "envelope" and self.envelope_key is None:
+            raise settings_error(
+                "body 'envelope' needs envelope_key",
+                key="envelope_key",
+                hint="set envelope_key, e.g. `envelope_key: inputs`",
+            )
+        if self.body != "envelope" and self.envelope_key is not None:
+            raise settings_error(
+                f"envelope_key applies only with body 'envelope' (body is {self.body!r})",
+                key="envelope_key",
+                hint="remove envelope_key or set `body: envelope`",
+            )
+        return self
 
     def resolved_auth(self) -> Literal["bearer", "basic", "api_key", "none"]:
         """The auth scheme in force, checked against the credentials the secret provides."""
@@ -105,8 +133,8 @@ class RestApiSettings(BaseModel):
             "none": True,
         }
         if not needs[auth]:
-            wanted = {"bearer": "token", "basic": "username and password", "api_key": "api_key"}
-            raise ValueError(f"auth {auth!r} needs {wanted[auth]} in the destination's secret")
+            wanted = " and ".join(AUTH_SECRET_KEYS[auth])
+            raise ValueError(f"auth {auth!r} needs {wanted} in the destination's secret")
         if self.api_key_header is not None and auth != "api_key":
             raise ValueError("api_key_header applies only with auth 'api_key'")
         return auth  # type: ignore[return-value]
