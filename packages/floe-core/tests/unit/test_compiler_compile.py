@@ -519,3 +519,24 @@ def test_a_sink_whose_module_is_not_installed_is_a_problem(
         "sink type 'acme_crm' needs acme_crm_not_installed, which is not installed"
     )
     assert problem.hint == "pip install acme-floe"
+
+
+def test_retry_config_is_checked_as_a_run_applies_it(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    sinks_registry: PluginRegistry,
+) -> None:
+    retry = {"initial_backoff_seconds": 5, "max_backoff_seconds": 1}
+    spec_data["destinations"] = [make_destination(retry_config=retry)]
+    (problem,) = compile_project(
+        write_project(spec_data, manifest_data), registry=sinks_registry
+    ).problems
+    assert problem.path == "destinations[0].retry_config.max_backoff_seconds"
+    assert problem.message == "must be at least initial_backoff_seconds"
+
+    spec_data["destinations"] = [make_destination(retry_config={"max_attempts": 2})]
+    plan = compile_project(write_project(spec_data, manifest_data), registry=sinks_registry)
+    (destination,) = plan.unwrap().destinations
+    assert destination.retry_config == {"max_attempts": 2}  # only what floe.yaml sets

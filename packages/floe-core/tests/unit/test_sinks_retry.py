@@ -56,7 +56,7 @@ def test_defaults() -> None:
         ({"jitter": "yes"}, "jitter: should be true or false"),
         (
             {"initial_backoff_seconds": 5, "max_backoff_seconds": 1},
-            "max_backoff_seconds must be >= initial_backoff_seconds",
+            "max_backoff_seconds: must be at least initial_backoff_seconds",
         ),
     ],
 )

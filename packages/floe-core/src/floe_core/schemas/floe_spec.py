@@ -22,9 +22,9 @@ Example::
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from floe_core.plugins.sink import MAX_BATCH_SIZE
 from floe_core.schemas._validation import MODEL_CONFIG, NestedProblem, config_error
@@ -115,25 +115,40 @@ class PlatformRef(BaseModel):
 class RetryConfig(BaseModel):
     """How a destination's transient failures (timeouts, 5xx, 429) are retried.
 
-    Omitted keys keep the sink plugin's defaults.
+    Omitted keys keep the defaults shown. The sink engine's ``RetryPolicy`` is this model
+    with the behaviour added, so what floe.yaml accepts is exactly what a run applies.
     """
 
     model_config = MODEL_CONFIG
 
-    max_attempts: Annotated[int | None, Field(ge=1, le=100)] = None
-    """Attempts per batch, the first one included."""
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = 5
+    """Attempts per batch, the first one included (1 = never retry)."""
 
-    initial_backoff_seconds: Annotated[float | None, Field(ge=0, le=3600)] = None
+    initial_backoff_seconds: Annotated[float, Field(ge=0, le=3600)] = 0.5
     """Wait before the first retry; doubles on each retry."""
 
-    max_backoff_seconds: Annotated[float | None, Field(ge=0, le=3600)] = None
+    max_backoff_seconds: Annotated[float, Field(ge=0, le=3600)] = 30.0
     """Longest wait between two attempts."""
 
-    jitter: bool | None = None
-    """Randomise waits so that parallel writers do not retry in lockstep."""
+    jitter: bool = True
+    """Randomise each wait between half and all of its computed value, so that parallel
+    writers do not retry in lockstep."""
 
-    max_retry_after_seconds: Annotated[float | None, Field(ge=0, le=86400)] = None
+    max_retry_after_seconds: Annotated[float, Field(ge=0, le=86400)] = 300.0
     """Longest ``Retry-After`` the destination may ask for before the batch fails instead."""
+
+    @model_validator(mode="after")
+    def _backoff_bounds(self) -> Self:
+        """The longest wait is not shorter than the first one."""
+        if self.max_backoff_seconds < self.initial_backoff_seconds:
+            message = "must be at least initial_backoff_seconds"
+            hint = "raise max_backoff_seconds, or lower initial_backoff_seconds"
+            raise config_error(
+                message,
+                hint=hint,
+                nested=[NestedProblem(("max_backoff_seconds",), message, hint)],
+            )
+        return self
 
 
 class DestinationConfig(BaseModel):
