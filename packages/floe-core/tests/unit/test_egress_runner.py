@@ -30,6 +30,7 @@ from floe_core.egress.state import StateStore, state_url_for
 from floe_core.errors import FloeError, NoSuchSourceTableError, SourceError
 from floe_core.plugins import EgressResult, PluginMetadata, SinkConfig, SinkConnector
 from floe_core.registry import PluginRegistry
+from floe_core.sinks import SinkConfigurationError
 
 ROWS = 250
 TOKEN = "good-token-7c1e55"
@@ -299,9 +300,10 @@ def test_field_mapping_naming_a_missing_column_fails_before_the_sink_is_built(
     project: Project,
 ) -> None:
     project.write(DEST.replace("lifetime_value: ltv", "lifetime_valu: ltv"))
-    with pytest.raises(EgressConfigError, match="'lifetime_valu'") as caught:
+    with pytest.raises(SinkConfigurationError, match="'lifetime_valu'") as caught:
         project.run("people")
-    assert "lifetime_value" in caught.value.hint
+    assert "available columns: customer_id" in caught.value.message
+    assert "lifetime_value" in caught.value.message
     assert project.plugin.sinks == []
 
 

@@ -162,16 +162,15 @@ class EgressRunner:
 
     @staticmethod
     def _check_field_mapping(destination: CompiledDestination, source: IcebergSource) -> None:
-        mapping = destination.field_mapping or {}
-        columns = source.columns
-        missing = [column for column in mapping if column not in columns]
-        if missing:
-            raise EgressConfigError(
-                f"field_mapping of destination '{destination.name}' names column(s) "
-                f"{', '.join(repr(c) for c in missing)} that table '{source.table_name}' "
-                "does not have",
-                hint=f"columns of {source.table_name}: {', '.join(columns)}",
-            )
+        """The check the engine makes at write time, made now: before anything is sent."""
+        from floe_core.sinks.batching import FieldMapping
+
+        FieldMapping.for_schema(
+            source.schema,
+            destination.field_mapping,
+            destination=destination.name,
+            sink_type=destination.sink_type,
+        )
 
     def _plugin(self, destination: CompiledDestination) -> SinkConnector:
         from floe_core.plugins.sink import SinkConnector

@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from floe_core.plugins.sink import MAX_BATCH_SIZE
+from floe_core.plugins.sink import MAX_BATCH_SIZE, field_mapping_problems
 from floe_core.schemas._validation import MODEL_CONFIG, NestedProblem, config_error
 from floe_core.schemas.credentials import find_inline_credentials
 from floe_core.schemas.secrets import SecretName
@@ -223,27 +223,10 @@ class DestinationConfig(BaseModel):
         """Every source column maps to a distinct, non-blank destination field."""
         if not mapping:
             return mapping
-        problems: list[NestedProblem] = []
-        seen: dict[str, str] = {}
-        for source, target in mapping.items():
-            if not source.strip() or not target.strip():
-                problems.append(
-                    NestedProblem(
-                        (source,),
-                        "source column and destination field must not be blank",
-                        "write `source_column: destination_field`",
-                    )
-                )
-            elif target in seen:
-                problems.append(
-                    NestedProblem(
-                        (source,),
-                        f"maps to {target!r}, which {seen[target]!r} already maps to",
-                        "map each destination field from exactly one source column",
-                    )
-                )
-            else:
-                seen[target] = source
+        problems = [
+            NestedProblem((source,), message, hint)
+            for source, message, hint in field_mapping_problems(mapping)
+        ]
         if problems:
             raise config_error(
                 "; ".join(p.message for p in problems),
