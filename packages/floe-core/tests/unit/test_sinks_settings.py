@@ -120,11 +120,11 @@ def test_the_run_time_error_uses_the_same_words_and_sends_secret_keys_to_the_sec
     )
     assert isinstance(error, SinkConfigurationError)
     assert error.message == (
-        "invalid config: required key `base_url` is missing; required key `table` is missing; "
-        "method: should be 'POST' or 'PUT'; unknown key `tabel`"
+        "invalid config: required key `base_url` is missing; method: should be 'POST' or 'PUT'; "
+        "unknown key `tabel`"
     )
     assert error.hint.startswith(
-        "add the key `base_url` to the destination's Secret; add `table:` under `config`; "
-        "write 'POST' or 'PUT'; did you mean `table`?"
+        "add the key `base_url` to the destination's Secret; write 'POST' or 'PUT'; "
+        "did you mean `table`?"
     )
     assert str(error).startswith("[acme_crm/crm] invalid config: ")

@@ -115,12 +115,7 @@ def check_settings(
     else:
         return []
     allowed = [key for key in setting_keys(model) if key not in secret_fields]
-    problems = [
-        problem
-        for problem in problems_from_error(error, config, allowed)
-        if not (problem.path and problem.path[0] in placeholders)
-    ]
-    return _fold_misspelt_required(problems)
+    return problems_from_error(error, config, allowed, ignore=placeholders)
 
 
 def problems_from_error(
@@ -129,20 +124,43 @@ def problems_from_error(
     allowed: Sequence[str],
     *,
     section: str = "config",
+    ignore: Collection[str] = (),
 ) -> list[SettingProblem]:
     """One problem per error of validating ``config`` against a settings model.
+
+    A required key reported missing while an unknown key is its misspelling (``tabel`` for
+    ``table``) is one problem, the unknown key's.
 
     Args:
         error: What the model raised.
         config: What it was given (to locate the errors; values are never shown).
         allowed: The keys to offer for an unknown key.
         section: The key ``config`` is written under, for "add `key:` under ..." hints.
+        ignore: Top-level keys whose errors are not reported.
     """
+    located = [
+        (detail, data_path(detail["loc"], config))
+        for detail in error.errors(include_url=False, include_input=False)
+    ]
+    misspelt = {
+        _closest(str(path[-1]), allowed)
+        for detail, path in located
+        if detail["type"] == "extra_forbidden" and len(path) == 1
+    }
     problems: list[SettingProblem] = []
-    for detail in error.errors(include_url=False, include_input=False):
-        path = data_path(detail["loc"], config)
+    for detail, path in located:
+        if path and path[0] in ignore:
+            continue
+        if detail["type"] == "missing" and len(path) == 1 and path[0] in misspelt:
+            continue
         problems.extend(_problems(detail, path, allowed, config, section))
     return problems
+
+
+def _closest(key: str, allowed: Sequence[str]) -> str | None:
+    """The allowed key ``key`` is most likely a misspelling of, if any."""
+    close = difflib.get_close_matches(key, list(allowed), n=1)
+    return close[0] if close else None
 
 
 def setting_keys(model: type[BaseModel]) -> list[str]:
@@ -186,20 +204,6 @@ def _problems(
     return [SettingProblem(path, message, hint)]
 
 
-def _fold_misspelt_required(problems: list[SettingProblem]) -> list[SettingProblem]:
-    """Drop "``table`` is missing" when an unknown key already says "did you mean ``table``"."""
-    suggested = {
-        (p.path[:-1], p.suggestion.split("`")[1])
-        for p in problems
-        if p.message.startswith("unknown key") and p.suggestion.startswith("did you mean")
-    }
-    return [
-        p
-        for p in problems
-        if not (p.message.startswith("required key") and (p.path[:-1], p.path[-1]) in suggested)
-    ]
-
-
 def _value_at(data: Any, path: tuple[str | int, ...]) -> Any:
     for part in path:
         if not isinstance(data, Mapping) or part not in data:
@@ -234,9 +238,9 @@ def explain_error(
         return f"required key `{key}` is missing", f"add `{key}:`{under}"
     if kind == "extra_forbidden":
         hint = f"remove `{key}`"
-        close = difflib.get_close_matches(str(key), list(allowed), n=1)
-        if close:
-            hint = f"did you mean `{close[0]}`? Otherwise remove `{key}`"
+        close = _closest(str(key), allowed)
+        if close is not None:
+            hint = f"did you mean `{close}`? Otherwise remove `{key}`"
         if allowed:
             hint += f" (allowed here: {', '.join(allowed)})"
         return f"unknown key `{key}`", hint
