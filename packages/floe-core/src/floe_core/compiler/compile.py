@@ -1,7 +1,9 @@
 """Compile a project: read ``floe.yaml`` and ``manifest.yaml``, check everything, build a plan.
 
 Every problem is collected, not just the first: syntax, schema, credentials, governance
-(``approved_sinks``) and plugin availability. A plan is returned only when there are none.
+(``approved_sinks``), plugin availability and each destination's ``config:``, checked against
+its sink's settings model by the plugin that provides it (a ``SinkPlugin``; see
+``floe_core.sinks.settings``). A plan is returned only when there are none.
 """
 
 from __future__ import annotations
