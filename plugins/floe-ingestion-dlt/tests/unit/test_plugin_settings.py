@@ -55,6 +55,12 @@ def _problems(sink_type: str, config: dict[str, Any]) -> list[tuple[tuple[str | 
         ),
         (
             "rest_api",
+            {"path": "/c", "record_id_path": "$[["},
+            [(("record_id_path",), "is not a valid JSONPath")],
+            "use a JSONPath such as",
+        ),
+        (
+            "rest_api",
             {"path": "/c", "envelope_key": "inputs"},
             [
                 (

@@ -84,6 +84,23 @@ class RestApiSettings(BaseModel):
             )
         return value
 
+    @field_validator("record_id_path")
+    @classmethod
+    def _jsonpath(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
+        from jsonpath_ng.ext.parser import parse
+
+        try:
+            parse(value)
+        except (JsonPathLexerError, JsonPathParserError, ValueError) as exc:
+            raise settings_error(
+                "is not a valid JSONPath",
+                hint="use a JSONPath such as '$.ids[*]' or '$.results[*].id'",
+            ) from exc
+        return value
+
     @model_validator(mode="after")
     def _envelope(self) -> RestApiSettings:
         if self.body == "envelope" and self.envelope_key is None:
