@@ -138,6 +138,8 @@ def test_credentials_are_reported_per_key_without_their_values(
 
 
 def test_every_problem_is_listed_at_once(repo_root: Path, sinks_registry: PluginRegistry) -> None:
+    # The plugin here is a plain SinkConnector, which declares no settings: the misspelt
+    # `tabel` in destinations[2] is found with the real plugin (test_cli_validate).
     result = compile_project(
         repo_root / "examples" / "broken" / "many_problems" / "floe.yaml", registry=sinks_registry
     )
