@@ -55,6 +55,12 @@ def _problems(sink_type: str, config: dict[str, Any]) -> list[tuple[tuple[str | 
         ),
         (
             "rest_api",
+            {"path": "/c", "auth": "bearer", "api_key_header": "X-Key"},
+            [(("api_key_header",), "api_key_header applies only with auth 'api_key'")],
+            "remove api_key_header",
+        ),
+        (
+            "rest_api",
             {"path": "/c", "record_id_path": "$[["},
             [(("record_id_path",), "is not a valid JSONPath")],
             "use a JSONPath such as",

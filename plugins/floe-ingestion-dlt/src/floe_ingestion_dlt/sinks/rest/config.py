@@ -19,6 +19,8 @@ AUTH_SECRET_KEYS: dict[str, list[str]] = {
     "api_key": ["api_key"],
 }
 
+_API_KEY_HEADER_ONLY = "api_key_header applies only with auth 'api_key'"
+
 # Headers floe sets itself, or that would put a credential in floe.yaml.
 _RESERVED_HEADERS = {"authorization", "content-type", "content-length", "host", "idempotency-key"}
 
@@ -102,6 +104,16 @@ class RestApiSettings(BaseModel):
         return value
 
     @model_validator(mode="after")
+    def _api_key_header(self) -> RestApiSettings:
+        if self.api_key_header is not None and self.auth not in (None, "api_key"):
+            raise settings_error(
+                _API_KEY_HEADER_ONLY,
+                key="api_key_header",
+                hint="remove api_key_header, or set `auth: api_key`",
+            )
+        return self
+
+    @model_validator(mode="after")
     def _envelope(self) -> RestApiSettings:
         if self.body == "envelope" and self.envelope_key is None:
             raise settings_error(
@@ -153,5 +165,6 @@ class RestApiSettings(BaseModel):
             wanted = " and ".join(AUTH_SECRET_KEYS[auth])
             raise ValueError(f"auth {auth!r} needs {wanted} in the destination's secret")
         if self.api_key_header is not None and auth != "api_key":
-            raise ValueError("api_key_header applies only with auth 'api_key'")
+            # With auth written in config, the model has said so already (_api_key_header).
+            raise ValueError(_API_KEY_HEADER_ONLY)
         return auth  # type: ignore[return-value]
