@@ -199,9 +199,17 @@ def test_egress_result_fields_are_pinned() -> None:
 
 @pytest.mark.requirement("R2")
 def test_sink_config_validates_at_construction() -> None:
-    for bad in ({"sink_type": " "}, {"batch_size": 0}, {"batch_size": True}):
+    for bad in (
+        {"sink_type": " "},
+        {"batch_size": 0},
+        {"batch_size": True},
+        {"field_mapping": {"email": "Email", "mail": "Email"}},
+        {"field_mapping": {"email": " "}},
+    ):
         with pytest.raises(ValueError):
             SinkConfig(**{"sink_type": "memory", "connection_config": {}, **bad})
+    with pytest.raises(ValueError, match=r"\['mail'\] maps to 'Email', which 'email' already"):
+        SinkConfig("memory", field_mapping={"email": "Email", "mail": "Email"})
     config = SinkConfig(sink_type="memory", connection_config={"token": "t-secret-1"})
     assert config.batch_size is None
     assert "t-secret-1" not in repr(config)

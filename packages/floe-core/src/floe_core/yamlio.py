@@ -8,6 +8,8 @@ mapping (the last one would win) and a file with several documents.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,10 +18,33 @@ import yaml
 
 from floe_core.errors import FloeError
 
-__all__ = ["ConfigFileError", "LoadedYaml", "Location", "YamlPath", "load_yaml", "parse_yaml"]
+__all__ = [
+    "ConfigFileError",
+    "LoadedYaml",
+    "Location",
+    "YamlPath",
+    "format_path",
+    "load_yaml",
+    "parse_yaml",
+]
 
 #: Keys and list indexes leading to a value inside a document.
 YamlPath = tuple[str | int, ...]
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+def format_path(path: Iterable[str | int]) -> str:
+    """``("destinations", 2, "sink_type")`` -> ``destinations[2].sink_type``."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif _IDENTIFIER.match(part):
+            text += f".{part}" if text else part
+        else:
+            text += f"[{part!r}]"
+    return text
 
 
 @dataclass(frozen=True)

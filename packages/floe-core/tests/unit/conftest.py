@@ -6,12 +6,25 @@ import copy
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import pytest
 import yaml
 from floe_core.plugins import EgressResult, PluginMetadata, SinkConfig, SinkConnector
 from floe_core.registry import PluginRegistry
+from floe_core.sinks import (
+    BatchAck,
+    Operation,
+    Payload,
+    Sink,
+    SinkCapabilities,
+    SinkPlugin,
+    settings_error,
+)
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 
@@ -77,6 +90,94 @@ class NamedSinks(PluginMetadata, SinkConnector):
 
     def get_source_config(self, catalog_config: dict[str, Any]) -> dict[str, Any]:
         return dict(catalog_config)
+
+
+class AcmeSettings(BaseModel):
+    """The settings of the ``acme_crm`` sink below: a small model like a real sink's."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str  # from the Secret; a relative file is relative to the project
+    token: SecretStr | None = None  # from the Secret
+    table: str = Field(min_length=1)
+    mode: Literal["append", "upsert"] = "append"
+    key: str | None = None
+    max_requests_per_second: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _upsert_needs_key(self) -> AcmeSettings:
+        if self.mode == "upsert" and self.key is None:
+            raise settings_error("mode 'upsert' needs key", key="key", hint="add `key: id`")
+        return self
+
+
+class AcmeSink(Sink):
+    """A sink written against ``floe_core.sinks`` only; it counts the rows it is sent."""
+
+    sink_type: ClassVar[str] = "acme_crm"
+    capabilities: ClassVar[SinkCapabilities] = SinkCapabilities(default_batch_size=100)
+    settings_model: ClassVar[type[BaseModel]] = AcmeSettings
+    secret_fields: ClassVar[frozenset[str]] = frozenset({"url", "token"})
+
+    def __init__(self, config: SinkConfig) -> None:
+        super().__init__(config)
+        self.settings = AcmeSettings.model_validate(config.connection_config)
+        self.rows_sent = 0
+
+    @classmethod
+    def secret_keys(cls, config: dict[str, Any]) -> list[list[str]]:
+        return [["url", "token"]] if config.get("mode") == "upsert" else [["url"]]
+
+    @classmethod
+    def project_paths(cls, values: dict[str, Any], project_dir: str) -> dict[str, Any]:
+        url = values.get("url")
+        if isinstance(url, str) and not Path(url).is_absolute():
+            return {**values, "url": str(Path(project_dir) / url)}
+        return values
+
+    @property
+    def identity(self) -> str:
+        return f"acme {self.settings.table}"
+
+    def encode(self, batch: pa.RecordBatch, operation: Operation | None = None) -> Payload:
+        return Payload(rows=batch.num_rows, body=str(batch.num_rows).encode())
+
+    def send(self, payload: Payload, idempotency_key: str) -> BatchAck:
+        self.rows_sent += payload.rows
+        return BatchAck(rows_confirmed=payload.rows)
+
+
+class AcmeSinks(PluginMetadata, SinkPlugin):
+    """A third-party-style ``SinkPlugin`` providing ``acme_crm``; keeps the sinks it builds."""
+
+    sink_classes: ClassVar[dict[str, type[Sink]]] = {"acme_crm": AcmeSink}
+
+    def __init__(self) -> None:
+        self.sinks: list[AcmeSink] = []
+
+    @property
+    def name(self) -> str:
+        return "acme"
+
+    @property
+    def version(self) -> str:
+        return "1.0.0"
+
+    @property
+    def floe_api_version(self) -> str:
+        return "1.0"
+
+    def create_sink(self, config: SinkConfig) -> Sink:
+        sink = super().create_sink(config)
+        assert isinstance(sink, AcmeSink)
+        self.sinks.append(sink)
+        return sink
+
+
+@pytest.fixture
+def acme_sinks() -> AcmeSinks:
+    """A ``SinkPlugin`` whose ``acme_crm`` sink declares settings, Secret keys and paths."""
+    return AcmeSinks()
 
 
 @pytest.fixture

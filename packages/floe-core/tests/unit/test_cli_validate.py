@@ -83,6 +83,12 @@ BROKEN = [
         id="unknown_sink_type",
     ),
     pytest.param("invalid_yaml", "", "is not valid YAML", id="invalid_yaml"),
+    pytest.param(
+        "misspelt_setting",
+        "destinations[0].config.tabel",
+        "unknown key `tabel`",
+        id="misspelt_setting",
+    ),
 ]
 
 
@@ -125,7 +131,7 @@ def test_the_password_itself_is_never_printed(repo_root: Path) -> None:
 def test_all_problems_are_listed_at_once(repo_root: Path) -> None:
     code, out = _validate([str(repo_root / "examples" / "broken" / "many_problems")])
     assert code == 1
-    assert "✗ 8 problems in" in out
+    assert "✗ 9 problems in" in out
     for expected in (
         "metadata.version",
         "destinations[0].sink_type",
@@ -134,6 +140,8 @@ def test_all_problems_are_listed_at_once(repo_root: Path) -> None:
         "destinations[1].connection_secret_ref",
         "destinations[2].sinktype",
         "did you mean `sink_type`?",
+        "destinations[2].config.tabel",
+        "did you mean `table`?",
         "destinations[3].sink_type",
         "no installed plugin provides sink type 'zendesk'",
     ):
@@ -176,3 +184,24 @@ def test_the_installed_command_never_shows_a_traceback(repo_root: Path) -> None:
         assert completed.returncode == 1, completed.stderr
         assert "Traceback" not in completed.stdout + completed.stderr
         assert f"examples/broken/{example}/floe.yaml:" in completed.stdout
+
+
+def test_a_misspelt_sink_setting_is_found_by_the_installed_plugin_with_file_and_line(
+    repo_root: Path,
+) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "floe_core.cli", "validate", "examples/broken/misspelt_setting"],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 1, completed.stderr
+    assert (
+        "examples/broken/misspelt_setting/floe.yaml:12:14  destinations[0].config.tabel"
+        in completed.stdout
+    )
+    assert "✗ unknown key `tabel`" in completed.stdout
+    assert "fix: did you mean `table`?" in completed.stdout
+    # url comes from the Secret: neither asked for nor offered as a key to write.
+    assert "url" not in completed.stdout

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from floe_core.compiler import (
@@ -138,6 +138,8 @@ def test_credentials_are_reported_per_key_without_their_values(
 
 
 def test_every_problem_is_listed_at_once(repo_root: Path, sinks_registry: PluginRegistry) -> None:
+    # The plugin here is a plain SinkConnector, which declares no settings: the misspelt
+    # `tabel` in destinations[2] is found with the real plugin (test_cli_validate).
     result = compile_project(
         repo_root / "examples" / "broken" / "many_problems" / "floe.yaml", registry=sinks_registry
     )
@@ -376,3 +378,167 @@ def test_the_registry_is_discovered_when_not_given(repo_root: Path) -> None:
     result = compile_project(repo_root / "examples" / "broken" / "unknown_sink_type" / "floe.yaml")
     (problem,) = result.problems
     assert "no installed plugin provides sink type 'salesforce'" in problem.message
+
+
+# -- sink settings ---------------------------------------------------------------------------
+
+
+def _acme_project(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    config: dict[str, Any] | None,
+) -> Path:
+    manifest_data["approved_sinks"] = ["acme_crm"]
+    destination = make_destination(name="orders", sink_type="acme_crm", config=config)
+    if config is None:
+        del destination["config"]
+    spec_data["destinations"] = [destination]
+    return write_project(spec_data, manifest_data)
+
+
+def _acme_registry(plugin: object) -> PluginRegistry:
+    registry = PluginRegistry()
+    registry.register(plugin)
+    return registry
+
+
+def test_each_bad_sink_setting_is_a_problem_at_its_line_with_a_fix(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    acme_sinks: Any,
+) -> None:
+    config = {"tabel": "orders", "mode": "upsrt", "max_request_per_second": 5}
+    spec_path = _acme_project(write_project, spec_data, manifest_data, make_destination, config)
+    result = compile_project(spec_path, registry=_acme_registry(acme_sinks))
+
+    assert result.plan is None
+    assert [(p.path, p.line, p.message) for p in result.problems] == [
+        ("destinations[0].config.tabel", 12, "unknown key `tabel`"),
+        ("destinations[0].config.mode", 13, "should be 'append' or 'upsert'"),
+        (
+            "destinations[0].config.max_request_per_second",
+            14,
+            "unknown key `max_request_per_second`",
+        ),
+    ]
+    tabel, mode, rate = (p.hint for p in result.problems)
+    assert tabel.startswith("did you mean `table`?")
+    assert mode == "did you mean 'upsert'? Allowed: 'append' or 'upsert'"
+    assert rate.startswith("did you mean `max_requests_per_second`?")
+    # The Secret provides url and token: not asked for, and not offered as keys to write.
+    assert "allowed here: table, mode, key, max_requests_per_second)" in tabel
+    assert not any("url" in p.message or "token" in p.hint for p in result.problems)
+
+
+def test_a_cross_field_check_of_the_settings_model_is_reported(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    acme_sinks: Any,
+) -> None:
+    config = {"table": "orders", "mode": "upsert"}
+    spec_path = _acme_project(write_project, spec_data, manifest_data, make_destination, config)
+    (problem,) = compile_project(spec_path, registry=_acme_registry(acme_sinks)).problems
+    assert (problem.path, problem.message, problem.hint) == (
+        "destinations[0].config.key",
+        "mode 'upsert' needs key",
+        "add `key: id`",
+    )
+    assert problem.line == 11  # where config: is written, since key is not
+
+
+def test_a_missing_required_setting_names_the_key_to_add(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    acme_sinks: Any,
+) -> None:
+    spec_path = _acme_project(write_project, spec_data, manifest_data, make_destination, None)
+    (problem,) = compile_project(spec_path, registry=_acme_registry(acme_sinks)).problems
+    assert (problem.path, problem.message, problem.hint) == (
+        "destinations[0].config.table",
+        "required key `table` is missing",
+        "add `table:` under `config`",
+    )
+
+
+def test_good_settings_compile_and_a_credential_is_reported_once(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    acme_sinks: Any,
+) -> None:
+    good = {"table": "orders", "mode": "upsert", "key": "id", "max_requests_per_second": 5}
+    spec_path = _acme_project(write_project, spec_data, manifest_data, make_destination, good)
+    assert compile_project(spec_path, registry=_acme_registry(acme_sinks)).ok
+
+    leaked = {"table": "orders", "password": "hunter2-but-longer"}
+    spec_path = _acme_project(write_project, spec_data, manifest_data, make_destination, leaked)
+    (problem,) = compile_project(spec_path, registry=_acme_registry(acme_sinks)).problems
+    assert problem.path == "destinations[0].config.password"
+    assert "holds a credential" in problem.message
+    assert "hunter2-but-longer" not in repr(problem)
+
+
+def test_a_plain_sink_connector_gets_no_settings_check(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    named_sinks: Any,
+) -> None:
+    config = {"tabel": "orders"}
+    spec_path = _acme_project(write_project, spec_data, manifest_data, make_destination, config)
+    registry = _acme_registry(named_sinks(sink_types=("acme_crm",)))
+    assert compile_project(spec_path, registry=registry).ok
+
+
+def test_a_sink_whose_module_is_not_installed_is_a_problem(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    acme_sinks: Any,
+) -> None:
+    class Uninstalled(type(acme_sinks)):  # type: ignore[misc]
+        sink_classes: ClassVar[dict[str, str]] = {
+            "acme_crm": "acme_crm_not_installed.sink:AcmeSink"
+        }
+        install_hint = "pip install acme-floe"
+
+    config = {"table": "orders"}
+    spec_path = _acme_project(write_project, spec_data, manifest_data, make_destination, config)
+    (problem,) = compile_project(spec_path, registry=_acme_registry(Uninstalled())).problems
+    assert problem.path == "destinations[0].sink_type"
+    assert problem.message == (
+        "sink type 'acme_crm' needs acme_crm_not_installed, which is not installed"
+    )
+    assert problem.hint == "pip install acme-floe"
+
+
+def test_retry_config_is_checked_as_a_run_applies_it(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    sinks_registry: PluginRegistry,
+) -> None:
+    retry = {"initial_backoff_seconds": 5, "max_backoff_seconds": 1}
+    spec_data["destinations"] = [make_destination(retry_config=retry)]
+    (problem,) = compile_project(
+        write_project(spec_data, manifest_data), registry=sinks_registry
+    ).problems
+    assert problem.path == "destinations[0].retry_config.max_backoff_seconds"
+    assert problem.message == "must be at least initial_backoff_seconds"
+
+    spec_data["destinations"] = [make_destination(retry_config={"max_attempts": 2})]
+    plan = compile_project(write_project(spec_data, manifest_data), registry=sinks_registry)
+    (destination,) = plan.unwrap().destinations
+    assert destination.retry_config == {"max_attempts": 2}  # only what floe.yaml sets

@@ -53,12 +53,13 @@ def _plan(tmp_path: Path, names: list[str], catalog: str) -> EgressPlan:
 SQL_CATALOG = "catalog: {type: sql, uri: 'sqlite:///.floe/c.db', credential_secret_ref: cat}\n"
 
 
-def test_required_secret_keys() -> None:
-    assert required_secret_keys("sql_database", {}) == [["url"]]
-    assert required_secret_keys("rest_api", {"auth": "bearer"}) == [["token"]]
-    assert required_secret_keys("rest_api", {"auth": "basic"}) == [["username", "password"]]
-    assert required_secret_keys("rest_api", {}) == []
-    assert required_secret_keys("somebody_elses", {"auth": "bearer"}) == []
+def test_a_sink_plugin_says_which_secret_keys_its_sink_needs(acme_sinks: SinkConnector) -> None:
+    assert required_secret_keys(acme_sinks, "acme_crm", {}) == [["url"]]
+    assert required_secret_keys(acme_sinks, "acme_crm", {"mode": "upsert"}) == [["url", "token"]]
+
+
+def test_a_plain_sink_connector_checks_its_secret_keys_itself() -> None:
+    assert required_secret_keys(Sinks(), "rest_api", {"auth": "bearer"}) == []
 
 
 @pytest.mark.requirement("B1")

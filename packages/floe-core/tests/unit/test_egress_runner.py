@@ -26,6 +26,7 @@ from floe_core.plugins import EgressResult, PluginMetadata, SinkConfig, SinkConn
 from floe_core.registry import PluginRegistry
 from floe_core.secrets.errors import SecretKeyMissingError, SecretNotFoundError
 from floe_core.secrets.resolver import SecretResolver
+from floe_core.sinks import SinkConfigurationError
 
 ROWS = 250
 TOKEN = "good-token-7c1e55"
@@ -107,6 +108,7 @@ class RecordingPlugin(PluginMetadata, SinkConnector):
 class Project:
     root: Path
     plugin: RecordingPlugin
+    extra: list[object] = field(default_factory=list)
 
     def write(self, destinations: str, catalog: str | None = None) -> None:
         catalog = catalog or (
@@ -128,7 +130,8 @@ class Project:
 
     def registry(self) -> PluginRegistry:
         registry = PluginRegistry()
-        registry.register(self.plugin)
+        for plugin in (self.plugin, *self.extra):
+            registry.register(plugin)
         return registry
 
     def run(self, *names: str, run_all: bool = False) -> list[Receipt]:
@@ -240,14 +243,43 @@ def test_missing_secret_sends_nothing_and_is_in_history(project: Project) -> Non
     assert failed.status is RunStatus.FAILED and "absent" in failed.errors[0]
 
 
+ACME_DEST = """\
+- name: orders
+  sink_type: acme_crm
+  connection_secret_ref: acme
+  source_table: gold.customers
+  config: {table: orders, mode: upsert, key: customer_id}
+"""
+
+
 @pytest.mark.requirement("B3")
-def test_missing_secret_key_for_the_auth_in_config(project: Project) -> None:
-    project.write(
-        DEST.replace("sink_type: recorder", "sink_type: rest_api") + "  config: {auth: basic}\n"
-    )
-    with pytest.raises(SecretKeyMissingError, match="no key 'username'"):
-        project.run("people")
-    assert project.plugin.sinks == []
+def test_missing_secret_key_that_the_sink_asks_for_sends_nothing(
+    project: Project, acme_sinks: Any
+) -> None:
+    project.extra.append(acme_sinks)
+    secret = project.root / "secrets" / "acme"
+    secret.mkdir()
+    (secret / "url").write_text("out/orders.db", encoding="utf-8")
+    project.write(ACME_DEST)
+    with pytest.raises(SecretKeyMissingError, match="no key 'token'"):
+        project.run("orders")
+    assert acme_sinks.sinks == []
+
+
+def test_the_sink_resolves_its_relative_paths_against_the_project(
+    project: Project, acme_sinks: Any
+) -> None:
+    project.extra.append(acme_sinks)
+    secret = project.root / "secrets" / "acme"
+    secret.mkdir()
+    (secret / "url").write_text("out/orders.db", encoding="utf-8")
+    (secret / "token").write_text(TOKEN, encoding="utf-8")
+    project.write(ACME_DEST)
+    [receipt] = project.run("orders")
+    assert receipt.status is RunStatus.SUCCESS
+    [sink] = acme_sinks.sinks
+    assert sink.settings.url == str(project.root / "out" / "orders.db")
+    assert sink.rows_sent == ROWS == receipt.rows_delivered
 
 
 @pytest.mark.requirement("B1")
@@ -264,9 +296,10 @@ def test_field_mapping_naming_a_missing_column_fails_before_the_sink_is_built(
     project: Project,
 ) -> None:
     project.write(DEST.replace("lifetime_value: ltv", "lifetime_valu: ltv"))
-    with pytest.raises(EgressConfigError, match="'lifetime_valu'") as caught:
+    with pytest.raises(SinkConfigurationError, match="'lifetime_valu'") as caught:
         project.run("people")
-    assert "lifetime_value" in caught.value.hint
+    assert "available columns: customer_id" in caught.value.message
+    assert "lifetime_value" in caught.value.message
     assert project.plugin.sinks == []
 
 

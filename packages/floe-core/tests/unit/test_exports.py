@@ -59,6 +59,7 @@ EXPECTED = {
         "Payload",
         "PluginError",
         "RowRejection",
+        "SettingProblem",
         "Sink",
         "SinkAuthenticationError",
         "SinkCapabilities",
@@ -67,6 +68,7 @@ EXPECTED = {
         "SinkPlugin",
         "SinkTransientWriteError",
         "SinkWriteError",
+        "settings_error",
         "write",
     },
     "floe_core.sinks.testing": {

@@ -50,13 +50,13 @@ def test_defaults() -> None:
 @pytest.mark.parametrize(
     ("config", "expected"),
     [
-        ({"max_retries": 3}, "unknown key(s) 'max_retries'; allowed: initial_backoff_seconds"),
-        ({"max_attempts": 0}, "max_attempts: Input should be greater than or equal to 1"),
-        ({"max_attempts": "3"}, "max_attempts: Input should be a valid integer"),
-        ({"jitter": "yes"}, "jitter: Input should be a valid boolean"),
+        ({"max_retries": 3}, "unknown key `max_retries` (hint: did you mean `max_attempts`?"),
+        ({"max_attempts": 0}, "max_attempts: should be at least 1"),
+        ({"max_attempts": "3"}, "max_attempts: should be a whole number"),
+        ({"jitter": "yes"}, "jitter: should be true or false"),
         (
             {"initial_backoff_seconds": 5, "max_backoff_seconds": 1},
-            "max_backoff_seconds must be >= initial_backoff_seconds",
+            "max_backoff_seconds: must be at least initial_backoff_seconds",
         ),
     ],
 )

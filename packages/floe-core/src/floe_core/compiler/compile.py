@@ -1,7 +1,9 @@
 """Compile a project: read ``floe.yaml`` and ``manifest.yaml``, check everything, build a plan.
 
 Every problem is collected, not just the first: syntax, schema, credentials, governance
-(``approved_sinks``) and plugin availability. A plan is returned only when there are none.
+(``approved_sinks``), plugin availability and each destination's ``config:``, checked against
+its sink's settings model by the plugin that provides it (a ``SinkPlugin``; see
+``floe_core.sinks.settings``). A plan is returned only when there are none.
 """
 
 from __future__ import annotations
@@ -241,9 +243,53 @@ def _check_destinations(
                 f"sink type {sink_type!r} is provided by several plugins: {', '.join(providers)}",
                 f"choose one in manifest.yaml: plugins: {{sinks: {{{sink_type}: <plugin>}}}}",
             )
-        elif isinstance(name, str):
-            bindings[name] = chosen
+        else:
+            _check_settings(spec, index, destination, registry.get(chosen))
+            if isinstance(name, str):
+                bindings[name] = chosen
     return bindings
+
+
+def _check_settings(
+    spec: _Document, index: int, destination: Mapping[str, Any], plugin: object
+) -> None:
+    """Check the destination's ``config:`` against its sink's settings, asked of the plugin.
+
+    Only a ``SinkPlugin`` declares settings; any other sink connector checks its config when
+    it builds the sink. A key already reported (a credential, say) is not reported again.
+    """
+    from floe_core.sinks.errors import SinkConfigurationError
+    from floe_core.sinks.plugin import SinkPlugin
+
+    config = destination.get("config")
+    if not isinstance(plugin, SinkPlugin) or not isinstance(config, Mapping | None):
+        return
+    sink_type = str(destination["sink_type"])
+    where: tuple[str | int, ...] = ("destinations", index, "config")
+    try:
+        problems = plugin.validate_settings(sink_type, config or {})
+    except SinkConfigurationError as exc:
+        spec.problem(("destinations", index, "sink_type"), exc.message, exc.hint)
+        return
+    except Exception as exc:  # a plugin's bug must not stop validation with a traceback
+        spec.problem(
+            ("destinations", index, "sink_type"),
+            f"the plugin failed checking the {sink_type} settings ({type(exc).__name__})",
+            "report a bug to the plugin's maintainers; `floe egress run` may still work",
+        )
+        return
+    reported = [p.path for p in spec.problems]
+    for problem in problems:
+        path = (*where, *problem.path)
+        text = format_path(path)
+        if not any(_overlaps(text, other) for other in reported):
+            spec.problem(path, problem.message, problem.suggestion)
+
+
+def _overlaps(path: str, other: str) -> bool:
+    """True when one path is the other or lies below it (``a.b`` and ``a.b.c``)."""
+    short, long = sorted((path, other), key=len)
+    return long == short or long.startswith((f"{short}.", f"{short}["))
 
 
 def _no_provider(sink_type: str, registry: PluginRegistry) -> tuple[str, str]:

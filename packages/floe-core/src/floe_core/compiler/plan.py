@@ -57,7 +57,7 @@ class CompiledDestination:
             config=dict(destination.config or {}),
             field_mapping=dict(destination.field_mapping) if destination.field_mapping else None,
             batch_size=destination.batch_size,
-            retry_config=retry.model_dump(exclude_none=True) if retry is not None else None,
+            retry_config=retry.model_dump(exclude_unset=True) if retry is not None else None,
         )
 
     def to_sink_config(self, secret: Mapping[str, str]) -> SinkConfig:

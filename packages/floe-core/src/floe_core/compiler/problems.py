@@ -7,11 +7,9 @@ credential may have been pasted anywhere.
 
 from __future__ import annotations
 
-import difflib
-import re
 import types
 import typing
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -21,11 +19,10 @@ from pydantic_core import ErrorDetails
 from floe_core.errors import FloeError
 from floe_core.schemas import floe_spec, manifest
 from floe_core.schemas._validation import ERROR_TYPE
-from floe_core.yamlio import LoadedYaml, YamlPath
+from floe_core.sinks.settings import data_path, explain_error
+from floe_core.yamlio import LoadedYaml, YamlPath, format_path
 
 __all__ = ["InvalidProjectError", "Problem", "format_path", "problems_from_validation_error"]
-
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 _PATTERN_DESCRIPTIONS = {
     floe_spec.FLOE_NAME_PATTERN: "lowercase letters, digits and '-', starting with a letter",
@@ -34,25 +31,10 @@ _PATTERN_DESCRIPTIONS = {
         "letters, digits, '_' and '-', starting with a letter (e.g. customers_to_crm)"
     ),
     floe_spec.SINK_TYPE_PATTERN: (
-        "lowercase letters, digits and '_', starting with a letter (e.g. rest_api)"
+        "lowercase letters, digits and '_', starting with a letter (e.g. acme_crm)"
     ),
     floe_spec.SOURCE_TABLE_PATTERN: "an Iceberg table as namespace.table, e.g. gold.customers",
     manifest.MANIFEST_NAME_PATTERN: "lowercase letters, digits and '-', starting with a letter",
-}
-
-_EXPECTED_BY_TYPE = {
-    "string_type": "a text value",
-    "int_type": "a whole number",
-    "int_parsing": "a whole number",
-    "int_from_float": "a whole number",
-    "float_type": "a number",
-    "float_parsing": "a number",
-    "bool_type": "true or false",
-    "bool_parsing": "true or false",
-    "dict_type": "a mapping (indented `key: value` lines)",
-    "model_type": "a mapping (indented `key: value` lines)",
-    "model_attributes_type": "a mapping (indented `key: value` lines)",
-    "list_type": "a list (lines starting with `- `)",
 }
 
 
@@ -99,19 +81,6 @@ class InvalidProjectError(FloeError):
         )
 
 
-def format_path(path: Iterable[str | int]) -> str:
-    """``("destinations", 2, "sink_type")`` -> ``destinations[2].sink_type``."""
-    text = ""
-    for part in path:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif _IDENTIFIER.match(part):
-            text += f".{part}" if text else part
-        else:
-            text += f"[{part!r}]"
-    return text
-
-
 def make_problem(
     loaded: LoadedYaml, label: str, path: YamlPath, message: str, hint: str
 ) -> Problem:
@@ -133,7 +102,7 @@ def problems_from_validation_error(
     """Turn pydantic's errors for ``model`` into problems located in ``loaded``."""
     problems: list[Problem] = []
     for detail in error.errors(include_url=False, include_input=False):
-        path = _data_path(detail["loc"], loaded.data)
+        path = data_path(detail["loc"], loaded.data)
         if detail["type"] == ERROR_TYPE:
             context = detail.get("ctx") or {}
             nested = context.get("nested") or []
@@ -153,73 +122,15 @@ def problems_from_validation_error(
     return problems
 
 
-def _data_path(loc: tuple[int | str, ...], data: Any) -> YamlPath:
-    """Keep the parts of pydantic's ``loc`` that are keys or indexes in the data.
-
-    ``loc`` may contain validator and union tags (``function-after[...]``, ``int``) that are
-    not part of the document.
-    """
-    path: list[str | int] = []
-    current: Any = data
-    descending = True
-    for part in loc:
-        if descending and isinstance(current, Mapping):
-            if part in current:
-                path.append(part)
-                current = current[part]
-                continue
-            if isinstance(part, str) and _looks_like_tag(part):
-                continue
-            path.append(part)  # a missing or unexpected key
-            descending = False
-        elif descending and isinstance(current, list) and isinstance(part, int):
-            if 0 <= part < len(current):
-                path.append(part)
-                current = current[part]
-                continue
-            path.append(part)
-            descending = False
-        elif not descending and not (isinstance(part, str) and "[" in part):
-            path.append(part)
-    return tuple(path)
-
-
-def _looks_like_tag(part: str) -> bool:
-    return "[" in part or part in {"int", "str", "float", "bool", "none", "list", "dict"}
-
-
 def _explain(detail: ErrorDetails, path: YamlPath, model: type[BaseModel]) -> tuple[str, str]:
-    kind = detail["type"]
-    context = detail.get("ctx") or {}
-    key = path[-1] if path else ""
-    parent = format_path(path[:-1])
-    if kind == "missing":
-        under = f" under `{parent}`" if parent else " at the top level"
-        return f"required key `{key}` is missing", f"add `{key}:`{under}"
-    if kind == "extra_forbidden":
-        allowed = _allowed_keys(model, path[:-1])
-        hint = f"remove `{key}`"
-        close = difflib.get_close_matches(str(key), allowed, n=1)
-        if close:
-            hint = f"did you mean `{close[0]}`? Otherwise remove `{key}`"
-        if allowed:
-            hint += f" (allowed here: {', '.join(allowed)})"
-        return f"unknown key `{key}`", hint
-    if kind == "string_pattern_mismatch":
+    if detail["type"] == "string_pattern_mismatch":
+        context = detail.get("ctx") or {}
         description = _PATTERN_DESCRIPTIONS.get(str(context.get("pattern")))
         if description:
             return f"has the wrong format: expected {description}", f"write {description}"
         return "has the wrong format", f"write a value matching {context.get('pattern')}"
-    if kind == "literal_error":
-        return _first_lower(detail["msg"]), f"write {context.get('expected', 'a listed value')}"
-    if kind in _EXPECTED_BY_TYPE:
-        expected = _EXPECTED_BY_TYPE[kind]
-        return f"should be {expected}", f"write {expected} here"
-    return _first_lower(detail["msg"]), "correct the value; `floe schema` prints what is accepted"
-
-
-def _first_lower(text: str) -> str:
-    return text[:1].lower() + text[1:]
+    allowed = _allowed_keys(model, path[:-1]) if detail["type"] == "extra_forbidden" else []
+    return explain_error(detail, path, allowed)
 
 
 def _allowed_keys(model: type[BaseModel], path: YamlPath) -> list[str]:

@@ -30,6 +30,10 @@ __all__ = ["DEFAULT_PROJECT", "DemoResult", "DestinationCount", "run_demo"]
 #: Where ``floe demo`` looks for the quickstart project, relative to the working directory.
 DEFAULT_PROJECT = Path("examples/quickstart")
 
+#: The quickstart's destinations of this sink type write a table (whose rows the demo counts)
+#: into the database whose SQLAlchemy ``url`` their Secret holds.
+_DEMO_TABLE_SINK_TYPE = "sql_database"
+
 
 @dataclass(frozen=True)
 class DestinationCount:
@@ -113,7 +117,7 @@ def run_demo(
             plan, registry=registry, secrets=secrets, state=state, progress=progress
         )
         receipts = runner.run(destinations)
-    counts = _sql_counts(plan, destinations, secrets)
+    counts = _sql_counts(plan, destinations, secrets, registry)
     keys = {name: key for name, key in previous.items() if key}
     return DemoResult(describe_catalog(plan.catalog), table, receipts, counts, keys)
 
@@ -128,22 +132,33 @@ def _last_success_key(state: StateStore, destination: str) -> str:
 
 
 def _sql_counts(
-    plan: EgressPlan, destinations: Sequence[CompiledDestination], secrets: SecretResolver
+    plan: EgressPlan,
+    destinations: Sequence[CompiledDestination],
+    secrets: SecretResolver,
+    registry: PluginRegistry,
 ) -> list[DestinationCount]:
     """Count the rows of each SQLite destination table (other databases are left alone)."""
     import sqlalchemy as sa
 
-    from floe_core.compiler.plan import resolve_sqlite_url
+    from floe_core.sinks.plugin import SinkPlugin
 
     counts = []
     for destination in destinations:
         table = destination.config.get("table")
-        if destination.sink_type != "sql_database" or not isinstance(table, str):
+        plugin = registry.get(destination.plugin_name)
+        if (
+            destination.sink_type != _DEMO_TABLE_SINK_TYPE
+            or not isinstance(table, str)
+            or not isinstance(plugin, SinkPlugin)
+        ):
             continue
-        url = resolve_sqlite_url(
-            secrets.resolve(destination.connection_secret_ref).reveal()["url"], plan.project_dir
+        # The sink's settings with their paths resolved, as the run resolved them.
+        secret = secrets.resolve(destination.connection_secret_ref).reveal()
+        settings = destination.to_sink_config(secret).connection_config
+        url = plugin.project_paths(destination.sink_type, settings, str(plan.project_dir)).get(
+            "url"
         )
-        if not url.startswith("sqlite"):
+        if not isinstance(url, str) or not url.startswith("sqlite"):
             continue
         engine = sa.create_engine(url)
         try:

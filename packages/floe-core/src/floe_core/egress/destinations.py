@@ -13,6 +13,7 @@ from floe_core.egress.observability import redactor
 if TYPE_CHECKING:
     from floe_core.compiler import CompiledDestination, EgressPlan
     from floe_core.secrets.resolver import ResolvedSecret, SecretResolver
+    from floe_core.plugins.sink import SinkConnector
 
 __all__ = [
     "catalog_config",
@@ -21,30 +22,27 @@ __all__ = [
     "select_destinations",
 ]
 
-# Keys a first-party sink needs from its Secret; alternatives are tried in order.
-_REST_AUTH_KEYS: dict[str, list[list[str]]] = {
-    "bearer": [["token"]],
-    "basic": [["username", "password"]],
-    "api_key": [["api_key"]],
-}
 
-
-def required_secret_keys(sink_type: str, config: Mapping[str, Any]) -> list[list[str]]:
+def required_secret_keys(
+    plugin: SinkConnector, sink_type: str, config: Mapping[str, Any]
+) -> list[list[str]]:
     """Groups of Secret keys, one of which the sink needs (empty: nothing required).
 
-    Only floe's own sink types are known here; any other sink checks its keys itself when the
-    plugin builds it.
+    A ``SinkPlugin`` says what its sink needs; any other sink connector checks its keys
+    itself when it builds the sink.
     """
-    if sink_type == "sql_database":
-        return [["url"]]
-    if sink_type == "rest_api":
-        return _REST_AUTH_KEYS.get(str(config.get("auth", "")), [])
+    from floe_core.sinks.plugin import SinkPlugin
+
+    if isinstance(plugin, SinkPlugin):
+        return plugin.secret_keys(sink_type, dict(config))
     return []
 
 
-def require_secret_keys(secret: ResolvedSecret, destination: CompiledDestination) -> None:
+def require_secret_keys(
+    secret: ResolvedSecret, destination: CompiledDestination, plugin: SinkConnector
+) -> None:
     """Raise ``SecretKeyMissingError`` when ``secret`` lacks what the destination's sink needs."""
-    groups = required_secret_keys(destination.sink_type, destination.config)
+    groups = required_secret_keys(plugin, destination.sink_type, destination.config)
     if len(groups) == 1:
         secret.require(groups[0], destination=destination.name)
     elif groups:

@@ -13,12 +13,14 @@ Every run's receipt is stored in the state store, together with rows the destina
 and, after a complete delivery, a checkpoint of the source snapshot.
 
 The sink's connection config is the destination's ``config`` merged with its Secret's keys (a
-key in both comes from the Secret). Like every path in a project, a relative SQLite ``url`` in
-a ``sql_database`` Secret (``sqlite:///.floe/app.db``) is relative to the floe.yaml directory.
+key in both comes from the Secret). Like every path in a project, a relative path in it (a
+SQLite file, say) is relative to the floe.yaml directory: a ``SinkPlugin``'s sink says which
+of its settings are paths (``Sink.project_paths``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -129,7 +131,7 @@ class EgressRunner:
                     destination.connection_secret_ref, destination=destination.name
                 )
                 redactor.add(secret.secret_values())
-                require_secret_keys(secret, destination)
+                require_secret_keys(secret, destination, plugin)
                 source = self._open_source(destination)
                 receipt.snapshot_id = source.snapshot_id
                 self._check_field_mapping(destination, source)
@@ -160,16 +162,15 @@ class EgressRunner:
 
     @staticmethod
     def _check_field_mapping(destination: CompiledDestination, source: IcebergSource) -> None:
-        mapping = destination.field_mapping or {}
-        columns = source.columns
-        missing = [column for column in mapping if column not in columns]
-        if missing:
-            raise EgressConfigError(
-                f"field_mapping of destination '{destination.name}' names column(s) "
-                f"{', '.join(repr(c) for c in missing)} that table '{source.table_name}' "
-                "does not have",
-                hint=f"columns of {source.table_name}: {', '.join(columns)}",
-            )
+        """The check the engine makes at write time, made now: before anything is sent."""
+        from floe_core.sinks.batching import FieldMapping
+
+        FieldMapping.for_schema(
+            source.schema,
+            destination.field_mapping,
+            destination=destination.name,
+            sink_type=destination.sink_type,
+        )
 
     def _plugin(self, destination: CompiledDestination) -> SinkConnector:
         from floe_core.plugins.sink import SinkConnector
@@ -186,13 +187,14 @@ class EgressRunner:
     def _create_sink(
         self, plugin: SinkConnector, destination: CompiledDestination, secret: ResolvedSecret
     ) -> Any:
-        from floe_core.compiler.plan import resolve_sqlite_url
+        from floe_core.sinks.plugin import SinkPlugin
 
-        values = secret.reveal()
-        if destination.sink_type == "sql_database" and "url" in values:
-            # Like every path in a project, a relative SQLite file is relative to floe.yaml.
-            values["url"] = resolve_sqlite_url(values["url"], self.plan.project_dir)
-        config = destination.to_sink_config(values)
+        config = destination.to_sink_config(secret.reveal())
+        if isinstance(plugin, SinkPlugin):
+            values = plugin.project_paths(
+                destination.sink_type, config.connection_config, str(self.plan.project_dir)
+            )
+            config = dataclasses.replace(config, connection_config=values)
         with span("floe.egress.create_sink"):
             try:
                 return plugin.create_sink(config)

@@ -16,7 +16,7 @@ class IngestionConfig:
     """What to ingest and where to put it.
 
     Attributes:
-        source_type: Kind of source (e.g. ``"rest_api"``, ``"sql_database"``, ``"filesystem"``).
+        source_type: Kind of source (e.g. ``"filesystem"``, as the plugin names it).
         source_config: Source-specific settings.
         destination_table: Fully qualified Iceberg table (``namespace.table``).
         write_mode: ``"append"``, ``"replace"`` or ``"merge"``.

@@ -10,10 +10,17 @@ The runtime types here are plain dataclasses so that this module imports without
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["MAX_BATCH_SIZE", "EgressResult", "SinkConfig", "SinkConnector"]
+__all__ = [
+    "MAX_BATCH_SIZE",
+    "EgressResult",
+    "SinkConfig",
+    "SinkConnector",
+    "field_mapping_problems",
+]
 
 #: Upper bound for ``SinkConfig.batch_size``. A batch is held in memory and usually sent as one
 #: request or one transaction; a million rows is already far beyond what any API accepts.
@@ -74,21 +81,50 @@ class SinkConfig:
         )
 
 
-def _check_field_mapping(mapping: dict[str, str]) -> None:
+def field_mapping_problems(mapping: Mapping[Any, Any]) -> list[tuple[Any, str, str]]:
+    """What is wrong with a field mapping on its own: ``(source column, message, hint)``.
+
+    Every source column maps to a distinct, non-blank destination field. floe.yaml's schema
+    and ``SinkConfig`` both check a mapping with this; which columns the data has is checked
+    against the data (``floe_core.sinks.batching.FieldMapping``).
+    """
+    problems: list[tuple[Any, str, str]] = []
+    seen: dict[str, Any] = {}
+    for source, target in mapping.items():
+        if not _non_blank(source) or not _non_blank(target):
+            problems.append(
+                (
+                    source,
+                    "source column and destination field must not be blank",
+                    "write `source_column: destination_field`",
+                )
+            )
+        elif target in seen:
+            problems.append(
+                (
+                    source,
+                    f"maps to {target!r}, which {seen[target]!r} already maps to",
+                    "map each destination field from exactly one source column",
+                )
+            )
+        else:
+            seen[target] = source
+    return problems
+
+
+def _non_blank(name: Any) -> bool:
+    return isinstance(name, str) and bool(name.strip())
+
+
+def _check_field_mapping(mapping: Any) -> None:
     if not isinstance(mapping, dict):
         raise ValueError("SinkConfig.field_mapping must be a dict of source -> destination names")
-    for source, target in mapping.items():
-        if not isinstance(source, str) or not source.strip():
-            raise ValueError("SinkConfig.field_mapping keys must be non-blank column names")
-        if not isinstance(target, str) or not target.strip():
-            raise ValueError(
-                f"SinkConfig.field_mapping[{source!r}] must be a non-blank destination field name"
-            )
-    targets = list(mapping.values())
-    duplicates = sorted({t for t in targets if targets.count(t) > 1})
-    if duplicates:
+    problems = field_mapping_problems(mapping)
+    if problems:
         raise ValueError(
-            f"SinkConfig.field_mapping maps several columns to the same field: {duplicates}"
+            "; ".join(
+                f"SinkConfig.field_mapping[{source!r}] {message}" for source, message, _ in problems
+            )
         )
 
 

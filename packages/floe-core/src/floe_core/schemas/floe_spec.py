@@ -11,7 +11,7 @@ Example::
     metadata: {name: customer-analytics, version: 1.0.0}
     destinations:
       - name: customers_to_crm
-        sink_type: rest_api
+        sink_type: acme_crm
         connection_secret_ref: crm-api
         source_table: gold.customers
         config: {path: /contacts, method: POST}
@@ -22,11 +22,11 @@ Example::
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from floe_core.plugins.sink import MAX_BATCH_SIZE
+from floe_core.plugins.sink import MAX_BATCH_SIZE, field_mapping_problems
 from floe_core.schemas._validation import MODEL_CONFIG, NestedProblem, config_error
 from floe_core.schemas.credentials import find_inline_credentials
 from floe_core.schemas.secrets import SecretName
@@ -52,7 +52,7 @@ FLOE_NAME_PATTERN = r"^[a-z][a-z0-9-]*$"
 SEMVER_PATTERN = r"^\d+\.\d+\.\d+$"
 #: Destination names: used on the command line (``floe egress run NAME``) and in receipts.
 DESTINATION_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
-#: Sink types as plugins list them (``rest_api``, ``sql_database``).
+#: Sink types as plugins list them (``floe sinks`` shows those installed).
 SINK_TYPE_PATTERN = r"^[a-z][a-z0-9_]*$"
 #: Iceberg table identifiers, ``namespace.table`` (namespaces may be nested).
 SOURCE_TABLE_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)+$"
@@ -115,25 +115,40 @@ class PlatformRef(BaseModel):
 class RetryConfig(BaseModel):
     """How a destination's transient failures (timeouts, 5xx, 429) are retried.
 
-    Omitted keys keep the sink plugin's defaults.
+    Omitted keys keep the defaults shown. The sink engine's ``RetryPolicy`` is this model
+    with the behaviour added, so what floe.yaml accepts is exactly what a run applies.
     """
 
     model_config = MODEL_CONFIG
 
-    max_attempts: Annotated[int | None, Field(ge=1, le=100)] = None
-    """Attempts per batch, the first one included."""
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = 5
+    """Attempts per batch, the first one included (1 = never retry)."""
 
-    initial_backoff_seconds: Annotated[float | None, Field(ge=0, le=3600)] = None
+    initial_backoff_seconds: Annotated[float, Field(ge=0, le=3600)] = 0.5
     """Wait before the first retry; doubles on each retry."""
 
-    max_backoff_seconds: Annotated[float | None, Field(ge=0, le=3600)] = None
+    max_backoff_seconds: Annotated[float, Field(ge=0, le=3600)] = 30.0
     """Longest wait between two attempts."""
 
-    jitter: bool | None = None
-    """Randomise waits so that parallel writers do not retry in lockstep."""
+    jitter: bool = True
+    """Randomise each wait between half and all of its computed value, so that parallel
+    writers do not retry in lockstep."""
 
-    max_retry_after_seconds: Annotated[float | None, Field(ge=0, le=86400)] = None
+    max_retry_after_seconds: Annotated[float, Field(ge=0, le=86400)] = 300.0
     """Longest ``Retry-After`` the destination may ask for before the batch fails instead."""
+
+    @model_validator(mode="after")
+    def _backoff_bounds(self) -> Self:
+        """The longest wait is not shorter than the first one."""
+        if self.max_backoff_seconds < self.initial_backoff_seconds:
+            message = "must be at least initial_backoff_seconds"
+            hint = "raise max_backoff_seconds, or lower initial_backoff_seconds"
+            raise config_error(
+                message,
+                hint=hint,
+                nested=[NestedProblem(("max_backoff_seconds",), message, hint)],
+            )
+        return self
 
 
 class DestinationConfig(BaseModel):
@@ -158,9 +173,9 @@ class DestinationConfig(BaseModel):
     """Iceberg table to read, ``namespace.table``."""
 
     config: dict[str, Any] | None = None
-    """Sink settings (e.g. ``path`` and ``method`` for ``rest_api``, ``table`` and ``mode`` for
-    ``sql_database``). Credentials are rejected here: see ``floe_core.schemas.credentials``
-    for exactly what is refused.
+    """Sink settings, as the sink type defines them; ``floe validate`` checks them against the
+    sink's settings model. Credentials are rejected here (they belong in the Secret): see
+    ``floe_core.schemas.credentials`` for exactly what is refused.
     """
 
     field_mapping: dict[str, str] | None = None
@@ -208,27 +223,10 @@ class DestinationConfig(BaseModel):
         """Every source column maps to a distinct, non-blank destination field."""
         if not mapping:
             return mapping
-        problems: list[NestedProblem] = []
-        seen: dict[str, str] = {}
-        for source, target in mapping.items():
-            if not source.strip() or not target.strip():
-                problems.append(
-                    NestedProblem(
-                        (source,),
-                        "source column and destination field must not be blank",
-                        "write `source_column: destination_field`",
-                    )
-                )
-            elif target in seen:
-                problems.append(
-                    NestedProblem(
-                        (source,),
-                        f"maps to {target!r}, which {seen[target]!r} already maps to",
-                        "map each destination field from exactly one source column",
-                    )
-                )
-            else:
-                seen[target] = source
+        problems = [
+            NestedProblem((source,), message, hint)
+            for source, message, hint in field_mapping_problems(mapping)
+        ]
         if problems:
             raise config_error(
                 "; ".join(p.message for p in problems),

@@ -32,6 +32,7 @@ from floe_core.sinks.errors import (
     SinkWriteError,
 )
 from floe_core.sinks.plugin import SinkPlugin
+from floe_core.sinks.settings import SettingProblem, settings_error
 
 if TYPE_CHECKING:
     from floe_core.sinks.engine import write
@@ -43,6 +44,7 @@ __all__ = [
     "Payload",
     "PluginError",
     "RowRejection",
+    "SettingProblem",
     "Sink",
     "SinkAuthenticationError",
     "SinkCapabilities",
@@ -51,6 +53,7 @@ __all__ = [
     "SinkPlugin",
     "SinkTransientWriteError",
     "SinkWriteError",
+    "settings_error",
     "write",
 ]
 

@@ -36,7 +36,7 @@ raises ``SinkWriteError`` and the engine may split it (``splits_rejected_batches
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import TracebackType
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from floe_core.plugins.sink import SinkConfig
+    from floe_core.sinks.settings import SettingProblem
 
 __all__ = ["BatchAck", "Operation", "Payload", "RowRejection", "Sink", "SinkCapabilities"]
 
@@ -158,14 +159,33 @@ class Sink(ABC):
     Class attributes a sink declares:
         sink_type: Its name in floe.yaml's ``sink_type``.
         capabilities: What the engine may do with it (see ``SinkCapabilities``).
-        settings_model: The pydantic model of its ``config:`` keys (frozen, ``extra="forbid"``);
-            ``floe validate`` checks every destination's ``config:`` against it. ``None``: the
-            sink takes no settings beyond its Secret.
+        settings_model: The pydantic model of its settings, the destination's ``config:``
+            merged with its Secret (frozen, ``extra="forbid"``); ``floe validate`` checks every
+            destination's ``config:`` against it (see ``validate_settings``). ``None``: the
+            sink checks its settings itself, when it is built.
+        secret_fields: Settings that the destination's Secret provides (a URL, a token):
+            ``floe validate`` does not ask for them in ``config:`` and never suggests writing
+            them there.
     """
 
     sink_type: ClassVar[str]
     capabilities: ClassVar[SinkCapabilities]
     settings_model: ClassVar[type[BaseModel] | None] = None
+    secret_fields: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def validate_settings(cls, config: Mapping[str, Any]) -> list[SettingProblem]:
+        """Problems with a destination's ``config:`` alone, before its Secret is read.
+
+        Runs ``settings_model`` (its cross-field checks included) with the ``secret_fields``
+        left to the Secret. The default suits any sink with a settings model; ``[]`` without
+        one.
+        """
+        if cls.settings_model is None:
+            return []
+        from floe_core.sinks.settings import check_settings
+
+        return check_settings(cls.settings_model, config, secret_fields=cls.secret_fields)
 
     @classmethod
     def secret_keys(cls, config: dict[str, Any]) -> list[list[str]]:

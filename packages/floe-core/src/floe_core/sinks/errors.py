@@ -23,9 +23,9 @@ sink, always ``raise ... from exc``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from floe_core.errors import FloeError
 from floe_core.secrets.redact import redact as sanitize
@@ -136,36 +136,47 @@ def config_error_from_validation(
     *,
     section: str,
     allowed: Iterable[str],
+    config: Mapping[str, Any] | None = None,
+    secret_fields: Collection[str] = (),
     destination: str = "",
     sink_type: str = "",
 ) -> SinkConfigurationError:
     """Turn a pydantic ``ValidationError`` into a ``SinkConfigurationError``.
 
-    The message names each offending key and what is wrong with it, never the value given
-    (it may be a credential). Unknown keys are listed with the keys that are allowed.
+    The message names each offending key and what is wrong with it, in the words
+    ``floe validate`` uses (``floe_core.sinks.settings``), never the value given (it may be a
+    credential); the hint says how to fix each (did you mean, the keys allowed).
 
     Args:
         exc: The validation error.
-        section: What was being validated, e.g. ``"rest_api config"`` or ``"retry_config"``.
+        section: What was validated, as floe.yaml names it: ``"config"`` or ``"retry_config"``.
         allowed: The keys the section accepts.
+        config: What was validated, to locate the errors in it.
+        secret_fields: Settings the destination's Secret provides (a missing one is to be
+            added there).
         destination: Destination name, for the message.
         sink_type: Sink type, for the message.
     """
-    problems: list[str] = []
-    unknown: list[str] = []
-    for error in exc.errors(include_input=False, include_url=False):
-        where = ".".join(str(part) for part in error["loc"]) or section
-        if error["type"] == "extra_forbidden":
-            unknown.append(where)
-        else:
-            problems.append(f"{where}: {error['msg']}")
-    if unknown:
-        problems.append(
-            f"unknown key(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(sorted(allowed))}"
+    from floe_core.sinks.settings import problems_from_error
+    from floe_core.yamlio import format_path
+
+    problems = problems_from_error(exc, config or {}, sorted(allowed), section=section)
+    parts, hints = [], []
+    for problem in problems:
+        key = problem.path[-1] if problem.path else None
+        named = key is None or f"`{key}`" in problem.message
+        parts.append(
+            problem.message if named else f"{format_path(problem.path)}: {problem.message}"
         )
+        if problem.message.startswith("required key") and key in secret_fields:
+            hints.append(f"add the key `{key}` to the destination's Secret")
+        else:
+            hints.append(problem.suggestion)
+    message = "; ".join(parts)
+    hints = [*dict.fromkeys(hint for hint in hints if hint)]
     return SinkConfigurationError(
-        f"invalid {section}: " + "; ".join(problems),
+        f"invalid {section}: {message}",
         destination=destination,
         sink_type=sink_type,
-        hint=f"fix the {section} in floe.yaml or the destination's secret",
+        hint="; ".join(hints) or f"fix the {section} in floe.yaml or the destination's secret",
     )

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from floe_core.sinks.base import Operation, Sink
+    from floe_core.sinks.settings import SettingProblem
 
 __all__ = ["SinkPlugin"]
 
@@ -80,6 +81,14 @@ class SinkPlugin(SinkConnector):
     def settings_model(self, sink_type: str) -> type[BaseModel] | None:
         """The pydantic model of ``sink_type``'s ``config:`` settings, if it declares one."""
         return self.sink_class(sink_type).settings_model
+
+    def validate_settings(self, sink_type: str, config: Mapping[str, Any]) -> list[SettingProblem]:
+        """Problems with a ``sink_type`` destination's ``config:``, checked without its Secret.
+
+        Raises:
+            SinkConfigurationError: Unknown sink type, or its module cannot be imported.
+        """
+        return self.sink_class(sink_type).validate_settings(config)
 
     def secret_keys(self, sink_type: str, config: dict[str, Any]) -> list[list[str]]:
         """Groups of Secret keys, one of which a ``sink_type`` destination with ``config`` needs."""

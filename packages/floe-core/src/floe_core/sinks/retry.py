@@ -15,9 +15,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, ValidationError
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
+from floe_core.schemas.floe_spec import RetryConfig
 from floe_core.sinks.errors import PluginError, config_error_from_validation
 from floe_core.sinks.ratelimit import RateLimiter
 
@@ -26,8 +27,9 @@ __all__ = ["RetryPolicy", "send_with_retry"]
 T = TypeVar("T")
 
 
-class RetryPolicy(BaseModel):
-    """Retry settings, from ``SinkConfig.retry_config``.
+class RetryPolicy(RetryConfig):
+    """Retry settings, from ``SinkConfig.retry_config``: floe.yaml's ``retry_config`` model
+    (its fields, bounds and defaults) with the behaviour the engine uses.
 
     Attributes:
         max_attempts: Attempts per batch, the first one included (1 = never retry).
@@ -39,19 +41,8 @@ class RetryPolicy(BaseModel):
             for longer fails the batch instead.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
-
-    max_attempts: int = Field(default=5, ge=1, le=100)
-    initial_backoff_seconds: float = Field(default=0.5, ge=0, le=3600)
-    max_backoff_seconds: float = Field(default=30.0, ge=0, le=3600)
-    jitter: bool = True
-    max_retry_after_seconds: float = Field(default=300.0, ge=0, le=86400)
-
-    @model_validator(mode="after")
-    def _backoff_bounds(self) -> RetryPolicy:
-        if self.max_backoff_seconds < self.initial_backoff_seconds:
-            raise ValueError("max_backoff_seconds must be >= initial_backoff_seconds")
-        return self
+    # A SinkConfig built in code is not YAML: "5" is not a number of attempts there.
+    model_config = ConfigDict(strict=True)
 
     @classmethod
     def from_config(
@@ -62,13 +53,15 @@ class RetryPolicy(BaseModel):
         Raises:
             SinkConfigurationError: Unknown key or out-of-range value.
         """
+        values = dict(config or {})
         try:
-            return cls.model_validate(dict(config or {}))
+            return cls.model_validate(values)
         except ValidationError as exc:
             raise config_error_from_validation(
                 exc,
                 section="retry_config",
                 allowed=cls.model_fields,
+                config=values,
                 destination=destination,
                 sink_type=sink_type,
             ) from exc

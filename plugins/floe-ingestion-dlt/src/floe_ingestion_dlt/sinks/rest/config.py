@@ -4,9 +4,22 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from floe_core.sinks import settings_error
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-__all__ = ["RestApiSettings"]
+__all__ = ["AUTH_SECRET_KEYS", "SECRET_FIELDS", "RestApiSettings"]
+
+#: Settings read from the destination's Secret (``base_url`` may be in ``config:`` instead).
+SECRET_FIELDS = frozenset({"base_url", "token", "username", "password", "api_key"})
+
+#: The Secret keys each ``auth`` scheme needs.
+AUTH_SECRET_KEYS: dict[str, list[str]] = {
+    "bearer": ["token"],
+    "basic": ["username", "password"],
+    "api_key": ["api_key"],
+}
+
+_API_KEY_HEADER_ONLY = "api_key_header applies only with auth 'api_key'"
 
 # Headers floe sets itself, or that would put a credential in floe.yaml.
 _RESERVED_HEADERS = {"authorization", "content-type", "content-length", "host", "idempotency-key"}
@@ -66,11 +79,55 @@ class RestApiSettings(BaseModel):
     def _headers(cls, value: dict[str, str]) -> dict[str, str]:
         reserved = sorted(name for name in value if name.lower() in _RESERVED_HEADERS)
         if reserved:
-            raise ValueError(
-                f"header(s) {', '.join(reserved)} are set by floe; credentials belong in the "
-                "secret (token, username/password, api_key)"
+            raise settings_error(
+                f"header(s) {', '.join(reserved)} are set by floe",
+                hint="remove them from headers; credentials belong in the destination's Secret "
+                "(token, username and password, or api_key)",
             )
         return value
+
+    @field_validator("record_id_path")
+    @classmethod
+    def _jsonpath(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
+        from jsonpath_ng.ext.parser import parse
+
+        try:
+            parse(value)
+        except (JsonPathLexerError, JsonPathParserError, ValueError) as exc:
+            raise settings_error(
+                "is not a valid JSONPath",
+                hint="use a JSONPath such as '$.ids[*]' or '$.results[*].id'",
+            ) from exc
+        return value
+
+    @model_validator(mode="after")
+    def _api_key_header(self) -> RestApiSettings:
+        if self.api_key_header is not None and self.auth not in (None, "api_key"):
+            raise settings_error(
+                _API_KEY_HEADER_ONLY,
+                key="api_key_header",
+                hint="remove api_key_header, or set `auth: api_key`",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _envelope(self) -> RestApiSettings:
+        if self.body == "envelope" and self.envelope_key is None:
+            raise settings_error(
+                "body 'envelope' needs envelope_key",
+                key="envelope_key",
+                hint="set envelope_key, e.g. `envelope_key: inputs`",
+            )
+        if self.body != "envelope" and self.envelope_key is not None:
+            raise settings_error(
+                f"envelope_key applies only with body 'envelope' (body is {self.body!r})",
+                key="envelope_key",
+                hint="remove envelope_key or set `body: envelope`",
+            )
+        return self
 
     def resolved_auth(self) -> Literal["bearer", "basic", "api_key", "none"]:
         """The auth scheme in force, checked against the credentials the secret provides."""
@@ -105,8 +162,9 @@ class RestApiSettings(BaseModel):
             "none": True,
         }
         if not needs[auth]:
-            wanted = {"bearer": "token", "basic": "username and password", "api_key": "api_key"}
-            raise ValueError(f"auth {auth!r} needs {wanted[auth]} in the destination's secret")
+            wanted = " and ".join(AUTH_SECRET_KEYS[auth])
+            raise ValueError(f"auth {auth!r} needs {wanted} in the destination's secret")
         if self.api_key_header is not None and auth != "api_key":
-            raise ValueError("api_key_header applies only with auth 'api_key'")
+            # With auth written in config, the model has said so already (_api_key_header).
+            raise ValueError(_API_KEY_HEADER_ONLY)
         return auth  # type: ignore[return-value]

@@ -49,7 +49,7 @@ from floe_core.sinks.errors import (
 from pydantic import BaseModel, ValidationError
 
 from floe_ingestion_dlt.sinks.rest import json_fast, json_rows
-from floe_ingestion_dlt.sinks.rest.config import RestApiSettings
+from floe_ingestion_dlt.sinks.rest.config import AUTH_SECRET_KEYS, SECRET_FIELDS, RestApiSettings
 from floe_ingestion_dlt.sinks.rest.errors import SINK_TYPE, HttpErrors, parse_retry_after
 
 if TYPE_CHECKING:
@@ -80,6 +80,13 @@ class RestApiSink(Sink):
         operations=frozenset({Operation.UPSERT}),
     )
     settings_model: ClassVar[type[BaseModel]] = RestApiSettings
+    secret_fields: ClassVar[frozenset[str]] = SECRET_FIELDS
+
+    @classmethod
+    def secret_keys(cls, config: dict[str, Any]) -> list[list[str]]:
+        """The credentials the ``auth`` setting names (none when ``auth`` is unset or none)."""
+        keys = AUTH_SECRET_KEYS.get(str(config.get("auth", "")))
+        return [list(keys)] if keys else []
 
     def __init__(self, config: SinkConfig) -> None:
         super().__init__(config)
@@ -109,27 +116,20 @@ class RestApiSink(Sink):
         except ValidationError as exc:
             raise config_error_from_validation(
                 exc,
-                section="rest_api config",
+                section="config",
                 allowed=RestApiSettings.model_fields,
+                config=raw,
+                secret_fields=SECRET_FIELDS,
                 destination=self.destination,
                 sink_type=self.sink_type,
             ) from exc
         except ValueError as exc:
             raise SinkConfigurationError(
-                f"invalid rest_api config: {exc}",
+                f"invalid config: {exc}",
                 destination=self.destination,
                 sink_type=self.sink_type,
                 hint="fix the destination's config or secret",
             ) from exc
-        if settings.body == "envelope" and settings.envelope_key is None:
-            raise self._config_error(
-                "body 'envelope' needs envelope_key", "set envelope_key, e.g. 'inputs'"
-            )
-        if settings.body != "envelope" and settings.envelope_key is not None:
-            raise self._config_error(
-                f"envelope_key applies only with body 'envelope' (body is {settings.body!r})",
-                "remove envelope_key or set body: envelope",
-            )
         self._settings_secrets = [
             secret.get_secret_value()
             for secret in (settings.token, settings.password, settings.api_key)
@@ -138,19 +138,14 @@ class RestApiSink(Sink):
         self._id_path = self._compile_id_path(settings.record_id_path)
         return settings
 
-    def _compile_id_path(self, expression: str | None) -> Any:
+    @staticmethod
+    def _compile_id_path(expression: str | None) -> Any:
+        """The parsed ``record_id_path`` (the settings model checked that it parses)."""
         if expression is None:
             return None
-        from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
         from jsonpath_ng.ext.parser import parse
 
-        try:
-            return parse(expression)
-        except (JsonPathLexerError, JsonPathParserError, ValueError) as exc:
-            raise self._config_error(
-                f"record_id_path {expression!r} is not a valid JSONPath: {exc}",
-                "use a JSONPath such as '$.ids[*]' or '$.results[*].id'",
-            ) from exc
+        return parse(expression)
 
     def _build_url(self, base_url: str, path: str) -> httpx.URL:
         try:

@@ -14,15 +14,34 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Literal
 
 from floe_core.secrets.redact import credential_values
+from floe_core.sinks import settings_error
 from floe_core.sinks.errors import SinkConfigurationError, config_error_from_validation
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-__all__ = ["SINK_TYPE", "SqlDatabaseSettings", "create_engine", "display_url", "target_identity"]
+__all__ = [
+    "SECRET_FIELDS",
+    "SINK_TYPE",
+    "SqlDatabaseSettings",
+    "create_engine",
+    "display_url",
+    "target_identity",
+]
 
 SINK_TYPE = "sql_database"
+
+#: Settings read from the destination's Secret.
+SECRET_FIELDS = frozenset({"url", "username", "password"})
 
 # Bare backend name -> the driver floe's extras install.
 _DEFAULT_DRIVERS = {
@@ -78,6 +97,23 @@ class SqlDatabaseSettings(BaseModel):
             raise ValueError("a column is listed twice")
         return value
 
+    @model_validator(mode="after")
+    def _consistent(self) -> SqlDatabaseSettings:
+        if self.mode == "upsert" and not self.primary_key:
+            raise settings_error(
+                "mode 'upsert' needs primary_key: the columns that identify a row",
+                key="primary_key",
+                hint="add e.g. `primary_key: [id]` to the destination config, or use mode append",
+            )
+        if "." in self.table and self.db_schema is None:
+            schema, _, table = self.table.rpartition(".")
+            raise settings_error(
+                "the table name looks schema-qualified; floe takes the schema apart",
+                key="table",
+                hint=f"write `schema: {schema}` and `table: {table}`",
+            )
+        return self
+
     @classmethod
     def from_connection_config(
         cls, config: dict[str, Any], *, destination: str = ""
@@ -89,32 +125,17 @@ class SqlDatabaseSettings(BaseModel):
                 ``primary_key``; a table name that looks schema-qualified.
         """
         try:
-            settings = cls.model_validate(config)
+            return cls.model_validate(config)
         except ValidationError as exc:
-            allowed = [f.alias or name for name, f in cls.model_fields.items()]
             raise config_error_from_validation(
                 exc,
-                section=f"{SINK_TYPE} config",
-                allowed=allowed,
+                section="config",
+                allowed=[f.alias or name for name, f in cls.model_fields.items()],
+                config=config,
+                secret_fields=SECRET_FIELDS,
                 destination=destination,
                 sink_type=SINK_TYPE,
             ) from exc
-        if settings.mode == "upsert" and not settings.primary_key:
-            raise SinkConfigurationError(
-                "mode 'upsert' needs primary_key: the columns that identify a row",
-                destination=destination,
-                sink_type=SINK_TYPE,
-                hint="add e.g. `primary_key: [id]` to the destination config, or use mode append",
-            )
-        if "." in settings.table and settings.db_schema is None:
-            schema, _, table = settings.table.rpartition(".")
-            raise SinkConfigurationError(
-                f"table {settings.table!r} looks schema-qualified; floe takes the schema apart",
-                destination=destination,
-                sink_type=SINK_TYPE,
-                hint=f"write `schema: {schema}` and `table: {table}`",
-            )
-        return settings
 
     def sqlalchemy_url(self, *, destination: str = "") -> sa.URL:
         """The URL to connect with: parsed, default driver filled in, credentials applied.

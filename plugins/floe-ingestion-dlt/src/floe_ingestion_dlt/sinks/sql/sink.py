@@ -22,13 +22,14 @@ import contextlib
 import dataclasses
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from floe_core.sinks.base import BatchAck, Operation, Payload, Sink, SinkCapabilities
 from floe_core.sinks.errors import PluginError, SinkConfigurationError
 from pydantic import BaseModel
 
 from floe_ingestion_dlt.sinks.sql.config import (
+    SECRET_FIELDS,
     SINK_TYPE,
     SqlDatabaseSettings,
     create_engine,
@@ -81,6 +82,24 @@ class SqlDatabaseSink(Sink):
         operations=frozenset({Operation.INSERT, Operation.UPSERT, Operation.DELETE}),
     )
     settings_model: ClassVar[type[BaseModel]] = SqlDatabaseSettings
+    secret_fields: ClassVar[frozenset[str]] = SECRET_FIELDS
+
+    @classmethod
+    def secret_keys(cls, config: dict[str, Any]) -> list[list[str]]:
+        """``url``: where the database is, with its credentials."""
+        return [["url"]]
+
+    @classmethod
+    def project_paths(cls, values: dict[str, Any], project_dir: str) -> dict[str, Any]:
+        """A relative SQLite file in ``url`` is relative to the project, as every path is."""
+        from pathlib import Path
+
+        from floe_core.compiler.plan import resolve_sqlite_url
+
+        url = values.get("url")
+        if not isinstance(url, str):
+            return values
+        return {**values, "url": resolve_sqlite_url(url, Path(project_dir))}
 
     def __init__(self, config: SinkConfig) -> None:
         super().__init__(config)
