@@ -12,8 +12,8 @@ from floe_core.egress.observability import redactor
 
 if TYPE_CHECKING:
     from floe_core.compiler import CompiledDestination, EgressPlan
-    from floe_core.secrets.resolver import ResolvedSecret, SecretResolver
     from floe_core.plugins.sink import SinkConnector
+    from floe_core.secrets.resolver import ResolvedSecret, SecretResolver
 
 __all__ = [
     "catalog_config",
