@@ -34,6 +34,7 @@ class JsonLinesSink(sinks.Sink):
         operations=frozenset({sinks.Operation.UPSERT, sinks.Operation.DELETE}),
     )
     settings_model: ClassVar[type[BaseModel]] = LinesSettings
+    secret_fields: ClassVar[frozenset[str]] = frozenset({"url", "token"})  # from the Secret
 
     @classmethod
     def secret_keys(cls, config: dict[str, Any]) -> list[list[str]]:
