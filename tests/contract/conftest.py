@@ -22,9 +22,6 @@ from typing import Any
 
 import pytest
 
-# The suite's asserts live in floe_core: let pytest explain them as it does a test's own.
-pytest.register_assert_rewrite("floe_core.sinks.testing")
-
 HERE = Path(__file__).parent
 PLUGIN_TESTS = HERE.parents[1] / "plugins" / "floe-ingestion-dlt" / "tests"
 
