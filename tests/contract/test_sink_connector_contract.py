@@ -199,13 +199,14 @@ def test_egress_result_fields_are_pinned() -> None:
 
 @pytest.mark.requirement("R2")
 def test_sink_config_validates_at_construction() -> None:
-    for bad in (
+    bads: list[dict[str, Any]] = [
         {"sink_type": " "},
         {"batch_size": 0},
         {"batch_size": True},
         {"field_mapping": {"email": "Email", "mail": "Email"}},
         {"field_mapping": {"email": " "}},
-    ):
+    ]
+    for bad in bads:
         with pytest.raises(ValueError):
             SinkConfig(**{"sink_type": "memory", "connection_config": {}, **bad})
     with pytest.raises(ValueError, match=r"\['mail'\] maps to 'Email', which 'email' already"):

@@ -210,7 +210,10 @@ class FloeProject:
 
     def source_rows(self, table: str = "gold.customers") -> list[dict[str, Any]]:
         with IcebergSource(self.catalog, table) as source:
-            return source.batches().read_all().sort_by("customer_id").to_pylist()
+            rows: list[dict[str, Any]] = (
+                source.batches().read_all().sort_by("customer_id").to_pylist()
+            )
+        return rows
 
 
 def run_floe(

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-FloeProject = Recorder = Any
+if TYPE_CHECKING:  # the fixtures' classes; pytest alone imports conftest at run time
+    from .conftest import FloeProject, Recorder
 
 REST_DEST = """\
 - name: crm

@@ -8,7 +8,7 @@ import pytest
 from floe_core.compiler import CompiledDestination
 from floe_core.compiler.plan import resolve_catalog, resolve_sqlite_url
 from floe_core.plugins import SinkConfig
-from floe_core.schemas import CatalogConfig, DestinationConfig
+from floe_core.schemas import CatalogConfig, DestinationConfig, RetryConfig
 
 BASE = Path("/srv/project")
 
@@ -64,7 +64,7 @@ def test_to_sink_config_merges_the_secret_and_keeps_every_setting() -> None:
             config={"path": "/contacts", "base_url": "https://config.example.com"},
             field_mapping={"email": "Email"},
             batch_size=250,
-            retry_config={"max_attempts": 2},
+            retry_config=RetryConfig(max_attempts=2),
         ),
         "dlt",
     )

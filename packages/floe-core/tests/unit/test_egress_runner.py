@@ -53,9 +53,9 @@ class RecordingPlugin(PluginMetadata, SinkConnector):
         self.sinks: list[RecordingSink] = []
         self.fail_write: Exception | None = None
 
-    name = "recorder"  # type: ignore[assignment]
-    version = "1.0.0"  # type: ignore[assignment]
-    floe_api_version = "1.0"  # type: ignore[assignment]
+    name = "recorder"
+    version = "1.0.0"
+    floe_api_version = "1.0"
 
     def list_available_sinks(self) -> list[str]:
         return ["recorder", "rest_api"]

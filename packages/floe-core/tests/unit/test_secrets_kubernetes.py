@@ -182,6 +182,7 @@ def fake_apiserver(tmp_path: Path) -> Iterator[tuple[int, Path, list[dict[str, s
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             seen.append({"path": self.path, "auth": self.headers.get("Authorization", "")})
+            body: dict[str, object]
             if self.path == "/api/v1/namespaces/team-a/secrets/db":
                 body = {
                     "kind": "Secret",

@@ -22,7 +22,7 @@ TOKEN = "tok-3f9a7c1e-secret"
 
 
 def _expected_record(table: pa.Table, index: int) -> dict[str, Any]:
-    row = table.slice(index, 1).to_pylist()[0]
+    row: dict[str, Any] = table.slice(index, 1).to_pylist()[0]
     value = row["lifetime_value"]
     row["lifetime_value"] = None if value is None else str(value)
     row["updated_at"] = row["updated_at"].strftime("%Y-%m-%dT%H:%M:%S.%fZ")

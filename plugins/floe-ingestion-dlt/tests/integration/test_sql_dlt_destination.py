@@ -28,7 +28,12 @@ def test_a_dlt_pipeline_loads_postgres_through_the_sink(
     sql_expected: Callable[..., Any],
 ) -> None:
     data = gold_customers(2_500)
-    config = {"url": PG_URL, "table": "customers", "schema": sql_pg_schema, "mode": mode}
+    config: dict[str, Any] = {
+        "url": PG_URL,
+        "table": "customers",
+        "schema": sql_pg_schema,
+        "mode": mode,
+    }
     if mode == "upsert":
         config["primary_key"] = ["id"]
     for run in ("first", "second"):  # a second process loading the same rows

@@ -22,7 +22,9 @@ CONTEXT = ErrorContext(destination="crm", target="postgresql://db/crm table t", 
 
 
 def _wrapped(orig: BaseException) -> sa.exc.DBAPIError:
-    return sa.exc.DBAPIError.instance("INSERT ...", None, orig, Exception)
+    error = sa.exc.DBAPIError.instance("INSERT ...", None, orig, Exception)
+    assert isinstance(error, sa.exc.DBAPIError)
+    return error
 
 
 def _sqlite(code: int, cls: type[sqlite3.Error] = sqlite3.OperationalError) -> sqlite3.Error:

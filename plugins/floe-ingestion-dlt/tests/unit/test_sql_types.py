@@ -7,12 +7,12 @@ import pytest
 import sqlalchemy as sa
 from floe_core.sinks.errors import SinkConfigurationError
 from floe_ingestion_dlt.sinks.sql.types import build_table, column_type
-from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 DIALECTS = {
-    "postgresql": postgresql.dialect(),
-    "mysql": mysql.dialect(),
-    "sqlite": sqlite.dialect(),
+    # the dialects of engines that never connect (SQLAlchemy's dialect classes are untyped)
+    "postgresql": sa.create_engine("postgresql+psycopg://").dialect,
+    "mysql": sa.create_engine("mysql+pymysql://").dialect,
+    "sqlite": sa.create_engine("sqlite://").dialect,
 }
 
 CASES = [
@@ -56,7 +56,7 @@ def test_column_types(arrow_type: pa.DataType, pg: str, my: str, lite: str) -> N
 @pytest.mark.requirement("R8")
 def test_string_key_columns_are_varchar_on_mysql() -> None:
     key = column_type(pa.string(), backend="mariadb", is_key=True)
-    assert key.compile(dialect=mysql.dialect()) == "VARCHAR(255)"
+    assert key.compile(dialect=DIALECTS["mysql"]) == "VARCHAR(255)"
 
 
 @pytest.mark.requirement("R8")
@@ -71,7 +71,7 @@ def test_build_table_sets_key_nullability_and_utf8mb4() -> None:
     table = build_table(
         sa.MetaData(), "customers", schema, db_schema="s", backend="mysql", primary_key=["id"]
     )
-    ddl = str(sa.schema.CreateTable(table).compile(dialect=mysql.dialect()))
+    ddl = str(sa.schema.CreateTable(table).compile(dialect=DIALECTS["mysql"]))
 
     assert "id BIGINT NOT NULL," in ddl  # no AUTO_INCREMENT: ids are the data's
     assert "email LONGTEXT NOT NULL" in ddl

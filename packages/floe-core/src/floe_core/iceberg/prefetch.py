@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import TypeVar
 
 __all__ = ["prefetch"]
@@ -15,7 +15,9 @@ T = TypeVar("T")
 _ITEM, _END, _ERROR = range(3)
 
 
-def prefetch(items: Iterator[T], depth: int, *, name: str = "floe-prefetch") -> Iterator[T]:
+def prefetch(
+    items: Iterator[T], depth: int, *, name: str = "floe-prefetch"
+) -> Generator[T, None, None]:
     """Yield what ``items`` yields, produced in a thread of its own at most ``depth`` items ahead.
 
     The producer thread starts with the first ``next()``. An exception raised by ``items`` is
