@@ -1,7 +1,7 @@
 # The two commands of the README. Everything they need is installed here.
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 
-.PHONY: demo test bench bootstrap
+.PHONY: demo test lint bench bootstrap
 
 bootstrap:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet 'uv>=0.4'
@@ -11,10 +11,17 @@ bootstrap:
 demo: bootstrap
 	@$(UV) run --frozen floe demo
 
-## The whole test suite (PostgreSQL and MariaDB on 127.0.0.1 are started if they are down).
-test: bootstrap
+## Lint, format check and strict type check (sources and tests, see [tool.mypy]), then the whole
+## test suite (PostgreSQL and MariaDB on 127.0.0.1 are started if they are down).
+test: lint
 	@bash scripts/services.sh
 	@$(UV) run --frozen pytest
+
+## The quality gates alone, in order, stopping at the first that fails.
+lint: bootstrap
+	@$(UV) run --frozen ruff check .
+	@$(UV) run --frozen ruff format --check .
+	@$(UV) run --frozen mypy
 
 ## Benchmarks against the baselines, report in benchmarks/results/.
 bench: bootstrap
