@@ -72,7 +72,11 @@ class DecimalLimit:
         """Whether the column stores ``value`` exactly."""
         if value.is_zero():
             return True
-        if self.int64_whole and value == value.to_integral_value() and abs(value) <= _INT64_MAX:
+        if (
+            self.int64_whole
+            and value == value.to_integral_value()
+            and value.copy_abs() <= _INT64_MAX
+        ):
             return True
         # Not Decimal.normalize(), which rounds to the context's 28 digits.
         _, digits, exponent = value.as_tuple()
@@ -178,20 +182,22 @@ def _column_refusals(
         found.append((pc.match_substring(column, "\x00"), reason))
     elif pa.types.is_decimal(t) and limit is not None and not limit.keeps_all(t.precision, t.scale):
         keeps = [value is None or limit.keeps(value) for value in column.to_pylist()]
-        what = _decimal_loss(limit, backend)
-        reason = f"column {name!r}: {what} of the existing {limit.column_type} column"
-        found.append((pc.invert(pa.array(keeps, pa.bool_())), reason))
+        found.append((pc.invert(pa.array(keeps, pa.bool_())), _decimal_loss(name, limit, backend)))
     return found
 
 
-def _decimal_loss(limit: DecimalLimit, backend: str) -> str:
+def _decimal_loss(name: str, limit: DecimalLimit, backend: str) -> str:
     if limit.significant is not None:
-        where = _SQLITE if backend == "sqlite" else "the database"
-        return (
-            f"more than {limit.significant} significant digits, which {where} would round "
-            "in a column"
+        lost = f"more than {limit.significant} significant digits"
+    else:
+        lost = f"more than {limit.scale} digit(s) after the point"
+    reason = f"column {name!r}: {lost}, which the existing {limit.column_type} column would round"
+    if backend == "sqlite":
+        reason += (
+            " (SQLite keeps 15 in a column of NUMERIC, INTEGER or REAL affinity; declare it "
+            "TEXT to keep every digit)"
         )
-    return f"more than {limit.scale} digit(s) after the point, beyond the scale"
+    return reason
 
 
 def _positions(mask: pa.Array) -> list[int]:
