@@ -449,3 +449,47 @@ def test_decimal_wider_than_mariadb_decimal_is_refused_before_anything_is_writte
         assert sa.inspect(engine).get_table_names() == []
     finally:
         engine.dispose()
+
+
+@pytest.mark.requirement("B9")
+@pytest.mark.parametrize("sql_backend_url", ["postgresql", "mariadb"], indirect=True)
+def test_existing_narrower_float_and_time_columns_reject_what_they_would_round_or_cut(
+    sql_backend_url: tuple[str, str, str | None],
+    sql_sink: Callable[..., Any],
+    sql_drive: Callable[..., Any],
+    sql_rows: Callable[..., Any],
+) -> None:
+    backend, url, schema = sql_backend_url
+    where = f'"{schema}".events' if schema else "events"
+    # A user's table: single-precision floats, whole seconds (MySQL's DATETIME is
+    # DATETIME(0)), milliseconds, and days only.
+    single, seconds = ("REAL", "TIMESTAMP(0)") if backend == "postgresql" else ("FLOAT", "DATETIME")
+    _create(url, f"CREATE TABLE {where} (id BIGINT, x {single}, at {seconds}, t TIME(3), d DATE)")
+    noon = dt.datetime(2024, 5, 1, 12, 0, 0)
+    data = pa.table(
+        {
+            "id": range(5),
+            "x": pa.array([0.5, 0.1, 3.0, 1e300, -2.25], pa.float64()),
+            "at": pa.array(
+                [noon, noon, noon.replace(microsecond=1), noon, noon], pa.timestamp("us")
+            ),
+            "t": pa.array(
+                [dt.time(1, 2, 3, 4000), dt.time(0), dt.time(0), dt.time(0), dt.time(0, 0, 0, 1)],
+                pa.time64("us"),
+            ),
+            "d": pa.array(
+                [noon.replace(hour=0)] * 3 + [noon, noon.replace(hour=0)], pa.timestamp("us")
+            ),
+        }
+    )
+
+    (ack,) = sql_drive(sql_sink(url, "events", schema=schema), data, batch_size=5)
+
+    reasons = {r.position: r.reason for r in ack.rejections}
+    assert sorted(reasons) == [1, 2, 3, 4]
+    assert reasons[1].startswith(f"column 'x': a value the existing single-precision {single}")
+    assert reasons[2].startswith("column 'at': more than 0 fractional digit(s)")
+    assert reasons[3].startswith("column 'x'")  # 1e300 has no float32; it also has a time
+    assert reasons[4].startswith("column 't': more than 3 fractional digit(s)")
+    got = sql_rows(url, "events", ["id", "x", "at", "d"], schema=schema)
+    assert got == [(0, 0.5, noon, dt.date(2024, 5, 1))]

@@ -244,8 +244,8 @@ class SqlDatabaseSink(Sink):
 
         from floe_ingestion_dlt.sinks.sql.exact import refusals
 
-        limits = self._plan.decimal_limits if self._plan is not None else None
-        refused = refusals(batch, backend=self._backend, decimal_limits=limits)
+        limits = self._plan.column_limits if self._plan is not None else None
+        refused = refusals(batch, backend=self._backend, limits=limits)
         if not refused:
             return batch, ()
         keep = [True] * batch.num_rows

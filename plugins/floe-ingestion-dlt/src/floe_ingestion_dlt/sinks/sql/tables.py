@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 from floe_core.sinks.errors import SinkConfigurationError
 
 from floe_ingestion_dlt.sinks.sql.config import SINK_TYPE, SqlDatabaseSettings
-from floe_ingestion_dlt.sinks.sql.exact import DecimalLimit, decimal_limit
-from floe_ingestion_dlt.sinks.sql.types import build_table, column_type, value_type
+from floe_ingestion_dlt.sinks.sql.exact import ColumnLimit, column_limit
+from floe_ingestion_dlt.sinks.sql.types import build_table, column_type
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -46,8 +46,8 @@ class TablePlan:
         primary_key: Key columns (upsert conflict target).
         staging: True in replace mode.
         target_existed: Whether the target existed when the write started.
-        decimal_limits: By column name, what the existing table's columns keep of the
-            decimals written to them, where they would not keep every digit.
+        column_limits: By column name, what the existing table's columns keep of the values
+            written to them, where they would not keep every value exactly.
     """
 
     backend: str
@@ -58,7 +58,7 @@ class TablePlan:
     primary_key: tuple[str, ...]
     staging: bool
     target_existed: bool
-    decimal_limits: Mapping[str, DecimalLimit] = field(default_factory=dict)
+    column_limits: Mapping[str, ColumnLimit] = field(default_factory=dict)
 
 
 def quote_table(dialect: sa.Dialect, name: str, schema: str | None) -> str:
@@ -108,12 +108,12 @@ def prepare(
             "create the table, or set `create_table: true` to let floe create it from the data",
             destination,
         )
-    limits: dict[str, DecimalLimit] = {}
+    limits: dict[str, ColumnLimit] = {}
     if exists:
         _check_columns(conn, inspector, settings, schema, destination)
         if settings.mode == "upsert":
             _check_unique_key(conn, inspector, settings, destination)
-        limits = _decimal_limits(inspector, settings, schema, backend)
+        limits = _column_limits(inspector, settings, schema, backend)
     plan = TablePlan(
         backend=backend,
         db_schema=db_schema,
@@ -123,7 +123,7 @@ def prepare(
         primary_key=settings.primary_key,
         staging=settings.mode == "replace",
         target_existed=exists,
-        decimal_limits=limits,
+        column_limits=limits,
     )
     if plan.staging:
         drop_staging(conn, plan)
@@ -242,12 +242,10 @@ def _check_columns(
         )
 
 
-def _decimal_limits(
+def _column_limits(
     inspector: Any, settings: SqlDatabaseSettings, schema: pa.Schema, backend: str
-) -> dict[str, DecimalLimit]:
-    """What the existing table's columns keep of the decimal columns written to them."""
-    import pyarrow as pa
-
+) -> dict[str, ColumnLimit]:
+    """What the existing table's columns keep of the values written to them."""
     key = _same(backend)
     reflected = {
         key(c["name"]): c["type"]
@@ -255,10 +253,8 @@ def _decimal_limits(
     }
     limits = {}
     for arrow_field in schema:
-        if not pa.types.is_decimal(value_type(arrow_field.type)):
-            continue
-        column_type_ = reflected.get(key(arrow_field.name))
-        limit = None if column_type_ is None else decimal_limit(backend, column_type_)
+        found = reflected.get(key(arrow_field.name))
+        limit = None if found is None else column_limit(backend, arrow_field.type, found)
         if limit is not None:
             limits[arrow_field.name] = limit
     return limits
