@@ -314,12 +314,26 @@ def _column_refusals(
         truncated = pc.cast(pc.cast(column, micro, safe=False), t)
         reason = f"column {name!r}: nanoseconds, and the database keeps microseconds"
         found.append((pc.not_equal(truncated, column), reason))
-    elif (pa.types.is_string(t) or pa.types.is_large_string(t)) and backend == "postgresql":
+    elif (
+        (pa.types.is_string(t) or pa.types.is_large_string(t))
+        and backend == "postgresql"
+        and _may_hold_nul(column)
+    ):
         reason = f"column {name!r}: a NUL character (\\x00), which PostgreSQL text cannot hold"
         found.append((pc.match_substring(column, "\x00"), reason))
     if limit is not None and (narrowed := limit.refused(name, column)) is not None:
         found.append(narrowed)
     return found
+
+
+def _may_hold_nul(column: pa.Array) -> bool:
+    """False when no byte of the string data is NUL: one memchr instead of a scan per value.
+
+    The data buffer of a sliced array holds more than the slice; a NUL outside it only costs
+    the scan.
+    """
+    data = column.buffers()[2]
+    return data is not None and data.to_pybytes().find(b"\x00") >= 0
 
 
 def _positions(mask: pa.Array) -> list[int]:
