@@ -59,9 +59,11 @@ def test_column_types(arrow_type: pa.DataType, pg: str, my: str, lite: str) -> N
 
 
 @pytest.mark.requirement("R8")
-def test_string_key_columns_are_varchar_on_mysql() -> None:
+def test_string_key_columns_are_varchar_with_a_binary_collation_on_mysql() -> None:
     key = column_type(pa.string(), backend="mariadb", is_key=True)
-    assert key.compile(dialect=mysql.dialect()) == "VARCHAR(255)"
+    assert key.compile(dialect=mysql.dialect()) == "VARCHAR(255) COLLATE utf8mb4_nopad_bin"
+    key = column_type(pa.string(), backend="mysql", is_key=True)
+    assert key.compile(dialect=mysql.dialect()) == "VARCHAR(255) COLLATE utf8mb4_bin"
 
 
 @pytest.mark.requirement("R8")

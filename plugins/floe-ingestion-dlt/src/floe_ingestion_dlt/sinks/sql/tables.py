@@ -135,7 +135,8 @@ def prepare(
             plan.write_table,
             schema,
             db_schema=db_schema,
-            backend=backend,
+            # A mysql:// URL may reach a MariaDB server, whose collations differ.
+            backend="mariadb" if getattr(conn.dialect, "is_mariadb", False) else backend,
             primary_key=settings.primary_key,
             # Named after the target, which a staging table becomes.
             key_name=f"{table[:58]}_pkey",

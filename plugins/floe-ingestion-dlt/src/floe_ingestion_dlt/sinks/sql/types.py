@@ -25,7 +25,10 @@ list, struct, map              JSONB                       JSON                 
 null                           TEXT                        LONGTEXT             TEXT
 =============================  ==========================  ===================  ============
 
-\\* Key columns of string type are ``VARCHAR(255)`` on MySQL, which cannot index ``TEXT``.
+\\* Key columns of string type are ``VARCHAR(255)`` on MySQL, which cannot index ``TEXT``, with
+a binary collation (MariaDB ``utf8mb4_nopad_bin``, MySQL ``utf8mb4_bin``): under the default
+one, ``"a"``, ``"A"`` and ``"a "`` are the same key, and an upsert of one would overwrite
+another. (MySQL's ``utf8mb4_bin`` still ignores trailing spaces.)
 \\** SQLite stores ISO-8601 text, ``YYYY-MM-DD HH:MM:SS.ffffff``, with ``+00:00`` for UTC.
 \\*** SQLite integers are signed 64-bit: a larger value is refused.
 \\**** MySQL's ``FLOAT`` is read back rounded to 6 digits; every float32 is exact in a DOUBLE.
@@ -57,6 +60,8 @@ if TYPE_CHECKING:
 __all__ = ["KEY_VARCHAR_LENGTH", "build_table", "column_type", "value_type"]
 
 KEY_VARCHAR_LENGTH = 255
+#: Collations under which two key strings are equal only when they are the same string.
+KEY_COLLATIONS = {"mariadb": "utf8mb4_nopad_bin", "mysql": "utf8mb4_bin"}
 #: Significant digits a REAL keeps of a number SQLite converts from text.
 SQLITE_REAL_DIGITS = 15
 #: MySQL / MariaDB ``DECIMAL(M, D)``: M at most 65, D at most 30.
@@ -104,7 +109,9 @@ def column_type(
         return _decimal_type(t, backend)
     if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t):
         if mysql_like:
-            return sa.String(KEY_VARCHAR_LENGTH) if is_key else mysql.LONGTEXT()
+            if is_key:
+                return sa.String(KEY_VARCHAR_LENGTH, collation=KEY_COLLATIONS[backend])
+            return mysql.LONGTEXT()
         return sa.Text()
     if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
         return mysql.LONGBLOB() if mysql_like else sa.LargeBinary()
