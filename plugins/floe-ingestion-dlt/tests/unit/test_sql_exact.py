@@ -173,3 +173,26 @@ def test_column_limit_reads_the_existing_column_type() -> None:
     )
     assert column_limit("postgresql", ts, sa.DATE()) == FractionLimit("DATE", None)
     assert column_limit("sqlite", ts, sa.DATE()) is None  # SQLite keeps the text
+
+
+@pytest.mark.requirement("B9")
+def test_non_finite_floats_inside_nested_values_are_refused_everywhere() -> None:
+    batch = pa.RecordBatch.from_pydict(
+        {
+            "l": pa.array([[1.0, math.nan], [2.0], None, [None]], pa.list_(pa.float64())),
+            "m": pa.array(
+                [[], [("x", math.inf)], [("y", 1.0)], []], pa.map_(pa.string(), pa.float32())
+            ),
+            "s": pa.array(
+                [{"a": 1}, {"a": 2}, {"a": 3}, {"a": None}], pa.struct([("a", pa.int64())])
+            ),
+        }
+    )
+
+    for backend in ("postgresql", "mariadb", "sqlite"):
+        refused = _refused(batch, backend)
+        assert sorted(refused) == [0, 1]
+        assert refused[0] == (
+            "column 'l': NaN or infinity inside a list<item: double>, which JSON cannot hold "
+            "(it would become null)"
+        )

@@ -14,6 +14,8 @@ NaN                         SQLite (it stores NULL), MySQL / MariaDB (no NaN in 
 uint64 above 2**63 - 1      SQLite (integers are signed 64-bit)
 sub-microsecond time        every database (timestamps and times keep microseconds)
 NUL character in text       PostgreSQL (``text`` cannot hold it)
+NaN or infinity inside a    every database (JSON has no such numbers: it would be ``null``)
+list, struct or map
 decimal digits the column   an existing column: SQLite NUMERIC / INTEGER / REAL affinity
 would round                 (15 significant digits, integers up to 2**63 - 1), a
                             ``NUMERIC(p, s)`` with a smaller scale, an integer column, a
@@ -321,9 +323,36 @@ def _column_refusals(
     ):
         reason = f"column {name!r}: a NUL character (\\x00), which PostgreSQL text cannot hold"
         found.append((pc.match_substring(column, "\x00"), reason))
+    elif pa.types.is_nested(t) and _holds_floats(t):
+        reason = (
+            f"column {name!r}: NaN or infinity inside a {t}, which JSON cannot hold "
+            "(it would become null)"
+        )
+        found.append((pa.array([_non_finite(v) for v in column.to_pylist()], pa.bool_()), reason))
     if limit is not None and (narrowed := limit.refused(name, column)) is not None:
         found.append(narrowed)
     return found
+
+
+def _holds_floats(t: pa.DataType) -> bool:
+    import pyarrow as pa
+
+    if pa.types.is_floating(t):
+        return True
+    if pa.types.is_dictionary(t):
+        return _holds_floats(t.value_type)
+    return any(_holds_floats(t.field(i).type) for i in range(t.num_fields))
+
+
+def _non_finite(value: Any) -> bool:
+    """Whether a nested value (lists, dicts, map pairs) holds a NaN or an infinity."""
+    if isinstance(value, float):
+        return value != value or value in (float("inf"), float("-inf"))
+    if isinstance(value, dict):
+        return any(_non_finite(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_non_finite(v) for v in value)
+    return False
 
 
 def _may_hold_nul(column: pa.Array) -> bool:
