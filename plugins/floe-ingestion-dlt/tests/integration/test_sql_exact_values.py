@@ -529,3 +529,27 @@ def test_upsert_keys_differing_only_in_case_or_trailing_space_stay_apart(
 
     got = sql_rows(url, "keyed", ["k", "v"], schema=schema, order_by="v")
     assert got == list(zip(keys, range(len(keys)), strict=True))
+
+
+@pytest.mark.requirement("B9")
+@pytest.mark.parametrize("mode", ["append", "upsert"])
+def test_a_batch_whose_every_row_is_refused_writes_nothing_and_rejects_them_all(
+    mode: str,
+    sql_sqlite_url: str,
+    sql_sink: Callable[..., Any],
+    sql_drive: Callable[..., Any],
+    sql_rows: Callable[..., Any],
+) -> None:
+    data = pa.table({"id": [1, 2, 3], "x": [math.nan] * 3})
+    sink = sql_sink(sql_sqlite_url, "floats", mode=mode, primary_key=["id"])
+
+    acks = sql_drive(sink, data, batch_size=2)
+
+    assert [(a.rows_confirmed, [r.position for r in a.rejections]) for a in acks] == [
+        (0, [0, 1]),
+        (0, [0]),
+    ]
+    assert {r.reason for a in acks for r in a.rejections} == {
+        "column 'x': NaN, which SQLite would store as NULL"
+    }
+    assert sql_rows(sql_sqlite_url, "floats", ["id", "x"]) == []
