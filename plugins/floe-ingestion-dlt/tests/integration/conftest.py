@@ -207,7 +207,8 @@ def _expected(value: Any, arrow_type: pa.DataType, backend: str) -> Any:
         return naive
     if backend == "sqlite":
         if pa.types.is_decimal(arrow_type):
-            return float(value)
+            # Up to 15 digits a number (NUMERIC affinity), wider ones their decimal text.
+            return float(value) if arrow_type.precision <= 15 else str(value)
         if pa.types.is_boolean(arrow_type):
             return int(value)
         if pa.types.is_date(arrow_type):

@@ -164,3 +164,27 @@ def test_a_write_stopped_after_one_part_committed_is_completed_by_a_rerun(
     assert sql_rows(PG_URL, table, ["id", "v"], schema=sql_pg_schema) == [
         (i, "after") for i in range(FIRST)
     ]
+
+
+@pytest.mark.requirement("B9")
+def test_a_large_upsert_batch_in_two_parts_leaves_out_the_rows_postgresql_cannot_hold(
+    sql_pg_schema: str,
+    sql_sink: Callable[..., Any],
+    sql_drive: Callable[..., Any],
+    sql_rows: Callable[..., Any],
+) -> None:
+    table = f"t_{uuid.uuid4().hex[:8]}"
+    sink = sql_sink(PG_URL, table, schema=sql_pg_schema, mode="upsert", primary_key=["id"])
+    values = [f"v{i}" for i in range(FIRST)]
+    values[7] = values[FIRST - 3] = "NUL \x00 inside"
+    data = pa.table({"id": pa.array(range(FIRST), pa.int64()), "v": values})
+
+    [ack] = sql_drive(sink, data, batch_size=FIRST)
+
+    assert ack.rows_confirmed == FIRST - 2
+    assert [r.position for r in ack.rejections] == [7, FIRST - 3]
+    assert ack.rejections[0].reason == (
+        "column 'v': a NUL character (\\x00), which PostgreSQL text cannot hold"
+    )
+    got = sql_rows(PG_URL, table, ["id", "v"], schema=sql_pg_schema)
+    assert got == [(i, f"v{i}") for i in range(FIRST) if i not in (7, FIRST - 3)]

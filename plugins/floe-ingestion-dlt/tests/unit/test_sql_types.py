@@ -24,10 +24,15 @@ CASES = [
     (pa.int32(), "INTEGER", "INTEGER", "INTEGER"),
     (pa.uint32(), "BIGINT", "BIGINT", "BIGINT"),
     (pa.int64(), "BIGINT", "BIGINT", "BIGINT"),
-    (pa.uint64(), "NUMERIC(20, 0)", "NUMERIC(20, 0)", "NUMERIC(20, 0)"),
-    (pa.float32(), "REAL", "FLOAT", "FLOAT"),
+    # SQLite integers are signed 64-bit; larger values are refused row by row.
+    (pa.uint64(), "NUMERIC(20, 0)", "NUMERIC(20, 0)", "BIGINT"),
+    # MySQL reads a FLOAT back rounded to 6 digits; a float32 is exact in a DOUBLE.
+    (pa.float32(), "REAL", "DOUBLE", "FLOAT"),
     (pa.float64(), "DOUBLE PRECISION", "DOUBLE", "DOUBLE"),
-    (pa.decimal128(38, 9), "NUMERIC(38, 9)", "NUMERIC(38, 9)", "NUMERIC(38, 9)"),
+    # SQLite's NUMERIC affinity keeps 15 significant digits: wider decimals are text.
+    (pa.decimal128(15, 4), "NUMERIC(15, 4)", "NUMERIC(15, 4)", "NUMERIC(15, 4)"),
+    (pa.decimal128(38, 9), "NUMERIC(38, 9)", "NUMERIC(38, 9)", "TEXT"),
+    (pa.decimal256(65, 30), "NUMERIC(65, 30)", "NUMERIC(65, 30)", "TEXT"),
     (pa.bool_(), "BOOLEAN", "BOOL", "BOOLEAN"),
     (pa.string(), "TEXT", "LONGTEXT", "TEXT"),
     (pa.large_string(), "TEXT", "LONGTEXT", "TEXT"),
@@ -54,9 +59,11 @@ def test_column_types(arrow_type: pa.DataType, pg: str, my: str, lite: str) -> N
 
 
 @pytest.mark.requirement("R8")
-def test_string_key_columns_are_varchar_on_mysql() -> None:
+def test_string_key_columns_are_varchar_with_a_binary_collation_on_mysql() -> None:
     key = column_type(pa.string(), backend="mariadb", is_key=True)
-    assert key.compile(dialect=DIALECTS["mysql"]) == "VARCHAR(255)"
+    assert key.compile(dialect=DIALECTS["mysql"]) == "VARCHAR(255) COLLATE utf8mb4_nopad_bin"
+    key = column_type(pa.string(), backend="mysql", is_key=True)
+    assert key.compile(dialect=DIALECTS["mysql"]) == "VARCHAR(255) COLLATE utf8mb4_bin"
 
 
 @pytest.mark.requirement("R8")
@@ -99,3 +106,21 @@ def test_unsupported_types_and_missing_keys_are_clear_errors() -> None:
             backend="postgresql",
             primary_key=["key"],
         )
+
+
+@pytest.mark.requirement("R8")
+@pytest.mark.parametrize("wide", [pa.decimal256(66, 10), pa.decimal128(38, 31)], ids=str)
+def test_decimals_wider_than_mysql_decimal_are_refused_with_a_cast_hint(
+    wide: pa.DataType,
+) -> None:
+    with pytest.raises(SinkConfigurationError) as caught:
+        build_table(
+            sa.MetaData(), "t", pa.schema([("amount", wide)]), db_schema=None, backend="mariadb"
+        )
+
+    message = str(caught.value)
+    assert "column 'amount'" in message
+    assert "does not fit MySQL/MariaDB's DECIMAL (at most 65 digits, 0 to 30 after the point)" in (
+        message
+    )
+    assert "cast it to a decimal that does" in message

@@ -7,7 +7,8 @@ it is the deterministic record of the rows that the parameter rows carry):
 - RFC 4180, UTF-8, no header, columns in the order of the batch;
 - NULL is an empty unquoted field, an empty string is ``""`` (every string is quoted);
 - timestamps with a zone are written as UTC wall time, without an offset (the PostgreSQL
-  session runs in UTC); all timestamps have microsecond precision (finer digits are cut);
+  session runs in UTC); all timestamps have microsecond precision (a row with finer digits
+  is refused before encoding, ``exact.py``, so nothing is cut);
 - booleans are ``true``/``false``; decimals keep their scale (``1.20``); floats are written
   in the shortest form that reads back to the same value (``nan``, ``inf`` included);
 - binary values are PostgreSQL hex (``\\x0aff``); lists, structs and maps are JSON text.
@@ -43,8 +44,10 @@ def csv_body(batch: pa.RecordBatch) -> bytes:
 def parameter_rows(batch: pa.RecordBatch, *, backend: str) -> list[tuple[Any, ...]]:
     """The batch as DB-API parameter tuples for ``executemany``.
 
-    Temporal values and decimals are passed as ISO / decimal text, which MySQL and SQLite
-    read exactly; timestamps with a zone as UTC (on SQLite with a ``+00:00`` suffix).
+    Temporal values and decimals are passed as ISO / decimal text, which MySQL reads exactly
+    and SQLite stores as it is in a column of TEXT affinity (a column of NUMERIC affinity
+    converts a decimal to a number: ``types.py`` says when that is exact); timestamps with a
+    zone as UTC (on SQLite with a ``+00:00`` suffix).
     """
     columns = [_for_parameters(column, backend=backend) for column in batch.columns]
     return list(zip(*columns, strict=True)) if columns else []

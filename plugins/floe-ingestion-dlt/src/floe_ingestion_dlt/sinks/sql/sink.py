@@ -4,15 +4,18 @@ Config (destination ``config:`` plus the secret): ``url`` (secret), ``table``, `
 ``mode`` (``append`` | ``upsert`` | ``replace``), ``primary_key``, ``create_table``; see
 ``SqlDatabaseSettings``. Each batch is one transaction.
 
-- PostgreSQL with psycopg 3 uses ``COPY`` (``sql_postgres.py``); other databases use
-  ``executemany`` (``sql_executemany.py``). The payload body is always the batch as CSV
-  (``sql_encode.py``), which is exactly what ``COPY`` receives.
+- PostgreSQL with psycopg 3 uses ``COPY`` (``postgres.py``); other databases use
+  ``executemany`` (``executemany.py``). The payload body is always the batch as CSV
+  (``encode.py``), which is exactly what ``COPY`` receives.
+- values are stored exactly or not at all: a row holding a value the table would round or
+  replace (NaN on SQLite, a 20-digit decimal in an existing NUMERIC column of SQLite, ...;
+  ``exact.py``) is left out of the batch and acknowledged as rejected, with the reason.
 - append is exactly-once: each batch's idempotency key is recorded with its rows
-  (``sql_delivery_log.py``) and a batch already recorded is skipped.
+  (``delivery_log.py``) and a batch already recorded is skipped.
 - upsert inserts or updates by ``primary_key``, and deletes by it (operation ``delete``:
   ``DELETE ... WHERE`` key, one statement over the batch's keys; rows already gone are not an
   error); append inserts; replace swaps a staging table in at the end
-  of a successful write (``sql_tables.py``). On PostgreSQL a large upsert batch is written as
+  of a successful write (``tables.py``). On PostgreSQL a large upsert batch is written as
   two parts that share no key, in parallel on two connections (one transaction each).
 """
 
@@ -22,9 +25,17 @@ import contextlib
 import dataclasses
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from floe_core.sinks.base import BatchAck, Operation, Payload, Sink, SinkCapabilities
+from floe_core.sinks.base import (
+    BatchAck,
+    Operation,
+    Payload,
+    RowRejection,
+    Sink,
+    SinkCapabilities,
+)
 from floe_core.sinks.errors import PluginError, SinkConfigurationError
 from pydantic import BaseModel
 
@@ -55,6 +66,25 @@ if TYPE_CHECKING:
 __all__ = ["SqlDatabaseSink"]
 
 _MAX_CONCURRENCY = 2
+
+
+@dataclass(frozen=True)
+class _Encoded:
+    """``Payload.data`` of a batch some rows of which were refused while encoding.
+
+    Attributes:
+        data: What ``Payload.data`` holds otherwise: parameter rows (``executemany``), the
+            parts of a split upsert, or ``None``.
+        refused: Rows of the batch left out because the table would not store them exactly.
+    """
+
+    data: Any
+    refused: tuple[RowRejection, ...] = ()
+
+    @classmethod
+    def of(cls, data: Any, refused: tuple[RowRejection, ...]) -> Any:
+        """``data`` itself when no row was refused, else ``data`` with the refusals."""
+        return cls(data, refused) if refused else data
 
 
 class _Writer(Protocol):
@@ -193,9 +223,11 @@ class SqlDatabaseSink(Sink):
     def encode(self, batch: pa.RecordBatch, operation: Operation | None = None) -> Payload:
         """CSV bytes (the COPY data); for ``executemany`` also the parameter rows.
 
+        Rows holding a value the table would not store exactly (``exact.py``) are left out
+        and acknowledged as rejected by ``send``; ``Payload.rows`` counts the rows written.
         A large PostgreSQL upsert batch is encoded as two CSV parts that share no key, one
-        after the other in the body (``data`` says where they are). A delete is the CSV of
-        the key columns, with their parameter rows.
+        after the other in the body. A delete is the CSV of the key columns, with their
+        parameter rows.
         """
         from floe_ingestion_dlt.sinks.sql.encode import csv_body, parameter_rows
 
@@ -203,7 +235,8 @@ class SqlDatabaseSink(Sink):
         if operation is Operation.DELETE:
             keys = batch.select(list(self.settings.primary_key))
             rows = parameter_rows(keys, backend=self._backend)
-            return Payload(rows=batch.num_rows, body=csv_body(keys), data=rows, operation=operation)
+            return Payload(rows=keys.num_rows, body=csv_body(keys), data=rows, operation=operation)
+        batch, refused = self._exact_rows(batch)
         if self._split_upserts:
             from floe_ingestion_dlt.sinks.sql.postgres import (
                 PARALLEL_UPSERT_MIN_ROWS,
@@ -217,14 +250,32 @@ class SqlDatabaseSink(Sink):
                     body, where = KeyParts.join(
                         [part.num_rows for part in parts], [csv_body(part) for part in parts]
                     )
-                    return Payload(rows=batch.num_rows, body=body, data=where, operation=operation)
+                    data = _Encoded.of(where, refused)
+                    return Payload(rows=batch.num_rows, body=body, data=data, operation=operation)
         body = csv_body(batch)
-        data = None if self._copy else parameter_rows(batch, backend=self._backend)
+        params = None if self._copy else parameter_rows(batch, backend=self._backend)
+        data = _Encoded.of(params, refused)
         return Payload(rows=batch.num_rows, body=body, data=data, operation=operation)
+
+    def _exact_rows(self, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, tuple[RowRejection, ...]]:
+        """The rows the table stores exactly, and the others with why they are refused."""
+        import pyarrow as pa
+
+        from floe_ingestion_dlt.sinks.sql.exact import refusals
+
+        limits = self._plan.column_limits if self._plan is not None else None
+        refused = refusals(batch, backend=self._backend, limits=limits)
+        if not refused:
+            return batch, ()
+        keep = [True] * batch.num_rows
+        for rejection in refused:
+            keep[rejection.position] = False
+        return batch.filter(pa.array(keep, pa.bool_())), tuple(refused)
 
     def send(self, payload: Payload, idempotency_key: str) -> BatchAck:
         """Write one batch in one transaction (a batch in parts: one per part, in parallel);
-        skip it if its key was committed before."""
+        skip it if its key was committed before. Rows refused while encoding are
+        acknowledged as rejections."""
         from floe_ingestion_dlt.sinks.sql.postgres import KeyParts
 
         writer = self._writer
@@ -232,17 +283,22 @@ class SqlDatabaseSink(Sink):
             raise RuntimeError("SqlDatabaseSink.open() must be called before send()")
         if payload.operation is Operation.DELETE:
             writer = self._deleter(self._plan)
+        encoded = payload.data if isinstance(payload.data, _Encoded) else _Encoded(payload.data)
+        refused = list(encoded.refused)
+        inner = dataclasses.replace(payload, data=encoded.data)
         try:
-            if isinstance(payload.data, KeyParts):
-                self._write_parts(writer, payload.data.payloads(payload.body))
-            elif not self._write(writer, payload, idempotency_key):
-                return BatchAck(rows_confirmed=0, rows_skipped=payload.rows)
+            if payload.rows == 0:
+                pass  # every row refused (or none given): nothing to write
+            elif isinstance(encoded.data, KeyParts):
+                self._write_parts(writer, encoded.data.payloads(payload.body))
+            elif not self._write(writer, inner, idempotency_key):
+                return BatchAck(rows_confirmed=0, rows_skipped=payload.rows, rejections=refused)
         except PluginError:
             raise
         except Exception as exc:
             action = f"writing a batch of {payload.rows} rows"
             raise map_write_error(exc, self._context, action=action) from exc
-        return BatchAck(rows_confirmed=payload.rows)
+        return BatchAck(rows_confirmed=payload.rows, rejections=refused)
 
     def _write(self, writer: _Writer, payload: Payload, idempotency_key: str | None) -> bool:
         """One transaction; False when the delivery log says the batch was committed before."""

@@ -13,13 +13,14 @@ keeps its definition, grants and dependent views and has its rows replaced
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from floe_core.sinks.errors import SinkConfigurationError
 
 from floe_ingestion_dlt.sinks.sql.config import SINK_TYPE, SqlDatabaseSettings
+from floe_ingestion_dlt.sinks.sql.exact import ColumnLimit, column_limit
 from floe_ingestion_dlt.sinks.sql.types import build_table, column_type
 
 if TYPE_CHECKING:
@@ -45,6 +46,8 @@ class TablePlan:
         primary_key: Key columns (upsert conflict target).
         staging: True in replace mode.
         target_existed: Whether the target existed when the write started.
+        column_limits: By column name, what the existing table's columns keep of the values
+            written to them, where they would not keep every value exactly.
     """
 
     backend: str
@@ -55,6 +58,7 @@ class TablePlan:
     primary_key: tuple[str, ...]
     staging: bool
     target_existed: bool
+    column_limits: Mapping[str, ColumnLimit] = field(default_factory=dict)
 
 
 def quote_table(dialect: sa.Dialect, name: str, schema: str | None) -> str:
@@ -104,10 +108,12 @@ def prepare(
             "create the table, or set `create_table: true` to let floe create it from the data",
             destination,
         )
+    limits: dict[str, ColumnLimit] = {}
     if exists:
         _check_columns(conn, inspector, settings, schema, destination)
         if settings.mode == "upsert":
             _check_unique_key(conn, inspector, settings, destination)
+        limits = _column_limits(inspector, settings, schema, backend)
     plan = TablePlan(
         backend=backend,
         db_schema=db_schema,
@@ -117,6 +123,7 @@ def prepare(
         primary_key=settings.primary_key,
         staging=settings.mode == "replace",
         target_existed=exists,
+        column_limits=limits,
     )
     if plan.staging:
         drop_staging(conn, plan)
@@ -128,7 +135,8 @@ def prepare(
             plan.write_table,
             schema,
             db_schema=db_schema,
-            backend=backend,
+            # A mysql:// URL may reach a MariaDB server, whose collations differ.
+            backend="mariadb" if getattr(conn.dialect, "is_mariadb", False) else backend,
             primary_key=settings.primary_key,
             # Named after the target, which a staging table becomes.
             key_name=f"{table[:58]}_pkey",
@@ -233,6 +241,24 @@ def _check_columns(
             "write those columns too, or give them a default / make them nullable",
             destination,
         )
+
+
+def _column_limits(
+    inspector: Any, settings: SqlDatabaseSettings, schema: pa.Schema, backend: str
+) -> dict[str, ColumnLimit]:
+    """What the existing table's columns keep of the values written to them."""
+    key = _same(backend)
+    reflected = {
+        key(c["name"]): c["type"]
+        for c in inspector.get_columns(settings.table, schema=settings.db_schema)
+    }
+    limits = {}
+    for arrow_field in schema:
+        found = reflected.get(key(arrow_field.name))
+        limit = None if found is None else column_limit(backend, arrow_field.type, found)
+        if limit is not None:
+            limits[arrow_field.name] = limit
+    return limits
 
 
 def _check_unique_key(

@@ -1,15 +1,19 @@
 """Arrow types -> SQL column types, for tables the ``sql_database`` sink creates.
 
+Every column type holds every value of its Arrow type exactly; the few values no column type
+of a database can hold are refused row by row before sending (``exact.py``).
+
 =============================  ==========================  ===================  ============
 Arrow                          PostgreSQL                  MySQL / MariaDB      SQLite
 =============================  ==========================  ===================  ============
 int8, int16, uint8             SMALLINT                    SMALLINT             INTEGER
 int32, uint16                  INTEGER                     INTEGER              INTEGER
 int64, uint32                  BIGINT                      BIGINT               INTEGER
-uint64                         NUMERIC(20, 0)              NUMERIC(20, 0)       NUMERIC
-float16, float32               REAL                        FLOAT                REAL
+uint64                         NUMERIC(20, 0)              NUMERIC(20, 0)       INTEGER ***
+float16, float32               REAL                        DOUBLE ****          REAL
 float64                        DOUBLE PRECISION            DOUBLE               REAL
-decimal(p, s)                  NUMERIC(p, s)               DECIMAL(p, s)        NUMERIC
+decimal(p, s), p <= 15         NUMERIC(p, s)               DECIMAL(p, s) †      NUMERIC(p, s)
+decimal(p, s), p > 15          NUMERIC(p, s)               DECIMAL(p, s) †      TEXT ‡
 bool                           BOOLEAN                     BOOL                 BOOLEAN
 string, large_string           TEXT                        LONGTEXT *           TEXT
 binary (any)                   BYTEA                       LONGBLOB             BLOB
@@ -21,8 +25,21 @@ list, struct, map              JSONB                       JSON                 
 null                           TEXT                        LONGTEXT             TEXT
 =============================  ==========================  ===================  ============
 
-\\* Key columns of string type are ``VARCHAR(255)`` on MySQL, which cannot index ``TEXT``.
+\\* Key columns of string type are ``VARCHAR(255)`` on MySQL, which cannot index ``TEXT``, with
+a binary collation (MariaDB ``utf8mb4_nopad_bin``, MySQL ``utf8mb4_bin``): under the default
+one, ``"a"``, ``"A"`` and ``"a "`` are the same key, and an upsert of one would overwrite
+another. (MySQL's ``utf8mb4_bin`` still ignores trailing spaces.)
 \\** SQLite stores ISO-8601 text, ``YYYY-MM-DD HH:MM:SS.ffffff``, with ``+00:00`` for UTC.
+\\*** SQLite integers are signed 64-bit: a larger value is refused.
+\\**** MySQL's ``FLOAT`` is read back rounded to 6 digits; every float32 is exact in a DOUBLE.
+† MySQL's ``DECIMAL`` has at most 65 digits, 30 of them after the point: a wider decimal
+(most ``decimal256``) is refused when the table is created, with a hint to cast it.
+‡ SQLite converts a number written to a column of NUMERIC affinity to an INTEGER or a REAL,
+which keeps 15 significant digits (``99999999999999.999999`` would become
+``100000000000000``). A decimal of up to 15 digits is exact in a REAL, so it stays a number
+that sorts and sums as one; a wider one is stored as its decimal text (``1.20``), which reads
+back digit for digit (``Decimal(text)``) and still takes part in arithmetic.
+
 Dictionary-encoded columns take their value type. Durations and other types have no faithful
 SQL counterpart and are refused with a hint to cast them.
 """
@@ -43,6 +60,12 @@ if TYPE_CHECKING:
 __all__ = ["KEY_VARCHAR_LENGTH", "build_table", "column_type", "value_type"]
 
 KEY_VARCHAR_LENGTH = 255
+#: Collations under which two key strings are equal only when they are the same string.
+KEY_COLLATIONS = {"mariadb": "utf8mb4_nopad_bin", "mysql": "utf8mb4_bin"}
+#: Significant digits a REAL keeps of a number SQLite converts from text.
+SQLITE_REAL_DIGITS = 15
+#: MySQL / MariaDB ``DECIMAL(M, D)``: M at most 65, D at most 30.
+MYSQL_DECIMAL_DIGITS, MYSQL_DECIMAL_SCALE = 65, 30
 
 
 def value_type(arrow_type: pa.DataType) -> pa.DataType:
@@ -75,18 +98,20 @@ def column_type(
             return sa.SmallInteger()
         if t.bit_width == 16 or (t.bit_width == 32 and pa.types.is_signed_integer(t)):
             return sa.Integer()
-        if t.bit_width == 32 or pa.types.is_signed_integer(t):
+        if t.bit_width == 32 or pa.types.is_signed_integer(t) or backend == "sqlite":
             return sa.BigInteger()
         return sa.Numeric(20, 0)
     if pa.types.is_floating(t):
-        if t.bit_width == 64:
+        if t.bit_width == 64 or mysql_like:
             return sa.Double()
         return sa.Float().with_variant(sa.REAL(), "postgresql")
     if pa.types.is_decimal(t):
-        return sa.Numeric(t.precision, t.scale)
+        return _decimal_type(t, backend)
     if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t):
         if mysql_like:
-            return sa.String(KEY_VARCHAR_LENGTH) if is_key else mysql.LONGTEXT()
+            if is_key:
+                return sa.String(KEY_VARCHAR_LENGTH, collation=KEY_COLLATIONS[backend])
+            return mysql.LONGTEXT()
         return sa.Text()
     if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
         return mysql.LONGBLOB() if mysql_like else sa.LargeBinary()
@@ -106,6 +131,23 @@ def column_type(
     ):
         return postgresql.JSONB() if backend == "postgresql" else sa.JSON()
     raise TypeError(f"Arrow type {t} has no faithful SQL column type")
+
+
+def _decimal_type(t: pa.Decimal128Type, backend: str) -> sa.types.TypeEngine[Any]:
+    import sqlalchemy as sa
+
+    if backend == "sqlite" and t.precision > SQLITE_REAL_DIGITS:
+        return sa.Text()
+    if backend in ("mysql", "mariadb") and not (
+        t.precision <= MYSQL_DECIMAL_DIGITS and 0 <= t.scale <= MYSQL_DECIMAL_SCALE
+    ):
+        raise TypeError(
+            f"Arrow type {t} does not fit MySQL/MariaDB's DECIMAL (at most "
+            f"{MYSQL_DECIMAL_DIGITS} digits, 0 to {MYSQL_DECIMAL_SCALE} after the point); "
+            f"cast it to a decimal that does (e.g. decimal({MYSQL_DECIMAL_DIGITS}, "
+            f"{min(max(t.scale, 0), MYSQL_DECIMAL_SCALE)})) or to a string"
+        )
+    return sa.Numeric(t.precision, t.scale)
 
 
 def build_table(
@@ -149,7 +191,7 @@ def build_table(
                 destination=destination,
                 sink_type=SINK_TYPE,
                 hint="cast the column in the source model (e.g. a duration to an integer "
-                "number of seconds) or leave it out",
+                "number of seconds, a decimal to one the database holds) or leave it out",
             ) from exc
         # No autoincrement: the values are the data's own (MySQL would turn a key of 0 into
         # the next sequence number, PostgreSQL would attach a sequence).
