@@ -188,7 +188,15 @@ class SyncRun:
             on_rejected: Told the rows refused (by the destination, or for their key).
         """
 
-        operations = self._operations(sink.effective_capabilities.operations)
+        capabilities = getattr(sink, "effective_capabilities", None)
+        if capabilities is None:
+            raise EgressConfigError(
+                f"destination '{self.destination.name}': sync_mode "
+                f"{self.destination.sync_mode!r} needs a sink built on floe's sink SDK, which "
+                "says what operations it can do; this plugin's sink does not",
+                hint="use sync_mode: full with this sink type",
+            )
+        operations = self._operations(capabilities.operations)
         results: list[EgressResult] = []
         summary = self.summary
         upserts = Confirmations(
