@@ -277,3 +277,68 @@ def test_sqlite_reads_only_the_appended_files_and_rejects_a_duplicate_key(
     assert any("not unique" in error for error in duplicated["errors"])
     with sqlite3.connect(database) as conn:
         assert conn.execute("SELECT count(*) FROM customers").fetchone() == (111,)
+
+
+def test_rows_the_destination_refused_are_sent_again_and_nothing_else(
+    h: Any, make_project: Any, http_server: Recorder
+) -> None:
+    project = make_project(rows=60)
+    http_server.token = "tok-sync-7782"
+    project.secret("crm-api", token=http_server.token, base_url=http_server.url)
+    project.write(REST_DEST)
+    http_server.reject_ids = {7, 42}
+
+    code, first = _run(project, h, "crm")
+    assert code == 3, first
+    assert first["rows_rejected"] == 2
+    assert sorted(r["customer_id"] for r in http_server.records) == [
+        i for i in range(1, 61) if i not in (7, 42)
+    ]
+    http_server.requests.clear()
+    http_server.reject_ids = set()
+
+    code, second = _run(project, h, "crm")
+    assert code == 0, second
+    assert sorted(r["customer_id"] for r in http_server.records) == [7, 42]
+    assert second["sync"]["read_path"] == "full_scan"  # the last delivery was not complete
+    assert (second["sync"]["inserted"], second["sync"]["unchanged"]) == (2, 58)
+
+
+def test_insert_and_update_modes_into_sqlite_send_only_their_part(
+    h: Any, make_project: Any
+) -> None:
+    project = make_project(rows=50)
+    database = project.root / "app.db"
+    project.secret("app-db", url=f"sqlite:///{database}")
+    project.write(
+        SQLITE_DEST.replace(
+            "primary_key: [customer_id]", "primary_key: [customer_id]\n  sync_mode: insert"
+        )
+    )
+    assert _run(project, h, "app")[0] == 0
+    code, unchanged = _run(project, h, "app")
+    assert code == 0 and unchanged["sync"]["sent"] == 0
+
+    _change_orders(project, {1, 2, 3})
+    _append_copies(project, [10, 11], shift=500)
+    code, inserted = _run(project, h, "app")
+    assert code == 0, inserted
+    assert (inserted["sync"]["inserted"], inserted["sync"]["updated"]) == (2, 0)
+    with sqlite3.connect(database) as conn:
+        orders = dict(conn.execute("SELECT customer_id, orders_count FROM customers"))
+    assert len(orders) == 52 and all(orders[i] < 1000 for i in (1, 2, 3))
+
+    # Switching the mode keeps the state: update sends the three changed rows, no others.
+    project.write(
+        SQLITE_DEST.replace(
+            "primary_key: [customer_id]", "primary_key: [customer_id]\n  sync_mode: update"
+        ).replace("mode: upsert}", "mode: upsert}")
+    )
+    code, updated = _run(project, h, "app")
+    assert code == 0, updated
+    assert (updated["sync"]["inserted"], updated["sync"]["updated"]) == (0, 3)
+    with sqlite3.connect(database) as conn:
+        orders = dict(conn.execute("SELECT customer_id, orders_count FROM customers"))
+    assert all(orders[i] >= 1000 for i in (1, 2, 3))
+    code, again = _run(project, h, "app")
+    assert code == 0 and again["sync"]["sent"] == 0

@@ -85,7 +85,8 @@ class SyncRun:
         self.meta = meta
         self.config = config_fingerprint(self.schema, destination.field_mapping, self.key_columns)
         comparable = bool(meta.config_fingerprint) and meta.config_fingerprint == self.config
-        completed = meta.snapshot_id if checkpoint == meta.snapshot_id else None
+        same_mode = meta.mode == destination.sync_mode
+        completed = meta.snapshot_id if checkpoint == meta.snapshot_id and same_mode else None
         self.read = plan_read(source, completed, comparable)
         self.comparable = comparable
         self.summary = SyncSummary(
@@ -290,9 +291,12 @@ class SyncRun:
         """Fold this run's confirmations into the store and say what they mean."""
         # After an incomplete run under a changed configuration, the rows not sent again
         # still have fingerprints of the old one: keep saying so, so they count as changed.
-        config = self.config if complete or self.comparable else self.meta.config_fingerprint
+        fresh = not self.meta.config_fingerprint  # every stored row is from this configuration
+        config = (
+            self.config if complete or self.comparable or fresh else self.meta.config_fingerprint
+        )
         snapshot = self.source.snapshot_id if complete else None
-        self.store.compact(SyncMeta(config, snapshot, self.run_id))
+        self.store.compact(SyncMeta(config, snapshot, self.run_id, self.destination.sync_mode))
 
     # --- dry run ------------------------------------------------------------------------
 

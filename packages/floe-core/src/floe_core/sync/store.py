@@ -40,11 +40,15 @@ class SyncMeta:
         config_fingerprint: ``fingerprint.config_fingerprint`` the rows were hashed under.
         snapshot_id: The source snapshot whose delivery completed, or ``None``.
         run_id: The run that wrote this.
+        mode: The ``sync_mode`` of that run: a run in another mode reads everything once
+            (an ``insert`` run leaves changed rows unsent; an ``update`` run after it must
+            find them).
     """
 
     config_fingerprint: str = ""
     snapshot_id: int | None = None
     run_id: str = ""
+    mode: str = ""
 
 
 class FingerprintStore:
