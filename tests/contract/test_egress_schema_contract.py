@@ -52,6 +52,9 @@ def test_destination_config_fields_are_pinned() -> None:
         "field_mapping",
         "batch_size",
         "retry_config",
+        "primary_key",
+        "sync_mode",
+        "max_delete_fraction",
     ]
     assert {name for name, field in fields.items() if field.is_required()} == {
         "name",

@@ -84,6 +84,7 @@ EXPECTED = {
     # Packages whose modules are imported one by one (each package imports nothing itself).
     "floe_core.demo": set(),
     "floe_core.egress": set(),
+    "floe_core.sync": set(),
     "floe_core.iceberg": set(),
     "floe_core.secrets": set(),
     "floe_core.registry": {

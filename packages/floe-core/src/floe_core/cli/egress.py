@@ -16,6 +16,7 @@ and the progress bar go to stderr.
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -61,6 +62,22 @@ def run_command(
     spec: SpecOption = Path("floe.yaml"),
     manifest: ManifestOption = None,
     as_json: JsonOption = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Read and diff as a run would; send nothing, change no state, and print "
+            "what would be inserted, updated and deleted, with sample payloads.",
+        ),
+    ] = False,
+    allow_deletes: Annotated[
+        bool,
+        typer.Option(
+            "--allow-deletes",
+            help="Let a mirror run delete more than its max_delete_fraction of the synced "
+            "keys (or everything, when the source is empty), this once.",
+        ),
+    ] = False,
 ) -> None:
     """Send destinations' source tables and print the receipts.
 
@@ -78,7 +95,10 @@ def run_command(
     tracing = setup_tracing()
     try:
         with span("floe.egress.run") as run_span:
-            receipts = _run(names or [], run_all, spec, manifest, as_json, run_span, ctx.obj)
+            options = _RunOptions(dry_run=dry_run, allow_deletes=allow_deletes)
+            receipts = _run(
+                names or [], run_all, spec, manifest, as_json, run_span, ctx.obj, options
+            )
     except InvalidProjectError:
         raise typer.Exit(1) from None  # its problems are already printed
     except FloeError as exc:
@@ -98,6 +118,7 @@ def _run(
     as_json: bool,
     span: Any,
     injected: object = None,
+    options: _RunOptions | None = None,
 ) -> list[Receipt]:
     from floe_core.egress.destinations import select_destinations
     from floe_core.egress.observability import get_logger
@@ -117,10 +138,23 @@ def _run(
     with StateStore(state_url_for(plan.project_dir, plan.state_url)) as state:
         secrets = SecretResolver.for_project(plan.project_dir, secrets_dir=plan.secrets_dir)
         with make_progress(sys.stderr, get_logger()) as progress:
+            options = options or _RunOptions()
             runner = EgressRunner(
-                plan, registry=registry, secrets=secrets, state=state, progress=progress
+                plan,
+                registry=registry,
+                secrets=secrets,
+                state=state,
+                progress=progress,
+                dry_run=options.dry_run,
+                allow_deletes=options.allow_deletes,
             )
             return runner.run(destinations)
+
+
+@dataclass(frozen=True)
+class _RunOptions:
+    dry_run: bool = False
+    allow_deletes: bool = False
 
 
 def _compile(spec: Path, manifest: Path | None, registry: Any) -> CompileResult:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -32,6 +32,9 @@ from floe_core.schemas.floe_spec import SINK_TYPE_PATTERN, FloeSpec, find_duplic
 from floe_core.schemas.manifest import PlatformManifest
 from floe_core.schemas.plugins import SinkWhitelistError, validate_sink_whitelist
 from floe_core.yamlio import ConfigFileError, LoadedYaml, load_yaml
+
+if TYPE_CHECKING:
+    from floe_core.sinks.plugin import SinkPlugin
 
 __all__ = ["CompileResult", "compile_project"]
 
@@ -122,7 +125,7 @@ def compile_project(
     if problems:
         return CompileResult(None, problems, spec_file, manifest_file)
     assert isinstance(spec.model, FloeSpec) and isinstance(manifest.model, PlatformManifest)
-    plan = _plan(spec.model, manifest.model, spec_file, manifest_file, bindings)
+    plan = _plan(spec.model, manifest.model, spec_file, manifest_file, bindings, registry)
     return CompileResult(plan, [], spec_file, manifest_file)
 
 
@@ -267,7 +270,9 @@ def _check_settings(
     sink_type = str(destination["sink_type"])
     where: tuple[str | int, ...] = ("destinations", index, "config")
     try:
-        problems = plugin.validate_settings(sink_type, config or {})
+        config = _with_key_setting(spec, index, destination, plugin, config or {})
+        problems = plugin.validate_settings(sink_type, config)
+        _check_sync_mode(spec, index, destination, plugin, config)
     except SinkConfigurationError as exc:
         spec.problem(("destinations", index, "sink_type"), exc.message, exc.hint)
         return
@@ -284,6 +289,65 @@ def _check_settings(
         text = format_path(path)
         if not any(_overlaps(text, other) for other in reported):
             spec.problem(path, problem.message, problem.suggestion)
+
+
+def _with_key_setting(
+    spec: _Document,
+    index: int,
+    destination: Mapping[str, Any],
+    plugin: SinkPlugin,
+    config: Mapping[str, Any],
+) -> dict[str, Any]:
+    """``config`` with the sink's key setting derived from the destination's ``primary_key``.
+
+    A key setting written in ``config:`` is kept when it names the same (mapped) columns and
+    reported when it does not.
+    """
+    from floe_core.sync.modes import derive_key_setting
+
+    setting = plugin.key_setting(str(destination["sink_type"]))
+    primary_key = destination.get("primary_key")
+    mapping = destination.get("field_mapping")
+    if (
+        setting is None
+        or not isinstance(primary_key, list)
+        or not all(isinstance(column, str) for column in primary_key)
+    ):
+        return dict(config)
+    derived, problem = derive_key_setting(
+        primary_key, mapping if isinstance(mapping, Mapping) else None, config.get(setting)
+    )
+    if problem is not None:
+        spec.problem(
+            ("destinations", index, "config", setting),
+            f"config.{setting} {problem}",
+            f"remove config.{setting}: floe derives it from primary_key",
+        )
+    return {**config, setting: derived}
+
+
+def _check_sync_mode(
+    spec: _Document,
+    index: int,
+    destination: Mapping[str, Any],
+    plugin: SinkPlugin,
+    config: Mapping[str, Any],
+) -> None:
+    """Refuse a ``sync_mode`` whose operations the sink, with these settings, cannot do."""
+    from floe_core.sync.modes import SYNC_MODES, mode_operations
+
+    mode = destination.get("sync_mode") or ("upsert" if destination.get("primary_key") else "full")
+    if mode not in SYNC_MODES or mode == "full":
+        return
+    supported = plugin.operations_for(str(destination["sink_type"]), config)
+    outcome = mode_operations(str(mode), supported)
+    if isinstance(outcome, str):
+        spec.problem(
+            ("destinations", index, "sync_mode" if "sync_mode" in destination else "primary_key"),
+            outcome,
+            "choose a sync_mode these operations allow, or change the destination's settings "
+            "(its sink's documentation says which settings allow which operations)",
+        )
 
 
 def _overlaps(path: str, other: str) -> bool:
@@ -379,12 +443,22 @@ def _plan(
     spec_path: Path,
     manifest_path: Path,
     bindings: dict[str, str],
+    registry: PluginRegistry,
 ) -> EgressPlan:
+    from floe_core.sinks.plugin import SinkPlugin
+
     project_dir = spec_path.parent.absolute()
-    destinations = [
-        CompiledDestination.from_config(destination, bindings[destination.name])
-        for destination in spec.destinations or ()
-    ]
+    destinations = []
+    for destination in spec.destinations or ():
+        plugin = registry.get(bindings[destination.name])
+        key_setting = (
+            plugin.key_setting(destination.sink_type) if isinstance(plugin, SinkPlugin) else None
+        )
+        destinations.append(
+            CompiledDestination.from_config(
+                destination, bindings[destination.name], key_setting=key_setting
+            )
+        )
     catalog = manifest.catalog
     secrets_dir = manifest.secrets.dir
     state_url = manifest.state.url

@@ -32,6 +32,9 @@ class CompiledDestination:
         field_mapping: Source column -> destination field renames, when declared.
         batch_size: Rows per batch, when declared.
         retry_config: Retry overrides, when declared (only the keys that were set).
+        primary_key: Source columns that identify a row across runs (empty: none).
+        sync_mode: What a run sends (``full``, ``insert``, ``update``, ``upsert``, ``mirror``).
+        max_delete_fraction: Largest share of synced keys a ``mirror`` run may delete.
     """
 
     name: str
@@ -43,21 +46,43 @@ class CompiledDestination:
     field_mapping: dict[str, str] | None
     batch_size: int | None
     retry_config: dict[str, Any] | None = None
+    primary_key: tuple[str, ...] = ()
+    sync_mode: str = "full"
+    max_delete_fraction: float = 0.5
 
     @classmethod
-    def from_config(cls, destination: DestinationConfig, plugin_name: str) -> CompiledDestination:
-        """Bind a validated destination to ``plugin_name``."""
+    def from_config(
+        cls, destination: DestinationConfig, plugin_name: str, *, key_setting: str | None = None
+    ) -> CompiledDestination:
+        """Bind a validated destination to ``plugin_name``.
+
+        Args:
+            destination: The validated destination.
+            plugin_name: The plugin that serves its sink type.
+            key_setting: The sink's ``config:`` setting naming its key columns; set from
+                ``primary_key`` (through ``field_mapping``) when the destination has one.
+        """
+        from floe_core.sync.modes import derive_key_setting
+
         retry = destination.retry_config
+        config = dict(destination.config or {})
+        if key_setting is not None and destination.primary_key:
+            config[key_setting], _ = derive_key_setting(
+                destination.primary_key, destination.field_mapping, None
+            )
         return cls(
             name=destination.name,
             sink_type=destination.sink_type,
             plugin_name=plugin_name,
             connection_secret_ref=destination.connection_secret_ref,
             source_table=destination.source_table,
-            config=dict(destination.config or {}),
+            config=config,
             field_mapping=dict(destination.field_mapping) if destination.field_mapping else None,
             batch_size=destination.batch_size,
             retry_config=retry.model_dump(exclude_unset=True) if retry is not None else None,
+            primary_key=tuple(destination.primary_key or ()),
+            sync_mode=destination.effective_sync_mode,
+            max_delete_fraction=destination.max_delete_fraction,
         )
 
     def to_sink_config(self, secret: Mapping[str, str]) -> SinkConfig:

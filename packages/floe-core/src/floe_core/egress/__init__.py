@@ -7,11 +7,12 @@
 - ``floe_core.egress.progress``: the progress display;
 - ``floe_core.egress.observability``: logs and traces, redacted;
 - ``floe_core.egress.arrow_memory``: the Arrow allocator of a run's process;
-- ``floe_core.egress.errors``: ``EgressConfigError``, ``StateStoreError``.
+- ``floe_core.egress.errors``: ``EgressConfigError`` (``MassDeleteError``), ``StateStoreError``.
 
-Reading Iceberg lives in ``floe_core.iceberg``, Secrets in ``floe_core.secrets``, the sink SDK
-in ``floe_core.sinks``. Import the modules you need; this package itself imports nothing, so
-``import floe_core`` stays cheap and works without pyarrow or pyiceberg installed.
+Incremental sync (the diff) lives in ``floe_core.sync``, reading Iceberg in
+``floe_core.iceberg``, Secrets in ``floe_core.secrets``, the sink SDK in ``floe_core.sinks``.
+Import the modules you need; this package itself imports nothing, so ``import floe_core``
+stays cheap and works without pyarrow or pyiceberg installed.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@
     ├── EgressConfigError       the project asks for something that cannot run as written
     │                           (unknown destination, compile problems, field mapping naming a
     │                           column the source table lacks, no plugin for the sink type)
+    │   └── MassDeleteError     a mirror run would delete more than max_delete_fraction of
+    │                           the synced keys, or found the source empty
     ├── SecretError             a ``connection_secret_ref`` cannot be resolved
     │                           (floe_core.secrets.errors: not found, key missing, backend)
     └── StateStoreError         the run-history database cannot be opened or written
@@ -22,6 +24,7 @@ from floe_core.errors import FloeError
 
 __all__ = [
     "EgressConfigError",
+    "MassDeleteError",
     "StateStoreError",
 ]
 
@@ -32,3 +35,7 @@ class EgressConfigError(FloeError):
 
 class StateStoreError(FloeError):
     """The state store (run history) could not be opened, read or written."""
+
+
+class MassDeleteError(EgressConfigError):
+    """A mirror run would delete too much; it stopped before sending anything."""

@@ -12,6 +12,7 @@ Exit codes of ``floe egress run`` follow from the receipts (see :func:`exit_code
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -21,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
+
+    from floe_core.sync.summary import SyncSummary
 
 __all__ = [
     "EXIT_FAILURE",
@@ -80,6 +83,8 @@ class Receipt:
         idempotency_key: Deterministic key of the delivered rows, from the sink plugin.
         plugin: Name of the plugin that wrote.
         errors: Sanitized error messages.
+        sync: What an incremental sync did (counts per operation, snapshot range, read
+            path, files read); ``None`` for ``sync_mode: full``.
     """
 
     run_id: str
@@ -99,6 +104,7 @@ class Receipt:
     idempotency_key: str = ""
     plugin: str = ""
     errors: list[str] = field(default_factory=list)
+    sync: SyncSummary | None = None
 
     @property
     def rows_per_second(self) -> float:
@@ -126,6 +132,10 @@ class Receipt:
         if values.get("finished_at"):
             values["finished_at"] = datetime.fromisoformat(values["finished_at"])
         values["errors"] = list(values.get("errors") or [])
+        if values.get("sync") is not None:
+            from floe_core.sync.summary import SyncSummary
+
+            values["sync"] = SyncSummary.from_dict(values["sync"])
         return cls(**values)
 
 
@@ -168,6 +178,8 @@ def receipt_table(receipt: Receipt) -> RenderableType:
     table.add_row("status", f"[{status_style}]{receipt.status.value}[/]")
     table.add_row("destination", Text(f"{receipt.destination} ({receipt.sink_type})"))
     table.add_row("source", Text(_source(receipt)))
+    if receipt.sync is not None:
+        _sync_rows(table, receipt.sync)
     table.add_row("rows read", f"{receipt.rows_read:,}")
     table.add_row("rows delivered", f"{receipt.rows_delivered:,}")
     table.add_row("rows rejected", f"{receipt.rows_rejected:,}")
@@ -180,6 +192,31 @@ def receipt_table(receipt: Receipt) -> RenderableType:
     for error in receipt.errors:
         table.add_row("[red]error[/]", Text(error))
     return table
+
+
+def _sync_rows(table: Any, sync: SyncSummary) -> None:
+    from rich.text import Text
+
+    if sync.dry_run:
+        table.add_row("dry run", "[bold]nothing was sent; counts are what a run would do[/]")
+    table.add_row("sync mode", sync.mode)
+    path = "up to date" if sync.read_path == "up_to_date" else sync.read_path.replace("_", " ")
+    table.add_row("read", Text(f"{path}: {sync.read_reason}"))
+    table.add_row("files read", f"{sync.files_read:,} of {sync.files_total:,}")
+    start = sync.snapshot_from if sync.snapshot_from is not None else "none"
+    table.add_row("snapshots", f"{start} -> {sync.snapshot_to}")
+    if sync.config_changed:
+        table.add_row("changed", "sent columns or mapping: every row counts as changed")
+    if sync.mode != "full":
+        for label in ("inserted", "updated", "deleted", "unchanged"):
+            table.add_row(label, f"{getattr(sync, label):,}")
+        if sync.rejected_keys:
+            table.add_row("rejected keys", f"{sync.rejected_keys:,} (NULL or duplicate key)")
+    elif sync.dry_run:
+        table.add_row("to send", f"{sync.sent:,}")
+    for label, rows in sync.samples.items():
+        for row in rows:
+            table.add_row(f"sample {label}", Text(json.dumps(row, default=str)))
 
 
 def _source(receipt: Receipt) -> str:

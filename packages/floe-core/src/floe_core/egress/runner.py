@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from floe_core.plugins.sink import SinkConnector
     from floe_core.registry import PluginRegistry
     from floe_core.secrets.resolver import ResolvedSecret, SecretResolver
+    from floe_core.sync.run import SyncRun
 
 __all__ = ["EgressRunner"]
 
@@ -63,6 +64,7 @@ class _Prepared:
     receipt: Receipt
     prepare_seconds: float
     rejected_errors: list[str] = field(default_factory=list)
+    sync: SyncRun | None = None
 
 
 class EgressRunner:
@@ -74,6 +76,9 @@ class EgressRunner:
         secrets: Resolves ``connection_secret_ref`` and the catalog's ``credential_secret_ref``.
         state: Where receipts, rejected rows and checkpoints are stored.
         progress: Told how delivery advances; nothing is shown when None.
+        dry_run: Read and diff as a run would, then send nothing, build no sink and store
+            nothing; the receipts say what a run would do.
+        allow_deletes: Let a ``mirror`` run delete more than its ``max_delete_fraction``.
     """
 
     def __init__(
@@ -84,8 +89,12 @@ class EgressRunner:
         secrets: SecretResolver,
         state: StateStore,
         progress: Progress | None = None,
+        dry_run: bool = False,
+        allow_deletes: bool = False,
     ) -> None:
         self.plan = plan
+        self.dry_run = dry_run
+        self.allow_deletes = allow_deletes
         self.registry = registry
         self.secrets = secrets
         self.state = state
@@ -135,7 +144,9 @@ class EgressRunner:
                 source = self._open_source(destination)
                 receipt.snapshot_id = source.snapshot_id
                 self._check_field_mapping(destination, source)
-                sink = self._create_sink(plugin, destination, secret)
+                sync = self._plan_sync(destination, source, receipt)
+                # A dry run opens no connection that could write: no sink at all.
+                sink = None if self.dry_run else self._create_sink(plugin, destination, secret)
             except BaseException as exc:
                 if source is not None:
                     source.close()
@@ -147,7 +158,9 @@ class EgressRunner:
             source_table=destination.source_table,
             snapshot_id=receipt.snapshot_id,
         )
-        return _Prepared(destination, plugin, source, sink, receipt, time.perf_counter() - started)
+        return _Prepared(
+            destination, plugin, source, sink, receipt, time.perf_counter() - started, sync=sync
+        )
 
     def _open_source(self, destination: CompiledDestination) -> IcebergSource:
         from floe_core.iceberg.source import IcebergSource
@@ -171,6 +184,28 @@ class EgressRunner:
             destination=destination.name,
             sink_type=destination.sink_type,
         )
+
+    def _plan_sync(
+        self, destination: CompiledDestination, source: IcebergSource, receipt: Receipt
+    ) -> SyncRun | None:
+        """The incremental sync of a destination with a ``sync_mode`` other than ``full``."""
+        if destination.sync_mode == "full":
+            return None
+        from floe_core.sync.run import SyncRun
+        from floe_core.sync.store import FingerprintStore
+
+        checkpoint = self.state.checkpoint(destination.name)
+        with span("floe.egress.sync_plan"):
+            sync = SyncRun(
+                destination,
+                source,
+                FingerprintStore(self.plan.project_dir / ".floe" / "sync", destination.name),
+                checkpoint.snapshot_id if checkpoint is not None else None,
+                run_id=receipt.run_id,
+                allow_deletes=self.allow_deletes,
+            )
+        receipt.sync = sync.summary
+        return sync
 
     def _plugin(self, destination: CompiledDestination) -> SinkConnector:
         from floe_core.plugins.sink import SinkConnector
@@ -217,6 +252,8 @@ class EgressRunner:
         receipt.duration_seconds = seconds
         receipt.errors = [_error_text(exc)]
         self.log.error("egress.failed", phase="prepare", error=receipt.errors[0])
+        if self.dry_run:
+            return  # a dry run changes no state, not even the run history
         try:
             self.state.start_run(receipt)
         except StateStoreError as state_error:
@@ -225,6 +262,8 @@ class EgressRunner:
     # --- deliver ------------------------------------------------------------------------
 
     def _deliver(self, item: _Prepared) -> Receipt:
+        if self.dry_run:
+            return self._preview(item)
         receipt = item.receipt
         started = time.perf_counter()
         counter = _RowCounter()
@@ -237,13 +276,7 @@ class EgressRunner:
                 self.log.info("egress.started", rows_total=item.source.row_count)
                 if self.progress is not None:
                     self.progress.start(receipt.destination, item.source.row_count)
-                reader = counter.wrap(item.source.batches())
-                result = item.plugin.write(
-                    item.sink,
-                    reader,
-                    on_progress=self._on_progress,
-                    on_rejected=self._on_rejected(item),
-                )
+                result = self._send(item, counter)
                 _apply_result(receipt, result, item.rejected_errors)
             except KeyboardInterrupt:
                 receipt.status = RunStatus.FAILED
@@ -278,6 +311,65 @@ class EgressRunner:
             bytes=receipt.bytes_transmitted,
             duration_seconds=round(receipt.duration_seconds, 3),
         )
+        return receipt
+
+    def _send(self, item: _Prepared, counter: _RowCounter) -> Any:
+        """Send a destination's rows: the one place where the stream and operation are chosen.
+
+        ``full``: every row of the snapshot, with the sink's default operation. Any other
+        mode: only the diff against the rows floe delivered before (``floe_core.sync``).
+        """
+        if item.sync is None:
+            return item.plugin.write(
+                item.sink,
+                counter.wrap(item.source.batches()),
+                on_progress=self._on_progress,
+                on_rejected=self._on_rejected(item),
+            )
+        from floe_core.sinks.batching import resolve_batch_size
+
+        result = item.sync.deliver(
+            item.plugin,
+            item.sink,
+            batch_size=resolve_batch_size(
+                item.destination.batch_size, item.sink.effective_capabilities
+            ),
+            on_progress=self._on_progress,
+            on_rejected=self._on_rejected(item),
+        )
+        summary = item.sync.summary
+        counter.rows = (
+            summary.inserted + summary.updated + summary.unchanged + summary.rejected_keys
+        )
+        return result
+
+    def _preview(self, item: _Prepared) -> Receipt:
+        """A dry run of one destination: the diff, counted and sampled; nothing stored."""
+        from floe_core.sync.summary import SyncSummary
+
+        receipt = item.receipt
+        try:
+            if item.sync is not None:
+                summary = item.sync.preview(_operations_for(item))
+            else:
+                rows = item.source.row_count or 0
+                summary = SyncSummary(
+                    mode="full",
+                    read_reason="sync_mode full sends every row",
+                    snapshot_to=item.source.snapshot_id,
+                    sent=rows,
+                    dry_run=True,
+                )
+            receipt.sync = summary
+            receipt.rows_read = summary.inserted + summary.updated + summary.unchanged
+            receipt.status = RunStatus.SUCCESS
+        except Exception as exc:
+            receipt.status = RunStatus.FAILED
+            receipt.errors.append(_error_text(exc))
+        finally:
+            receipt.finished_at = utc_now()
+            receipt.duration_seconds = item.prepare_seconds
+            _release(item)
         return receipt
 
     def _on_progress(self, rows_done: int) -> None:
@@ -339,6 +431,16 @@ def _apply_result(receipt: Receipt, result: Any, extra_errors: list[str]) -> Non
         receipt.status = RunStatus.PARTIAL
     else:
         receipt.status = RunStatus.FAILED
+
+
+def _operations_for(item: _Prepared) -> frozenset[Any] | None:
+    """The operations the destination's sink can do, asked of its plugin (no sink built)."""
+    from floe_core.sinks.plugin import SinkPlugin
+
+    if isinstance(item.plugin, SinkPlugin):
+        destination = item.destination
+        return item.plugin.operations_for(destination.sink_type, destination.config)
+    return None
 
 
 def _release(item: _Prepared) -> None:

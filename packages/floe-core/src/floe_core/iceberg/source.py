@@ -13,7 +13,7 @@ pyiceberg and pyarrow are imported only when a source is opened.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -159,14 +159,37 @@ class IcebergSource:
         total = summary.additional_properties.get("total-records") if summary is not None else None
         return int(total) if total is not None else None
 
+    def data_files(self, snapshot_id: int | None = None) -> list[str] | None:
+        """Paths of the data files of ``snapshot_id`` (default: the pinned one).
+
+        Returns:
+            The paths; ``None`` when the snapshot is unknown (expired) or a file of it has
+            delete files, so that its rows are not simply the rows of its files.
+        """
+        snapshot_id = self.snapshot_id if snapshot_id is None else snapshot_id
+        if snapshot_id is None:
+            return []
+        if self._table.metadata.snapshot_by_id(snapshot_id) is None:
+            return None
+        with catalog_errors(self._where, self._secrets):
+            tasks = list(self._table.scan(snapshot_id=snapshot_id).plan_files())
+        if any(task.delete_files for task in tasks):
+            return None
+        return [task.file.file_path for task in tasks]
+
     def batches(
-        self, columns: Sequence[str] | None = None, row_filter: str | None = None
+        self,
+        columns: Sequence[str] | None = None,
+        row_filter: str | None = None,
+        files: Collection[str] | None = None,
     ) -> pa.RecordBatchReader:
         """Stream the pinned snapshot as record batches.
 
         Args:
             columns: Columns to read, in the order wanted; ``None`` reads all of them.
             row_filter: A pyiceberg expression string, e.g. ``"is_active = true"``.
+            files: Read only these data files of the snapshot (paths as
+                :meth:`data_files` gives them); ``None`` reads all of them.
 
         Returns:
             A reader that pulls data files one at a time, in batches of at most
@@ -190,6 +213,9 @@ class IcebergSource:
         )
         with catalog_errors(self._where, self._secrets):
             tasks = list(scan.plan_files())
+        if files is not None:
+            wanted = set(files)
+            tasks = [task for task in tasks if task.file.file_path in wanted]
         projection = scan.projection()
         schema = schema_to_pyarrow(projection, include_field_ids=False)
         if selected is not None:

@@ -42,6 +42,7 @@ __all__ = [
     "FloeSpec",
     "PlatformRef",
     "RetryConfig",
+    "SyncMode",
     "TransformSpec",
     "find_duplicate_names",
 ]
@@ -57,6 +58,9 @@ SINK_TYPE_PATTERN = r"^[a-z][a-z0-9_]*$"
 #: Iceberg table identifiers, ``namespace.table`` (namespaces may be nested).
 SOURCE_TABLE_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)+$"
 _DBT_MODEL_NAME_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
+
+#: What a run sends to a destination (see ``DestinationConfig.sync_mode``).
+SyncMode = Literal["full", "insert", "update", "upsert", "mirror"]
 
 
 class FloeMetadata(BaseModel):
@@ -188,6 +192,58 @@ class DestinationConfig(BaseModel):
 
     retry_config: RetryConfig | None = None
     """Retry policy overrides."""
+
+    primary_key: Annotated[list[str] | None, Field(min_length=1, max_length=32)] = None
+    """Source columns (before field mapping) that identify a row across runs. Required by
+    every ``sync_mode`` but ``full``. A sink's own key setting (``sql_database``'s
+    ``config.primary_key``) is derived from it through ``field_mapping``.
+    """
+
+    sync_mode: SyncMode | None = None
+    """What a run sends: ``full`` every row, every run; ``insert`` only keys never synced;
+    ``update`` only synced keys whose row changed; ``upsert`` both; ``mirror`` upsert, and
+    delete the keys floe synced that are gone from the source. Default: ``upsert`` with a
+    ``primary_key``, ``full`` without.
+    """
+
+    max_delete_fraction: Annotated[float, Field(ge=0, le=1)] = 0.5
+    """``mirror`` only: a run that would delete more than this fraction of the keys floe
+    synced (or that finds the source empty) stops before sending anything, unless
+    ``floe egress run --allow-deletes``.
+    """
+
+    @property
+    def effective_sync_mode(self) -> SyncMode:
+        """``sync_mode``, or its default: ``upsert`` with a ``primary_key``, else ``full``."""
+        if self.sync_mode is not None:
+            return self.sync_mode
+        return "upsert" if self.primary_key else "full"
+
+    @field_validator("primary_key")
+    @classmethod
+    def _distinct_key_columns(cls, columns: list[str] | None) -> list[str] | None:
+        """Key columns are non-blank and listed once."""
+        if columns is None:
+            return columns
+        if any(not column.strip() for column in columns):
+            raise config_error("column names must not be blank", hint="name source columns")
+        repeated = sorted({column for column in columns if columns.count(column) > 1})
+        if repeated:
+            raise config_error(
+                f"column(s) listed twice: {', '.join(repeated)}", hint="list each column once"
+            )
+        return columns
+
+    @model_validator(mode="after")
+    def _key_for_incremental_modes(self) -> Self:
+        """Every mode but ``full`` needs the key that identifies a row across runs."""
+        if self.sync_mode not in (None, "full") and not self.primary_key:
+            message = f"sync_mode {self.sync_mode!r} needs primary_key"
+            hint = "add e.g. `primary_key: [id]` (source columns), or use sync_mode: full"
+            raise config_error(
+                message, hint=hint, nested=[NestedProblem(("primary_key",), message, hint)]
+            )
+        return self
 
     @field_validator("config")
     @classmethod

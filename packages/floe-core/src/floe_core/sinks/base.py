@@ -166,12 +166,26 @@ class Sink(ABC):
         secret_fields: Settings that the destination's Secret provides (a URL, a token):
             ``floe validate`` does not ask for them in ``config:`` and never suggests writing
             them there.
+        key_setting: The setting that names the destination's key columns, if the sink has
+            one (``primary_key``): floe derives it from the destination's ``primary_key``
+            through the field mapping, and refuses a value that names other columns.
     """
 
     sink_type: ClassVar[str]
     capabilities: ClassVar[SinkCapabilities]
     settings_model: ClassVar[type[BaseModel] | None] = None
     secret_fields: ClassVar[frozenset[str]] = frozenset()
+    key_setting: ClassVar[str | None] = None
+
+    @classmethod
+    def operations_for(cls, config: Mapping[str, Any]) -> frozenset[Operation]:
+        """The operations a destination with ``config:`` can do, known before it is built.
+
+        ``floe validate`` refuses a ``sync_mode`` that needs others. The default is
+        ``capabilities.operations``; a sink whose settings narrow them says how here (and
+        its ``effective_capabilities`` agrees).
+        """
+        return cls.capabilities.operations
 
     @classmethod
     def validate_settings(cls, config: Mapping[str, Any]) -> list[SettingProblem]:

@@ -90,6 +90,18 @@ class SinkPlugin(SinkConnector):
         """
         return self.sink_class(sink_type).validate_settings(config)
 
+    def operations_for(self, sink_type: str, config: Mapping[str, Any]) -> frozenset[Operation]:
+        """The operations a ``sink_type`` destination with ``config:`` can do.
+
+        Raises:
+            SinkConfigurationError: Unknown sink type, or its module cannot be imported.
+        """
+        return self.sink_class(sink_type).operations_for(config)
+
+    def key_setting(self, sink_type: str) -> str | None:
+        """The ``config:`` setting of ``sink_type`` that names its key columns, if any."""
+        return self.sink_class(sink_type).key_setting
+
     def secret_keys(self, sink_type: str, config: dict[str, Any]) -> list[list[str]]:
         """Groups of Secret keys, one of which a ``sink_type`` destination with ``config`` needs."""
         return self.sink_class(sink_type).secret_keys(config)

@@ -56,6 +56,8 @@ from floe_ingestion_dlt.sinks.sql.errors import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import pyarrow as pa
     import sqlalchemy as sa
     from floe_core.plugins.sink import SinkConfig
@@ -113,6 +115,12 @@ class SqlDatabaseSink(Sink):
     )
     settings_model: ClassVar[type[BaseModel]] = SqlDatabaseSettings
     secret_fields: ClassVar[frozenset[str]] = SECRET_FIELDS
+    key_setting: ClassVar[str | None] = "primary_key"
+
+    @classmethod
+    def operations_for(cls, config: Mapping[str, Any]) -> frozenset[Operation]:
+        """Mode upsert upserts and deletes by primary key; modes append and replace insert."""
+        return _operations(config.get("mode") == "upsert")
 
     @classmethod
     def secret_keys(cls, config: dict[str, Any]) -> list[list[str]]:
@@ -187,12 +195,11 @@ class SqlDatabaseSink(Sink):
         Modes append and replace insert; mode upsert upserts and deletes by primary key.
         """
         upsert = self.settings.mode == "upsert"
-        operations = {Operation.UPSERT, Operation.DELETE} if upsert else {Operation.INSERT}
         concurrency = (
             1 if upsert or self._backend == "sqlite" else self.capabilities.max_concurrency
         )
         return dataclasses.replace(
-            self.capabilities, max_concurrency=concurrency, operations=frozenset(operations)
+            self.capabilities, max_concurrency=concurrency, operations=_operations(upsert)
         )
 
     def open(self, schema: pa.Schema) -> None:
@@ -419,3 +426,9 @@ class SqlDatabaseSink(Sink):
             raise
         except Exception as exc:
             raise map_connect_error(exc, self._context) from exc
+
+
+def _operations(upsert: bool) -> frozenset[Operation]:
+    if upsert:
+        return frozenset({Operation.UPSERT, Operation.DELETE})
+    return frozenset({Operation.INSERT})

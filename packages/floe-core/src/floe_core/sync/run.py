@@ -1,0 +1,397 @@
+"""One destination's incremental sync: plan before anything is sent, then send only the diff.
+
+:class:`SyncRun` is built while a run prepares (so a mass delete is refused before any
+destination gets a byte): it picks the read path from the snapshot history, reads the key
+columns, and counts the deletes. Then :meth:`SyncRun.deliver` streams the rows to send through
+the sink with the mode's operations (upserts first, then deletes) and advances the
+fingerprints as batches are confirmed, or :meth:`SyncRun.preview` computes the same diff and
+sends nothing (a dry run).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from floe_core.egress.errors import EgressConfigError, MassDeleteError
+from floe_core.sync.confirmations import Confirmations, Fed
+from floe_core.sync.diff import (
+    DUPLICATE_KEY_REASON,
+    NULL_KEY_REASON,
+    BatchSplit,
+    Differ,
+    keys_to_rows,
+    scan_keys,
+)
+from floe_core.sync.fingerprint import config_fingerprint
+from floe_core.sync.history import plan_read
+from floe_core.sync.modes import ModeOperations, mode_operations
+from floe_core.sync.store import FingerprintStore, SyncMeta
+from floe_core.sync.summary import SyncSummary
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from floe_core.compiler import CompiledDestination
+    from floe_core.iceberg.source import IcebergSource
+    from floe_core.plugins.sink import EgressResult, SinkConnector
+
+__all__ = ["SAMPLE_ROWS", "SyncRun"]
+
+#: Payload rows a dry run shows per operation.
+SAMPLE_ROWS = 5
+
+Progress = Callable[[int], None]
+Rejected = Callable[["pa.Table", str], None]
+
+
+class SyncRun:
+    """The plan and delivery of one destination's incremental sync.
+
+    Args:
+        destination: A compiled destination whose ``sync_mode`` is not ``full``.
+        source: Its table, pinned at the current snapshot.
+        store: The destination's fingerprints.
+        checkpoint: The snapshot the state store says was last delivered completely.
+        run_id: This run.
+        allow_deletes: Let a mirror run delete more than ``max_delete_fraction``.
+
+    Raises:
+        EgressConfigError: A ``primary_key`` column is not in the table.
+        MassDeleteError: A mirror run would delete too much (nothing was sent).
+    """
+
+    def __init__(
+        self,
+        destination: CompiledDestination,
+        source: IcebergSource,
+        store: FingerprintStore,
+        checkpoint: int | None,
+        *,
+        run_id: str,
+        allow_deletes: bool = False,
+    ) -> None:
+        import polars as pl
+
+        self.destination = destination
+        self.source = source
+        self.store = store
+        self.run_id = run_id
+        self.key_columns = list(destination.primary_key)
+        self.schema = source.schema
+        self._check_key_columns()
+        meta = store.meta()
+        self.meta = meta
+        self.config = config_fingerprint(self.schema, destination.field_mapping, self.key_columns)
+        comparable = bool(meta.config_fingerprint) and meta.config_fingerprint == self.config
+        same_mode = meta.mode == destination.sync_mode
+        completed = meta.snapshot_id if checkpoint == meta.snapshot_id and same_mode else None
+        self.read = plan_read(source, completed, comparable)
+        self.comparable = comparable
+        self.summary = SyncSummary(
+            mode=destination.sync_mode,
+            read_path=self.read.path,
+            read_reason=self.read.reason,
+            files_read=self.read.files_read,
+            files_total=self.read.files_total,
+            snapshot_from=meta.snapshot_id,
+            snapshot_to=source.snapshot_id,
+            config_changed=bool(meta.config_fingerprint) and not comparable,
+        )
+        self.stored = store.load() if self.read.path != "up_to_date" else None
+        self.gone: pl.Series = pl.Series([], dtype=pl.String)
+        if self.stored is None:
+            self.duplicates = pl.Series([], dtype=pl.String)
+            return
+        appended = self.read.path == "appended"
+        keys = scan_keys(
+            source.batches(columns=self.key_columns, files=self.read.files),
+            self.key_columns,
+            self.stored if appended else None,
+        )
+        self.duplicates = keys.duplicates
+        if destination.sync_mode == "mirror" and not appended:
+            self.gone = self.stored["key"].filter(~self.stored["key"].is_in(keys.keys.implode()))
+            self._check_deletes(keys.rows, allow_deletes)
+
+    def _check_key_columns(self) -> None:
+        missing = [c for c in self.key_columns if c not in self.schema.names]
+        if missing:
+            raise EgressConfigError(
+                f"destination '{self.destination.name}': primary_key column(s) "
+                f"{', '.join(map(repr, missing))} are not in table "
+                f"'{self.source.table_name}' (columns: {', '.join(self.schema.names)})",
+                hint="primary_key names source columns, before field_mapping",
+            )
+
+    def _check_deletes(self, rows: int, allow_deletes: bool) -> None:
+        assert self.stored is not None
+        synced, gone = len(self.stored), len(self.gone)
+        if allow_deletes or not gone:
+            return
+        name = self.destination.name
+        hint = (
+            "if this is intended, run again with --allow-deletes; otherwise check the source "
+            "table (or raise max_delete_fraction)"
+        )
+        if rows == 0:
+            raise MassDeleteError(
+                f"destination '{name}': the source table is empty; mirroring it would delete "
+                f"all {synced} key(s) floe synced. Nothing was sent",
+                hint=hint,
+            )
+        limit = self.destination.max_delete_fraction
+        if gone > limit * synced:
+            raise MassDeleteError(
+                f"destination '{name}': mirroring would delete {gone} of the {synced} key(s) "
+                f"floe synced ({gone / synced:.0%}, more than max_delete_fraction "
+                f"{limit:g}). Nothing was sent",
+                hint=hint,
+            )
+
+    # --- the diff -----------------------------------------------------------------------
+
+    def _splits(self) -> Iterator[tuple[pa.RecordBatch, BatchSplit]]:
+        if self.stored is None:
+            return
+        differ = Differ(self.stored, self.key_columns, self.duplicates, comparable=self.comparable)
+        for batch in self.source.batches(files=self.read.files):
+            yield batch, differ.split(batch)
+
+    def _operations(self, supported: frozenset[Any]) -> ModeOperations:
+        outcome = mode_operations(self.destination.sync_mode, supported)
+        if isinstance(outcome, str):
+            raise EgressConfigError(
+                f"destination '{self.destination.name}': {outcome}",
+                hint="choose another sync_mode, or change the destination's settings",
+            )
+        return outcome
+
+    # --- delivery -----------------------------------------------------------------------
+
+    def deliver(
+        self,
+        plugin: SinkConnector,
+        sink: Any,
+        *,
+        batch_size: int,
+        on_progress: Progress | None,
+        on_rejected: Rejected | None,
+    ) -> EgressResult:
+        """Send the diff; advance the fingerprints as batches are confirmed.
+
+        Args:
+            plugin: The destination's plugin.
+            sink: Its sink.
+            batch_size: Rows per batch the engine sends to this sink.
+            on_progress: Told the rows done so far.
+            on_rejected: Told the rows refused (by the destination, or for their key).
+        """
+
+        capabilities = getattr(sink, "effective_capabilities", None)
+        if capabilities is None:
+            raise EgressConfigError(
+                f"destination '{self.destination.name}': sync_mode "
+                f"{self.destination.sync_mode!r} needs a sink built on floe's sink SDK, which "
+                "says what operations it can do; this plugin's sink does not",
+                hint="use sync_mode: full with this sink type",
+            )
+        operations = self._operations(capabilities.operations)
+        results: list[EgressResult] = []
+        summary = self.summary
+        upserts = Confirmations(
+            self.store, self.run_id, batch_size, self.key_columns, on_rejected, on_progress
+        )
+        operation = operations.new or operations.changed
+        if self.stored is not None and operation is not None:
+            stream = upserts.feed(self._to_send(operations, on_rejected))
+            results.append(
+                plugin.write(
+                    sink,
+                    _reader(self.schema, stream),
+                    operation=operation,
+                    on_progress=upserts.on_progress,
+                    on_rejected=upserts.on_rejected,
+                )
+            )
+        upserts.flush()
+        deletes = Confirmations(
+            self.store,
+            self.run_id,
+            batch_size,
+            self.key_columns,
+            on_rejected,
+            on_progress,
+            progress_base=upserts.inserted + upserts.updated,
+        )
+        if operations.gone is not None and len(self.gone) and all(r.success for r in results):
+            stream = deletes.feed(self._deletes(batch_size))
+            results.append(
+                plugin.write(
+                    sink,
+                    _reader(self.schema, stream),
+                    operation=operations.gone,
+                    on_progress=deletes.on_progress,
+                    on_rejected=deletes.on_rejected,
+                )
+            )
+        deletes.flush()
+        summary.inserted, summary.updated = upserts.inserted, upserts.updated
+        summary.deleted = deletes.deleted
+        summary.sent = upserts.inserted + upserts.updated + deletes.deleted
+        result = _combined(results, summary.rejected_keys)
+        complete = (
+            result.success
+            and upserts.complete
+            and deletes.complete
+            and (operations.gone is None or len(self.gone) == deletes.deleted)
+        )
+        self._finish(complete)
+        return result
+
+    def _to_send(
+        self, operations: ModeOperations, on_rejected: Rejected | None
+    ) -> Iterator[tuple[pa.RecordBatch, Fed]]:
+        import pyarrow as pa
+
+        summary = self.summary
+        columns = ", ".join(self.key_columns)
+        for _, split in self._splits():
+            summary.unchanged += split.unchanged
+            for rows, reason in (
+                (split.null_keys, NULL_KEY_REASON),
+                (split.duplicate_keys, DUPLICATE_KEY_REASON),
+            ):
+                if rows.num_rows:
+                    summary.rejected_keys += rows.num_rows
+                    if on_rejected is not None:
+                        on_rejected(pa.Table.from_batches([rows]), reason.format(columns=columns))
+            if operations.new is not None:
+                flags = pa.array([True] * split.new.num_rows, pa.bool_())
+                yield split.new, Fed(split.new_keys, split.new_fps, flags)
+            else:
+                summary.unchanged += split.new.num_rows
+            if operations.changed is not None:
+                flags = pa.array([False] * split.changed.num_rows, pa.bool_())
+                yield split.changed, Fed(split.changed_keys, split.changed_fps, flags)
+            else:
+                summary.unchanged += split.changed.num_rows
+
+    def _deletes(self, batch_size: int) -> Iterator[tuple[pa.RecordBatch, Fed]]:
+        import pyarrow as pa
+
+        keys = self.gone.to_arrow().cast(pa.string())
+        for start in range(0, len(keys), batch_size):
+            chunk = keys.slice(start, batch_size)
+            flags = pa.array([False] * len(chunk), pa.bool_())
+            yield keys_to_rows(chunk, self.schema, self.key_columns), Fed(chunk, None, flags)
+
+    def _finish(self, complete: bool) -> None:
+        """Fold this run's confirmations into the store and say what they mean."""
+        # After an incomplete run under a changed configuration, the rows not sent again
+        # still have fingerprints of the old one: keep saying so, so they count as changed.
+        fresh = not self.meta.config_fingerprint  # every stored row is from this configuration
+        config = (
+            self.config if complete or self.comparable or fresh else self.meta.config_fingerprint
+        )
+        snapshot = self.source.snapshot_id if complete else None
+        self.store.compact(SyncMeta(config, snapshot, self.run_id, self.destination.sync_mode))
+
+    # --- dry run ------------------------------------------------------------------------
+
+    def preview(self, supported: frozenset[Any] | None = None) -> SyncSummary:
+        """The diff a real run would send, with sample payload rows; nothing sent or stored.
+
+        Args:
+            supported: The sink's operations, when known; else the mode's preferred ones.
+        """
+        from floe_core.sinks.base import Operation
+
+        operations = self._operations(supported or frozenset(Operation))
+        summary = self.summary
+        summary.dry_run = True
+        mapping = self.destination.field_mapping or {}
+        samples: dict[str, list[dict[str, Any]]] = {}
+
+        def sample(label: str, rows: pa.RecordBatch) -> None:
+            kept = samples.setdefault(label, [])
+            if len(kept) < SAMPLE_ROWS and rows.num_rows:
+                head = rows.slice(0, SAMPLE_ROWS - len(kept))
+                kept.extend(
+                    {mapping.get(k, k): _plain(v) for k, v in row.items()}
+                    for row in head.to_pylist()
+                )
+
+        for batch, fed in self._to_send(operations, None):
+            if not batch.num_rows:
+                continue
+            if fed.is_new[0].as_py():
+                summary.inserted += batch.num_rows
+                sample(f"{(operations.new or Operation.UPSERT).value} (new)", batch)
+            else:
+                summary.updated += batch.num_rows
+                sample(f"{(operations.changed or Operation.UPSERT).value} (changed)", batch)
+        if operations.gone is not None and len(self.gone):
+            summary.deleted = len(self.gone)
+            rows = keys_to_rows(
+                self.gone.head(SAMPLE_ROWS).to_arrow(), self.schema, self.key_columns
+            )
+            samples["delete"] = [
+                {mapping.get(k, k): _plain(row[k]) for k in self.key_columns}
+                for row in rows.to_pylist()
+            ]
+        summary.sent = summary.inserted + summary.updated + summary.deleted
+        summary.samples = {label: rows for label, rows in samples.items() if rows}
+        return summary
+
+
+def _plain(value: Any) -> Any:
+    """A sample value as JSON shows it: decimals as exact text, times in ISO-8601."""
+    import datetime as dt
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+
+
+def _reader(schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> pa.RecordBatchReader:
+    import pyarrow as pa
+
+    return pa.RecordBatchReader.from_batches(schema, batches)
+
+
+def _combined(results: list[EgressResult], rejected_keys: int) -> EgressResult:
+    """One result for the writes of a run (upserts, then deletes)."""
+    from floe_core.plugins.sink import EgressResult
+
+    errors = [error for result in results for error in result.errors]
+    if rejected_keys:
+        errors.append(
+            f"{rejected_keys} source row(s) not sent: their primary key is NULL or "
+            "not unique (kept as rejected rows)"
+        )
+    checksums = "".join(result.checksum for result in results)
+    return EgressResult(
+        success=all(result.success for result in results) and not rejected_keys,
+        rows_delivered=sum(result.rows_delivered for result in results),
+        bytes_transmitted=sum(result.bytes_transmitted for result in results),
+        duration_seconds=sum(result.duration_seconds for result in results),
+        checksum=(
+            results[0].checksum
+            if len(results) == 1
+            else f"sha256:{hashlib.sha256(checksums.encode()).hexdigest()}"
+            if results
+            else ""
+        ),
+        delivery_timestamp=results[-1].delivery_timestamp if results else "",
+        idempotency_key="+".join(result.idempotency_key for result in results),
+        destination_record_ids=[i for result in results for i in result.destination_record_ids],
+        errors=errors,
+        rows_rejected=sum(result.rows_rejected for result in results) + rejected_keys,
+    )
