@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from floe_core.iceberg.catalog import open_catalog
 
-FloeProject = Recorder = Any
+if TYPE_CHECKING:  # the fixtures' classes; pytest alone imports conftest at run time
+    from .conftest import FloeProject, Recorder
 
 PG_DEST = """\
 - name: warehouse

@@ -46,7 +46,12 @@ class DictSink(Sink):
         return "dict"
 
     def encode(self, batch: pa.RecordBatch, operation: Operation | None = None) -> Payload:
-        return Payload(batch.num_rows, b"", data=batch.to_pylist(), operation=operation)
+        return Payload(
+            batch.num_rows,
+            b"",
+            data=batch.to_pylist(),
+            operation=operation or self.default_operation,
+        )
 
     def send(self, payload: Payload, idempotency_key: str) -> BatchAck:
         if self.up_for is not None and self.batches >= self.up_for:
