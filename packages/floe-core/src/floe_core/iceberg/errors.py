@@ -119,7 +119,7 @@ def catalog_call(
         mapped = map_catalog_error(exc, where, secrets, config=config, attempts=attempts)
         if mapped is None:
             raise
-        raise mapped from exc
+        raise mapped from _safe_cause(exc, secrets)
 
 
 @contextmanager
@@ -140,7 +140,7 @@ def catalog_errors(
         mapped = map_catalog_error(exc, where, secrets, config=config)
         if mapped is None:
             raise
-        raise mapped from exc
+        raise mapped from _safe_cause(exc, secrets)
 
 
 def map_catalog_error(
@@ -232,6 +232,19 @@ def map_catalog_error(
             "(user, database name) is right",
         )
     return None
+
+
+def _safe_cause(exc: BaseException, secrets: Iterable[str]) -> BaseException | None:
+    """``exc``, to chain to the floe error, unless its text or its causes' carry a secret
+    (a catalog that repeats the request's credentials in its answer): then nothing, so no
+    traceback prints it."""
+    secrets = list(secrets)
+    link: BaseException | None = exc
+    while link is not None:
+        if redact(str(link), secrets) != str(link):
+            return None
+        link = link.__cause__ or link.__context__
+    return exc
 
 
 def _is_sqlalchemy_error(exc: BaseException) -> bool:
