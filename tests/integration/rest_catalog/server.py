@@ -12,7 +12,8 @@ pyiceberg's ``RestCatalog`` uses:
   and updates), so test data is written through the REST catalog itself.
 
 Tables live in a pyiceberg SQL catalog (SQLite) with Parquet data files under ``root``; loads
-and commits are delegated to it, as Iceberg's own REST test server delegates to a JDBC catalog.
+and commits are delegated to it (``tables.py``), as Iceberg's own REST test server delegates to
+a JDBC catalog. This module is the HTTP side: tokens, config, prefixes, faults, recording.
 Every answer is checked against the published OpenAPI document (``spec.py``); violations are
 collected in :attr:`RestCatalogServer.violations`, which the fixture asserts is empty.
 
@@ -41,27 +42,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from pyiceberg.catalog.rest import (
-    ConfigResponse,
-    CreateTableRequest,
-    ListNamespaceResponse,
-    ListTableResponseEntry,
-    ListTablesResponse,
-    NamespaceResponse,
-    TableResponse,
-)
+from pyiceberg.catalog.rest import ConfigResponse
 from pyiceberg.catalog.sql import SqlCatalog
-from pyiceberg.exceptions import (
-    CommitFailedException,
-    NamespaceAlreadyExistsError,
-    NoSuchNamespaceError,
-    NoSuchTableError,
-    TableAlreadyExistsError,
-)
 from pyiceberg.io.pyarrow import PyArrowFileIO
-from pyiceberg.table import CommitTableRequest
 
 from .spec import OpenApiSpec
+from .tables import Warehouse, error_body
 
 __all__ = [
     "DROP_CONNECTION",
@@ -76,7 +62,6 @@ __all__ = [
 DROP_CONNECTION = 0
 #: Table config key the vended "storage credential" travels in.
 VENDED_TOKEN_KEY = "floe-test.storage-token"
-_SEPARATOR = "\x1f"  # the REST spec's namespace separator (%1F in a path)
 _ENDPOINTS = [
     "GET /v1/{prefix}/namespaces",
     "POST /v1/{prefix}/namespaces",
@@ -277,7 +262,7 @@ class RestCatalogServer:
         except Exception as exc:  # a bug in this fixture: fail the test that met it
             with self._lock:
                 self.violations.append(f"{line}: the fixture raised {exc!r}")
-            status, body = 500, _error(500, f"fixture error: {exc!r}")
+            status, body = 500, error_body(500, f"fixture error: {exc!r}")
         self._record(http, path, status, form)
         if self.echo_credentials_on_error and status >= 400 and isinstance(body, dict):
             echo = (
@@ -332,30 +317,22 @@ class RestCatalogServer:
     ) -> tuple[int, Any]:
         if path == "/v1/oauth/tokens" and http.command == "POST":
             if fault is not None and fault.status != 200:
-                return fault.status, _error(fault.status, "planned failure")
+                return fault.status, error_body(fault.status, "planned failure")
             return self._token(form)
         if not self._authorized(http.headers.get("Authorization", "")):
-            return 401, _error(401, "Not authorized: the token is missing, invalid or expired")
+            return 401, error_body(401, "Not authorized: the token is missing, invalid or expired")
         if fault is not None and fault.status != 200:
-            return fault.status, _error(fault.status, "planned failure")
+            return fault.status, error_body(fault.status, "planned failure")
         if path == "/v1/config" and http.command == "GET":
             return self._config(parse_qs(query).get("warehouse", [""])[0])
         parts = path.split("/")
         if len(parts) < 4 or parts[1] != "v1" or parts[2] not in self._by_prefix:
-            return 404, _error(404, f"no such resource: {path}", "NotFoundException")
-        backing = self._backing[self._by_prefix[parts[2]]]
-        rest = [unquote(p) for p in parts[3:]]
-        try:
-            with self._lock:
-                return self._resource(backing, http, rest, raw)
-        except NoSuchNamespaceError as exc:
-            return 404, _error(404, str(exc), "NoSuchNamespaceException")
-        except NoSuchTableError as exc:
-            return 404, _error(404, str(exc), "NoSuchTableException")
-        except (NamespaceAlreadyExistsError, TableAlreadyExistsError) as exc:
-            return 409, _error(409, str(exc), "AlreadyExistsException")
-        except CommitFailedException as exc:
-            return 409, _error(409, str(exc), "CommitFailedException")
+            return 404, error_body(404, f"no such resource: {path}", "NotFoundException")
+        warehouse = Warehouse(self._backing[self._by_prefix[parts[2]]])
+        delegation = http.headers.get("X-Iceberg-Access-Delegation", "")
+        vended = self.vended_config if "vended-credentials" in delegation else {}
+        with self._lock:
+            return warehouse.serve(http.command, [unquote(p) for p in parts[3:]], raw, vended)
 
     def _token(self, form: dict[str, str]) -> tuple[int, Any]:
         if form.get("grant_type") != "client_credentials":
@@ -388,9 +365,11 @@ class RestCatalogServer:
 
     def _config(self, warehouse: str) -> tuple[int, Any]:
         if not warehouse:
-            return 400, _error(400, "Please specify a warehouse", "BadRequestException")
+            return 400, error_body(400, "Please specify a warehouse", "BadRequestException")
         if warehouse not in self.warehouses:
-            return 404, _error(404, f"Unable to find warehouse {warehouse}", "NotFoundException")
+            return 404, error_body(
+                404, f"Unable to find warehouse {warehouse}", "NotFoundException"
+            )
         answer = ConfigResponse(
             defaults={"default-base-location": self._backing[warehouse].properties["warehouse"]},
             overrides={"prefix": self.warehouses[warehouse]},
@@ -398,141 +377,3 @@ class RestCatalogServer:
         body = json.loads(answer.model_dump_json(by_alias=True))
         body["endpoints"] = _ENDPOINTS
         return 200, body
-
-    def _resource(
-        self, backing: SqlCatalog, http: BaseHTTPRequestHandler, rest: list[str], raw: bytes
-    ) -> tuple[int, Any]:
-        method = http.command
-        if rest == ["namespaces"]:
-            if method == "GET":
-                listed = ListNamespaceResponse(namespaces=backing.list_namespaces())
-                return 200, _dump(listed)
-            if method == "POST":
-                request = json.loads(raw)
-                namespace = tuple(request["namespace"])
-                backing.create_namespace(namespace, request.get("properties") or {})
-                return 200, {
-                    "namespace": list(namespace),
-                    "properties": request.get("properties") or {},
-                }
-        if len(rest) >= 2 and rest[0] == "namespaces":
-            namespace = tuple(rest[1].split(_SEPARATOR))
-            if len(rest) == 2 and method in {"GET", "HEAD"}:
-                properties = backing.load_namespace_properties(namespace)
-                if method == "HEAD":
-                    return 204, None
-                return 200, _dump(NamespaceResponse(namespace=namespace, properties=properties))
-            if len(rest) == 3 and rest[2] == "tables":
-                if method == "GET":
-                    backing.load_namespace_properties(namespace)  # 404 for a missing namespace
-                    tables = [
-                        ListTableResponseEntry(namespace=ident[:-1], name=ident[-1])
-                        for ident in backing.list_tables(namespace)
-                    ]
-                    return 200, _dump(ListTablesResponse(identifiers=tables))
-                if method == "POST":
-                    return self._create_table(backing, http, namespace, raw)
-            if len(rest) == 4 and rest[2] == "tables":
-                identifier = (*namespace, rest[3])
-                if method in {"GET", "HEAD"}:
-                    table = backing.load_table(identifier)
-                    if method == "HEAD":
-                        return 204, None
-                    return 200, self._table_result(
-                        table.metadata_location, table.metadata, http, table.metadata.location
-                    )
-                if method == "POST":
-                    return self._commit(backing, identifier, raw)
-        return 404, _error(404, f"no such resource: {'/'.join(rest)}", "NotFoundException")
-
-    def _create_table(
-        self,
-        backing: SqlCatalog,
-        http: BaseHTTPRequestHandler,
-        namespace: tuple[str, ...],
-        raw: bytes,
-    ) -> tuple[int, Any]:
-        # Optional in the spec, but pyiceberg's model wants the keys present.
-        body = {"location": None, "partition-spec": None, "write-order": None, **json.loads(raw)}
-        request = CreateTableRequest.model_validate(body)
-        backing.load_namespace_properties(namespace)
-        identifier = (*namespace, request.name)
-        arguments: dict[str, Any] = {
-            "identifier": identifier,
-            "schema": request.table_schema,
-            "location": request.location,
-            "properties": request.properties,
-        }
-        if request.partition_spec is not None:
-            arguments["partition_spec"] = request.partition_spec
-        if request.write_order is not None:
-            arguments["sort_order"] = request.write_order
-        if request.stage_create:
-            if backing.table_exists(identifier):
-                raise TableAlreadyExistsError(f"Table already exists: {'.'.join(identifier)}")
-            staged = backing._create_staged_table(**arguments)
-            return 200, self._table_result(None, staged.metadata, http, staged.metadata.location)
-        table = backing.create_table(**arguments)
-        return 200, self._table_result(
-            table.metadata_location, table.metadata, http, table.location()
-        )
-
-    def _commit(
-        self, backing: SqlCatalog, identifier: tuple[str, ...], raw: bytes
-    ) -> tuple[int, Any]:
-        request = CommitTableRequest.model_validate_json(raw)
-        if not any(r.type == "assert-create" for r in request.requirements):
-            backing.load_table(identifier)  # 404 for a table that does not exist
-        answer = backing.commit_table(
-            _Named(identifier),  # type: ignore[arg-type]  # the SQL catalog only asks its name
-            tuple(request.requirements),
-            tuple(request.updates),
-        )
-        return 200, _dump(answer)
-
-    def _table_result(
-        self,
-        metadata_location: str | None,
-        metadata: Any,
-        http: BaseHTTPRequestHandler,
-        location: str,
-    ) -> dict[str, Any]:
-        result = TableResponse(metadata_location=metadata_location, metadata=metadata)
-        body = _dump(result)
-        delegation = http.headers.get("X-Iceberg-Access-Delegation", "")
-        if self.vended_config and "vended-credentials" in delegation:
-            body["config"] = dict(self.vended_config)
-            body["storage-credentials"] = [{"prefix": location, "config": dict(self.vended_config)}]
-        if body.get("metadata-location") is None:
-            body.pop("metadata-location", None)
-        return body
-
-
-@dataclass(frozen=True)
-class _Named:
-    identifier: tuple[str, ...]
-
-    def name(self) -> tuple[str, ...]:
-        return self.identifier
-
-
-def _dump(model: Any) -> dict[str, Any]:
-    return dict(json.loads(model.model_dump_json(by_alias=True, exclude_none=True)))
-
-
-def _error(code: int, message: str, kind: str = "") -> dict[str, Any]:
-    kinds = {
-        400: "BadRequestException",
-        401: "NotAuthorizedException",
-        403: "ForbiddenException",
-        404: "NotFoundException",
-        500: "InternalServerError",
-        503: "ServiceUnavailableException",
-    }
-    return {
-        "error": {
-            "message": message,
-            "type": kind or kinds.get(code, "RESTException"),
-            "code": code,
-        }
-    }
