@@ -9,6 +9,9 @@ scrubbing by value removes them. Runs that succeed, reject rows, fail at every b
 at connection time are made through the CLI with debug logging, and everything they left
 behind is searched: stdout, stderr, ``--json`` output, receipts, history, rejected rows, spans
 and the exception raised to a library caller.
+
+The REST catalog path has its own test: the catalog's client secret and every OAuth2 token it
+issued, with a catalog that repeats them in its error answers.
 """
 
 from __future__ import annotations
