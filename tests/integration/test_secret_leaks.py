@@ -9,6 +9,9 @@ scrubbing by value removes them. Runs that succeed, reject rows, fail at every b
 at connection time are made through the CLI with debug logging, and everything they left
 behind is searched: stdout, stderr, ``--json`` output, receipts, history, rejected rows, spans
 and the exception raised to a library caller.
+
+The REST catalog path has its own test: the catalog's client secret and every OAuth2 token it
+issued, with a catalog that repeats them in its error answers.
 """
 
 from __future__ import annotations
@@ -170,3 +173,76 @@ def test_planted_secrets_never_leave_the_process(
     assert TOKEN not in everything
     assert PG_PASSWORD not in everything
     assert PG_KEPT_APART not in everything
+
+
+@pytest.mark.requirement("B3")
+@pytest.mark.requirement("R9")
+def test_rest_catalog_credentials_and_tokens_never_leave_the_process(
+    make_rest_project: Any, rest_catalog: Any, pg_schema: str, spans: Any
+) -> None:
+    """The REST catalog path: the client secret from the catalog Secret and every OAuth2 token
+    the catalog issued. The catalog repeats the request's ``Authorization`` header and the
+    client secret in every error it answers; runs that succeed (with a token expiring
+    mid-run), are refused (403), meet a failing catalog (retried 503s) and present a wrong
+    client secret are made with debug logging, and all they left behind is searched."""
+    project = make_rest_project(rows=30)
+    project.secret("pg", url="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    project.write(
+        f"- name: warehouse\n  sink_type: sql_database\n  connection_secret_ref: pg\n"
+        f"  source_table: gold.customers\n"
+        f"  config: {{table: customers, schema: {pg_schema}, mode: append}}\n"
+    )
+    rest_catalog.echo_credentials_on_error = True
+    load = "GET .*/tables/customers$"
+    env = {"FLOE_LOG_LEVEL": "debug"}
+    seen: list[str] = []
+
+    def floe(*args: str, code: int) -> None:
+        result = project.cli(*args, "--spec", project.spec, env=env)
+        seen.extend([result.stdout, result.stderr])
+        assert result.exit_code == code, result.output
+
+    rest_catalog.expire_tokens_before(load, occurrences=(1,))
+    floe("egress", "run", "warehouse", "--json", code=0)
+    rest_catalog.fail(load, 403, times=2)
+    floe("egress", "run", "warehouse", "--json", code=1)
+    floe("egress", "run", "warehouse", code=1)
+    rest_catalog.fail(load, 503, times=3)
+    floe("egress", "run", "warehouse", code=1)
+    real_secret = rest_catalog.client_secret
+    wrong_secret = "Wrong-Planted-" + uuid.uuid4().hex[:10]
+    project.secret("polaris-reader", client_secret=wrong_secret)
+    floe("egress", "run", "warehouse", "--json", code=1)
+    floe("egress", "run", "warehouse", code=1)
+    floe("egress", "history", "--json", code=0)
+
+    # The runner used as a library: the exception and its whole chain.
+    plan = compile_project(project.spec, registry=PluginRegistry.discover()).unwrap()
+    with StateStore(state_url_for(project.root, environ={})) as state:
+        runner = EgressRunner(
+            plan,
+            registry=PluginRegistry.discover(),
+            secrets=SecretResolver.for_project(project.root, environ=env),
+            state=state,
+        )
+        with pytest.raises(FloeError) as caught:
+            runner.run(select_destinations(plan, ["warehouse"], False))
+        receipts = state.runs(limit=100)
+    error = caught.value
+    seen += [str(error), repr(error), error.hint, *traceback.format_exception(error)]
+    seen += [json.dumps(r.to_dict()) for r in receipts]
+    seen.append(_span_text(spans))
+    everything = "\n".join(seen)
+
+    # The runs failed where intended, and the catalog's echoes were masked where they stood.
+    statuses = [s.status for s in rest_catalog.requests(load)]
+    assert statuses[:2] == [401, 200] and 403 in statuses and statuses.count(503) == 3
+    assert "denied access" in everything and "Authorization: ***" in everything
+    assert "answered with HTTP 503 (tried 3 times)" in everything
+    assert "refused the credentials" in everything and "client_secret=***" in everything
+    assert {"success", "failed"} <= {r.status.value for r in receipts}
+    assert len(rest_catalog.tokens_issued) >= 8
+    for token in rest_catalog.tokens_issued:
+        assert token not in everything
+    assert real_secret not in everything
+    assert wrong_secret not in everything

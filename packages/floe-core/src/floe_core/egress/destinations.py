@@ -113,6 +113,7 @@ def catalog_config(plan: EgressPlan, secrets: SecretResolver) -> dict[str, Any]:
         values = secret.reveal()
         if config["type"] == "rest":
             secret.require(["client_id", "client_secret"], destination="the catalog")
+            config["credential_secret_ref"] = ref  # named in error hints
             config["client_id"] = values["client_id"]
             config["client_secret"] = values["client_secret"]
         else:

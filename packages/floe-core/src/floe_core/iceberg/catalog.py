@@ -19,12 +19,12 @@ password embedded in a URL.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from floe_core.errors import SourceError
+from floe_core.iceberg.errors import catalog_call, catalog_errors
 from floe_core.secrets.redact import credential_values, redact
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CATALOG_KEYS",
     "DEFAULT_CATALOG_NAME",
+    "catalog_call",
     "catalog_errors",
     "catalog_name",
     "catalog_properties",
@@ -203,10 +204,15 @@ def _merge_passthrough(props: dict[str, str], extra: object) -> dict[str, str]:
 
 
 def describe_catalog(catalog_config: Mapping[str, Any]) -> str:
-    """A short, secret-free description such as ``sql catalog 'floe' (sqlite:///.../c.db)``."""
-    uri = str(catalog_config.get("uri") or "?")
+    """A short, secret-free description such as ``sql catalog 'floe' (sqlite:///.../c.db)``;
+    a REST catalog's names its warehouse too: ``rest catalog 'polaris' (https://..., warehouse
+    'gold')``."""
+    uri = redact(str(catalog_config.get("uri") or "?"), catalog_secrets(catalog_config))
     kind = catalog_config.get("type", "?")
-    return f"{kind} catalog '{catalog_name(catalog_config)}' ({redact(uri)})"
+    warehouse = catalog_config.get("warehouse")
+    if kind == "rest":
+        uri += f", warehouse '{warehouse}'" if warehouse else ", no warehouse"
+    return f"{kind} catalog '{catalog_name(catalog_config)}' ({uri})"
 
 
 def open_catalog(catalog_config: Mapping[str, Any], *, create: bool = False) -> Catalog:
@@ -220,7 +226,8 @@ def open_catalog(catalog_config: Mapping[str, Any], *, create: bool = False) -> 
 
     Raises:
         SourceError: pyiceberg is missing, the catalog is unreachable, refuses the credentials,
-            or (with ``create=False``) the SQLite catalog file does not exist.
+            does not know the warehouse, or (with ``create=False``) the SQLite catalog file
+            does not exist. Transient failures (5xx, a reset connection) are retried first.
     """
     props = catalog_properties(catalog_config)
     name = catalog_name(catalog_config)
@@ -239,8 +246,12 @@ def open_catalog(catalog_config: Mapping[str, Any], *, create: bool = False) -> 
         from pyiceberg.catalog import load_catalog
     except ImportError as exc:
         raise SourceError("reading Iceberg tables needs pyiceberg", hint=_INSTALL_HINT) from exc
-    with catalog_errors(where, secrets=catalog_secrets(catalog_config)):
-        return load_catalog(name, **props)
+    return catalog_call(
+        lambda: load_catalog(name, **props),
+        where,
+        catalog_secrets(catalog_config),
+        config=catalog_config,
+    )
 
 
 def _sqlite_path(uri: str) -> Path | None:
@@ -252,73 +263,3 @@ def _sqlite_path(uri: str) -> Path | None:
 def catalog_secrets(catalog_config: Mapping[str, Any]) -> list[str]:
     """The catalog's secret values (client secret, URL password), to redact from messages."""
     return credential_values(catalog_config)
-
-
-@contextmanager
-def catalog_errors(where: str, secrets: Iterable[str] = ()) -> Iterator[None]:
-    """Turn pyiceberg, HTTP and database errors raised inside the block into ``SourceError``.
-
-    Args:
-        where: What was being talked to, e.g. ``describe_catalog(cfg)``; goes into the message.
-        secrets: Values to blank out of any text taken from the underlying error.
-    """
-    from pyiceberg import exceptions as ice
-
-    sqlalchemy_error: type[Exception] = _NeverRaised
-    try:
-        from sqlalchemy.exc import SQLAlchemyError
-
-        sqlalchemy_error = SQLAlchemyError
-    except ImportError:
-        pass
-    secrets = list(secrets)
-    try:
-        yield
-    except ImportError as exc:
-        raise SourceError(
-            f"the {where} needs a module that is not installed: {exc.name or exc}",
-            hint="install the catalog's database driver (for PostgreSQL: psycopg2-binary, or "
-            f"use a postgresql+psycopg:// uri); {_INSTALL_HINT}",
-        ) from exc
-    except (
-        ice.UnauthorizedError,
-        ice.OAuthError,
-        ice.ForbiddenError,
-        ice.AuthorizationExpiredError,
-    ) as exc:
-        raise SourceError(
-            f"the {where} refused the credentials: {_detail(exc, secrets)}",
-            hint="check the client_id/client_secret in the catalog secret, and the scope",
-        ) from exc
-    except ice.RESTError as exc:
-        raise SourceError(
-            f"the {where} answered with an error: {_detail(exc, secrets)}",
-            hint="check catalog.uri and catalog.warehouse, and that the catalog service is healthy",
-        ) from exc
-    except OSError as exc:
-        raise SourceError(
-            f"cannot reach the {where}: {_detail(exc, secrets)}",
-            hint="check that the catalog is running and catalog.uri is right",
-        ) from exc
-    except sqlalchemy_error as exc:
-        raise SourceError(
-            f"cannot use the {where}: {_detail(exc, secrets)}",
-            hint="check that the catalog database is running, reachable and that the uri "
-            "(user, database name) is right",
-        ) from exc
-    except (ice.NoSuchPropertyException, ice.NotInstalledError) as exc:
-        raise SourceError(
-            f"the {where} is misconfigured: {_detail(exc, secrets)}",
-            hint="check the catalog section of manifest.yaml",
-        ) from exc
-
-
-class _NeverRaised(Exception):
-    """Placeholder for an optional library's error class when that library is absent."""
-
-
-def _detail(exc: BaseException, secrets: Iterable[str]) -> str:
-    # Drivers put the interesting part first; SQLAlchemy appends SQL and a docs link after it.
-    original = getattr(exc, "orig", None) or exc
-    text = str(original).strip().splitlines()[0] if str(original).strip() else type(exc).__name__
-    return redact(text[:300], secrets)

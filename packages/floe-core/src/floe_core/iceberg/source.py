@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from floe_core.errors import NoSuchSourceTableError, SourceError
 from floe_core.iceberg.catalog import (
+    catalog_call,
     catalog_errors,
     catalog_name,
     catalog_properties,
@@ -77,6 +78,7 @@ class IcebergSource:
         self._catalog_name = catalog_name(catalog_config)
         self._where = describe_catalog(catalog_config)
         self._secrets = catalog_secrets(catalog_config)
+        self._config = dict(catalog_config)
         self._catalog: Catalog = open_catalog(catalog_config)
         try:
             self._table: Table = self._load_table()
@@ -88,11 +90,15 @@ class IcebergSource:
     def _load_table(self) -> Table:
         from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
 
-        with catalog_errors(self._where, self._secrets):
-            try:
-                return self._catalog.load_table(self._identifier)
-            except (NoSuchTableError, NoSuchNamespaceError) as exc:
-                raise self._missing_table() from exc
+        try:
+            return catalog_call(
+                lambda: self._catalog.load_table(self._identifier),
+                self._where,
+                self._secrets,
+                config=self._config,
+            )
+        except (NoSuchTableError, NoSuchNamespaceError) as exc:
+            raise self._missing_table() from exc
 
     def _missing_table(self) -> NoSuchSourceTableError:
         namespace = self._identifier[:-1]
@@ -104,7 +110,7 @@ class IcebergSource:
                 return NoSuchSourceTableError(
                     f"namespace '{namespace_name}' (of table '{self._name}') does not exist in "
                     f"the {self._where}",
-                    hint=f"namespaces in this catalog: {listing}",
+                    hint=f"check source_table in floe.yaml; namespaces in this catalog: {listing}",
                 )
             tables = sorted(".".join(ident) for ident in self._catalog.list_tables(namespace))
         except Exception:  # listing is a courtesy; the missing table is the error
@@ -115,7 +121,8 @@ class IcebergSource:
         listing = ", ".join(tables[:_MAX_LISTED]) or "none"
         return NoSuchSourceTableError(
             f"table '{self._name}' does not exist in the {self._where}",
-            hint=f"tables in namespace '{namespace_name}': {listing}",
+            hint=f"check source_table in floe.yaml; tables in namespace '{namespace_name}': "
+            f"{listing}",
         )
 
     @property
@@ -211,7 +218,7 @@ class IcebergSource:
             selected_fields=tuple(selected) if selected is not None else ("*",),
             snapshot_id=self.snapshot_id,
         )
-        with catalog_errors(self._where, self._secrets):
+        with catalog_errors(self._where, self._secrets, config=self._config):
             tasks = list(scan.plan_files())
         if files is not None:
             wanted = set(files)
