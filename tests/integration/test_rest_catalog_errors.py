@@ -42,7 +42,7 @@ def closed_port() -> Iterator[int]:
 
 def _fails(project: Any, rest_catalog: Any, *, expect: list[str]) -> str:
     result = project.cli("egress", "run", "warehouse", "--spec", project.spec)
-    output = result.stdout + result.stderr
+    output = str(result.stdout + result.stderr)
     assert result.exit_code == 1, output
     assert "Traceback" not in output
     assert len(output.splitlines()) <= 25, output

@@ -160,7 +160,9 @@ class Warehouse:
         vended: dict[str, str],
         location: str,
     ) -> dict[str, Any]:
-        result = TableResponse(metadata_location=metadata_location, metadata=metadata)
+        result = TableResponse.model_validate(
+            {"metadata-location": metadata_location, "metadata": metadata}
+        )
         body = _dump(result)
         if vended:
             body["config"] = dict(vended)
