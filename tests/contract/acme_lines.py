@@ -8,12 +8,10 @@ import urllib.request
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from floe_core import sinks
-from floe_core.plugins import PluginMetadata
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 if TYPE_CHECKING:
     import pyarrow as pa
-    from floe_core.plugins import SinkConfig
 
 
 class LinesSettings(BaseModel):
@@ -40,7 +38,7 @@ class JsonLinesSink(sinks.Sink):
     def secret_keys(cls, config: dict[str, Any]) -> list[list[str]]:
         return [["token"]]
 
-    def __init__(self, config: SinkConfig) -> None:
+    def __init__(self, config: sinks.SinkConfig) -> None:
         super().__init__(config)
         try:
             self.settings = LinesSettings.model_validate(config.connection_config)
@@ -98,7 +96,7 @@ class JsonLinesSink(sinks.Sink):
         return kind(message, destination=self.destination, sink_type=self.sink_type, **details)
 
 
-class AcmeLinesPlugin(PluginMetadata, sinks.SinkPlugin):
+class AcmeLinesPlugin(sinks.PluginMetadata, sinks.SinkPlugin):
     """What the ``floe.sinks`` entry point names: the sink types, and the plugin's metadata."""
 
     sink_classes: ClassVar[dict[str, type[sinks.Sink] | str]] = {"json_lines": JsonLinesSink}

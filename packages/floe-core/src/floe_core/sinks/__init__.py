@@ -6,6 +6,9 @@ concurrently under a rate limit with retries (honouring ``Retry-After``), derive
 deterministic idempotency key per batch, splits refused batches to isolate bad rows, and
 returns a measured ``EgressResult``. See ``docs/writing-a-sink.md``.
 
+``PluginMetadata``, ``SinkConfig`` and ``EgressResult`` (floe's plugin contract,
+``floe_core.plugins``) are re-exported, so a sink plugin needs nothing else from floe.
+
 Importing this package is cheap (no pyarrow, httpx or pyiceberg); ``write`` and the
 conformance suite (``floe_core.sinks.testing``) import Arrow when used.
 """
@@ -14,6 +17,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from floe_core.plugins.metadata import PluginMetadata
+from floe_core.plugins.sink import EgressResult, SinkConfig
 from floe_core.sinks.base import (
     BatchAck,
     Operation,
@@ -39,15 +44,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BatchAck",
+    "EgressResult",
     "ErrorCategory",
     "Operation",
     "Payload",
     "PluginError",
+    "PluginMetadata",
     "RowRejection",
     "SettingProblem",
     "Sink",
     "SinkAuthenticationError",
     "SinkCapabilities",
+    "SinkConfig",
     "SinkConfigurationError",
     "SinkConnectionError",
     "SinkPlugin",
