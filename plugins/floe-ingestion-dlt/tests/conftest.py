@@ -376,7 +376,8 @@ def plugin() -> Any:
 def make_sink(plugin: Any, api_server: ApiServer) -> Iterator[Callable[..., Any]]:
     """Create ``rest_api`` sinks (destination ``crm``) on ``api_server``; disposed after the test.
 
-    ``make(batch_size=None, field_mapping=None, retry=None, **config)``: ``config`` goes into
+    ``make(batch_size=None, field_mapping=None, retry=None, static_fields=None, **config)``:
+    ``config`` goes into
     the connection config (after ``base_url`` and ``path: /v1/contacts``); ``retry`` overrides
     the fast test backoff (10 to 50 ms).
     """
@@ -388,6 +389,7 @@ def make_sink(plugin: Any, api_server: ApiServer) -> Iterator[Callable[..., Any]
         batch_size: int | None = None,
         field_mapping: dict[str, str] | None = None,
         retry: dict[str, Any] | None = None,
+        static_fields: dict[str, Any] | None = None,
         **config: Any,
     ) -> Any:
         connection = {"base_url": api_server.base_url, "path": "/v1/contacts", **config}
@@ -400,6 +402,7 @@ def make_sink(plugin: Any, api_server: ApiServer) -> Iterator[Callable[..., Any]
                 destination_name="crm",
                 retry_config={"initial_backoff_seconds": 0.01, "max_backoff_seconds": 0.05}
                 | (retry or {}),
+                static_fields=static_fields,
             )
         )
         created.append(sink)

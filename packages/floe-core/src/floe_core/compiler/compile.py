@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -27,11 +27,15 @@ from floe_core.compiler.problems import (
     make_problem,
     problems_from_validation_error,
 )
+from floe_core.plugins.sink import split_field_path
 from floe_core.registry import PluginRegistry
 from floe_core.schemas.floe_spec import SINK_TYPE_PATTERN, FloeSpec, find_duplicate_names
 from floe_core.schemas.manifest import PlatformManifest
 from floe_core.schemas.plugins import SinkWhitelistError, validate_sink_whitelist
 from floe_core.yamlio import ConfigFileError, LoadedYaml, load_yaml
+
+if TYPE_CHECKING:
+    from floe_core.sinks.base import Sink
 
 __all__ = ["CompileResult", "compile_project"]
 
@@ -267,6 +271,7 @@ def _check_settings(
     sink_type = str(destination["sink_type"])
     where: tuple[str | int, ...] = ("destinations", index, "config")
     try:
+        _check_nesting(spec, index, destination, plugin.sink_class(sink_type))
         problems = plugin.validate_settings(sink_type, config or {})
     except SinkConfigurationError as exc:
         spec.problem(("destinations", index, "sink_type"), exc.message, exc.hint)
@@ -284,6 +289,32 @@ def _check_settings(
         text = format_path(path)
         if not any(_overlaps(text, other) for other in reported):
             spec.problem(path, problem.message, problem.suggestion)
+
+
+def _check_nesting(
+    spec: _Document, index: int, destination: Mapping[str, Any], sink_class: type[Sink]
+) -> None:
+    """A dotted field (``properties.ltv``) for a sink type that writes flat rows only."""
+    if sink_class.capabilities.nested_fields:
+        return
+    for section in ("field_mapping", "static_fields"):
+        fields = destination.get(section)
+        if not isinstance(fields, Mapping):
+            continue
+        for key, value in fields.items():
+            name = value if section == "field_mapping" else key
+            try:
+                nested = isinstance(name, str) and len(split_field_path(name)) > 1
+            except ValueError:
+                continue  # the schema reports it
+            if nested:
+                spec.problem(
+                    ("destinations", index, section, str(key)),
+                    f"{name!r} is a nested field, but sink type "
+                    f"{destination['sink_type']!r} writes flat rows",
+                    "escape the dots to name a flat column (`a\\.b` is the column 'a.b'), or "
+                    "use a sink type that takes nested records",
+                )
 
 
 def _overlaps(path: str, other: str) -> bool:

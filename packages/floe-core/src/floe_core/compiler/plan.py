@@ -32,6 +32,7 @@ class CompiledDestination:
         field_mapping: Source column -> destination field renames, when declared.
         batch_size: Rows per batch, when declared.
         retry_config: Retry overrides, when declared (only the keys that were set).
+        static_fields: Constant fields added to every record, when declared.
     """
 
     name: str
@@ -43,6 +44,7 @@ class CompiledDestination:
     field_mapping: dict[str, str] | None
     batch_size: int | None
     retry_config: dict[str, Any] | None = None
+    static_fields: dict[str, Any] | None = None
 
     @classmethod
     def from_config(cls, destination: DestinationConfig, plugin_name: str) -> CompiledDestination:
@@ -58,6 +60,7 @@ class CompiledDestination:
             field_mapping=dict(destination.field_mapping) if destination.field_mapping else None,
             batch_size=destination.batch_size,
             retry_config=retry.model_dump(exclude_unset=True) if retry is not None else None,
+            static_fields=dict(destination.static_fields) if destination.static_fields else None,
         )
 
     def to_sink_config(self, secret: Mapping[str, str]) -> SinkConfig:
@@ -74,6 +77,7 @@ class CompiledDestination:
             retry_config=dict(self.retry_config) if self.retry_config else None,
             batch_size=self.batch_size,
             destination_name=self.name,
+            static_fields=dict(self.static_fields) if self.static_fields else None,
         )
 
 

@@ -78,6 +78,8 @@ class RestApiSink(Sink):
         encode_group_rows=8192,
         # Each row is sent to the endpoint, which creates or updates it.
         operations=frozenset({Operation.UPSERT}),
+        # JSON records nest: `ltv: properties.ltv` in field_mapping builds {"properties": ...}.
+        nested_fields=True,
     )
     settings_model: ClassVar[type[BaseModel]] = RestApiSettings
     secret_fields: ClassVar[frozenset[str]] = SECRET_FIELDS
