@@ -66,13 +66,15 @@ def test_static_values_keep_their_json_type() -> None:
         "ltv": 0.5,
         "segment": "gold",
     }
+    # one value per column, indexed by every row
     assert [shaped.schema.field(n).type for n in ("s", "n", "f", "b", "z")] == [
-        pa.string(),
-        pa.int64(),
-        pa.float64(),
-        pa.bool_(),
+        pa.dictionary(pa.int32(), pa.string()),
+        pa.dictionary(pa.int32(), pa.int64()),
+        pa.dictionary(pa.int32(), pa.float64()),
+        pa.dictionary(pa.int32(), pa.bool_()),
         pa.null(),
     ]
+    assert len(shaped.column(0).dictionary) == 1
     assert mapping.apply(_batch(3)).num_rows == 3  # another batch size
 
 

@@ -333,3 +333,29 @@ def test_invalid_utf8_fails_as_the_reference_does() -> None:
         _reference(batch)
     with pytest.raises(UnicodeDecodeError):
         json_fast.json_arrays([batch])
+
+
+@pytest.mark.requirement("R14")
+def test_constant_columns_as_static_fields_arrive_give_the_reference_bytes(
+    no_reference_path: Callable[[], None],
+) -> None:
+    rows = 100
+    zeros = pa.repeat(pa.scalar(0, pa.int32()), rows)
+    constants = {
+        name: pa.DictionaryArray.from_arrays(zeros, pa.array([value]))
+        for name, value in [("s", 'q"uote\x00'), ("n", 7), ("f", -0.0), ("b", False)]
+    }
+    inner = pa.StructArray.from_arrays([constants["s"], pa.array(range(rows))], names=["type", "i"])
+    table = pa.table({**constants, "z": pa.nulls(rows), "attributes": inner})
+    batches = table.to_batches(max_chunksize=30)
+    expected = [_reference(batch) for batch in batches]
+    no_reference_path()
+    assert json_fast.json_arrays(batches) == expected
+    assert orjson.loads(expected[0])[0] == {
+        "s": 'q"uote\x00',
+        "n": 7,
+        "f": -0.0,
+        "b": False,
+        "z": None,
+        "attributes": {"type": 'q"uote\x00', "i": 0},
+    }

@@ -3,10 +3,10 @@
 ``field_mapping`` renames columns. A target with dots (``ltv: properties.ltv``) puts the
 column inside an object: the engine builds it in Arrow as a struct column (no copy of the
 values), so a sink encodes nested records column by column as it does flat ones. A dot that
-is part of a name is written ``\\.`` (``utm\\.source``). ``static_fields`` add a constant column
-each (``{"attributes.type": "Contact"}`` nests the same way). Static fields come first in each
-record, in the order written, then the columns in the data's order; an object sits where its
-first field would.
+is part of a name is written ``\\.`` (``utm\\.source``). ``static_fields`` add a constant
+column each (``{"attributes.type": "Contact"}`` nests the same way), dictionary-encoded: one
+value and an index per row. Static fields come first in each record, in the order written,
+then the columns in the data's order; an object sits where its first field would.
 
 Only a sink whose capabilities say ``nested_fields`` gets struct columns; for any other, a
 dotted target is a configuration error (``floe validate`` reports it; escape the dots to name
@@ -157,7 +157,10 @@ class FieldMapping:
                 f"a static field's value cannot be sent: {exc}",
                 "use a string, a 64-bit number, true/false or null",
             ) from exc
-        constants_types = [scalar.type for scalar in scalars]
+        constants_types = [
+            pa.null() if value is None else pa.dictionary(pa.int32(), scalar.type)
+            for value, scalar in zip(statics.values(), scalars, strict=True)
+        ]
         target = pa.schema(_fields(layout, list(schema), constants_types), metadata=schema.metadata)
         return cls(
             source_names=names,
@@ -203,7 +206,15 @@ class FieldMapping:
 
         cached = self._constants.get(rows)
         if cached is None:
-            cached = [pa.repeat(value, rows) for _, value in self.static_fields]
+            # One value and ``rows`` indexes to it: little memory, and an encoder can see that
+            # every row holds the same value (json_fast writes it as literal text).
+            zeros = pa.repeat(pa.scalar(0, pa.int32()), rows)
+            cached = [
+                pa.nulls(rows)
+                if value is None
+                else pa.DictionaryArray.from_arrays(zeros, pa.array([value]))
+                for _, value in self.static_fields
+            ]
             if len(self._constants) > 4:  # batches all have one size but the last
                 self._constants.clear()
             self._constants[rows] = cached

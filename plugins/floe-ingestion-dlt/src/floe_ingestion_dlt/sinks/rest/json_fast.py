@@ -12,6 +12,8 @@ run without the GIL, so the threads sending earlier bodies keep going meanwhile.
 - strings: ``\\`` and ``"`` escaped by substring replacement, only in columns that hold one;
   a value holding a control character (U+0000-U+001F) is escaped by orjson, on its own.
 - decimals, dates, times, timestamps: the reference's Arrow conversions, quoted.
+- a column of nulls, or a dictionary of one value without nulls (how static fields arrive):
+  literal text, as the field's name is.
 - structs (the objects a dotted ``field_mapping`` target builds): their fields' text inline,
   in the same kernel call as the record's (``null`` where a whole object is null).
 - anything else (binary, durations, lists, maps, ...): the reference conversion and orjson,
@@ -174,6 +176,11 @@ def _tokens(names: Sequence[str], columns: Sequence[pa.Array], leaves: _Leaves) 
     tokens: list[str | int] = ["{"]
     for index, (name, column) in enumerate(zip(names, columns, strict=True)):
         tokens.append(("," if index else "") + orjson.dumps(name).decode() + ":")
+        constant = _constant_text(column)
+        if constant is not None:
+            # The same value in every row (a static field): literal text, no per-row work.
+            tokens.append(constant)
+            continue
         column = _plain(column)
         if pa.types.is_struct(column.type):
             fields = [field.name for field in column.type]
@@ -188,6 +195,25 @@ def _tokens(names: Sequence[str], columns: Sequence[pa.Array], leaves: _Leaves) 
         leaves.columns.append(column)
     tokens.append("}")
     return tokens
+
+
+def _constant_text(column: pa.Array) -> str | None:
+    """The JSON text of the value every row holds, when that is plain to see: a column of
+    nulls, or a dictionary of one value with no null (how static fields arrive)."""
+    import pyarrow as pa
+
+    types = pa.types
+    if types.is_null(column.type):
+        return _NULL
+    if (
+        types.is_dictionary(column.type)
+        and len(column.dictionary) == 1
+        and column.null_count == 0
+        and len(column)
+    ):
+        (value,) = json_rows.column_values(column.dictionary)
+        return json_rows.dumps(value).decode()
+    return None
 
 
 def _plain(column: pa.Array) -> pa.Array:
