@@ -35,6 +35,7 @@ def test_dotted_targets_and_static_fields_arrive_as_nested_objects(
         batch_size=100,
         field_mapping={"email": "id", "ltv": "properties.ltv", "segment": "properties.segment"},
         static_fields={"idProperty": "email", "properties.source": "floe", "sync": True},
+        max_concurrent_requests=1,  # batches arrive in order
     )
     result = plugin.write(sink, _contacts(150))
 

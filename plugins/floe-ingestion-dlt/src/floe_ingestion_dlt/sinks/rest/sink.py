@@ -19,6 +19,15 @@ destination's ``config`` merged with its secret (see :class:`RestApiSettings`)::
     verify_tls: true
     health_path: /v1/health               # probed by create_sink; default: path
     health_method: HEAD                   # HEAD | GET | OPTIONS
+    id_field: id                          # a copy of the record's id_from field, first
+    id_from: properties.email
+    envelope_fields: {allOrNone: false}   # beside the records (envelope only)
+    results_path: "$.errors[*]"           # per-record results -> rejected rows (see results)
+    result_id_path: "$.context.ids[*]"    # or result_index_path; result_ok_path / _status_path
+    result_message_path: "$.message"
+    timestamp_format: iso8601             # iso8601 | epoch_millis (see records)
+    decimal_format: string                # string | number
+    boolean_format: boolean               # boolean | string | integer
 
 Secret keys: ``token`` (bearer), ``username`` + ``password`` (basic), ``api_key``, and
 optionally ``base_url``.
