@@ -20,6 +20,12 @@ from benchmarks.harness import CaseResult, run_variants
 NESTED = {name: f"properties.{name}" for name in SCHEMA.names if name != "id"}
 STATIC: dict[str, Any] = {"idProperty": "email", "attributes.type": "Contact"}
 SHAPED = {"body": "envelope", "envelope_key": "inputs"}
+# The same bytes per record as STATIC and the objects' braces and names add, flat.
+FLAT_STATIC: dict[str, Any] = {
+    "idProperty": "email",
+    "attributes_type": "Contact",
+    "props": "x" * 9,
+}
 
 
 def run(ctx: Context) -> CaseResult:
@@ -38,6 +44,11 @@ def run(ctx: Context) -> CaseResult:
             "rest_api", config, part, batch_size=500, field_mapping=NESTED, static_fields=STATIC
         )
 
+    def flat_static(part: Any = data) -> None:
+        # about the shaped variant's bytes, without objects: what nesting itself costs
+        config = {"base_url": ctx.server.base_url, "path": "/fast/contacts", "body": "array"}
+        floe_lib.write("rest_api", config, part, batch_size=500, static_fields=FLAT_STATIC)
+
     variants = [
         floe_rest_variant(
             ctx, log, "flat", "floe rest_api, flat rows", data, "/fast/customers", expected
@@ -53,11 +64,24 @@ def run(ctx: Context) -> CaseResult:
             check=lambda: floe_lib.check_sink_type("rest_api"),
             warmup=lambda: shaped(data.slice(0, 1000)),
         ),
+        http_variant(
+            ctx,
+            log,
+            "flat_static",
+            "floe rest_api, flat rows with static fields of the same size (no objects)",
+            flat_static,
+            expected,
+            is_floe=True,
+            warmup=lambda: flat_static(data.slice(0, 1000)),
+        ),
     ]
     result.variants = run_variants(variants, rows, ctx.times(5), ctx.log)
     result.targets += [
         result.ratio_target("shaped", "flat", 0.8, "shaped >= 0.8x flat"),
     ]
+    ratio, why = result.ratio("shaped", "flat_static")
+    shown = f"{ratio:.2f}x" if ratio is not None else why
+    result.notes.append(f"shaped vs flat rows of about its size (what objects cost): {shown}")
     result.notes += [log.note(v.name) for v in variants]
     return result
 
