@@ -44,6 +44,8 @@ def write(
     data: pa.Table,
     batch_size: int | None = None,
     destination_name: str = "bench",
+    field_mapping: dict[str, str] | None = None,
+    static_fields: dict[str, Any] | None = None,
 ) -> Any:
     """``create_sink`` + ``write`` + ``dispose``; raise unless every row was confirmed."""
     from floe_core.plugins.sink import SinkConfig
@@ -54,6 +56,8 @@ def write(
         connection_config=connection_config,
         batch_size=batch_size,
         destination_name=destination_name,
+        field_mapping=field_mapping,
+        static_fields=static_fields,
     )
     sink = plugin.create_sink(config)
     try:

@@ -58,7 +58,7 @@ class _State:
             bodies, keys, peak = list(self.bodies), len(self.keys), self.max_in_flight
         records: list[dict[str, Any]] = []
         for body in bodies:
-            records.extend(_records(_loads(body)))
+            records.extend(_flat(record) for record in _records(_loads(body)))
         return {
             "requests": len(bodies),
             "bytes": sum(len(b) for b in bodies),
@@ -77,6 +77,20 @@ def _records(doc: Any) -> list[dict[str, Any]]:
         if isinstance(inner, list):
             return inner
     return [doc]
+
+
+def _flat(record: dict[str, Any]) -> dict[str, Any]:
+    """A record with the fields of its nested objects lifted to the top (``properties.email``
+    counts as ``email``), so shaped records are checked against the same values."""
+    if not any(isinstance(value, dict) for value in record.values()):
+        return record
+    flat: dict[str, Any] = {}
+    for name, value in record.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value))
+        else:
+            flat.setdefault(name, value)
+    return flat
 
 
 def _handler(state: _State, slow_seconds: float) -> type[BaseHTTPRequestHandler]:

@@ -28,6 +28,7 @@ CASE_NAMES = (
     "pg_upsert",
     "rest_push",
     "rest_slow",
+    "rest_shaped",
     "small_job",
     "drt_peer",
     "memory",

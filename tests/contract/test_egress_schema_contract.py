@@ -55,6 +55,7 @@ def test_destination_config_fields_are_pinned() -> None:
         "primary_key",
         "sync_mode",
         "max_delete_fraction",
+        "static_fields",
     ]
     assert {name for name, field in fields.items() if field.is_required()} == {
         "name",

@@ -171,6 +171,8 @@ def test_sink_config_fields_are_pinned() -> None:
         "retry_config": (dict[str, Any] | None, None),
         "batch_size": (int | None, None),
         "destination_name": (str, ""),
+        # added after floe's published fields, with a default: plugins built for floe work
+        "static_fields": (dict[str, str | int | float | bool | None] | None, None),
     }
 
 

@@ -329,6 +329,121 @@ class _Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+# -- fake SaaS APIs ----------------------------------------------------------------------
+
+
+@dataclass
+class HubSpotStyleApi(ApiServer):
+    """A batch upsert endpoint shaped like HubSpot's ``/crm/v3/objects/contacts/batch/upsert``.
+
+    Takes ``{"inputs": [{"idProperty": "email", "id": ..., "properties": {...}}]}`` (at most
+    100 inputs). Answers 200 with ``results`` when every input is valid; otherwise 207
+    Multi-Status with the valid ones in ``results`` and one entry per invalid input in
+    ``errors`` (``message``, ``context.ids``). An input whose id is not an email is invalid;
+    so is a request that is not this shape (400). ``fail_next(429, retry_after=...)`` answers
+    like HubSpot's rate limit. ``rows`` holds the accepted inputs.
+    """
+
+    def _error_body(self, error: str) -> bytes:
+        return orjson.dumps(
+            {
+                "status": "error",
+                "message": "You have reached your secondly limit.",
+                "errorType": "RATE_LIMIT",
+            }
+        )
+
+    def _accept(self, request: RecordedRequest) -> tuple[int, dict[str, str], bytes]:
+        try:
+            inputs = orjson.loads(request.body)["inputs"]
+            assert isinstance(inputs, list) and 0 < len(inputs) <= 100
+            for item in inputs:
+                assert set(item) == {"idProperty", "id", "properties"}
+                assert item["idProperty"] == "email" and isinstance(item["properties"], dict)
+        except (orjson.JSONDecodeError, KeyError, TypeError, AssertionError):
+            return (
+                400,
+                {},
+                b'{"status":"error","message":"Invalid input JSON","category":"VALIDATION_ERROR"}',
+            )
+        results, errors = [], []
+        for item in inputs:
+            if "@" not in str(item["id"]):
+                errors.append(
+                    {
+                        "status": "error",
+                        "category": "VALIDATION_ERROR",
+                        "message": f"Email address {item['id']} is invalid",
+                        "context": {"ids": [item["id"]]},
+                    }
+                )
+                continue
+            self._next_id += 1
+            self.rows.append(item)
+            results.append({"id": str(self._next_id), "properties": item["properties"]})
+        self.accepted_bodies.append(request.body)
+        answer: dict[str, Any] = {"status": "COMPLETE", "results": results}
+        if errors:
+            answer |= {"numErrors": len(errors), "errors": errors}
+        return (207 if errors else 200), {}, orjson.dumps(answer)
+
+
+@dataclass
+class SalesforceStyleApi(ApiServer):
+    """A composite endpoint shaped like Salesforce's ``/composite/sobjects`` (create).
+
+    Takes ``{"allOrNone": false, "records": [{"attributes": {"type": "Contact"}, ...}]}`` (at
+    most 200 records) and answers 200 with one result per record, in order:
+    ``{"id": ..., "success": true, "errors": []}``, or ``success: false`` with ``errors`` such
+    as ``REQUIRED_FIELD_MISSING`` for a Contact without ``LastName``. ``rows`` holds the
+    records created.
+    """
+
+    def _accept(self, request: RecordedRequest) -> tuple[int, dict[str, str], bytes]:
+        try:
+            document = orjson.loads(request.body)
+            records = document["records"]
+            assert document["allOrNone"] is False and set(document) == {"allOrNone", "records"}
+        except (orjson.JSONDecodeError, KeyError, TypeError, AssertionError):
+            return 400, {}, b'[{"message":"Malformed request","errorCode":"JSON_PARSER_ERROR"}]'
+        if len(records) > 200:
+            return 400, {}, b'[{"message":"max 200 records","errorCode":"EXCEEDED_ID_LIMIT"}]'
+        results = []
+        for record in records:
+            if record.get("attributes", {}).get("type") != "Contact":
+                error = {
+                    "statusCode": "INVALID_TYPE",
+                    "message": "Must send a concrete entity type.",
+                    "fields": [],
+                }
+            elif not record.get("LastName"):
+                error = {
+                    "statusCode": "REQUIRED_FIELD_MISSING",
+                    "message": "Required fields are missing: [LastName]",
+                    "fields": ["LastName"],
+                }
+            else:
+                self._next_id += 1
+                self.rows.append(record)
+                results.append({"id": f"003{self._next_id:015d}", "success": True, "errors": []})
+                continue
+            results.append({"success": False, "errors": [error]})
+        self.accepted_bodies.append(request.body)
+        return 200, {}, orjson.dumps(results)
+
+
+@pytest.fixture
+def hubspot_api() -> Iterator[ApiServer]:
+    """A HubSpot-style batch upsert API on 127.0.0.1."""
+    yield from _serve(HubSpotStyleApi())
+
+
+@pytest.fixture
+def salesforce_api() -> Iterator[ApiServer]:
+    """A Salesforce-style composite API on 127.0.0.1."""
+    yield from _serve(SalesforceStyleApi())
+
+
 #: A self-signed certificate for 127.0.0.1 / localhost (valid until 2125), for TLS tests.
 TLS_DIR = Path(__file__).parent / "integration" / "tls"
 
@@ -376,7 +491,8 @@ def plugin() -> Any:
 def make_sink(plugin: Any, api_server: ApiServer) -> Iterator[Callable[..., Any]]:
     """Create ``rest_api`` sinks (destination ``crm``) on ``api_server``; disposed after the test.
 
-    ``make(batch_size=None, field_mapping=None, retry=None, **config)``: ``config`` goes into
+    ``make(batch_size=None, field_mapping=None, retry=None, static_fields=None, **config)``:
+    ``config`` goes into
     the connection config (after ``base_url`` and ``path: /v1/contacts``); ``retry`` overrides
     the fast test backoff (10 to 50 ms).
     """
@@ -388,6 +504,7 @@ def make_sink(plugin: Any, api_server: ApiServer) -> Iterator[Callable[..., Any]
         batch_size: int | None = None,
         field_mapping: dict[str, str] | None = None,
         retry: dict[str, Any] | None = None,
+        static_fields: dict[str, Any] | None = None,
         **config: Any,
     ) -> Any:
         connection = {"base_url": api_server.base_url, "path": "/v1/contacts", **config}
@@ -400,6 +517,7 @@ def make_sink(plugin: Any, api_server: ApiServer) -> Iterator[Callable[..., Any]
                 destination_name="crm",
                 retry_config={"initial_backoff_seconds": 0.01, "max_backoff_seconds": 0.05}
                 | (retry or {}),
+                static_fields=static_fields,
             )
         )
         created.append(sink)

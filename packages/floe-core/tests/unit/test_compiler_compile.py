@@ -542,3 +542,70 @@ def test_retry_config_is_checked_as_a_run_applies_it(
     plan = compile_project(write_project(spec_data, manifest_data), registry=sinks_registry)
     (destination,) = plan.unwrap().destinations
     assert destination.retry_config == {"max_attempts": 2}  # only what floe.yaml sets
+
+
+# -- field shaping -------------------------------------------------------------------------
+
+
+@pytest.mark.requirement("R14")
+def test_conflicting_fields_are_problems_at_their_lines(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    sinks_registry: PluginRegistry,
+) -> None:
+    mapped = make_destination(name="crm", sink_type="rest_api")
+    mapped["field_mapping"] = {"ltv": "properties", "segment": "properties.segment"}
+    static = make_destination(name="crm2", sink_type="rest_api")
+    static["field_mapping"] = {"segment": "properties.segment"}
+    static["static_fields"] = {"properties.segment": "gold", "kind": [1]}
+    spec_data["destinations"] = [mapped, static]
+    problems = compile_project(
+        write_project(spec_data, manifest_data), registry=sinks_registry
+    ).problems
+    assert [(p.path, p.message) for p in problems] == [
+        (
+            "destinations[0].field_mapping.segment",
+            "sets 'properties.segment' while column 'ltv' sets 'properties': "
+            "'properties' cannot be both a value and an object",
+        ),
+        (
+            "destinations[1].static_fields['properties.segment']",
+            "sets 'properties.segment', which column 'segment' sets already",
+        ),
+        (
+            "destinations[1].static_fields.kind",
+            "has a value of type list; a static value is a string, a finite number, "
+            "true/false or null",
+        ),
+    ]
+
+
+@pytest.mark.requirement("R14")
+def test_a_nested_field_for_a_sink_of_flat_rows_is_a_problem(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    acme_sinks: Any,
+) -> None:
+    manifest_data["approved_sinks"] = ["acme_crm"]
+    destination = make_destination(name="orders", sink_type="acme_crm", config={"table": "o"})
+    destination["field_mapping"] = {"ltv": "properties.ltv", "utm": r"utm\.source"}
+    destination["static_fields"] = {"a.b": 1}
+    spec_data["destinations"] = [destination]
+    problems = compile_project(
+        write_project(spec_data, manifest_data), registry=_acme_registry(acme_sinks)
+    ).problems
+    assert [(p.path, p.message) for p in problems] == [
+        (
+            "destinations[0].field_mapping.ltv",
+            "'properties.ltv' is a nested field, but sink type 'acme_crm' writes flat rows",
+        ),
+        (
+            "destinations[0].static_fields['a.b']",
+            "'a.b' is a nested field, but sink type 'acme_crm' writes flat rows",
+        ),
+    ]
+    assert r"`a\.b` is the column 'a.b'" in problems[0].hint

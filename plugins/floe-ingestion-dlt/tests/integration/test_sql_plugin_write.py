@@ -347,3 +347,41 @@ def test_append_run_that_crashed_resumes_without_duplicates_or_gaps(
     assert result.success and result.rows_delivered == 1_000
     ids = [row[0] for row in sql_rows(url, "events", ["id"], schema=schema)]
     assert ids == list(range(1_000))
+
+
+@pytest.mark.requirement("R14")
+def test_static_fields_and_escaped_dots_are_flat_columns_and_nesting_is_refused(
+    sql_plugin: DltIngestionPlugin, tmp_path: Path
+) -> None:
+    from floe_core.sinks.errors import SinkConfigurationError
+
+    url = f"sqlite:///{tmp_path / 'shaped.db'}"
+    sink = sql_plugin.create_sink(
+        SinkConfig(
+            "sql_database",
+            {"url": url, "table": "contacts"},
+            field_mapping={"b": r"utm\.source"},
+            static_fields={"source": "floe", "n": 3},
+        )
+    )
+    try:
+        result = sql_plugin.write(sink, pa.table({"a": [1, 2], "b": ["x", "y"]}))
+    finally:
+        sink.dispose()
+    assert result.success, result.errors
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text("SELECT * FROM contacts ORDER BY a")).mappings().all()
+    engine.dispose()
+    assert [dict(row) for row in rows] == [
+        {"source": "floe", "n": 3, "a": 1, "utm.source": "x"},
+        {"source": "floe", "n": 3, "a": 2, "utm.source": "y"},
+    ]
+    nested = sql_plugin.create_sink(
+        SinkConfig("sql_database", {"url": url, "table": "other"}, field_mapping={"b": "x.y"})
+    )
+    try:
+        with pytest.raises(SinkConfigurationError, match="this sink writes flat rows"):
+            sql_plugin.write(nested, pa.table({"a": [1], "b": ["x"]}))
+    finally:
+        nested.dispose()

@@ -76,6 +76,58 @@ def _problems(sink_type: str, config: dict[str, Any]) -> list[tuple[tuple[str | 
             ],
             "remove envelope_key",
         ),
+        (
+            "rest_api",
+            {"path": "/c", "id_field": "id"},
+            [(("id_from",), "id_field needs id_from")],
+            "set id_from (e.g. `id_from: email`)",
+        ),
+        (
+            "rest_api",
+            {"path": "/c", "envelope_fields": {"allOrNone": False}},
+            [
+                (
+                    ("envelope_fields",),
+                    "envelope_fields applies only with body 'envelope' (body is 'array')",
+                )
+            ],
+            "set `body: envelope`",
+        ),
+        (
+            "rest_api",
+            {"path": "/c", "result_ok_path": "$.success"},
+            [(("results_path",), "result_ok_path need(s) results_path")],
+            "set results_path",
+        ),
+        (
+            "rest_api",
+            {"path": "/c", "results_path": "$.errors[*]"},
+            [
+                (
+                    ("result_index_path",),
+                    "results that list only refused records need result_index_path or "
+                    "result_id_path to say which records they are",
+                )
+            ],
+            "set result_ok_path or result_status_path",
+        ),
+        (
+            "rest_api",
+            {"path": "/c", "results_path": "$.errors[*]", "result_id_path": "$.ids[*]"},
+            [
+                (
+                    ("id_field",),
+                    "result_id_path matches results by the records' id_field, which is not set",
+                )
+            ],
+            "set id_field and id_from",
+        ),
+        (
+            "rest_api",
+            {"path": "/c", "timestamp_format": "unix"},
+            [(("timestamp_format",), "should be 'iso8601' or 'epoch_millis'")],
+            "",
+        ),
     ],
 )
 def test_validate_finds_bad_settings_without_the_secret(

@@ -1,8 +1,9 @@
 """The column-wise JSON encoder writes exactly what the reference (orjson) encoder writes.
 
-Many seeded random tables of awkward values, cut into batches of random sizes, are encoded
-both ways: the bodies must be the same bytes, and so parse to the same values, type for type
-(an int is not a float, -0.0 is not 0.0).
+Many seeded random tables of awkward values (some inside objects, as dotted field_mapping
+targets build them), cut into batches of random sizes, are encoded both ways: the bodies must
+be the same bytes, and so parse to the same values, type for type (an int is not a float, -0.0
+is not 0.0).
 """
 
 from __future__ import annotations
@@ -161,12 +162,37 @@ def _column(rng: random.Random, rows: int) -> pa.Array:
     return array
 
 
+def _struct(rng: random.Random, rows: int, depth: int) -> pa.Array:
+    """An object column of awkward fields (objects inside it too), some objects null."""
+    names = rng.sample(NAMES, rng.randint(1, 4))
+    children = [
+        _struct(rng, rows, depth - 1) if depth and rng.random() < 0.3 else _column(rng, rows)
+        for _ in names
+    ]
+    null_share = rng.choice([0.0, 0.0, 0.2, 1.0])
+    mask = pa.array([rng.random() < null_share for _ in range(rows)])
+    struct = pa.StructArray.from_arrays(children, names=names, mask=mask if null_share else None)
+    if rng.random() < 0.3:  # fields that start at an offset inside the object
+        struct = pa.StructArray.from_arrays(
+            [child.slice(1) for child in children],
+            names=names,
+            mask=mask.slice(1) if null_share else None,
+        )
+        struct = pa.concat_arrays([struct, struct.slice(0, 1)])
+    return struct
+
+
 def _table(seed: int) -> pa.Table:
     rng = random.Random(seed)
     rows = rng.choice([12, 64, 100, 257, 600])
     width = rng.randint(1, 6)
     names = rng.sample(NAMES, width)
-    table = pa.table({name: _column(rng, rows) for name in names})
+    table = pa.table(
+        {
+            name: _struct(rng, rows, 2) if rng.random() < 0.25 else _column(rng, rows)
+            for name in names
+        }
+    )
     if rng.random() < 0.3:
         table = table.slice(rng.randint(1, 10))  # arrays that start at an offset
     return table
@@ -307,3 +333,29 @@ def test_invalid_utf8_fails_as_the_reference_does() -> None:
         _reference(batch)
     with pytest.raises(UnicodeDecodeError):
         json_fast.json_arrays([batch])
+
+
+@pytest.mark.requirement("R14")
+def test_constant_columns_as_static_fields_arrive_give_the_reference_bytes(
+    no_reference_path: Callable[[], None],
+) -> None:
+    rows = 100
+    zeros = pa.repeat(pa.scalar(0, pa.int32()), rows)
+    constants = {
+        name: pa.DictionaryArray.from_arrays(zeros, pa.array([value]))
+        for name, value in [("s", 'q"uote\x00'), ("n", 7), ("f", -0.0), ("b", False)]
+    }
+    inner = pa.StructArray.from_arrays([constants["s"], pa.array(range(rows))], names=["type", "i"])
+    table = pa.table({**constants, "z": pa.nulls(rows), "attributes": inner})
+    batches = table.to_batches(max_chunksize=30)
+    expected = [_reference(batch) for batch in batches]
+    no_reference_path()
+    assert json_fast.json_arrays(batches) == expected
+    assert orjson.loads(expected[0])[0] == {
+        "s": 'q"uote\x00',
+        "n": 7,
+        "f": -0.0,
+        "b": False,
+        "z": None,
+        "attributes": {"type": 'q"uote\x00', "i": 0},
+    }

@@ -27,6 +27,7 @@ from floe_core.compiler.problems import (
     make_problem,
     problems_from_validation_error,
 )
+from floe_core.plugins.sink import split_field_path
 from floe_core.registry import PluginRegistry
 from floe_core.schemas.floe_spec import SINK_TYPE_PATTERN, FloeSpec, find_duplicate_names
 from floe_core.schemas.manifest import PlatformManifest
@@ -34,6 +35,7 @@ from floe_core.schemas.plugins import SinkWhitelistError, validate_sink_whitelis
 from floe_core.yamlio import ConfigFileError, LoadedYaml, load_yaml
 
 if TYPE_CHECKING:
+    from floe_core.sinks.base import Sink
     from floe_core.sinks.plugin import SinkPlugin
 
 __all__ = ["CompileResult", "compile_project"]
@@ -270,6 +272,7 @@ def _check_settings(
     sink_type = str(destination["sink_type"])
     where: tuple[str | int, ...] = ("destinations", index, "config")
     try:
+        _check_nesting(spec, index, destination, plugin.sink_class(sink_type))
         config = _with_key_setting(spec, index, destination, plugin, config or {})
         problems = plugin.validate_settings(sink_type, config)
         _check_sync_mode(spec, index, destination, plugin, config)
@@ -348,6 +351,32 @@ def _check_sync_mode(
             "choose a sync_mode these operations allow, or change the destination's settings "
             "(its sink's documentation says which settings allow which operations)",
         )
+
+
+def _check_nesting(
+    spec: _Document, index: int, destination: Mapping[str, Any], sink_class: type[Sink]
+) -> None:
+    """A dotted field (``properties.ltv``) for a sink type that writes flat rows only."""
+    if sink_class.capabilities.nested_fields:
+        return
+    for section in ("field_mapping", "static_fields"):
+        fields = destination.get(section)
+        if not isinstance(fields, Mapping):
+            continue
+        for key, value in fields.items():
+            name = value if section == "field_mapping" else key
+            try:
+                nested = isinstance(name, str) and len(split_field_path(name)) > 1
+            except ValueError:
+                continue  # the schema reports it
+            if nested:
+                spec.problem(
+                    ("destinations", index, section, str(key)),
+                    f"{name!r} is a nested field, but sink type "
+                    f"{destination['sink_type']!r} writes flat rows",
+                    "escape the dots to name a flat column (`a\\.b` is the column 'a.b'), or "
+                    "use a sink type that takes nested records",
+                )
 
 
 def _overlaps(path: str, other: str) -> bool:

@@ -35,6 +35,7 @@ class CompiledDestination:
         primary_key: Source columns that identify a row across runs (empty: none).
         sync_mode: What a run sends (``full``, ``insert``, ``update``, ``upsert``, ``mirror``).
         max_delete_fraction: Largest share of synced keys a ``mirror`` run may delete.
+        static_fields: Constant fields added to every record, when declared.
     """
 
     name: str
@@ -49,6 +50,7 @@ class CompiledDestination:
     primary_key: tuple[str, ...] = ()
     sync_mode: str = "full"
     max_delete_fraction: float = 0.5
+    static_fields: dict[str, Any] | None = None
 
     @classmethod
     def from_config(
@@ -83,6 +85,7 @@ class CompiledDestination:
             primary_key=tuple(destination.primary_key or ()),
             sync_mode=destination.effective_sync_mode,
             max_delete_fraction=destination.max_delete_fraction,
+            static_fields=dict(destination.static_fields) if destination.static_fields else None,
         )
 
     def to_sink_config(self, secret: Mapping[str, str]) -> SinkConfig:
@@ -99,6 +102,7 @@ class CompiledDestination:
             retry_config=dict(self.retry_config) if self.retry_config else None,
             batch_size=self.batch_size,
             destination_name=self.name,
+            static_fields=dict(self.static_fields) if self.static_fields else None,
         )
 
 

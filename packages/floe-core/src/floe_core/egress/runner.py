@@ -181,6 +181,7 @@ class EgressRunner:
         FieldMapping.for_schema(
             source.schema,
             destination.field_mapping,
+            static_fields=destination.static_fields,
             destination=destination.name,
             sink_type=destination.sink_type,
         )

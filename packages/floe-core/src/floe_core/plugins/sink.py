@@ -9,8 +9,9 @@ The runtime types here are plain dataclasses so that this module imports without
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,8 +20,15 @@ __all__ = [
     "EgressResult",
     "SinkConfig",
     "SinkConnector",
+    "StaticValue",
     "field_mapping_problems",
+    "field_path_conflicts",
+    "split_field_path",
+    "static_field_problems",
 ]
+
+#: A value ``static_fields`` may give a destination field.
+StaticValue = str | int | float | bool | None
 
 #: Upper bound for ``SinkConfig.batch_size``. A batch is held in memory and usually sent as one
 #: request or one transaction; a million rows is already far beyond what any API accepts.
@@ -42,6 +50,8 @@ class SinkConfig:
             default (what the destination takes well in one request or transaction).
         destination_name: The name of the destination in ``floe.yaml``, used in errors, logs
             and spans. Optional for standalone use.
+        static_fields: Destination field -> constant value (string, number, bool or null)
+            added to every record; dotted names nest as in ``field_mapping``.
 
     Raises:
         ValueError: At construction, when a field is out of range.
@@ -53,6 +63,7 @@ class SinkConfig:
     retry_config: dict[str, Any] | None = None
     batch_size: int | None = None
     destination_name: str = ""
+    static_fields: dict[str, StaticValue] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.sink_type, str) or not self.sink_type.strip():
@@ -71,25 +82,100 @@ class SinkConfig:
             _check_field_mapping(self.field_mapping)
         if self.retry_config is not None and not isinstance(self.retry_config, dict):
             raise ValueError("SinkConfig.retry_config must be a dict or None")
+        if self.static_fields is not None:
+            _check_static_fields(self.static_fields, self.field_mapping)
 
     def __repr__(self) -> str:
         keys = ", ".join(sorted(self.connection_config))
         return (
             f"SinkConfig(sink_type={self.sink_type!r}, destination_name={self.destination_name!r}, "
             f"connection_config=<{keys}>, field_mapping={self.field_mapping!r}, "
-            f"retry_config={self.retry_config!r}, batch_size={self.batch_size!r})"
+            f"retry_config={self.retry_config!r}, batch_size={self.batch_size!r}, "
+            f"static_fields={self.static_fields!r})"
         )
+
+
+def split_field_path(name: str) -> tuple[str, ...]:
+    """The parts of a destination field name: each dot nests one level.
+
+    ``properties.ltv`` is the field ``ltv`` of the object ``properties``; ``\\.`` is a dot
+    inside a name (``utm\\.source`` is the one field ``utm.source``) and ``\\\\`` a
+    backslash.
+
+    Raises:
+        ValueError: A part is empty (``a..b``, ``.a``, ``a.``).
+    """
+    parts: list[str] = []
+    current: list[str] = []
+    index = 0
+    while index < len(name):
+        char = name[index]
+        if char == "\\" and index + 1 < len(name) and name[index + 1] in ".\\":
+            current.append(name[index + 1])
+            index += 2
+            continue
+        if char == ".":
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+        index += 1
+    parts.append("".join(current))
+    if any(not part for part in parts):
+        raise ValueError(f"{name!r} has an empty part between dots")
+    return tuple(parts)
+
+
+def field_path_conflicts(
+    targets: Iterable[tuple[str, tuple[str, ...]]],
+) -> list[tuple[str, str, str]]:
+    """Destination fields that cannot all exist: ``(what, message, hint)`` per conflict.
+
+    Args:
+        targets: ``(what sets the field, its path)``, e.g. ``("column 'ltv'", ("props", "ltv"))``.
+
+    A path set twice, or a path that is also the object of another (``a`` and ``a.b``: ``a``
+    cannot be a value and an object at once), is a conflict, reported on the later one.
+    """
+    problems: list[tuple[str, str, str]] = []
+    seen: dict[tuple[str, ...], str] = {}
+    for what, path in targets:
+        shown = ".".join(path)
+        clash = seen.get(path)
+        if clash is not None:
+            problems.append((what, f"sets {shown!r}, which {clash} sets already", _ONE_SOURCE_HINT))
+            continue
+        for other, by in seen.items():
+            shorter, longer = (other, path) if len(other) < len(path) else (path, other)
+            if longer[: len(shorter)] == shorter:
+                problems.append(
+                    (
+                        what,
+                        f"sets {shown!r} while {by} sets {'.'.join(other)!r}: "
+                        f"{'.'.join(shorter)!r} cannot be both a value and an object",
+                        "rename one of them, or escape a dot that is part of a name as \\.",
+                    )
+                )
+                break
+        else:
+            seen[path] = what
+    return problems
+
+
+_ONE_SOURCE_HINT = "give each destination field exactly one source (a column or a static value)"
 
 
 def field_mapping_problems(mapping: Mapping[Any, Any]) -> list[tuple[Any, str, str]]:
     """What is wrong with a field mapping on its own: ``(source column, message, hint)``.
 
-    Every source column maps to a distinct, non-blank destination field. floe.yaml's schema
-    and ``SinkConfig`` both check a mapping with this; which columns the data has is checked
-    against the data (``floe_core.sinks.batching.FieldMapping``).
+    Every source column maps to a distinct, non-blank destination field; a dotted field
+    (``properties.ltv``) nests, and no field is both a value and an object (``a`` and
+    ``a.b``). floe.yaml's schema and ``SinkConfig`` both check a mapping with this; which
+    columns the data has is checked against the data (``floe_core.sinks.shaping``).
     """
     problems: list[tuple[Any, str, str]] = []
     seen: dict[str, Any] = {}
+    paths: list[tuple[str, tuple[str, ...]]] = []
     for source, target in mapping.items():
         if not _non_blank(source) or not _non_blank(target):
             problems.append(
@@ -109,7 +195,69 @@ def field_mapping_problems(mapping: Mapping[Any, Any]) -> list[tuple[Any, str, s
             )
         else:
             seen[target] = source
+            try:
+                paths.append((source, split_field_path(target)))
+            except ValueError as exc:
+                problems.append((source, f"maps to {exc}", _PATH_HINT))
+    labels = {f"column {source!r}": source for source, _ in paths}
+    for what, message, hint in field_path_conflicts(
+        (f"column {source!r}", path) for source, path in paths
+    ):
+        problems.append((labels[what], message, hint))
     return problems
+
+
+_PATH_HINT = "separate nested names with single dots, e.g. properties.ltv (a literal dot: \\.)"
+
+
+def static_field_problems(
+    static_fields: Mapping[Any, Any], mapping: Mapping[Any, Any] | None = None
+) -> list[tuple[Any, str, str]]:
+    """What is wrong with ``static_fields``: ``(field name, message, hint)`` per problem.
+
+    Each value is a string, a finite number, a bool or null; each name is a destination field
+    (dotted names nest) that no column of ``mapping`` also sets, and that is not both a value
+    and an object with another field.
+    """
+    problems: list[tuple[Any, str, str]] = []
+    mapped: list[tuple[str, tuple[str, ...]]] = []
+    for source, target in (mapping or {}).items():
+        try:
+            mapped.append((f"column {source!r}", split_field_path(str(target))))
+        except ValueError:
+            continue  # reported by field_mapping_problems
+    statics: list[tuple[str, tuple[str, ...]]] = []
+    for name, value in static_fields.items():
+        if not _non_blank(name):
+            problems.append((name, "a static field's name must not be blank", _PATH_HINT))
+            continue
+        if not _static_value(value):
+            problems.append(
+                (
+                    name,
+                    f"has a value of type {type(value).__name__}; a static value is a string, "
+                    "a finite number, true/false or null",
+                    "write the value as a string, number, bool or null",
+                )
+            )
+        try:
+            statics.append((name, split_field_path(name)))
+        except ValueError as exc:
+            problems.append((name, f"names {exc}", _PATH_HINT))
+    labels = {f"static field {name!r}": name for name, _ in statics}
+    entries = [*mapped, *((f"static field {name!r}", path) for name, path in statics)]
+    # Static fields come last, so a conflict with a column is reported on the static field;
+    # columns conflicting with each other are field_mapping_problems' to report.
+    for what, message, hint in field_path_conflicts(entries):
+        if what in labels:
+            problems.append((labels[what], message, hint))
+    return problems
+
+
+def _static_value(value: Any) -> bool:
+    if value is None or isinstance(value, (str, bool, int)):
+        return True
+    return isinstance(value, float) and math.isfinite(value)
 
 
 def _non_blank(name: Any) -> bool:
@@ -124,6 +272,18 @@ def _check_field_mapping(mapping: Any) -> None:
         raise ValueError(
             "; ".join(
                 f"SinkConfig.field_mapping[{source!r}] {message}" for source, message, _ in problems
+            )
+        )
+
+
+def _check_static_fields(static_fields: Any, mapping: Mapping[str, str] | None) -> None:
+    if not isinstance(static_fields, dict):
+        raise ValueError("SinkConfig.static_fields must be a dict of field name -> value")
+    problems = static_field_problems(static_fields, mapping)
+    if problems:
+        raise ValueError(
+            "; ".join(
+                f"SinkConfig.static_fields[{name!r}] {message}" for name, message, _ in problems
             )
         )
 

@@ -26,7 +26,12 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from floe_core.plugins.sink import MAX_BATCH_SIZE, field_mapping_problems
+from floe_core.plugins.sink import (
+    MAX_BATCH_SIZE,
+    StaticValue,
+    field_mapping_problems,
+    static_field_problems,
+)
 from floe_core.schemas._validation import MODEL_CONFIG, NestedProblem, config_error
 from floe_core.schemas.credentials import find_inline_credentials
 from floe_core.schemas.secrets import SecretName
@@ -183,8 +188,9 @@ class DestinationConfig(BaseModel):
     """
 
     field_mapping: dict[str, str] | None = None
-    """Source column -> destination field renames; unnamed columns keep their name. Not checked
-    for credentials: a field may be called ``token``.
+    """Source column -> destination field renames; unnamed columns keep their name. A dotted
+    field nests (``ltv: properties.ltv``) for a sink type that takes nested records; ``\\.`` is a
+    dot inside a name. Not checked for credentials: a field may be called ``token``.
     """
 
     batch_size: Annotated[int | None, Field(ge=1, le=MAX_BATCH_SIZE)] = None
@@ -195,7 +201,7 @@ class DestinationConfig(BaseModel):
 
     primary_key: Annotated[list[str] | None, Field(min_length=1, max_length=32)] = None
     """Source columns (before field mapping) that identify a row across runs. Required by
-    every ``sync_mode`` but ``full``. A sink's own key setting (``sql_database``'s
+    every ``sync_mode`` but ``full``. A sink's own key setting (e.g. a SQL sink's
     ``config.primary_key``) is derived from it through ``field_mapping``.
     """
 
@@ -210,6 +216,11 @@ class DestinationConfig(BaseModel):
     """``mirror`` only: a run that would delete more than this fraction of the keys floe
     synced (or that finds the source empty) stops before sending anything, unless
     ``floe egress run --allow-deletes``.
+    """
+
+    static_fields: dict[str, StaticValue] | None = None
+    """Destination field -> the same value (string, number, bool or null) in every record, e.g.
+    ``{idProperty: email, attributes.type: Contact}``; dotted names nest as in ``field_mapping``.
     """
 
     @property
@@ -290,6 +301,28 @@ class DestinationConfig(BaseModel):
                 nested=problems,
             )
         return mapping
+
+    @field_validator("static_fields", mode="before")
+    @classmethod
+    def _check_static_fields(cls, static_fields: Any, info: ValidationInfo) -> Any:
+        """Typed values, and fields no column also sets (``field_mapping`` comes first).
+
+        Checked before the type, so a list value gets one message, not one per allowed type.
+        """
+        if not static_fields or not isinstance(static_fields, dict):
+            return static_fields
+        mapping = info.data.get("field_mapping")
+        problems = [
+            NestedProblem((name,), message, hint)
+            for name, message, hint in static_field_problems(static_fields, mapping)
+        ]
+        if problems:
+            raise config_error(
+                "; ".join(f"{p.path[0]!r} {p.message}" for p in problems),
+                hint=problems[0].hint,
+                nested=problems,
+            )
+        return static_fields
 
 
 class FloeSpec(BaseModel):

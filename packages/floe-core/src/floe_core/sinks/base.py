@@ -87,6 +87,9 @@ class SinkCapabilities:
         operations: The operations a write may carry; the engine refuses any other before
             sending. A configured sink narrows it (``effective_capabilities``) to what its
             settings allow.
+        nested_fields: The sink takes nested records: a dotted ``field_mapping`` target or
+            static field reaches ``encode`` as a struct column. Otherwise such a target is a
+            configuration error (see ``floe_core.sinks.shaping``).
     """
 
     default_batch_size: int
@@ -96,6 +99,7 @@ class SinkCapabilities:
     splits_rejected_batches: bool = False
     encode_group_rows: int | None = None
     operations: frozenset[Operation] = frozenset({Operation.INSERT})
+    nested_fields: bool = False
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Turning whatever the caller passes into renamed record batches of exactly ``batch_size`` rows.
+"""Turning whatever the caller passes into record batches of exactly ``batch_size`` rows.
 
 Everything here streams: input batches are sliced and, only where a batch boundary falls
 between two input batches, the few slices that make up one output batch are concatenated.
@@ -8,10 +8,10 @@ The whole input is never held in memory.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from floe_core.sinks.errors import SinkConfigurationError
+from floe_core.sinks.shaping import FieldMapping  # where it lived first; imported from here
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -121,73 +121,3 @@ def _concat(parts: list[pa.RecordBatch]) -> pa.RecordBatch:
 
 def _describe(schema: pa.Schema) -> str:
     return "(" + ", ".join(f"{f.name}: {f.type}" for f in schema) + ")"
-
-
-@dataclass(frozen=True)
-class FieldMapping:
-    """Source column -> destination field renames, checked against the data's schema.
-
-    Columns the mapping does not name keep their own name.
-    """
-
-    source_names: tuple[str, ...]
-    target_names: tuple[str, ...]
-
-    @classmethod
-    def for_schema(
-        cls,
-        schema: pa.Schema,
-        mapping: Mapping[str, str] | None,
-        *,
-        destination: str = "",
-        sink_type: str = "",
-    ) -> FieldMapping:
-        """Check ``mapping`` against ``schema`` and build the renaming.
-
-        Raises:
-            SinkConfigurationError: A mapped column is missing from the data, or two columns
-                would end up with the same destination name.
-        """
-        names = tuple(schema.names)
-        mapping = dict(mapping or {})
-        missing = [column for column in mapping if column not in names]
-        if missing:
-            raise SinkConfigurationError(
-                f"field_mapping names column(s) {', '.join(map(repr, missing))} that the data "
-                f"does not have; available columns: {', '.join(names)}",
-                destination=destination,
-                sink_type=sink_type,
-                hint="fix the field_mapping keys to use source column names",
-            )
-        targets = tuple(mapping.get(name, name) for name in names)
-        clashes = sorted({t for t in targets if targets.count(t) > 1})
-        if clashes:
-            raise SinkConfigurationError(
-                f"after field_mapping, several columns are named {', '.join(map(repr, clashes))}",
-                destination=destination,
-                sink_type=sink_type,
-                hint="map each column to a distinct destination field",
-            )
-        return cls(source_names=names, target_names=targets)
-
-    @property
-    def renames(self) -> bool:
-        """True when at least one column gets a new name."""
-        return self.source_names != self.target_names
-
-    def apply(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        """The batch with destination field names (zero-copy)."""
-        if not self.renames:
-            return batch
-        return batch.rename_columns(list(self.target_names))
-
-    def target_schema(self, schema: pa.Schema) -> pa.Schema:
-        """``schema`` with destination field names."""
-        import pyarrow as pa
-
-        if not self.renames:
-            return schema
-        return pa.schema(
-            [field.with_name(name) for field, name in zip(schema, self.target_names, strict=True)],
-            metadata=schema.metadata,
-        )

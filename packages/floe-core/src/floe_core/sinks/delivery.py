@@ -41,8 +41,8 @@ if TYPE_CHECKING:
     from opentelemetry.context import Context
 
     from floe_core.sinks.base import BatchAck, Operation, Payload, Sink
-    from floe_core.sinks.batching import FieldMapping
     from floe_core.sinks.ratelimit import RateLimiter
+    from floe_core.sinks.shaping import FieldMapping
 
 __all__ = ["BatchOutcome", "BatchSender", "Delivered", "Rejected"]
 

@@ -3,7 +3,9 @@
 ``write(sink, data, operation=...)``:
 
 1. reads ``data`` as a stream of record batches (never concatenated whole);
-2. checks ``field_mapping`` against the data and renames columns;
+2. checks ``field_mapping`` and ``static_fields`` against the data, renames columns, nests
+   dotted targets (for a sink with ``nested_fields``) and adds the static fields
+   (:mod:`floe_core.sinks.shaping`);
 3. re-cuts the stream into batches of exactly ``batch_size`` rows (the sink's default when
    unset, capped by its ``max_batch_size``);
 4. encodes each batch in the calling thread (several at once through ``encode_many`` for a
@@ -47,17 +49,13 @@ from typing import TYPE_CHECKING, Any
 
 from floe_core.plugins.sink import EgressResult
 from floe_core.sinks.base import Operation
-from floe_core.sinks.batching import (
-    FieldMapping,
-    iter_record_batches,
-    rechunk,
-    resolve_batch_size,
-)
+from floe_core.sinks.batching import iter_record_batches, rechunk, resolve_batch_size
 from floe_core.sinks.delivery import BatchOutcome, BatchSender
 from floe_core.sinks.errors import SinkConfigurationError, sanitize
 from floe_core.sinks.idempotency import DeliveryChecksum, write_key
 from floe_core.sinks.ratelimit import RateLimiter
 from floe_core.sinks.retry import RetryPolicy
+from floe_core.sinks.shaping import FieldMapping
 from floe_core.sinks.tracing import (
     ATTR_SINK_BYTES,
     ATTR_SINK_ROWS_REJECTED,
@@ -335,6 +333,8 @@ def _run(
     mapping = FieldMapping.for_schema(
         schema,
         sink.config.field_mapping,
+        static_fields=sink.config.static_fields,
+        nested=capabilities.nested_fields,
         destination=sink.destination,
         sink_type=sink.sink_type,
     )

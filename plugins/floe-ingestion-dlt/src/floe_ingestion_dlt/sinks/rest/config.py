@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from floe_core.plugins.sink import StaticValue, split_field_path
 from floe_core.sinks import settings_error
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -20,6 +21,14 @@ AUTH_SECRET_KEYS: dict[str, list[str]] = {
 }
 
 _API_KEY_HEADER_ONLY = "api_key_header applies only with auth 'api_key'"
+
+_RESULT_PATHS = (
+    "result_ok_path",
+    "result_status_path",
+    "result_message_path",
+    "result_index_path",
+    "result_id_path",
+)
 
 # Headers floe sets itself, or that would put a credential in floe.yaml.
 _RESERVED_HEADERS = {"authorization", "content-type", "content-length", "host", "idempotency-key"}
@@ -45,6 +54,20 @@ class RestApiSettings(BaseModel):
         verify_tls: Verify the server certificate.
         health_path: Path probed by ``create_sink``; defaults to ``path``.
         health_method: Method of the probe.
+        id_field: Where each record gets a copy of its key (dots nest), e.g. ``id``.
+        id_from: The record field (after ``field_mapping``; dots nest) whose value it copies.
+        envelope_fields: Constant keys of the envelope, beside the records (``body: envelope``
+            only), e.g. ``{allOrNone: false}``.
+        results_path: JSONPath to the per-record results in an answer (2xx, 207 included);
+            unset: a 2xx answer accepts every record of the request.
+        result_ok_path: In each result, a boolean: true = the record was accepted.
+        result_status_path: In each result, an HTTP-like status: 2xx = accepted.
+        result_message_path: In each result, the message(s) kept for a refused record.
+        result_index_path: In each result, the record's position in the request (0-based).
+        result_id_path: In each result, the key(s) (``id_field`` values) of its records.
+        timestamp_format: ``iso8601`` (``"2024-05-01T12:30:00.000000Z"``) or ``epoch_millis``.
+        decimal_format: ``string`` (every digit kept) or ``number`` (a JSON number, as a double).
+        boolean_format: ``boolean`` (``true``), ``string`` (``"true"``) or ``integer`` (``1``).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -64,6 +87,18 @@ class RestApiSettings(BaseModel):
     verify_tls: bool = True
     health_path: str | None = None
     health_method: Literal["HEAD", "GET", "OPTIONS"] = "HEAD"
+    id_field: str | None = Field(default=None, min_length=1)
+    id_from: str | None = Field(default=None, min_length=1)
+    envelope_fields: dict[str, StaticValue] = Field(default_factory=dict)
+    results_path: str | None = Field(default=None, min_length=1)
+    result_ok_path: str | None = Field(default=None, min_length=1)
+    result_status_path: str | None = Field(default=None, min_length=1)
+    result_message_path: str | None = Field(default=None, min_length=1)
+    result_index_path: str | None = Field(default=None, min_length=1)
+    result_id_path: str | None = Field(default=None, min_length=1)
+    timestamp_format: Literal["iso8601", "epoch_millis"] = "iso8601"
+    decimal_format: Literal["string", "number"] = "string"
+    boolean_format: Literal["boolean", "string", "integer"] = "boolean"
     token: SecretStr | None = None
     username: str | None = None
     password: SecretStr | None = None
@@ -86,7 +121,15 @@ class RestApiSettings(BaseModel):
             )
         return value
 
-    @field_validator("record_id_path")
+    @field_validator(
+        "record_id_path",
+        "results_path",
+        "result_ok_path",
+        "result_status_path",
+        "result_message_path",
+        "result_index_path",
+        "result_id_path",
+    )
     @classmethod
     def _jsonpath(cls, value: str | None) -> str | None:
         if value is None:
@@ -126,6 +169,87 @@ class RestApiSettings(BaseModel):
                 f"envelope_key applies only with body 'envelope' (body is {self.body!r})",
                 key="envelope_key",
                 hint="remove envelope_key or set `body: envelope`",
+            )
+        return self
+
+    @field_validator("id_field", "id_from")
+    @classmethod
+    def _field_path(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                split_field_path(value)
+            except ValueError as exc:
+                raise settings_error(
+                    str(exc), hint="separate nested names with single dots, e.g. properties.email"
+                ) from exc
+        return value
+
+    @model_validator(mode="after")
+    def _record_key(self) -> RestApiSettings:
+        for present, missing, example in (
+            ("id_field", "id_from", "id_from: email"),
+            ("id_from", "id_field", "id_field: id"),
+        ):
+            if getattr(self, present) is not None and getattr(self, missing) is None:
+                raise settings_error(
+                    f"{present} needs {missing}",
+                    key=missing,
+                    hint=f"set {missing} (e.g. `{example}`), or remove {present}",
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _envelope_fields(self) -> RestApiSettings:
+        if self.envelope_fields and self.body != "envelope":
+            raise settings_error(
+                f"envelope_fields applies only with body 'envelope' (body is {self.body!r})",
+                key="envelope_fields",
+                hint="set `body: envelope` and envelope_key, or remove envelope_fields",
+            )
+        if self.envelope_key is not None and self.envelope_key in self.envelope_fields:
+            raise settings_error(
+                f"envelope_fields sets {self.envelope_key!r}, where the records go",
+                key="envelope_fields",
+                hint="remove it from envelope_fields, or choose another envelope_key",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _results(self) -> RestApiSettings:
+        named = [name for name in _RESULT_PATHS if getattr(self, name) is not None]
+        if named and self.results_path is None:
+            raise settings_error(
+                f"{', '.join(named)} need(s) results_path",
+                key="results_path",
+                hint="set results_path to the per-record results, e.g. '$.results[*]'",
+            )
+        for first, second in (
+            ("result_ok_path", "result_status_path"),
+            ("result_index_path", "result_id_path"),
+        ):
+            if getattr(self, first) is not None and getattr(self, second) is not None:
+                raise settings_error(
+                    f"set {first} or {second}, not both", key=second, hint=f"remove {second}"
+                )
+        if (
+            self.results_path is not None
+            and self.result_ok_path is None
+            and self.result_status_path is None
+            and self.result_index_path is None
+            and self.result_id_path is None
+        ):
+            raise settings_error(
+                "results that list only refused records need result_index_path or "
+                "result_id_path to say which records they are",
+                key="result_index_path",
+                hint="set result_ok_path or result_status_path when every record has a "
+                "result (matched by position), or result_index_path / result_id_path",
+            )
+        if self.result_id_path is not None and self.id_field is None:
+            raise settings_error(
+                "result_id_path matches results by the records' id_field, which is not set",
+                key="id_field",
+                hint="set id_field and id_from, or use result_index_path",
             )
         return self
 

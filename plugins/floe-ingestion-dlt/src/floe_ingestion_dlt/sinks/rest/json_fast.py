@@ -12,14 +12,18 @@ run without the GIL, so the threads sending earlier bodies keep going meanwhile.
 - strings: ``\\`` and ``"`` escaped by substring replacement, only in columns that hold one;
   a value holding a control character (U+0000-U+001F) is escaped by orjson, on its own.
 - decimals, dates, times, timestamps: the reference's Arrow conversions, quoted.
-- anything else (binary, durations, nested types, ...): the reference conversion and orjson,
+- a column of nulls, or a dictionary of one value without nulls (how static fields arrive):
+  literal text, as the field's name is.
+- structs (the objects a dotted ``field_mapping`` target builds): their fields' text inline,
+  in the same kernel call as the record's (``null`` where a whole object is null).
+- anything else (binary, durations, lists, maps, ...): the reference conversion and orjson,
   one value at a time, for that column only.
 
 Setting up the kernels costs more than the reference path for a few rows, so fewer than
 :data:`MIN_ROWS` rows go through the reference path, and so do batches this module cannot
-write (no columns, repeated column names, strings that are not valid UTF-8, more text than one
-Arrow string array holds). The bytes are the same either way, so a batch's payload (and its
-idempotency key) does not depend on which batches it was encoded with.
+write (no columns, repeated column or struct field names, strings that are not valid UTF-8,
+more text than one Arrow string array holds). The bytes are the same either way, so a
+batch's payload (and its idempotency key) does not depend on which batches it was encoded with.
 """
 
 from __future__ import annotations
@@ -112,38 +116,104 @@ def _rows_of(batches: Sequence[pa.RecordBatch]) -> tuple[memoryview, memoryview]
 def _row_texts(batch: pa.RecordBatch) -> pa.Array:
     """``{"name":value,...},`` for every row of ``batch``."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    names = batch.schema.names
-    if not names or len(set(names)) != len(names):
-        raise _Unsupported
-    parts: list[Any] = []
-    literal = "{"
     try:
-        columns = [_plain(column) for column in batch.columns]
-        special = _hold_special_characters(columns)
-        for index, (name, column) in enumerate(zip(names, columns, strict=True)):
-            if index:
-                literal += ","
-            literal += orjson.dumps(name).decode() + ":"
-            text = _column_text(column, index in special)
-            values = text.values
-            if values.null_count == 0:
-                # Quotes and suffixes join the literal text around the value.
-                parts += [literal + text.before, values]
-                literal = text.after
-            else:
-                if text.before or text.after:
-                    values = pc.binary_join_element_wise(text.before, values, text.after, "")
-                parts += [literal, values]
-                literal = ""
-        parts.append(literal + "},")
-        return pc.binary_join_element_wise(
-            *parts, "", null_handling="replace", null_replacement=_NULL
-        )
+        return _object_texts(batch.schema.names, batch.columns, ",")
     except (pa.ArrowInvalid, pa.ArrowCapacityError, pa.ArrowNotImplementedError) as exc:
         # Invalid UTF-8, or more text than one string array holds: the reference decides.
         raise _Unsupported from exc
+
+
+@dataclass
+class _Leaves:
+    """The columns holding values, in the order their text appears in a record."""
+
+    columns: list[pa.Array]
+    raw: set[int]  # indexes of columns that hold complete JSON text already
+
+
+def _object_texts(names: Sequence[str], columns: Sequence[pa.Array], end: str) -> pa.Array:
+    """``{"name":value,...}`` followed by ``end``, for every row of ``columns``.
+
+    A struct column without null objects is written inline, its fields' text joined in the
+    same kernel call as the rest of the record; one with null objects gets its own text
+    (``null`` where the object is null).
+    """
+    import pyarrow.compute as pc
+
+    leaves = _Leaves([], set())
+    tokens = _tokens(names, columns, leaves)
+    special = _hold_special_characters(leaves.columns, leaves.raw)
+    parts: list[Any] = []
+    literal = ""
+    for token in tokens:
+        if isinstance(token, str):
+            literal += token
+            continue
+        column = leaves.columns[token]
+        text = _Text(column) if token in leaves.raw else _column_text(column, token in special)
+        values = text.values
+        if values.null_count == 0:
+            # Quotes and suffixes join the literal text around the value.
+            parts += [literal + text.before, values]
+            literal = text.after
+        else:
+            if text.before or text.after:
+                values = pc.binary_join_element_wise(text.before, values, text.after, "")
+            parts += [literal, values]
+            literal = ""
+    parts.append(literal + end)
+    return pc.binary_join_element_wise(*parts, "", null_handling="replace", null_replacement=_NULL)
+
+
+def _tokens(names: Sequence[str], columns: Sequence[pa.Array], leaves: _Leaves) -> list[str | int]:
+    """A record's literal text and (as indexes into ``leaves``) the columns between them."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not names or len(set(names)) != len(names):
+        raise _Unsupported
+    tokens: list[str | int] = ["{"]
+    for index, (name, column) in enumerate(zip(names, columns, strict=True)):
+        tokens.append(("," if index else "") + orjson.dumps(name).decode() + ":")
+        constant = _constant_text(column)
+        if constant is not None:
+            # The same value in every row (a static field): literal text, no per-row work.
+            tokens.append(constant)
+            continue
+        column = _plain(column)
+        if pa.types.is_struct(column.type):
+            fields = [field.name for field in column.type]
+            children = column.flatten()
+            if column.null_count == 0:
+                tokens += _tokens(fields, children, leaves)
+                continue
+            text = _object_texts(fields, children, "")
+            leaves.raw.add(len(leaves.columns))
+            column = pc.if_else(column.is_valid(), text, pa.scalar(None, pa.string()))
+        tokens.append(len(leaves.columns))
+        leaves.columns.append(column)
+    tokens.append("}")
+    return tokens
+
+
+def _constant_text(column: pa.Array) -> str | None:
+    """The JSON text of the value every row holds, when that is plain to see: a column of
+    nulls, or a dictionary of one value with no null (how static fields arrive)."""
+    import pyarrow as pa
+
+    types = pa.types
+    if types.is_null(column.type):
+        return _NULL
+    if (
+        types.is_dictionary(column.type)
+        and len(column.dictionary) == 1
+        and column.null_count == 0
+        and len(column)
+    ):
+        (value,) = json_rows.column_values(column.dictionary)
+        return json_rows.dumps(value).decode()
+    return None
 
 
 def _plain(column: pa.Array) -> pa.Array:
@@ -160,8 +230,8 @@ def _plain(column: pa.Array) -> pa.Array:
     return column
 
 
-def _hold_special_characters(columns: list[pa.Array]) -> set[int]:
-    """Indexes of the string columns holding a character a JSON string must escape.
+def _hold_special_characters(columns: list[pa.Array], raw: set[int]) -> set[int]:
+    """Indexes of the string columns (not ``raw``) holding a character JSON must escape.
 
     One regex search over each column's character data as a whole (null slots included, which
     can only cause a harmless extra escaping pass), for all columns in one call: much cheaper
@@ -170,7 +240,9 @@ def _hold_special_characters(columns: list[pa.Array]) -> set[int]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    indexes = [i for i, column in enumerate(columns) if pa.types.is_string(column.type)]
+    indexes = [
+        i for i, column in enumerate(columns) if i not in raw and pa.types.is_string(column.type)
+    ]
     if not indexes:
         return set()
     texts = pa.chunked_array([_all_characters(columns[i]) for i in indexes], pa.binary())

@@ -18,8 +18,10 @@ float                       number; NaN and infinities become ``null`` (JSON has
 binary                      string, base64
 duration                    number of seconds
 dictionary                  its values, converted as above
-list / struct / map         arrays / objects; nested timestamps as ISO-8601, nested decimals as
-                            strings; a map becomes an array of ``[key, value]`` pairs
+struct                      object; each field converted as above (a timestamp inside an object
+                            is spelled as at the top level)
+list / map                  arrays; nested timestamps as ISO-8601, nested decimals as strings;
+                            a map becomes an array of ``[key, value]`` pairs
 ==========================  =====================================================================
 
 Here each batch is turned into Python values once (``to_pylist`` per column) and serialised
@@ -88,6 +90,8 @@ def _converter_for(arrow_type: pa.DataType) -> _Converter | None:
         return _timestamp_to_iso
     if types.is_date(arrow_type) or types.is_time(arrow_type) or types.is_decimal(arrow_type):
         return _to_string
+    if types.is_struct(arrow_type):
+        return _struct_converter(arrow_type)
     if types.is_dictionary(arrow_type):
         inner = _converter_for(arrow_type.value_type)
 
@@ -97,6 +101,26 @@ def _converter_for(arrow_type: pa.DataType) -> _Converter | None:
 
         return decode
     return None
+
+
+def _struct_converter(arrow_type: pa.StructType) -> _Converter | None:
+    """Converts each field of a struct as it would be converted as a column of its own."""
+    import pyarrow as pa
+
+    converters = [_converter_for(field.type) for field in arrow_type]
+    if all(converter is None for converter in converters):
+        return None
+    names = [field.name for field in arrow_type]
+
+    def convert(column: pa.Array) -> pa.Array:
+        children = [
+            child if converter is None else converter(child)
+            for converter, child in zip(converters, column.flatten(), strict=True)
+        ]
+        mask = column.is_null() if column.null_count else None
+        return pa.StructArray.from_arrays(children, names=names, mask=mask)
+
+    return convert
 
 
 def _to_string(column: pa.Array) -> pa.Array:

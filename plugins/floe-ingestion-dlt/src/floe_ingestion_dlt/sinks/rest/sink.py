@@ -19,6 +19,15 @@ destination's ``config`` merged with its secret (see :class:`RestApiSettings`)::
     verify_tls: true
     health_path: /v1/health               # probed by create_sink; default: path
     health_method: HEAD                   # HEAD | GET | OPTIONS
+    id_field: id                          # a copy of the record's id_from field, first
+    id_from: properties.email
+    envelope_fields: {allOrNone: false}   # beside the records (envelope only)
+    results_path: "$.errors[*]"           # per-record results -> rejected rows (see results)
+    result_id_path: "$.context.ids[*]"    # or result_index_path; result_ok_path / _status_path
+    result_message_path: "$.message"
+    timestamp_format: iso8601             # iso8601 | epoch_millis (see records)
+    decimal_format: string                # string | number
+    boolean_format: boolean               # boolean | string | integer
 
 Secret keys: ``token`` (bearer), ``username`` + ``password`` (basic), ``api_key``, and
 optionally ``base_url``.
@@ -40,10 +49,18 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 from floe_core.secrets.redact import credential_values, redact
-from floe_core.sinks.base import BatchAck, Operation, Payload, Sink, SinkCapabilities
+from floe_core.sinks.base import (
+    BatchAck,
+    Operation,
+    Payload,
+    RowRejection,
+    Sink,
+    SinkCapabilities,
+)
 from floe_core.sinks.errors import (
     PluginError,
     SinkConfigurationError,
+    SinkWriteError,
     config_error_from_validation,
 )
 from pydantic import BaseModel, ValidationError
@@ -51,6 +68,8 @@ from pydantic import BaseModel, ValidationError
 from floe_ingestion_dlt.sinks.rest import json_fast, json_rows
 from floe_ingestion_dlt.sinks.rest.config import AUTH_SECRET_KEYS, SECRET_FIELDS, RestApiSettings
 from floe_ingestion_dlt.sinks.rest.errors import SINK_TYPE, HttpErrors, parse_retry_after
+from floe_ingestion_dlt.sinks.rest.records import RecordShape
+from floe_ingestion_dlt.sinks.rest.results import ResultMapping, UnmatchedResult
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -78,6 +97,8 @@ class RestApiSink(Sink):
         encode_group_rows=8192,
         # Each row is sent to the endpoint, which creates or updates it.
         operations=frozenset({Operation.UPSERT}),
+        # JSON records nest: `ltv: properties.ltv` in field_mapping builds {"properties": ...}.
+        nested_fields=True,
     )
     settings_model: ClassVar[type[BaseModel]] = RestApiSettings
     secret_fields: ClassVar[frozenset[str]] = SECRET_FIELDS
@@ -136,7 +157,21 @@ class RestApiSink(Sink):
             if secret is not None
         ] + credential_values(settings.headers)  # e.g. an X-Auth-Token kept in the Secret
         self._id_path = self._compile_id_path(settings.record_id_path)
+        self._shape = RecordShape.from_settings(settings)
+        self._results = ResultMapping.from_settings(settings)
+        self._envelope = self._envelope_parts(settings)
         return settings
+
+    @staticmethod
+    def _envelope_parts(settings: RestApiSettings) -> tuple[bytes, bytes] | None:
+        """The text before and after the records of an envelope body."""
+        if settings.body != "envelope":
+            return None
+        fields = b"".join(
+            json_rows.dumps(name) + b":" + json_rows.dumps(value) + b","
+            for name, value in settings.envelope_fields.items()
+        )
+        return b"{" + fields + json_rows.dumps(settings.envelope_key) + b":", b"}"
 
     @staticmethod
     def _compile_id_path(expression: str | None) -> Any:
@@ -237,6 +272,16 @@ class RestApiSink(Sink):
             max_batch_size=1 if self.settings.body == "record" else None,
         )
 
+    def open(self, schema: pa.Schema) -> None:
+        """Check that the records have the field ``id_from`` names, and not ``id_field``."""
+        problem = self._shape.check(schema)
+        if problem is not None:
+            raise self._config_error(
+                problem,
+                "id_from names a field of the records as field_mapping shapes them "
+                "(e.g. properties.email); id_field must be a new field",
+            )
+
     def encode(self, batch: pa.RecordBatch, operation: Operation | None = None) -> Payload:
         """The request body for ``batch`` (see ``json_rows`` for how values are written)."""
         return self.encode_many([batch], operation)[0]
@@ -245,18 +290,21 @@ class RestApiSink(Sink):
         self, batches: Sequence[pa.RecordBatch], operation: Operation | None = None
     ) -> list[Payload]:
         """The request bodies for consecutive batches, encoded together (much faster)."""
+        shaped = [self._shape.apply(batch) for batch in batches]
+        records = [batch for batch, _ in shaped]
         if self.settings.body == "record":
             if any(batch.num_rows != 1 for batch in batches):
                 raise ValueError("body 'record' sends one row per request")
-            bodies = json_fast.json_objects(batches)
+            bodies = json_fast.json_objects(records)
         else:
-            bodies = json_fast.json_arrays(batches)
-            if self.settings.body == "envelope":
-                key = json_rows.dumps(self.settings.envelope_key)
-                bodies = [b"".join((b"{", key, b":", body, b"}")) for body in bodies]
+            bodies = json_fast.json_arrays(records)
+            if self._envelope is not None:
+                before, after = self._envelope
+                bodies = [b"".join((before, body, after)) for body in bodies]
+        # Payload.data: the records' keys, to match per-record results to records.
         return [
-            Payload(rows=batch.num_rows, body=body, operation=Operation.UPSERT)
-            for batch, body in zip(batches, bodies, strict=True)
+            Payload(rows=batch.num_rows, body=body, data=keys, operation=Operation.UPSERT)
+            for (batch, keys), body in zip(shaped, bodies, strict=True)
         ]
 
     def send(self, payload: Payload, idempotency_key: str) -> BatchAck:
@@ -272,7 +320,12 @@ class RestApiSink(Sink):
             raise self._map_transport_error(exc) from exc
         if not response.is_success:
             raise self._status_error(response)
-        return BatchAck(rows_confirmed=payload.rows, record_ids=self._record_ids(response))
+        rejections = self._rejections(response, payload)
+        return BatchAck(
+            rows_confirmed=payload.rows - len(rejections),
+            record_ids=self._record_ids(response),
+            rejections=rejections,
+        )
 
     def dispose(self) -> None:
         """Close the connection pool."""
@@ -291,6 +344,37 @@ class RestApiSink(Sink):
             return []
         matches = self._id_path.find(document)
         return [str(match.value) for match in matches if match.value is not None]
+
+    def _rejections(self, response: httpx.Response, payload: Payload) -> list[RowRejection]:
+        """The records a 2xx answer refuses, per ``results_path`` (none when it is unset)."""
+        if self._results is None or not response.content:
+            return []
+        import orjson
+
+        try:
+            document = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            return []
+
+        def keys() -> list[str]:
+            values = [] if payload.data is None else payload.data.to_pylist()
+            return [v if isinstance(v, str) else orjson.dumps(v).decode() for v in values]
+
+        try:
+            found = self._results.rejections(document, payload.rows, keys)
+        except UnmatchedResult as exc:
+            raise SinkWriteError(
+                redact(
+                    f"{self.identity} answered HTTP {response.status_code}: {exc}",
+                    self.secret_values,
+                ),
+                destination=self.destination,
+                sink_type=self.sink_type,
+                http_status=response.status_code,
+                hint="check result_index_path / result_id_path against the API's answers",
+            ) from exc
+        secrets = self.secret_values
+        return [RowRejection(r.position, redact(r.reason, secrets)) for r in found]
 
     def _errors(self) -> HttpErrors:
         return HttpErrors(

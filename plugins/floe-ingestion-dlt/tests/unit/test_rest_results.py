@@ -1,0 +1,73 @@
+"""Per-record answers mapped to the rows a request refused (``sinks/rest/results.py``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from floe_core.sinks.base import RowRejection
+from floe_ingestion_dlt.sinks.rest.config import RestApiSettings
+from floe_ingestion_dlt.sinks.rest.results import ResultMapping, UnmatchedResult
+
+
+def _mapping(**settings: Any) -> ResultMapping:
+    mapping = ResultMapping.from_settings(RestApiSettings(base_url="http://api", **settings))
+    assert mapping is not None
+    return mapping
+
+
+def _no_keys() -> list[str]:
+    raise AssertionError("keys are not needed here")
+
+
+@pytest.mark.requirement("R14")
+def test_a_multi_status_answer_refuses_the_records_whose_status_is_not_2xx() -> None:
+    mapping = _mapping(
+        results_path="$.results[*]",
+        result_status_path="$.status",
+        result_index_path="$.index",
+        result_message_path="$.error.message",
+    )
+    answer = {
+        "results": [
+            {"index": 0, "status": 201},
+            {"index": 2, "status": "409", "error": {"message": "duplicate email"}},
+            {"index": 1, "status": 200},
+        ]
+    }
+    assert mapping.rejections(answer, 3, _no_keys) == [RowRejection(2, "duplicate email")]
+
+
+@pytest.mark.requirement("R14")
+def test_positional_results_and_the_whole_result_as_message_when_no_message_path() -> None:
+    mapping = _mapping(results_path="$[*]", result_ok_path="$.success")
+    answer = [{"success": True}, {"success": False, "errors": [{"statusCode": "X"}]}]
+    assert mapping.rejections(answer, 2, _no_keys) == [
+        RowRejection(1, '{"success":false,"errors":[{"statusCode":"X"}]}')
+    ]
+
+
+@pytest.mark.requirement("R14")
+def test_results_matched_by_key_refuse_every_record_with_that_key() -> None:
+    mapping = _mapping(
+        id_field="id",
+        id_from="email",
+        results_path="$.errors[*]",
+        result_id_path="$.context.ids[*]",
+        result_message_path="$.message",
+    )
+    answer = {"errors": [{"message": "invalid", "context": {"ids": ["b", 7]}}]}
+    assert mapping.rejections(answer, 4, lambda: ["a", "b", "7", "b"]) == [
+        RowRejection(1, "invalid"),
+        RowRejection(2, "invalid"),
+        RowRejection(3, "invalid"),
+    ]
+
+
+@pytest.mark.requirement("R14")
+def test_a_refusal_naming_no_record_of_the_request_is_not_dropped() -> None:
+    mapping = _mapping(
+        results_path="$.errors[*]", result_index_path="$.index", result_message_path="$.msg"
+    )
+    with pytest.raises(UnmatchedResult, match="names no record of the request: bad"):
+        mapping.rejections({"errors": [{"index": 5, "msg": "bad"}]}, 3, _no_keys)
