@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -45,6 +46,9 @@ class Recorder:
     reject_ids: set[int] = field(default_factory=set)
     echo_headers_on_error: bool = False
     echo_on_error: str = ""  # put as is in the "detail" of every error body
+    delay: float = 0.0  # seconds to wait before answering each data request
+    gate: threading.Event = field(default_factory=threading.Event)  # data requests wait for it
+    waiting: int = 0  # data requests received and not yet answered
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -60,6 +64,7 @@ class Recorder:
 @pytest.fixture
 def http_server() -> Iterator[Recorder]:
     recorder = Recorder()
+    recorder.gate.set()
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -88,6 +93,13 @@ def http_server() -> Iterator[Recorder]:
                 self._refuse(401, "unauthorized")
                 return
             if self.command in {"POST", "PUT", "PATCH"}:
+                with recorder.lock:
+                    recorder.waiting += 1
+                recorder.gate.wait()
+                with recorder.lock:
+                    recorder.waiting -= 1
+                if recorder.delay:
+                    time.sleep(recorder.delay)
                 if recorder.fail_with is not None:
                     self._refuse(recorder.fail_with, "refused")
                     return
@@ -213,6 +225,23 @@ class FloeProject:
             return source.batches().read_all().sort_by("customer_id").to_pylist()
 
 
+def floe_process(*args: str, cwd: Path = REPO) -> subprocess.Popen[str]:
+    """Start the installed ``floe`` console script in a fresh process, without waiting."""
+    floe = Path(sys.executable).with_name("floe")
+    return subprocess.Popen(
+        [str(floe), *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def wait_for(condition: Any, what: str, timeout: float = 120.0) -> None:
+    """Poll ``condition()`` until it is true; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
 def run_floe(
     *args: str, cwd: Path = REPO, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -290,6 +319,8 @@ class Helpers:
 
     pg_rows = staticmethod(pg_rows)
     run_floe = staticmethod(run_floe)
+    floe_process = staticmethod(floe_process)
+    wait_for = staticmethod(wait_for)
     as_json_value = staticmethod(as_json_value)
     json_receipts = staticmethod(json_receipts)
 

@@ -7,6 +7,7 @@ in memory); the plugin shipped with floe is exercised by the integration tests.
 from __future__ import annotations
 
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,8 @@ import pytest
 from floe_core.compiler import EgressPlan, compile_project
 from floe_core.demo.data import create_customers_table
 from floe_core.egress.destinations import select_destinations
-from floe_core.egress.errors import EgressConfigError
+from floe_core.egress.errors import EgressConfigError, LeaseHeldError
+from floe_core.egress.lease import Leases
 from floe_core.egress.receipt import Receipt, RunStatus
 from floe_core.egress.runner import EgressRunner
 from floe_core.egress.state import StateStore, state_url_for
@@ -134,7 +136,9 @@ class Project:
             registry.register(plugin)
         return registry
 
-    def run(self, *names: str, run_all: bool = False) -> list[Receipt]:
+    def run(
+        self, *names: str, run_all: bool = False, clock: Callable[[], float] = time.time
+    ) -> list[Receipt]:
         plan = self.plan()
         with self.state() as state:
             runner = EgressRunner(
@@ -142,6 +146,7 @@ class Project:
                 registry=self.registry(),
                 secrets=SecretResolver.for_project(self.root, environ={}),
                 state=state,
+                clock=clock,
             )
             return runner.run(select_destinations(plan, list(names), run_all))
 
@@ -399,3 +404,32 @@ def test_an_empty_table_is_a_successful_run_of_zero_rows(project: Project) -> No
     assert receipt.status is RunStatus.SUCCESS
     assert (receipt.rows_read, receipt.rows_delivered, receipt.snapshot_id) == (0, 0, None)
     assert project.sent == []
+
+
+@pytest.mark.requirement("B9")
+def test_a_destination_held_by_a_live_run_is_refused_and_a_dead_holder_taken_over(
+    project: Project,
+) -> None:
+    now = 1_800_000_000.0
+    dead = Receipt(run_id="dead-run", destination="people", sink_type="recorder")
+    with project.state() as state:
+        state.start_run(dead)
+        Leases(state, seconds=120, clock=lambda: now).acquire(
+            "people", "dead-run", host="pod-7", pid=99
+        )
+
+    with pytest.raises(LeaseHeldError, match="run dead-run on host pod-7, pid 99, started"):
+        project.run("people", clock=lambda: now + 60)
+    assert project.sent == []
+    [receipt] = project.run("people", clock=lambda: now + 121)
+
+    assert receipt.status is RunStatus.SUCCESS and len(project.sent) == ROWS
+    with project.state() as state:
+        runs = {run.run_id: run for run in state.runs("people")}
+        assert Leases(state).holder("people") is None  # released at the end
+    assert runs["dead-run"].status is RunStatus.FAILED
+    assert runs["dead-run"].finished_at is not None
+    assert "interrupted" in runs["dead-run"].errors[-1]
+    refused = [r for r in runs.values() if r.run_id not in {"dead-run", receipt.run_id}]
+    assert [r.status for r in refused] == [RunStatus.FAILED]
+    assert "being delivered by another run" in refused[0].errors[0]

@@ -9,7 +9,8 @@
     │                           column the source table lacks, no plugin for the sink type)
     ├── SecretError             a ``connection_secret_ref`` cannot be resolved
     │                           (floe_core.secrets.errors: not found, key missing, backend)
-    └── StateStoreError         the run-history database cannot be opened or written
+    ├── StateStoreError         the run-history database cannot be opened or written
+    └── LeaseHeldError          another run is delivering to the destination right now
 
 Errors raised by sink plugins (``floe_core.sinks.errors``) are ``FloeError`` subclasses too;
 the CLI prints any ``FloeError`` as a one-screen message with its hint, never a traceback.
@@ -22,6 +23,7 @@ from floe_core.errors import FloeError
 
 __all__ = [
     "EgressConfigError",
+    "LeaseHeldError",
     "StateStoreError",
 ]
 
@@ -32,3 +34,7 @@ class EgressConfigError(FloeError):
 
 class StateStoreError(FloeError):
     """The state store (run history) could not be opened, read or written."""
+
+
+class LeaseHeldError(FloeError):
+    """Another run holds the destination's lease: this run was refused before sending."""

@@ -6,6 +6,8 @@ A run has two phases, so that bad input never sends a byte:
    keys the sink needs, open the Iceberg table at its current snapshot, check that the field
    mapping names only columns the table has, and let the plugin build the sink (which checks
    the destination is reachable and accepts the credentials). Any failure stops the whole run.
+   Before any of this, the run takes the destination's lease (:mod:`floe_core.egress.lease`):
+   while another run delivers to it, this one is refused.
 2. **Deliver** each destination in turn: stream the table batch by batch into the plugin's
    ``write`` and store the receipt. A destination that fails here does not stop the others.
 
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from floe_core.compiler import CompiledDestination, EgressPlan
+    from floe_core.egress.lease import LeaseKeeper, Leases
     from floe_core.egress.progress import Progress
     from floe_core.egress.state import StateStore
     from floe_core.iceberg.source import IcebergSource
@@ -62,6 +65,7 @@ class _Prepared:
     sink: Any
     receipt: Receipt
     prepare_seconds: float
+    lease: LeaseKeeper
     rejected_errors: list[str] = field(default_factory=list)
 
 
@@ -74,6 +78,7 @@ class EgressRunner:
         secrets: Resolves ``connection_secret_ref`` and the catalog's ``credential_secret_ref``.
         state: Where receipts, rejected rows and checkpoints are stored.
         progress: Told how delivery advances; nothing is shown when None.
+        clock: Seconds since the epoch, for destination leases (a test passes a fake).
     """
 
     def __init__(
@@ -84,13 +89,19 @@ class EgressRunner:
         secrets: SecretResolver,
         state: StateStore,
         progress: Progress | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        from floe_core.egress.lease import Leases, lease_seconds
+
         self.plan = plan
         self.registry = registry
         self.secrets = secrets
         self.state = state
         self.progress = progress
         self.log = get_logger()
+        self.leases: Leases = Leases(
+            state, seconds=lease_seconds(plan.manifest.state.lease_seconds), clock=clock
+        )
 
     def run(self, destinations: Sequence[CompiledDestination]) -> list[Receipt]:
         """Prepare every destination, then deliver each; return one receipt per destination.
@@ -125,7 +136,9 @@ class EgressRunner:
             span("floe.egress.prepare", _span_attributes(receipt)),
         ):
             source = None
+            keeper = None
             try:
+                keeper = self._take_lease(receipt)
                 plugin = self._plugin(destination)
                 secret = self.secrets.resolve(
                     destination.connection_secret_ref, destination=destination.name
@@ -139,6 +152,8 @@ class EgressRunner:
             except BaseException as exc:
                 if source is not None:
                     source.close()
+                if keeper is not None:
+                    _stop_keeping(keeper)
                 self._record_failed_preparation(receipt, exc, time.perf_counter() - started)
                 raise
         self.log.info(
@@ -147,7 +162,31 @@ class EgressRunner:
             source_table=destination.source_table,
             snapshot_id=receipt.snapshot_id,
         )
-        return _Prepared(destination, plugin, source, sink, receipt, time.perf_counter() - started)
+        return _Prepared(
+            destination, plugin, source, sink, receipt, time.perf_counter() - started, keeper
+        )
+
+    def _take_lease(self, receipt: Receipt) -> LeaseKeeper:
+        """Hold the destination for this run; a run found dead holding it is marked failed.
+
+        Raises:
+            LeaseHeldError: Another live run is delivering to the destination.
+        """
+        from floe_core.egress.lease import LeaseKeeper
+
+        lease = self.leases.acquire(receipt.destination, receipt.run_id)
+        dead = lease.taken_over
+        if dead is not None:
+            self.log.warning(
+                "egress.lease_taken_over", previous_run_id=dead.run_id, host=dead.host, pid=dead.pid
+            )
+            self.state.mark_interrupted(
+                dead.run_id,
+                f"interrupted: the run stopped without finishing ({dead.host}, pid {dead.pid} "
+                f"renewed its lease for the last time {self.leases.seconds:g} s or more before "
+                f"run {receipt.run_id} took it over)",
+            )
+        return LeaseKeeper(self.leases, lease, log=self.log)
 
     def _open_source(self, destination: CompiledDestination) -> IcebergSource:
         from floe_core.iceberg.source import IcebergSource
@@ -349,6 +388,14 @@ def _release(item: _Prepared) -> None:
         except Exception as exc:  # releasing must not hide the run's own outcome
             get_logger().warning("egress.dispose_failed", error=_error_text(exc))
     item.source.close()
+    _stop_keeping(item.lease)
+
+
+def _stop_keeping(keeper: LeaseKeeper) -> None:
+    try:
+        keeper.stop()
+    except StateStoreError as exc:  # the lease then expires on its own
+        get_logger().warning("egress.lease_not_released", error=str(exc))
 
 
 def _error_text(exc: BaseException) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -145,6 +145,15 @@ class StateStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def table(self, role: str) -> sa.Table:
+        """One of the tables of :func:`~floe_core.egress.state_tables.state_tables`, by role."""
+        return self._t[role]
+
+    def transaction(self, action: str) -> AbstractContextManager[sa.Connection]:
+        """A connection in a transaction; a database error becomes a ``StateStoreError``
+        saying the store could not ``action`` (e.g. "take a lease in")."""
+        return self._transaction(action)
+
     # --- runs ---------------------------------------------------------------------------
 
     def start_run(self, receipt: Receipt) -> None:
@@ -159,6 +168,29 @@ class StateStore:
         self._write(
             "update a run in", runs.update().where(runs.c.run_id == receipt.run_id).values(values)
         )
+
+    def mark_interrupted(self, run_id: str, reason: str) -> None:
+        """Record that run ``run_id``, still ``running`` in the history, died: ``failed``,
+        with ``reason``; the counts it stored are kept."""
+        runs = self._t["runs"]
+        with self._transaction("update a run in") as conn:
+            row = conn.execute(
+                self._sa.select(runs.c.errors).where(
+                    runs.c.run_id == run_id, runs.c.status == RunStatus.RUNNING.value
+                )
+            ).first()
+            if row is None:
+                return
+            errors = [*json.loads(row.errors or "[]"), reason]
+            conn.execute(
+                runs.update()
+                .where(runs.c.run_id == run_id, runs.c.status == RunStatus.RUNNING.value)
+                .values(
+                    status=RunStatus.FAILED.value,
+                    finished_at=utc_now(),
+                    errors=json.dumps(errors, ensure_ascii=False),
+                )
+            )
 
     def runs(self, destination: str | None = None, limit: int = 20) -> list[Receipt]:
         """Stored receipts, newest first, optionally for one destination."""

@@ -10,6 +10,8 @@ Tables (all prefixed ``floe_`` so they can share a database):
   last delivered and the run that delivered it (the basis of a primary-key diff).
 - ``floe_rejected_rows``: rows a destination refused, as JSON, with the reason and the run;
   ``resolved_run_id`` is set once a later run delivers them.
+- ``floe_leases``: per destination, the run allowed to deliver to it now (its host, pid, start
+  time) and when that lease expires unless renewed (seconds since the epoch).
 - ``floe_state_meta``: the schema version of these tables.
 """
 
@@ -30,7 +32,8 @@ def state_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
     """Define the state tables on ``metadata``.
 
     Returns:
-        The tables by role: ``runs``, ``fingerprints``, ``checkpoints``, ``rejected``, ``meta``.
+        The tables by role: ``runs``, ``fingerprints``, ``checkpoints``, ``rejected``,
+        ``leases``, ``meta``.
     """
     import sqlalchemy as sa
 
@@ -83,6 +86,16 @@ def state_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("rejected_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("resolved_run_id", sa.String(64)),
     )
+    leases = sa.Table(
+        "floe_leases",
+        metadata,
+        sa.Column("destination", sa.String(255), primary_key=True),
+        sa.Column("run_id", sa.String(64), nullable=False),
+        sa.Column("host", sa.String(255), nullable=False),
+        sa.Column("pid", sa.Integer, nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.Float, nullable=False),
+    )
     meta = sa.Table(
         "floe_state_meta",
         metadata,
@@ -94,5 +107,6 @@ def state_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         "fingerprints": fingerprints,
         "checkpoints": checkpoints,
         "rejected": rejected,
+        "leases": leases,
         "meta": meta,
     }
