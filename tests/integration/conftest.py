@@ -49,6 +49,10 @@ class Recorder:
     delay: float = 0.0  # seconds to wait before answering each data request
     gate: threading.Event = field(default_factory=threading.Event)  # data requests wait for it
     waiting: int = 0  # data requests received and not yet answered
+    accept_limit: int | None = None  # data requests beyond this many are answered 503...
+    hang_over_limit: bool = False  # ...or, when set, not answered until ``release_hung`` is set
+    release_hung: threading.Event = field(default_factory=threading.Event)
+    _accepted: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -94,6 +98,18 @@ def http_server() -> Iterator[Recorder]:
                 return
             if self.command in {"POST", "PUT", "PATCH"}:
                 with recorder.lock:
+                    over = recorder.accept_limit is not None and (
+                        recorder._accepted >= recorder.accept_limit
+                    )
+                    recorder._accepted += 0 if over else 1
+                if over:
+                    if recorder.hang_over_limit:
+                        with recorder.lock:
+                            recorder.waiting += 1
+                        recorder.release_hung.wait()
+                    self._refuse(503, "unavailable")
+                    return
+                with recorder.lock:
                     recorder.waiting += 1
                 recorder.gate.wait()
                 with recorder.lock:
@@ -131,6 +147,7 @@ def http_server() -> Iterator[Recorder]:
     try:
         yield recorder
     finally:
+        recorder.release_hung.set()
         server.shutdown()
         server.server_close()
 
@@ -225,11 +242,18 @@ class FloeProject:
             return source.batches().read_all().sort_by("customer_id").to_pylist()
 
 
-def floe_process(*args: str, cwd: Path = REPO) -> subprocess.Popen[str]:
+def floe_process(
+    *args: str, cwd: Path = REPO, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     """Start the installed ``floe`` console script in a fresh process, without waiting."""
     floe = Path(sys.executable).with_name("floe")
     return subprocess.Popen(
-        [str(floe), *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [str(floe), *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
     )
 
 

@@ -110,3 +110,22 @@ def test_unreachable_state_database_is_a_clear_error_without_password() -> None:
 def test_invalid_state_url() -> None:
     with pytest.raises(StateStoreError, match="not a valid SQLAlchemy URL"):
         StateStore("not a url")
+
+
+@pytest.mark.requirement("B9")
+def test_a_store_made_by_an_older_floe_gets_the_new_columns(tmp_path: Path) -> None:
+    import sqlite3
+
+    url = state_url_for(tmp_path, environ={})
+    old = _receipt("crm", datetime(2026, 1, 1, tzinfo=UTC), rows_delivered=5)
+    with StateStore(url) as store:
+        store.start_run(old)
+    with sqlite3.connect(tmp_path / ".floe" / "state.db") as conn:
+        conn.execute("ALTER TABLE floe_runs DROP COLUMN rows_skipped")
+
+    with StateStore(url) as store:
+        new = _receipt("crm", datetime(2026, 1, 2, tzinfo=UTC), rows_skipped=7)
+        store.start_run(new)
+        runs = store.runs("crm")
+
+    assert [(r.rows_delivered, r.rows_skipped) for r in runs] == [(0, 7), (5, 0)]

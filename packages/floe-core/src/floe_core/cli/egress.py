@@ -5,9 +5,12 @@
 - ``0`` every destination delivered every row;
 - ``3`` partial: a destination delivered some rows and rejected others (kept in the state
   store with the reason); 2 stays what it is for every command, a usage error;
-- ``1`` failure: a destination failed, or nothing was sent because the input is wrong (the
-  project does not validate, an unknown destination, a missing Secret or key, an unreachable
-  catalog, a missing table or column, credentials the destination refuses).
+- ``1`` failure: a destination failed (it stopped: unreachable, retries exhausted, its sink
+  stopped the write), or nothing was sent because the input is wrong (the project does not
+  validate, an unknown destination, a missing Secret or key, an unreachable catalog, a missing
+  table or column, credentials the destination refuses, another run holding the destination);
+- ``130`` interrupted (Ctrl-C): the destination being delivered stopped after its batches in
+  flight and is recorded as failed with what it delivered; a new run resumes it.
 
 Receipts go to stdout (a table, or JSON with ``--json``); logs (JSON lines, with the run id)
 and the progress bar go to stderr.
@@ -68,6 +71,7 @@ def run_command(
     """
     from floe_core.compiler import InvalidProjectError
     from floe_core.egress.arrow_memory import prefer_jemalloc
+    from floe_core.egress.errors import RunInterruptedError
     from floe_core.egress.observability import configure_logging, setup_tracing, span
     from floe_core.egress.receipt import exit_code
     from floe_core.errors import FloeError
@@ -81,6 +85,13 @@ def run_command(
             receipts = _run(names or [], run_all, spec, manifest, as_json, run_span, ctx.obj)
     except InvalidProjectError:
         raise typer.Exit(1) from None  # its problems are already printed
+    except RunInterruptedError as exc:
+        _print_receipts(exc.receipts, as_json)
+        _print_interrupted(exc.message)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except KeyboardInterrupt:
+        _print_interrupted("interrupted; run again to resume")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     except FloeError as exc:
         _print_error(exc, as_json)
         raise typer.Exit(1) from None
@@ -88,6 +99,16 @@ def run_command(
         tracing.shutdown()
     _print_receipts(receipts, as_json)
     raise typer.Exit(exit_code(receipts))
+
+
+#: Exit code of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
+
+
+def _print_interrupted(message: str) -> None:
+    from floe_core.cli.output import console
+
+    console(stderr=True).print(message, style="bold yellow", markup=False, highlight=False)
 
 
 def _run(

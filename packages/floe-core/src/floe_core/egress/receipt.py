@@ -80,6 +80,9 @@ class Receipt:
         idempotency_key: Deterministic key of the delivered rows, from the sink plugin.
         plugin: Name of the plugin that wrote.
         errors: Sanitized error messages.
+        rows_skipped: Rows not sent because the destination already had them: delivered by
+            an earlier run that did not finish (same snapshot), or recognised by the
+            destination's own delivery log. Not counted in ``rows_delivered``.
     """
 
     run_id: str
@@ -99,6 +102,7 @@ class Receipt:
     idempotency_key: str = ""
     plugin: str = ""
     errors: list[str] = field(default_factory=list)
+    rows_skipped: int = 0
 
     @property
     def rows_per_second(self) -> float:
@@ -171,6 +175,8 @@ def receipt_table(receipt: Receipt) -> RenderableType:
     table.add_row("rows read", f"{receipt.rows_read:,}")
     table.add_row("rows delivered", f"{receipt.rows_delivered:,}")
     table.add_row("rows rejected", f"{receipt.rows_rejected:,}")
+    if receipt.rows_skipped:
+        table.add_row("rows skipped", f"{receipt.rows_skipped:,} (already at the destination)")
     table.add_row("bytes sent", _bytes(receipt.bytes_transmitted))
     table.add_row("duration", f"{receipt.duration_seconds:.3f} s")
     table.add_row("rows/s", f"{receipt.rows_per_second:,.0f}")

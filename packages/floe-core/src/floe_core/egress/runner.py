@@ -12,7 +12,10 @@ A run has two phases, so that bad input never sends a byte:
    ``write`` and store the receipt. A destination that fails here does not stop the others.
 
 Every run's receipt is stored in the state store, together with rows the destination rejected
-and, after a complete delivery, a checkpoint of the source snapshot.
+and, after a complete delivery, a checkpoint of the source snapshot. As the destination confirms
+batches they are recorded in the run journal (:mod:`floe_core.egress.journal`); a run after one
+that did not finish, on the same snapshot, does not send the batches that one delivered (for a
+sink built on floe's engine, ``SinkPlugin``).
 
 The sink's connection config is the destination's ``config`` merged with its Secret's keys (a
 key in both comes from the Secret). Like every path in a project, a relative path in it (a
@@ -23,13 +26,16 @@ of its settings are paths (``Sink.project_paths``).
 from __future__ import annotations
 
 import dataclasses
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from floe_core.egress.destinations import catalog_config, require_secret_keys
-from floe_core.egress.errors import EgressConfigError, StateStoreError
+from floe_core.egress.errors import EgressConfigError, RunInterruptedError, StateStoreError
 from floe_core.egress.observability import (
     get_logger,
     record_error,
@@ -66,7 +72,9 @@ class _Prepared:
     receipt: Receipt
     prepare_seconds: float
     lease: LeaseKeeper
+    stop: threading.Event
     rejected_errors: list[str] = field(default_factory=list)
+    resume: frozenset[str] = frozenset()  # keys of batches unfinished runs delivered
 
 
 class EgressRunner:
@@ -91,6 +99,7 @@ class EgressRunner:
         progress: Progress | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        from floe_core.egress.journal import RunJournal
         from floe_core.egress.lease import Leases, lease_seconds
 
         self.plan = plan
@@ -102,6 +111,8 @@ class EgressRunner:
         self.leases: Leases = Leases(
             state, seconds=lease_seconds(plan.manifest.state.lease_seconds), clock=clock
         )
+        self.journal = RunJournal(state)
+        self._interrupted = threading.Event()
 
     def run(self, destinations: Sequence[CompiledDestination]) -> list[Receipt]:
         """Prepare every destination, then deliver each; return one receipt per destination.
@@ -109,6 +120,9 @@ class EgressRunner:
         Raises:
             FloeError: Preparing a destination failed (nothing was sent to any destination);
                 its failed receipt is stored in the run history.
+            RunInterruptedError: Ctrl-C during delivery: the destination being delivered
+                stopped after its batches in flight and was recorded as failed with its true
+                counts; destinations after it were not started. The receipts are in it.
         """
         prepared: list[_Prepared] = []
         try:
@@ -118,7 +132,16 @@ class EgressRunner:
             for item in prepared:
                 _release(item)
             raise
-        return [self._deliver(item) for item in prepared]
+        receipts: list[Receipt] = []
+        for index, item in enumerate(prepared):
+            if self._interrupted.is_set():
+                for rest in prepared[index:]:
+                    _release(rest)
+                raise RunInterruptedError(receipts)
+            receipts.append(self._deliver(item))
+        if self._interrupted.is_set():
+            raise RunInterruptedError(receipts)
+        return receipts
 
     # --- prepare ------------------------------------------------------------------------
 
@@ -137,8 +160,9 @@ class EgressRunner:
         ):
             source = None
             keeper = None
+            stop = threading.Event()  # set on Ctrl-C, or when another run took the lease over
             try:
-                keeper = self._take_lease(receipt)
+                keeper = self._take_lease(receipt, on_lost=stop.set)
                 plugin = self._plugin(destination)
                 secret = self.secrets.resolve(
                     destination.connection_secret_ref, destination=destination.name
@@ -162,11 +186,20 @@ class EgressRunner:
             source_table=destination.source_table,
             snapshot_id=receipt.snapshot_id,
         )
-        return _Prepared(
-            destination, plugin, source, sink, receipt, time.perf_counter() - started, keeper
+        prepared = _Prepared(
+            destination,
+            plugin,
+            source,
+            sink,
+            receipt,
+            time.perf_counter() - started,
+            keeper,
+            stop,
         )
+        prepared.resume = self._resume_point(receipt)
+        return prepared
 
-    def _take_lease(self, receipt: Receipt) -> LeaseKeeper:
+    def _take_lease(self, receipt: Receipt, on_lost: Callable[[], None]) -> LeaseKeeper:
         """Hold the destination for this run; a run found dead holding it is marked failed.
 
         Raises:
@@ -182,11 +215,39 @@ class EgressRunner:
             )
             self.state.mark_interrupted(
                 dead.run_id,
-                f"interrupted: the run stopped without finishing ({dead.host}, pid {dead.pid} "
-                f"renewed its lease for the last time {self.leases.seconds:g} s or more before "
-                f"run {receipt.run_id} took it over)",
+                rows_delivered=self.journal.rows_confirmed(dead.run_id),
+                reason=f"interrupted: the run stopped without finishing ({dead.host}, pid "
+                f"{dead.pid} renewed its lease for the last time {self.leases.seconds:g} s or "
+                f"more before run {receipt.run_id} took it over)",
             )
-        return LeaseKeeper(self.leases, lease, log=self.log)
+        return LeaseKeeper(self.leases, lease, on_lost=on_lost, log=self.log)
+
+    # --- run journal --------------------------------------------------------------------
+
+    def _resume_point(self, receipt: Receipt) -> frozenset[str]:
+        """Keys of the batches of this snapshot that runs which did not finish delivered."""
+        try:
+            done = self.journal.confirmed(receipt.destination, receipt.snapshot_id)
+        except StateStoreError as exc:  # then everything is sent, as without a journal
+            self.log.warning("egress.journal_not_read", error=str(exc))
+            return frozenset()
+        if done:
+            self.log.info("egress.resuming", batches_done=len(done), rows_done=sum(done.values()))
+        return frozenset(done)
+
+    def _journal_options(self, item: _Prepared) -> dict[str, Any]:
+        """What the run journal adds to a write: batches not to send, and where to record."""
+        receipt = item.receipt
+
+        def confirmed(key: str, rows: int) -> None:
+            try:
+                self.journal.record(
+                    receipt.destination, receipt.run_id, receipt.snapshot_id, key, rows
+                )
+            except StateStoreError as exc:  # a later resume re-sends this batch
+                self.log.warning("egress.journal_not_written", error=str(exc))
+
+        return {"confirmed": item.resume, "on_confirmed": confirmed}
 
     def _open_source(self, destination: CompiledDestination) -> IcebergSource:
         from floe_core.iceberg.source import IcebergSource
@@ -277,13 +338,10 @@ class EgressRunner:
                 if self.progress is not None:
                     self.progress.start(receipt.destination, item.source.row_count)
                 reader = counter.wrap(item.source.batches())
-                result = item.plugin.write(
-                    item.sink,
-                    reader,
-                    on_progress=self._on_progress,
-                    on_rejected=self._on_rejected(item),
-                )
-                _apply_result(receipt, result, item.rejected_errors)
+                result, stop_error = self._write(item, reader)
+                _apply_result(receipt, result, item.rejected_errors, stop_error)
+                if item.stop.is_set():
+                    receipt.errors.append(self._stop_reason(item, receipt))
             except KeyboardInterrupt:
                 receipt.status = RunStatus.FAILED
                 receipt.errors.append("interrupted")
@@ -300,7 +358,7 @@ class EgressRunner:
                 )
             finally:
                 if self.progress is not None:
-                    self.progress.finish()
+                    self.progress.finish(receipt.status is not RunStatus.FAILED)
                 receipt.rows_read = counter.rows
                 receipt.finished_at = utc_now()
                 receipt.duration_seconds = item.prepare_seconds + time.perf_counter() - started
@@ -314,10 +372,40 @@ class EgressRunner:
             rows_read=receipt.rows_read,
             rows_delivered=receipt.rows_delivered,
             rows_rejected=receipt.rows_rejected,
+            rows_skipped=receipt.rows_skipped,
             bytes=receipt.bytes_transmitted,
             duration_seconds=round(receipt.duration_seconds, 3),
         )
         return receipt
+
+    def _write(self, item: _Prepared, reader: Any) -> tuple[Any, BaseException | None]:
+        """Deliver through the plugin: the result, and the error that stopped it (if known).
+
+        A plugin built on floe's engine (``SinkPlugin``) gets the run journal, says what
+        stopped the write, and is stopped cleanly by Ctrl-C (after the batches in flight);
+        any other plugin gets ``on_progress`` and ``on_rejected`` only.
+        """
+        from floe_core.sinks.plugin import SinkPlugin
+
+        options: dict[str, Any] = {
+            "on_progress": self._on_progress,
+            "on_rejected": self._on_rejected(item),
+        }
+        if not isinstance(item.plugin, SinkPlugin):
+            return item.plugin.write(item.sink, reader, **options), None
+        with _stopped_by_ctrl_c(item.stop, self._interrupted):
+            outcome = item.plugin.deliver(
+                item.sink, reader, **options, **self._journal_options(item), stop=item.stop
+            )
+        return outcome.result, outcome.error
+
+    def _stop_reason(self, item: _Prepared, receipt: Receipt) -> str:
+        if self._interrupted.is_set():
+            return f"interrupted after {receipt.rows_delivered} rows delivered; run again to resume"
+        return (
+            "stopped: another run took over this destination's lease (this run did not "
+            f"renew it for {self.leases.seconds:g} s); run again to resume"
+        )
 
     def _on_progress(self, rows_done: int) -> None:
         if self.progress is not None:
@@ -339,6 +427,8 @@ class EgressRunner:
     def _store(self, receipt: Receipt) -> None:
         try:
             self.state.finish_run(receipt)
+            if receipt.status in (RunStatus.SUCCESS, RunStatus.PARTIAL):
+                self.journal.clear(receipt.destination)
             if receipt.status is RunStatus.SUCCESS:
                 self.state.save_checkpoint(
                     receipt.destination, receipt.source_table, receipt.snapshot_id, receipt.run_id
@@ -365,19 +455,46 @@ class _RowCounter:
             yield batch
 
 
-def _apply_result(receipt: Receipt, result: Any, extra_errors: list[str]) -> None:
+def _apply_result(
+    receipt: Receipt, result: Any, extra_errors: list[str], stop_error: BaseException | None
+) -> None:
     receipt.rows_delivered = int(result.rows_delivered)
     receipt.rows_rejected = int(getattr(result, "rows_rejected", 0) or 0)
+    receipt.rows_skipped = int(getattr(result, "rows_skipped", 0) or 0)
     receipt.bytes_transmitted = int(result.bytes_transmitted)
     receipt.checksum = str(result.checksum)
     receipt.idempotency_key = str(result.idempotency_key)
     receipt.errors = [*map(str, result.errors), *extra_errors]
-    if result.success and not receipt.rows_rejected and not extra_errors:
+    if stop_error is not None:
+        receipt.status = RunStatus.FAILED  # stopped: unreachable, retries exhausted, Ctrl-C
+    elif result.success and not receipt.rows_rejected and not extra_errors:
         receipt.status = RunStatus.SUCCESS
-    elif receipt.rows_delivered > 0:
-        receipt.status = RunStatus.PARTIAL
+    elif receipt.rows_rejected or extra_errors:
+        receipt.status = RunStatus.PARTIAL  # went through; the refused rows are kept
     else:
         receipt.status = RunStatus.FAILED
+
+
+@contextmanager
+def _stopped_by_ctrl_c(stop: threading.Event, interrupted: threading.Event) -> Iterator[None]:
+    """While delivering, the first Ctrl-C sets ``stop`` (the write ends after the batches in
+    flight, so what they delivered is counted and journaled); a second one interrupts at once.
+    Outside the main thread, signals cannot be handled and nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(signum: int, frame: object) -> None:
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+        interrupted.set()
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, handle)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _release(item: _Prepared) -> None:

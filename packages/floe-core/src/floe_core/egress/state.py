@@ -110,9 +110,27 @@ class StateStore:
             self._engine = sa.create_engine(self.url, pool_pre_ping=True)
             with self._engine.begin() as conn:
                 self._metadata.create_all(conn, checkfirst=True)
+                self._add_missing_columns(conn)
                 self._check_version(conn)
         except (sa.exc.SQLAlchemyError, ImportError) as exc:
             raise self._error("open", exc) from exc
+
+    def _add_missing_columns(self, conn: sa.Connection) -> None:
+        """Add columns a newer floe defined to tables an older one created (each has a server
+        default, so existing rows stay valid)."""
+        sa = self._sa
+        inspector = sa.inspect(conn)
+        for table in self._metadata.sorted_tables:
+            present = {column["name"] for column in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                kind = column.type.compile(dialect=conn.dialect)
+                default = getattr(column.server_default, "arg", None)
+                clause = f" NOT NULL DEFAULT {default}" if default is not None else ""
+                conn.execute(
+                    sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}{clause}')
+                )
 
     def _check_version(self, conn: sa.Connection) -> None:
         meta = self._t["meta"]
@@ -169,13 +187,14 @@ class StateStore:
             "update a run in", runs.update().where(runs.c.run_id == receipt.run_id).values(values)
         )
 
-    def mark_interrupted(self, run_id: str, reason: str) -> None:
+    def mark_interrupted(self, run_id: str, reason: str, rows_delivered: int = 0) -> None:
         """Record that run ``run_id``, still ``running`` in the history, died: ``failed``,
-        with ``reason``; the counts it stored are kept."""
+        with ``reason``, and ``rows_delivered`` (what its journal shows confirmed) unless the
+        count it stored is higher."""
         runs = self._t["runs"]
         with self._transaction("update a run in") as conn:
             row = conn.execute(
-                self._sa.select(runs.c.errors).where(
+                self._sa.select(runs.c.errors, runs.c.rows_delivered).where(
                     runs.c.run_id == run_id, runs.c.status == RunStatus.RUNNING.value
                 )
             ).first()
@@ -189,6 +208,7 @@ class StateStore:
                     status=RunStatus.FAILED.value,
                     finished_at=utc_now(),
                     errors=json.dumps(errors, ensure_ascii=False),
+                    rows_delivered=max(int(row.rows_delivered or 0), rows_delivered),
                 )
             )
 
@@ -363,6 +383,7 @@ def _run_row(receipt: Receipt) -> dict[str, Any]:
         "rows_read": receipt.rows_read,
         "rows_delivered": receipt.rows_delivered,
         "rows_rejected": receipt.rows_rejected,
+        "rows_skipped": receipt.rows_skipped,
         "bytes_transmitted": receipt.bytes_transmitted,
         "duration_seconds": receipt.duration_seconds,
         "checksum": receipt.checksum,
@@ -385,6 +406,7 @@ def _receipt(row: Any) -> Receipt:
         rows_read=row.rows_read,
         rows_delivered=row.rows_delivered,
         rows_rejected=row.rows_rejected,
+        rows_skipped=row.rows_skipped or 0,
         bytes_transmitted=row.bytes_transmitted,
         duration_seconds=row.duration_seconds,
         checksum=row.checksum,

@@ -10,6 +10,9 @@ Tables (all prefixed ``floe_`` so they can share a database):
   last delivered and the run that delivered it (the basis of a primary-key diff).
 - ``floe_rejected_rows``: rows a destination refused, as JSON, with the reason and the run;
   ``resolved_run_id`` is set once a later run delivers them.
+- ``floe_run_batches``: the run journal: each batch a destination confirmed, as it was confirmed
+  (run, source snapshot, the batch's idempotency key, its rows), kept until a run of that
+  destination goes through, so that a run after one that did not finish skips those batches.
 - ``floe_leases``: per destination, the run allowed to deliver to it now (its host, pid, start
   time) and when that lease expires unless renewed (seconds since the epoch).
 - ``floe_state_meta``: the schema version of these tables.
@@ -33,7 +36,7 @@ def state_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
 
     Returns:
         The tables by role: ``runs``, ``fingerprints``, ``checkpoints``, ``rejected``,
-        ``leases``, ``meta``.
+        ``journal``, ``leases``, ``meta``.
     """
     import sqlalchemy as sa
 
@@ -52,6 +55,7 @@ def state_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("rows_read", sa.BigInteger, nullable=False, default=0),
         sa.Column("rows_delivered", sa.BigInteger, nullable=False, default=0),
         sa.Column("rows_rejected", sa.BigInteger, nullable=False, default=0),
+        sa.Column("rows_skipped", sa.BigInteger, nullable=False, default=0, server_default="0"),
         sa.Column("bytes_transmitted", sa.BigInteger, nullable=False, default=0),
         sa.Column("duration_seconds", sa.Float, nullable=False, default=0.0),
         sa.Column("checksum", sa.String(128), nullable=False, default=""),
@@ -86,6 +90,16 @@ def state_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("rejected_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("resolved_run_id", sa.String(64)),
     )
+    journal = sa.Table(
+        "floe_run_batches",
+        metadata,
+        sa.Column("run_id", sa.String(64), primary_key=True),
+        sa.Column("batch_key", sa.String(64), primary_key=True),
+        sa.Column("destination", sa.String(255), nullable=False, index=True),
+        sa.Column("snapshot_id", sa.BigInteger),
+        sa.Column("rows", sa.BigInteger, nullable=False),
+        sa.Column("confirmed_at", sa.DateTime(timezone=True), nullable=False),
+    )
     leases = sa.Table(
         "floe_leases",
         metadata,
@@ -107,6 +121,7 @@ def state_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         "fingerprints": fingerprints,
         "checkpoints": checkpoints,
         "rejected": rejected,
+        "journal": journal,
         "leases": leases,
         "meta": meta,
     }
