@@ -114,3 +114,40 @@ def _journaled(state: StateStore) -> int:
     table = state.table("journal")
     with state.transaction("read the journal of") as conn:
         return sum(row.rows for row in conn.execute(table.select()))
+
+
+@pytest.mark.requirement("B6")
+def test_ctrl_c_stops_after_the_batches_in_flight_records_the_truth_and_resumes(
+    h: Any, make_project: Any, http_server: Recorder
+) -> None:
+    project = _project(make_project, http_server)
+    http_server.delay = 0.2  # 20 batches, 4 in flight: Ctrl-C lands in the middle
+
+    interrupted = h.floe_process("egress", "run", "crm", "--spec", project.spec, "--json")
+    try:
+        h.wait_for(lambda: len(http_server.requests) >= 3, "3 batches answered")
+        interrupted.send_signal(signal.SIGINT)
+        out, err = interrupted.communicate(timeout=120)
+    finally:
+        if interrupted.poll() is None:
+            interrupted.kill()
+    at_server = len(http_server.records)
+
+    assert interrupted.returncode == 130, err
+    [receipt] = json.loads(out)["receipts"]
+    assert receipt["status"] == "failed"
+    assert receipt["rows_delivered"] == at_server < ROWS
+    assert f"interrupted after {at_server} rows delivered; run again to resume" in err
+    history = json.loads(
+        h.run_floe("egress", "history", "crm", "--spec", project.spec, "--json").stdout
+    )["runs"]
+    assert [(r["status"], r["rows_delivered"]) for r in history] == [("failed", at_server)]
+
+    http_server.delay = 0.0
+    resumed = h.run_floe("egress", "run", "crm", "--spec", project.spec, "--json")
+
+    assert resumed.returncode == 0, resumed.stderr
+    [second] = h.json_receipts(resumed)
+    assert (second["rows_delivered"], second["rows_skipped"]) == (ROWS - at_server, at_server)
+    received = _received(http_server)
+    assert sorted(received) == list(range(1, ROWS + 1)) and set(received.values()) == {1}

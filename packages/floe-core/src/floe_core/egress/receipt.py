@@ -6,8 +6,12 @@ store as run history. It never holds a secret: only names, counts, hashes and sa
 Exit codes of ``floe egress run`` follow from the receipts (see :func:`exit_code`):
 
 - ``0``: every destination succeeded, every row delivered;
-- ``3``: partial: at least one destination delivered some rows and rejected others;
-- ``1``: failure: a destination failed, or the run could not start (configuration errors).
+- ``3``: partial: at least one destination went through and the destination refused some rows
+  (kept in the state store);
+- ``1``: failure: a destination stopped (unreachable, retries exhausted, interrupted), or the
+  run could not start (configuration errors, another run holding the destination).
+
+A Ctrl-C ends ``floe egress run`` with 130 (see :mod:`floe_core.cli.egress`).
 """
 
 from __future__ import annotations
