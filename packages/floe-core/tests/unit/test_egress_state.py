@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from floe_core.egress.errors import StateStoreError
 from floe_core.egress.receipt import Receipt, RunStatus, new_run_id
+from floe_core.egress.rejects import RejectedRows
 from floe_core.egress.state import StateStore, state_url_for
 
 
@@ -71,17 +72,37 @@ def test_row_fingerprints_replace_per_key(store: StateStore) -> None:
 
 
 @pytest.mark.requirement("B9")
-def test_rejected_rows_kept_with_reason_and_resolved(store: StateStore) -> None:
-    store.save_rejected_rows(
-        "crm", "run-a", [{"id": 1, "email": "not-an-email", "name": "Zoë"}], "HTTP 422: bad email"
+def test_rejected_rows_kept_once_per_identity_with_attempts_and_resolved(
+    store: StateStore,
+) -> None:
+    bad = {"id": 1, "email": "not-an-email", "name": "Zoë"}
+    gone = {"id": 2, "email": "x", "name": "Al"}
+    store.save_rejected_rows("crm", "run-a", [bad, gone], "HTTP 422: bad email")
+    store.save_rejected_rows("crm", "run-b", [bad], "HTTP 422: still bad")
+    store.save_rejected_rows("crm", "run-b", [bad], "HTTP 422: bad email", key_columns=["id"])
+
+    by_content, by_gone, by_key = store.rejected_rows("crm")
+    assert (by_content.row, by_content.reason, by_content.run_id) == (
+        bad,
+        "HTTP 422: still bad",
+        "run-b",
     )
-    rows = store.rejected_rows("crm")
-    assert [(r.row, r.reason, r.run_id) for r in rows] == [
-        ({"id": 1, "email": "not-an-email", "name": "Zoë"}, "HTTP 422: bad email", "run-a")
-    ]
-    store.resolve_rejected_rows([rows[0].id], "run-b")
-    assert store.rejected_rows("crm") == []
-    assert store.rejected_rows("crm", unresolved_only=False)[0].resolved_run_id == "run-b"
+    assert by_content.attempts == 2 and by_content.key.startswith("sha256:")
+    assert by_content.first_seen <= by_content.rejected_at
+    assert (by_gone.attempts, by_key.key, by_key.attempts) == (1, "[1]", 1)
+
+    rejects = RejectedRows(store)
+    resolved, dropped = rejects.settle(
+        "crm", "run-c", seen={by_content.key, by_key.key}, refused={by_key.key}
+    )
+
+    assert (resolved, dropped) == (1, 1)  # refused again: stays; not in the source: dropped
+    assert [r.key for r in store.rejected_rows("crm")] == [by_key.key]
+    everything = store.rejected_rows("crm", unresolved_only=False)
+    assert {r.key: r.resolved_run_id for r in everything} == {
+        by_content.key: "run-c",
+        by_key.key: None,
+    }
 
 
 @pytest.mark.requirement("B9")

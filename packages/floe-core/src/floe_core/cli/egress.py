@@ -1,4 +1,4 @@
-"""``floe egress run`` and ``floe egress history``.
+"""``floe egress run``, ``floe egress history`` and ``floe egress rejected``.
 
 ``floe egress run NAME... | --all`` exits with:
 
@@ -29,9 +29,10 @@ if TYPE_CHECKING:
 
     from floe_core.compiler import CompileResult, EgressPlan
     from floe_core.egress.receipt import Receipt
+    from floe_core.egress.rejects import RejectedRow
     from floe_core.errors import FloeError
 
-__all__ = ["egress_app", "history_command", "run_command", "wide_console"]
+__all__ = ["egress_app", "history_command", "rejected_command", "run_command", "wide_console"]
 
 egress_app = typer.Typer(
     name="egress",
@@ -303,5 +304,62 @@ def _print_history(runs: list[Receipt], name: str | None, as_json: bool) -> None
             f"{run.rows_per_second:,.0f}",
             str(run.snapshot_id) if run.snapshot_id is not None else "-",
             run.run_id[:12],
+        )
+    out.print(table)
+
+
+@egress_app.command("rejected")
+def rejected_command(
+    name: Annotated[str, typer.Argument(help="The destination.", show_default=False)],
+    spec: SpecOption = Path("floe.yaml"),
+    manifest: ManifestOption = None,
+    include_resolved: Annotated[
+        bool, typer.Option("--all", help="Include rows delivered since they were refused.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """List the rows a destination refused and no run has delivered since.
+
+    One line per row (its primary key values, or a hash of its content): the latest reason,
+    how many runs it was refused in, when first and last. Every run retries them.
+    """
+    from floe_core.egress.state import StateStore, state_url_for
+    from floe_core.errors import FloeError
+
+    try:
+        project_dir, configured = _state_location(spec, manifest)
+        with StateStore(state_url_for(project_dir, configured)) as store:
+            rows = store.rejected_rows(name, unresolved_only=not include_resolved)
+    except FloeError as exc:
+        _print_error_only(exc, as_json)
+        raise typer.Exit(1) from None
+    _print_rejected(rows, name, as_json)
+
+
+def _print_rejected(rows: list[RejectedRow], name: str, as_json: bool) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from floe_core.cli.output import print_json
+    from floe_core.egress.observability import redactor
+
+    if as_json:
+        print_json({"destination": name, "rejected": [redactor.data(r.to_dict()) for r in rows]})
+        return
+    out = wide_console(160)
+    if not rows:
+        out.print(f"no rejected rows for {name}", markup=False)
+        return
+    table = Table(title=f"floe egress rejected: {name} ({len(rows)})", title_justify="left")
+    for column in ("key", "reason", "attempts", "first seen (UTC)", "last seen (UTC)", "resolved"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(
+            Text(row.key),
+            Text(redactor.text(row.reason)),
+            str(row.attempts),
+            row.first_seen.strftime("%Y-%m-%d %H:%M:%S"),
+            row.rejected_at.strftime("%Y-%m-%d %H:%M:%S"),
+            Text(row.resolved_run_id[:12]) if row.resolved_run_id else "-",
         )
     out.print(table)

@@ -44,6 +44,7 @@ from floe_core.egress.observability import (
     span,
 )
 from floe_core.egress.receipt import Receipt, RunStatus, new_run_id, utc_now
+from floe_core.egress.rejects import RejectTracker, row_identity
 from floe_core.errors import FloeError
 
 if TYPE_CHECKING:
@@ -75,6 +76,7 @@ class _Prepared:
     stop: threading.Event
     rejected_errors: list[str] = field(default_factory=list)
     resume: frozenset[str] = frozenset()  # keys of batches unfinished runs delivered
+    rejects: RejectTracker = field(default_factory=lambda: RejectTracker(set()))
 
 
 class EgressRunner:
@@ -197,6 +199,7 @@ class EgressRunner:
             stop,
         )
         prepared.resume = self._resume_point(receipt)
+        prepared.rejects = self._outstanding_rejects(destination)
         return prepared
 
     def _take_lease(self, receipt: Receipt, on_lost: Callable[[], None]) -> LeaseKeeper:
@@ -221,6 +224,38 @@ class EgressRunner:
                 f"more before run {receipt.run_id} took it over)",
             )
         return LeaseKeeper(self.leases, lease, on_lost=on_lost, log=self.log)
+
+    # --- rejected rows ------------------------------------------------------------------
+
+    def _outstanding_rejects(self, destination: CompiledDestination) -> RejectTracker:
+        from floe_core.egress.rejects import RejectedRows
+
+        key_columns = getattr(destination, "primary_key", None) or None
+        try:
+            outstanding = RejectedRows(self.state).outstanding_keys(destination.name)
+        except StateStoreError as exc:
+            self.log.warning("egress.rejects_not_read", error=str(exc))
+            outstanding = set()
+        return RejectTracker(outstanding, key_columns)
+
+    def _settle_rejects(self, item: _Prepared) -> None:
+        """After a run that went through and sent every batch, outstanding rejects it
+        delivered are resolved and those gone from the source dropped."""
+        from floe_core.egress.rejects import RejectedRows
+
+        receipt, tracker = item.receipt, item.rejects
+        if not tracker.outstanding or item.resume:
+            return
+        if receipt.status not in (RunStatus.SUCCESS, RunStatus.PARTIAL):
+            return
+        try:
+            resolved, dropped = RejectedRows(self.state).settle(
+                receipt.destination, receipt.run_id, seen=tracker.seen, refused=tracker.refused
+            )
+        except StateStoreError as exc:
+            receipt.errors.append(f"rejected rows not updated: {exc}")
+            return
+        self.log.info("egress.rejects_settled", resolved=resolved, dropped=dropped)
 
     # --- run journal --------------------------------------------------------------------
 
@@ -327,7 +362,7 @@ class EgressRunner:
     def _deliver(self, item: _Prepared) -> Receipt:
         receipt = item.receipt
         started = time.perf_counter()
-        counter = _RowCounter()
+        counter = _RowCounter(item.rejects.watch)
         with (
             run_context(run_id=receipt.run_id, destination=receipt.destination),
             span("floe.egress.destination", _span_attributes(receipt)) as current,
@@ -340,6 +375,7 @@ class EgressRunner:
                 reader = counter.wrap(item.source.batches())
                 result, stop_error = self._write(item, reader)
                 _apply_result(receipt, result, item.rejected_errors, stop_error)
+                self._settle_rejects(item)
                 if item.stop.is_set():
                     receipt.errors.append(self._stop_reason(item, receipt))
             except KeyboardInterrupt:
@@ -415,12 +451,16 @@ class EgressRunner:
         def keep(rows: pa.Table, reason: str) -> None:
             reason = redactor.text(reason)
             self.log.warning("egress.rows_rejected", rows=rows.num_rows, reason=reason)
+            records = rows.to_pylist()
+            key_columns = item.rejects.key_columns
             try:
-                self.state.save_rejected_rows(
-                    item.receipt.destination, item.receipt.run_id, rows.to_pylist(), reason
+                keys = self.state.save_rejected_rows(
+                    item.receipt.destination, item.receipt.run_id, records, reason, key_columns
                 )
             except StateStoreError as exc:
                 item.rejected_errors.append(f"rejected rows not saved: {exc}")
+                keys = [row_identity(row, key_columns) for row in records]
+            item.rejects.refused.update(keys)
 
         return keep
 
@@ -439,10 +479,12 @@ class EgressRunner:
 
 
 class _RowCounter:
-    """Counts the rows that flow from the source into the plugin."""
+    """Counts the rows that flow from the source into the plugin, and shows each batch to
+    ``watch``."""
 
-    def __init__(self) -> None:
+    def __init__(self, watch: Callable[[pa.RecordBatch], None]) -> None:
         self.rows = 0
+        self._watch = watch
 
     def wrap(self, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
         import pyarrow as pa
@@ -452,6 +494,7 @@ class _RowCounter:
     def _count(self, reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
         for batch in reader:
             self.rows += batch.num_rows
+            self._watch(batch)
             yield batch
 
 

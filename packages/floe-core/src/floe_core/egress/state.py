@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from floe_core.egress.errors import StateStoreError
 from floe_core.egress.receipt import Receipt, RunStatus, utc_now
+from floe_core.egress.rejects import RejectedRow, RejectedRows
 from floe_core.egress.state_tables import SCHEMA_VERSION, state_tables
 
 if TYPE_CHECKING:
@@ -48,19 +49,6 @@ class Checkpoint:
     snapshot_id: int | None
     run_id: str
     updated_at: datetime
-
-
-@dataclass(frozen=True)
-class RejectedRow:
-    """A row a destination refused, kept to be reported and sent again."""
-
-    id: int
-    destination: str
-    run_id: str
-    row: dict[str, Any]
-    reason: str
-    rejected_at: datetime
-    resolved_run_id: str | None
 
 
 def _engine_url(url: str) -> str:
@@ -294,55 +282,23 @@ class StateStore:
         )
         return {row.primary_key: row.fingerprint for row in self._read(query)}
 
-    # --- rejected rows ------------------------------------------------------------------
+    # --- rejected rows ---------------------------------------------------------------
 
     def save_rejected_rows(
-        self, destination: str, run_id: str, rows: Sequence[Mapping[str, Any]], reason: str
-    ) -> None:
-        """Keep rows the destination refused, with the reason, for reporting and resending."""
-        if not rows:
-            return
-        now = utc_now()
-        records = [
-            {
-                "destination": destination,
-                "run_id": run_id,
-                "row_json": json.dumps(row, default=str, ensure_ascii=False),
-                "reason": reason,
-                "rejected_at": now,
-            }
-            for row in rows
-        ]
-        self._write("save rejected rows in", self._t["rejected"].insert(), records)
+        self,
+        destination: str,
+        run_id: str,
+        rows: Sequence[Mapping[str, Any]],
+        reason: str,
+        key_columns: Sequence[str] | None = None,
+    ) -> list[str]:
+        """Keep rows the destination refused (one record per row identity); see
+        :mod:`floe_core.egress.rejects`. Returns the rows' identities."""
+        return RejectedRows(self).keep(destination, run_id, rows, reason, key_columns)
 
     def rejected_rows(self, destination: str, *, unresolved_only: bool = True) -> list[RejectedRow]:
-        """Rejected rows of ``destination``, oldest first."""
-        table = self._t["rejected"]
-        query = table.select().where(table.c.destination == destination).order_by(table.c.id)
-        if unresolved_only:
-            query = query.where(table.c.resolved_run_id.is_(None))
-        return [
-            RejectedRow(
-                id=row.id,
-                destination=row.destination,
-                run_id=row.run_id,
-                row=json.loads(row.row_json),
-                reason=row.reason,
-                rejected_at=_aware(row.rejected_at) or utc_now(),
-                resolved_run_id=row.resolved_run_id,
-            )
-            for row in self._read(query)
-        ]
-
-    def resolve_rejected_rows(self, ids: Iterable[int], run_id: str) -> None:
-        """Mark rejected rows as delivered by ``run_id``."""
-        table = self._t["rejected"]
-        id_list = list(ids)
-        if id_list:
-            self._write(
-                "update rejected rows in",
-                table.update().where(table.c.id.in_(id_list)).values(resolved_run_id=run_id),
-            )
+        """Rejected rows of ``destination``, first refused first."""
+        return RejectedRows(self).records(destination, unresolved_only=unresolved_only)
 
     # --- plumbing -----------------------------------------------------------------------
 
