@@ -11,8 +11,9 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+import orjson
 import pyarrow as pa
 import pytest
 from floe_core.compiler import EgressPlan, compile_project
@@ -28,7 +29,16 @@ from floe_core.plugins import EgressResult, PluginMetadata, SinkConfig, SinkConn
 from floe_core.registry import PluginRegistry
 from floe_core.secrets.errors import SecretKeyMissingError, SecretNotFoundError
 from floe_core.secrets.resolver import SecretResolver
-from floe_core.sinks import SinkConfigurationError
+from floe_core.sinks import (
+    BatchAck,
+    Operation,
+    Payload,
+    Sink,
+    SinkCapabilities,
+    SinkConfigurationError,
+    SinkPlugin,
+)
+from floe_core.sinks.errors import SinkConnectionError, SinkWriteError
 
 ROWS = 250
 TOKEN = "good-token-7c1e55"
@@ -433,3 +443,78 @@ def test_a_destination_held_by_a_live_run_is_refused_and_a_dead_holder_taken_ove
     refused = [r for r in runs.values() if r.run_id not in {"dead-run", receipt.run_id}]
     assert [r.status for r in refused] == [RunStatus.FAILED]
     assert "being delivered by another run" in refused[0].errors[0]
+
+
+class EngineSink(Sink):
+    """Refuses rows whose ``customer_id`` is listed; unreachable from call ``down_from`` on."""
+
+    sink_type: ClassVar[str] = "engine_sink"
+    capabilities: ClassVar[SinkCapabilities] = SinkCapabilities(
+        default_batch_size=50, splits_rejected_batches=True
+    )
+
+    def __init__(self, config: SinkConfig) -> None:
+        super().__init__(config)
+        self.refuse = set(config.connection_config.get("refuse", []))
+        self.down_from = config.connection_config.get("down_from")
+        self.calls = 0
+        self.rows: list[int] = []
+
+    @property
+    def identity(self) -> str:
+        return f"engine {self.destination}"
+
+    def encode(self, batch: pa.RecordBatch, operation: Operation | None = None) -> Payload:
+        ids = batch.column("customer_id").to_pylist()
+        return Payload(rows=batch.num_rows, body=orjson.dumps(ids))
+
+    def send(self, payload: Payload, idempotency_key: str) -> BatchAck:
+        self.calls += 1
+        if self.down_from is not None and self.calls >= self.down_from:
+            raise SinkConnectionError("down", destination=self.destination)
+        records = orjson.loads(payload.body)
+        if any(customer_id in self.refuse for customer_id in records):
+            raise SinkWriteError("refused", http_status=400)
+        self.rows.extend(records)
+        return BatchAck(rows_confirmed=payload.rows)
+
+
+class EnginePlugin(PluginMetadata, SinkPlugin):
+    sink_classes: ClassVar[dict[str, type[Sink]]] = {"engine_sink": EngineSink}
+    name = "engine"  # type: ignore[assignment]
+    version = "1.0.0"  # type: ignore[assignment]
+    floe_api_version = "1.0"  # type: ignore[assignment]
+
+
+ENGINE_DEST = """\
+- name: crm
+  sink_type: engine_sink
+  connection_secret_ref: rec
+  source_table: gold.customers
+  retry_config: {{max_attempts: 1}}
+  config: {config}
+"""
+
+
+@pytest.mark.requirement("B6")
+@pytest.mark.parametrize(
+    ("config", "status"),
+    [
+        ("{refuse: [7]}", RunStatus.PARTIAL),  # went through, one row refused and kept
+        ("{down_from: 3}", RunStatus.FAILED),  # stopped, nothing refused
+        ("{refuse: [7], down_from: 15}", RunStatus.FAILED),  # refused rows, then stopped
+    ],
+)
+def test_a_run_its_sink_stopped_is_failed_and_one_with_refused_rows_partial(
+    project: Project, config: str, status: RunStatus
+) -> None:
+    project.extra.append(EnginePlugin())
+    project.write(ENGINE_DEST.format(config=config))
+
+    [receipt] = project.run("crm")
+
+    assert receipt.status is status
+    if "refuse" in config:
+        assert receipt.rows_rejected == 1
+    if "down_from" in config:
+        assert receipt.rows_delivered < ROWS
