@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from floe_core.egress.errors import LeaseHeldError, StateStoreError
-from floe_core.egress.lease import DEFAULT_LEASE_SECONDS, Leases, lease_seconds
+from floe_core.egress.lease import DEFAULT_LEASE_SECONDS, LeaseKeeper, Leases, lease_seconds
 from floe_core.egress.state import StateStore
 
 
@@ -77,3 +80,23 @@ def test_lease_time_from_environment_then_manifest_then_default() -> None:
     assert lease_seconds(30, {"FLOE_LEASE_SECONDS": "5.5"}) == 5.5
     with pytest.raises(StateStoreError, match="FLOE_LEASE_SECONDS must be a positive number"):
         lease_seconds(30, {"FLOE_LEASE_SECONDS": "soon"})
+
+
+@pytest.mark.requirement("B9")
+def test_a_keeper_renews_and_reports_a_lease_taken_from_it(store: StateStore) -> None:
+    clock = Clock()
+    leases = Leases(store, seconds=0.2, clock=clock)  # renewed every 0.05 s
+    lost = threading.Event()
+    keeper = LeaseKeeper(leases, leases.acquire("crm", "run-a"), on_lost=lost.set)
+    first_expiry = leases.holder("crm").expires_at  # type: ignore[union-attr]
+    clock.now += 0.1
+    while leases.holder("crm").expires_at == first_expiry:  # type: ignore[union-attr]
+        time.sleep(0.01)  # the keeper renews on its own
+
+    later = Leases(store, seconds=0.2, clock=lambda: clock.now + 60)
+    taken = later.acquire("crm", "run-b")
+    assert lost.wait(30) and keeper.lost
+    keeper.stop()  # releasing a lease it lost leaves the new holder in place
+
+    assert taken.taken_over is not None and taken.taken_over.run_id == "run-a"
+    assert leases.holder("crm").run_id == "run-b"  # type: ignore[union-attr]
