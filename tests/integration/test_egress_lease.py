@@ -22,18 +22,20 @@ REST_DEST = """\
 
 
 @pytest.mark.requirement("B9")
+@pytest.mark.parametrize("state", ["sqlite", "postgresql"])
 def test_a_concurrent_run_is_refused_and_no_row_is_sent_twice(
-    h: Any, make_project: Any, http_server: Recorder
+    h: Any, make_project: Any, http_server: Recorder, request: pytest.FixtureRequest, state: str
 ) -> None:
+    env = {"FLOE_STATE_URL": request.getfixturevalue("pg_database")} if state != "sqlite" else {}
     project = make_project(rows=200)
     project.secret("crm-api", base_url=http_server.url)
     project.write(REST_DEST)
     http_server.gate.clear()  # the first run's first batch waits until the second has tried
 
-    first = h.floe_process("egress", "run", "crm", "--spec", project.spec, "--json")
+    first = h.floe_process("egress", "run", "crm", "--spec", project.spec, "--json", env=env)
     try:
         h.wait_for(lambda: http_server.waiting, "the first run's first batch")
-        second = h.run_floe("egress", "run", "crm", "--spec", project.spec, "--json")
+        second = h.run_floe("egress", "run", "crm", "--spec", project.spec, "--json", env=env)
         http_server.gate.set()
         out, err = first.communicate(timeout=600)
     finally:
