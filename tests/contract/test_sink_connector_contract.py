@@ -196,6 +196,7 @@ def test_egress_result_fields_are_pinned() -> None:
         "destination_record_ids": (list[str], []),
         "errors": (list[str], []),
         "rows_rejected": (int, 0),
+        "rows_skipped": (int, 0),  # added after the others, with a default: old plugins work
     }
 
 

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -66,6 +67,13 @@ class Recorder:
     reject_ids: set[int] = field(default_factory=set)
     echo_headers_on_error: bool = False
     echo_on_error: str = ""  # put as is in the "detail" of every error body
+    delay: float = 0.0  # seconds to wait before answering each data request
+    gate: threading.Event = field(default_factory=threading.Event)  # data requests wait for it
+    waiting: int = 0  # data requests received and not yet answered
+    accept_limit: int | None = None  # data requests beyond this many are answered 503...
+    hang_over_limit: bool = False  # ...or, when set, not answered until ``release_hung`` is set
+    release_hung: threading.Event = field(default_factory=threading.Event)
+    _accepted: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -81,6 +89,7 @@ class Recorder:
 @pytest.fixture
 def http_server() -> Iterator[Recorder]:
     recorder = Recorder()
+    recorder.gate.set()
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -109,6 +118,25 @@ def http_server() -> Iterator[Recorder]:
                 self._refuse(401, "unauthorized")
                 return
             if self.command in {"POST", "PUT", "PATCH"}:
+                with recorder.lock:
+                    over = recorder.accept_limit is not None and (
+                        recorder._accepted >= recorder.accept_limit
+                    )
+                    recorder._accepted += 0 if over else 1
+                if over:
+                    if recorder.hang_over_limit:
+                        with recorder.lock:
+                            recorder.waiting += 1
+                        recorder.release_hung.wait()
+                    self._refuse(503, "unavailable")
+                    return
+                with recorder.lock:
+                    recorder.waiting += 1
+                recorder.gate.wait()
+                with recorder.lock:
+                    recorder.waiting -= 1
+                if recorder.delay:
+                    time.sleep(recorder.delay)
                 if recorder.fail_with is not None:
                     self._refuse(recorder.fail_with, "refused")
                     return
@@ -140,6 +168,7 @@ def http_server() -> Iterator[Recorder]:
     try:
         yield recorder
     finally:
+        recorder.release_hung.set()
         server.shutdown()
         server.server_close()
 
@@ -253,6 +282,30 @@ class FloeProject:
         return rows
 
 
+def floe_process(
+    *args: str, cwd: Path = REPO, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """Start the installed ``floe`` console script in a fresh process, without waiting."""
+    floe = Path(sys.executable).with_name("floe")
+    return subprocess.Popen(
+        [str(floe), *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def wait_for(condition: Any, what: str, timeout: float = 120.0) -> None:
+    """Poll ``condition()`` until it is true; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
 def run_floe(
     *args: str, cwd: Path = REPO, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -362,6 +415,8 @@ class Helpers:
 
     pg_rows = staticmethod(pg_rows)
     run_floe = staticmethod(run_floe)
+    floe_process = staticmethod(floe_process)
+    wait_for = staticmethod(wait_for)
     as_json_value = staticmethod(as_json_value)
     json_receipts = staticmethod(json_receipts)
 

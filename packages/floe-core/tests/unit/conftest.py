@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import copy
 import socket
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+import psycopg
 import pytest
 import yaml
+from floe_core.egress.state import StateStore, state_url_for
 from floe_core.plugins import EgressResult, PluginMetadata, SinkConfig, SinkConnector
 from floe_core.registry import PluginRegistry
 from floe_core.sinks import (
@@ -279,3 +282,37 @@ def closed_port() -> Iterator[int]:
     with socket.socket() as held:
         held.bind(("127.0.0.1", 0))
         yield int(held.getsockname()[1])
+
+
+# --- state store ---------------------------------------------------------------------
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    name = f"floe_state_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(
+            f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc}); "
+            "start it with: bash scripts/services.sh"
+        )
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
+    if request.param == "sqlite":
+        url = state_url_for(tmp_path, environ={})
+    else:
+        url = request.getfixturevalue("pg_url")
+    with StateStore(url) as opened:
+        yield opened

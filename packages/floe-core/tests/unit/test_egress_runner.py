@@ -7,17 +7,20 @@ in memory); the plugin shipped with floe is exercised by the integration tests.
 from __future__ import annotations
 
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+import orjson
 import pyarrow as pa
 import pytest
 from floe_core.compiler import EgressPlan, compile_project
 from floe_core.demo.data import create_customers_table
 from floe_core.egress.destinations import select_destinations
-from floe_core.egress.errors import EgressConfigError
+from floe_core.egress.errors import EgressConfigError, LeaseHeldError
+from floe_core.egress.lease import Leases
 from floe_core.egress.receipt import Receipt, RunStatus
 from floe_core.egress.runner import EgressRunner
 from floe_core.egress.state import StateStore, state_url_for
@@ -26,7 +29,16 @@ from floe_core.plugins import EgressResult, PluginMetadata, SinkConfig, SinkConn
 from floe_core.registry import PluginRegistry
 from floe_core.secrets.errors import SecretKeyMissingError, SecretNotFoundError
 from floe_core.secrets.resolver import SecretResolver
-from floe_core.sinks import SinkConfigurationError
+from floe_core.sinks import (
+    BatchAck,
+    Operation,
+    Payload,
+    Sink,
+    SinkCapabilities,
+    SinkConfigurationError,
+    SinkPlugin,
+)
+from floe_core.sinks.errors import SinkConnectionError, SinkWriteError
 
 ROWS = 250
 TOKEN = "good-token-7c1e55"
@@ -134,7 +146,9 @@ class Project:
             registry.register(plugin)
         return registry
 
-    def run(self, *names: str, run_all: bool = False) -> list[Receipt]:
+    def run(
+        self, *names: str, run_all: bool = False, clock: Callable[[], float] = time.time
+    ) -> list[Receipt]:
         plan = self.plan()
         with self.state() as state:
             runner = EgressRunner(
@@ -142,6 +156,7 @@ class Project:
                 registry=self.registry(),
                 secrets=SecretResolver.for_project(self.root, environ={}),
                 state=state,
+                clock=clock,
             )
             return runner.run(select_destinations(plan, list(names), run_all))
 
@@ -399,3 +414,107 @@ def test_an_empty_table_is_a_successful_run_of_zero_rows(project: Project) -> No
     assert receipt.status is RunStatus.SUCCESS
     assert (receipt.rows_read, receipt.rows_delivered, receipt.snapshot_id) == (0, 0, None)
     assert project.sent == []
+
+
+@pytest.mark.requirement("B9")
+def test_a_destination_held_by_a_live_run_is_refused_and_a_dead_holder_taken_over(
+    project: Project,
+) -> None:
+    now = 1_800_000_000.0
+    dead = Receipt(run_id="dead-run", destination="people", sink_type="recorder")
+    with project.state() as state:
+        state.start_run(dead)
+        Leases(state, seconds=120, clock=lambda: now).acquire(
+            "people", "dead-run", host="pod-7", pid=99
+        )
+
+    with pytest.raises(LeaseHeldError, match="run dead-run on host pod-7, pid 99, started"):
+        project.run("people", clock=lambda: now + 60)
+    assert project.sent == []
+    [receipt] = project.run("people", clock=lambda: now + 121)
+
+    assert receipt.status is RunStatus.SUCCESS and len(project.sent) == ROWS
+    with project.state() as state:
+        runs = {run.run_id: run for run in state.runs("people")}
+        assert Leases(state).holder("people") is None  # released at the end
+    assert runs["dead-run"].status is RunStatus.FAILED
+    assert runs["dead-run"].finished_at is not None
+    assert "interrupted" in runs["dead-run"].errors[-1]
+    refused = [r for r in runs.values() if r.run_id not in {"dead-run", receipt.run_id}]
+    assert [r.status for r in refused] == [RunStatus.FAILED]
+    assert "being delivered by another run" in refused[0].errors[0]
+
+
+class EngineSink(Sink):
+    """Refuses rows whose ``customer_id`` is listed; unreachable from call ``down_from`` on."""
+
+    sink_type: ClassVar[str] = "engine_sink"
+    capabilities: ClassVar[SinkCapabilities] = SinkCapabilities(
+        default_batch_size=50, splits_rejected_batches=True
+    )
+
+    def __init__(self, config: SinkConfig) -> None:
+        super().__init__(config)
+        self.refuse = set(config.connection_config.get("refuse", []))
+        self.down_from = config.connection_config.get("down_from")
+        self.calls = 0
+        self.rows: list[int] = []
+
+    @property
+    def identity(self) -> str:
+        return f"engine {self.destination}"
+
+    def encode(self, batch: pa.RecordBatch, operation: Operation | None = None) -> Payload:
+        ids = batch.column("customer_id").to_pylist()
+        return Payload(rows=batch.num_rows, body=orjson.dumps(ids))
+
+    def send(self, payload: Payload, idempotency_key: str) -> BatchAck:
+        self.calls += 1
+        if self.down_from is not None and self.calls >= self.down_from:
+            raise SinkConnectionError("down", destination=self.destination)
+        records = orjson.loads(payload.body)
+        if any(customer_id in self.refuse for customer_id in records):
+            raise SinkWriteError("refused", http_status=400)
+        self.rows.extend(records)
+        return BatchAck(rows_confirmed=payload.rows)
+
+
+class EnginePlugin(PluginMetadata, SinkPlugin):
+    sink_classes: ClassVar[dict[str, type[Sink]]] = {"engine_sink": EngineSink}
+    name = "engine"
+    version = "1.0.0"
+    floe_api_version = "1.0"
+
+
+ENGINE_DEST = """\
+- name: crm
+  sink_type: engine_sink
+  connection_secret_ref: rec
+  source_table: gold.customers
+  retry_config: {{max_attempts: 1}}
+  config: {config}
+"""
+
+
+@pytest.mark.requirement("B6")
+@pytest.mark.parametrize(
+    ("config", "status"),
+    [
+        ("{refuse: [7]}", RunStatus.PARTIAL),  # went through, one row refused and kept
+        ("{down_from: 3}", RunStatus.FAILED),  # stopped, nothing refused
+        ("{refuse: [7], down_from: 15}", RunStatus.FAILED),  # refused rows, then stopped
+    ],
+)
+def test_a_run_its_sink_stopped_is_failed_and_one_with_refused_rows_partial(
+    project: Project, config: str, status: RunStatus
+) -> None:
+    project.extra.append(EnginePlugin())
+    project.write(ENGINE_DEST.format(config=config))
+
+    [receipt] = project.run("crm")
+
+    assert receipt.status is status
+    if "refuse" in config:
+        assert receipt.rows_rejected == 1
+    if "down_from" in config:
+        assert receipt.rows_delivered < ROWS

@@ -2,47 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psycopg
 import pytest
 from floe_core.egress.errors import StateStoreError
 from floe_core.egress.receipt import Receipt, RunStatus, new_run_id
+from floe_core.egress.rejects import RejectedRows
 from floe_core.egress.state import StateStore, state_url_for
-
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for one test, dropped afterwards."""
-    name = f"floe_state_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        pytest.fail(
-            f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc}); "
-            "start it with: bash scripts/services.sh"
-        )
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
-    if request.param == "sqlite":
-        url = state_url_for(tmp_path, environ={})
-    else:
-        url = request.getfixturevalue("pg_url")
-    with StateStore(url) as opened:
-        yield opened
 
 
 def _receipt(destination: str, started: datetime, **kw: object) -> Receipt:
@@ -105,17 +72,37 @@ def test_row_fingerprints_replace_per_key(store: StateStore) -> None:
 
 
 @pytest.mark.requirement("B9")
-def test_rejected_rows_kept_with_reason_and_resolved(store: StateStore) -> None:
-    store.save_rejected_rows(
-        "crm", "run-a", [{"id": 1, "email": "not-an-email", "name": "Zoë"}], "HTTP 422: bad email"
+def test_rejected_rows_kept_once_per_identity_with_attempts_and_resolved(
+    store: StateStore,
+) -> None:
+    bad = {"id": 1, "email": "not-an-email", "name": "Zoë"}
+    gone = {"id": 2, "email": "x", "name": "Al"}
+    store.save_rejected_rows("crm", "run-a", [bad, gone], "HTTP 422: bad email")
+    store.save_rejected_rows("crm", "run-b", [bad], "HTTP 422: still bad")
+    store.save_rejected_rows("crm", "run-b", [bad], "HTTP 422: bad email", key_columns=["id"])
+
+    by_content, by_gone, by_key = store.rejected_rows("crm")
+    assert (by_content.row, by_content.reason, by_content.run_id) == (
+        bad,
+        "HTTP 422: still bad",
+        "run-b",
     )
-    rows = store.rejected_rows("crm")
-    assert [(r.row, r.reason, r.run_id) for r in rows] == [
-        ({"id": 1, "email": "not-an-email", "name": "Zoë"}, "HTTP 422: bad email", "run-a")
-    ]
-    store.resolve_rejected_rows([rows[0].id], "run-b")
-    assert store.rejected_rows("crm") == []
-    assert store.rejected_rows("crm", unresolved_only=False)[0].resolved_run_id == "run-b"
+    assert by_content.attempts == 2 and by_content.key.startswith("sha256:")
+    assert by_content.first_seen <= by_content.rejected_at
+    assert (by_gone.attempts, by_key.key, by_key.attempts) == (1, "[1]", 1)
+
+    rejects = RejectedRows(store)
+    resolved, dropped = rejects.settle(
+        "crm", "run-c", seen={by_content.key, by_key.key}, refused={by_key.key}
+    )
+
+    assert (resolved, dropped) == (1, 1)  # refused again: stays; not in the source: dropped
+    assert [r.key for r in store.rejected_rows("crm")] == [by_key.key]
+    everything = store.rejected_rows("crm", unresolved_only=False)
+    assert {r.key: r.resolved_run_id for r in everything} == {
+        by_content.key: "run-c",
+        by_key.key: None,
+    }
 
 
 @pytest.mark.requirement("B9")
@@ -144,3 +131,22 @@ def test_unreachable_state_database_is_a_clear_error_without_password() -> None:
 def test_invalid_state_url() -> None:
     with pytest.raises(StateStoreError, match="not a valid SQLAlchemy URL"):
         StateStore("not a url")
+
+
+@pytest.mark.requirement("B9")
+def test_a_store_made_by_an_older_floe_gets_the_new_columns(tmp_path: Path) -> None:
+    import sqlite3
+
+    url = state_url_for(tmp_path, environ={})
+    old = _receipt("crm", datetime(2026, 1, 1, tzinfo=UTC), rows_delivered=5)
+    with StateStore(url) as store:
+        store.start_run(old)
+    with sqlite3.connect(tmp_path / ".floe" / "state.db") as conn:
+        conn.execute("ALTER TABLE floe_runs DROP COLUMN rows_skipped")
+
+    with StateStore(url) as store:
+        new = _receipt("crm", datetime(2026, 1, 2, tzinfo=UTC), rows_skipped=7)
+        store.start_run(new)
+        runs = store.runs("crm")
+
+    assert [(r.rows_delivered, r.rows_skipped) for r in runs] == [(0, 7), (5, 0)]

@@ -716,3 +716,50 @@ def test_retry_after_is_waited_for_with_the_injected_sleep() -> None:
     assert outcome.result.success
     assert clock.sleeps == [12.0], "the wait asked for, once (the rate limiter adds none)"
     assert len({key for key, _ in sink.calls}) == 1
+
+
+@pytest.mark.requirement("B5")
+def test_confirmed_batches_are_reported_in_order_and_skipped_by_a_later_write() -> None:
+    journal: list[tuple[str, int]] = []
+    first = MemorySink(_config(batch_size=5), always_fail_from_call=4)
+    stopped = write(first, _table(30), on_confirmed=lambda key, rows: journal.append((key, rows)))
+    assert not stopped.success and stopped.rows_delivered == 15
+    assert journal == [(key, rows) for key, rows in first.calls[:3]]  # the failed one is not
+
+    progress: list[int] = []
+    again = MemorySink(_config(batch_size=5))
+    resumed = write(
+        again, _table(30), confirmed={key for key, _ in journal}, on_progress=progress.append
+    )
+
+    assert resumed.success
+    assert (resumed.rows_delivered, resumed.rows_skipped) == (15, 15)
+    assert [r["id"] for r in again.rows] == list(range(15, 30))  # only what was not confirmed
+    assert progress[-1] == 30
+    assert (
+        resumed.idempotency_key
+        == write(MemorySink(_config(batch_size=5)), _table(30)).idempotency_key
+    )
+
+
+@pytest.mark.requirement("B5")
+def test_a_batch_with_rejected_rows_is_confirmed_once_the_destination_answered_for_all() -> None:
+    journal: list[tuple[str, int]] = []
+    sink = MemorySink(_config(batch_size=5), reject_ids={7})
+    result = write(sink, _table(10), on_confirmed=lambda key, rows: journal.append((key, rows)))
+    assert (result.rows_delivered, result.rows_rejected) == (9, 1)
+    assert [rows for _, rows in journal] == [5, 5]
+
+
+@pytest.mark.requirement("B5")
+def test_a_replacing_sink_neither_journals_nor_skips() -> None:
+    journal: list[tuple[str, int]] = []
+    plain = MemorySink(_config(batch_size=5))
+    write(plain, _table(10))
+    keys = {key for key, _ in plain.calls}
+    sink = MemorySink(_config(batch_size=5), replaces=True)
+    result = write(
+        sink, _table(10), confirmed=keys, on_confirmed=lambda k, r: journal.append((k, r))
+    )
+    assert (result.rows_delivered, result.rows_skipped) == (10, 0)
+    assert journal == []

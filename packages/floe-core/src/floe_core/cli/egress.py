@@ -1,13 +1,16 @@
-"""``floe egress run`` and ``floe egress history``.
+"""``floe egress run``, ``floe egress history`` and ``floe egress rejected``.
 
 ``floe egress run NAME... | --all`` exits with:
 
 - ``0`` every destination delivered every row;
 - ``3`` partial: a destination delivered some rows and rejected others (kept in the state
   store with the reason); 2 stays what it is for every command, a usage error;
-- ``1`` failure: a destination failed, or nothing was sent because the input is wrong (the
-  project does not validate, an unknown destination, a missing Secret or key, an unreachable
-  catalog, a missing table or column, credentials the destination refuses).
+- ``1`` failure: a destination failed (it stopped: unreachable, retries exhausted, its sink
+  stopped the write), or nothing was sent because the input is wrong (the project does not
+  validate, an unknown destination, a missing Secret or key, an unreachable catalog, a missing
+  table or column, credentials the destination refuses, another run holding the destination);
+- ``130`` interrupted (Ctrl-C): the destination being delivered stopped after its batches in
+  flight and is recorded as failed with what it delivered; a new run resumes it.
 
 Receipts go to stdout (a table, or JSON with ``--json``); logs (JSON lines, with the run id)
 and the progress bar go to stderr.
@@ -27,9 +30,10 @@ if TYPE_CHECKING:
 
     from floe_core.compiler import CompileResult, EgressPlan
     from floe_core.egress.receipt import Receipt
+    from floe_core.egress.rejects import RejectedRow
     from floe_core.errors import FloeError
 
-__all__ = ["egress_app", "history_command", "run_command", "wide_console"]
+__all__ = ["egress_app", "history_command", "rejected_command", "run_command", "wide_console"]
 
 egress_app = typer.Typer(
     name="egress",
@@ -85,6 +89,7 @@ def run_command(
     """
     from floe_core.compiler import InvalidProjectError
     from floe_core.egress.arrow_memory import prefer_jemalloc
+    from floe_core.egress.errors import RunInterruptedError
     from floe_core.egress.observability import configure_logging, setup_tracing, span
     from floe_core.egress.receipt import exit_code
     from floe_core.errors import FloeError
@@ -101,6 +106,13 @@ def run_command(
             )
     except InvalidProjectError:
         raise typer.Exit(1) from None  # its problems are already printed
+    except RunInterruptedError as exc:
+        _print_receipts(exc.receipts, as_json)
+        _print_interrupted(exc.message)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except KeyboardInterrupt:
+        _print_interrupted("interrupted; run again to resume")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     except FloeError as exc:
         _print_error(exc, as_json)
         raise typer.Exit(1) from None
@@ -108,6 +120,16 @@ def run_command(
         tracing.shutdown()
     _print_receipts(receipts, as_json)
     raise typer.Exit(exit_code(receipts))
+
+
+#: Exit code of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
+
+
+def _print_interrupted(message: str) -> None:
+    from floe_core.cli.output import console
+
+    console(stderr=True).print(message, style="bold yellow", markup=False, highlight=False)
 
 
 def _run(
@@ -316,5 +338,62 @@ def _print_history(runs: list[Receipt], name: str | None, as_json: bool) -> None
             f"{run.rows_per_second:,.0f}",
             str(run.snapshot_id) if run.snapshot_id is not None else "-",
             run.run_id[:12],
+        )
+    out.print(table)
+
+
+@egress_app.command("rejected")
+def rejected_command(
+    name: Annotated[str, typer.Argument(help="The destination.", show_default=False)],
+    spec: SpecOption = Path("floe.yaml"),
+    manifest: ManifestOption = None,
+    include_resolved: Annotated[
+        bool, typer.Option("--all", help="Include rows delivered since they were refused.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """List the rows a destination refused and no run has delivered since.
+
+    One line per row (its primary key values, or a hash of its content): the latest reason,
+    how many runs it was refused in, when first and last. Every run retries them.
+    """
+    from floe_core.egress.state import StateStore, state_url_for
+    from floe_core.errors import FloeError
+
+    try:
+        project_dir, configured = _state_location(spec, manifest)
+        with StateStore(state_url_for(project_dir, configured)) as store:
+            rows = store.rejected_rows(name, unresolved_only=not include_resolved)
+    except FloeError as exc:
+        _print_error_only(exc, as_json)
+        raise typer.Exit(1) from None
+    _print_rejected(rows, name, as_json)
+
+
+def _print_rejected(rows: list[RejectedRow], name: str, as_json: bool) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from floe_core.cli.output import print_json
+    from floe_core.egress.observability import redactor
+
+    if as_json:
+        print_json({"destination": name, "rejected": [redactor.data(r.to_dict()) for r in rows]})
+        return
+    out = wide_console(160)
+    if not rows:
+        out.print(f"no rejected rows for {name}", markup=False)
+        return
+    table = Table(title=f"floe egress rejected: {name} ({len(rows)})", title_justify="left")
+    for column in ("key", "reason", "attempts", "first seen (UTC)", "last seen (UTC)", "resolved"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(
+            Text(row.key),
+            Text(redactor.text(row.reason)),
+            str(row.attempts),
+            row.first_seen.strftime("%Y-%m-%d %H:%M:%S"),
+            row.rejected_at.strftime("%Y-%m-%d %H:%M:%S"),
+            Text(row.resolved_run_id[:12]) if row.resolved_run_id else "-",
         )
     out.print(table)

@@ -11,7 +11,9 @@
     │                           the synced keys, or found the source empty
     ├── SecretError             a ``connection_secret_ref`` cannot be resolved
     │                           (floe_core.secrets.errors: not found, key missing, backend)
-    └── StateStoreError         the run-history database cannot be opened or written
+    ├── StateStoreError         the run-history database cannot be opened or written
+    ├── LeaseHeldError          another run is delivering to the destination right now
+    └── RunInterruptedError     Ctrl-C: the run stopped after the batches in flight
 
 Errors raised by sink plugins (``floe_core.sinks.errors``) are ``FloeError`` subclasses too;
 the CLI prints any ``FloeError`` as a one-screen message with its hint, never a traceback.
@@ -20,11 +22,18 @@ No message here ever contains a secret value: only Secret names, key names and p
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from floe_core.errors import FloeError
+
+if TYPE_CHECKING:
+    from floe_core.egress.receipt import Receipt
 
 __all__ = [
     "EgressConfigError",
+    "LeaseHeldError",
     "MassDeleteError",
+    "RunInterruptedError",
     "StateStoreError",
 ]
 
@@ -39,3 +48,21 @@ class StateStoreError(FloeError):
 
 class MassDeleteError(EgressConfigError):
     """A mirror run would delete too much; it stopped before sending anything."""
+
+
+class LeaseHeldError(FloeError):
+    """Another run holds the destination's lease: this run was refused before sending."""
+
+
+class RunInterruptedError(FloeError):
+    """The run was interrupted (Ctrl-C) while delivering; ``receipts`` are the destinations
+    delivered or stopped so far, already stored in the run history."""
+
+    def __init__(self, receipts: list[Receipt]) -> None:
+        delivered = sum(receipt.rows_delivered for receipt in receipts)
+        super().__init__(
+            f"interrupted after {delivered} rows delivered; run again to resume",
+            hint="a new run on the same snapshot skips the batches already delivered",
+        )
+        self.receipts = receipts
+        self.rows_delivered = delivered

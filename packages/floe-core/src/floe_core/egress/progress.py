@@ -18,8 +18,8 @@ class Progress(Protocol):
     def update(self, rows_done: int) -> None:
         """``rows_done`` rows delivered so far for the current destination."""
 
-    def finish(self) -> None:
-        """The current destination is done."""
+    def finish(self, complete: bool = True) -> None:
+        """The current destination is done; ``complete`` False when it stopped early."""
 
     def __enter__(self) -> Progress:
         """Start drawing (if anything is drawn)."""
@@ -58,7 +58,7 @@ class LogProgress:
             self._last = now
             self.logger.info("egress.progress", rows_done=rows_done, rows_total=self._total)
 
-    def finish(self) -> None:
+    def finish(self, complete: bool = True) -> None:
         """Nothing to do: the run logs its own completion."""
 
     def __enter__(self) -> LogProgress:
@@ -103,11 +103,12 @@ class BarProgress:
         if self._task is not None:
             self._bar.update(self._task, completed=rows_done)
 
-    def finish(self) -> None:
-        """Fill the bar to what was delivered."""
+    def finish(self, complete: bool = True) -> None:
+        """Fill the bar when the destination went through; leave it where it stopped if not."""
         if self._task is not None:
-            task = self._bar.tasks[-1]
-            self._bar.update(self._task, total=task.completed)
+            if complete:
+                task = self._bar.tasks[-1]
+                self._bar.update(self._task, total=task.completed)
             self._task = None
 
     def __enter__(self) -> BarProgress:

@@ -6,8 +6,12 @@ store as run history. It never holds a secret: only names, counts, hashes and sa
 Exit codes of ``floe egress run`` follow from the receipts (see :func:`exit_code`):
 
 - ``0``: every destination succeeded, every row delivered;
-- ``3``: partial: at least one destination delivered some rows and rejected others;
-- ``1``: failure: a destination failed, or the run could not start (configuration errors).
+- ``3``: partial: at least one destination went through and the destination refused some rows
+  (kept in the state store);
+- ``1``: failure: a destination stopped (unreachable, retries exhausted, interrupted), or the
+  run could not start (configuration errors, another run holding the destination).
+
+A Ctrl-C ends ``floe egress run`` with 130 (see :mod:`floe_core.cli.egress`).
 """
 
 from __future__ import annotations
@@ -85,6 +89,9 @@ class Receipt:
         errors: Sanitized error messages.
         sync: What an incremental sync did (counts per operation, snapshot range, read
             path, files read); ``None`` for ``sync_mode: full``.
+        rows_skipped: Rows not sent because the destination already had them: delivered by
+            an earlier run that did not finish (same snapshot), or recognised by the
+            destination's own delivery log. Not counted in ``rows_delivered``.
     """
 
     run_id: str
@@ -105,6 +112,7 @@ class Receipt:
     plugin: str = ""
     errors: list[str] = field(default_factory=list)
     sync: SyncSummary | None = None
+    rows_skipped: int = 0
 
     @property
     def rows_per_second(self) -> float:
@@ -183,6 +191,8 @@ def receipt_table(receipt: Receipt) -> RenderableType:
     table.add_row("rows read", f"{receipt.rows_read:,}")
     table.add_row("rows delivered", f"{receipt.rows_delivered:,}")
     table.add_row("rows rejected", f"{receipt.rows_rejected:,}")
+    if receipt.rows_skipped:
+        table.add_row("rows skipped", f"{receipt.rows_skipped:,} (already at the destination)")
     table.add_row("bytes sent", _bytes(receipt.bytes_transmitted))
     table.add_row("duration", f"{receipt.duration_seconds:.3f} s")
     table.add_row("rows/s", f"{receipt.rows_per_second:,.0f}")

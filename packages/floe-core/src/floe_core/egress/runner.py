@@ -6,11 +6,16 @@ A run has two phases, so that bad input never sends a byte:
    keys the sink needs, open the Iceberg table at its current snapshot, check that the field
    mapping names only columns the table has, and let the plugin build the sink (which checks
    the destination is reachable and accepts the credentials). Any failure stops the whole run.
+   Before any of this, the run takes the destination's lease (:mod:`floe_core.egress.lease`):
+   while another run delivers to it, this one is refused.
 2. **Deliver** each destination in turn: stream the table batch by batch into the plugin's
    ``write`` and store the receipt. A destination that fails here does not stop the others.
 
 Every run's receipt is stored in the state store, together with rows the destination rejected
-and, after a complete delivery, a checkpoint of the source snapshot.
+and, after a complete delivery, a checkpoint of the source snapshot. As the destination confirms
+batches they are recorded in the run journal (:mod:`floe_core.egress.journal`); a run after one
+that did not finish, on the same snapshot, does not send the batches that one delivered (for a
+sink built on floe's engine, ``SinkPlugin``).
 
 The sink's connection config is the destination's ``config`` merged with its Secret's keys (a
 key in both comes from the Secret). Like every path in a project, a relative path in it (a
@@ -21,13 +26,16 @@ of its settings are paths (``Sink.project_paths``).
 from __future__ import annotations
 
 import dataclasses
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from floe_core.egress.destinations import catalog_config, require_secret_keys
-from floe_core.egress.errors import EgressConfigError, StateStoreError
+from floe_core.egress.errors import EgressConfigError, RunInterruptedError, StateStoreError
 from floe_core.egress.observability import (
     get_logger,
     record_error,
@@ -36,12 +44,14 @@ from floe_core.egress.observability import (
     span,
 )
 from floe_core.egress.receipt import Receipt, RunStatus, new_run_id, utc_now
+from floe_core.egress.rejects import RejectTracker, row_identity
 from floe_core.errors import FloeError
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from floe_core.compiler import CompiledDestination, EgressPlan
+    from floe_core.egress.lease import LeaseKeeper, Leases
     from floe_core.egress.progress import Progress
     from floe_core.egress.state import StateStore
     from floe_core.iceberg.source import IcebergSource
@@ -63,8 +73,12 @@ class _Prepared:
     sink: Any
     receipt: Receipt
     prepare_seconds: float
+    lease: LeaseKeeper
+    stop: threading.Event
     rejected_errors: list[str] = field(default_factory=list)
     sync: SyncRun | None = None
+    resume: frozenset[str] = frozenset()  # keys of batches unfinished runs delivered
+    rejects: RejectTracker = field(default_factory=lambda: RejectTracker(set()))
 
 
 class EgressRunner:
@@ -79,6 +93,7 @@ class EgressRunner:
         dry_run: Read and diff as a run would, then send nothing, build no sink and store
             nothing; the receipts say what a run would do.
         allow_deletes: Let a ``mirror`` run delete more than its ``max_delete_fraction``.
+        clock: Seconds since the epoch, for destination leases (a test passes a fake).
     """
 
     def __init__(
@@ -91,7 +106,11 @@ class EgressRunner:
         progress: Progress | None = None,
         dry_run: bool = False,
         allow_deletes: bool = False,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        from floe_core.egress.journal import RunJournal
+        from floe_core.egress.lease import Leases, lease_seconds
+
         self.plan = plan
         self.dry_run = dry_run
         self.allow_deletes = allow_deletes
@@ -100,6 +119,11 @@ class EgressRunner:
         self.state = state
         self.progress = progress
         self.log = get_logger()
+        self.leases: Leases = Leases(
+            state, seconds=lease_seconds(plan.manifest.state.lease_seconds), clock=clock
+        )
+        self.journal = RunJournal(state)
+        self._interrupted = threading.Event()
 
     def run(self, destinations: Sequence[CompiledDestination]) -> list[Receipt]:
         """Prepare every destination, then deliver each; return one receipt per destination.
@@ -107,6 +131,9 @@ class EgressRunner:
         Raises:
             FloeError: Preparing a destination failed (nothing was sent to any destination);
                 its failed receipt is stored in the run history.
+            RunInterruptedError: Ctrl-C during delivery: the destination being delivered
+                stopped after its batches in flight and was recorded as failed with its true
+                counts; destinations after it were not started. The receipts are in it.
         """
         prepared: list[_Prepared] = []
         try:
@@ -116,7 +143,16 @@ class EgressRunner:
             for item in prepared:
                 _release(item)
             raise
-        return [self._deliver(item) for item in prepared]
+        receipts: list[Receipt] = []
+        for index, item in enumerate(prepared):
+            if self._interrupted.is_set():
+                for rest in prepared[index:]:
+                    _release(rest)
+                raise RunInterruptedError(receipts)
+            receipts.append(self._deliver(item))
+        if self._interrupted.is_set():
+            raise RunInterruptedError(receipts)
+        return receipts
 
     # --- prepare ------------------------------------------------------------------------
 
@@ -134,7 +170,10 @@ class EgressRunner:
             span("floe.egress.prepare", _span_attributes(receipt)),
         ):
             source = None
+            keeper = None
+            stop = threading.Event()  # set on Ctrl-C, or when another run took the lease over
             try:
+                keeper = self._take_lease(receipt, on_lost=stop.set)
                 plugin = self._plugin(destination)
                 secret = self.secrets.resolve(
                     destination.connection_secret_ref, destination=destination.name
@@ -150,6 +189,8 @@ class EgressRunner:
             except BaseException as exc:
                 if source is not None:
                     source.close()
+                if keeper is not None:
+                    _stop_keeping(keeper)
                 self._record_failed_preparation(receipt, exc, time.perf_counter() - started)
                 raise
         self.log.info(
@@ -158,9 +199,103 @@ class EgressRunner:
             source_table=destination.source_table,
             snapshot_id=receipt.snapshot_id,
         )
-        return _Prepared(
-            destination, plugin, source, sink, receipt, time.perf_counter() - started, sync=sync
+        prepared = _Prepared(
+            destination,
+            plugin,
+            source,
+            sink,
+            receipt,
+            time.perf_counter() - started,
+            keeper,
+            stop,
+            sync=sync,
         )
+        prepared.resume = self._resume_point(receipt)
+        prepared.rejects = self._outstanding_rejects(destination)
+        return prepared
+
+    def _take_lease(self, receipt: Receipt, on_lost: Callable[[], None]) -> LeaseKeeper:
+        """Hold the destination for this run; a run found dead holding it is marked failed.
+
+        Raises:
+            LeaseHeldError: Another live run is delivering to the destination.
+        """
+        from floe_core.egress.lease import LeaseKeeper
+
+        lease = self.leases.acquire(receipt.destination, receipt.run_id)
+        dead = lease.taken_over
+        if dead is not None:
+            self.log.warning(
+                "egress.lease_taken_over", previous_run_id=dead.run_id, host=dead.host, pid=dead.pid
+            )
+            self.state.mark_interrupted(
+                dead.run_id,
+                rows_delivered=self.journal.rows_confirmed(dead.run_id),
+                reason=f"interrupted: the run stopped without finishing ({dead.host}, pid "
+                f"{dead.pid} renewed its lease for the last time {self.leases.seconds:g} s or "
+                f"more before run {receipt.run_id} took it over)",
+            )
+        return LeaseKeeper(self.leases, lease, on_lost=on_lost, log=self.log)
+
+    # --- rejected rows ------------------------------------------------------------------
+
+    def _outstanding_rejects(self, destination: CompiledDestination) -> RejectTracker:
+        from floe_core.egress.rejects import RejectedRows
+
+        key_columns = getattr(destination, "primary_key", None) or None
+        try:
+            outstanding = RejectedRows(self.state).outstanding_keys(destination.name)
+        except StateStoreError as exc:
+            self.log.warning("egress.rejects_not_read", error=str(exc))
+            outstanding = set()
+        return RejectTracker(outstanding, key_columns)
+
+    def _settle_rejects(self, item: _Prepared) -> None:
+        """After a run that went through and sent every batch, outstanding rejects it
+        delivered are resolved and those gone from the source dropped."""
+        from floe_core.egress.rejects import RejectedRows
+
+        receipt, tracker = item.receipt, item.rejects
+        # An incremental run sends only the diff: a row it did not send is not gone.
+        if not tracker.outstanding or item.resume or item.sync is not None:
+            return
+        if receipt.status not in (RunStatus.SUCCESS, RunStatus.PARTIAL):
+            return
+        try:
+            resolved, dropped = RejectedRows(self.state).settle(
+                receipt.destination, receipt.run_id, seen=tracker.seen, refused=tracker.refused
+            )
+        except StateStoreError as exc:
+            receipt.errors.append(f"rejected rows not updated: {exc}")
+            return
+        self.log.info("egress.rejects_settled", resolved=resolved, dropped=dropped)
+
+    # --- run journal --------------------------------------------------------------------
+
+    def _resume_point(self, receipt: Receipt) -> frozenset[str]:
+        """Keys of the batches of this snapshot that runs which did not finish delivered."""
+        try:
+            done = self.journal.confirmed(receipt.destination, receipt.snapshot_id)
+        except StateStoreError as exc:  # then everything is sent, as without a journal
+            self.log.warning("egress.journal_not_read", error=str(exc))
+            return frozenset()
+        if done:
+            self.log.info("egress.resuming", batches_done=len(done), rows_done=sum(done.values()))
+        return frozenset(done)
+
+    def _journal_options(self, item: _Prepared) -> dict[str, Any]:
+        """What the run journal adds to a write: batches not to send, and where to record."""
+        receipt = item.receipt
+
+        def confirmed(key: str, rows: int) -> None:
+            try:
+                self.journal.record(
+                    receipt.destination, receipt.run_id, receipt.snapshot_id, key, rows
+                )
+            except StateStoreError as exc:  # a later resume re-sends this batch
+                self.log.warning("egress.journal_not_written", error=str(exc))
+
+        return {"confirmed": item.resume, "on_confirmed": confirmed}
 
     def _open_source(self, destination: CompiledDestination) -> IcebergSource:
         from floe_core.iceberg.source import IcebergSource
@@ -267,7 +402,7 @@ class EgressRunner:
             return self._preview(item)
         receipt = item.receipt
         started = time.perf_counter()
-        counter = _RowCounter()
+        counter = _RowCounter(item.rejects.watch)
         with (
             run_context(run_id=receipt.run_id, destination=receipt.destination),
             span("floe.egress.destination", _span_attributes(receipt)) as current,
@@ -277,8 +412,11 @@ class EgressRunner:
                 self.log.info("egress.started", rows_total=item.source.row_count)
                 if self.progress is not None:
                     self.progress.start(receipt.destination, item.source.row_count)
-                result = self._send(item, counter)
-                _apply_result(receipt, result, item.rejected_errors)
+                result, stop_error = self._send(item, counter)
+                _apply_result(receipt, result, item.rejected_errors, stop_error)
+                self._settle_rejects(item)
+                if item.stop.is_set():
+                    receipt.errors.append(self._stop_reason(item, receipt))
             except KeyboardInterrupt:
                 receipt.status = RunStatus.FAILED
                 receipt.errors.append("interrupted")
@@ -295,7 +433,7 @@ class EgressRunner:
                 )
             finally:
                 if self.progress is not None:
-                    self.progress.finish()
+                    self.progress.finish(receipt.status is not RunStatus.FAILED)
                 receipt.rows_read = counter.rows
                 receipt.finished_at = utc_now()
                 receipt.duration_seconds = item.prepare_seconds + time.perf_counter() - started
@@ -309,24 +447,25 @@ class EgressRunner:
             rows_read=receipt.rows_read,
             rows_delivered=receipt.rows_delivered,
             rows_rejected=receipt.rows_rejected,
+            rows_skipped=receipt.rows_skipped,
             bytes=receipt.bytes_transmitted,
             duration_seconds=round(receipt.duration_seconds, 3),
         )
         return receipt
 
-    def _send(self, item: _Prepared, counter: _RowCounter) -> Any:
+    def _send(self, item: _Prepared, counter: _RowCounter) -> tuple[Any, BaseException | None]:
         """Send a destination's rows: the one place where the stream and operation are chosen.
 
-        ``full``: every row of the snapshot, with the sink's default operation. Any other
-        mode: only the diff against the rows floe delivered before (``floe_core.sync``).
+        ``full``: every row of the snapshot, with the sink's default operation, resumed from
+        the run journal. Any other mode: only the diff against the rows floe delivered before
+        (``floe_core.sync``), whose fingerprints advance as batches are confirmed, so a run
+        after one that did not finish re-sends only what was not confirmed.
+
+        Returns:
+            The result, and the error that stopped the write (when the plugin says).
         """
         if item.sync is None:
-            return item.plugin.write(
-                item.sink,
-                counter.wrap(item.source.batches()),
-                on_progress=self._on_progress,
-                on_rejected=self._on_rejected(item),
-            )
+            return self._write(item, counter.wrap(item.source.batches()))
         from floe_core.sinks.batching import resolve_batch_size
 
         result = item.sync.deliver(
@@ -342,7 +481,7 @@ class EgressRunner:
         counter.rows = (
             summary.inserted + summary.updated + summary.unchanged + summary.rejected_keys
         )
-        return result
+        return result, None
 
     def _preview(self, item: _Prepared) -> Receipt:
         """A dry run of one destination: the diff, counted and sampled; nothing stored."""
@@ -373,6 +512,35 @@ class EgressRunner:
             _release(item)
         return receipt
 
+    def _write(self, item: _Prepared, reader: Any) -> tuple[Any, BaseException | None]:
+        """Deliver through the plugin: the result, and the error that stopped it (if known).
+
+        A plugin built on floe's engine (``SinkPlugin``) gets the run journal, says what
+        stopped the write, and is stopped cleanly by Ctrl-C (after the batches in flight);
+        any other plugin gets ``on_progress`` and ``on_rejected`` only.
+        """
+        from floe_core.sinks.plugin import SinkPlugin
+
+        options: dict[str, Any] = {
+            "on_progress": self._on_progress,
+            "on_rejected": self._on_rejected(item),
+        }
+        if not isinstance(item.plugin, SinkPlugin):
+            return item.plugin.write(item.sink, reader, **options), None
+        with _stopped_by_ctrl_c(item.stop, self._interrupted):
+            outcome = item.plugin.deliver(
+                item.sink, reader, **options, **self._journal_options(item), stop=item.stop
+            )
+        return outcome.result, outcome.error
+
+    def _stop_reason(self, item: _Prepared, receipt: Receipt) -> str:
+        if self._interrupted.is_set():
+            return f"interrupted after {receipt.rows_delivered} rows delivered; run again to resume"
+        return (
+            "stopped: another run took over this destination's lease (this run did not "
+            f"renew it for {self.leases.seconds:g} s); run again to resume"
+        )
+
     def _on_progress(self, rows_done: int) -> None:
         if self.progress is not None:
             self.progress.update(rows_done)
@@ -381,18 +549,24 @@ class EgressRunner:
         def keep(rows: pa.Table, reason: str) -> None:
             reason = redactor.text(reason)
             self.log.warning("egress.rows_rejected", rows=rows.num_rows, reason=reason)
+            records = rows.to_pylist()
+            key_columns = item.rejects.key_columns
             try:
-                self.state.save_rejected_rows(
-                    item.receipt.destination, item.receipt.run_id, rows.to_pylist(), reason
+                keys = self.state.save_rejected_rows(
+                    item.receipt.destination, item.receipt.run_id, records, reason, key_columns
                 )
             except StateStoreError as exc:
                 item.rejected_errors.append(f"rejected rows not saved: {exc}")
+                keys = [row_identity(row, key_columns) for row in records]
+            item.rejects.refused.update(keys)
 
         return keep
 
     def _store(self, receipt: Receipt) -> None:
         try:
             self.state.finish_run(receipt)
+            if receipt.status in (RunStatus.SUCCESS, RunStatus.PARTIAL):
+                self.journal.clear(receipt.destination)
             if receipt.status is RunStatus.SUCCESS:
                 self.state.save_checkpoint(
                     receipt.destination, receipt.source_table, receipt.snapshot_id, receipt.run_id
@@ -403,10 +577,12 @@ class EgressRunner:
 
 
 class _RowCounter:
-    """Counts the rows that flow from the source into the plugin."""
+    """Counts the rows that flow from the source into the plugin, and shows each batch to
+    ``watch``."""
 
-    def __init__(self) -> None:
+    def __init__(self, watch: Callable[[pa.RecordBatch], None]) -> None:
         self.rows = 0
+        self._watch = watch
 
     def wrap(self, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
         import pyarrow as pa
@@ -416,20 +592,26 @@ class _RowCounter:
     def _count(self, reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
         for batch in reader:
             self.rows += batch.num_rows
+            self._watch(batch)
             yield batch
 
 
-def _apply_result(receipt: Receipt, result: Any, extra_errors: list[str]) -> None:
+def _apply_result(
+    receipt: Receipt, result: Any, extra_errors: list[str], stop_error: BaseException | None
+) -> None:
     receipt.rows_delivered = int(result.rows_delivered)
     receipt.rows_rejected = int(getattr(result, "rows_rejected", 0) or 0)
+    receipt.rows_skipped = int(getattr(result, "rows_skipped", 0) or 0)
     receipt.bytes_transmitted = int(result.bytes_transmitted)
     receipt.checksum = str(result.checksum)
     receipt.idempotency_key = str(result.idempotency_key)
     receipt.errors = [*map(str, result.errors), *extra_errors]
-    if result.success and not receipt.rows_rejected and not extra_errors:
+    if stop_error is not None:
+        receipt.status = RunStatus.FAILED  # stopped: unreachable, retries exhausted, Ctrl-C
+    elif result.success and not receipt.rows_rejected and not extra_errors:
         receipt.status = RunStatus.SUCCESS
-    elif receipt.rows_delivered > 0:
-        receipt.status = RunStatus.PARTIAL
+    elif receipt.rows_rejected or extra_errors:
+        receipt.status = RunStatus.PARTIAL  # went through; the refused rows are kept
     else:
         receipt.status = RunStatus.FAILED
 
@@ -444,6 +626,28 @@ def _operations_for(item: _Prepared) -> frozenset[Any] | None:
     return None
 
 
+@contextmanager
+def _stopped_by_ctrl_c(stop: threading.Event, interrupted: threading.Event) -> Iterator[None]:
+    """While delivering, the first Ctrl-C sets ``stop`` (the write ends after the batches in
+    flight, so what they delivered is counted and journaled); a second one interrupts at once.
+    Outside the main thread, signals cannot be handled and nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(signum: int, frame: object) -> None:
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+        interrupted.set()
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, handle)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _release(item: _Prepared) -> None:
     dispose = getattr(item.sink, "dispose", None)
     if callable(dispose):
@@ -452,6 +656,14 @@ def _release(item: _Prepared) -> None:
         except Exception as exc:  # releasing must not hide the run's own outcome
             get_logger().warning("egress.dispose_failed", error=_error_text(exc))
     item.source.close()
+    _stop_keeping(item.lease)
+
+
+def _stop_keeping(keeper: LeaseKeeper) -> None:
+    try:
+        keeper.stop()
+    except StateStoreError as exc:  # the lease then expires on its own
+        get_logger().warning("egress.lease_not_released", error=str(exc))
 
 
 def _error_text(exc: BaseException) -> str:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from floe_core.egress.errors import StateStoreError
 from floe_core.egress.receipt import Receipt, RunStatus, utc_now
+from floe_core.egress.rejects import RejectedRow, RejectedRows
 from floe_core.egress.state_tables import SCHEMA_VERSION, state_tables
 
 if TYPE_CHECKING:
@@ -48,19 +49,6 @@ class Checkpoint:
     snapshot_id: int | None
     run_id: str
     updated_at: datetime
-
-
-@dataclass(frozen=True)
-class RejectedRow:
-    """A row a destination refused, kept to be reported and sent again."""
-
-    id: int
-    destination: str
-    run_id: str
-    row: dict[str, Any]
-    reason: str
-    rejected_at: datetime
-    resolved_run_id: str | None
 
 
 def _engine_url(url: str) -> str:
@@ -110,9 +98,27 @@ class StateStore:
             self._engine = sa.create_engine(self.url, pool_pre_ping=True)
             with self._engine.begin() as conn:
                 self._metadata.create_all(conn, checkfirst=True)
+                self._add_missing_columns(conn)
                 self._check_version(conn)
         except (sa.exc.SQLAlchemyError, ImportError) as exc:
             raise self._error("open", exc) from exc
+
+    def _add_missing_columns(self, conn: sa.Connection) -> None:
+        """Add columns a newer floe defined to tables an older one created (each has a server
+        default, so existing rows stay valid)."""
+        sa = self._sa
+        inspector = sa.inspect(conn)
+        for table in self._metadata.sorted_tables:
+            present = {column["name"] for column in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                kind = column.type.compile(dialect=conn.dialect)
+                default = getattr(column.server_default, "arg", None)
+                clause = f" NOT NULL DEFAULT {default}" if default is not None else ""
+                conn.execute(
+                    sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}{clause}')
+                )
 
     def _check_version(self, conn: sa.Connection) -> None:
         meta = self._t["meta"]
@@ -145,6 +151,15 @@ class StateStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def table(self, role: str) -> sa.Table:
+        """One of the tables of :func:`~floe_core.egress.state_tables.state_tables`, by role."""
+        return self._t[role]
+
+    def transaction(self, action: str) -> AbstractContextManager[sa.Connection]:
+        """A connection in a transaction; a database error becomes a ``StateStoreError``
+        saying the store could not ``action`` (e.g. "take a lease in")."""
+        return self._transaction(action)
+
     # --- runs ---------------------------------------------------------------------------
 
     def start_run(self, receipt: Receipt) -> None:
@@ -159,6 +174,31 @@ class StateStore:
         self._write(
             "update a run in", runs.update().where(runs.c.run_id == receipt.run_id).values(values)
         )
+
+    def mark_interrupted(self, run_id: str, reason: str, rows_delivered: int = 0) -> None:
+        """Record that run ``run_id``, still ``running`` in the history, died: ``failed``,
+        with ``reason``, and ``rows_delivered`` (what its journal shows confirmed) unless the
+        count it stored is higher."""
+        runs = self._t["runs"]
+        with self._transaction("update a run in") as conn:
+            row = conn.execute(
+                self._sa.select(runs.c.errors, runs.c.rows_delivered).where(
+                    runs.c.run_id == run_id, runs.c.status == RunStatus.RUNNING.value
+                )
+            ).first()
+            if row is None:
+                return
+            errors = [*json.loads(row.errors or "[]"), reason]
+            conn.execute(
+                runs.update()
+                .where(runs.c.run_id == run_id, runs.c.status == RunStatus.RUNNING.value)
+                .values(
+                    status=RunStatus.FAILED.value,
+                    finished_at=utc_now(),
+                    errors=json.dumps(errors, ensure_ascii=False),
+                    rows_delivered=max(int(row.rows_delivered or 0), rows_delivered),
+                )
+            )
 
     def runs(self, destination: str | None = None, limit: int = 20) -> list[Receipt]:
         """Stored receipts, newest first, optionally for one destination."""
@@ -242,55 +282,23 @@ class StateStore:
         )
         return {row.primary_key: row.fingerprint for row in self._read(query)}
 
-    # --- rejected rows ------------------------------------------------------------------
+    # --- rejected rows ---------------------------------------------------------------
 
     def save_rejected_rows(
-        self, destination: str, run_id: str, rows: Sequence[Mapping[str, Any]], reason: str
-    ) -> None:
-        """Keep rows the destination refused, with the reason, for reporting and resending."""
-        if not rows:
-            return
-        now = utc_now()
-        records = [
-            {
-                "destination": destination,
-                "run_id": run_id,
-                "row_json": json.dumps(row, default=str, ensure_ascii=False),
-                "reason": reason,
-                "rejected_at": now,
-            }
-            for row in rows
-        ]
-        self._write("save rejected rows in", self._t["rejected"].insert(), records)
+        self,
+        destination: str,
+        run_id: str,
+        rows: Sequence[Mapping[str, Any]],
+        reason: str,
+        key_columns: Sequence[str] | None = None,
+    ) -> list[str]:
+        """Keep rows the destination refused (one record per row identity); see
+        :mod:`floe_core.egress.rejects`. Returns the rows' identities."""
+        return RejectedRows(self).keep(destination, run_id, rows, reason, key_columns)
 
     def rejected_rows(self, destination: str, *, unresolved_only: bool = True) -> list[RejectedRow]:
-        """Rejected rows of ``destination``, oldest first."""
-        table = self._t["rejected"]
-        query = table.select().where(table.c.destination == destination).order_by(table.c.id)
-        if unresolved_only:
-            query = query.where(table.c.resolved_run_id.is_(None))
-        return [
-            RejectedRow(
-                id=row.id,
-                destination=row.destination,
-                run_id=row.run_id,
-                row=json.loads(row.row_json),
-                reason=row.reason,
-                rejected_at=_aware(row.rejected_at) or utc_now(),
-                resolved_run_id=row.resolved_run_id,
-            )
-            for row in self._read(query)
-        ]
-
-    def resolve_rejected_rows(self, ids: Iterable[int], run_id: str) -> None:
-        """Mark rejected rows as delivered by ``run_id``."""
-        table = self._t["rejected"]
-        id_list = list(ids)
-        if id_list:
-            self._write(
-                "update rejected rows in",
-                table.update().where(table.c.id.in_(id_list)).values(resolved_run_id=run_id),
-            )
+        """Rejected rows of ``destination``, first refused first."""
+        return RejectedRows(self).records(destination, unresolved_only=unresolved_only)
 
     # --- plumbing -----------------------------------------------------------------------
 
@@ -331,6 +339,7 @@ def _run_row(receipt: Receipt) -> dict[str, Any]:
         "rows_read": receipt.rows_read,
         "rows_delivered": receipt.rows_delivered,
         "rows_rejected": receipt.rows_rejected,
+        "rows_skipped": receipt.rows_skipped,
         "bytes_transmitted": receipt.bytes_transmitted,
         "duration_seconds": receipt.duration_seconds,
         "checksum": receipt.checksum,
@@ -353,6 +362,7 @@ def _receipt(row: Any) -> Receipt:
         rows_read=row.rows_read,
         rows_delivered=row.rows_delivered,
         rows_rejected=row.rows_rejected,
+        rows_skipped=row.rows_skipped or 0,
         bytes_transmitted=row.bytes_transmitted,
         duration_seconds=row.duration_seconds,
         checksum=row.checksum,

@@ -8,8 +8,15 @@ Tables (all prefixed ``floe_`` so they can share a database):
 - ``floe_checkpoints``: per destination, the source snapshot last delivered completely.
 - ``floe_row_fingerprints``: per destination and primary key value, a fingerprint of the row as
   last delivered and the run that delivered it (the basis of a primary-key diff).
-- ``floe_rejected_rows``: rows a destination refused, as JSON, with the reason and the run;
-  ``resolved_run_id`` is set once a later run delivers them.
+- ``floe_rejects``: rows a destination refused, one per destination and row identity (primary
+  key values, or a content hash), as JSON, with the latest reason and run, the number of
+  attempts, first and last seen; ``resolved_run_id`` is set once a later run delivers it.
+  (It replaces ``floe_rejected_rows``, which kept a copy per refusal.)
+- ``floe_run_batches``: the run journal: each batch a destination confirmed, as it was confirmed
+  (run, source snapshot, the batch's idempotency key, its rows), kept until a run of that
+  destination goes through, so that a run after one that did not finish skips those batches.
+- ``floe_leases``: per destination, the run allowed to deliver to it now (its host, pid, start
+  time) and when that lease expires unless renewed (seconds since the epoch).
 - ``floe_state_meta``: the schema version of these tables.
 """
 
@@ -30,7 +37,8 @@ def state_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
     """Define the state tables on ``metadata``.
 
     Returns:
-        The tables by role: ``runs``, ``fingerprints``, ``checkpoints``, ``rejected``, ``meta``.
+        The tables by role: ``runs``, ``fingerprints``, ``checkpoints``, ``rejected``,
+        ``journal``, ``leases``, ``meta``.
     """
     import sqlalchemy as sa
 
@@ -49,6 +57,7 @@ def state_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("rows_read", sa.BigInteger, nullable=False, default=0),
         sa.Column("rows_delivered", sa.BigInteger, nullable=False, default=0),
         sa.Column("rows_rejected", sa.BigInteger, nullable=False, default=0),
+        sa.Column("rows_skipped", sa.BigInteger, nullable=False, default=0, server_default="0"),
         sa.Column("bytes_transmitted", sa.BigInteger, nullable=False, default=0),
         sa.Column("duration_seconds", sa.Float, nullable=False, default=0.0),
         sa.Column("checksum", sa.String(128), nullable=False, default=""),
@@ -73,15 +82,37 @@ def state_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
     rejected = sa.Table(
-        "floe_rejected_rows",
+        "floe_rejects",
         metadata,
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("destination", sa.String(255), nullable=False, index=True),
+        sa.Column("destination", sa.String(255), primary_key=True),
+        sa.Column("row_key", sa.String(512), primary_key=True),
         sa.Column("run_id", sa.String(64), nullable=False),
         sa.Column("row_json", sa.Text, nullable=False),
         sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
         sa.Column("rejected_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("resolved_run_id", sa.String(64)),
+    )
+    journal = sa.Table(
+        "floe_run_batches",
+        metadata,
+        sa.Column("run_id", sa.String(64), primary_key=True),
+        sa.Column("batch_key", sa.String(64), primary_key=True),
+        sa.Column("destination", sa.String(255), nullable=False, index=True),
+        sa.Column("snapshot_id", sa.BigInteger),
+        sa.Column("rows", sa.BigInteger, nullable=False),
+        sa.Column("confirmed_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    leases = sa.Table(
+        "floe_leases",
+        metadata,
+        sa.Column("destination", sa.String(255), primary_key=True),
+        sa.Column("run_id", sa.String(64), nullable=False),
+        sa.Column("host", sa.String(255), nullable=False),
+        sa.Column("pid", sa.Integer, nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.Float, nullable=False),
     )
     meta = sa.Table(
         "floe_state_meta",
@@ -94,5 +125,7 @@ def state_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         "fingerprints": fingerprints,
         "checkpoints": checkpoints,
         "rejected": rejected,
+        "journal": journal,
+        "leases": leases,
         "meta": meta,
     }

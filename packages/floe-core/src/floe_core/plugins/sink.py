@@ -306,6 +306,9 @@ class EgressResult:
         destination_record_ids: IDs the destination returned for created/updated records.
         errors: Human-readable errors (sanitized; never contain secrets).
         rows_rejected: Rows the destination refused permanently.
+        rows_skipped: Rows not written by this write because the destination already had
+            them: batches an earlier, interrupted write had delivered (skipped unsent), and
+            rows a destination's own delivery log recognised. Not in ``rows_delivered``.
     """
 
     success: bool
@@ -318,6 +321,7 @@ class EgressResult:
     destination_record_ids: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     rows_rejected: int = 0
+    rows_skipped: int = 0
 
 
 class SinkConnector(ABC):

@@ -188,6 +188,13 @@ class StateConfig(BaseModel):
     a client certificate, ``~/.pgpass``).
     """
 
+    lease_seconds: Annotated[float, Field(gt=0, le=86_400)] = 120.0
+    """Seconds a run's hold on a destination lasts without renewal (a running run renews it
+    every quarter of that). A second run of the destination is refused while it holds; after
+    a holder dies, the next run takes over once this much time has passed.
+    ``$FLOE_LEASE_SECONDS`` overrides it.
+    """
+
     @field_validator("url")
     @classmethod
     def _url_without_password(cls, url: str | None) -> str | None:

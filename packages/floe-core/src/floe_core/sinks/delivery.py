@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -83,12 +83,16 @@ class BatchOutcome:
         error: The error that stops the write (transient after all retries, refused
             credentials, bad configuration); ``None`` otherwise.
         skipped: Not sent, because another batch had already stopped the write.
+        already_delivered: Not sent, because its key is one an earlier write confirmed.
         digest: ``payload_digest`` of the batch's payload (skipped batches included).
+        key: The batch's idempotency key.
     """
 
     position: str
     rows: int
     digest: str = ""
+    key: str = ""
+    already_delivered: bool = False
     delivered: list[Delivered] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     bytes_sent: int = 0
@@ -107,6 +111,7 @@ class BatchSender:
         operation: The write's operation, to re-encode pieces of a split batch.
         parent: Tracing context of the write, for the per-batch spans.
         sleep: How to wait between retries.
+        confirmed: Keys of batches an earlier write delivered: such a batch is not sent.
     """
 
     def __init__(
@@ -119,8 +124,10 @@ class BatchSender:
         operation: Operation | None = None,
         parent: Context | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        confirmed: Collection[str] = (),
     ) -> None:
         self._sink = sink
+        self._confirmed = confirmed
         self._sleep = sleep
         self._operation = operation
         self._policy = policy
@@ -149,7 +156,11 @@ class BatchSender:
             The outcome; errors are in it, not raised (except bugs, which propagate).
         """
         digest = digest or payload_digest(payload.body)
-        outcome = BatchOutcome(position=position, rows=batch.num_rows, digest=digest)
+        key = batch_key(self._identity, position, digest)
+        outcome = BatchOutcome(position=position, rows=batch.num_rows, digest=digest, key=key)
+        if key in self._confirmed:
+            outcome.already_delivered = True
+            return outcome
         if self._stopped.is_set():
             outcome.skipped = True
             return outcome

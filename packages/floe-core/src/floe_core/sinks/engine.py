@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -51,7 +51,7 @@ from floe_core.plugins.sink import EgressResult
 from floe_core.sinks.base import Operation
 from floe_core.sinks.batching import iter_record_batches, rechunk, resolve_batch_size
 from floe_core.sinks.delivery import BatchOutcome, BatchSender
-from floe_core.sinks.errors import SinkConfigurationError, sanitize
+from floe_core.sinks.errors import SinkConfigurationError, WriteInterruptedError, sanitize
 from floe_core.sinks.idempotency import DeliveryChecksum, write_key
 from floe_core.sinks.ratelimit import RateLimiter
 from floe_core.sinks.retry import RetryPolicy
@@ -65,12 +65,15 @@ from floe_core.sinks.tracing import (
 )
 
 if TYPE_CHECKING:
+    import threading
+
     import pyarrow as pa
 
     from floe_core.sinks.base import Payload, Sink
 
 __all__ = [
     "MAX_LISTED_ERRORS",
+    "ConfirmedCallback",
     "ProgressCallback",
     "RejectedCallback",
     "WriteOutcome",
@@ -80,6 +83,7 @@ __all__ = [
 
 ProgressCallback = Callable[[int], None]
 RejectedCallback = Callable[["pa.Table", str], None]
+ConfirmedCallback = Callable[[str, int], None]
 
 #: Errors listed one by one in ``EgressResult.errors``; beyond that they are summarised.
 MAX_LISTED_ERRORS = 100
@@ -96,9 +100,11 @@ class _Tally:
         sink: Sink,
         on_progress: ProgressCallback | None,
         on_rejected: RejectedCallback | None,
+        on_confirmed: ConfirmedCallback | None = None,
     ) -> None:
         self.rows_delivered = 0
         self.rows_rejected = 0
+        self.rows_skipped = 0
         self.bytes_sent = 0
         self.record_ids: list[str] = []
         self.errors: list[str] = []
@@ -111,6 +117,7 @@ class _Tally:
         self._secrets = tuple(sink.secret_values)
         self._on_progress = on_progress
         self._on_rejected = on_rejected
+        self._on_confirmed = on_confirmed
 
     def add(self, outcome: BatchOutcome) -> None:
         import pyarrow as pa
@@ -118,10 +125,15 @@ class _Tally:
         self.digests.append(outcome.digest)
         if outcome.skipped:
             return
+        if outcome.already_delivered:
+            self.rows_skipped += outcome.rows
+            self._progress()
+            return
         self.bytes_sent += outcome.bytes_sent
         for delivered in outcome.delivered:
             self.checksum.update(delivered.body)
-            self.rows_delivered += delivered.ack.rows_confirmed + delivered.ack.rows_skipped
+            self.rows_delivered += delivered.ack.rows_confirmed
+            self.rows_skipped += delivered.ack.rows_skipped
             self.record_ids.extend(delivered.ack.record_ids)
         for rejected in outcome.rejected:
             self.rows_rejected += rejected.rows.num_rows
@@ -133,8 +145,13 @@ class _Tally:
             if not self.stopped:
                 self.stopped = True
                 self.stop_error = outcome.error
+        elif self._on_confirmed is not None:
+            self._on_confirmed(outcome.key, outcome.rows)
+        self._progress()
+
+    def _progress(self) -> None:
         if self._on_progress is not None:
-            self._on_progress(self.rows_delivered + self.rows_rejected)
+            self._on_progress(self.rows_delivered + self.rows_rejected + self.rows_skipped)
 
     def stop(self, error: BaseException) -> None:
         """Stop the write because of ``error``, raised outside any batch's delivery."""
@@ -185,13 +202,21 @@ def write(
     operation: Operation | str | None = None,
     on_progress: ProgressCallback | None = None,
     on_rejected: RejectedCallback | None = None,
+    confirmed: Collection[str] = (),
+    on_confirmed: ConfirmedCallback | None = None,
 ) -> EgressResult:
     """Push ``data`` to ``sink`` and report what the destination confirmed.
 
     See :func:`run` for the arguments; this is ``run(...).result``.
     """
     return run(
-        sink, data, operation=operation, on_progress=on_progress, on_rejected=on_rejected
+        sink,
+        data,
+        operation=operation,
+        on_progress=on_progress,
+        on_rejected=on_rejected,
+        confirmed=confirmed,
+        on_confirmed=on_confirmed,
     ).result
 
 
@@ -206,6 +231,9 @@ def run(
     limiter: RateLimiter | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    confirmed: Collection[str] = (),
+    on_confirmed: ConfirmedCallback | None = None,
+    stop: threading.Event | None = None,
 ) -> WriteOutcome:
     """Push ``data`` to ``sink``; the measured result and the error that stopped the write.
 
@@ -215,7 +243,8 @@ def run(
             ``pyarrow.RecordBatch``; read as a stream.
         operation: What the destination is to do with the rows; ``None``: the sink's
             ``default_operation``.
-        on_progress: Called after each batch with the rows done so far (delivered + rejected).
+        on_progress: Called after each batch with the rows done so far (delivered, rejected
+            and skipped).
         on_rejected: Called with each group of rows the destination refused for good (source
             column names, so they can be written again later) and the reason.
         position_prefix: Put before every batch position (part of its idempotency key), for
@@ -226,6 +255,18 @@ def run(
         sleep: How to wait, between retries (``Retry-After`` or backoff) and in the default
             rate limiter. A test passes a fake clock and its sleep
             (``floe_core.sinks.testing.FakeClock``): waits then take no time.
+        confirmed: Idempotency keys of batches an earlier write of the same rows confirmed
+            (a run that was interrupted): such a batch is not sent and its rows count as
+            ``rows_skipped``. Keys are deterministic (sink identity, position, payload), so a
+            key matches only the same rows cut the same way for the same destination.
+        on_confirmed: Called with each batch's key and row count once the destination has
+            answered for all its rows (confirmed, or refused for good), in batch order, from
+            the calling thread; what a caller records to resume an interrupted write.
+            A sink that replaces the destination's contents at close keeps nothing of a write
+            that does not finish, so for it neither ``confirmed`` nor ``on_confirmed`` is used.
+        stop: Set from another thread (a signal handler) to end the write early: no further
+            batch is sent, those in flight are awaited and counted, and the write ends with
+            ``success=False`` and a ``WriteInterruptedError`` as its stopping error.
 
     Returns:
         The measured result (``success`` is True only when every row was confirmed), and
@@ -253,11 +294,13 @@ def run(
         destination=sink.destination,
         secrets=sink.secret_values,
     ) as span:
-        tally = _Tally(sink, on_progress, on_rejected)
+        if sink.replaces_on_close:
+            confirmed, on_confirmed = (), None
+        tally = _Tally(sink, on_progress, on_rejected, on_confirmed)
         limiter = limiter or RateLimiter(
             sink.effective_capabilities.default_rate_limit, clock=clock, sleep=sleep
         )
-        _run(sink, data, tally, chosen, position_prefix, limiter, sleep)
+        _run(sink, data, tally, chosen, position_prefix, limiter, sleep, confirmed, stop)
         span.rows_written = tally.rows_delivered
         span.set(ATTR_SINK_ROWS_REJECTED, tally.rows_rejected)
         span.set(ATTR_SINK_BYTES, tally.bytes_sent)
@@ -279,6 +322,7 @@ def run(
         destination_record_ids=tally.record_ids,
         errors=tally.listed_errors(),
         rows_rejected=tally.rows_rejected,
+        rows_skipped=tally.rows_skipped,
     )
     return WriteOutcome(result, tally.stop_error)
 
@@ -317,6 +361,8 @@ def _run(
     prefix: str,
     limiter: RateLimiter,
     sleep: Callable[[float], None],
+    confirmed: Collection[str],
+    stop: threading.Event | None,
 ) -> None:
     """Send every batch, counting outcomes (and payload digests) in ``tally``."""
     capabilities = sink.effective_capabilities
@@ -349,7 +395,19 @@ def _run(
     success = False
     try:
         batches = chain([first_chunk], chunks)
-        _pump(sink, batches, mapping, policy, limiter, tally, operation, prefix, sleep)
+        _pump(
+            sink,
+            batches,
+            mapping,
+            policy,
+            limiter,
+            tally,
+            operation,
+            prefix,
+            sleep,
+            confirmed,
+            stop,
+        )
         success = not tally.errors and not tally.unlisted_errors
     finally:
         sink.close(success)
@@ -367,6 +425,8 @@ def _pump(
     operation: Operation,
     prefix: str,
     sleep: Callable[[float], None],
+    confirmed: Collection[str],
+    stop: threading.Event | None,
 ) -> None:
     capabilities = sink.effective_capabilities
     workers = max(1, capabilities.max_concurrency)
@@ -378,6 +438,7 @@ def _pump(
         operation=operation,
         parent=current_context(),
         sleep=sleep,
+        confirmed=confirmed,
     )
     submitted = 0
     pending: deque[Future[BatchOutcome]] = deque()
@@ -386,6 +447,9 @@ def _pump(
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="floe-sink") as pool:
         try:
             for position in count():
+                if stop is not None and stop.is_set():
+                    tally.stop(WriteInterruptedError("the write was interrupted"))
+                    break
                 try:
                     # Encoding runs here while the workers send: CPU and I/O overlap.
                     item = next(encoded, None)

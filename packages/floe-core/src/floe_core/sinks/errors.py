@@ -3,6 +3,7 @@
 ::
 
     FloeError (floe_core.errors)
+    ├── WriteInterruptedError             the caller stopped the write (Ctrl-C); not the sink's
     └── PluginError                       destination/sink_type/http_status/attempts on every error
         ├── SinkConfigurationError        configuration  unknown sink type, bad URL or config
         │   └── SinkAuthenticationError   configuration  credentials refused (401/403, DB login)
@@ -41,9 +42,15 @@ __all__ = [
     "SinkConnectionError",
     "SinkTransientWriteError",
     "SinkWriteError",
+    "WriteInterruptedError",
     "config_error_from_validation",
     "sanitize",
 ]
+
+
+class WriteInterruptedError(FloeError):
+    """The write was asked to stop (``stop`` set, e.g. on Ctrl-C): the batches in flight were
+    awaited and counted, the rest was not sent."""
 
 
 class ErrorCategory(StrEnum):

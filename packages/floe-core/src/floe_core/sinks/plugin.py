@@ -14,7 +14,7 @@ Sink classes named by ``"module:Class"`` are imported only when that sink type i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from importlib import import_module
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -22,10 +22,13 @@ from floe_core.plugins.sink import EgressResult, SinkConfig, SinkConnector
 from floe_core.sinks.errors import SinkConfigurationError
 
 if TYPE_CHECKING:
+    import threading
+
     import pyarrow as pa
     from pydantic import BaseModel
 
     from floe_core.sinks.base import Operation, Sink
+    from floe_core.sinks.engine import WriteOutcome
     from floe_core.sinks.settings import SettingProblem
 
 __all__ = ["SinkPlugin"]
@@ -148,6 +151,8 @@ class SinkPlugin(SinkConnector):
         operation: Operation | str | None = None,
         on_progress: Callable[[int], None] | None = None,
         on_rejected: Callable[[pa.Table, str], None] | None = None,
+        confirmed: Collection[str] = (),
+        on_confirmed: Callable[[str, int], None] | None = None,
         **kwargs: Any,
     ) -> EgressResult:
         """Push ``data`` to ``sink`` through floe's engine; see ``floe_core.sinks.engine.write``.
@@ -160,6 +165,8 @@ class SinkPlugin(SinkConnector):
                 sink's settings say a write does.
             on_progress: Called with the rows done so far after each batch.
             on_rejected: Called with rows the destination refused for good, and why.
+            confirmed: Keys of batches an interrupted earlier write delivered: not sent again.
+            on_confirmed: Called with each batch's key and rows once the destination answered.
 
         Raises:
             SinkConfigurationError: The sink cannot do ``operation``, or the configuration
@@ -167,15 +174,55 @@ class SinkPlugin(SinkConnector):
             TypeError: ``sink`` is not from ``create_sink``, ``data`` is not Arrow data, or an
                 unknown keyword argument was given.
         """
+        if kwargs:
+            raise TypeError(f"write() got unexpected keyword argument(s): {', '.join(kwargs)}")
+        return self.deliver(
+            sink,
+            data,
+            operation=operation,
+            on_progress=on_progress,
+            on_rejected=on_rejected,
+            confirmed=confirmed,
+            on_confirmed=on_confirmed,
+        ).result
+
+    def deliver(
+        self,
+        sink: Any,
+        data: Any,
+        *,
+        operation: Operation | str | None = None,
+        on_progress: Callable[[int], None] | None = None,
+        on_rejected: Callable[[pa.Table, str], None] | None = None,
+        confirmed: Collection[str] = (),
+        on_confirmed: Callable[[str, int], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> WriteOutcome:
+        """Like :meth:`write`, but also say what stopped the write, if anything.
+
+        Args:
+            stop: Set from another thread (a signal handler) to end the write after the
+                batches in flight: they are awaited and counted, the rest is not sent.
+            The others: as for :meth:`write`.
+
+        Returns:
+            The result, and the error that stopped the write (``None`` when it went
+            through; rows the destination refused do not stop it).
+        """
         from floe_core.sinks import engine
         from floe_core.sinks.base import Sink
 
-        if kwargs:
-            raise TypeError(f"write() got unexpected keyword argument(s): {', '.join(kwargs)}")
         if not isinstance(sink, Sink):
             raise TypeError(f"write() needs a sink from create_sink, got {type(sink).__name__}")
-        return engine.write(
-            sink, data, operation=operation, on_progress=on_progress, on_rejected=on_rejected
+        return engine.run(
+            sink,
+            data,
+            operation=operation,
+            on_progress=on_progress,
+            on_rejected=on_rejected,
+            confirmed=confirmed,
+            on_confirmed=on_confirmed,
+            stop=stop,
         )
 
     def get_source_config(self, catalog_config: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,106 @@
+"""Rows a destination refuses: kept once per row, retried by every run, resolved once delivered;
+``floe egress rejected`` lists them."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:  # the fixtures' classes; pytest alone imports conftest at run time
+    from .conftest import FloeProject, Recorder
+
+REST_DEST = """\
+- name: crm
+  sink_type: rest_api
+  connection_secret_ref: crm-api
+  source_table: gold.customers
+  config: {path: /contacts, method: POST, body: array}
+  batch_size: 50
+  retry_config: {max_attempts: 1}
+"""
+
+BAD = {3, 17, 42, 77, 101}
+
+
+def _rejected(project: FloeProject, *extra: str) -> list[dict[str, Any]]:
+    result = project.cli("egress", "rejected", "crm", "--spec", project.spec, "--json", *extra)
+    assert result.exit_code == 0, result.output
+    return list(json.loads(result.stdout)["rejected"])
+
+
+@pytest.mark.requirement("B6")
+def test_refused_rows_are_kept_once_retried_and_resolved(
+    h: Any, make_project: Any, http_server: Recorder
+) -> None:
+    project = make_project(rows=120)
+    project.secret("crm-api", base_url=http_server.url)
+    project.write(REST_DEST)
+    http_server.reject_ids = set(BAD)
+
+    first = project.cli("egress", "run", "crm", "--spec", project.spec, "--json")
+    after_first = _rejected(project)
+    second = project.cli("egress", "run", "crm", "--spec", project.spec, "--json")
+    after_second = _rejected(project)
+    listing = project.cli("egress", "rejected", "crm", "--spec", project.spec)
+    http_server.reject_ids = set()
+    sent_before_fix = len(http_server.requests)
+    fixed = project.cli("egress", "run", "crm", "--spec", project.spec, "--json")
+
+    assert (first.exit_code, second.exit_code) == (3, 3), first.output + second.output
+    assert h.json_receipts(first)[0]["rows_rejected"] == 5
+    assert sorted(r["row"]["customer_id"] for r in after_first) == sorted(BAD)
+    assert {r["attempts"] for r in after_first} == {1}
+    assert sorted(r["row"]["customer_id"] for r in after_second) == sorted(BAD)  # not 10
+    assert {r["attempts"] for r in after_second} == {2}
+    assert {r["key"] for r in after_second} == {r["key"] for r in after_first}
+    assert all("400" in r["reason"] for r in after_second)
+    assert all(r["first_seen"] < r["last_seen"] for r in after_second)
+    assert "floe egress rejected: crm (5)" in listing.stdout and "attempts" in listing.stdout
+
+    assert fixed.exit_code == 0, fixed.output
+    [receipt] = h.json_receipts(fixed)
+    retried = {
+        record["customer_id"]
+        for request in http_server.requests[sent_before_fix:]
+        for record in request["body"]
+    }
+    assert retried >= BAD
+    assert _rejected(project) == []
+    resolved = _rejected(project, "--all")
+    assert len(resolved) == 5
+    assert {r["resolved_run_id"] for r in resolved} == {receipt["run_id"]}
+
+
+@pytest.mark.requirement("B6")
+def test_a_refused_row_gone_from_the_source_is_dropped(
+    h: Any, make_project: Any, http_server: Recorder
+) -> None:
+    project = make_project(rows=60)
+    project.secret("crm-api", base_url=http_server.url)
+    project.write(REST_DEST)
+    http_server.reject_ids = {5}
+    assert project.cli("egress", "run", "crm", "--spec", project.spec).exit_code == 3
+    [kept] = _rejected(project)
+
+    # The row's content changes in the source: the old version is gone, the new one goes out.
+    import pyarrow.compute as pc
+    from floe_core.iceberg.catalog import open_catalog
+    from floe_core.iceberg.source import IcebergSource
+
+    table = open_catalog(project.catalog).load_table("gold.customers")
+    with IcebergSource(project.catalog, "gold.customers") as source:
+        rows = source.batches().read_all()
+
+    changed = rows.set_column(
+        rows.schema.get_field_index("email"),
+        "email",
+        pc.if_else(pc.equal(rows["customer_id"], 5), "fixed@example.com", rows["email"]),
+    )
+    table.overwrite(changed)
+    http_server.reject_ids = set()
+
+    assert project.cli("egress", "run", "crm", "--spec", project.spec).exit_code == 0
+    assert _rejected(project) == [] and _rejected(project, "--all") == []
+    assert kept["row"]["customer_id"] == 5
