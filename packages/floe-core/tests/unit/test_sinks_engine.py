@@ -525,7 +525,8 @@ def test_a_sink_encoding_groups_of_batches_sends_the_same_batches() -> None:
     one_by_one = MemorySink(_config(batch_size=5), concurrency=2)
     expected = write(one_by_one, _small_batches(_table(48), 7))
     assert result.success and result.rows_delivered == 48
-    assert [r["id"] for r in grouped.rows] == list(range(48))
+    # Two workers: rows arrive in the order requests finish; the checksum holds batch order.
+    assert sorted(r["id"] for r in grouped.rows) == list(range(48))
     assert grouped.delivered == one_by_one.delivered
     assert (result.checksum, result.idempotency_key) == (
         expected.checksum,
