@@ -545,3 +545,23 @@ def test_the_delivery_log_requires_every_field_and_fits_any_key_and_table_name(
     assert columns["idempotency_key"]["type"].length == 128
     assert columns["target_table"]["type"].length == 255
     assert columns["delivered_at"]["type"].timezone is True
+
+
+@pytest.mark.requirement("R8")
+@backends
+def test_replace_of_a_table_with_a_name_at_the_length_limit(
+    sql_backend_url: tuple[str, str, str | None],
+    sql_sink: Callable[..., Any],
+    sql_drive: Callable[..., Any],
+    sql_rows: Callable[..., Any],
+) -> None:
+    # 60 characters: the staging table's name must still fit (63 on PostgreSQL, 64 on MySQL).
+    _, url, schema = sql_backend_url
+    table = _name("t" * 51)
+    assert len(table) == 60
+    sink = sql_sink(url, table, schema=schema, mode="replace", primary_key=["id"])
+    sql_drive(sink, pa.table({"id": [1, 2], "v": ["a", "b"]}))
+    sql_drive(sink, pa.table({"id": [5], "v": ["e"]}))
+
+    assert sql_rows(url, table, ["id", "v"], schema=schema) == [(5, "e")]
+    assert _table_names(url, schema) == {table}
