@@ -9,6 +9,7 @@ then runs only those tests against each mutant.
 Environment:
     MUTATE_BUDGET: seconds for the whole run (default 1800). Each member gets a share of what
         is left; a member cut short keeps its results, and the next run goes on from there.
+        ``0`` only rewrites the report from earlier results.
     MUTATE_FRESH: ``1`` to forget earlier results (delete ``mutants/``) and start over.
     MUTATE_ONLY: comma-separated mutant name patterns, e.g.
         ``floe_core.sinks.idempotency.*,floe_ingestion_dlt.sinks.sql.tables.*``.
@@ -91,7 +92,8 @@ def main() -> int:
         if fresh:
             shutil.rmtree(cwd / "mutants", ignore_errors=True)
         patterns = [p for p in only if p.startswith(member.package + ".")]
-        if only and not patterns:
+        if budget <= 0 or (only and not patterns):
+            # No time (MUTATE_BUDGET=0: only rewrite the report), or not asked for.
             results[member.path] = _results(cwd)
             continue
         left = deadline - time.monotonic()
