@@ -1,7 +1,7 @@
 # The two commands of the README. Everything they need is installed here.
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 
-.PHONY: demo test lint bench bootstrap
+.PHONY: demo test lint bench mutate bootstrap
 
 bootstrap:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet 'uv>=0.4'
@@ -27,3 +27,9 @@ lint: bootstrap
 bench: bootstrap
 	@bash scripts/services.sh
 	@$(UV) run --frozen python -m benchmarks
+
+## Mutation testing of the engine and the SQL write paths (not part of `test`): report in
+## docs/mutation-report.md. MUTATE_BUDGET=seconds (default 1800), MUTATE_FRESH=1 to start over.
+mutate: bootstrap
+	@bash scripts/services.sh
+	@$(UV) run --frozen python scripts/mutate.py

@@ -525,7 +525,8 @@ def test_a_sink_encoding_groups_of_batches_sends_the_same_batches() -> None:
     one_by_one = MemorySink(_config(batch_size=5), concurrency=2)
     expected = write(one_by_one, _small_batches(_table(48), 7))
     assert result.success and result.rows_delivered == 48
-    assert [r["id"] for r in grouped.rows] == list(range(48))
+    # Two workers: rows arrive in the order requests finish; the checksum holds batch order.
+    assert sorted(r["id"] for r in grouped.rows) == list(range(48))
     assert grouped.delivered == one_by_one.delivered
     assert (result.checksum, result.idempotency_key) == (
         expected.checksum,
@@ -763,3 +764,98 @@ def test_a_replacing_sink_neither_journals_nor_skips() -> None:
     )
     assert (result.rows_delivered, result.rows_skipped) == (10, 0)
     assert journal == []
+
+
+SECRET = "tok7f3k9q"
+
+
+class PickySink(BulkSink):
+    """Refuses a whole batch holding an id of ``refuse_batch`` (naming its token); lists the
+    rows of ``refuse`` as refused in the ack of a batch it accepts."""
+
+    def __init__(
+        self,
+        config: SinkConfig,
+        *,
+        refuse_batch: set[int],
+        refuse: dict[int, str] | None = None,
+        splits: bool = True,
+    ) -> None:
+        super().__init__(config, refuse=refuse)
+        self.refuse_batch = refuse_batch
+        self.splits = splits
+        self.sent: list[tuple[str, bytes]] = []
+
+    @property
+    def secret_values(self) -> list[str]:
+        return [SECRET]
+
+    def send(self, payload: Payload, idempotency_key: str) -> BatchAck:
+        with self.lock:
+            self.sent.append((idempotency_key, payload.body))
+        bad = [r["id"] for r in orjson.loads(payload.body) if r["id"] in self.refuse_batch]
+        if bad:
+            with self.lock:
+                self.calls.append((idempotency_key, payload.rows))
+                self.operations.append(payload.operation)
+            raise SinkWriteError(f"token {SECRET} may not write ids {bad}", http_status=400)
+        return super().send(payload, idempotency_key)
+
+
+@pytest.mark.requirement("B6")
+def test_the_pieces_of_a_split_batch_are_sent_like_batches_of_the_write() -> None:
+    # Batch 0-7 is refused for id 5; its piece 0-3 is accepted but its ack refuses id 0.
+    rejected: list[tuple[list[int], str]] = []
+    sink = PickySink(_config(batch_size=8), refuse_batch={5}, refuse={0: "email invalid"})
+    result = write(
+        sink,
+        _table(8),
+        operation="delete",
+        on_rejected=lambda rows, why: rejected.append((rows["id"].to_pylist(), why)),
+    )
+    assert sorted(r["id"] for r in sink.rows) == [1, 2, 3, 4, 6, 7]
+    assert (result.rows_delivered, result.rows_rejected) == (6, 2)
+    assert [ids for ids, _ in rejected] == [[0], [5]]
+    assert rejected[0][1] == "email invalid"
+    assert "may not write ids [5]" in rejected[1][1] and SECRET not in rejected[1][1]
+    # Every piece is a delete too, keyed by its position in the write and its own bytes.
+    assert set(sink.operations) == {Operation.DELETE}
+    pieces = ["", ".0", ".1", ".1.0", ".1.1", ".1.0.0", ".1.0.1"]
+    positions = [f"delete.0{piece}" for piece in pieces]
+    assert [key for key, _ in sink.sent] == [
+        batch_key(sink.identity, where, payload_digest(body))
+        for where, (_, body) in zip(positions, sink.sent, strict=True)
+    ]
+    # Every payload was answered (confirmed or refused): all of their bytes count.
+    assert result.bytes_transmitted == sum(len(body) for _, body in sink.sent)
+
+
+@pytest.mark.requirement("B6")
+def test_a_batch_rejected_whole_gives_the_destinations_reason_without_secrets() -> None:
+    rejected: list[tuple[int, str]] = []
+    sink = PickySink(_config(batch_size=8), refuse_batch=set(range(8)))
+    write(sink, _table(8), on_rejected=lambda rows, why: rejected.append((rows.num_rows, why)))
+    assert len(sink.sent) == 15, "the batch, its halves, quarters and eighths"
+    [(rows, why)] = rejected
+    assert rows == 8
+    assert "may not write ids [0, 1, 2, 3, 4, 5, 6, 7]" in why and SECRET not in why
+
+    unsplit: list[str] = []
+    sink = PickySink(_config(batch_size=4), refuse_batch={2}, splits=False)
+    write(sink, _table(4), on_rejected=lambda rows, why: unsplit.append(why))
+    assert len(sink.sent) == 1
+    assert len(unsplit) == 1
+    assert "may not write ids [2]" in unsplit[0] and SECRET not in unsplit[0]
+
+
+@pytest.mark.requirement("B6")
+def test_a_two_row_batch_with_one_bad_row_delivers_the_other() -> None:
+    rejected: list[list[int]] = []
+    sink = MemorySink(_config(batch_size=2), reject_ids={1})
+    result = write(
+        sink, _table(2), on_rejected=lambda rows, _why: rejected.append(rows["id"].to_pylist())
+    )
+    assert [rows for _, rows in sink.calls] == [2, 1, 1]
+    assert [r["id"] for r in sink.rows] == [0]
+    assert rejected == [[1]]
+    assert (result.rows_delivered, result.rows_rejected) == (1, 1)

@@ -33,3 +33,19 @@ def test_checksum_is_sha256_of_the_concatenated_payloads() -> None:
     for body in (b"[1]", b"[2,3]"):
         checksum.update(body)
     assert checksum.hexdigest() == hashlib.sha256(b"[1][2,3]").hexdigest()
+
+
+@pytest.mark.requirement("B5")
+def test_keys_are_the_ones_earlier_releases_wrote() -> None:
+    # Pinned values: a re-run after an upgrade must find the keys the previous release
+    # recorded (delivery log, Idempotency-Key), so any change to how keys are derived fails.
+    digest = payload_digest(b"[1,2]")
+    assert digest == "49a64717d5d4cb19952e6eac2946415cf6879adacf9908e7d872332d32c6e684"
+    assert (
+        batch_key("POST http://a/x", "0.1", digest)
+        == "4cd4840ea1e7c8297283eab110d7f9140ca4df462e7ad9c7201aec1508b01aaa"
+    )
+    assert (
+        write_key("dest", [payload_digest(b"a"), payload_digest(b"b")])
+        == "0bf423e6f7d7175cb9992db45036e8b0aa0e22f394541f8849aabb8a3b05b1f9"
+    )

@@ -466,3 +466,96 @@ def test_names_that_need_quoting(
         expected += [(3, "a", 1.5, 1), (4, "b", None, 2)]
     got = sql_rows(url, table, data.column_names, schema=schema, order_by="1")
     assert sorted(got, key=lambda row: row[0]) == expected
+
+
+@pytest.mark.requirement("B5")
+@pytest.mark.parametrize("sql_backend_url", ["postgresql", "mariadb"], indirect=True)
+def test_two_writers_claiming_one_batch_at_once_write_it_once_without_error(
+    sql_backend_url: tuple[str, str, str | None],
+) -> None:
+    # Two runs append the same batch at the same moment: the second waits for the first's
+    # transaction, then finds the key and skips the batch (no duplicate-key error, no retry).
+    import threading
+
+    from floe_ingestion_dlt.sinks.sql.delivery_log import DeliveryLog
+
+    _, url, schema = sql_backend_url
+    log = DeliveryLog(schema, "orders")
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            log.ensure(conn)
+        second: list[object] = []
+
+        def claim_too() -> None:
+            try:
+                with engine.begin() as conn:
+                    second.append(log.claim(conn, "k" * 64, 3))
+            except Exception as exc:  # the outcome under test: an error instead of a skip
+                second.append(exc)
+
+        with engine.begin() as conn:
+            assert log.claim(conn, "k" * 64, 3) is True
+            other = threading.Thread(target=claim_too)
+            other.start()
+            other.join(timeout=1.0)
+            assert other.is_alive(), "the second claim waits for the first transaction"
+        other.join(timeout=30)
+        assert second == [False]
+        with engine.connect() as conn:
+            rows = conn.execute(sa.select(log.table)).all()
+        assert [(r.idempotency_key, r.target_table, r.row_count) for r in rows] == [
+            ("k" * 64, "orders", 3)
+        ]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.requirement("B5")
+@pytest.mark.parametrize("sql_backend_url", ["postgresql"], indirect=True)
+def test_the_delivery_log_requires_every_field_and_fits_any_key_and_table_name(
+    sql_backend_url: tuple[str, str, str | None],
+) -> None:
+    from floe_ingestion_dlt.sinks.sql.delivery_log import LOG_TABLE, DeliveryLog
+
+    _, url, schema = sql_backend_url
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            DeliveryLog(schema, "orders").ensure(conn)
+        columns = {c["name"]: c for c in sa.inspect(engine).get_columns(LOG_TABLE, schema=schema)}
+    finally:
+        engine.dispose()
+    assert {name: c["nullable"] for name, c in columns.items()} == {
+        "idempotency_key": False,
+        "target_table": False,
+        "row_count": False,
+        "delivered_at": False,
+    }
+    # 128: room for any key floe derives (64 hex digits); 255: any table name a database allows.
+    key, table, delivered = (
+        columns[c]["type"] for c in ("idempotency_key", "target_table", "delivered_at")
+    )
+    assert isinstance(key, sa.String) and key.length == 128
+    assert isinstance(table, sa.String) and table.length == 255
+    assert isinstance(delivered, sa.DateTime) and delivered.timezone is True
+
+
+@pytest.mark.requirement("R8")
+@backends
+def test_replace_of_a_table_with_a_name_at_the_length_limit(
+    sql_backend_url: tuple[str, str, str | None],
+    sql_sink: Callable[..., Any],
+    sql_drive: Callable[..., Any],
+    sql_rows: Callable[..., Any],
+) -> None:
+    # 60 characters: the staging table's name must still fit (63 on PostgreSQL, 64 on MySQL).
+    _, url, schema = sql_backend_url
+    table = _name("t" * 51)
+    assert len(table) == 60
+    sink = sql_sink(url, table, schema=schema, mode="replace", primary_key=["id"])
+    sql_drive(sink, pa.table({"id": [1, 2], "v": ["a", "b"]}))
+    sql_drive(sink, pa.table({"id": [5], "v": ["e"]}))
+
+    assert sql_rows(url, table, ["id", "v"], schema=schema) == [(5, "e")]
+    assert _table_names(url, schema) == {table}

@@ -174,7 +174,7 @@ class BatchSender:
         batch: pa.RecordBatch,
         payload: Payload,
         position: str,
-        digest: str | None,
+        digest: str,
         outcome: BatchOutcome,
     ) -> None:
         refusal = self._attempt(batch, payload, position, digest, outcome)
@@ -186,16 +186,17 @@ class BatchSender:
         batch: pa.RecordBatch,
         payload: Payload,
         position: str,
-        digest: str | None,
+        digest: str,
         outcome: BatchOutcome,
     ) -> PluginError | None:
         """Send one payload and record the answer in ``outcome``.
 
         Returns:
-            The destination's refusal when it refused the payload for good; ``None`` when it
-            confirmed it or when an error stops the write (then in ``outcome.error``).
+            The destination's refusal when it refused the payload for good (a
+            ``PERMANENT`` error); ``None`` when it confirmed it or when an error stops the
+            write (then in ``outcome.error``).
         """
-        key = batch_key(self._identity, position, digest or payload_digest(payload.body))
+        key = batch_key(self._identity, position, digest)
         try:
             ack = self._send(payload, key, position)
         except PluginError as exc:
@@ -214,8 +215,6 @@ class BatchSender:
 
     def _row_rejections(self, batch: pa.RecordBatch, ack: BatchAck) -> list[Rejected]:
         """The rows an ack lists as refused, grouped by reason, in order of first row."""
-        import pyarrow as pa
-
         by_reason: dict[str, list[int]] = {}
         for rejection in sorted(ack.rejections, key=lambda r: r.position):
             if not 0 <= rejection.position < batch.num_rows:
@@ -225,33 +224,37 @@ class BatchSender:
                 )
             reason = sanitize(rejection.reason, self._secrets)
             by_reason.setdefault(reason, []).append(rejection.position)
-        return [
-            Rejected(batch.take(pa.array(rows, pa.int64())), reason)
-            for reason, rows in by_reason.items()
-        ]
+        return [Rejected(batch.take(rows), reason) for reason, rows in by_reason.items()]
 
     def _refused(
         self, batch: pa.RecordBatch, position: str, refusal: PluginError, outcome: BatchOutcome
     ) -> None:
-        """Split a refused batch level by level to deliver its good rows, or reject it whole."""
-        if not self._splits or batch.num_rows < 2 or not _permanent(refusal):
+        """Split a refused batch level by level to deliver its good rows, or reject it whole.
+
+        ``refusal`` and the refusals of the pieces are ``PERMANENT`` errors (see ``_attempt``):
+        anything else has stopped the write before it gets here.
+        """
+        if not self._splits or batch.num_rows < 2:
             outcome.rejected.append(Rejected(batch, sanitize(str(refusal), self._secrets)))
             return
-        rejected: list[tuple[str, Rejected]] = []
+        rejected: dict[str, Rejected] = {}
         level = [(batch, position, refusal)]
         depth = 0
         while level:
             depth += 1
             refused = []
             for piece, where, why in level:
-                if piece.num_rows < 2 or not _permanent(why):
-                    rejected.append((where, Rejected(piece, sanitize(str(why), self._secrets))))
+                if piece.num_rows < 2:
+                    rejected[where] = Rejected(piece, sanitize(str(why), self._secrets))
                     continue
                 half = piece.num_rows // 2
                 for index, part in enumerate((piece.slice(0, half), piece.slice(half))):
                     part_position = f"{where}.{index}"
                     part_payload = self._sink.encode(self._mapping.apply(part), self._operation)
-                    part_refusal = self._attempt(part, part_payload, part_position, None, outcome)
+                    part_digest = payload_digest(part_payload.body)
+                    part_refusal = self._attempt(
+                        part, part_payload, part_position, part_digest, outcome
+                    )
                     if outcome.error is not None:
                         return
                     if part_refusal is not None:
@@ -263,9 +266,9 @@ class BatchSender:
                 outcome.rejected.append(Rejected(batch, reason))
                 return
             level = refused
-        # In row order: a piece's position is the batch's, then ".0"/".1" per level of halving.
-        rejected.sort(key=lambda item: item[0][len(position) :].split("."))
-        outcome.rejected.extend(item for _, item in rejected)
+        # In row order: a piece's position is the batch's, then ".0" or ".1" per level of
+        # halving, so the positions of one batch's pieces sort as text in row order.
+        outcome.rejected.extend(rejected[where] for where in sorted(rejected))
 
     def _send(self, payload: Payload, key: str, position: str) -> BatchAck:
         with sink_span(
@@ -294,7 +297,3 @@ class BatchSender:
             span.rows_written = ack.rows_confirmed
             span.set(ATTR_SINK_RETRY_COUNT, attempts - 1)
             return ack
-
-
-def _permanent(error: PluginError) -> bool:
-    return error.category is ErrorCategory.PERMANENT
