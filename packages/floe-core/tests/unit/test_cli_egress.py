@@ -248,3 +248,16 @@ def test_help_shows_flags_as_flags(command: list[str]) -> None:
     assert result.exit_code == 0
     assert "--json" in result.stdout
     assert "<bool>" not in result.stdout
+
+
+def test_history_outside_a_project_says_how_to_point_at_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    result = _invoke("egress", "history")
+
+    assert result.exit_code == 1
+    assert "floe.yaml: file not found" in result.stderr
+    assert "--project DIR" in result.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -362,11 +362,17 @@ def _state_location(spec: Path, manifest: Path | None) -> _StateLocation:
     """
     from floe_core.compiler import InvalidProjectError, compile_project
     from floe_core.compiler.plan import resolve_sqlite_url
+    from floe_core.egress.errors import EgressConfigError
     from floe_core.egress.state import state_store_exists, state_url_for
     from floe_core.registry import PluginRegistry
     from floe_core.schemas.manifest import PlatformManifest
     from floe_core.yamlio import load_yaml
 
+    if not spec.is_file():
+        raise EgressConfigError(
+            f"{spec}: file not found, so there is no project here to read runs of",
+            hint="run floe in the project directory, or point at it with --project DIR",
+        )
     result = compile_project(spec, manifest, registry=PluginRegistry())
     if result.plan is not None:
         project_dir, configured = result.plan.project_dir, result.plan.state_url
