@@ -1,5 +1,6 @@
-"""How every project command is pointed at a project: ``--project DIR`` (default: the
-current directory), or ``--spec`` / ``--manifest`` for files that live elsewhere.
+"""The options every project command shares, and how it is pointed at a project:
+``--project DIR`` (default: the current directory), or ``--spec`` / ``--manifest`` for files
+that live elsewhere.
 
 ``--spec`` given a directory means the project in that directory, so that
 ``--spec examples/quickstart`` and ``--project examples/quickstart`` agree.
@@ -12,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-__all__ = ["ManifestOption", "ProjectOption", "SpecOption", "spec_path"]
+__all__ = ["JsonOption", "ManifestOption", "ProjectOption", "SpecOption", "spec_path"]
 
 ProjectOption = Annotated[
     Path | None,
@@ -42,6 +43,8 @@ ManifestOption = Annotated[
         show_default=False,
     ),
 ]
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 
 
 def spec_path(project: Path | None, spec: Path | None, *, project_hint: str = "--project") -> Path:
