@@ -49,3 +49,30 @@ def test_demo_without_a_project_says_where_to_run_it(tmp_path: Path, h: Any) -> 
     result = h.run_floe("demo", "--project", str(tmp_path / "nothing"))
     assert result.returncode == 1
     assert "no quickstart project" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.requirement("B2")
+def test_the_tour_points_at_the_project_from_its_parent_directory(tmp_path: Path, h: Any) -> None:
+    project = tmp_path / "examples" / "quickstart"
+    shutil.copytree(QUICKSTART, project, ignore=shutil.ignore_patterns(".floe"))
+    where = ("--project", "examples/quickstart")
+
+    before = h.run_floe("egress", "history", *where, cwd=tmp_path)
+    valid = h.run_floe("validate", *where, cwd=tmp_path)
+    demo = h.run_floe("demo", *where, "--rows", "300", cwd=tmp_path)
+    run = h.run_floe("egress", "run", "--all", *where, "--json", cwd=tmp_path)
+    again = h.run_floe("egress", "run", "--all", "--spec", "examples/quickstart", cwd=tmp_path)
+    history = h.run_floe("egress", "history", *where, cwd=tmp_path, env={"COLUMNS": "80"})
+
+    assert (before.returncode, before.stdout) == (0, "no runs recorded yet\n"), before.stderr
+    assert valid.returncode == 0, valid.stdout + valid.stderr
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert "floe egress run --all --project examples/quickstart" in demo.stdout
+    assert run.returncode == again.returncode == 0, run.stderr + again.stderr
+    [receipt] = h.json_receipts(run)
+    assert (receipt["destination"], receipt["rows_delivered"]) == ("customers_to_sqlite", 300)
+    assert history.returncode == 0, history.stderr
+    rows = [line for line in history.stdout.splitlines() if "customers_to_sqlite" in line]
+    assert len(rows) == 3 and all("success" in row for row in rows)
+    assert max(len(line) for line in history.stdout.splitlines()) <= 80
+    assert receipt["run_id"][:8] in history.stdout

@@ -126,6 +126,12 @@ def test_a_destination_failing_every_batch_exits_1(
     [receipt] = h.json_receipts(result)
     assert receipt["status"] == "failed" and receipt["rows_delivered"] == 0
     assert receipt["errors"] and "503" in " ".join(receipt["errors"])
+    history = project.cli("egress", "history", "-p", str(project.root), env={"COLUMNS": "80"})
+    shown = project.cli("egress", "show", receipt["run_id"][:8], "-p", str(project.root))
+    assert history.exit_code == shown.exit_code == 0, history.output + shown.output
+    assert "failed" in history.stdout and "first error of each failed run" in history.stdout
+    assert receipt["errors"][0] in " ".join(line.strip() for line in history.stdout.splitlines())
+    assert receipt["run_id"] in shown.stdout and "503" in shown.stdout
 
 
 @pytest.mark.requirement("B1")

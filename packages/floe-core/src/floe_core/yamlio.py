@@ -109,7 +109,8 @@ def load_yaml(path: Path) -> LoadedYaml:
         raise ConfigFileError(
             path,
             "file not found",
-            hint="check the path, or pass the right file with --spec / --manifest",
+            hint="check the path, or point at the project with --project DIR (files elsewhere: "
+            "--spec / --manifest)",
         ) from exc
     except IsADirectoryError as exc:
         raise ConfigFileError(path, "is a directory, not a file", hint="name the file") from exc

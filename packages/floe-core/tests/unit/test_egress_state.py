@@ -9,7 +9,7 @@ import pytest
 from floe_core.egress.errors import StateStoreError
 from floe_core.egress.receipt import Receipt, RunStatus, new_run_id
 from floe_core.egress.rejects import RejectedRows
-from floe_core.egress.state import StateStore, state_url_for
+from floe_core.egress.state import StateStore, state_store_exists, state_url_for
 
 
 def _receipt(destination: str, started: datetime, **kw: object) -> Receipt:
@@ -50,6 +50,33 @@ def test_run_lifecycle_and_history(store: StateStore) -> None:
     assert [r.run_id for r in store.runs("crm")] == [first.run_id]
     assert store.runs(limit=1)[0].run_id == second.run_id
     assert store.runs("nobody") == []
+
+
+def test_runs_by_run_id_prefix_and_the_destinations_with_runs(store: StateStore) -> None:
+    t0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    older = _receipt("crm", t0)
+    older.run_id = "ab12" + "0" * 28
+    newer = _receipt("warehouse", t0 + timedelta(minutes=1))
+    newer.run_id = "ab13" + "0" * 28
+    for receipt in (older, newer):
+        store.start_run(receipt)
+
+    assert [r.run_id for r in store.runs_by_id("ab1")] == [newer.run_id, older.run_id]
+    assert [r.destination for r in store.runs_by_id("ab12")] == ["crm"]
+    assert [r.run_id for r in store.runs_by_id(older.run_id)] == [older.run_id]
+    assert store.runs_by_id("ab1_") == store.runs_by_id("%") == []  # LIKE wildcards are literal
+    assert store.destinations() == ["crm", "warehouse"]
+
+
+def test_only_a_sqlite_file_not_yet_created_counts_as_missing(tmp_path: Path) -> None:
+    url = state_url_for(tmp_path, environ={})
+
+    assert not state_store_exists(url)
+    assert not (tmp_path / ".floe").exists()
+    StateStore(url).close()
+    assert state_store_exists(url)
+    assert state_store_exists("postgresql://floe@db.internal:5432/floe")
+    assert state_store_exists("sqlite://")
 
 
 @pytest.mark.requirement("B9")

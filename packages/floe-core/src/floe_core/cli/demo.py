@@ -72,6 +72,6 @@ def _print(result: DemoResult, project: Path) -> None:
             f"[bold]{count.rows:,}[/] rows"
         )
     out.print(
-        f"next: [cyan]floe egress history --spec {project}/floe.yaml[/]   "
-        f"[cyan]floe egress run --all --spec {project}/floe.yaml[/]"
+        f"next: [cyan]floe egress history --project {project}[/]   "
+        f"[cyan]floe egress run --all --project {project}[/]"
     )

@@ -1,4 +1,8 @@
-"""``floe egress run``, ``floe egress history`` and ``floe egress rejected``.
+"""The ``floe egress`` command group: ``run`` here; ``history``, ``show`` and ``rejected``
+(the read-only ones) in :mod:`floe_core.cli.history`.
+
+Every command finds the project as ``--project DIR`` (default: the current directory) or
+``--spec`` / ``--manifest``.
 
 ``floe egress run NAME... | --all`` exits with:
 
@@ -25,34 +29,24 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from floe_core.cli.history import history_command, rejected_command, show_command
+from floe_core.cli.project import JsonOption, ManifestOption, ProjectOption, SpecOption, spec_path
+
 if TYPE_CHECKING:
     from rich.console import Console
 
     from floe_core.compiler import CompileResult, EgressPlan
     from floe_core.egress.receipt import Receipt
-    from floe_core.egress.rejects import RejectedRow
     from floe_core.errors import FloeError
 
-__all__ = ["egress_app", "history_command", "rejected_command", "run_command", "wide_console"]
+__all__ = ["egress_app", "run_command", "wide_console"]
 
 egress_app = typer.Typer(
     name="egress",
     help="Send Gold tables to destinations declared in floe.yaml, and list past runs.",
     no_args_is_help=True,
+    rich_markup_mode=None,  # plain help: flags read as flags, not `--json <bool>`
 )
-
-SpecOption = Annotated[
-    Path, typer.Option("--spec", "-s", help="The project's floe.yaml.", show_default=True)
-]
-ManifestOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--manifest",
-        "-m",
-        help="The manifest.yaml (default: platform.manifest of floe.yaml, else the one beside it).",
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 
 
 @egress_app.command("run")
@@ -63,7 +57,8 @@ def run_command(
         typer.Argument(help="Destination names from floe.yaml.", show_default=False),
     ] = None,
     run_all: Annotated[bool, typer.Option("--all", help="Run every destination.")] = False,
-    spec: SpecOption = Path("floe.yaml"),
+    project: ProjectOption = None,
+    spec: SpecOption = None,
     manifest: ManifestOption = None,
     as_json: JsonOption = False,
     dry_run: Annotated[
@@ -85,7 +80,8 @@ def run_command(
 ) -> None:
     """Send destinations' source tables and print the receipts.
 
-    Exit code 0: all delivered; 3: partial; 1: failed or nothing sent (bad input).
+    Exit code 0: all delivered; 3: partial; 1: failed or nothing sent (bad input);
+    2: usage (no destination named, or names and --all together).
     """
     from floe_core.compiler import InvalidProjectError
     from floe_core.egress.arrow_memory import prefer_jemalloc
@@ -94,6 +90,14 @@ def run_command(
     from floe_core.egress.receipt import exit_code
     from floe_core.errors import FloeError
 
+    spec_file = spec_path(project, spec)
+    if run_all and names:
+        raise typer.BadParameter("give destination names or --all, not both", param_hint="--all")
+    if not run_all and not names:
+        raise typer.BadParameter(
+            "no destination given: name one (floe egress run NAME) or use --all",
+            param_hint="NAMES",
+        )
     interactive = sys.stderr.isatty()
     configure_logging(default_level="off" if interactive else "info")
     prefer_jemalloc()  # this process streams batches: give freed memory back (arrow_memory.py)
@@ -102,7 +106,7 @@ def run_command(
         with span("floe.egress.run") as run_span:
             options = _RunOptions(dry_run=dry_run, allow_deletes=allow_deletes)
             receipts = _run(
-                names or [], run_all, spec, manifest, as_json, run_span, ctx.obj, options
+                names or [], run_all, spec_file, manifest, as_json, run_span, ctx.obj, options
             )
     except InvalidProjectError:
         raise typer.Exit(1) from None  # its problems are already printed
@@ -243,157 +247,6 @@ def wide_console(width: int = 120) -> Console:
     return out
 
 
-@egress_app.command("history")
-def history_command(
-    name: Annotated[
-        str | None, typer.Argument(help="Only runs of this destination.", show_default=False)
-    ] = None,
-    spec: SpecOption = Path("floe.yaml"),
-    manifest: ManifestOption = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100_000)] = 20,
-    as_json: JsonOption = False,
-) -> None:
-    """List stored receipts of past runs, newest first."""
-    from floe_core.egress.state import StateStore, state_url_for
-    from floe_core.errors import FloeError
-
-    try:
-        project_dir, configured = _state_location(spec, manifest)
-        with StateStore(state_url_for(project_dir, configured)) as store:
-            runs = store.runs(name, limit=limit)
-    except FloeError as exc:
-        _print_error_only(exc, as_json)
-        raise typer.Exit(1) from None
-    _print_history(runs, name, as_json)
-
-
-def _state_location(spec: Path, manifest: Path | None) -> tuple[Path, str | None]:
-    """The project directory and the manifest's ``state.url``, without compiling plugins."""
-    from floe_core.compiler import InvalidProjectError, compile_project
-    from floe_core.compiler.plan import resolve_sqlite_url
-    from floe_core.registry import PluginRegistry
-    from floe_core.schemas.manifest import PlatformManifest
-    from floe_core.yamlio import load_yaml
-
-    result = compile_project(spec, manifest, registry=PluginRegistry())
-    project_dir = spec.parent.absolute()
-    if result.plan is not None:
-        return result.plan.project_dir, result.plan.state_url
-    # History stays readable when the project has problems: only the manifest must be valid.
-    manifest_path = result.manifest_path or spec.parent / "manifest.yaml"
-    try:
-        model = PlatformManifest.model_validate(load_yaml(manifest_path).data)
-    except Exception as exc:
-        raise InvalidProjectError(
-            [p for p in result.problems if p.file == str(manifest_path)] or result.problems
-        ) from exc
-    url = model.state.url
-    return project_dir, resolve_sqlite_url(url, project_dir) if url else None
-
-
-def _print_error_only(exc: FloeError, as_json: bool) -> None:
-    from floe_core.cli.output import print_error, print_json
-
-    if as_json:
-        print_json({"error": exc.message, "hint": exc.hint, "type": type(exc).__name__})
-    print_error(exc)
-
-
-def _print_history(runs: list[Receipt], name: str | None, as_json: bool) -> None:
-    from rich.table import Table
-
-    from floe_core.cli.output import print_json
-
-    if as_json:
-        print_json({"runs": [r.to_dict() for r in runs]})
-        return
-    out = wide_console(160)
-    if not runs:
-        out.print(f"no runs recorded{f' for {name}' if name else ''}", markup=False)
-        return
-    table = Table(title="floe egress history", title_justify="left")
-    for column, justify in (
-        ("started (UTC)", "left"),
-        ("destination", "left"),
-        ("status", "left"),
-        ("read", "right"),
-        ("delivered", "right"),
-        ("rejected", "right"),
-        ("seconds", "right"),
-        ("rows/s", "right"),
-        ("snapshot", "right"),
-        ("run id", "left"),
-    ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
-    styles = {"success": "green", "partial": "yellow", "failed": "red", "running": "blue"}
-    for run in runs:
-        table.add_row(
-            run.started_at.strftime("%Y-%m-%d %H:%M:%S"),
-            run.destination,
-            f"[{styles[run.status.value]}]{run.status.value}[/]",
-            f"{run.rows_read:,}",
-            f"{run.rows_delivered:,}",
-            f"{run.rows_rejected:,}",
-            f"{run.duration_seconds:.2f}",
-            f"{run.rows_per_second:,.0f}",
-            str(run.snapshot_id) if run.snapshot_id is not None else "-",
-            run.run_id[:12],
-        )
-    out.print(table)
-
-
-@egress_app.command("rejected")
-def rejected_command(
-    name: Annotated[str, typer.Argument(help="The destination.", show_default=False)],
-    spec: SpecOption = Path("floe.yaml"),
-    manifest: ManifestOption = None,
-    include_resolved: Annotated[
-        bool, typer.Option("--all", help="Include rows delivered since they were refused.")
-    ] = False,
-    as_json: JsonOption = False,
-) -> None:
-    """List the rows a destination refused and no run has delivered since.
-
-    One line per row (its primary key values, or a hash of its content): the latest reason,
-    how many runs it was refused in, when first and last. Every run retries them.
-    """
-    from floe_core.egress.state import StateStore, state_url_for
-    from floe_core.errors import FloeError
-
-    try:
-        project_dir, configured = _state_location(spec, manifest)
-        with StateStore(state_url_for(project_dir, configured)) as store:
-            rows = store.rejected_rows(name, unresolved_only=not include_resolved)
-    except FloeError as exc:
-        _print_error_only(exc, as_json)
-        raise typer.Exit(1) from None
-    _print_rejected(rows, name, as_json)
-
-
-def _print_rejected(rows: list[RejectedRow], name: str, as_json: bool) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
-    from floe_core.cli.output import print_json
-    from floe_core.egress.observability import redactor
-
-    if as_json:
-        print_json({"destination": name, "rejected": [redactor.data(r.to_dict()) for r in rows]})
-        return
-    out = wide_console(160)
-    if not rows:
-        out.print(f"no rejected rows for {name}", markup=False)
-        return
-    table = Table(title=f"floe egress rejected: {name} ({len(rows)})", title_justify="left")
-    for column in ("key", "reason", "attempts", "first seen (UTC)", "last seen (UTC)", "resolved"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(
-            Text(row.key),
-            Text(redactor.text(row.reason)),
-            str(row.attempts),
-            row.first_seen.strftime("%Y-%m-%d %H:%M:%S"),
-            row.rejected_at.strftime("%Y-%m-%d %H:%M:%S"),
-            Text(row.resolved_run_id[:12]) if row.resolved_run_id else "-",
-        )
-    out.print(table)
+egress_app.command("history")(history_command)
+egress_app.command("show")(show_command)
+egress_app.command("rejected")(rejected_command)

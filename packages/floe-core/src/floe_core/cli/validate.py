@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from floe_core.cli.project import ManifestOption, ProjectOption, SpecOption, spec_path
+
 if TYPE_CHECKING:
     from floe_core.compiler import CompileResult
 
@@ -22,22 +24,9 @@ def validate(
             show_default=False,
         ),
     ] = None,
-    spec: Annotated[
-        Path | None,
-        typer.Option(
-            "--spec", "-s", help="Path of floe.yaml (instead of PROJECT).", show_default=False
-        ),
-    ] = None,
-    manifest: Annotated[
-        Path | None,
-        typer.Option(
-            "--manifest",
-            "-m",
-            help="Path of manifest.yaml. Default: platform.manifest of floe.yaml, else "
-            "manifest.yaml beside floe.yaml.",
-            show_default=False,
-        ),
-    ] = None,
+    project_option: ProjectOption = None,
+    spec: SpecOption = None,
+    manifest: ManifestOption = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the result as JSON (for CI).")
     ] = False,
@@ -49,11 +38,12 @@ def validate(
     from floe_core.compiler import compile_project
     from floe_core.registry import PluginRegistry
 
-    if project is not None and spec is not None:
-        raise typer.BadParameter("give either PROJECT or --spec, not both", param_hint="PROJECT")
-    spec_path = spec if spec is not None else _spec_in(project or Path("."))
+    if project is not None and project_option is not None:
+        raise typer.BadParameter("give either PROJECT or --project, not both", param_hint="PROJECT")
+    hint = "PROJECT" if project is not None else "--project"
+    spec_file = spec_path(project or project_option, spec, project_hint=hint)
     registry = ctx.obj if isinstance(ctx.obj, PluginRegistry) else None
-    result = compile_project(spec_path, manifest, registry=registry)
+    result = compile_project(spec_file, manifest, registry=registry)
     if json_output:
         from floe_core.cli.output import print_json
 
@@ -62,10 +52,6 @@ def validate(
         _print(result)
     if not result.ok:
         raise typer.Exit(1)
-
-
-def _spec_in(project: Path) -> Path:
-    return project / "floe.yaml" if project.is_dir() else project
 
 
 def _as_json(result: CompileResult) -> dict[str, Any]:

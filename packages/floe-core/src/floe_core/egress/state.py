@@ -26,7 +26,14 @@ from floe_core.egress.state_tables import SCHEMA_VERSION, state_tables
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-__all__ = ["SCHEMA_VERSION", "Checkpoint", "RejectedRow", "StateStore", "state_url_for"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "Checkpoint",
+    "RejectedRow",
+    "StateStore",
+    "state_store_exists",
+    "state_url_for",
+]
 
 
 def state_url_for(
@@ -38,6 +45,23 @@ def state_url_for(
     if url:
         return url
     return f"sqlite:///{(project_dir / '.floe' / 'state.db').absolute()}"
+
+
+def state_store_exists(url: str) -> bool:
+    """Whether a state store may hold anything: false only for a SQLite file not yet created.
+
+    Read-only commands check this first, so that looking at history never creates a store.
+    Other databases cannot be told apart without connecting; they count as existing.
+    """
+    import sqlalchemy as sa
+
+    try:
+        parsed = sa.engine.make_url(_engine_url(url))
+    except sa.exc.ArgumentError:
+        return True  # opening it reports the bad URL
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return True
+    return Path(parsed.database).is_file()
 
 
 @dataclass(frozen=True)
@@ -207,6 +231,24 @@ class StateStore:
         if destination is not None:
             query = query.where(runs.c.destination == destination)
         return [_receipt(row) for row in self._read(query)]
+
+    def runs_by_id(self, prefix: str, limit: int = 10) -> list[Receipt]:
+        """Stored receipts whose run id starts with ``prefix`` (a whole id finds one)."""
+        runs = self._t["runs"]
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = (
+            runs.select()
+            .where(runs.c.run_id.like(f"{escaped}%", escape="\\"))
+            .order_by(runs.c.started_at.desc())
+            .limit(limit)
+        )
+        return [_receipt(row) for row in self._read(query)]
+
+    def destinations(self) -> list[str]:
+        """The names of the destinations with at least one stored run, sorted."""
+        runs = self._t["runs"]
+        query = self._sa.select(runs.c.destination).distinct().order_by(runs.c.destination)
+        return [row.destination for row in self._read(query)]
 
     # --- checkpoints --------------------------------------------------------------------
 

@@ -1,0 +1,328 @@
+"""``floe egress history``, ``floe egress show`` and ``floe egress rejected``: what past runs
+did, read from the state store and never creating it.
+
+Each finds the project as ``--project DIR`` (default: the current directory) or ``--spec`` /
+``--manifest``, without compiling plugins: history stays readable when the project has
+problems, as long as the manifest is valid. A destination name that is neither declared in
+floe.yaml nor in the history is an error naming the known ones (exit code 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from floe_core.cli.project import JsonOption, ManifestOption, ProjectOption, SpecOption, spec_path
+
+if TYPE_CHECKING:
+    from floe_core.egress.receipt import Receipt
+    from floe_core.egress.rejects import RejectedRow
+    from floe_core.errors import FloeError
+
+__all__ = ["history_command", "rejected_command", "show_command"]
+
+
+def history_command(
+    name: Annotated[
+        str | None, typer.Argument(help="Only runs of this destination.", show_default=False)
+    ] = None,
+    project: ProjectOption = None,
+    spec: SpecOption = None,
+    manifest: ManifestOption = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100_000)] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """List past runs, newest first; failed runs with their first error.
+
+    One run in full: floe egress show RUN_ID.
+    """
+    from floe_core.egress.state import StateStore
+    from floe_core.errors import FloeError
+
+    try:
+        location = _state_location(spec_path(project, spec), manifest)
+        runs: list[Receipt] = []
+        if location.exists:
+            with StateStore(location.url) as store:
+                _require_known(name, location, store)
+                runs = store.runs(name, limit=limit)
+        else:
+            _require_known(name, location, None)
+    except FloeError as exc:
+        _print_error_only(exc, as_json)
+        raise typer.Exit(1) from None
+    _print_history(runs, name, as_json, recorded=location.exists)
+
+
+def show_command(
+    run_id: Annotated[
+        str,
+        typer.Argument(
+            help="The run id, or its first characters as floe egress history shows them.",
+            show_default=False,
+        ),
+    ],
+    project: ProjectOption = None,
+    spec: SpecOption = None,
+    manifest: ManifestOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Print the stored receipt of one run in full."""
+    from floe_core.egress.errors import EgressConfigError
+    from floe_core.egress.state import StateStore
+    from floe_core.errors import FloeError
+
+    try:
+        location = _state_location(spec_path(project, spec), manifest)
+        if not location.exists:
+            raise EgressConfigError(
+                f"no run '{run_id}': no runs recorded yet",
+                hint="floe egress run NAME records one; floe egress history lists them",
+            )
+        with StateStore(location.url) as store:
+            found = store.runs_by_id(run_id.strip().lower())
+            where = store.display_url
+        if not found:
+            raise EgressConfigError(
+                f"no run '{run_id}' in the state store {where}",
+                hint="floe egress history lists the run ids",
+            )
+        if len(found) > 1:
+            raise EgressConfigError(
+                f"'{run_id}' is the start of {len(found)} run ids",
+                hint="give more characters: " + ", ".join(r.run_id for r in found),
+            )
+    except FloeError as exc:
+        _print_error_only(exc, as_json)
+        raise typer.Exit(1) from None
+    _print_show(found[0], as_json)
+
+
+def _print_show(receipt: Receipt, as_json: bool) -> None:
+    from floe_core.cli.output import print_json
+    from floe_core.egress.observability import redactor
+    from floe_core.egress.receipt import receipt_table
+
+    if as_json:
+        print_json({"receipt": redactor.data(receipt.to_dict())})
+        return
+    from floe_core.cli.egress import wide_console
+
+    wide_console().print(receipt_table(receipt))
+
+
+@dataclass(frozen=True)
+class _StateLocation:
+    """Where a project keeps its runs, and the destinations its floe.yaml declares."""
+
+    url: str
+    exists: bool
+    spec: Path
+    declared: tuple[str, ...]
+
+
+def _state_location(spec: Path, manifest: Path | None) -> _StateLocation:
+    """The project's state store, without compiling plugins or opening the store.
+
+    History stays readable when the project has problems: only the manifest must be valid.
+    """
+    from floe_core.compiler import InvalidProjectError, compile_project
+    from floe_core.compiler.plan import resolve_sqlite_url
+    from floe_core.egress.errors import EgressConfigError
+    from floe_core.egress.state import state_store_exists, state_url_for
+    from floe_core.registry import PluginRegistry
+    from floe_core.schemas.manifest import PlatformManifest
+    from floe_core.yamlio import load_yaml
+
+    if not spec.is_file():
+        raise EgressConfigError(
+            f"{spec}: file not found, so there is no project here to read runs of",
+            hint="run floe in the project directory, or point at it with --project DIR",
+        )
+    result = compile_project(spec, manifest, registry=PluginRegistry())
+    if result.plan is not None:
+        project_dir, configured = result.plan.project_dir, result.plan.state_url
+        declared = tuple(result.plan.destination_names)
+    else:
+        project_dir = spec.parent.absolute()
+        manifest_path = result.manifest_path or spec.parent / "manifest.yaml"
+        try:
+            model = PlatformManifest.model_validate(load_yaml(manifest_path).data)
+        except Exception as exc:
+            raise InvalidProjectError(
+                [p for p in result.problems if p.file == str(manifest_path)] or result.problems
+            ) from exc
+        url = model.state.url
+        configured = resolve_sqlite_url(url, project_dir) if url else None
+        declared = _declared_names(spec)
+    state_url = state_url_for(project_dir, configured)
+    return _StateLocation(state_url, state_store_exists(state_url), spec, declared)
+
+
+def _declared_names(spec: Path) -> tuple[str, ...]:
+    """The destination names a floe.yaml that does not validate still declares."""
+    from floe_core.yamlio import load_yaml
+
+    try:
+        data = load_yaml(spec).data
+    except Exception:
+        return ()
+    entries = data.get("destinations") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        return ()
+    return tuple(
+        str(e["name"]) for e in entries if isinstance(e, dict) and isinstance(e.get("name"), str)
+    )
+
+
+def _require_known(name: str | None, location: _StateLocation, store: Any) -> None:
+    """Raise when ``name`` is neither declared in floe.yaml nor has runs in ``store``."""
+    from floe_core.egress.errors import EgressConfigError
+
+    if name is None or name in location.declared:
+        return
+    recorded = store.destinations() if store is not None else []
+    if name in recorded:
+        return  # removed from floe.yaml since; its history stays readable
+    known = sorted({*location.declared, *recorded})
+    raise EgressConfigError(
+        f"destination '{name}' is not declared in {location.spec} and has no recorded runs",
+        hint=f"destinations: {', '.join(known) or 'none'}",
+    )
+
+
+def _print_error_only(exc: FloeError, as_json: bool) -> None:
+    from floe_core.cli.output import print_error, print_json
+
+    if as_json:
+        print_json({"error": exc.message, "hint": exc.hint, "type": type(exc).__name__})
+    print_error(exc)
+
+
+def _print_history(runs: list[Receipt], name: str | None, as_json: bool, *, recorded: bool) -> None:
+    """A table that fits 80 columns: long names wrap inside their column, nothing is cut;
+    the first error of each failed run follows it, wrapped."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from floe_core.cli.output import console, print_json
+    from floe_core.egress.observability import redactor
+    from floe_core.egress.receipt import RunStatus
+
+    if as_json:
+        print_json({"runs": [redactor.data(r.to_dict()) for r in runs]})
+        return
+    out = console()
+    if not runs:
+        what = f" for {name}" if name else ""
+        out.print(f"no runs recorded{what}{'' if recorded else ' yet'}", markup=False)
+        return
+    table = Table(
+        title="floe egress history",
+        title_justify="left",
+        box=None,
+        padding=(0, 2, 0, 0),
+        pad_edge=False,
+        header_style="bold underline",
+    )
+    table.add_column("started (UTC)", no_wrap=True)
+    table.add_column("destination", overflow="fold", min_width=8)
+    table.add_column("status", no_wrap=True)
+    table.add_column("delivered", justify="right", no_wrap=True)
+    table.add_column("rejected", justify="right", no_wrap=True)
+    table.add_column("run id", no_wrap=True)
+    styles = {"success": "green", "partial": "yellow", "failed": "red", "running": "blue"}
+    for run in runs:
+        table.add_row(
+            run.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            Text(run.destination),
+            Text(run.status.value, style=styles[run.status.value]),
+            f"{run.rows_delivered:,}",
+            f"{run.rows_rejected:,}",
+            run.run_id[:_SHORT_RUN_ID],
+        )
+    out.print(table)
+    failed = [r for r in runs if r.status is RunStatus.FAILED and r.errors]
+    if failed:
+        out.print("first error of each failed run:", style="bold")
+        for run in failed:
+            line = Text.assemble((run.run_id[:_SHORT_RUN_ID], "bold"), "  ")
+            line.append(redactor.text(run.errors[0]), style="red")
+            out.print(line, soft_wrap=False, overflow="fold")
+    out.print(
+        Text("one run in full: floe egress show RUN_ID", style="dim"),
+        soft_wrap=False,
+    )
+
+
+#: Characters of a run id shown by ``floe egress history`` (``show`` takes them as a prefix).
+_SHORT_RUN_ID = 8
+
+
+def rejected_command(
+    name: Annotated[str, typer.Argument(help="The destination.", show_default=False)],
+    project: ProjectOption = None,
+    spec: SpecOption = None,
+    manifest: ManifestOption = None,
+    include_resolved: Annotated[
+        bool, typer.Option("--all", help="Include rows delivered since they were refused.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """List the rows a destination refused and no run has delivered since.
+
+    One line per row (its primary key values, or a hash of its content): the latest reason,
+    how many runs it was refused in, when first and last. Every run retries them.
+    """
+    from floe_core.egress.state import StateStore
+    from floe_core.errors import FloeError
+
+    try:
+        location = _state_location(spec_path(project, spec), manifest)
+        rows: list[RejectedRow] = []
+        if location.exists:
+            with StateStore(location.url) as store:
+                _require_known(name, location, store)
+                rows = store.rejected_rows(name, unresolved_only=not include_resolved)
+        else:
+            _require_known(name, location, None)
+    except FloeError as exc:
+        _print_error_only(exc, as_json)
+        raise typer.Exit(1) from None
+    _print_rejected(rows, name, as_json, recorded=location.exists)
+
+
+def _print_rejected(
+    rows: list[RejectedRow], name: str, as_json: bool, *, recorded: bool = True
+) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from floe_core.cli.egress import wide_console
+    from floe_core.cli.output import print_json
+    from floe_core.egress.observability import redactor
+
+    if as_json:
+        print_json({"destination": name, "rejected": [redactor.data(r.to_dict()) for r in rows]})
+        return
+    out = wide_console(160)
+    if not rows:
+        what = "" if recorded else " (no runs recorded yet)"
+        out.print(f"no rejected rows for {name}{what}", markup=False)
+        return
+    table = Table(title=f"floe egress rejected: {name} ({len(rows)})", title_justify="left")
+    for column in ("key", "reason", "attempts", "first seen (UTC)", "last seen (UTC)", "resolved"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(
+            Text(row.key),
+            Text(redactor.text(row.reason)),
+            str(row.attempts),
+            row.first_seen.strftime("%Y-%m-%d %H:%M:%S"),
+            row.rejected_at.strftime("%Y-%m-%d %H:%M:%S"),
+            Text(row.resolved_run_id[:12]) if row.resolved_run_id else "-",
+        )
+    out.print(table)

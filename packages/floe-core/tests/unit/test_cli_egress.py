@@ -1,0 +1,263 @@
+"""``floe egress history``, ``show`` and ``rejected`` as a person reads them, how every
+project command finds its project, and the usage errors of ``floe egress run``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from floe_core.cli.app import app
+from floe_core.egress.receipt import Receipt, RunStatus
+from floe_core.egress.state import StateStore, state_url_for
+from typer.testing import CliRunner
+
+runner = CliRunner()
+
+LONG_ERROR = (
+    "[rest_api/contacts_to_crm] the destination answered HTTP 503 Service Unavailable for "
+    "batch 3 after 5 attempts over 62 seconds; it was still refusing when floe gave up"
+)
+
+
+@pytest.fixture
+def project(
+    write_project: Callable[..., Path],
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: Callable[..., dict[str, Any]],
+) -> Path:
+    """A project directory declaring ``contacts_to_crm`` and ``orders_to_warehouse``."""
+    spec_data["destinations"] = [
+        make_destination(),
+        make_destination(name="orders_to_warehouse", source_table="gold.orders"),
+    ]
+    return write_project(spec_data, manifest_data).parent
+
+
+def _record(project: Path, *receipts: Receipt) -> None:
+    with StateStore(state_url_for(project, environ={})) as store:
+        for receipt in receipts:
+            store.start_run(receipt)
+            store.finish_run(receipt)
+
+
+def _receipt(run_id: str, destination: str, status: RunStatus, **values: Any) -> Receipt:
+    started = datetime(2026, 11, 30, 9, 16, 7, tzinfo=UTC)
+    return Receipt(
+        run_id=run_id,
+        destination=destination,
+        sink_type="rest_api",
+        status=status,
+        started_at=started,
+        finished_at=started + timedelta(seconds=4),
+        source_table="gold.customers",
+        **values,
+    )
+
+
+def _invoke(*args: str, columns: int = 80) -> Any:
+    return runner.invoke(app, list(args), env={"COLUMNS": str(columns), "FLOE_STATE_URL": ""})
+
+
+def _state_db(project: Path) -> Path:
+    return project / ".floe" / "state.db"
+
+
+def test_history_fits_80_columns_and_shows_the_first_error_of_a_failed_run(
+    project: Path,
+) -> None:
+    _record(
+        project,
+        _receipt("a" * 32, "orders_to_warehouse", RunStatus.SUCCESS, rows_delivered=120_000),
+        _receipt(
+            "b" * 32,
+            "contacts_to_crm",
+            RunStatus.FAILED,
+            rows_read=200,
+            errors=[LONG_ERROR, "second error, not shown"],
+        ),
+    )
+
+    result = _invoke("egress", "history", "--project", str(project))
+
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80, result.stdout
+    assert "…" not in result.stdout
+    rows = [line for line in lines if line.startswith("2026-")]
+    [failed_row] = [line for line in rows if "contacts_to_crm" in line]
+    assert "failed" in failed_row and "bbbbbbbb" in failed_row
+    [ok_row] = [line for line in rows if "orders_to_warehouse" in line]
+    assert "success" in ok_row and "120,000" in ok_row and "2026-11-30 09:16:07" in ok_row
+    assert LONG_ERROR in " ".join(line.strip() for line in lines)
+    assert "second error" not in result.stdout
+
+
+def test_a_long_destination_name_wraps_instead_of_being_cut(project: Path) -> None:
+    name = "contacts_to_the_crm_of_the_european_subsidiary"
+    _record(project, _receipt("c" * 32, name, RunStatus.PARTIAL, rows_rejected=3))
+
+    result = _invoke("egress", "history", name, "--project", str(project))
+
+    assert result.exit_code == 0, result.output
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    assert "…" not in result.stdout
+    assert "partial" in result.stdout and "2026-11-30 09:16:07" in result.stdout
+    lines = result.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("started (UTC)"))
+    start, end = lines[header].index("destination"), lines[header].index("status")
+    table_rows = lines[header + 1 : -1]  # the last line points at `floe egress show`
+    assert "".join(line[start:end].strip() for line in table_rows) == name
+
+
+def test_show_prints_one_receipt_in_full_from_its_short_id(project: Path) -> None:
+    _record(
+        project,
+        _receipt("d" * 32, "contacts_to_crm", RunStatus.FAILED, errors=[LONG_ERROR]),
+        _receipt("e" * 32, "contacts_to_crm", RunStatus.SUCCESS, rows_delivered=7),
+    )
+
+    shown = _invoke("egress", "show", "dddddddd", "--project", str(project), columns=240)
+    as_json = _invoke("egress", "show", "d" * 32, "-p", str(project), "--json")
+
+    assert shown.exit_code == 0, shown.output
+    assert "d" * 32 in shown.stdout and "failed" in shown.stdout
+    assert LONG_ERROR in shown.stdout
+    assert as_json.exit_code == 0, as_json.output
+    receipt = json.loads(as_json.stdout)["receipt"]
+    assert (receipt["run_id"], receipt["status"]) == ("d" * 32, "failed")
+    assert receipt["errors"] == [LONG_ERROR]
+
+
+def test_show_of_an_unknown_run_id_is_an_error(project: Path) -> None:
+    _record(project, _receipt("f" * 32, "contacts_to_crm", RunStatus.SUCCESS))
+
+    result = _invoke("egress", "show", "0123abcd", "--project", str(project))
+
+    assert result.exit_code == 1
+    assert "no run '0123abcd'" in result.stderr
+    assert "floe egress history lists the run ids" in result.stderr
+
+
+def test_an_unknown_destination_is_an_error_naming_the_known_ones(project: Path) -> None:
+    _record(project, _receipt("1" * 32, "retired_destination", RunStatus.SUCCESS))
+
+    history = _invoke("egress", "history", "contacts_to_cmr", "--project", str(project))
+    rejected = _invoke("egress", "rejected", "contacts_to_cmr", "--project", str(project))
+    retired = _invoke("egress", "history", "retired_destination", "--project", str(project))
+
+    for result in (history, rejected):
+        assert result.exit_code == 1
+        assert "destination 'contacts_to_cmr' is not declared" in result.stderr
+        assert (
+            "destinations: contacts_to_crm, orders_to_warehouse, retired_destination"
+            in result.stderr
+        )
+    assert retired.exit_code == 0 and "retired_destination" in retired.stdout
+
+
+def test_read_only_commands_never_create_the_state_store(project: Path) -> None:
+    history = _invoke("egress", "history", "--project", str(project))
+    one = _invoke("egress", "history", "contacts_to_crm", "--project", str(project))
+    as_json = _invoke("egress", "history", "--project", str(project), "--json")
+    rejected = _invoke("egress", "rejected", "contacts_to_crm", "--project", str(project))
+    show = _invoke("egress", "show", "abcdef12", "--project", str(project))
+    unknown = _invoke("egress", "history", "no_such_name", "--project", str(project))
+
+    assert not _state_db(project).exists()
+    assert not (project / ".floe").exists()
+    assert (history.exit_code, history.stdout) == (0, "no runs recorded yet\n")
+    assert one.stdout == "no runs recorded for contacts_to_crm yet\n"
+    assert json.loads(as_json.stdout) == {"runs": []}
+    assert rejected.exit_code == 0 and "no runs recorded yet" in rejected.stdout
+    assert show.exit_code == 1 and "no runs recorded yet" in show.stderr
+    assert unknown.exit_code == 1
+    assert "destinations: contacts_to_crm, orders_to_warehouse" in unknown.stderr
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        pytest.param(["--project", "{dir}"], id="--project"),
+        pytest.param(["-p", "{dir}"], id="-p"),
+        pytest.param(["--spec", "{dir}"], id="--spec directory"),
+        pytest.param(["--spec", "{dir}/floe.yaml"], id="--spec file"),
+        pytest.param([], id="current directory"),
+    ],
+)
+def test_every_way_of_pointing_at_the_project_finds_it(
+    project: Path, where: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _record(project, _receipt("2" * 32, "contacts_to_crm", RunStatus.SUCCESS, rows_delivered=9))
+    monkeypatch.chdir(project)
+    args = [arg.format(dir=project) for arg in where]
+
+    history = _invoke("egress", "history", *args, "--json")
+
+    assert history.exit_code == 0, history.output
+    assert [r["run_id"] for r in json.loads(history.stdout)["runs"]] == ["2" * 32]
+
+
+def test_validate_takes_the_project_as_argument_or_option(project: Path) -> None:
+    positional = _invoke("validate", str(project), "--json")
+    option = _invoke("validate", "--project", str(project), "--json")
+    spec_dir = _invoke("validate", "--spec", str(project), "--json")
+
+    outputs = [json.loads(r.stdout) for r in (positional, option, spec_dir)]
+    assert {o["spec"] for o in outputs} == {str(project / "floe.yaml")}
+    assert "is a directory" not in json.dumps(outputs)
+
+
+def test_project_given_twice_is_a_usage_error(project: Path) -> None:
+    both = _invoke("validate", str(project), "--project", str(project))
+    spec_too = _invoke("egress", "history", "-p", str(project), "--spec", str(project))
+
+    assert both.exit_code == spec_too.exit_code == 2
+    assert "either PROJECT or --project" in both.stderr
+    assert "either --project or --spec" in spec_too.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param([], "no destination given", id="no name"),
+        pytest.param(["contacts_to_crm", "--all"], "names or --all, not both", id="both"),
+    ],
+)
+def test_run_usage_errors_exit_2_before_reading_anything(
+    project: Path, args: list[str], message: str
+) -> None:
+    result = _invoke("egress", "run", *args, "--project", str(project))
+
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert not (project / ".floe").exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["validate"], ["sinks"], ["egress", "run"], ["egress", "history"], ["egress", "show"]],
+)
+def test_help_shows_flags_as_flags(command: list[str]) -> None:
+    result = _invoke(*command, "--help", columns=100)
+
+    assert result.exit_code == 0
+    assert "--json" in result.stdout
+    assert "<bool>" not in result.stdout
+
+
+def test_history_outside_a_project_says_how_to_point_at_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    result = _invoke("egress", "history")
+
+    assert result.exit_code == 1
+    assert "floe.yaml: file not found" in result.stderr
+    assert "--project DIR" in result.stderr
+    assert list(tmp_path.iterdir()) == []
