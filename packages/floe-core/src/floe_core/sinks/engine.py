@@ -51,11 +51,18 @@ from floe_core.plugins.sink import EgressResult
 from floe_core.sinks.base import Operation
 from floe_core.sinks.batching import iter_record_batches, rechunk, resolve_batch_size
 from floe_core.sinks.delivery import BatchOutcome, BatchSender
-from floe_core.sinks.errors import SinkConfigurationError, WriteInterruptedError, sanitize
-from floe_core.sinks.idempotency import DeliveryChecksum, write_key
+from floe_core.sinks.errors import SinkConfigurationError, WriteInterruptedError
+from floe_core.sinks.idempotency import write_key
 from floe_core.sinks.ratelimit import RateLimiter
 from floe_core.sinks.retry import RetryPolicy
 from floe_core.sinks.shaping import FieldMapping
+from floe_core.sinks.tally import (
+    MAX_LISTED_ERRORS,
+    ConfirmedCallback,
+    ProgressCallback,
+    RejectedCallback,
+    Tally,
+)
 from floe_core.sinks.tracing import (
     ATTR_SINK_BYTES,
     ATTR_SINK_ROWS_REJECTED,
@@ -81,110 +88,9 @@ __all__ = [
     "write",
 ]
 
-ProgressCallback = Callable[[int], None]
-RejectedCallback = Callable[["pa.Table", str], None]
-ConfirmedCallback = Callable[[str, int], None]
-
-#: Errors listed one by one in ``EgressResult.errors``; beyond that they are summarised.
-MAX_LISTED_ERRORS = 100
 
 #: Arrow data handed to ``encode_many`` at once, at most (about; one batch can exceed it).
 GROUP_BYTES = 16 * 2**20
-
-
-class _Tally:
-    """Running totals of one write, fed in batch order from the calling thread."""
-
-    def __init__(
-        self,
-        sink: Sink,
-        on_progress: ProgressCallback | None,
-        on_rejected: RejectedCallback | None,
-        on_confirmed: ConfirmedCallback | None = None,
-    ) -> None:
-        self.rows_delivered = 0
-        self.rows_rejected = 0
-        self.rows_skipped = 0
-        self.bytes_sent = 0
-        self.record_ids: list[str] = []
-        self.errors: list[str] = []
-        self.unlisted_errors = 0
-        self.stopped = False
-        self.stop_error: BaseException | None = None
-        self.discarded = False
-        self.checksum = DeliveryChecksum()
-        self.digests: list[str] = []  # of every batch the senders took, in order: the write key
-        self._secrets = tuple(sink.secret_values)
-        self._on_progress = on_progress
-        self._on_rejected = on_rejected
-        self._on_confirmed = on_confirmed
-
-    def add(self, outcome: BatchOutcome) -> None:
-        import pyarrow as pa
-
-        self.digests.append(outcome.digest)
-        if outcome.skipped:
-            return
-        if outcome.already_delivered:
-            self.rows_skipped += outcome.rows
-            self._progress()
-            return
-        self.bytes_sent += outcome.bytes_sent
-        for delivered in outcome.delivered:
-            self.checksum.update(delivered.body)
-            self.rows_delivered += delivered.ack.rows_confirmed
-            self.rows_skipped += delivered.ack.rows_skipped
-            self.record_ids.extend(delivered.ack.record_ids)
-        for rejected in outcome.rejected:
-            self.rows_rejected += rejected.rows.num_rows
-            self._error(f"{rejected.rows.num_rows} row(s) rejected: {rejected.reason}")
-            if self._on_rejected is not None:
-                self._on_rejected(pa.Table.from_batches([rejected.rows]), rejected.reason)
-        if outcome.error is not None:
-            self._error(sanitize(str(outcome.error), self._secrets))
-            if not self.stopped:
-                self.stopped = True
-                self.stop_error = outcome.error
-        elif self._on_confirmed is not None:
-            self._on_confirmed(outcome.key, outcome.rows)
-        self._progress()
-
-    def _progress(self) -> None:
-        if self._on_progress is not None:
-            self._on_progress(self.rows_delivered + self.rows_rejected + self.rows_skipped)
-
-    def stop(self, error: BaseException) -> None:
-        """Stop the write because of ``error``, raised outside any batch's delivery."""
-        from floe_core.errors import FloeError
-
-        text = str(error) if isinstance(error, FloeError) else f"{type(error).__name__}: {error}"
-        self._error(sanitize(text, self._secrets))
-        if not self.stopped:
-            self.stopped = True
-            self.stop_error = error
-
-    def discard(self) -> None:
-        """The destination dropped everything this write sent: nothing counts as delivered."""
-        if self.rows_delivered:
-            self._error(
-                f"the write failed, so the destination discarded the {self.rows_delivered} "
-                "row(s) it had received; it holds none of them"
-            )
-        self.rows_delivered = 0
-        self.record_ids = []
-        self.checksum = DeliveryChecksum()
-        self.discarded = True
-
-    def _error(self, message: str) -> None:
-        if len(self.errors) < MAX_LISTED_ERRORS:
-            self.errors.append(message)
-        else:
-            self.unlisted_errors += 1
-
-    def listed_errors(self) -> list[str]:
-        if self.unlisted_errors:
-            return [*self.errors, f"... and {self.unlisted_errors} more error(s) not listed"]
-        return list(self.errors)
 
 
 @dataclass
@@ -296,7 +202,7 @@ def run(
     ) as span:
         if sink.replaces_on_close:
             confirmed, on_confirmed = (), None
-        tally = _Tally(sink, on_progress, on_rejected, on_confirmed)
+        tally = Tally(sink, on_progress, on_rejected, on_confirmed)
         limiter = limiter or RateLimiter(
             sink.effective_capabilities.default_rate_limit, clock=clock, sleep=sleep
         )
@@ -356,7 +262,7 @@ def _operation(sink: Sink, operation: Operation | str | None) -> Operation:
 def _run(
     sink: Sink,
     data: Any,
-    tally: _Tally,
+    tally: Tally,
     operation: Operation,
     prefix: str,
     limiter: RateLimiter,
@@ -421,7 +327,7 @@ def _pump(
     mapping: FieldMapping,
     policy: RetryPolicy,
     limiter: RateLimiter,
-    tally: _Tally,
+    tally: Tally,
     operation: Operation,
     prefix: str,
     sleep: Callable[[float], None],
