@@ -246,32 +246,6 @@ def _text(document: dict[str, Any] | str) -> str:
     return yaml.safe_dump(document, sort_keys=False)
 
 
-# -- tracing --------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def _span_exporter() -> Any:
-    from opentelemetry import trace
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
-    exporter = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    return exporter
-
-
-@pytest.fixture
-def spans(_span_exporter: Any) -> Any:
-    """An ``InMemorySpanExporter`` on the real OpenTelemetry SDK, emptied for this test."""
-    _span_exporter.clear()
-    return _span_exporter
-
-
 @pytest.fixture
 def closed_port() -> Iterator[int]:
     """A local port nobody listens on, for the whole test.
