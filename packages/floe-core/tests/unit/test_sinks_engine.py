@@ -683,6 +683,53 @@ def test_rows_an_ack_rejects_are_reported_without_splitting_the_batch() -> None:
     assert sorted(r["id"] for r in sink.rows) == sorted(set(range(15)) - set(refuse))
 
 
+class AllOrNothingSink(BulkSink):
+    """Refuses a whole request holding a refused row, naming those rows (a 400 listing them)."""
+
+    def send(self, payload: Payload, idempotency_key: str) -> BatchAck:
+        records = orjson.loads(payload.body)
+        refused = [i for i, record in enumerate(records) if record["id"] in self.refuse]
+        if not refused:
+            return super().send(payload, idempotency_key)
+        with self.lock:
+            self.calls.append((idempotency_key, payload.rows))
+        return BatchAck(
+            rows_confirmed=0,
+            rejections=[RowRejection(i, self.refuse[records[i]["id"]]) for i in refused],
+            unsent=[i for i in range(len(records)) if i not in refused],
+        )
+
+
+def test_rows_left_unsent_for_the_refused_rows_sake_are_sent_again_in_one_request() -> None:
+    rejected: list[tuple[list[int], str]] = []
+    sink = AllOrNothingSink(_config(batch_size=10), refuse={2: "bad email", 5: "bad email"})
+    result = write(
+        sink,
+        _table(15),
+        on_rejected=lambda rows, why: rejected.append((rows.column("id").to_pylist(), why)),
+    )
+
+    assert [rows for _, rows in sink.calls] == [10, 8, 5], "no splitting: the rest, once"
+    assert (result.rows_delivered, result.rows_rejected) == (13, 2)
+    assert rejected == [([2, 5], "bad email")]
+    assert sorted(r["id"] for r in sink.rows) == sorted(set(range(15)) - {2, 5})
+    # The checksum covers what was delivered: the refused request is not part of it.
+    rows = _table(15).to_pylist()
+    expected = DeliveryChecksum()
+    expected.update(orjson.dumps([r for r in rows[:10] if r["id"] not in (2, 5)]))
+    expected.update(orjson.dumps(rows[10:]))
+    assert result.checksum == f"sha256:{expected.hexdigest()}"
+
+
+def test_rows_unsent_without_a_refused_row_are_a_bug_in_the_sink() -> None:
+    class StuckSink(MemorySink):
+        def send(self, payload: Payload, idempotency_key: str) -> BatchAck:
+            return BatchAck(rows_confirmed=0, unsent=list(range(payload.rows)))
+
+    with pytest.raises(IndexError, match="unsent, without naming a refused row"):
+        write(StuckSink(_config(batch_size=5)), _table(5))
+
+
 def test_a_rejection_reason_is_scrubbed_of_the_sinks_secrets() -> None:
     class SecretSink(BulkSink):
         @property

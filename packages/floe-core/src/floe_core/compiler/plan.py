@@ -54,7 +54,12 @@ class CompiledDestination:
 
     @classmethod
     def from_config(
-        cls, destination: DestinationConfig, plugin_name: str, *, key_setting: str | None = None
+        cls,
+        destination: DestinationConfig,
+        plugin_name: str,
+        *,
+        key_setting: str | None = None,
+        key_settings: Mapping[str, Any] | None = None,
     ) -> CompiledDestination:
         """Bind a validated destination to ``plugin_name``.
 
@@ -63,11 +68,13 @@ class CompiledDestination:
             plugin_name: The plugin that serves its sink type.
             key_setting: The sink's ``config:`` setting naming its key columns; set from
                 ``primary_key`` (through ``field_mapping``) when the destination has one.
+            key_settings: Settings the sink takes from ``primary_key`` (its
+                ``settings_from_key``), added where ``config:`` does not set them.
         """
         from floe_core.sync.modes import derive_key_setting
 
         retry = destination.retry_config
-        config = dict(destination.config or {})
+        config = {**(key_settings or {}), **(destination.config or {})}
         if key_setting is not None and destination.primary_key:
             config[key_setting], _ = derive_key_setting(
                 destination.primary_key, destination.field_mapping, None

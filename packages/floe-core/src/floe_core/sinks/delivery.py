@@ -3,7 +3,8 @@
 :class:`BatchSender` is what runs in the engine's worker threads. For one encoded batch it
 sends the payload with a deterministic idempotency key, retrying transient failures. Rows a
 destination refuses while accepting the rest (``BatchAck.rejections``) are reported as
-rejected as they are. When the destination refuses a batch of several rows for good and the
+rejected as they are; rows it left unsent for their sake (``BatchAck.unsent``) are sent again
+in one request. When the destination refuses a batch of several rows for good and the
 sink allows it (``capabilities.splits_rejected_batches``), the batch is cut in two and each
 half is sent on its own; a refused half is split again, down to single rows, so the good rows
 are delivered and only the bad ones are reported as rejected.
@@ -208,10 +209,36 @@ class BatchSender:
             outcome.bytes_sent += len(payload.body)
             return exc
         outcome.bytes_sent += len(payload.body)
-        outcome.delivered.append(Delivered(payload.body, ack))
+        if ack.rows_confirmed or ack.rows_skipped or not ack.unsent:
+            outcome.delivered.append(Delivered(payload.body, ack))
         if ack.rejections:
             outcome.rejected.extend(self._row_rejections(batch, ack))
+        if ack.unsent:
+            self._resend(batch, ack, position, outcome)
         return None
+
+    def _resend(
+        self, batch: pa.RecordBatch, ack: BatchAck, position: str, outcome: BatchOutcome
+    ) -> None:
+        """Send the rows an ack left unsent once more, in one request of their own.
+
+        The destination named the rows it refused (in ``ack.rejections``), so the rest need
+        no splitting to find them; a refusal of the resent rows is handled as any other.
+        """
+        unsent = sorted(set(ack.unsent))
+        if not ack.rejections or not all(0 <= p < batch.num_rows for p in unsent):
+            raise IndexError(
+                f"{self._sink.sink_type} sink left rows {unsent[:5]} of a batch of "
+                f"{batch.num_rows} rows unsent, without naming a refused row"
+            )
+        part = batch.take(unsent)
+        part_position = f"{position}.r"
+        part_payload = self._sink.encode(self._mapping.apply(part), self._operation)
+        refusal = self._attempt(
+            part, part_payload, part_position, payload_digest(part_payload.body), outcome
+        )
+        if refusal is not None and outcome.error is None:
+            self._refused(part, part_position, refusal, outcome)
 
     def _row_rejections(self, batch: pa.RecordBatch, ack: BatchAck) -> list[Rejected]:
         """The rows an ack lists as refused, grouped by reason, in order of first row."""

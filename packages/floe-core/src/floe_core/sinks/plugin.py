@@ -14,7 +14,7 @@ Sink classes named by ``"module:Class"`` are imported only when that sink type i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from importlib import import_module
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -104,6 +104,16 @@ class SinkPlugin(SinkConnector):
     def key_setting(self, sink_type: str) -> str | None:
         """The ``config:`` setting of ``sink_type`` that names its key columns, if any."""
         return self.sink_class(sink_type).key_setting
+
+    def settings_from_key(
+        self, sink_type: str, config: Mapping[str, Any], key_fields: Sequence[str]
+    ) -> dict[str, Any]:
+        """The settings a ``sink_type`` destination's key fields give where ``config:`` has none.
+
+        Raises:
+            SinkConfigurationError: Unknown sink type, or the key cannot give a needed setting.
+        """
+        return self.sink_class(sink_type).settings_from_key(config, key_fields)
 
     def secret_keys(self, sink_type: str, config: dict[str, Any]) -> list[list[str]]:
         """Groups of Secret keys, one of which a ``sink_type`` destination with ``config`` needs."""
