@@ -322,10 +322,7 @@ class RestApiSink(Sink):
                 raise ValueError("body 'record' sends one row per request")
             bodies = json_fast.json_objects(records)
         else:
-            bodies = json_fast.json_arrays(records)
-            if self._envelope is not None:
-                before, after = self._envelope
-                bodies = [b"".join((before, body, after)) for body in bodies]
+            bodies = json_fast.json_arrays(records, *(self._envelope or ()))
         # Payload.data: the records' keys, to match per-record results to records.
         return [
             Payload(rows=batch.num_rows, body=body, data=keys, operation=Operation.UPSERT)
