@@ -14,6 +14,13 @@ invalid, an endpoint that refuses every body): the batch is rejected whole with 
 destination's reason after 15 requests, instead of about two requests per row. A batch with
 fewer than eight bad rows never has all eight pieces refused, so its good rows are
 delivered.
+
+While a batch is being split, each piece the destination confirms is reported at once
+(``on_piece``, from the worker thread), and so is a marker for each batch or piece about to
+be split: a run that dies part-way has then recorded which pieces arrived. Resuming, a batch
+or piece whose marker is among the ``confirmed`` keys is split straight away instead of being
+sent whole again (which would send its confirmed pieces twice), and a piece whose key is
+confirmed is not sent.
 """
 
 from __future__ import annotations
@@ -44,10 +51,17 @@ if TYPE_CHECKING:
     from floe_core.sinks.ratelimit import RateLimiter
     from floe_core.sinks.shaping import FieldMapping
 
-__all__ = ["BatchOutcome", "BatchSender", "Delivered", "Rejected"]
+__all__ = ["BatchOutcome", "BatchSender", "Delivered", "Rejected", "split_marker"]
 
 #: Levels of halving after which a batch whose every piece is still refused is rejected whole.
 _BATCH_WIDE_DEPTH = 3
+
+PieceCallback = Callable[[str, int], None]
+
+
+def split_marker(key: str) -> str:
+    """The key recorded when batch ``key`` starts being split (it carries no rows)."""
+    return f"split:{key}"
 
 
 @dataclass
@@ -86,6 +100,8 @@ class BatchOutcome:
         already_delivered: Not sent, because its key is one an earlier write confirmed.
         digest: ``payload_digest`` of the batch's payload (skipped batches included).
         key: The batch's idempotency key.
+        rows_before: Rows of pieces not sent, because an earlier write confirmed them.
+        rows_reported: Rows of pieces already reported through ``on_piece``.
     """
 
     position: str
@@ -98,6 +114,8 @@ class BatchOutcome:
     bytes_sent: int = 0
     error: PluginError | None = None
     skipped: bool = False
+    rows_before: int = 0
+    rows_reported: int = 0
 
 
 class BatchSender:
@@ -112,6 +130,9 @@ class BatchSender:
         parent: Tracing context of the write, for the per-batch spans.
         sleep: How to wait between retries.
         confirmed: Keys of batches an earlier write delivered: such a batch is not sent.
+        on_piece: Told each piece of a split batch the destination confirmed (its key and
+            rows) as soon as it is, and ``split_marker(key)`` with 0 rows before splitting
+            starts; called from the worker threads.
     """
 
     def __init__(
@@ -125,9 +146,11 @@ class BatchSender:
         parent: Context | None = None,
         sleep: Callable[[float], None] = time.sleep,
         confirmed: Collection[str] = (),
+        on_piece: PieceCallback | None = None,
     ) -> None:
         self._sink = sink
         self._confirmed = confirmed
+        self._on_piece = on_piece
         self._sleep = sleep
         self._operation = operation
         self._policy = policy
@@ -164,7 +187,12 @@ class BatchSender:
         if self._stopped.is_set():
             outcome.skipped = True
             return outcome
-        self._deliver(batch, payload, position, digest, outcome)
+        if split_marker(key) in self._confirmed:
+            # An earlier write was splitting this batch: sent whole, its confirmed pieces
+            # would arrive twice.
+            self._refused(batch, position, self._refused_before(), outcome)
+        else:
+            self._deliver(batch, payload, position, digest, outcome)
         if outcome.error is not None:
             self._stopped.set()
         return outcome
@@ -237,6 +265,8 @@ class BatchSender:
         if not self._splits or batch.num_rows < 2:
             outcome.rejected.append(Rejected(batch, sanitize(str(refusal), self._secrets)))
             return
+        if self._on_piece is not None:
+            self._on_piece(split_marker(outcome.key), 0)
         rejected: dict[str, Rejected] = {}
         level = [(batch, position, refusal)]
         depth = 0
@@ -250,11 +280,7 @@ class BatchSender:
                 half = piece.num_rows // 2
                 for index, part in enumerate((piece.slice(0, half), piece.slice(half))):
                     part_position = f"{where}.{index}"
-                    part_payload = self._sink.encode(self._mapping.apply(part), self._operation)
-                    part_digest = payload_digest(part_payload.body)
-                    part_refusal = self._attempt(
-                        part, part_payload, part_position, part_digest, outcome
-                    )
+                    part_refusal = self._piece(part, part_position, outcome)
                     if outcome.error is not None:
                         return
                     if part_refusal is not None:
@@ -269,6 +295,37 @@ class BatchSender:
         # In row order: a piece's position is the batch's, then ".0" or ".1" per level of
         # halving, so the positions of one batch's pieces sort as text in row order.
         outcome.rejected.extend(rejected[where] for where in sorted(rejected))
+
+    def _piece(
+        self, part: pa.RecordBatch, position: str, outcome: BatchOutcome
+    ) -> PluginError | None:
+        """Send one piece of a split batch (unless an earlier write confirmed it) and report
+        it once confirmed; the destination's refusal, if it refused the piece."""
+        payload = self._sink.encode(self._mapping.apply(part), self._operation)
+        digest = payload_digest(payload.body)
+        key = batch_key(self._identity, position, digest)
+        if key in self._confirmed:
+            outcome.rows_before += part.num_rows
+            return None
+        if split_marker(key) in self._confirmed:
+            return self._refused_before()  # split again, below, without sending it whole
+        refusal = self._attempt(part, payload, position, digest, outcome)
+        if self._on_piece is None or outcome.error is not None:
+            return refusal
+        if refusal is None:
+            # Rows the ack lists as refused are kept as rejects: answered for, not re-sent.
+            self._on_piece(key, part.num_rows)
+            outcome.rows_reported += part.num_rows
+        elif part.num_rows > 1:
+            self._on_piece(split_marker(key), 0)
+        return refusal
+
+    def _refused_before(self) -> PluginError:
+        return PluginError(
+            "refused by the destination when an interrupted earlier run sent it",
+            destination=self._sink.destination,
+            sink_type=self._sink.sink_type,
+        )
 
     def _send(self, payload: Payload, key: str, position: str) -> BatchAck:
         with sink_span(

@@ -167,7 +167,11 @@ def run(
             key matches only the same rows cut the same way for the same destination.
         on_confirmed: Called with each batch's key and row count once the destination has
             answered for all its rows (confirmed, or refused for good), in batch order, from
-            the calling thread; what a caller records to resume an interrupted write.
+            the calling thread; what a caller records to resume an interrupted write. For a
+            batch the destination refused and the engine splits, it is also called from a
+            worker thread with ``split_marker(key)`` and 0 rows as splitting starts, and with
+            each confirmed piece's key and rows as it is confirmed (the batch's own call then
+            counts only the rows not reported with its pieces), so it must be thread-safe.
             A sink that replaces the destination's contents at close keeps nothing of a write
             that does not finish, so for it neither ``confirmed`` nor ``on_confirmed`` is used.
         stop: Set from another thread (a signal handler) to end the write early: no further
@@ -345,6 +349,7 @@ def _pump(
         parent=current_context(),
         sleep=sleep,
         confirmed=confirmed,
+        on_piece=tally.on_piece,
     )
     submitted = 0
     pending: deque[Future[BatchOutcome]] = deque()
