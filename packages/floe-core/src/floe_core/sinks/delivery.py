@@ -15,12 +15,15 @@ destination's reason after 15 requests, instead of about two requests per row. A
 fewer than eight bad rows never has all eight pieces refused, so its good rows are
 delivered.
 
-While a batch is being split, each piece the destination confirms is reported at once
-(``on_piece``, from the worker thread), and so is a marker for each batch or piece about to
-be split: a run that dies part-way has then recorded which pieces arrived. Resuming, a batch
-or piece whose marker is among the ``confirmed`` keys is split straight away instead of being
-sent whole again (which would send its confirmed pieces twice), and a piece whose key is
-confirmed is not sent.
+A batch the destination confirmed whole, without refusing a row, is reported at once
+(``report``, from the worker thread, not in batch order): with several batches in flight, a
+run killed while an earlier batch is still unanswered has recorded every later one that
+arrived. While a batch is being split, each piece confirmed so is reported at once too, and so
+is a marker for each batch or piece about to be split, so a run that dies part-way has
+recorded which pieces arrived. Resuming, a batch or piece whose marker is among the
+``confirmed`` keys is split straight away instead of being sent whole again (which would send
+its confirmed pieces twice), and a piece whose key is confirmed is not sent. (A payload whose
+ack refuses some rows is reported by the engine in batch order, once those rows are kept.)
 """
 
 from __future__ import annotations
@@ -101,7 +104,8 @@ class BatchOutcome:
         digest: ``payload_digest`` of the batch's payload (skipped batches included).
         key: The batch's idempotency key.
         rows_before: Rows of pieces not sent, because an earlier write confirmed them.
-        rows_reported: Rows of pieces already reported through ``on_piece``.
+        rows_reported: Rows of the batch or its pieces already reported through ``report``.
+        reported: The batch itself was reported through ``report`` (confirmed whole).
     """
 
     position: str
@@ -116,6 +120,7 @@ class BatchOutcome:
     skipped: bool = False
     rows_before: int = 0
     rows_reported: int = 0
+    reported: bool = False
 
 
 class BatchSender:
@@ -130,9 +135,10 @@ class BatchSender:
         parent: Tracing context of the write, for the per-batch spans.
         sleep: How to wait between retries.
         confirmed: Keys of batches an earlier write delivered: such a batch is not sent.
-        on_piece: Told each piece of a split batch the destination confirmed (its key and
-            rows) as soon as it is, and ``split_marker(key)`` with 0 rows before splitting
-            starts; called from the worker threads.
+        report: Told, as soon as the destination confirmed it without refusing a row, each
+            batch and each piece of a split batch (its key and rows), and
+            ``split_marker(key)`` with 0 rows before a batch or piece is split; called from
+            the worker threads.
     """
 
     def __init__(
@@ -146,11 +152,11 @@ class BatchSender:
         parent: Context | None = None,
         sleep: Callable[[float], None] = time.sleep,
         confirmed: Collection[str] = (),
-        on_piece: PieceCallback | None = None,
+        report: PieceCallback | None = None,
     ) -> None:
         self._sink = sink
         self._confirmed = confirmed
-        self._on_piece = on_piece
+        self._on_piece = report
         self._sleep = sleep
         self._operation = operation
         self._policy = policy
@@ -208,6 +214,9 @@ class BatchSender:
         refusal = self._attempt(batch, payload, position, digest, outcome)
         if refusal is not None:
             self._refused(batch, position, refusal, outcome)
+        elif outcome.error is None and not outcome.rejected and self._on_piece is not None:
+            self._on_piece(outcome.key, outcome.rows)
+            outcome.rows_reported, outcome.reported = outcome.rows, True
 
     def _attempt(
         self,
@@ -309,14 +318,14 @@ class BatchSender:
             return None
         if split_marker(key) in self._confirmed:
             return self._refused_before()  # split again, below, without sending it whole
+        rejected = len(outcome.rejected)
         refusal = self._attempt(part, payload, position, digest, outcome)
         if self._on_piece is None or outcome.error is not None:
             return refusal
-        if refusal is None:
-            # Rows the ack lists as refused are kept as rejects: answered for, not re-sent.
+        if refusal is None and len(outcome.rejected) == rejected:
             self._on_piece(key, part.num_rows)
             outcome.rows_reported += part.num_rows
-        elif part.num_rows > 1:
+        elif refusal is not None and part.num_rows > 1:
             self._on_piece(split_marker(key), 0)
         return refusal
 

@@ -88,7 +88,7 @@ class Tally:
             if not self.stopped:
                 self.stopped = True
                 self.stop_error = outcome.error
-        elif self._on_confirmed is not None:
+        elif self._on_confirmed is not None and not outcome.reported:
             # Pieces of a split batch were reported as they were confirmed (or by an earlier
             # write): the rest now.
             self._on_confirmed(
@@ -97,9 +97,9 @@ class Tally:
         self._progress()
 
     @property
-    def on_piece(self) -> ConfirmedCallback | None:
-        """What the senders tell about each confirmed piece of a split batch (and each
-        batch about to be split), from their threads: the write's ``on_confirmed``."""
+    def report(self) -> ConfirmedCallback | None:
+        """What the senders tell, from their threads, about each batch or piece confirmed
+        without a refused row, and each about to be split: the write's ``on_confirmed``."""
         return self._on_confirmed
 
     def _progress(self) -> None:
