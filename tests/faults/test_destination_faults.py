@@ -143,7 +143,9 @@ def test_two_runs_started_together_one_delivers_the_other_is_refused(
     project = _rest_project(make_project, rest_destination)
     rest_destination.control(delay=0.02)
 
-    runs = [project.start("egress", "run", "crm"), project.start("egress", "run", "crm")]
+    # A lease time well above any stall of a loaded machine: the loser must not take over.
+    env = {"FLOE_LEASE_SECONDS": "60"}
+    runs = [project.start("egress", "run", "crm", env=env) for _ in range(2)]
     outcomes = [(run.communicate(timeout=300), run.returncode) for run in runs]
 
     codes = sorted(code for _, code in outcomes)
