@@ -796,7 +796,27 @@ def test_a_batch_with_rejected_rows_is_confirmed_once_the_destination_answered_f
     sink = MemorySink(_config(batch_size=5), reject_ids={7})
     result = write(sink, _table(10), on_confirmed=lambda key, rows: journal.append((key, rows)))
     assert (result.rows_delivered, result.rows_rejected) == (9, 1)
-    assert [rows for _, rows in journal] == [5, 5]
+    assert journal[0] == (sink.calls[0][0], 5)  # batch 0, confirmed whole
+    assert journal[1] == (f"split:{sink.calls[1][0]}", 0)  # batch 1 refused: being split
+    assert sum(rows for _, rows in journal) == 10  # its pieces as confirmed, then the rest
+
+
+@pytest.mark.requirement("B5")
+def test_a_write_stopped_while_splitting_a_batch_is_not_sent_twice_on_resume() -> None:
+    journal: list[tuple[str, int]] = []
+    first = MemorySink(_config(batch_size=8), reject_ids={3}, always_fail_from_call=5)
+    # Batch 0 refused, split: [0-3] refused, [4-7] confirmed; [0-1] confirmed; [2-3] fails.
+    stopped = write(first, _table(16), on_confirmed=lambda key, rows: journal.append((key, rows)))
+    assert not stopped.success and sorted(r["id"] for r in first.rows) == [0, 1, 4, 5, 6, 7]
+    assert sum(rows for _, rows in journal) == 6
+
+    again = MemorySink(_config(batch_size=8), reject_ids={3})
+    resumed = write(again, _table(16), confirmed={key for key, _ in journal})
+
+    assert (resumed.rows_delivered, resumed.rows_skipped, resumed.rows_rejected) == (9, 6, 1)
+    received = sorted(r["id"] for r in [*first.rows, *again.rows])
+    assert received == sorted(set(range(16)) - {3})  # every good row once: none sent twice
+    assert all(rows <= 2 for _, rows in again.calls[:3])  # batch 0 was not sent whole again
 
 
 @pytest.mark.requirement("B5")

@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from floe_core.compiler import CompiledDestination, EgressPlan
-    from floe_core.egress.lease import LeaseKeeper, Leases
+    from floe_core.egress.lease import LeaseKeeper, Leases, Unleased
     from floe_core.egress.progress import Progress
     from floe_core.egress.state import StateStore
     from floe_core.iceberg.source import IcebergSource
@@ -73,7 +73,7 @@ class _Prepared:
     sink: Any
     receipt: Receipt
     prepare_seconds: float
-    lease: LeaseKeeper
+    lease: LeaseKeeper | Unleased
     stop: threading.Event
     rejected_errors: list[str] = field(default_factory=list)
     sync: SyncRun | None = None
@@ -214,14 +214,17 @@ class EgressRunner:
         prepared.rejects = self._outstanding_rejects(destination)
         return prepared
 
-    def _take_lease(self, receipt: Receipt, on_lost: Callable[[], None]) -> LeaseKeeper:
+    def _take_lease(self, receipt: Receipt, on_lost: Callable[[], None]) -> LeaseKeeper | Unleased:
         """Hold the destination for this run; a run found dead holding it is marked failed.
+        A dry run holds nothing (it neither waits for nor blocks a run).
 
         Raises:
             LeaseHeldError: Another live run is delivering to the destination.
         """
-        from floe_core.egress.lease import LeaseKeeper
+        from floe_core.egress.lease import LeaseKeeper, Unleased
 
+        if self.dry_run:
+            return Unleased(self.leases, receipt.destination, log=self.log)
         lease = self.leases.acquire(receipt.destination, receipt.run_id)
         dead = lease.taken_over
         if dead is not None:
@@ -255,10 +258,11 @@ class EgressRunner:
         delivered are resolved and those gone from the source dropped."""
         from floe_core.egress.rejects import RejectedRows
 
-        receipt, tracker = item.receipt, item.rejects
-        # An incremental run sends only the diff: a row it did not send is not gone.
-        if not tracker.outstanding or item.resume or item.sync is not None:
+        receipt, tracker, sync = item.receipt, item.rejects, item.sync
+        if not tracker.outstanding or item.resume or (sync and not sync.went_through):
             return
+        if sync is not None:  # it sent only the diff: which outstanding rows are still there?
+            tracker.watch_all(item.source.batches(columns=tracker.key_columns))
         if receipt.status not in (RunStatus.SUCCESS, RunStatus.PARTIAL):
             return
         try:
@@ -659,7 +663,7 @@ def _release(item: _Prepared) -> None:
     _stop_keeping(item.lease)
 
 
-def _stop_keeping(keeper: LeaseKeeper) -> None:
+def _stop_keeping(keeper: LeaseKeeper | Unleased) -> None:
     try:
         keeper.stop()
     except StateStoreError as exc:  # the lease then expires on its own
