@@ -43,7 +43,7 @@ become floe errors in :mod:`floe_ingestion_dlt.sinks.rest.errors`.
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -57,6 +57,7 @@ from floe_core.sinks.base import (
     Sink,
     SinkCapabilities,
 )
+from floe_core.sinks.endpoints import Endpoint
 from floe_core.sinks.errors import (
     PluginError,
     SinkConfigurationError,
@@ -108,6 +109,16 @@ class RestApiSink(Sink):
         """The credentials the ``auth`` setting names (none when ``auth`` is unset or none)."""
         keys = AUTH_SECRET_KEYS.get(str(config.get("auth", "")))
         return [list(keys)] if keys else []
+
+    @classmethod
+    def endpoints(cls, values: Mapping[str, Any]) -> list[Endpoint]:
+        """The host and port of ``base_url`` (every request, the probe too, goes there: no
+        redirect is followed)."""
+        base_url = values.get("base_url")
+        endpoint = (
+            Endpoint.from_url(base_url, setting="base_url") if isinstance(base_url, str) else None
+        )
+        return [endpoint] if endpoint is not None and endpoint.host is not None else []
 
     def __init__(self, config: SinkConfig) -> None:
         super().__init__(config)
