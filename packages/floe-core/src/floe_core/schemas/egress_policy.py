@@ -137,6 +137,10 @@ class HostPattern:
             raise ValueError("an allowed host must not be blank")
         if "://" in entry or "@" in entry:
             raise ValueError(f"{text!r} is a URL; allowed_hosts lists host names only")
+        if entry in ("*", "*.*"):
+            raise ValueError(
+                f"{text!r} would allow every host; leave allowed_hosts out to allow any host"
+            )
         if "/" in entry:
             return cls(text, network=parse_network(entry))
         host, port = _split_port(entry, text)
