@@ -1,7 +1,8 @@
 """EgressPolicy and the address guard: which hosts, addresses and files a destination may reach.
 
-Names are resolved by a fake resolver (a table); nothing here connects anywhere but 127.0.0.1,
-and the ``no_foreign_connections`` guard fails a test that tries.
+Names are resolved by a fake resolver (``fake_dns``, in the workspace conftest); nothing here
+connects anywhere but 127.0.0.1, and its ``no_foreign_connections`` guard fails a test that
+tries.
 """
 
 from __future__ import annotations
@@ -22,55 +23,7 @@ from floe_core.sinks import EgressPolicyError, Endpoint
 
 pytestmark = pytest.mark.requirement("R17")
 
-FakeDns = dict[str, list[str]]
-
-
-def _answers(addresses: list[str], port: Any) -> list[tuple[Any, ...]]:
-    answers: list[tuple[Any, ...]] = []
-    for address in addresses:
-        family = socket.AF_INET6 if ":" in address else socket.AF_INET
-        sockaddr = (address, int(port or 0), 0, 0) if ":" in address else (address, int(port or 0))
-        answers.append((family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", sockaddr))
-    return answers
-
-
-@pytest.fixture
-def no_foreign_connections(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
-    """Fail any connection to an address other than 127.0.0.1 / ::1 instead of making it."""
-    attempts: list[Any] = []
-    real_connect = socket.socket.connect
-
-    def connect(self: socket.socket, address: Any) -> None:
-        if self.family in (socket.AF_INET, socket.AF_INET6) and address[0] not in (
-            "127.0.0.1",
-            "::1",
-        ):
-            attempts.append(address)
-            raise AssertionError(f"the test tried to connect to {address}")
-        real_connect(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    yield attempts
-    assert attempts == [], f"connections attempted outside 127.0.0.1: {attempts}"
-
-
-@pytest.fixture
-def fake_dns(monkeypatch: pytest.MonkeyPatch, no_foreign_connections: list[Any]) -> FakeDns:
-    """``socket.getaddrinfo`` answering from a table (name -> addresses); IP literals and
-    ``localhost`` as usual; any other name fails the test (no DNS query leaves)."""
-    table: FakeDns = {}
-    real = socket.getaddrinfo
-
-    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
-        name = host.decode() if isinstance(host, bytes) else host
-        if name in table:
-            return _answers(table[name], port)
-        if name in ("localhost", "127.0.0.1", "::1"):
-            return real(host, port, *args, **kwargs)
-        raise AssertionError(f"the test resolved the unknown name {name!r}")
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    return table
+FakeDns = dict[str, list[str]]  # the workspace conftest's fake_dns: name -> addresses
 
 
 def _policy(tmp_path: Path, **config: Any) -> EgressPolicy:
