@@ -356,3 +356,36 @@ def test_sqlite_files_are_allowed_under_allowed_paths_only(project: Any) -> None
     output = _refused(result, "may not write the file", "egress_policy.sinks.sql_database")
     assert str(Path(project.root / "elsewhere" / "crm.db")) in output
     assert not (project.root / "elsewhere" / "crm.db").exists()
+
+
+# --- the check alone (what `floe check` calls) ----------------------------------------------
+
+
+def test_check_destinations_refuses_what_egress_run_would_without_connecting(
+    project: Any, http_server: Any, fake_dns: dict[str, list[str]]
+) -> None:
+    from floe_core.compiler import compile_project
+    from floe_core.egress.gate import check_destinations
+    from floe_core.registry import PluginRegistry
+    from floe_core.secrets.resolver import SecretResolver
+
+    fake_dns["crm.rebind.test"] = ["169.254.169.254"]
+    project.secret("other-api", token=TOKEN, base_url="http://crm.rebind.test/in")
+    project.secret("local", url="sqlite:///exports/crm.db")
+    other = REST.replace("name: crm", "name: other").replace("crm-api", "other-api")
+    project.write(
+        REST + other + SQL.format(name="local", table="customers"),
+        manifest_extra=_policy(
+            f"rest_api: {{allowed_hosts: ['127.0.0.1:{_port(http_server)}', crm.rebind.test]}}"
+        ),
+    )
+    registry = PluginRegistry.discover()
+    plan = compile_project(project.spec, registry=registry).unwrap()
+    secrets = SecretResolver.for_project(plan.project_dir, secrets_dir=plan.secrets_dir)
+
+    refusals = check_destinations(plan, registry=registry, secrets=secrets)
+
+    assert [(r.destination, r.sink_type) for r in refusals] == [("other", "rest_api")]
+    assert "resolves to 169.254.169.254" in str(refusals[0])
+    assert http_server.requests == []
+    assert not (project.root / "exports").exists()

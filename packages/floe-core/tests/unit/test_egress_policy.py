@@ -231,12 +231,14 @@ def test_the_guard_refuses_a_name_that_now_resolves_to_a_denied_address(
     assert "resolves to 169.254.169.254" in str(caught.value)
 
 
-def test_the_guard_holds_names_no_destination_declared_to_the_default_denial(
+def test_the_guard_leaves_names_no_destination_connects_to_alone(
     tmp_path: Path, fake_dns: FakeDns
 ) -> None:
-    fake_dns["sneaky.test"] = ["169.254.169.254"]
-    with AddressGuard(_policy(tmp_path)), pytest.raises(EgressPolicyError, match=r"sneaky\.test"):
-        _get("http://sneaky.test/latest/meta-data/")
+    """The object store, the instance metadata service handing out its credentials, the
+    Kubernetes API: not destinations, resolved unchecked."""
+    fake_dns["imds.test"] = ["169.254.169.254"]
+    with AddressGuard(_policy(tmp_path, denied_networks=["10.0.0.0/8"])):
+        assert socket.getaddrinfo("imds.test", 80)[0][4][0] == "169.254.169.254"
 
 
 def test_the_guard_puts_the_resolver_back(tmp_path: Path, fake_dns: FakeDns) -> None:

@@ -3,10 +3,11 @@
 A host allowed by name in the prepare phase may resolve to another address when the sink
 connects (DNS rebinding: a short-lived record that first answers a public address, then
 169.254.169.254). While an :class:`AddressGuard` is active, ``socket.getaddrinfo`` is wrapped:
-each answer is checked against the rules of the destinations that connect to that name (the
-catalog's for its host; for any other name, the default denial of link-local and metadata
-addresses and the manifest's top-level ``denied_networks``) before the caller sees it, and a
-denied answer raises ``EgressPolicyError`` instead of returning an address to connect to.
+each answer for a name a destination (or the catalog) connects to is checked against that
+destination's rules before the caller sees it, and a denied answer raises ``EgressPolicyError``
+instead of returning an address to connect to. Other names (the object store holding the
+table's files, the instance metadata service its credentials may come from, the Kubernetes
+API) are not floe's destinations and pass unchecked.
 
 Every client floe uses resolves through it and connects to exactly the addresses it returns:
 httpx (``socket.create_connection``), psycopg 3 (which resolves in Python and hands libpq the
@@ -44,7 +45,6 @@ class AddressGuard:
 
     def __init__(self, policy: EgressPolicy) -> None:
         self.policy = policy
-        self._default = policy.baseline()
         self._watched: dict[str, list[tuple[Rules, str, str]]] = defaultdict(list)
 
     def watch(self, host: str, rules: Rules, *, destination: str, sink_type: str = "") -> None:
@@ -59,8 +59,7 @@ class AddressGuard:
         is denied to a destination that connects to ``host``."""
         addresses = [ip_literal(str(answer[4][0])) for answer in answers]
         found = [address for address in addresses if address is not None]
-        holders = self._watched.get(normalize_host(host)) or [(self._default, "floe", "")]
-        for rules, destination, sink_type in holders:
+        for rules, destination, sink_type in self._watched.get(normalize_host(host), ()):
             self.policy.check_addresses(host, found, rules, destination, sink_type)
 
     def __enter__(self) -> AddressGuard:

@@ -118,11 +118,6 @@ class EgressPolicy:
         """The rules destinations of ``sink_type`` are held to."""
         return self._rules(f"egress_policy.sinks.{sink_type}", self.config.sinks.get(sink_type))
 
-    def baseline(self) -> Rules:
-        """The rules every connection is held to: the top-level denied networks and the
-        default denial."""
-        return self._rules("egress_policy", None)
-
     def for_catalog(self) -> Rules:
         """The rules the catalog connection is held to."""
         return self._rules("egress_policy.catalog", self.config.catalog, paths=False)

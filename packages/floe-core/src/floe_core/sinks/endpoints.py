@@ -3,7 +3,7 @@
 Before a sink is built, floe asks its class for the endpoints a destination's settings lead to
 (``Sink.endpoints``) and checks each against ``manifest.yaml``'s ``egress_policy``: a host must
 be allowed for the sink type and must not be or resolve to a denied network, a local file must
-be under an allowed directory. While the run lasts, every name the process resolves is checked
+be under an allowed directory. While the run lasts, every resolution of those names is checked
 again (the address connected to is the address checked), so a sink needs no code of its own to
 be governed at connect time.
 
@@ -40,7 +40,7 @@ class Endpoint:
     Attributes:
         host: Host name or IP address (no user, password, path or query).
         port: TCP port; ``None`` when unknown.
-        path: A local file the sink writes (absolute, or relative to the working directory).
+        path: A local file the sink writes (absolute, or relative to the project directory).
         setting: The setting it was read from (``base_url``, ``url``), named in refusals.
     """
 
