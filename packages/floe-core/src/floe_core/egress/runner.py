@@ -3,9 +3,11 @@
 A run has two phases, so that bad input never sends a byte:
 
 1. **Prepare** every selected destination: resolve its Secret (and the catalog's), check the
-   keys the sink needs, open the Iceberg table at its current snapshot, check that the field
-   mapping names only columns the table has, and let the plugin build the sink (which checks
-   the destination is reachable and accepts the credentials). Any failure stops the whole run.
+   keys the sink needs and where it connects (``egress_policy``, :mod:`floe_core.egress.gate`:
+   checked again on every name resolved while the run lasts), open the Iceberg table at its
+   current snapshot, check that the field mapping names only columns the table has, and let the
+   plugin build the sink (which checks the destination is reachable and accepts the
+   credentials). Any failure stops the whole run.
    Before any of this, the run takes the destination's lease (:mod:`floe_core.egress.lease`):
    while another run delivers to it, this one is refused.
 2. **Deliver** each destination in turn: stream the table batch by batch into the plugin's
@@ -25,7 +27,6 @@ of its settings are paths (``Sink.project_paths``).
 
 from __future__ import annotations
 
-import dataclasses
 import signal
 import threading
 import time
@@ -34,8 +35,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from floe_core.egress.destinations import catalog_config, require_secret_keys
+from floe_core.egress.destinations import catalog_config, require_secret_keys, sink_config
 from floe_core.egress.errors import EgressConfigError, RunInterruptedError, StateStoreError
+from floe_core.egress.gate import EgressGate
 from floe_core.egress.observability import (
     get_logger,
     record_error,
@@ -55,9 +57,9 @@ if TYPE_CHECKING:
     from floe_core.egress.progress import Progress
     from floe_core.egress.state import StateStore
     from floe_core.iceberg.source import IcebergSource
-    from floe_core.plugins.sink import SinkConnector
+    from floe_core.plugins.sink import SinkConfig, SinkConnector
     from floe_core.registry import PluginRegistry
-    from floe_core.secrets.resolver import ResolvedSecret, SecretResolver
+    from floe_core.secrets.resolver import SecretResolver
     from floe_core.sync.run import SyncRun
 
 __all__ = ["EgressRunner"]
@@ -123,6 +125,7 @@ class EgressRunner:
             state, seconds=lease_seconds(plan.manifest.state.lease_seconds), clock=clock
         )
         self.journal = RunJournal(state)
+        self.gate = EgressGate(plan)  # manifest.yaml's egress_policy, before and while connecting
         self._interrupted = threading.Event()
 
     def run(self, destinations: Sequence[CompiledDestination]) -> list[Receipt]:
@@ -135,6 +138,10 @@ class EgressRunner:
                 stopped after its batches in flight and was recorded as failed with its true
                 counts; destinations after it were not started. The receipts are in it.
         """
+        with self.gate:
+            return self._run(destinations)
+
+    def _run(self, destinations: Sequence[CompiledDestination]) -> list[Receipt]:
         prepared: list[_Prepared] = []
         try:
             for destination in destinations:
@@ -180,12 +187,14 @@ class EgressRunner:
                 )
                 redactor.add(secret.secret_values())
                 require_secret_keys(secret, destination, plugin)
+                config = sink_config(self.plan, plugin, destination, secret)
+                self.gate.admit(receipt, plugin, destination, config)  # where it may connect
                 source = self._open_source(destination)
                 receipt.snapshot_id = source.snapshot_id
                 self._check_field_mapping(destination, source)
                 sync = self._plan_sync(destination, source, receipt)
                 # A dry run opens no connection that could write: no sink at all.
-                sink = None if self.dry_run else self._create_sink(plugin, destination, secret)
+                sink = None if self.dry_run else self._create_sink(plugin, destination, config)
             except BaseException as exc:
                 if source is not None:
                     source.close()
@@ -310,7 +319,8 @@ class EgressRunner:
                 hint="add source_table: namespace.table (the Iceberg table to send) to it",
             )
         with span("floe.egress.read", {"source.table": destination.source_table}):
-            return IcebergSource(catalog_config(self.plan, self.secrets), destination.source_table)
+            catalog = self.gate.admit_catalog(catalog_config(self.plan, self.secrets))
+            return IcebergSource(catalog, destination.source_table)
 
     @staticmethod
     def _check_field_mapping(destination: CompiledDestination, source: IcebergSource) -> None:
@@ -360,16 +370,8 @@ class EgressRunner:
         return plugin
 
     def _create_sink(
-        self, plugin: SinkConnector, destination: CompiledDestination, secret: ResolvedSecret
+        self, plugin: SinkConnector, destination: CompiledDestination, config: SinkConfig
     ) -> Any:
-        from floe_core.sinks.plugin import SinkPlugin
-
-        config = destination.to_sink_config(secret.reveal())
-        if isinstance(plugin, SinkPlugin):
-            values = plugin.project_paths(
-                destination.sink_type, config.connection_config, str(self.plan.project_dir)
-            )
-            config = dataclasses.replace(config, connection_config=values)
         with span("floe.egress.create_sink"):
             try:
                 return plugin.create_sink(config)

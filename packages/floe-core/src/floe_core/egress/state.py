@@ -387,6 +387,7 @@ def _run_row(receipt: Receipt) -> dict[str, Any]:
         "checksum": receipt.checksum,
         "idempotency_key": receipt.idempotency_key,
         "errors": json.dumps(receipt.errors, ensure_ascii=False),
+        "destination_host": receipt.destination_host,
     }
 
 
@@ -410,4 +411,5 @@ def _receipt(row: Any) -> Receipt:
         checksum=row.checksum,
         idempotency_key=row.idempotency_key,
         errors=list(json.loads(row.errors or "[]")),
+        destination_host=row.destination_host or "",
     )

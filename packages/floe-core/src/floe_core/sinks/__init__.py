@@ -27,7 +27,9 @@ from floe_core.sinks.base import (
     Sink,
     SinkCapabilities,
 )
+from floe_core.sinks.endpoints import Endpoint
 from floe_core.sinks.errors import (
+    EgressPolicyError,
     ErrorCategory,
     PluginError,
     SinkAuthenticationError,
@@ -44,7 +46,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BatchAck",
+    "EgressPolicyError",
     "EgressResult",
+    "Endpoint",
     "ErrorCategory",
     "Operation",
     "Payload",

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from floe_core.plugins.sink import SinkConfig
+    from floe_core.sinks.endpoints import Endpoint
     from floe_core.sinks.settings import SettingProblem
 
 __all__ = ["BatchAck", "Operation", "Payload", "RowRejection", "Sink", "SinkCapabilities"]
@@ -253,6 +254,21 @@ class Sink(ABC):
         settings means the same thing wherever floe is started. The default changes nothing.
         """
         return values
+
+    @classmethod
+    def endpoints(cls, values: Mapping[str, Any]) -> list[Endpoint]:
+        """Where a destination with these settings connects: hosts (and ports), or local files.
+
+        Called before the sink is built, with the destination's ``config:`` merged with its
+        Secret (paths made relative to the project, see ``project_paths``); the platform's
+        ``egress_policy`` refuses the destination before anything is opened when one of them
+        is not allowed. The default reads every URL among the settings and a ``host`` /
+        ``port`` pair (:func:`floe_core.sinks.endpoints.endpoints_from_settings`); a sink
+        that finds its destination otherwise overrides it. Never put a credential in one.
+        """
+        from floe_core.sinks.endpoints import endpoints_from_settings
+
+        return endpoints_from_settings(values)
 
     def __init__(self, config: SinkConfig) -> None:
         self.config = config

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from floe_core.sinks.base import Operation, Sink
+    from floe_core.sinks.endpoints import Endpoint
     from floe_core.sinks.engine import WriteOutcome
     from floe_core.sinks.settings import SettingProblem
 
@@ -124,6 +125,11 @@ class SinkPlugin(SinkConnector):
     ) -> dict[str, Any]:
         """``values`` with the sink's relative paths made relative to ``project_dir``."""
         return self.sink_class(sink_type).project_paths(values, project_dir)
+
+    def endpoints(self, sink_type: str, values: Mapping[str, Any]) -> list[Endpoint]:
+        """Where a ``sink_type`` destination with ``values`` (config merged with Secret)
+        connects; see ``Sink.endpoints``."""
+        return self.sink_class(sink_type).endpoints(values)
 
     def create_sink(self, config: SinkConfig) -> Sink:
         """Validate ``config``, connect and check the credentials; return the sink.

@@ -57,6 +57,7 @@ from floe_core.sinks.base import (
     Sink,
     SinkCapabilities,
 )
+from floe_core.sinks.endpoints import Endpoint
 from floe_core.sinks.errors import (
     PluginError,
     SinkConfigurationError,
@@ -133,6 +134,16 @@ class RestApiSink(Sink):
             hint="set id_from to the field the API keys records by, e.g. "
             f"`id_from: {key_fields[0]}`",
         )
+
+    @classmethod
+    def endpoints(cls, values: Mapping[str, Any]) -> list[Endpoint]:
+        """The host and port of ``base_url`` (every request, the probe too, goes there: no
+        redirect is followed)."""
+        base_url = values.get("base_url")
+        endpoint = (
+            Endpoint.from_url(base_url, setting="base_url") if isinstance(base_url, str) else None
+        )
+        return [endpoint] if endpoint is not None and endpoint.host is not None else []
 
     def __init__(self, config: SinkConfig) -> None:
         super().__init__(config)
