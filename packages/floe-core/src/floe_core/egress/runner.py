@@ -306,7 +306,11 @@ class EgressRunner:
                 hint="add source_table: namespace.table (the Iceberg table to send) to it",
             )
         with span("floe.egress.read", {"source.table": destination.source_table}):
-            return IcebergSource(catalog_config(self.plan, self.secrets), destination.source_table)
+            return IcebergSource(
+                catalog_config(self.plan, self.secrets),
+                destination.source_table,
+                row_filter=destination.row_filter,
+            )
 
     @staticmethod
     def _check_field_mapping(destination: CompiledDestination, source: IcebergSource) -> None:
