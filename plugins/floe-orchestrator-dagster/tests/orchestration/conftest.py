@@ -9,6 +9,7 @@ import shutil
 import textwrap
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -177,12 +178,16 @@ class Api:
 
     url: str = ""
     records: list[dict[str, Any]] = field(default_factory=list)
-    in_flight: int = 0
-    peak_in_flight: int = 0
+    in_flight: Counter[str] = field(default_factory=Counter)  # countries of held batches
     fail_with: int | None = None
     echo_on_error: str = ""
     gate: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def countries_in_flight(self) -> set[str]:
+        """The ``country`` values of the batches received and not answered yet."""
+        with self.lock:
+            return {country for country, count in self.in_flight.items() if count}
 
 
 @pytest.fixture
@@ -208,9 +213,9 @@ def api() -> Iterator[Api]:
             if self.command != "POST":
                 self._answer(200, {"ok": True})
                 return
+            countries = Counter(str(record.get("country")) for record in json.loads(raw))
             with recorder.lock:
-                recorder.in_flight += 1
-                recorder.peak_in_flight = max(recorder.peak_in_flight, recorder.in_flight)
+                recorder.in_flight.update(countries)
             try:
                 recorder.gate.wait(timeout=60)
                 if recorder.fail_with is not None:
@@ -221,7 +226,7 @@ def api() -> Iterator[Api]:
                 self._answer(200, {"ok": True})
             finally:
                 with recorder.lock:
-                    recorder.in_flight -= 1
+                    recorder.in_flight.subtract(countries)
 
         do_POST = do_GET = do_HEAD = _handle
 
