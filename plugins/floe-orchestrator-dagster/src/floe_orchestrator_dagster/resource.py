@@ -86,6 +86,7 @@ class FloeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
                 and hint, secrets redacted).
         """
         from floe_core.egress.partitions import partition_destination
+        from floe_core.egress.receipt import RunStatus
         from floe_core.errors import FloeError
 
         config = config or FloeRunConfig()
@@ -109,7 +110,7 @@ class FloeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         failed = []
         check_keys = context.selected_asset_check_keys
         for (key, destination), receipt in zip(selected.items(), receipts, strict=True):
-            if receipt.status.value == "failed":
+            if receipt.status is RunStatus.FAILED:
                 failed.append(receipt)
                 continue
             context.log.info(
