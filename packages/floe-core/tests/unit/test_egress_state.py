@@ -205,3 +205,29 @@ def test_a_store_without_destination_hosts_keeps_working_and_records_them_from_n
         (3, "api.acme.test:443"),
         (5, ""),
     ]
+
+
+@pytest.mark.requirement("B12")
+def test_runs_opening_a_new_state_store_at_once_all_open_it(tmp_path: Path) -> None:
+    import threading
+
+    errors: list[BaseException] = []
+
+    def open_store(url: str, start: threading.Barrier) -> None:
+        start.wait()
+        try:
+            StateStore(url).close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    for attempt in range(5):
+        url = f"sqlite:///{tmp_path / f'state-{attempt}.db'}"
+        start = threading.Barrier(4)
+        threads = [threading.Thread(target=open_store, args=(url, start)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        with StateStore(url) as store:
+            assert store.runs() == []

@@ -150,10 +150,8 @@ def _run(
     from floe_core.egress.observability import get_logger
     from floe_core.egress.observability import span as new_span
     from floe_core.egress.progress import make_progress
-    from floe_core.egress.runner import EgressRunner
-    from floe_core.egress.state import StateStore, state_url_for
+    from floe_core.egress.session import open_runner
     from floe_core.registry import PluginRegistry
-    from floe_core.secrets.resolver import SecretResolver
 
     # A registry passed as the CLI's ``obj`` (tests, embedding) replaces discovery.
     registry = injected if isinstance(injected, PluginRegistry) else PluginRegistry.discover()
@@ -161,20 +159,18 @@ def _run(
         plan = _plan(_compile(spec, manifest, registry), as_json)
     destinations = select_destinations(plan, names, run_all)
     span.set_attribute("floe.destinations", [d.name for d in destinations])
-    with StateStore(state_url_for(plan.project_dir, plan.state_url)) as state:
-        secrets = SecretResolver.for_project(plan.project_dir, secrets_dir=plan.secrets_dir)
-        with make_progress(sys.stderr, get_logger()) as progress:
-            options = options or _RunOptions()
-            runner = EgressRunner(
-                plan,
-                registry=registry,
-                secrets=secrets,
-                state=state,
-                progress=progress,
-                dry_run=options.dry_run,
-                allow_deletes=options.allow_deletes,
-            )
-            return runner.run(destinations)
+    options = options or _RunOptions()
+    with (
+        make_progress(sys.stderr, get_logger()) as progress,
+        open_runner(
+            plan,
+            registry=registry,
+            progress=progress,
+            dry_run=options.dry_run,
+            allow_deletes=options.allow_deletes,
+        ) as runner,
+    ):
+        return runner.run(destinations)
 
 
 @dataclass(frozen=True)
@@ -208,13 +204,8 @@ def _plan(result: CompileResult, as_json: bool) -> EgressPlan:
 def _print_error(exc: FloeError, as_json: bool) -> None:
     from floe_core.cli.output import print_error, print_json
     from floe_core.egress.observability import redactor
-    from floe_core.errors import FloeError
 
-    where = "/".join(
-        part for part in (getattr(exc, "sink_type", ""), getattr(exc, "destination", "")) if part
-    )
-    message = f"[{where}] {exc.message}" if where and where not in exc.message else exc.message
-    safe = FloeError(redactor.text(message), hint=redactor.text(exc.hint))
+    safe = redactor.error(exc)
     if as_json:
         print_json({"error": safe.message, "hint": safe.hint, "type": type(exc).__name__})
     print_error(safe)

@@ -36,6 +36,8 @@ class CompiledDestination:
         sync_mode: What a run sends (``full``, ``insert``, ``update``, ``upsert``, ``mirror``).
         max_delete_fraction: Largest share of synced keys a ``mirror`` run may delete.
         static_fields: Constant fields added to every record, when declared.
+        row_filter: Send only the source rows matching this pyiceberg expression (a
+            partition of the destination, see ``floe_core.egress.partitions``); ``None``: all.
     """
 
     name: str
@@ -51,6 +53,7 @@ class CompiledDestination:
     sync_mode: str = "full"
     max_delete_fraction: float = 0.5
     static_fields: dict[str, Any] | None = None
+    row_filter: str | None = None
 
     @classmethod
     def from_config(

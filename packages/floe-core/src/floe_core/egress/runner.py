@@ -320,7 +320,9 @@ class EgressRunner:
             )
         with span("floe.egress.read", {"source.table": destination.source_table}):
             catalog = self.gate.admit_catalog(catalog_config(self.plan, self.secrets))
-            return IcebergSource(catalog, destination.source_table)
+            return IcebergSource(
+                catalog, destination.source_table, row_filter=destination.row_filter
+            )
 
     @staticmethod
     def _check_field_mapping(destination: CompiledDestination, source: IcebergSource) -> None:

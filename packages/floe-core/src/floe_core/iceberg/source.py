@@ -64,15 +64,20 @@ class IcebergSource:
     Args:
         catalog_config: The catalog section (see ``floe_core.iceberg.catalog``), secrets resolved.
         table: ``"namespace.table"``.
+        row_filter: Only the rows matching this pyiceberg expression are the source's rows
+            (a partition of a destination): every read and :attr:`row_count` apply it.
 
     Raises:
         NoSuchSourceTableError: The table or its namespace does not exist in the catalog.
-        SourceError: The catalog cannot be opened or reached.
+        SourceError: The catalog cannot be opened or reached, or ``row_filter`` does not parse
+            or names a column the table lacks.
 
     Use it as a context manager (or call :meth:`close`) to release catalog connections.
     """
 
-    def __init__(self, catalog_config: Mapping[str, Any], table: str) -> None:
+    def __init__(
+        self, catalog_config: Mapping[str, Any], table: str, *, row_filter: str | None = None
+    ) -> None:
         self._identifier = parse_table_identifier(table)
         self._name = table
         self._catalog_name = catalog_name(catalog_config)
@@ -86,6 +91,13 @@ class IcebergSource:
             self.close()
             raise
         self._snapshot = self._table.current_snapshot()
+        try:
+            self._scope = self._parse_filter(row_filter)
+        except BaseException:
+            self.close()
+            raise
+        self._scoped = row_filter is not None and bool(row_filter.strip())
+        self._scoped_rows: int | None = None
 
     def _load_table(self) -> Table:
         from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
@@ -159,9 +171,19 @@ class IcebergSource:
 
     @property
     def row_count(self) -> int | None:
-        """Rows in the pinned snapshot, from its summary (``None`` if the summary lacks it)."""
+        """Rows in the pinned snapshot, from its summary (``None`` if the summary lacks it).
+
+        With a ``row_filter``, the rows matching it: counted from file statistics where they
+        decide, else by reading the files the filter cannot rule out (once, then kept).
+        """
         if self._snapshot is None:
             return 0
+        if self._scoped:
+            if self._scoped_rows is None:
+                scan = self._table.scan(row_filter=self._scope, snapshot_id=self.snapshot_id)
+                with catalog_errors(self._where, self._secrets, config=self._config):
+                    self._scoped_rows = scan.count()
+            return self._scoped_rows
         summary = self._snapshot.summary
         total = summary.additional_properties.get("total-records") if summary is not None else None
         return int(total) if total is not None else None
@@ -207,12 +229,13 @@ class IcebergSource:
                 does not parse. Read errors while iterating are raised as ``SourceError`` too.
         """
         import pyarrow as pa
+        from pyiceberg.expressions import And
         from pyiceberg.io.pyarrow import schema_to_pyarrow
 
         from floe_core.iceberg.files import ScanFiles
 
         selected = self._check_columns(columns)
-        expression = self._parse_filter(row_filter)
+        expression = And(self._scope, self._parse_filter(row_filter))
         scan = self._table.scan(
             row_filter=expression,
             selected_fields=tuple(selected) if selected is not None else ("*",),
