@@ -184,7 +184,8 @@ class SyncRun:
         Args:
             plugin: The destination's plugin.
             sink: Its sink.
-            batch_size: Rows per batch the engine sends to this sink.
+            batch_size: Rows per batch the engine sends to this sink (one for an operation
+                it sends one row per request).
             on_progress: Told the rows done so far.
             on_rejected: Told the rows refused (by the destination, or for their key).
         """
@@ -197,13 +198,20 @@ class SyncRun:
                 "says what operations it can do; this plugin's sink does not",
                 hint="use sync_mode: full with this sink type",
             )
+        from floe_core.sinks.batching import resolve_batch_size
+
         operations = self._operations(capabilities.operations)
         results: list[EgressResult] = []
         summary = self.summary
-        upserts = Confirmations(
-            self.store, self.run_id, batch_size, self.key_columns, on_rejected, on_progress
-        )
         operation = operations.new or operations.changed
+        upserts = Confirmations(
+            self.store,
+            self.run_id,
+            resolve_batch_size(batch_size, capabilities, operation),
+            self.key_columns,
+            on_rejected,
+            on_progress,
+        )
         if self.stored is not None and operation is not None:
             stream = upserts.feed(self._to_send(operations, on_rejected))
             results.append(
@@ -219,7 +227,7 @@ class SyncRun:
         deletes = Confirmations(
             self.store,
             self.run_id,
-            batch_size,
+            resolve_batch_size(batch_size, capabilities, operations.gone),
             self.key_columns,
             on_rejected,
             on_progress,
