@@ -1,14 +1,19 @@
 """Incremental sync reads only what Iceberg's snapshot history says changed: after a delete
 or an overwrite that rewrote some data files, the added files whole and the removed files'
-keys; the receipt says so. Real Iceberg SQL catalog, PostgreSQL, through the CLI.
+keys; the receipt says so. Modes insert, update and mirror into MariaDB. Real Iceberg SQL
+catalog, PostgreSQL and MariaDB, through the CLI.
 """
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
+import sqlalchemy as sa
 from floe_core.iceberg.catalog import open_catalog
 
 if TYPE_CHECKING:  # the fixtures' classes; pytest alone imports conftest at run time
@@ -135,3 +140,89 @@ def test_a_key_that_comes_back_is_sent_again_after_a_full_read(
     assert (again["sync"]["updated"], again["rows_rejected"]) == (1, 0)
     stored = {r["customer_id"]: r for r in h.pg_rows(pg_schema, "customers", "customer_id")}
     assert stored[2050]["orders_count"] >= 5000
+
+
+MARIA_URL = "mysql+pymysql://root@127.0.0.1:3306"
+
+MARIA_DEST = """\
+- name: warehouse
+  sink_type: sql_database
+  connection_secret_ref: maria
+  source_table: gold.customers
+  primary_key: [customer_id]
+  sync_mode: {mode}
+  config: {{table: customers, mode: upsert}}
+  batch_size: 40
+"""
+
+
+@pytest.fixture
+def maria_db() -> Iterator[str]:
+    """A fresh MariaDB database, dropped afterwards."""
+    engine = sa.create_engine(f"{MARIA_URL}/test", connect_args={"connect_timeout": 5})
+    try:
+        with engine.connect():
+            pass
+    except sa.exc.OperationalError as exc:
+        engine.dispose()
+        pytest.fail(
+            f"MariaDB is not reachable at {MARIA_URL} ({exc.orig}); start the local databases "
+            "with `bash scripts/services.sh`"
+        )
+    name = f"floe_sync_{uuid.uuid4().hex[:10]}"
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE `{name}`")
+    try:
+        yield name
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+        engine.dispose()
+
+
+def _maria_orders(database: str) -> dict[int, int]:
+    engine = sa.create_engine(f"{MARIA_URL}/{database}")
+    try:
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql("SELECT customer_id, orders_count FROM customers")
+            return {int(key): int(value) for key, value in rows}
+    finally:
+        engine.dispose()
+
+
+def test_insert_update_and_mirror_into_mariadb_send_exactly_their_rows(
+    h: Any, make_project: Any, maria_db: str
+) -> None:
+    project: FloeProject = make_project(rows=100)
+    project.secret("maria", url=f"{MARIA_URL}/{maria_db}")
+    project.write(MARIA_DEST.format(mode="insert"))
+    code, first = _run(project, h)
+    assert code == 0, first
+    assert first["sync"]["inserted"] == 100 and len(_maria_orders(maria_db)) == 100
+
+    table = _table(project)
+    rows = table.scan(row_filter="customer_id in (1, 2)").to_arrow()
+    orders = pc.add(rows["orders_count"], pa.scalar(1000, pa.int32()))
+    table.overwrite(
+        rows.set_column(rows.schema.get_field_index("orders_count"), "orders_count", orders),
+        overwrite_filter="customer_id in (1, 2)",
+    )
+    _append_copies(project, 500)  # 501..600, new keys
+    code, inserted = _run(project, h)  # insert: the new keys only, the changed rows wait
+    assert code == 0, inserted
+    assert (inserted["sync"]["inserted"], inserted["sync"]["updated"]) == (100, 0)
+    stored = _maria_orders(maria_db)
+    assert len(stored) == 200 and stored[1] < 1000
+
+    project.write(MARIA_DEST.format(mode="update"))
+    code, updated = _run(project, h)
+    assert code == 0, updated
+    assert (updated["sync"]["inserted"], updated["sync"]["updated"]) == (0, 2)
+    assert _maria_orders(maria_db)[1] >= 1000
+
+    project.write(MARIA_DEST.format(mode="mirror"))
+    _table(project).delete(delete_filter="customer_id >= 590")
+    code, mirrored = _run(project, h)
+    assert code == 0, mirrored
+    assert mirrored["sync"]["deleted"] == 11
+    assert sorted(_maria_orders(maria_db)) == [*range(1, 101), *range(501, 590)]
