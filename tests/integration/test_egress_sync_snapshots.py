@@ -6,6 +6,7 @@ catalog, PostgreSQL and MariaDB, through the CLI.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -89,6 +90,21 @@ def test_a_delete_reads_the_rewritten_file_and_the_keys_it_replaced_and_mirrors_
 
     code, again = _run(project, h)
     assert code == 0 and again["sync"]["read_path"] == "up_to_date"
+
+    # the history keeps each run's counts, snapshot range and read path
+    history = project.cli("egress", "history", "--spec", project.spec, "--json")
+    runs = {run["run_id"]: run for run in json.loads(history.stdout)["runs"]}
+    kept = runs[real["run_id"]]["sync"]
+    for key in ("deleted", "unchanged", "read_path", "files_read", "snapshot_from", "snapshot_to"):
+        assert kept[key] == sync[key], key
+    text = project.cli("egress", "history", "--spec", project.spec, env={"COLUMNS": "80"})
+    assert text.exit_code == 0, text.output
+    assert "incremental syncs:" in text.output
+    line = next(line for line in text.output.splitlines() if line.startswith(real["run_id"][:8]))
+    assert "mirror: 0 inserted, 0 updated, 10 deleted, 90 unchanged;" in line
+    assert max(len(line) for line in text.output.splitlines()) <= 80
+    assert f"-> {real['snapshot_id']}" in text.output
+    assert "read changed (2 of 3 data files)" in " ".join(text.output.split())
 
 
 def test_an_overwrite_of_some_rows_reads_only_the_files_it_touched(

@@ -3,7 +3,8 @@
 Tables (all prefixed ``floe_`` so they can share a database):
 
 - ``floe_runs``: one row per destination run, the receipt (counts, bytes, checksum, idempotency
-  key, source snapshot, errors). Written as ``running`` when a run starts and completed when it
+  key, source snapshot, errors, and an incremental sync's counts per operation, snapshot range
+  and read path as JSON). Written as ``running`` when a run starts and completed when it
   ends, so a crashed run is visible as one that never finished.
 - ``floe_checkpoints``: per destination, the source snapshot last delivered completely.
 - ``floe_row_fingerprints``: per destination and primary key value, a fingerprint of the row as
@@ -63,6 +64,7 @@ def state_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("checksum", sa.String(128), nullable=False, default=""),
         sa.Column("idempotency_key", sa.String(255), nullable=False, default=""),
         sa.Column("errors", sa.Text, nullable=False, default="[]"),
+        sa.Column("sync_summary", sa.Text),
     )
     fingerprints = sa.Table(
         "floe_row_fingerprints",
