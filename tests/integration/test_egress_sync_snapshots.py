@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -242,3 +243,42 @@ def test_insert_update_and_mirror_into_mariadb_send_exactly_their_rows(
     assert code == 0, mirrored
     assert mirrored["sync"]["deleted"] == 11
     assert sorted(_maria_orders(maria_db)) == [*range(1, 101), *range(501, 590)]
+
+
+def test_with_a_postgresql_state_store_another_host_diffs_against_the_same_fingerprints(
+    h: Any, make_project: Any, pg_schema: str, pg_database: str, tmp_path: Path
+) -> None:
+    env = {"FLOE_STATE_URL": pg_database}
+    first: FloeProject = make_project(rows=100)
+    first.secret("pg", url=h.pg_url)
+    first.write(PG_DEST.format(schema=pg_schema, mode="mirror"))
+    # the second host: its own project folder, the same catalog and state database
+    catalog = first.catalog
+    second = type(first)(  # conftest's FloeProject, which a test module cannot import
+        tmp_path / "host2",
+        catalog,
+        catalog_yaml=(
+            f"catalog:\n  type: sql\n  name: it\n  uri: {catalog['uri']}\n"
+            f"  warehouse: {catalog['warehouse']}\n"
+        ),
+    )
+    second.root.mkdir()
+    second.secret("pg", url=h.pg_url)
+    second.write(PG_DEST.format(schema=pg_schema, mode="mirror"))
+
+    def run(project: FloeProject) -> dict[str, Any]:
+        result = project.cli(
+            "egress", "run", "warehouse", "--spec", project.spec, "--json", env=env
+        )
+        receipts: list[dict[str, Any]] = h.json_receipts(result)
+        assert result.exit_code == 0 and len(receipts) == 1, receipts
+        return receipts[0]
+
+    assert run(first)["sync"]["inserted"] == 100
+    assert not (first.root / ".floe" / "sync").exists()  # kept in the state database
+    assert run(second)["sync"]["read_path"] == "up_to_date"
+    _table(first).delete(delete_filter="customer_id <= 5")
+    mirrored = run(second)
+    assert (mirrored["sync"]["deleted"], mirrored["sync"]["inserted"]) == (5, 0)
+    assert _ids(h, pg_schema) == list(range(6, 101))
+    assert run(first)["sync"]["read_path"] == "up_to_date"

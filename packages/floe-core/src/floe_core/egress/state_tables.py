@@ -6,6 +6,8 @@ Tables (all prefixed ``floe_`` so they can share a database):
   key, source snapshot, errors, and an incremental sync's counts per operation, snapshot range
   and read path as JSON). Written as ``running`` when a run starts and completed when it
   ends, so a crashed run is visible as one that never finished.
+- ``floe_sync_files``: per destination, the incremental sync's fingerprint files (Parquet,
+  and a JSON meta file) when the state store is a shared server (``floe_core.sync.files``).
 - ``floe_checkpoints``: per destination, the source snapshot last delivered completely.
 - ``floe_row_fingerprints``: per destination and primary key value, a fingerprint of the row as
   last delivered and the run that delivered it (the basis of a primary-key diff).
@@ -38,8 +40,8 @@ def state_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
     """Define the state tables on ``metadata``.
 
     Returns:
-        The tables by role: ``runs``, ``fingerprints``, ``checkpoints``, ``rejected``,
-        ``journal``, ``leases``, ``meta``.
+        The tables by role: ``runs``, ``fingerprints``, ``sync_files``, ``checkpoints``,
+        ``rejected``, ``journal``, ``leases``, ``meta``.
     """
     import sqlalchemy as sa
 
@@ -73,6 +75,14 @@ def state_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("primary_key", sa.String(1024), primary_key=True),
         sa.Column("fingerprint", sa.String(128), nullable=False),
         sa.Column("last_run_id", sa.String(64), nullable=False),
+    )
+    sync_files = sa.Table(
+        "floe_sync_files",
+        metadata,
+        sa.Column("destination", sa.String(255), primary_key=True),
+        sa.Column("name", sa.String(255), primary_key=True),
+        sa.Column("written_ns", sa.BigInteger, nullable=False),
+        sa.Column("data", sa.LargeBinary, nullable=False),
     )
     checkpoints = sa.Table(
         "floe_checkpoints",
@@ -125,6 +135,7 @@ def state_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
     return {
         "runs": runs,
         "fingerprints": fingerprints,
+        "sync_files": sync_files,
         "checkpoints": checkpoints,
         "rejected": rejected,
         "journal": journal,
