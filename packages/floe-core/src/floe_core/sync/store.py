@@ -92,17 +92,25 @@ class FingerprintStore:
         """Every stored key with its fingerprint (columns ``key``: str, ``fp``: u64)."""
         import polars as pl
 
-        frames = []
+        empty = pl.DataFrame(schema={"key": pl.String, "fp": pl.UInt64})
+        base, deltas = empty, []
         for name in self._parquet_names():
             source = self.files.read(name)
-            if source is not None:
-                frames.append(pl.read_parquet(source))
-        if not frames:
-            return pl.DataFrame(schema={"key": pl.String, "fp": pl.UInt64})
-        merged = pl.concat(frames, how="vertical")
-        if len(frames) > 1:
-            merged = merged.unique(subset="key", keep="last", maintain_order=True)
-        return merged.filter(pl.col("fp").is_not_null())
+            if source is None:
+                continue
+            if name == "base.parquet":
+                base = pl.read_parquet(source)
+            else:
+                deltas.append(pl.read_parquet(source))
+        if not deltas:
+            return base.filter(pl.col("fp").is_not_null())
+        # The last delta of a key wins; the base keeps only the keys no delta has. A hash
+        # lookup of the (few) delta keys, not a unique() over every stored key.
+        latest = pl.concat(deltas, how="vertical").unique(
+            subset="key", keep="last", maintain_order=True
+        )
+        kept = base.filter(~pl.col("key").is_in(latest["key"].implode()))
+        return pl.concat([kept, latest], how="vertical").filter(pl.col("fp").is_not_null())
 
     def _parquet_names(self) -> list[str]:
         """The base first, then the deltas in the order they were written."""
@@ -125,12 +133,13 @@ class FingerprintStore:
         self.files.write(f"delta-{run_id}-{self._sequence:06d}.parquet", table)
 
     def compact(self, meta: SyncMeta) -> None:
-        """Fold the deltas into the base and write ``meta``."""
-        current = self.load()
+        """Fold the deltas into the base and write ``meta`` (the base is left as it is when
+        there are no deltas: a run that changed nothing rewrites no fingerprints)."""
         deltas = [name for name in self._parquet_names() if name != "base.parquet"]
-        self.files.replace(
-            {"base.parquet": current.to_arrow(), "meta.json": json.dumps(asdict(meta))}, deltas
-        )
+        writes: dict[str, pa.Table | str] = {"meta.json": json.dumps(asdict(meta))}
+        if deltas:
+            writes["base.parquet"] = self.load().to_arrow()
+        self.files.replace(writes, deltas)
 
 
 def fingerprint_store(state: StateStore, project_dir: Path, destination: str) -> FingerprintStore:
