@@ -85,9 +85,9 @@ def _probe(step: str, folder: Path, keys: int) -> dict[str, float]:
         for first in range(0, keys, chunk):
             ids = pa.array(range(first, min(keys, first + chunk)), pa.int64())
             batch = pa.record_batch({"id": ids, "v": ids})
-            store.record(row_keys(batch, ["id"]), row_fingerprints(batch), "bench")
+            store.record(row_keys(batch, ["id"]), row_fingerprints(batch), "bec0")
         out["record_s"] = time.perf_counter() - start
-        store.compact(SyncMeta("bench", 1, "bench", "upsert"))
+        store.compact(SyncMeta("bench", 1, "bec0", "upsert"))
     else:
         stored = store.load()
         out["load_s"] = time.perf_counter() - start

@@ -1,4 +1,5 @@
-"""Insert-only and update-only writes by primary key, set-based, for ``mode: upsert`` tables.
+"""Insert-only, update-only and delete writes by primary key, set-based, for ``mode: upsert``
+tables.
 
 An incremental sync in mode ``insert`` sends only keys it never synced and must not overwrite
 a row it did not send; mode ``update`` sends only changed rows of synced keys and must not
@@ -10,7 +11,9 @@ its size:
 2. one ``SELECT`` finds the rows that cannot be written as asked: for an insert, those whose
    key the table has already; for an update, those whose key it does not have;
 3. one ``INSERT ... SELECT ... WHERE NOT EXISTS`` (insert), or one ``UPDATE ... FROM`` (on
-   MySQL / MariaDB ``UPDATE ... JOIN``) writes the others;
+   MySQL / MariaDB ``UPDATE ... JOIN``) writes the others; a delete (its batch is the key
+   columns) is one ``DELETE ... USING`` (``DELETE ... JOIN``; ``WHERE EXISTS`` on SQLite), and
+   a key the table does not have deletes nothing;
 4. the sink acknowledges the rows of step 2 as rejected, with the reason, and the rest as
    written.
 
@@ -72,11 +75,17 @@ class KeyedWriter:
         target = quote_table(dialect, plan.write_table, plan.db_schema)
         if copy:
             target = target.replace("%%", "%")
-        columns = [quote(c) for c in plan.columns]
+        # A delete carries the key columns only.
+        written = plan.primary_key if operation is Operation.DELETE else plan.columns
+        columns = [quote(c) for c in written]
         listed = ", ".join(columns)
         digest = hashlib.sha256(f"{target}\n{listed}".encode()).hexdigest()[:16]
         temp = f"_floe_keyed_{digest}"
-        match = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in plan.primary_key)
+
+        def match_on(name: str) -> str:
+            return " AND ".join(f"{name}.{quote(k)} = s.{quote(k)}" for k in plan.primary_key)
+
+        match = match_on("t")
         others = [quote(c) for c in plan.columns if c not in plan.primary_key]
         if copy:
             self._prepare = [
@@ -101,7 +110,7 @@ class KeyedWriter:
             source = temp
         exists = f"EXISTS (SELECT 1 FROM {target} t WHERE {match})"
         if operation is Operation.INSERT:
-            self._refused = f"SELECT s.{_POSITION} FROM {source} s WHERE {exists}"
+            self._refused: str | None = f"SELECT s.{_POSITION} FROM {source} s WHERE {exists}"
             self._apply: str | None = (
                 f"INSERT INTO {target} ({listed}) SELECT {', '.join(f's.{c}' for c in columns)} "
                 f"FROM {source} s WHERE NOT {exists}"
@@ -109,8 +118,11 @@ class KeyedWriter:
         elif operation is Operation.UPDATE:
             self._refused = f"SELECT s.{_POSITION} FROM {source} s WHERE NOT {exists}"
             self._apply = _update(self._backend, target, source, match, others)
+        elif operation is Operation.DELETE:
+            self._refused = None  # a key the table does not have deletes nothing
+            self._apply = _delete(self._backend, target, source, match, match_on(target))
         else:
-            raise ValueError(f"KeyedWriter writes inserts and updates, not {operation.value}")
+            raise ValueError(f"KeyedWriter does not write {operation.value}")
 
     def write(self, conn: sa.Connection, payload: Payload) -> list[int]:
         """Write one batch in ``conn``'s current transaction.
@@ -126,8 +138,10 @@ class KeyedWriter:
                 cursor.execute(statement)
             with cursor.copy(self._load) as copy:
                 copy.write(payload.body)
-            cursor.execute(self._refused)
-            refused = sorted(int(row[0]) for row in cursor.fetchall())
+            refused = []
+            if self._refused is not None:
+                cursor.execute(self._refused)
+                refused = sorted(int(row[0]) for row in cursor.fetchall())
             if self._apply is not None and len(refused) < payload.rows:
                 cursor.execute(self._apply)
         return refused
@@ -141,7 +155,9 @@ class KeyedWriter:
             rows = [dict(zip(names, row, strict=True)) for row in rows]
         if rows:
             conn.exec_driver_sql(self._load, rows)
-        refused = sorted(int(row[0]) for row in conn.exec_driver_sql(self._refused))
+        refused = []
+        if self._refused is not None:
+            refused = sorted(int(row[0]) for row in conn.exec_driver_sql(self._refused))
         if self._apply is not None and len(refused) < payload.rows:
             conn.exec_driver_sql(self._apply)
         return refused
@@ -156,6 +172,17 @@ def _update(backend: str, target: str, source: str, match: str, others: list[str
         return f"UPDATE {target} t JOIN {source} s ON {match} SET {sets}"
     sets = ", ".join(f"{c} = s.{c}" for c in others)
     return f"UPDATE {target} AS t SET {sets} FROM {source} AS s WHERE {match}"
+
+
+def _delete(backend: str, target: str, source: str, match: str, match_target: str) -> str:
+    """The set-based delete of ``target``'s rows whose key ``source`` holds (``match``
+    qualifies the target's columns with ``t``, ``match_target`` with its own name)."""
+    if backend in ("mysql", "mariadb"):
+        return f"DELETE t FROM {target} t JOIN {source} s ON {match}"
+    if backend == "postgresql":
+        return f"DELETE FROM {target} AS t USING {source} AS s WHERE {match}"
+    # SQLite and others: no alias on the target of a DELETE
+    return f"DELETE FROM {target} WHERE EXISTS (SELECT 1 FROM {source} s WHERE {match_target})"
 
 
 def _placeholder(style: str, index: int) -> str:

@@ -12,13 +12,14 @@ Config (destination ``config:`` plus the secret): ``url`` (secret), ``table``, `
   ``exact.py``) is left out of the batch and acknowledged as rejected, with the reason.
 - append is exactly-once: each batch's idempotency key is recorded with its rows
   (``delivery_log.py``) and a batch already recorded is skipped.
-- upsert inserts or updates by ``primary_key``, and deletes by it (operation ``delete``:
-  ``DELETE ... WHERE`` key, one statement over the batch's keys; rows already gone are not an
-  error); it also inserts only new keys or updates only existing ones (operations ``insert``
-  and ``update``, set-based through a temporary table, ``keyed.py``: rows that cannot be
-  written so are rejected with the reason); append inserts; replace swaps a staging table in
-  at the end of a successful write (``tables.py``). On PostgreSQL a large upsert batch is written as
-  two parts that share no key, in parallel on two connections (one transaction each).
+- upsert inserts or updates by ``primary_key``, and deletes by it (operation ``delete``: the
+  batch's keys into a temporary table, then one ``DELETE ... USING`` / ``JOIN``; rows already
+  gone are not an error); it also inserts only new keys or updates only existing ones
+  (operations ``insert`` and ``update``, set-based through a temporary table too,
+  ``keyed.py``: rows that cannot be written so are rejected with the reason). Append
+  inserts; replace swaps a staging table in at the end of a successful write (``tables.py``).
+  On PostgreSQL a large upsert batch is written as two parts that share no key, in parallel
+  on two connections (one transaction each).
 """
 
 from __future__ import annotations
@@ -419,9 +420,9 @@ class SqlDatabaseSink(Sink):
         return KeyedWriter(plan, self._engine.dialect, operation, copy=self._copy)
 
     def _deleter(self, plan: TablePlan) -> _Writer:
-        from floe_ingestion_dlt.sinks.sql.executemany import KeyDeleter
+        from floe_ingestion_dlt.sinks.sql.keyed import KeyedWriter
 
-        return KeyDeleter(plan, self._engine.dialect)
+        return KeyedWriter(plan, self._engine.dialect, Operation.DELETE, copy=self._copy)
 
     def _make_writer(self, plan: TablePlan) -> _Writer:
         upsert = self.settings.mode == "upsert"
