@@ -265,3 +265,26 @@ def test_insert_update_and_delete_through_batch_endpoints_and_per_row_updates(
     assert sorted(record["id"] for record in archive["inputs"]) == [1, 2, 3, 4]
     assert all(set(record) == {"id"} for record in archive["inputs"])
     assert "1" not in contacts.contacts and "5" in contacts.contacts
+
+
+def test_an_update_of_a_contact_the_crm_no_longer_has_is_rejected_not_created(
+    h: Any, make_project: Any, contacts: ContactsApi
+) -> None:
+    project = make_project(rows=20)
+    project.secret("crm-api", base_url=contacts.url)
+    project.write(BATCH_ENDPOINTS.format(mode="upsert"))
+    assert _run(project, h)[0] == 0
+    assert len(contacts.contacts) == 20
+
+    del contacts.contacts["3"]  # removed in the CRM by someone else
+    _change_orders(project, {2, 3})
+    project.write(BATCH_ENDPOINTS.format(mode="update"))
+    code, updated = _run(project, h)
+    assert code == 3, updated  # partial: one row refused
+    assert (updated["sync"]["updated"], updated["rows_rejected"]) == (1, 1)
+    assert any("not there" in error for error in updated["errors"]), updated["errors"]
+    assert "3" not in contacts.contacts  # an update never creates
+    assert contacts.contacts["2"]["orders_count"] >= 1000
+    rejected = project.cli("egress", "rejected", "crm", "--spec", project.spec, "--json")
+    assert rejected.exit_code == 0, rejected.output
+    assert "not there" in rejected.stdout
