@@ -23,7 +23,7 @@ def _settings(**operations: Any) -> RestApiSettings:
 
 
 def test_a_path_with_a_placeholder_is_one_row_per_request_with_a_default_body() -> None:
-    delete = OperationRequest(method="delete", path="/contacts/{id}")
+    delete = OperationRequest.model_validate({"method": "delete", "path": "/contacts/{id}"})
     update = OperationRequest(method="PATCH", path="/contacts/{id}")
     batch = OperationRequest(method="POST", path="/contacts/batch/archive")
     assert (delete.method, delete.resolved_body, delete.per_row) == ("DELETE", "none", True)
