@@ -355,7 +355,8 @@ class SyncRun:
             self.config if complete or self.comparable or fresh else self.meta.config_fingerprint
         )
         snapshot = self.source.snapshot_id if complete else None
-        self.store.compact(SyncMeta(config, snapshot, self.run_id, self.destination.sync_mode))
+        meta = SyncMeta(config, snapshot, self.run_id, self.destination.sync_mode)
+        self.store.compact(meta, self.stored)
 
     # --- dry run ------------------------------------------------------------------------
 

@@ -88,13 +88,20 @@ class FingerprintStore:
         data: dict[str, Any] = json.loads(raw.decode("utf-8"))
         return SyncMeta(**data)
 
-    def load(self) -> pl.DataFrame:
-        """Every stored key with its fingerprint (columns ``key``: str, ``fp``: u64)."""
+    def load(self, base: pl.DataFrame | None = None) -> pl.DataFrame:
+        """Every stored key with its fingerprint (columns ``key``: str, ``fp``: u64).
+
+        Args:
+            base: What an earlier ``load`` of this store returned, to fold the deltas written
+                since over, instead of reading the base file again.
+        """
         import polars as pl
 
         empty = pl.DataFrame(schema={"key": pl.String, "fp": pl.UInt64})
-        base, deltas = empty, []
+        deltas = []
         for name in self._parquet_names():
+            if name == "base.parquet" and base is not None:
+                continue
             source = self.files.read(name)
             if source is None:
                 continue
@@ -102,10 +109,12 @@ class FingerprintStore:
                 base = pl.read_parquet(source)
             else:
                 deltas.append(pl.read_parquet(source))
+        base = empty if base is None else base
         if not deltas:
             return base.filter(pl.col("fp").is_not_null())
         # The last delta of a key wins; the base keeps only the keys no delta has. A hash
-        # lookup of the (few) delta keys, not a unique() over every stored key.
+        # lookup of the (few) delta keys, not a unique() over every stored key. (Deltas an
+        # earlier load folded in already change nothing when folded again.)
         latest = pl.concat(deltas, how="vertical").unique(
             subset="key", keep="last", maintain_order=True
         )
@@ -132,13 +141,18 @@ class FingerprintStore:
         self._sequence += 1
         self.files.write(f"delta-{run_id}-{self._sequence:06d}.parquet", table)
 
-    def compact(self, meta: SyncMeta) -> None:
+    def compact(self, meta: SyncMeta, loaded: pl.DataFrame | None = None) -> None:
         """Fold the deltas into the base and write ``meta`` (the base is left as it is when
-        there are no deltas: a run that changed nothing rewrites no fingerprints)."""
+        there are no deltas: a run that changed nothing rewrites no fingerprints).
+
+        Args:
+            meta: What the fingerprints mean now.
+            loaded: What this run loaded at its start (saves reading the base again).
+        """
         deltas = [name for name in self._parquet_names() if name != "base.parquet"]
         writes: dict[str, pa.Table | str] = {"meta.json": json.dumps(asdict(meta))}
         if deltas:
-            writes["base.parquet"] = self.load().to_arrow()
+            writes["base.parquet"] = self.load(loaded).to_arrow()
         self.files.replace(writes, deltas)
 
 
