@@ -32,6 +32,8 @@ CASE_NAMES = (
     "small_job",
     "drt_peer",
     "memory",
+    "incremental",
+    "sync_state",
 )
 
 

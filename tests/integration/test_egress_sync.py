@@ -119,7 +119,9 @@ def test_upsert_into_postgres_sends_nothing_twice_and_only_the_changed_rows(
         180,
         0,
     )
-    assert sync["read_path"] == "full_scan"
+    # the overwrite replaced the table's one data file: it is read, and the old one's keys
+    assert sync["read_path"] == "changed"
+    assert (sync["files_read"], sync["files_total"]) == (2, 1)
     assert sync["snapshot_from"] == second["snapshot_id"]
     assert sync["snapshot_to"] == third["snapshot_id"] != second["snapshot_id"]
     assert third["rows_delivered"] == 20
@@ -250,7 +252,7 @@ def test_rest_upsert_sends_nothing_twice_and_only_the_changed_rows(
     assert third["sync"]["updated"] == 10 and third["sync"]["unchanged"] == 90
 
 
-def test_sqlite_reads_only_the_appended_files_and_rejects_a_duplicate_key(
+def test_sqlite_reads_only_the_appended_files_and_rejects_every_row_of_a_duplicate_key(
     h: Any, make_project: Any
 ) -> None:
     project = make_project(rows=80)
@@ -273,7 +275,11 @@ def test_sqlite_reads_only_the_appended_files_and_rejects_a_duplicate_key(
     _append_copies(project, [5], shift=2000)
     code, duplicated = _run(project, h, "app")
     assert code == 3, duplicated
-    assert duplicated["sync"]["rejected_keys"] == 2
+    # a key of the appended files that floe synced from another file: the whole table is
+    # read to tell a duplicate from a key that came back, and every row of it is rejected
+    assert duplicated["sync"]["read_path"] == "full_scan"
+    assert "a duplicate key" in duplicated["sync"]["read_reason"]
+    assert duplicated["sync"]["rejected_keys"] == 4
     assert duplicated["sync"]["inserted"] == 1
     assert any("not unique" in error for error in duplicated["errors"])
     with sqlite3.connect(database) as conn:

@@ -11,7 +11,8 @@ from floe_core.sinks.base import SinkCapabilities
 @pytest.mark.requirement("R6")
 def test_capabilities_hold_only_what_the_engine_acts_on() -> None:
     # batch sizing, concurrency, rate limit, splitting of refused batches and encoding
-    # several batches at once, operations, nested records; nothing declared and never read
+    # several batches at once, operations, nested records, one-row operations; nothing
+    # declared and never read
     assert [f.name for f in fields(SinkCapabilities)] == [
         "default_batch_size",
         "max_batch_size",
@@ -21,4 +22,5 @@ def test_capabilities_hold_only_what_the_engine_acts_on() -> None:
         "encode_group_rows",
         "operations",
         "nested_fields",
+        "row_operations",
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pytest
-from floe_core.sinks.base import SinkCapabilities
+from floe_core.sinks.base import Operation, SinkCapabilities
 from floe_core.sinks.batching import (
     FieldMapping,
     iter_record_batches,
@@ -72,6 +72,18 @@ def test_batch_size_resolution() -> None:
     assert resolve_batch_size(10, capped) == 10
     assert resolve_batch_size(1000, capped) == 50
     assert resolve_batch_size(None, SinkCapabilities(default_batch_size=100)) == 100
+
+
+@pytest.mark.requirement("R8")
+def test_an_operation_sent_one_row_per_request_has_one_row_batches() -> None:
+    per_row = SinkCapabilities(
+        default_batch_size=100,
+        operations=frozenset({Operation.UPSERT, Operation.DELETE}),
+        row_operations=frozenset({Operation.DELETE}),
+    )
+    assert resolve_batch_size(50, per_row, Operation.DELETE) == 1
+    assert resolve_batch_size(50, per_row, Operation.UPSERT) == 50
+    assert resolve_batch_size(50, per_row) == 50
 
 
 @pytest.mark.requirement("R14")

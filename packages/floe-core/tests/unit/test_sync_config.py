@@ -114,6 +114,44 @@ def test_an_incremental_mode_without_a_primary_key_is_refused(
     ]
 
 
+def test_a_rest_destination_with_a_delete_request_can_mirror(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    installed: PluginRegistry,
+) -> None:
+    config = {
+        "path": "/contacts",
+        "operations": {"delete": {"method": "DELETE", "path": "/c/{id}"}},
+    }
+    destination = _rest(
+        primary_key=["customer_id"],
+        sync_mode="mirror",
+        field_mapping={"customer_id": "id"},
+        config=config,
+    )
+    result = _compile(write_project, spec_data, manifest_data, installed, destination)
+    assert result.problems == []
+    assert result.unwrap().destination("to_crm").config == {**config, "primary_key": ["id"]}
+
+
+def test_a_rest_operation_request_that_cannot_work_is_refused_at_validate_time(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    installed: PluginRegistry,
+) -> None:
+    delete = {"method": "DELETE", "path": "/contacts/{id}", "body": "array"}
+    destination = _rest(
+        primary_key=["id"],
+        sync_mode="mirror",
+        config={"path": "/contacts", "operations": {"delete": delete}},
+    )
+    (problem,) = _compile(write_project, spec_data, manifest_data, installed, destination).problems
+    assert problem.path.startswith("destinations[0].config.operations.delete")
+    assert "one row per request" in problem.message
+
+
 @pytest.mark.parametrize(
     ("destination", "where", "needs"),
     [

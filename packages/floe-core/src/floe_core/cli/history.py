@@ -210,7 +210,7 @@ def _print_history(runs: list[Receipt], name: str | None, as_json: bool, *, reco
 
     from floe_core.cli.output import console, print_json
     from floe_core.egress.observability import redactor
-    from floe_core.egress.receipt import RunStatus
+    from floe_core.egress.receipt import RunStatus, sync_line
 
     if as_json:
         print_json({"runs": [redactor.data(r.to_dict()) for r in runs]})
@@ -245,6 +245,13 @@ def _print_history(runs: list[Receipt], name: str | None, as_json: bool, *, reco
             run.run_id[:_SHORT_RUN_ID],
         )
     out.print(table)
+    synced = [r for r in runs if r.sync is not None and r.sync.mode != "full"]
+    if synced:
+        out.print("incremental syncs:", style="bold")
+        for run in synced:
+            line = Text.assemble((run.run_id[:_SHORT_RUN_ID], "bold"), "  ")
+            line.append(sync_line(run.sync) if run.sync is not None else "")
+            out.print(line, soft_wrap=False, overflow="fold")
     failed = [r for r in runs if r.status is RunStatus.FAILED and r.errors]
     if failed:
         out.print("first error of each failed run:", style="bold")

@@ -38,6 +38,7 @@ __all__ = [
     "exit_code",
     "new_run_id",
     "receipt_table",
+    "sync_line",
     "utc_now",
 ]
 
@@ -232,6 +233,20 @@ def _sync_rows(table: Any, sync: SyncSummary) -> None:
     for label, rows in sync.samples.items():
         for row in rows:
             table.add_row(f"sample {label}", Text(json.dumps(row, default=str)))
+
+
+def sync_line(sync: SyncSummary) -> str:
+    """One line of what an incremental sync did, for ``floe egress history``."""
+    path = "up to date" if sync.read_path == "up_to_date" else sync.read_path.replace("_", " ")
+    start = sync.snapshot_from if sync.snapshot_from is not None else "none"
+    counts = ", ".join(
+        f"{getattr(sync, label):,} {label}"
+        for label in ("inserted", "updated", "deleted", "unchanged")
+    )
+    return (
+        f"{sync.mode}: {counts}; snapshots {start} -> {sync.snapshot_to}; read {path} "
+        f"({sync.files_read:,} of {sync.files_total:,} data files)"
+    )
 
 
 def _source(receipt: Receipt) -> str:

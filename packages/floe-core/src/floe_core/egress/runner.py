@@ -344,14 +344,14 @@ class EgressRunner:
         if destination.sync_mode == "full":
             return None
         from floe_core.sync.run import SyncRun
-        from floe_core.sync.store import FingerprintStore
+        from floe_core.sync.store import fingerprint_store
 
         checkpoint = self.state.checkpoint(destination.name)
         with span("floe.egress.sync_plan"):
             sync = SyncRun(
                 destination,
                 source,
-                FingerprintStore(self.plan.project_dir / ".floe" / "sync", destination.name),
+                fingerprint_store(self.state, self.plan.project_dir, destination.name),
                 checkpoint.snapshot_id if checkpoint is not None else None,
                 run_id=receipt.run_id,
                 allow_deletes=self.allow_deletes,

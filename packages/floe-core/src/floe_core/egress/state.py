@@ -26,6 +26,8 @@ from floe_core.egress.state_tables import SCHEMA_VERSION, state_tables
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
+    from floe_core.sync.summary import SyncSummary
+
 __all__ = [
     "SCHEMA_VERSION",
     "Checkpoint",
@@ -405,7 +407,19 @@ def _run_row(receipt: Receipt) -> dict[str, Any]:
         "idempotency_key": receipt.idempotency_key,
         "errors": json.dumps(receipt.errors, ensure_ascii=False),
         "destination_host": receipt.destination_host,
+        "sync_summary": _sync_json(receipt),
     }
+
+
+def _sync_json(receipt: Receipt) -> str | None:
+    """The sync summary as stored: counts, snapshots and read path (no dry-run samples)."""
+    if receipt.sync is None:
+        return None
+    from dataclasses import asdict
+
+    data = asdict(receipt.sync)
+    data.pop("samples", None)
+    return json.dumps(data, ensure_ascii=False)
 
 
 def _receipt(row: Any) -> Receipt:
@@ -429,4 +443,13 @@ def _receipt(row: Any) -> Receipt:
         idempotency_key=row.idempotency_key,
         errors=list(json.loads(row.errors or "[]")),
         destination_host=row.destination_host or "",
+        sync=_sync_summary(row.sync_summary),
     )
+
+
+def _sync_summary(text: str | None) -> SyncSummary | None:
+    if not text:
+        return None
+    from floe_core.sync.summary import SyncSummary
+
+    return SyncSummary.from_dict(json.loads(text))

@@ -3,9 +3,12 @@
 Tables (all prefixed ``floe_`` so they can share a database):
 
 - ``floe_runs``: one row per destination run, the receipt (counts, bytes, checksum, idempotency
-  key, source snapshot, errors, the host the destination connects to). Written as ``running``
+  key, source snapshot, errors, the host the destination connects to, and an incremental
+  sync's counts per operation, snapshot range and read path as JSON). Written as ``running``
   when a run starts and completed when it ends, so a crashed run is visible as one that never
   finished. (``destination_host`` was added later: a store without it gets it, empty.)
+- ``floe_sync_files``: per destination, the incremental sync's fingerprint files (Parquet,
+  and a JSON meta file) when the state store is a shared server (``floe_core.sync.files``).
 - ``floe_checkpoints``: per destination, the source snapshot last delivered completely.
 - ``floe_row_fingerprints``: per destination and primary key value, a fingerprint of the row as
   last delivered and the run that delivered it (the basis of a primary-key diff).
@@ -38,10 +41,11 @@ def state_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
     """Define the state tables on ``metadata``.
 
     Returns:
-        The tables by role: ``runs``, ``fingerprints``, ``checkpoints``, ``rejected``,
-        ``journal``, ``leases``, ``meta``.
+        The tables by role: ``runs``, ``fingerprints``, ``sync_files``, ``checkpoints``,
+        ``rejected``, ``journal``, ``leases``, ``meta``.
     """
     import sqlalchemy as sa
+    from sqlalchemy.dialects import mysql
 
     runs = sa.Table(
         "floe_runs",
@@ -67,6 +71,7 @@ def state_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column(
             "destination_host", sa.String(1024), nullable=False, server_default=sa.text("''")
         ),
+        sa.Column("sync_summary", sa.Text),
     )
     fingerprints = sa.Table(
         "floe_row_fingerprints",
@@ -75,6 +80,19 @@ def state_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("primary_key", sa.String(1024), primary_key=True),
         sa.Column("fingerprint", sa.String(128), nullable=False),
         sa.Column("last_run_id", sa.String(64), nullable=False),
+    )
+    sync_files = sa.Table(
+        "floe_sync_files",
+        metadata,
+        sa.Column("destination", sa.String(255), primary_key=True),
+        sa.Column("name", sa.String(255), primary_key=True),
+        sa.Column("written_ns", sa.BigInteger, nullable=False),
+        # A fingerprint file is megabytes: MySQL's plain BLOB holds 64 KB.
+        sa.Column(
+            "data",
+            sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb"),
+            nullable=False,
+        ),
     )
     checkpoints = sa.Table(
         "floe_checkpoints",
@@ -127,6 +145,7 @@ def state_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
     return {
         "runs": runs,
         "fingerprints": fingerprints,
+        "sync_files": sync_files,
         "checkpoints": checkpoints,
         "rejected": rejected,
         "journal": journal,

@@ -211,14 +211,17 @@ class IcebergSource:
         columns: Sequence[str] | None = None,
         row_filter: str | None = None,
         files: Collection[str] | None = None,
+        snapshot_id: int | None = None,
     ) -> pa.RecordBatchReader:
-        """Stream the pinned snapshot as record batches.
+        """Stream the pinned snapshot (or another one of the table) as record batches.
 
         Args:
             columns: Columns to read, in the order wanted; ``None`` reads all of them.
             row_filter: A pyiceberg expression string, e.g. ``"is_active = true"``.
             files: Read only these data files of the snapshot (paths as
                 :meth:`data_files` gives them); ``None`` reads all of them.
+            snapshot_id: Read this snapshot instead of the pinned one (the files a later
+                snapshot removed are still readable there).
 
         Returns:
             A reader that pulls data files one at a time, in batches of at most
@@ -239,7 +242,7 @@ class IcebergSource:
         scan = self._table.scan(
             row_filter=expression,
             selected_fields=tuple(selected) if selected is not None else ("*",),
-            snapshot_id=self.snapshot_id,
+            snapshot_id=self.snapshot_id if snapshot_id is None else snapshot_id,
         )
         with catalog_errors(self._where, self._secrets, config=self._config):
             tasks = list(scan.plan_files())

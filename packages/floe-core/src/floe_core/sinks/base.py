@@ -94,6 +94,9 @@ class SinkCapabilities:
         nested_fields: The sink takes nested records: a dotted ``field_mapping`` target or
             static field reaches ``encode`` as a struct column. Otherwise such a target is a
             configuration error (see ``floe_core.sinks.shaping``).
+        row_operations: Operations the sink sends one row per request (a ``DELETE
+            /contacts/{id}``): their batches are one row each, so the rate limit, concurrency
+            and retries apply per request.
     """
 
     default_batch_size: int
@@ -104,6 +107,7 @@ class SinkCapabilities:
     encode_group_rows: int | None = None
     operations: frozenset[Operation] = frozenset({Operation.INSERT})
     nested_fields: bool = False
+    row_operations: frozenset[Operation] = frozenset()
 
 
 @dataclass

@@ -16,7 +16,7 @@ from floe_core.sinks.shaping import FieldMapping  # where it lived first; import
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from floe_core.sinks.base import SinkCapabilities
+    from floe_core.sinks.base import Operation, SinkCapabilities
 
 __all__ = ["FieldMapping", "iter_record_batches", "rechunk", "resolve_batch_size", "row_groups"]
 
@@ -57,8 +57,16 @@ def iter_record_batches(data: Any) -> Iterator[pa.RecordBatch]:
         )
 
 
-def resolve_batch_size(requested: int | None, capabilities: SinkCapabilities) -> int:
-    """Rows per batch: the configured size (or the sink's default), capped by the sink's maximum."""
+def resolve_batch_size(
+    requested: int | None, capabilities: SinkCapabilities, operation: Operation | None = None
+) -> int:
+    """Rows per batch: the configured size (or the sink's default), capped by the sink's maximum.
+
+    An operation the sink sends one row per request (``capabilities.row_operations``) has
+    batches of one row.
+    """
+    if operation is not None and operation in capabilities.row_operations:
+        return 1
     size = requested if requested is not None else capabilities.default_batch_size
     if capabilities.max_batch_size is not None:
         size = min(size, capabilities.max_batch_size)

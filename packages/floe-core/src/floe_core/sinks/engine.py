@@ -7,7 +7,7 @@
    dotted targets (for a sink with ``nested_fields``) and adds the static fields
    (:mod:`floe_core.sinks.shaping`);
 3. re-cuts the stream into batches of exactly ``batch_size`` rows (the sink's default when
-   unset, capped by its ``max_batch_size``);
+   unset, capped by its ``max_batch_size``; one row for its ``row_operations``);
 4. encodes each batch in the calling thread (several at once through ``encode_many`` for a
    sink that sets ``encode_group_rows``) and sends it from a small thread pool
    (``capabilities.max_concurrency`` workers, at most one batch per worker waiting), under a
@@ -281,7 +281,7 @@ def _run(
     policy = RetryPolicy.from_config(
         sink.config.retry_config, destination=sink.destination, sink_type=sink.sink_type
     )
-    size = resolve_batch_size(sink.config.batch_size, capabilities)
+    size = resolve_batch_size(sink.config.batch_size, capabilities, operation)
 
     stream = iter_record_batches(data)
     first = next(stream, None)

@@ -32,8 +32,7 @@ class KeyScan:
 
     Attributes:
         keys: Every non-NULL key of the rows read, once (``pl.Series`` of str).
-        duplicates: Keys that more than one row has (or, reading appended files only, that
-            a row delivered before already has).
+        duplicates: Keys that more than one of the rows read has.
         null_rows: Rows with a NULL key column.
         rows: Rows read.
     """
@@ -44,10 +43,8 @@ class KeyScan:
     rows: int
 
 
-def scan_keys(
-    batches: Iterable[pa.RecordBatch], columns: Sequence[str], stored: pl.DataFrame | None
-) -> KeyScan:
-    """Read the key columns; ``stored`` is given when only appended files are read."""
+def scan_keys(batches: Iterable[pa.RecordBatch], columns: Sequence[str]) -> KeyScan:
+    """Read the key columns of ``batches``."""
     import polars as pl
 
     parts = [pl.from_arrow(row_keys(batch, columns)) for batch in batches]
@@ -58,10 +55,6 @@ def scan_keys(
     )
     present = every.drop_nulls()
     duplicates = present.filter(present.is_duplicated()).unique()
-    if stored is not None and len(stored):
-        duplicates = pl.concat(
-            [duplicates, present.filter(present.is_in(stored["key"].implode()))]
-        ).unique()
     return KeyScan(
         keys=present.unique(),
         duplicates=duplicates,

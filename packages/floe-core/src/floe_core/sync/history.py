@@ -1,14 +1,21 @@
 """What Iceberg's snapshot history says a run must read, so cost grows with the change.
 
-Three read paths, chosen against the snapshot whose delivery last completed:
+Four read paths, chosen against the snapshot whose delivery last completed:
 
 - ``up_to_date``: the table is still at that snapshot (and the sent columns and mapping are
   unchanged): nothing is read;
-- ``appended``: every snapshot since is an ``append`` on the same schema, so the rows since
-  are exactly those of the data files added since: only those are read;
-- ``full_scan``: anything else (no completed delivery yet, an overwrite or delete, expired
-  snapshots, delete files, a schema change, a changed configuration): every data file is read
-  and compared with the stored fingerprints.
+- ``appended``: the snapshots since only added data files (appends): the rows since are
+  exactly those of the added files, and only those are read;
+- ``changed``: the snapshots since also removed data files (an overwrite, a copy-on-write
+  delete, a compaction): the added files are read whole, and the removed ones (still there
+  in the old snapshot) for their key columns only. A key of a removed file that no added file
+  has is gone from the source; a row of an added file is diffed against its fingerprint;
+- ``full_scan``: anything else (no completed delivery yet, expired snapshots, a snapshot that
+  is not an ancestor, delete files, a schema change, a changed configuration): every data
+  file is read and compared with the stored fingerprints.
+
+Both partial paths rest on the table's rows being the rows of its data files, which delete
+files (merge-on-read deletes) break: with any, the run reads everything.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ReadPath", "ReadPlan", "plan_read"]
 
-ReadPath = Literal["up_to_date", "appended", "full_scan"]
+ReadPath = Literal["up_to_date", "appended", "changed", "full_scan"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,8 @@ class ReadPlan:
         files_total: Data files in the current snapshot.
         snapshot_from: The snapshot last delivered completely, if any.
         reason: Why this path, for the receipt.
+        removed: ``changed`` only: the data files of ``snapshot_from`` removed since (read
+            there, key columns only).
     """
 
     path: ReadPath
@@ -41,13 +50,19 @@ class ReadPlan:
     files_total: int
     snapshot_from: int | None
     reason: str
+    removed: tuple[str, ...] = ()
 
     @property
     def files_read(self) -> int:
-        """How many data files this plan reads."""
+        """How many data files this plan reads (removed files included)."""
         if self.path == "up_to_date":
             return 0
-        return len(self.files) if self.files is not None else self.files_total
+        read = len(self.files) if self.files is not None else self.files_total
+        return read + len(self.removed)
+
+    def full(self, reason: str) -> ReadPlan:
+        """The full scan that replaces this plan, and why."""
+        return ReadPlan("full_scan", None, self.files_total, self.snapshot_from, reason)
 
 
 def plan_read(source: IcebergSource, completed: int | None, comparable: bool) -> ReadPlan:
@@ -68,27 +83,34 @@ def plan_read(source: IcebergSource, completed: int | None, comparable: bool) ->
         return ReadPlan("full_scan", None, total, completed, "the sent columns or mapping changed")
     if current == completed:
         return ReadPlan("up_to_date", [], total, completed, "no new snapshot since")
-    why_not = _not_only_appends(source, completed)
+    why_not = _unreadable_history(source, completed)
     if why_not is None and files is not None:
         before = source.data_files(completed)
-        if before is not None and set(before) <= set(files):
+        if before is not None:
             added = sorted(set(files) - set(before))
-            return ReadPlan("appended", added, total, completed, "only appends since")
-        why_not = "the data files of the last delivered snapshot are not all still there"
+            removed = tuple(sorted(set(before) - set(files)))
+            if not removed:
+                return ReadPlan("appended", added, total, completed, "only data files added since")
+            return ReadPlan(
+                "changed",
+                added,
+                total,
+                completed,
+                f"{len(added)} data file(s) added and {len(removed)} removed since",
+                removed,
+            )
+        why_not = "the last delivered snapshot has delete files"
     return ReadPlan("full_scan", None, total, completed, why_not or "delete files in the table")
 
 
-def _not_only_appends(source: IcebergSource, completed: int) -> str | None:
-    """Why the snapshots since ``completed`` are not all appends on its schema; None if they are."""
+def _unreadable_history(source: IcebergSource, completed: int) -> str | None:
+    """Why the snapshots since ``completed`` cannot say what changed; ``None`` if they can."""
     metadata = source.table.metadata
     start = metadata.snapshot_by_id(completed)
     if start is None:
         return f"snapshot {completed} has expired"
     snapshot = metadata.snapshot_by_id(source.snapshot_id) if source.snapshot_id else None
     while snapshot is not None and snapshot.snapshot_id != completed:
-        operation = snapshot.summary.operation.value if snapshot.summary is not None else "?"
-        if operation != "append":
-            return f"snapshot {snapshot.snapshot_id} is an {operation}"
         if snapshot.schema_id != start.schema_id:
             return f"the schema changed in snapshot {snapshot.snapshot_id}"
         parent = snapshot.parent_snapshot_id

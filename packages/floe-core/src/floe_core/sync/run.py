@@ -21,6 +21,7 @@ from floe_core.sync.diff import (
     NULL_KEY_REASON,
     BatchSplit,
     Differ,
+    KeyScan,
     keys_to_rows,
     scan_keys,
 )
@@ -31,6 +32,7 @@ from floe_core.sync.store import FingerprintStore, SyncMeta
 from floe_core.sync.summary import SyncSummary
 
 if TYPE_CHECKING:
+    import polars as pl
     import pyarrow as pa
 
     from floe_core.compiler import CompiledDestination
@@ -93,6 +95,26 @@ class SyncRun:
         #: answered for (confirmed, or refused for good), so a row of the source that was
         #: not refused is now at the destination.
         self.went_through = False
+        self.stored = store.load() if self.read.path != "up_to_date" else None
+        self.gone: pl.Series = pl.Series([], dtype=pl.String)
+        self.duplicates = pl.Series([], dtype=pl.String)
+        keys = None
+        if self.stored is not None:
+            keys = self._keys(self.read.files)
+            if self.read.path in ("appended", "changed"):
+                gone, why_not = self._partial_diff(keys)
+                if why_not is not None:
+                    self.read = self.read.full(why_not)
+                    keys = self._keys(None)
+                else:
+                    self.gone = gone
+            elif destination.sync_mode == "mirror":
+                self.gone = self.stored["key"].filter(
+                    ~self.stored["key"].is_in(keys.keys.implode())
+                )
+            self.duplicates = keys.duplicates
+            if destination.sync_mode != "mirror":
+                self.gone = pl.Series([], dtype=pl.String)
         self.summary = SyncSummary(
             mode=destination.sync_mode,
             read_path=self.read.path,
@@ -103,21 +125,50 @@ class SyncRun:
             snapshot_to=source.snapshot_id,
             config_changed=bool(meta.config_fingerprint) and not comparable,
         )
-        self.stored = store.load() if self.read.path != "up_to_date" else None
-        self.gone: pl.Series = pl.Series([], dtype=pl.String)
-        if self.stored is None:
-            self.duplicates = pl.Series([], dtype=pl.String)
-            return
-        appended = self.read.path == "appended"
-        keys = scan_keys(
-            source.batches(columns=self.key_columns, files=self.read.files),
-            self.key_columns,
-            self.stored if appended else None,
+        if keys is not None and destination.sync_mode == "mirror":
+            rows = keys.rows if self.read.path == "full_scan" else source.row_count
+            self._check_deletes(rows or 0, allow_deletes)
+
+    def _keys(self, files: list[str] | None) -> KeyScan:
+        return scan_keys(
+            self.source.batches(columns=self.key_columns, files=files), self.key_columns
         )
-        self.duplicates = keys.duplicates
-        if destination.sync_mode == "mirror" and not appended:
-            self.gone = self.stored["key"].filter(~self.stored["key"].is_in(keys.keys.implode()))
-            self._check_deletes(keys.rows, allow_deletes)
+
+    def _partial_diff(self, added: KeyScan) -> tuple[pl.Series, str | None]:
+        """The keys gone since the last delivery, read from the files removed since.
+
+        Returns:
+            The gone keys (floe synced them; no added file has them), or why the files read
+            cannot tell, and every file must be read.
+        """
+        import polars as pl
+
+        assert self.stored is not None
+        removed = pl.Series([], dtype=pl.String)
+        if self.read.removed:
+            old = self.source.batches(
+                columns=self.key_columns,
+                files=self.read.removed,
+                snapshot_id=self.read.snapshot_from,
+            )
+            removed = scan_keys(old, self.key_columns).keys
+        synced = self.stored["key"].implode()
+        # A synced key in an added file that no removed file had is in a file kept since as
+        # well (a duplicate), or came back after it left: only the whole table can say which.
+        elsewhere = added.keys.filter(
+            added.keys.is_in(synced) & ~added.keys.is_in(removed.implode())
+        )
+        if len(elsewhere):
+            return removed, (
+                f"{len(elsewhere)} key(s) of the added data files were synced before from "
+                "files still in the table or since removed (a duplicate key, or a key that "
+                "came back): every file is read"
+            )
+        if self.source.row_count is None:
+            return removed, "the snapshot does not say how many rows it has: every file is read"
+        stored = self.stored["key"]  # in the order floe synced them
+        gone = stored.filter(stored.is_in(removed.implode()) & ~stored.is_in(added.keys.implode()))
+        return gone, None
 
     def _check_key_columns(self) -> None:
         missing = [c for c in self.key_columns if c not in self.schema.names]
@@ -188,7 +239,8 @@ class SyncRun:
         Args:
             plugin: The destination's plugin.
             sink: Its sink.
-            batch_size: Rows per batch the engine sends to this sink.
+            batch_size: Rows per batch the engine sends to this sink (one for an operation
+                it sends one row per request).
             on_progress: Told the rows done so far.
             on_rejected: Told the rows refused (by the destination, or for their key).
         """
@@ -201,13 +253,20 @@ class SyncRun:
                 "says what operations it can do; this plugin's sink does not",
                 hint="use sync_mode: full with this sink type",
             )
+        from floe_core.sinks.batching import resolve_batch_size
+
         operations = self._operations(capabilities.operations)
         results: list[EgressResult] = []
         summary = self.summary
-        upserts = Confirmations(
-            self.store, self.run_id, batch_size, self.key_columns, on_rejected, on_progress
-        )
         operation = operations.new or operations.changed
+        upserts = Confirmations(
+            self.store,
+            self.run_id,
+            resolve_batch_size(batch_size, capabilities, operation),
+            self.key_columns,
+            on_rejected,
+            on_progress,
+        )
         if self.stored is not None and operation is not None:
             stream = upserts.feed(self._to_send(operations, on_rejected))
             results.append(
@@ -223,7 +282,7 @@ class SyncRun:
         deletes = Confirmations(
             self.store,
             self.run_id,
-            batch_size,
+            resolve_batch_size(batch_size, capabilities, operations.gone),
             self.key_columns,
             on_rejected,
             on_progress,
@@ -301,7 +360,8 @@ class SyncRun:
             self.config if complete or self.comparable or fresh else self.meta.config_fingerprint
         )
         snapshot = self.source.snapshot_id if complete else None
-        self.store.compact(SyncMeta(config, snapshot, self.run_id, self.destination.sync_mode))
+        meta = SyncMeta(config, snapshot, self.run_id, self.destination.sync_mode)
+        self.store.compact(meta, self.stored)
 
     # --- dry run ------------------------------------------------------------------------
 

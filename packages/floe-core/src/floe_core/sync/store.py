@@ -1,8 +1,11 @@
 """Fingerprints per destination: the key and fingerprint of every row floe delivered there.
 
-Kept as Parquet files under ``<project>/.floe/sync/<destination>/``, not as a row per key in
-the state database: loading or rewriting a million keys is one columnar read or write (tens of
-milliseconds) where SQL would take a statement per chunk of rows.
+Kept as a few Parquet files per destination, not as a row per key in the state database:
+loading or rewriting a million keys is one columnar read or write (tens of milliseconds)
+where SQL would take a statement per chunk of rows. Where the files live
+(``floe_core.sync.files``): under ``<project>/.floe/sync/<destination>/`` with the default
+SQLite state store, in the state database itself with a shared (PostgreSQL) one, so that every
+host running a destination diffs against the same fingerprints.
 
 - ``base.parquet``: every key and fingerprint as of the end of the last run;
 - ``delta-<run>-<n>.parquet``: what a run confirmed since, written as confirmations arrive
@@ -11,23 +14,26 @@ milliseconds) where SQL would take a statement per chunk of rows.
 - ``meta.json``: the configuration fingerprint the rows were hashed with and the snapshot whose
   delivery completed (``None`` after a run that did not complete).
 
-Files are written to a temporary name and renamed, so a reader never sees half a file.
+A file is written whole or not at all, so a reader never sees half a file.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from floe_core.sync.files import FolderFiles, StateFiles, SyncFiles
+
 if TYPE_CHECKING:
     import polars as pl
     import pyarrow as pa
 
-__all__ = ["FingerprintStore", "SyncMeta"]
+    from floe_core.egress.state import StateStore
+
+__all__ = ["FingerprintStore", "SyncMeta", "fingerprint_store"]
 
 _DELTA = re.compile(r"^delta-(?P<run>[0-9a-f]+)-(?P<seq>\d+)\.parquet$")
 
@@ -56,44 +62,70 @@ class FingerprintStore:
 
     Args:
         directory: ``<project>/.floe/sync``; the destination's folder is made on first write.
+            Ignored when ``files`` is given.
         destination: The destination's name.
+        files: Where the files live (default: the folder).
     """
 
-    def __init__(self, directory: Path, destination: str) -> None:
-        self.path = directory / destination
+    def __init__(
+        self, directory: Path | None, destination: str, files: SyncFiles | None = None
+    ) -> None:
+        if files is None:
+            if directory is None:
+                raise ValueError("FingerprintStore needs a directory or files")
+            files = FolderFiles(directory, destination)
+        self.files = files
         self._sequence = 0
 
     # --- reading -----------------------------------------------------------------------
 
     def meta(self) -> SyncMeta:
         """What the stored fingerprints mean (empty when nothing was stored)."""
-        file = self.path / "meta.json"
-        if not file.exists():
+        source = self.files.read("meta.json")
+        if source is None:
             return SyncMeta()
-        data: dict[str, Any] = json.loads(file.read_text(encoding="utf-8"))
+        raw = source.read_bytes() if isinstance(source, Path) else source.getvalue()
+        data: dict[str, Any] = json.loads(raw.decode("utf-8"))
         return SyncMeta(**data)
 
-    def load(self) -> pl.DataFrame:
-        """Every stored key with its fingerprint (columns ``key``: str, ``fp``: u64)."""
+    def load(self, base: pl.DataFrame | None = None) -> pl.DataFrame:
+        """Every stored key with its fingerprint (columns ``key``: str, ``fp``: u64).
+
+        Args:
+            base: What an earlier ``load`` of this store returned, to fold the deltas written
+                since over, instead of reading the base file again.
+        """
         import polars as pl
 
-        frames = [pl.read_parquet(file) for file in self._files()]
-        if not frames:
-            return pl.DataFrame(schema={"key": pl.String, "fp": pl.UInt64})
-        merged = pl.concat(frames, how="vertical")
-        if len(frames) > 1:
-            merged = merged.unique(subset="key", keep="last", maintain_order=True)
-        return merged.filter(pl.col("fp").is_not_null())
-
-    def _files(self) -> list[Path]:
-        files = [self.path / "base.parquet"] if (self.path / "base.parquet").exists() else []
+        empty = pl.DataFrame(schema={"key": pl.String, "fp": pl.UInt64})
         deltas = []
-        if self.path.exists():
-            for entry in self.path.iterdir():
-                match = _DELTA.match(entry.name)
-                if match:
-                    deltas.append((entry.stat().st_mtime_ns, int(match["seq"]), entry))
-        return files + [entry for *_, entry in sorted(deltas)]
+        for name in self._parquet_names():
+            if name == "base.parquet" and base is not None:
+                continue
+            source = self.files.read(name)
+            if source is None:
+                continue
+            if name == "base.parquet":
+                base = pl.read_parquet(source)
+            else:
+                deltas.append(pl.read_parquet(source))
+        base = empty if base is None else base
+        if not deltas:
+            return base.filter(pl.col("fp").is_not_null())
+        # The last delta of a key wins; the base keeps only the keys no delta has. A hash
+        # lookup of the (few) delta keys, not a unique() over every stored key. (Deltas an
+        # earlier load folded in already change nothing when folded again.)
+        latest = pl.concat(deltas, how="vertical").unique(
+            subset="key", keep="last", maintain_order=True
+        )
+        kept = base.filter(~pl.col("key").is_in(latest["key"].implode()))
+        return pl.concat([kept, latest], how="vertical").filter(pl.col("fp").is_not_null())
+
+    def _parquet_names(self) -> list[str]:
+        """The base first, then the deltas in the order they were written."""
+        names = self.files.names()
+        base = ["base.parquet"] if "base.parquet" in names else []
+        return base + [name for name in names if _DELTA.match(name)]
 
     # --- writing -----------------------------------------------------------------------
 
@@ -107,27 +139,28 @@ class FingerprintStore:
             fingerprints = pa.nulls(len(keys), pa.uint64())
         table = pa.table({"key": pa.array(keys, pa.string()), "fp": fingerprints})
         self._sequence += 1
-        self._write(table, f"delta-{run_id}-{self._sequence:06d}.parquet")
+        self.files.write(f"delta-{run_id}-{self._sequence:06d}.parquet", table)
 
-    def compact(self, meta: SyncMeta) -> None:
-        """Fold the deltas into the base and write ``meta``."""
-        current = self.load()
-        deltas = [file for file in self._files() if file.name != "base.parquet"]
-        self._write(current.to_arrow(), "base.parquet")
-        for file in deltas:
-            file.unlink(missing_ok=True)
-        self._write_text(json.dumps(asdict(meta)), "meta.json")
+    def compact(self, meta: SyncMeta, loaded: pl.DataFrame | None = None) -> None:
+        """Fold the deltas into the base and write ``meta`` (the base is left as it is when
+        there are no deltas: a run that changed nothing rewrites no fingerprints).
 
-    def _write(self, table: pa.Table, name: str) -> None:
-        import pyarrow.parquet as pq
+        Args:
+            meta: What the fingerprints mean now.
+            loaded: What this run loaded at its start (saves reading the base again).
+        """
+        deltas = [name for name in self._parquet_names() if name != "base.parquet"]
+        writes: dict[str, pa.Table | str] = {"meta.json": json.dumps(asdict(meta))}
+        if deltas:
+            writes["base.parquet"] = self.load(loaded).to_arrow()
+        self.files.replace(writes, deltas)
 
-        self.path.mkdir(parents=True, exist_ok=True)
-        temporary = self.path / f".{name}.tmp"
-        pq.write_table(table, temporary, compression="zstd")
-        os.replace(temporary, self.path / name)
 
-    def _write_text(self, text: str, name: str) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
-        temporary = self.path / f".{name}.tmp"
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, self.path / name)
+def fingerprint_store(state: StateStore, project_dir: Path, destination: str) -> FingerprintStore:
+    """The fingerprints of ``destination``: in the state database when it is a shared server
+    (every host sees them), else under ``<project>/.floe/sync``."""
+    import sqlalchemy as sa
+
+    if sa.engine.make_url(state.url).get_backend_name() == "sqlite":
+        return FingerprintStore(project_dir / ".floe" / "sync", destination)
+    return FingerprintStore(None, destination, StateFiles(state, destination))

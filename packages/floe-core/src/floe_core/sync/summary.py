@@ -15,7 +15,8 @@ class SyncSummary:
 
     Attributes:
         mode: The destination's ``sync_mode``.
-        read_path: ``up_to_date``, ``appended`` or ``full_scan`` (see ``floe_core.sync.history``).
+        read_path: ``up_to_date``, ``appended``, ``changed`` or ``full_scan`` (see
+            ``floe_core.sync.history``).
         read_reason: Why that path was taken.
         files_read: Data files read.
         files_total: Data files in the current snapshot.

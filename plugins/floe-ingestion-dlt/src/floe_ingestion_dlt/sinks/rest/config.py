@@ -8,6 +8,8 @@ from floe_core.plugins.sink import StaticValue, split_field_path
 from floe_core.sinks import settings_error
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from floe_ingestion_dlt.sinks.rest.operations import OperationName, OperationRequest
+
 __all__ = ["AUTH_SECRET_KEYS", "SECRET_FIELDS", "RestApiSettings"]
 
 #: Settings read from the destination's Secret (``base_url`` may be in ``config:`` instead).
@@ -68,6 +70,11 @@ class RestApiSettings(BaseModel):
         timestamp_format: ``iso8601`` (``"2024-05-01T12:30:00.000000Z"``) or ``epoch_millis``.
         decimal_format: ``string`` (every digit kept) or ``number`` (a JSON number, as a double).
         boolean_format: ``boolean`` (``true``), ``string`` (``"true"``) or ``integer`` (``1``).
+        operations: How inserts, updates and deletes are sent, when the API has requests for
+            them (``floe_ingestion_dlt.sinks.rest.operations``); upserts use ``method`` and
+            ``path``.
+        primary_key: The records' key fields, derived by floe from the destination's
+            ``primary_key`` (what a delete sends by default).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -99,6 +106,8 @@ class RestApiSettings(BaseModel):
     timestamp_format: Literal["iso8601", "epoch_millis"] = "iso8601"
     decimal_format: Literal["string", "number"] = "string"
     boolean_format: Literal["boolean", "string", "integer"] = "boolean"
+    operations: dict[OperationName, OperationRequest] = Field(default_factory=dict)
+    primary_key: list[str] | None = Field(default=None, min_length=1)
     token: SecretStr | None = None
     username: str | None = None
     password: SecretStr | None = None

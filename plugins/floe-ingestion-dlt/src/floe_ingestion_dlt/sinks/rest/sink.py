@@ -28,6 +28,8 @@ destination's ``config`` merged with its secret (see :class:`RestApiSettings`)::
     timestamp_format: iso8601             # iso8601 | epoch_millis (see records)
     decimal_format: string                # string | number
     boolean_format: boolean               # boolean | string | integer
+    operations:                           # insert / update / delete requests (see operations)
+      delete: {method: DELETE, path: "/contacts/{id}"}
 
 Secret keys: ``token`` (bearer), ``username`` + ``password`` (basic), ``api_key``, and
 optionally ``base_url``.
@@ -35,6 +37,8 @@ optionally ``base_url``.
 Creating the sink probes the endpoint once (``health_method`` on ``health_path``, with the
 credentials): an unreachable host raises ``SinkConnectionError``, HTTP 401/403 raises
 ``SinkAuthenticationError``; any other answer (404 and 405 included) shows the host is there.
+Upserts go to ``method`` and ``path``; inserts, updates and deletes to the requests
+``operations:`` configures (:mod:`floe_ingestion_dlt.sinks.rest.operations`).
 Settings are validated by :class:`~floe_ingestion_dlt.sinks.rest.config.RestApiSettings`;
 JSON encoding is described in :mod:`floe_ingestion_dlt.sinks.rest.json_rows`, and how HTTP failures
 become floe errors in :mod:`floe_ingestion_dlt.sinks.rest.errors`.
@@ -69,6 +73,13 @@ from pydantic import BaseModel, ValidationError
 from floe_ingestion_dlt.sinks.rest import json_fast, json_rows
 from floe_ingestion_dlt.sinks.rest.config import AUTH_SECRET_KEYS, SECRET_FIELDS, RestApiSettings
 from floe_ingestion_dlt.sinks.rest.errors import SINK_TYPE, HttpErrors, parse_retry_after
+from floe_ingestion_dlt.sinks.rest.operations import (
+    OPERATION_NAMES,
+    RoutedRequest,
+    RowRoute,
+    envelope_parts,
+    operation_support,
+)
 from floe_ingestion_dlt.sinks.rest.records import RecordShape
 from floe_ingestion_dlt.sinks.rest.results import RecordResults, ResultMapping, UnmatchedResult
 
@@ -106,6 +117,16 @@ class RestApiSink(Sink):
     )
     settings_model: ClassVar[type[BaseModel]] = RestApiSettings
     secret_fields: ClassVar[frozenset[str]] = SECRET_FIELDS
+    key_setting: ClassVar[str | None] = "primary_key"
+
+    @classmethod
+    def operations_for(cls, config: Mapping[str, Any]) -> frozenset[Operation]:
+        """Upserts (``method`` and ``path``), and each operation ``operations:`` configures."""
+        configured = config.get("operations")
+        names = configured if isinstance(configured, Mapping) else {}
+        return frozenset({Operation.UPSERT}) | {
+            Operation(name) for name in names if name in OPERATION_NAMES
+        }
 
     @classmethod
     def secret_keys(cls, config: dict[str, Any]) -> list[list[str]]:
@@ -196,6 +217,10 @@ class RestApiSink(Sink):
         self._shape = RecordShape.from_settings(settings)
         self._results = ResultMapping.from_settings(settings)
         self._envelope = self._envelope_parts(settings)
+        self._routes = {
+            Operation(name): RowRoute(request, tuple(settings.primary_key or ()), Operation(name))
+            for name, request in settings.operations.items()
+        }
         return settings
 
     @staticmethod
@@ -301,15 +326,19 @@ class RestApiSink(Sink):
     @property
     def effective_capabilities(self) -> SinkCapabilities:
         """Class capabilities narrowed by the settings (concurrency, rate, one row per request)."""
+        operations, per_row = operation_support(self.settings.operations, self.settings.body)
         return replace(
             self.capabilities,
             max_concurrency=self.settings.max_concurrent_requests,
             default_rate_limit=self.settings.max_requests_per_second,
             max_batch_size=1 if self.settings.body == "record" else None,
+            operations=operations,
+            row_operations=per_row,
         )
 
     def open(self, schema: pa.Schema) -> None:
-        """Check that the records have the field ``id_from`` names, and not ``id_field``."""
+        """Check that the records have the field ``id_from`` names, and not ``id_field``, and
+        the fields ``operations:`` names."""
         problem = self._shape.check(schema)
         if problem is not None:
             raise self._config_error(
@@ -317,6 +346,17 @@ class RestApiSink(Sink):
                 "id_from names a field of the records as field_mapping shapes them "
                 "(e.g. properties.email); id_field must be a new field",
             )
+        names = list(schema.names)
+        if self.settings.id_field is not None:
+            names.insert(0, self.settings.id_field.split(".")[0])
+        for route in self._routes.values():
+            problem = route.check(names)
+            if problem is not None:
+                raise self._config_error(
+                    problem,
+                    "name top-level fields of the records as field_mapping shapes them "
+                    "(id_field included)",
+                )
 
     def encode(self, batch: pa.RecordBatch, operation: Operation | None = None) -> Payload:
         """The request body for ``batch`` (see ``json_rows`` for how values are written)."""
@@ -326,6 +366,9 @@ class RestApiSink(Sink):
         self, batches: Sequence[pa.RecordBatch], operation: Operation | None = None
     ) -> list[Payload]:
         """The request bodies for consecutive batches, encoded together (much faster)."""
+        route = self._routes.get(operation) if operation is not None else None
+        if route is not None:
+            return self._encode_routed(batches, route)
         shaped = [self._shape.apply(batch) for batch in batches]
         records = [batch for batch, _ in shaped]
         if self.settings.body == "record":
@@ -340,8 +383,55 @@ class RestApiSink(Sink):
             for (batch, keys), body in zip(shaped, bodies, strict=True)
         ]
 
+    def _encode_routed(self, batches: Sequence[pa.RecordBatch], route: RowRoute) -> list[Payload]:
+        """Payloads of an ``operations:`` request (see ``operations``)."""
+        request = route.request
+        body = request.resolved_body
+        shaped = [self._shape.apply(batch) for batch in batches]
+        records = [route.select(batch) for batch, _ in shaped]
+        if body == "none":
+            bodies: list[bytes | None] = [None] * len(records)
+        elif body == "record":
+            if any(batch.num_rows != 1 for batch in records):
+                raise ValueError(f"operations.{route.operation.value} sends one row per request")
+            bodies = list(json_fast.json_objects(records))
+        else:
+            bodies = list(json_fast.json_arrays(records))
+            if body == "envelope" and request.envelope_key is not None:
+                before, after = envelope_parts(request.envelope_key, request.envelope_fields)
+                bodies = [b"".join((before, text, after)) for text in bodies if text is not None]
+        fixed = (
+            None
+            if route.request.placeholders
+            else self._build_url(self.settings.base_url, request.path)
+        )
+        payloads = []
+        for (batch, keys), content in zip(shaped, bodies, strict=True):
+            url, refused = fixed, None
+            if fixed is None:
+                path, refused = route.path_of(batch)
+                url = None if path is None else self._build_url(self.settings.base_url, path)
+            routed = RoutedRequest(
+                method=request.method,
+                url=url,
+                content=content,
+                keys=keys,
+                per_row=request.per_row,
+                operation=route.operation,
+                refused=refused,
+            )
+            # What the engine hashes for the idempotency key and counts as sent: the body, or,
+            # with none, the request line (which alone says which row it is for).
+            sent = content if content is not None else f"{request.method} {url}".encode()
+            payloads.append(
+                Payload(rows=batch.num_rows, body=sent, data=routed, operation=route.operation)
+            )
+        return payloads
+
     def send(self, payload: Payload, idempotency_key: str) -> BatchAck:
         """One request; 2xx confirms the rows no per-record result refuses."""
+        if isinstance(payload.data, RoutedRequest):
+            return self._send_routed(payload, payload.data, idempotency_key)
         try:
             response = self._client.request(
                 self.settings.method,
@@ -357,6 +447,41 @@ class RestApiSink(Sink):
                 raise self._status_error(response)
             return partial
         rejections = self._read_results(response, payload).refused
+        return BatchAck(
+            rows_confirmed=payload.rows - len(rejections),
+            record_ids=self._record_ids(response),
+            rejections=rejections,
+        )
+
+    def _send_routed(
+        self, payload: Payload, request: RoutedRequest, idempotency_key: str
+    ) -> BatchAck:
+        """One ``operations:`` request; a one-row request is settled by its status."""
+        if request.refused is not None or request.url is None:
+            reason = request.refused or "the request path cannot name the record"
+            return BatchAck(rows_confirmed=0, rejections=[RowRejection(0, reason)])
+        errors = self._errors(request.method, request.url)
+        try:
+            response = self._client.request(
+                request.method,
+                request.url,
+                content=request.content,
+                headers={"Idempotency-Key": idempotency_key},
+            )
+        except httpx.HTTPError as exc:
+            raise errors.transport(exc) from exc
+        if request.per_row and response.status_code in (404, 410):
+            if request.operation is Operation.DELETE:
+                return BatchAck(rows_confirmed=payload.rows)  # gone already
+            reason = redact(
+                f"{request.method} {request.url.copy_with(query=None)} answered HTTP "
+                f"{response.status_code}: the record is not there",
+                self.secret_values,
+            )
+            return BatchAck(rows_confirmed=0, rejections=[RowRejection(0, reason)])
+        if not response.is_success:
+            raise errors.status(response)
+        rejections = [] if request.per_row else self._read_results(response, payload).refused
         return BatchAck(
             rows_confirmed=payload.rows - len(rejections),
             record_ids=self._record_ids(response),
@@ -392,8 +517,10 @@ class RestApiSink(Sink):
         except orjson.JSONDecodeError:
             return RecordResults([])
 
+        data = payload.data.keys if isinstance(payload.data, RoutedRequest) else payload.data
+
         def keys() -> list[str]:
-            values = [] if payload.data is None else payload.data.to_pylist()
+            values = [] if data is None else data.to_pylist()
             return [v if isinstance(v, str) else orjson.dumps(v).decode() for v in values]
 
         try:
@@ -436,11 +563,11 @@ class RestApiSink(Sink):
             unsent=[p for p in range(payload.rows) if p not in refused and p not in found.accepted],
         )
 
-    def _errors(self) -> HttpErrors:
+    def _errors(self, method: str | None = None, url: httpx.URL | None = None) -> HttpErrors:
         return HttpErrors(
             destination=self.destination,
-            method=self.settings.method,
-            url=self._url,
+            method=method or self.settings.method,
+            url=url or self._url,
             timeout_seconds=self.settings.timeout_seconds,
             secrets=tuple(self.secret_values),
         )

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
     from floe_core.sinks.base import Payload
 
-__all__ = ["UPSERT_BACKENDS", "ExecutemanyWriter", "KeyDeleter"]
+__all__ = ["UPSERT_BACKENDS", "ExecutemanyWriter"]
 
 UPSERT_BACKENDS = ("postgresql", "mysql", "mariadb", "sqlite")
 _POSITIONAL = {"qmark": "?", "format": "%s", "pyformat": "%s"}
@@ -60,33 +60,6 @@ class ExecutemanyWriter:
         if self._named:
             rows = [dict(zip(self._keys, row, strict=True)) for row in rows]
         conn.exec_driver_sql(self._sql, rows)
-
-
-class KeyDeleter:
-    """Deletes the rows whose primary key is in a batch's parameter rows (key columns only).
-
-    One ``DELETE ... WHERE k1 = ? AND k2 = ?`` run over all the batch's keys; a key the table
-    does not have deletes nothing.
-    """
-
-    def __init__(self, plan: TablePlan, dialect: sa.Dialect) -> None:
-        quote = dialect.identifier_preparer.quote
-        style = dialect.paramstyle
-        self._named = style not in (*_POSITIONAL, "numeric", "numeric_dollar")
-        self._keys = [f"p{i}" for i in range(len(plan.primary_key))]
-        target = quote_table(dialect, plan.write_table, plan.db_schema)
-        where = " AND ".join(
-            f"{quote(column)} = {_placeholder(style, i)}"
-            for i, column in enumerate(plan.primary_key)
-        )
-        self.sql = f"DELETE FROM {target} WHERE {where}"
-
-    def write(self, conn: sa.Connection, payload: Payload) -> None:
-        """Delete one batch's keys in ``conn``'s current transaction."""
-        rows: list[Any] = payload.data
-        if self._named:
-            rows = [dict(zip(self._keys, row, strict=True)) for row in rows]
-        conn.exec_driver_sql(self.sql, rows)
 
 
 def _placeholder(style: str, index: int) -> str:

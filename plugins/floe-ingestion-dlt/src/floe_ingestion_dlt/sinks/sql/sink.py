@@ -12,11 +12,14 @@ Config (destination ``config:`` plus the secret): ``url`` (secret), ``table``, `
   ``exact.py``) is left out of the batch and acknowledged as rejected, with the reason.
 - append is exactly-once: each batch's idempotency key is recorded with its rows
   (``delivery_log.py``) and a batch already recorded is skipped.
-- upsert inserts or updates by ``primary_key``, and deletes by it (operation ``delete``:
-  ``DELETE ... WHERE`` key, one statement over the batch's keys; rows already gone are not an
-  error); append inserts; replace swaps a staging table in at the end
-  of a successful write (``tables.py``). On PostgreSQL a large upsert batch is written as
-  two parts that share no key, in parallel on two connections (one transaction each).
+- upsert inserts or updates by ``primary_key``, and deletes by it (operation ``delete``: the
+  batch's keys into a temporary table, then one ``DELETE ... USING`` / ``JOIN``; rows already
+  gone are not an error); it also inserts only new keys or updates only existing ones
+  (operations ``insert`` and ``update``, set-based through a temporary table too,
+  ``keyed.py``: rows that cannot be written so are rejected with the reason). Append
+  inserts; replace swaps a staging table in at the end of a successful write (``tables.py``).
+  On PostgreSQL a large upsert batch is written as two parts that share no key, in parallel
+  on two connections (one transaction each).
 """
 
 from __future__ import annotations
@@ -92,7 +95,7 @@ class _Encoded:
 
 
 class _Writer(Protocol):
-    def write(self, conn: sa.Connection, payload: Payload) -> None: ...
+    def write(self, conn: sa.Connection, payload: Payload) -> list[int] | None: ...
 
 
 class SqlDatabaseSink(Sink):
@@ -113,7 +116,9 @@ class SqlDatabaseSink(Sink):
         default_batch_size=50_000,
         max_concurrency=_MAX_CONCURRENCY,
         splits_rejected_batches=True,
-        operations=frozenset({Operation.INSERT, Operation.UPSERT, Operation.DELETE}),
+        operations=frozenset(
+            {Operation.INSERT, Operation.UPDATE, Operation.UPSERT, Operation.DELETE}
+        ),
     )
     settings_model: ClassVar[type[BaseModel]] = SqlDatabaseSettings
     secret_fields: ClassVar[frozenset[str]] = SECRET_FIELDS
@@ -121,7 +126,8 @@ class SqlDatabaseSink(Sink):
 
     @classmethod
     def operations_for(cls, config: Mapping[str, Any]) -> frozenset[Operation]:
-        """Mode upsert upserts and deletes by primary key; modes append and replace insert."""
+        """Mode upsert upserts, inserts, updates and deletes by primary key; modes append and
+        replace insert."""
         return _operations(config.get("mode") == "upsert")
 
     @classmethod
@@ -200,7 +206,8 @@ class SqlDatabaseSink(Sink):
     def effective_capabilities(self) -> SinkCapabilities:
         """Upserts run one batch at a time (so the last row of a key wins), as does SQLite.
 
-        Modes append and replace insert; mode upsert upserts and deletes by primary key.
+        Modes append and replace insert; mode upsert upserts, inserts only new keys, updates
+        only existing ones and deletes, by primary key.
         """
         upsert = self.settings.mode == "upsert"
         concurrency = (
@@ -252,7 +259,7 @@ class SqlDatabaseSink(Sink):
             rows = parameter_rows(keys, backend=self._backend)
             return Payload(rows=keys.num_rows, body=csv_body(keys), data=rows, operation=operation)
         batch, refused = self._exact_rows(batch)
-        if self._split_upserts:
+        if self._split_upserts and operation is Operation.UPSERT:
             from floe_ingestion_dlt.sinks.sql.postgres import (
                 PARALLEL_UPSERT_MIN_ROWS,
                 KeyParts,
@@ -298,25 +305,39 @@ class SqlDatabaseSink(Sink):
             raise RuntimeError("SqlDatabaseSink.open() must be called before send()")
         if payload.operation is Operation.DELETE:
             writer = self._deleter(self._plan)
+        elif self._keyed(payload.operation):
+            writer = self._keyed_writer(self._plan, payload.operation)
         encoded = payload.data if isinstance(payload.data, _Encoded) else _Encoded(payload.data)
         refused = list(encoded.refused)
         inner = dataclasses.replace(payload, data=encoded.data)
+        left_out: list[int] = []
         try:
             if payload.rows == 0:
                 pass  # every row refused (or none given): nothing to write
             elif isinstance(encoded.data, KeyParts):
                 self._write_parts(writer, encoded.data.payloads(payload.body))
-            elif not self._write(writer, inner, idempotency_key):
-                return BatchAck(rows_confirmed=0, rows_skipped=payload.rows, rejections=refused)
+            else:
+                written = self._write(writer, inner, idempotency_key)
+                if written is None:
+                    skipped = payload.rows
+                    return BatchAck(rows_confirmed=0, rows_skipped=skipped, rejections=refused)
+                left_out = written
         except PluginError:
             raise
         except Exception as exc:
             action = f"writing a batch of {payload.rows} rows"
             raise map_write_error(exc, self._context, action=action) from exc
-        return BatchAck(rows_confirmed=payload.rows, rejections=refused)
+        if left_out:
+            from floe_ingestion_dlt.sinks.sql.keyed import KEYED_REASONS
 
-    def _write(self, writer: _Writer, payload: Payload, idempotency_key: str | None) -> bool:
-        """One transaction; False when the delivery log says the batch was committed before."""
+            refused += _positions_in_batch(left_out, refused, KEYED_REASONS[payload.operation])
+        return BatchAck(rows_confirmed=payload.rows - len(left_out), rejections=refused)
+
+    def _write(
+        self, writer: _Writer, payload: Payload, idempotency_key: str | None
+    ) -> list[int] | None:
+        """One transaction: the positions of the rows the writer left out, or ``None`` when
+        the delivery log says the batch was committed before."""
         with self._engine.connect() as conn:
             try:
                 with conn.begin():
@@ -325,14 +346,14 @@ class SqlDatabaseSink(Sink):
                         and idempotency_key is not None
                         and not self._log.claim(conn, idempotency_key, payload.rows)
                     ):
-                        return False
-                    writer.write(conn, payload)
+                        return None
+                    left_out = writer.write(conn, payload)
             except Exception as exc:
                 # A driver error from COPY bypasses SQLAlchemy's disconnect detection.
                 if classify(exc) is Failure.CONNECTION and not conn.invalidated:
                     conn.invalidate()
                 raise
-        return True
+        return list(left_out or ())
 
     def _write_parts(self, writer: _Writer, parts: list[Payload]) -> None:
         """Write key-disjoint parts at once, the first in this thread; raise the first failure.
@@ -397,10 +418,19 @@ class SqlDatabaseSink(Sink):
     def __repr__(self) -> str:
         return f"SqlDatabaseSink({self._context.target!r}, mode={self.settings.mode!r})"
 
-    def _deleter(self, plan: TablePlan) -> _Writer:
-        from floe_ingestion_dlt.sinks.sql.executemany import KeyDeleter
+    def _keyed(self, operation: Operation) -> bool:
+        """An insert-only or update-only write into an upsert table (``keyed.py``)."""
+        return self.settings.mode == "upsert" and operation in (Operation.INSERT, Operation.UPDATE)
 
-        return KeyDeleter(plan, self._engine.dialect)
+    def _keyed_writer(self, plan: TablePlan, operation: Operation) -> _Writer:
+        from floe_ingestion_dlt.sinks.sql.keyed import KeyedWriter
+
+        return KeyedWriter(plan, self._engine.dialect, operation, copy=self._copy)
+
+    def _deleter(self, plan: TablePlan) -> _Writer:
+        from floe_ingestion_dlt.sinks.sql.keyed import KeyedWriter
+
+        return KeyedWriter(plan, self._engine.dialect, Operation.DELETE, copy=self._copy)
 
     def _make_writer(self, plan: TablePlan) -> _Writer:
         upsert = self.settings.mode == "upsert"
@@ -438,5 +468,24 @@ class SqlDatabaseSink(Sink):
 
 def _operations(upsert: bool) -> frozenset[Operation]:
     if upsert:
-        return frozenset({Operation.UPSERT, Operation.DELETE})
+        return frozenset({Operation.UPSERT, Operation.INSERT, Operation.UPDATE, Operation.DELETE})
     return frozenset({Operation.INSERT})
+
+
+def _positions_in_batch(
+    positions: list[int], refused: list[RowRejection], reason: str
+) -> list[RowRejection]:
+    """Rejections at ``positions`` of the rows written, as positions in the batch given.
+
+    Rows refused while encoding (``refused``) were left out of what was written, so the
+    written rows' positions skip them.
+    """
+    skipped = sorted(r.position for r in refused)
+    rejections = []
+    for position in positions:
+        original = position
+        for gap in skipped:
+            if gap <= original:
+                original += 1
+        rejections.append(RowRejection(original, reason))
+    return rejections

@@ -1,0 +1,92 @@
+"""The fingerprint store, in a local folder and in a shared PostgreSQL state store.
+
+With a PostgreSQL state store the files are rows of ``floe_sync_files``: a second host (a
+second process with its own project folder, the same state database) sees the fingerprints
+the first one recorded, including those of a run killed before it compacted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from floe_core.egress.state import StateStore
+from floe_core.sync.files import FolderFiles, StateFiles
+from floe_core.sync.store import FingerprintStore, SyncMeta, fingerprint_store
+
+MakeStore = Callable[[], FingerprintStore]
+
+
+@pytest.fixture(params=["folder", "postgresql"])
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeStore]:
+    """``make_store()``: a new store object (as a new process makes) over the same files."""
+    if request.param == "folder":
+        yield lambda: FingerprintStore(tmp_path, "d")
+        return
+    url = request.getfixturevalue("pg_url")
+    opened: list[StateStore] = []
+
+    def make() -> FingerprintStore:
+        state = StateStore(url)  # each "host" opens the state store itself
+        opened.append(state)
+        return fingerprint_store(state, tmp_path / f"host{len(opened)}", "d")
+
+    yield make
+    for state in opened:
+        state.close()
+
+
+def _keys(store: FingerprintStore) -> dict[str, int]:
+    return dict(zip(*store.load().to_dict(as_series=False).values(), strict=True))
+
+
+def test_recorded_rows_deletes_and_meta_are_seen_by_a_new_store(make_store: MakeStore) -> None:
+    store = make_store()
+    assert store.meta() == SyncMeta() and len(store.load()) == 0
+    store.record(pa.array(["1", "2", "3"]), pa.array([11, 12, 13], pa.uint64()), "aaa")
+    store.record(pa.array(["2"]), pa.array([22], pa.uint64()), "aaa")
+    # killed here: no compaction; another process (or host) sees what was confirmed
+    other = make_store()
+    assert _keys(other) == {"1": 11, "2": 22, "3": 13}
+    other.record(pa.array(["3"]), None, "bbb")
+    other.compact(SyncMeta("cfg", 42, "bbb", "mirror"))
+    again = make_store()
+    assert _keys(again) == {"1": 11, "2": 22}
+    assert again.meta() == SyncMeta("cfg", 42, "bbb", "mirror")
+
+
+def test_compaction_leaves_only_the_base_and_the_meta(make_store: MakeStore) -> None:
+    store = make_store()
+    for run in ("aaa", "bbb"):
+        store.record(pa.array(["1", "2"]), pa.array([1, 2], pa.uint64()), run)
+    store.compact(SyncMeta("cfg", 1, "bbb", "upsert"))
+    assert sorted(store.files.names()) == ["base.parquet", "meta.json"]
+
+
+def test_the_state_store_decides_where_the_files_live(tmp_path: Path, pg_url: str) -> None:
+    with StateStore(f"sqlite:///{tmp_path / 'state.db'}") as local:
+        store = fingerprint_store(local, tmp_path, "d")
+        assert isinstance(store.files, FolderFiles)
+        assert store.files.path == tmp_path / ".floe" / "sync" / "d"
+    with StateStore(pg_url) as shared:
+        store = fingerprint_store(shared, tmp_path, "d")
+        assert isinstance(store.files, StateFiles)
+        store.record(pa.array(["1"]), pa.array([1], pa.uint64()), "aaa")
+        assert not (tmp_path / ".floe").exists()  # nothing on this host's disk
+
+
+def test_compaction_over_what_a_run_loaded_equals_reading_everything_again(
+    make_store: MakeStore,
+) -> None:
+    store = make_store()
+    store.record(pa.array(["1", "2", "3"]), pa.array([1, 2, 3], pa.uint64()), "aaa")
+    store.compact(SyncMeta("cfg", 1, "aaa", "mirror"))
+    store.record(pa.array(["9"]), pa.array([9], pa.uint64()), "aaa")  # a killed run's delta
+    run = make_store()
+    loaded = run.load()  # what the next run starts from (base + the killed run's delta)
+    run.record(pa.array(["2"]), None, "bbb")
+    run.record(pa.array(["3"]), pa.array([33], pa.uint64()), "bbb")
+    run.compact(SyncMeta("cfg", 2, "bbb", "mirror"), loaded)
+    assert _keys(make_store()) == {"1": 1, "3": 33, "9": 9}
