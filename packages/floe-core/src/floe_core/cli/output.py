@@ -8,7 +8,7 @@ for rich markup.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -18,12 +18,49 @@ if TYPE_CHECKING:
     from floe_core.compiler.problems import Problem
     from floe_core.errors import FloeError
 
-__all__ = ["console", "print_error", "print_json", "print_problems"]
+__all__ = [
+    "JSON_SCHEMA_VERSION",
+    "console",
+    "envelope",
+    "error_data",
+    "print_error",
+    "print_json",
+    "print_problems",
+]
+
+#: Version of the envelope every command's ``--json`` output has (``docs/json-output.md``);
+#: raised when a field changes meaning or goes away, not when one is added.
+JSON_SCHEMA_VERSION = 1
 
 
 def console(*, stderr: bool = False) -> Console:
     """A console on stdout (or stderr) for the current command."""
     return Console(stderr=stderr, soft_wrap=True, highlight=False)
+
+
+def envelope(
+    command: str,
+    *,
+    ok: bool,
+    result: Any = None,
+    problems: Iterable[Mapping[str, Any]] = (),
+    error: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The one shape of ``--json`` output: ``schema_version``, ``command``, ``ok``, the
+    command's ``result``, the project's ``problems`` and the ``error`` that stopped it."""
+    return {
+        "schema_version": JSON_SCHEMA_VERSION,
+        "command": command,
+        "ok": ok,
+        "result": result,
+        "problems": [dict(problem) for problem in problems],
+        "error": dict(error) if error is not None else None,
+    }
+
+
+def error_data(error: FloeError) -> dict[str, str]:
+    """A floe error as the envelope's ``error``: message, hint and the error's type."""
+    return {"message": error.message, "hint": error.hint, "type": type(error).__name__}
 
 
 def print_json(data: Any) -> None:

@@ -270,6 +270,14 @@ class Sink(ABC):
         """
         return False
 
+    def check(self, schema: pa.Schema) -> None:  # noqa: B027 - optional hook
+        """Check, changing nothing at the destination, that a write of rows with ``schema``
+        (after field mapping) would be accepted: the table, its columns and their types.
+
+        ``floe check`` calls it; raise ``SinkConfigurationError`` naming the problem and the
+        fix. The default checks nothing beyond what construction checked.
+        """
+
     def open(self, schema: pa.Schema) -> None:  # noqa: B027 - optional hook
         """Prepare for a write of rows with ``schema`` (after field mapping)."""
 

@@ -272,6 +272,10 @@ class RestApiSink(Sink):
             max_batch_size=1 if self.settings.body == "record" else None,
         )
 
+    def check(self, schema: pa.Schema) -> None:
+        """The checks ``open`` makes; the endpoint's own schema is not known before sending."""
+        self.open(schema)
+
     def open(self, schema: pa.Schema) -> None:
         """Check that the records have the field ``id_from`` names, and not ``id_field``."""
         problem = self._shape.check(schema)

@@ -202,6 +202,18 @@ class SqlDatabaseSink(Sink):
             self.capabilities, max_concurrency=concurrency, operations=_operations(upsert)
         )
 
+    def check(self, schema: pa.Schema) -> None:
+        """The table's schema, columns, column types and unique key, read and not changed."""
+        from floe_ingestion_dlt.sinks.sql.tables import check
+
+        try:
+            with self._engine.connect() as conn:
+                check(conn, self.settings, schema, destination=self.destination)
+        except PluginError:
+            raise
+        except Exception as exc:
+            raise map_connect_error(exc, self._context) from exc
+
     def open(self, schema: pa.Schema) -> None:
         """Create or check the table (and staging / delivery-log tables) for ``schema``."""
         from floe_ingestion_dlt.sinks.sql.delivery_log import DeliveryLog
