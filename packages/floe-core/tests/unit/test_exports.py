@@ -68,6 +68,7 @@ EXPECTED = {
         "SinkConfig",
         "SinkConfigurationError",
         "SinkConnectionError",
+        "SinkExample",
         "SinkPlugin",
         "SinkTransientWriteError",
         "SinkWriteError",

@@ -26,6 +26,7 @@ from floe_core.sinks.base import (
     RowRejection,
     Sink,
     SinkCapabilities,
+    SinkExample,
 )
 from floe_core.sinks.errors import (
     ErrorCategory,
@@ -58,6 +59,7 @@ __all__ = [
     "SinkConfig",
     "SinkConfigurationError",
     "SinkConnectionError",
+    "SinkExample",
     "SinkPlugin",
     "SinkTransientWriteError",
     "SinkWriteError",

@@ -56,6 +56,7 @@ from floe_core.sinks.base import (
     RowRejection,
     Sink,
     SinkCapabilities,
+    SinkExample,
 )
 from floe_core.sinks.errors import (
     PluginError,
@@ -102,6 +103,18 @@ class RestApiSink(Sink):
     )
     settings_model: ClassVar[type[BaseModel]] = RestApiSettings
     secret_fields: ClassVar[frozenset[str]] = SECRET_FIELDS
+    example: ClassVar[SinkExample | None] = SinkExample(
+        config=(
+            "path: /contacts/batch   # appended to base_url (a Secret key, or set it here)\n"
+            "auth: bearer   # bearer (Secret key token) | basic (username, password) | api_key\n"
+            "body: array    # array: a JSON array per batch | record: one per request | envelope\n"
+            "# envelope_key: inputs   # with body: envelope, the key that holds the records\n"
+            "max_requests_per_second: 10   # the rate limit, retries included\n"
+            "max_concurrent_requests: 4    # requests in flight at once\n"
+            "# timeout_seconds: 30         # per request\n"
+        ),
+        secret={"base_url": "https://api.example.com", "token": "replace-with-the-api-token"},
+    )
 
     @classmethod
     def secret_keys(cls, config: dict[str, Any]) -> list[list[str]]:
