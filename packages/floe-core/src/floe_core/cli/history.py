@@ -61,7 +61,8 @@ def show_command(
     run_id: Annotated[
         str,
         typer.Argument(
-            help="The run id, or its first characters as floe egress history shows them.",
+            help="The run id, its first characters as floe egress history shows them, or "
+            "'last' for the latest run.",
             show_default=False,
         ),
     ],
@@ -83,7 +84,9 @@ def show_command(
                 hint="floe egress run NAME records one; floe egress history lists them",
             )
         with StateStore(location.url) as store:
-            found = store.runs_by_id(run_id.strip().lower())
+            wanted = run_id.strip().lower()
+            # Run ids are hexadecimal: "last" cannot be the start of one.
+            found = store.runs(limit=1) if wanted == "last" else store.runs_by_id(wanted)
             where = store.display_url
         if not found:
             raise EgressConfigError(
