@@ -153,7 +153,7 @@ def test_refused_credentials_skip_the_table_check(project: Any, http_server: Any
     assert result.exit_code == 1, result.output
     data = json.loads(result.stdout)
     assert data["schema_version"] == 1 and data["command"] == "check" and data["ok"] is False
-    checks = {c["check"]: c for c in data["result"]["destinations"][0]["checks"]}
+    checks = {c["check"]: c for c in data["destinations"][0]["checks"]}
     assert checks["source table"]["outcome"] == "passed"
     assert checks["destination"]["outcome"] == "failed" and "401" in checks["destination"]["detail"]
     assert checks["destination table"]["outcome"] == "skipped"

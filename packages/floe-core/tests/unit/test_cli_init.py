@@ -72,7 +72,7 @@ def test_json_lists_the_files(tmp_path: Path) -> None:
 
     data = json.loads(result.stdout)
     assert data["schema_version"] == 1 and data["command"] == "init" and data["ok"] is True
-    assert str(tmp_path / "p" / "floe.yaml") in data["result"]["files"]
+    assert str(tmp_path / "p" / "floe.yaml") in data["files"]
 
 
 def test_project_names_are_valid() -> None:

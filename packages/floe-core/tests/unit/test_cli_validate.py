@@ -34,7 +34,7 @@ def test_json_output_for_ci(repo_root: Path) -> None:
     )
     assert code == 0
     report = json.loads(out)
-    assert report["valid"] is True
+    assert report["ok"] is True
     assert report["problems"] == []
     assert report["destinations"] == [
         {
@@ -111,7 +111,7 @@ def test_each_broken_example_in_json(
     code, out = _validate([str(repo_root / "examples" / "broken" / example), "--json"])
     assert code == 1
     report = json.loads(out)
-    assert report["valid"] is False
+    assert report["ok"] is False
     (problem,) = report["problems"]
     assert problem["path"] == path
     assert message in problem["message"]

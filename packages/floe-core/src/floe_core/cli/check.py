@@ -81,11 +81,9 @@ def check(
             envelope(
                 "check",
                 ok=ok,
-                result={
-                    "spec": str(plan.spec_path),
-                    "manifest": str(plan.manifest_path),
-                    "destinations": [report.to_dict() for report in reports],
-                },
+                spec=str(plan.spec_path),
+                manifest=str(plan.manifest_path),
+                destinations=[report.to_dict() for report in reports],
             )
         )
     else:

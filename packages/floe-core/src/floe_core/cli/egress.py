@@ -111,7 +111,8 @@ def run_command(
     except InvalidProjectError:
         raise typer.Exit(1) from None  # its problems are already printed
     except RunInterruptedError as exc:
-        _print_receipts(exc.receipts, as_json)
+        error = {"message": exc.message, "hint": exc.hint, "type": type(exc).__name__}
+        _print_receipts(exc.receipts, as_json, error)
         _print_interrupted(exc.message)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except KeyboardInterrupt:
@@ -190,13 +191,19 @@ def _compile(spec: Path, manifest: Path | None, registry: Any) -> CompileResult:
 
 
 def _plan(result: CompileResult, as_json: bool) -> EgressPlan:
-    from floe_core.cli.output import console, print_json, print_problems
+    from floe_core.cli.output import console, envelope, print_json, print_problems
     from floe_core.compiler import InvalidProjectError
 
     if result.plan is not None and not result.problems:
         return result.plan
     if as_json:
-        print_json({"error": "invalid project", "problems": [p.to_dict() for p in result.problems]})
+        error = {
+            "message": f"the project has {len(result.problems)} problem(s); nothing was sent",
+            "hint": "fix the problems listed (floe validate lists them too)",
+            "type": "InvalidProjectError",
+        }
+        problems = [p.to_dict() for p in result.problems]
+        print_json(envelope("egress run", ok=False, problems=problems, error=error))
     else:
         err = console(stderr=True)
         count = len(result.problems)
@@ -206,7 +213,7 @@ def _plan(result: CompileResult, as_json: bool) -> EgressPlan:
 
 
 def _print_error(exc: FloeError, as_json: bool) -> None:
-    from floe_core.cli.output import print_error, print_json
+    from floe_core.cli.output import envelope, print_error, print_json
     from floe_core.egress.observability import redactor
     from floe_core.errors import FloeError
 
@@ -216,20 +223,27 @@ def _print_error(exc: FloeError, as_json: bool) -> None:
     message = f"[{where}] {exc.message}" if where and where not in exc.message else exc.message
     safe = FloeError(redactor.text(message), hint=redactor.text(exc.hint))
     if as_json:
-        print_json({"error": safe.message, "hint": safe.hint, "type": type(exc).__name__})
+        error = {"message": safe.message, "hint": safe.hint, "type": type(exc).__name__}
+        print_json(envelope("egress run", ok=False, error=error, receipts=[]))
     print_error(safe)
     from floe_core.cli.output import console
 
     console(stderr=True).print("nothing was sent", style="dim")
 
 
-def _print_receipts(receipts: list[Receipt], as_json: bool) -> None:
-    from floe_core.cli.output import print_json
+def _print_receipts(
+    receipts: list[Receipt], as_json: bool, error: dict[str, str] | None = None
+) -> None:
+    from floe_core.cli.output import envelope, print_json
     from floe_core.egress.observability import redactor
     from floe_core.egress.receipt import receipt_table
 
     if as_json:
-        print_json({"receipts": [redactor.data(r.to_dict()) for r in receipts]})
+        from floe_core.egress.receipt import exit_code
+
+        data = [redactor.data(r.to_dict()) for r in receipts]
+        ok = bool(receipts) and exit_code(receipts) == 0 and error is None
+        print_json(envelope("egress run", ok=ok, error=error, receipts=data))
         return
     out = wide_console()
     for receipt in receipts:

@@ -60,8 +60,8 @@ def init(
     if as_json:
         from floe_core.cli.output import envelope, print_json
 
-        result = {"directory": str(directory), "files": [str(p) for p in written]}
-        print_json(envelope("init", ok=True, result=result))
+        files = [str(path) for path in written]
+        print_json(envelope("init", ok=True, directory=str(directory), files=files))
         return
     _print(scaffold, written)
 

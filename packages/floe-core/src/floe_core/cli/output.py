@@ -42,19 +42,24 @@ def envelope(
     command: str,
     *,
     ok: bool,
-    result: Any = None,
     problems: Iterable[Mapping[str, Any]] = (),
     error: Mapping[str, Any] | None = None,
+    **payload: Any,
 ) -> dict[str, Any]:
-    """The one shape of ``--json`` output: ``schema_version``, ``command``, ``ok``, the
-    command's ``result``, the project's ``problems`` and the ``error`` that stopped it."""
+    """The one shape of every command's ``--json`` output (``docs/json-output.md``).
+
+    ``schema_version``, ``command`` (``"egress run"``), ``ok`` (the command did what it was
+    asked: exit code 0), ``problems`` (in the project, as ``floe validate`` lists them),
+    ``error`` (what stopped the command: message, hint and type; ``null`` when nothing did),
+    then the command's own keys (``receipts``, ``runs``, ...).
+    """
     return {
         "schema_version": JSON_SCHEMA_VERSION,
         "command": command,
         "ok": ok,
-        "result": result,
         "problems": [dict(problem) for problem in problems],
         "error": dict(error) if error is not None else None,
+        **payload,
     }
 
 
