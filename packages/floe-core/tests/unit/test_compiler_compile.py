@@ -207,7 +207,7 @@ def test_invalid_yaml_is_located(
     assert problem.line == 3
     assert problem.column is not None
     assert "is not valid YAML" in problem.message
-    assert "flow sequence that starts at line 2" in problem.message
+    assert "the [...] list that starts at line 2, column 7 is not closed" in problem.message
 
 
 @pytest.mark.parametrize(
