@@ -157,6 +157,8 @@ class EgressRunner:
 
     def _prepare(self, destination: CompiledDestination) -> _Prepared:
         started = time.perf_counter()
+        if self.progress is not None:
+            self.progress.preparing(f"preparing {destination.name}")
         receipt = Receipt(
             run_id=new_run_id(),
             destination=destination.name,
