@@ -36,6 +36,8 @@ class CompiledDestination:
         sync_mode: What a run sends (``full``, ``insert``, ``update``, ``upsert``, ``mirror``).
         max_delete_fraction: Largest share of synced keys a ``mirror`` run may delete.
         static_fields: Constant fields added to every record, when declared.
+        columns: The source columns sent, in order (empty: all of them).
+        exclude_columns: Source columns left out (empty: none).
     """
 
     name: str
@@ -51,6 +53,8 @@ class CompiledDestination:
     sync_mode: str = "full"
     max_delete_fraction: float = 0.5
     static_fields: dict[str, Any] | None = None
+    columns: tuple[str, ...] = ()
+    exclude_columns: tuple[str, ...] = ()
 
     @classmethod
     def from_config(
@@ -86,6 +90,8 @@ class CompiledDestination:
             sync_mode=destination.effective_sync_mode,
             max_delete_fraction=destination.max_delete_fraction,
             static_fields=dict(destination.static_fields) if destination.static_fields else None,
+            columns=tuple(destination.columns or ()),
+            exclude_columns=tuple(destination.exclude_columns or ()),
         )
 
     def to_sink_config(self, secret: Mapping[str, str]) -> SinkConfig:

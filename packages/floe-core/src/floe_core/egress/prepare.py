@@ -74,12 +74,14 @@ def destination_secret(
 def open_source(
     plan: EgressPlan, secrets: SecretResolver, destination: CompiledDestination
 ) -> IcebergSource:
-    """The destination's source table, opened at its current snapshot.
+    """The destination's source table, opened at its current snapshot, delivering only the
+    columns the destination sends (``columns`` / ``exclude_columns``).
 
     Raises:
         EgressConfigError: The destination has no ``source_table``.
         SecretError: The catalog's Secret is missing or incomplete.
-        SourceError: The catalog cannot be reached, or the table does not exist.
+        SourceError: The catalog cannot be reached, the table does not exist, or a column
+            named by ``columns`` / ``exclude_columns`` is not in it.
     """
     from floe_core.iceberg.source import IcebergSource
 
@@ -89,7 +91,12 @@ def open_source(
             hint="add source_table: namespace.table (the Iceberg table to send) to it",
         )
     with span("floe.egress.read", {"source.table": destination.source_table}):
-        return IcebergSource(catalog_config(plan, secrets), destination.source_table)
+        return IcebergSource(
+            catalog_config(plan, secrets),
+            destination.source_table,
+            columns=destination.columns or None,
+            exclude_columns=destination.exclude_columns or None,
+        )
 
 
 def field_mapping(

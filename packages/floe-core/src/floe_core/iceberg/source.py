@@ -64,15 +64,26 @@ class IcebergSource:
     Args:
         catalog_config: The catalog section (see ``floe_core.iceberg.catalog``), secrets resolved.
         table: ``"namespace.table"``.
+        columns: The columns this source delivers, in order (``schema``, ``columns`` and
+            ``batches`` see only them; the others are never read); ``None``: all.
+        exclude_columns: Columns this source leaves out (not with ``columns``).
 
     Raises:
         NoSuchSourceTableError: The table or its namespace does not exist in the catalog.
-        SourceError: The catalog cannot be opened or reached.
+        SourceError: The catalog cannot be opened or reached, or ``columns`` /
+            ``exclude_columns`` name a column the table does not have.
 
     Use it as a context manager (or call :meth:`close`) to release catalog connections.
     """
 
-    def __init__(self, catalog_config: Mapping[str, Any], table: str) -> None:
+    def __init__(
+        self,
+        catalog_config: Mapping[str, Any],
+        table: str,
+        *,
+        columns: Sequence[str] | None = None,
+        exclude_columns: Sequence[str] | None = None,
+    ) -> None:
         self._identifier = parse_table_identifier(table)
         self._name = table
         self._catalog_name = catalog_name(catalog_config)
@@ -80,12 +91,32 @@ class IcebergSource:
         self._secrets = catalog_secrets(catalog_config)
         self._config = dict(catalog_config)
         self._catalog: Catalog = open_catalog(catalog_config)
+        self._selected: list[str] | None = None
         try:
             self._table: Table = self._load_table()
+            self._selected = self._selection(columns, exclude_columns)
         except BaseException:
             self.close()
             raise
         self._snapshot = self._table.current_snapshot()
+
+    def _selection(
+        self, columns: Sequence[str] | None, exclude_columns: Sequence[str] | None
+    ) -> list[str] | None:
+        if columns is not None and exclude_columns is not None:
+            raise SourceError("give columns or exclude_columns, not both")
+        if columns is not None:
+            return self._check_columns(columns, what="columns")
+        if exclude_columns is None:
+            return None
+        left_out = self._check_columns(exclude_columns, what="exclude_columns") or []
+        kept = [name for name in self._table_columns if name not in left_out]
+        if not kept:
+            raise SourceError(
+                f"exclude_columns leaves no column of table '{self._name}' to send",
+                hint="exclude fewer columns",
+            )
+        return kept
 
     def _load_table(self) -> Table:
         from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
@@ -142,14 +173,22 @@ class IcebergSource:
 
     @property
     def schema(self) -> pa.Schema:
-        """Arrow schema of the whole table, as :meth:`batches` delivers it without projection."""
+        """Arrow schema of the columns this source delivers, as :meth:`batches` gives them."""
+        import pyarrow as pa
         from pyiceberg.io.pyarrow import schema_to_pyarrow
 
-        return schema_to_pyarrow(self._table.schema(), include_field_ids=False)
+        schema = schema_to_pyarrow(self._table.schema(), include_field_ids=False)
+        if self._selected is None:
+            return schema
+        return pa.schema([schema.field(name) for name in self._selected])
 
     @property
     def columns(self) -> list[str]:
-        """Top-level column names, in table order."""
+        """The columns this source delivers (by default every top-level column, in table order)."""
+        return list(self._selected) if self._selected is not None else self._table_columns
+
+    @property
+    def _table_columns(self) -> list[str]:
         return [field.name for field in self._table.schema().fields]
 
     @property
@@ -193,7 +232,8 @@ class IcebergSource:
         """Stream the pinned snapshot as record batches.
 
         Args:
-            columns: Columns to read, in the order wanted; ``None`` reads all of them.
+            columns: Columns to read, in the order wanted; ``None`` reads all the columns
+                this source delivers.
             row_filter: A pyiceberg expression string, e.g. ``"is_active = true"``.
             files: Read only these data files of the snapshot (paths as
                 :meth:`data_files` gives them); ``None`` reads all of them.
@@ -211,7 +251,7 @@ class IcebergSource:
 
         from floe_core.iceberg.files import ScanFiles
 
-        selected = self._check_columns(columns)
+        selected = self._check_columns(columns) if columns is not None else self._selected
         expression = self._parse_filter(row_filter)
         scan = self._table.scan(
             row_filter=expression,
@@ -258,7 +298,7 @@ class IcebergSource:
                 hint="a data file of the table is missing or unreadable; check the warehouse",
             ) from exc
 
-    def _check_columns(self, columns: Sequence[str] | None) -> list[str] | None:
+    def _check_columns(self, columns: Sequence[str] | None, what: str = "") -> list[str] | None:
         if columns is None:
             return None
         if isinstance(columns, str):
@@ -274,13 +314,16 @@ class IcebergSource:
             raise SourceError(
                 f"column(s) selected twice from '{self._name}': {', '.join(duplicates)}"
             )
-        available = self.columns
+        available = self.columns if not what else self._table_columns
         missing = [name for name in wanted if name not in available]
         if missing:
-            raise SourceError(
-                f"table '{self._name}' has no column(s) {', '.join(map(repr, missing))}",
-                hint=f"columns of '{self._name}': {', '.join(available)}",
+            names = ", ".join(map(repr, missing))
+            problem = (
+                f"{what} names column(s) {names} that table '{self._name}' does not have"
+                if what
+                else f"table '{self._name}' has no column(s) {names}"
             )
+            raise SourceError(problem, hint=f"columns of '{self._name}': {', '.join(available)}")
         return wanted
 
     def _parse_filter(self, row_filter: str | None) -> BooleanExpression:
