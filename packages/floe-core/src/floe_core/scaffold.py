@@ -55,7 +55,7 @@ metadata:
 scope: enterprise                # enterprise: only approved_sinks may be used
 catalog:
   # An embedded Iceberg catalog: a SQLite file and a local warehouse folder. Relative
-  # paths are relative to this file's directory. For Polaris or another REST catalog:
+  # paths are relative to the project directory. For Polaris or another REST catalog:
   # type: rest, uri: https://.../api/catalog, warehouse: <catalog>, credential_secret_ref.
   type: sql
   name: {name}                   # must be the name the catalog's tables were created under

@@ -28,6 +28,14 @@ def test_the_quickstart_is_valid(repo_root: Path) -> None:
     assert "customers_to_sqlite: gold.customers -> sql_database (plugin dlt" in out
 
 
+@pytest.mark.parametrize("manifest", ["manifest.yaml", "manifest-polaris.yaml"])
+def test_the_own_table_example_is_valid_with_either_catalog(repo_root: Path, manifest: str) -> None:
+    project = repo_root / "examples" / "own_table"
+    code, out = _validate([str(project), "--manifest", str(project / manifest)])
+    assert code == 0, out
+    assert "orders_to_app: sales.orders -> sql_database" in out
+
+
 def test_json_output_for_ci(repo_root: Path) -> None:
     code, out = _validate(
         ["--spec", str(repo_root / "examples" / "quickstart" / "floe.yaml"), "--json"]

@@ -283,6 +283,19 @@ def test_missing_namespace_is_named(gold_customers: dict[str, Any]) -> None:
     assert "gold" in caught.value.hint
 
 
+def test_a_catalog_name_the_database_does_not_hold_names_the_ones_it_does(
+    gold_customers: dict[str, Any],
+) -> None:
+    renamed = {**gold_customers, "name": "quickstart"}  # the tables were made as floe_test
+
+    with pytest.raises(NoSuchSourceTableError) as caught:
+        IcebergSource(renamed, "gold.customers")
+
+    assert "its database holds tables of catalog(s) 'floe_test'" in str(caught.value)
+    assert "set catalog.name in manifest.yaml" in caught.value.hint
+    assert "name: floe_test" in caught.value.hint
+
+
 def test_table_without_namespace_is_rejected(gold_customers: dict[str, Any]) -> None:
     with pytest.raises(SourceError, match=r"'namespace\.table'"):
         IcebergSource(gold_customers, "customers")

@@ -137,6 +137,9 @@ class IcebergSource:
         try:
             if not self._catalog.namespace_exists(namespace):
                 known = sorted(".".join(ns) for ns in self._catalog.list_namespaces())
+                others = self._other_catalog_names() if not known else []
+                if others:
+                    return self._other_catalogs_error(namespace_name, others)
                 listing = ", ".join(known[:_MAX_LISTED]) or "none"
                 return NoSuchSourceTableError(
                     f"namespace '{namespace_name}' (of table '{self._name}') does not exist in "
@@ -154,6 +157,39 @@ class IcebergSource:
             f"table '{self._name}' does not exist in the {self._where}",
             hint=f"check source_table in floe.yaml; tables in namespace '{namespace_name}': "
             f"{listing}",
+        )
+
+    def _other_catalog_names(self) -> list[str]:
+        """The catalog names a SQL catalog's database holds tables under, other than ours.
+
+        pyiceberg's SQL catalog keeps every catalog's tables in one database, keyed by catalog
+        name: a manifest whose ``catalog.name`` differs from the name the tables were created
+        under sees an empty catalog.
+        """
+        engine = getattr(self._catalog, "engine", None)
+        if self._config.get("type") != "sql" or engine is None:
+            return []
+        import sqlalchemy as sa
+
+        query = sa.text(
+            "SELECT DISTINCT catalog_name FROM iceberg_tables "
+            "UNION SELECT DISTINCT catalog_name FROM iceberg_namespace_properties"
+        )
+        try:
+            with engine.connect() as conn:
+                names = sorted(str(row[0]) for row in conn.execute(query))
+        except Exception:  # an older layout, or no such tables: nothing to suggest
+            return []
+        return [name for name in names if name != self._catalog_name]
+
+    def _other_catalogs_error(self, namespace: str, others: list[str]) -> NoSuchSourceTableError:
+        listing = ", ".join(repr(name) for name in others[:_MAX_LISTED])
+        return NoSuchSourceTableError(
+            f"namespace '{namespace}' (of table '{self._name}') does not exist in the "
+            f"{self._where}: that catalog holds no tables, and its database holds tables of "
+            f"catalog(s) {listing}",
+            hint=f"set catalog.name in manifest.yaml to the name the tables were created under "
+            f"(e.g. name: {others[0]}); a SQL catalog's tables belong to a catalog name",
         )
 
     @property
