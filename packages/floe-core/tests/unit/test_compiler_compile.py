@@ -641,3 +641,20 @@ def test_columns_that_leave_out_needed_ones_are_problems_at_their_lines(
         ),
     ]
     assert all(p.line is not None for p in result.problems)
+
+
+def test_a_misspelt_sink_type_gets_a_did_you_mean_and_no_approval_advice(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    sinks_registry: PluginRegistry,
+) -> None:
+    spec_data["destinations"] = [make_destination(sink_type="sql_databse")]
+    problems = compile_project(
+        write_project(spec_data, manifest_data), registry=sinks_registry
+    ).problems
+
+    [problem] = problems
+    assert problem.message.startswith("no installed plugin provides sink type 'sql_databse'")
+    assert problem.hint == "did you mean 'sql_database'?"
