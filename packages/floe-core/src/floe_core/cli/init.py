@@ -19,7 +19,11 @@ def init(
     ctx: typer.Context,
     directory: Annotated[
         Path,
-        typer.Argument(help="Where to create the project. Default: the current directory."),
+        typer.Argument(
+            help="Where to create the project. Default: the current directory.",
+            metavar="DIR",
+            show_default=False,
+        ),
     ] = Path("."),
     sink: Annotated[
         str,
@@ -27,6 +31,7 @@ def init(
             "--sink",
             help="The destination's sink type (`floe sinks` lists them), e.g. sql_database "
             "or rest_api.",
+            metavar="TYPE",
             show_default=False,
         ),
     ] = "",
