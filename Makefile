@@ -9,7 +9,7 @@ bootstrap:
 	@# uv compiles the installed libraries; the workspace's own sources are compiled here, so
 	@# that a run starts from .pyc files even where PYTHONDONTWRITEBYTECODE=1 (README:
 	@# "Start-up time").
-	@$(UV) run --frozen --no-sync python -m compileall -q packages/floe-core/src plugins/floe-ingestion-dlt/src
+	@$(UV) run --frozen --no-sync python -m compileall -q packages/*/src plugins/*/src
 
 ## The main job: a quickstart reverse-ETL run on the embedded default (no infrastructure).
 demo: bootstrap

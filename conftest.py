@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -32,3 +34,61 @@ def spans(_span_exporter: Any) -> Any:
     """An ``InMemorySpanExporter`` on the real OpenTelemetry SDK, emptied for this test."""
     _span_exporter.clear()
     return _span_exporter
+
+
+# --- the network, for egress policy tests ---------------------------------------------------
+
+_LOOPBACK = ("127.0.0.1", "::1")
+
+
+@pytest.fixture
+def no_foreign_connections(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
+    """Fail a connection to any address but 127.0.0.1 / ::1 instead of making it (and the test
+    at teardown). Covers every client that connects from Python (httpx, PyMySQL, urllib)."""
+    attempts: list[Any] = []
+    real_connect = socket.socket.connect
+
+    def connect(self: socket.socket, address: Any) -> None:
+        if self.family in (socket.AF_INET, socket.AF_INET6) and address[0] not in _LOOPBACK:
+            attempts.append(address)
+            raise AssertionError(f"the test tried to connect to {address}")
+        real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    yield attempts
+    assert attempts == [], f"connections attempted outside 127.0.0.1: {attempts}"
+
+
+@pytest.fixture
+def fake_dns(
+    monkeypatch: pytest.MonkeyPatch, no_foreign_connections: list[Any]
+) -> dict[str, list[str]]:
+    """``socket.getaddrinfo`` answering from this table (name -> addresses, editable while the
+    test runs); IP literals and ``localhost`` resolve as usual; any other name fails the test,
+    so no DNS query leaves the machine. Connections outside 127.0.0.1 fail too."""
+    table: dict[str, list[str]] = {}
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host
+        if name in table:
+            return [_answer(address, port) for address in table[name]]
+        if name in ("localhost", *_LOOPBACK):
+            return real(host, port, *args, **kwargs)
+        raise AssertionError(f"the test resolved the unknown name {name!r}")
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return table
+
+
+def _answer(address: str, port: Any) -> tuple[Any, ...]:
+    number = int(port or 0)
+    if ":" in address:
+        return (
+            socket.AF_INET6,
+            socket.SOCK_STREAM,
+            socket.IPPROTO_TCP,
+            "",
+            (address, number, 0, 0),
+        )
+    return (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, number))

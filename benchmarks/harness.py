@@ -3,7 +3,8 @@
 A case is a set of variants moving the same rows to the same kind of destination (floe and
 its baselines). Each repeat runs every variant once, in an order rotated per repeat so no
 variant always runs first or last; a run counts only after its destination has been verified.
-Figures are medians, and comparisons are ratios of medians measured in the same process run.
+Figures are medians, and comparisons are ratios of medians measured in the same process run
+(or, where a case says so, medians of the ratios of each repeat's runs: ``paired_ratio``).
 """
 
 from __future__ import annotations
@@ -194,6 +195,26 @@ class CaseResult:
         if not ra or not rb:
             return None, "no verified run"
         return ra / rb, ""
+
+    def paired_ratio(self, a: str, b: str) -> tuple[float | None, str]:
+        """Throughput of ``a`` over ``b``: the median of the ratios of each repeat's two runs.
+
+        The two runs of one repeat are seconds apart, so they see about the same load from
+        whatever else the machine runs; the median of those ratios moves far less from one
+        benchmark run to the next than the ratio of the two medians. When a run of either
+        failed (the repeats no longer pair up), this is the ratio of medians.
+        """
+        va, vb = self.variant(a), self.variant(b)
+        if va is None or vb is None or not va.ok or not vb.ok:
+            return self.ratio(a, b)
+        if not va.seconds or len(va.seconds) != len(vb.seconds) or not all(va.seconds):
+            return self.ratio(a, b)
+        return statistics.median(tb / ta for ta, tb in zip(va.seconds, vb.seconds, strict=True)), ""
+
+    def paired_ratio_target(self, a: str, b: str, threshold: float, description: str) -> Target:
+        """A ``>=`` target on :meth:`paired_ratio`."""
+        value, reason = self.paired_ratio(a, b)
+        return Target(description, value, threshold, ">=", "x", reason)
 
     def time_ratio(self, a: str, b: str, key: str) -> tuple[float | None, str]:
         """How many times less ``a`` took than ``b``, by the median of extra figure ``key``."""

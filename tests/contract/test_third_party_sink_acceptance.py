@@ -102,7 +102,9 @@ destinations:
 """
 
 
-def _project(tmp_path: Path, server: LinesServer, *, approved: str = "json_lines") -> Path:
+def _project(
+    tmp_path: Path, server: LinesServer, *, approved: str = "json_lines", policy: str = ""
+) -> Path:
     catalog = {
         "type": "sql",
         "name": "acme",
@@ -114,7 +116,7 @@ def _project(tmp_path: Path, server: LinesServer, *, approved: str = "json_lines
     (tmp_path / "manifest.yaml").write_text(
         "apiVersion: floe.dev/v1\nkind: Manifest\nmetadata: {name: acme}\n"
         "catalog:\n  type: sql\n  name: acme\n  uri: sqlite:///.floe/catalog.db\n"
-        f"  warehouse: .floe/warehouse\nscope: enterprise\napproved_sinks: [{approved}]\n",
+        f"  warehouse: .floe/warehouse\nscope: enterprise\napproved_sinks: [{approved}]\n" + policy,
         encoding="utf-8",
     )
     secret = tmp_path / "secrets" / "acme"
@@ -182,6 +184,28 @@ def test_the_cli_lists_and_validates_the_third_party_sink(
     ok = runner.invoke(app, ["validate", str(spec)], obj=registry)
     assert ok.exit_code == 0, ok.stdout
     assert "customers_to_acme: gold.customers -> json_lines (plugin acme-lines" in ok.stdout
+
+
+@pytest.mark.requirement("R17")
+def test_the_third_party_sink_is_governed_by_egress_policy_without_code_of_its_own(
+    tmp_path: Path, lines_server: LinesServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """acme-lines declares no endpoint: the default reads its ``url`` setting, so the
+    platform's egress_policy refuses a host it does not list, before the sink's first HEAD."""
+    policy = "egress_policy:\n  sinks:\n    json_lines: {allowed_hosts: [lines.acme.test]}\n"
+    spec = _project(tmp_path, lines_server, policy=policy)
+    monkeypatch.chdir(tmp_path)
+
+    result = CliRunner().invoke(
+        app, ["egress", "run", "customers_to_acme", "--spec", str(spec)], obj=_registry()
+    )
+
+    output = result.stdout + result.stderr
+    assert result.exit_code == 1, output
+    assert "[json_lines/customers_to_acme] may not connect to 127.0.0.1" in output
+    assert "(its url)" in output and "egress_policy.sinks.json_lines.allowed_hosts" in output
+    assert lines_server.rows == {} and lines_server.keys == []
+    assert lines_server.token not in output
 
 
 def test_the_documented_sink_is_this_plugin() -> None:

@@ -104,3 +104,43 @@ def test_a_refused_row_gone_from_the_source_is_dropped(
     assert project.cli("egress", "run", "crm", "--spec", project.spec).exit_code == 0
     assert _rejected(project) == [] and _rejected(project, "--all") == []
     assert kept["row"]["customer_id"] == 5
+
+
+SYNC_DEST = REST_DEST + "  primary_key: [customer_id]\n  sync_mode: upsert\n"
+
+
+@pytest.mark.requirement("B6")
+def test_an_incremental_run_retries_resolves_and_drops_refused_rows(
+    h: Any, make_project: Any, http_server: Recorder
+) -> None:
+    project = make_project(rows=120)
+    project.secret("crm-api", base_url=http_server.url)
+    project.write(SYNC_DEST)
+    http_server.reject_ids = set(BAD)
+    first = project.cli("egress", "run", "crm", "--spec", project.spec, "--json")
+    assert first.exit_code == 3, first.output
+    assert sorted(r["row"]["customer_id"] for r in _rejected(project)) == sorted(BAD)
+
+    # Row 3 leaves the source; the server accepts the others now.
+    from floe_core.iceberg.catalog import open_catalog
+
+    table = open_catalog(project.catalog).load_table("gold.customers")
+    table.delete("customer_id == 3")
+    http_server.reject_ids = {17}
+    sent_before = len(http_server.records)
+    second = project.cli("egress", "run", "crm", "--spec", project.spec, "--json")
+
+    assert second.exit_code == 3, second.output
+    [receipt] = h.json_receipts(second)
+    retried = sorted(r["customer_id"] for r in http_server.records[sent_before:])
+    assert retried == sorted(BAD - {3, 17})  # only the refused rows were sent again
+    [kept] = _rejected(project)
+    assert (kept["row"]["customer_id"], kept["attempts"]) == (17, 2)
+    resolved = [r for r in _rejected(project, "--all") if r["resolved_run_id"]]
+    assert sorted(r["row"]["customer_id"] for r in resolved) == sorted(BAD - {3, 17})
+    assert {r["resolved_run_id"] for r in resolved} == {receipt["run_id"]}
+
+    http_server.reject_ids = set()
+    third = project.cli("egress", "run", "crm", "--spec", project.spec, "--json")
+    assert third.exit_code == 0, third.output
+    assert _rejected(project) == []

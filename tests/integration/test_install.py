@@ -31,7 +31,7 @@ def test_the_wheels_build_and_install_with_the_floe_command(tmp_path: Path) -> N
     _run(uv, "build", "--all-packages", "--wheel", "--out-dir", dist)
 
     wheels = sorted(p.name.split("-")[0] for p in dist.glob("*.whl"))
-    assert wheels == ["floe_core", "floe_ingestion_dlt"]
+    assert wheels == ["floe_core", "floe_ingestion_dlt", "floe_orchestrator_dagster"]
     [core] = dist.glob("floe_core-*.whl")
     shipped = zipfile.ZipFile(core).namelist()
     assert {

@@ -342,7 +342,12 @@ class HubSpotStyleApi(ApiServer):
     ``errors`` (``message``, ``context.ids``). An input whose id is not an email is invalid;
     so is a request that is not this shape (400). ``fail_next(429, retry_after=...)`` answers
     like HubSpot's rate limit. ``rows`` holds the accepted inputs.
+
+    With ``all_or_nothing`` it behaves like a batch *create*: a request with an invalid input
+    creates nothing and is answered 400, its ``errors`` naming the invalid inputs.
     """
+
+    all_or_nothing: bool = False
 
     def _error_body(self, error: str) -> bytes:
         return orjson.dumps(
@@ -366,7 +371,9 @@ class HubSpotStyleApi(ApiServer):
                 {},
                 b'{"status":"error","message":"Invalid input JSON","category":"VALIDATION_ERROR"}',
             )
-        results, errors = [], []
+        results: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        answer: dict[str, Any]
         for item in inputs:
             if "@" not in str(item["id"]):
                 errors.append(
@@ -378,11 +385,22 @@ class HubSpotStyleApi(ApiServer):
                     }
                 )
                 continue
+            results.append(item)
+        if errors and self.all_or_nothing:
+            answer = {
+                "status": "error",
+                "category": "VALIDATION_ERROR",
+                "message": f"{len(errors)} of {len(inputs)} inputs are invalid",
+                "errors": errors,
+            }
+            return 400, {}, orjson.dumps(answer)
+        created = []
+        for item in results:
             self._next_id += 1
             self.rows.append(item)
-            results.append({"id": str(self._next_id), "properties": item["properties"]})
+            created.append({"id": str(self._next_id), "properties": item["properties"]})
         self.accepted_bodies.append(request.body)
-        answer: dict[str, Any] = {"status": "COMPLETE", "results": results}
+        answer = {"status": "COMPLETE", "results": created}
         if errors:
             answer |= {"numErrors": len(errors), "errors": errors}
         return (207 if errors else 200), {}, orjson.dumps(answer)
@@ -432,6 +450,59 @@ class SalesforceStyleApi(ApiServer):
         return 200, {}, orjson.dumps(results)
 
 
+@dataclass
+class SalesforceCompositeApi(ApiServer):
+    """An endpoint shaped like Salesforce's ``/composite`` (independent subrequests).
+
+    Takes ``{"allOrNone": false, "compositeRequest": [{"method": "POST", "url":
+    ".../sobjects/Contact", "referenceId": ..., "body": {...}}]}`` (at most 25 subrequests,
+    each ``referenceId`` alphanumeric and unique) and answers 200 with ``compositeResponse``:
+    per subrequest its ``referenceId`` and ``httpStatusCode``, 201 with the new id in
+    ``body``, or 400 with ``body`` a list of errors (``REQUIRED_FIELD_MISSING`` for a Contact
+    without ``LastName``). ``rows`` holds the records' bodies created.
+    """
+
+    def _accept(self, request: RecordedRequest) -> tuple[int, dict[str, str], bytes]:
+        try:
+            document = orjson.loads(request.body)
+            subrequests = document["compositeRequest"]
+            assert set(document) == {"allOrNone", "compositeRequest"}
+            assert document["allOrNone"] is False and 0 < len(subrequests) <= 25
+            references = [item["referenceId"] for item in subrequests]
+            assert len(set(references)) == len(references)
+            for item in subrequests:
+                assert set(item) == {"method", "url", "referenceId", "body"}
+                assert item["method"] == "POST" and str(item["referenceId"]).isalnum()
+                assert item["url"] == "/services/data/v59.0/sobjects/Contact"
+        except (orjson.JSONDecodeError, KeyError, TypeError, AssertionError):
+            return 400, {}, b'[{"message":"Malformed request","errorCode":"JSON_PARSER_ERROR"}]'
+        answers = []
+        for item in subrequests:
+            answer: dict[str, Any] = {"httpHeaders": {}, "referenceId": item["referenceId"]}
+            if not item["body"].get("LastName"):
+                answer |= {
+                    "httpStatusCode": 400,
+                    "body": [
+                        {
+                            "errorCode": "REQUIRED_FIELD_MISSING",
+                            "message": "Required fields are missing: [LastName]",
+                            "fields": ["LastName"],
+                        }
+                    ],
+                }
+            else:
+                self._next_id += 1
+                self.rows.append(item["body"])
+                new_id = f"003{self._next_id:015d}"
+                answer |= {
+                    "httpStatusCode": 201,
+                    "body": {"id": new_id, "success": True, "errors": []},
+                }
+            answers.append(answer)
+        self.accepted_bodies.append(request.body)
+        return 200, {}, orjson.dumps({"compositeResponse": answers})
+
+
 @pytest.fixture
 def hubspot_api() -> Iterator[ApiServer]:
     """A HubSpot-style batch upsert API on 127.0.0.1."""
@@ -442,6 +513,18 @@ def hubspot_api() -> Iterator[ApiServer]:
 def salesforce_api() -> Iterator[ApiServer]:
     """A Salesforce-style composite API on 127.0.0.1."""
     yield from _serve(SalesforceStyleApi())
+
+
+@pytest.fixture
+def hubspot_create_api() -> Iterator[ApiServer]:
+    """A HubSpot-style all-or-nothing batch create API on 127.0.0.1."""
+    yield from _serve(HubSpotStyleApi(all_or_nothing=True))
+
+
+@pytest.fixture
+def salesforce_composite_api() -> Iterator[ApiServer]:
+    """A Salesforce-style ``/composite`` API (subrequests) on 127.0.0.1."""
+    yield from _serve(SalesforceCompositeApi())
 
 
 #: A self-signed certificate for 127.0.0.1 / localhost (valid until 2125), for TLS tests.

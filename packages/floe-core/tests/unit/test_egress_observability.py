@@ -22,6 +22,7 @@ from floe_core.egress.observability import (
     setup_tracing,
     tracer,
 )
+from floe_core.errors import FloeError
 from opentelemetry import trace
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import TracerProvider
@@ -58,6 +59,26 @@ def test_redactor_masks_the_password_of_a_registered_url_and_keeps_where() -> No
     text = scrub.text("insert on postgresql://app:pw-Obs-77@db:5432/crm table x failed")
 
     assert text == "insert on postgresql://app:***@db:5432/crm table x failed"
+
+
+@pytest.mark.requirement("B3")
+def test_an_error_to_show_names_where_it_happened_once_and_holds_no_secret() -> None:
+    from floe_core.sinks.errors import SinkConnectionError
+
+    scrub = Redactor()
+    scrub.add(["tok-Err-4471x"])
+    exc = SinkConnectionError(
+        "refused token tok-Err-4471x",
+        sink_type="rest_api",
+        destination="crm",
+        hint="tok-Err-4471x?",
+    )
+
+    shown = scrub.error(exc)
+
+    assert shown.message == "[rest_api/crm] refused token ***"
+    assert shown.hint == "***?"
+    assert scrub.error(FloeError("plain")).message == "plain"
 
 
 @pytest.mark.requirement("B3")

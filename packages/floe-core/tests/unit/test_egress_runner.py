@@ -445,6 +445,32 @@ def test_a_destination_held_by_a_live_run_is_refused_and_a_dead_holder_taken_ove
     assert "being delivered by another run" in refused[0].errors[0]
 
 
+@pytest.mark.requirement("B9")
+def test_a_dry_run_neither_waits_for_nor_takes_the_lease(project: Project) -> None:
+    now = 1_800_000_000.0
+    with project.state() as state:
+        Leases(state, seconds=120, clock=lambda: now).acquire(
+            "people", "live-run", host="pod-3", pid=41
+        )
+    plan = project.plan()
+    with project.state() as state:
+        runner = EgressRunner(
+            plan,
+            registry=project.registry(),
+            secrets=SecretResolver.for_project(project.root, environ={}),
+            state=state,
+            dry_run=True,
+            clock=lambda: now + 1,
+        )
+        [preview] = runner.run(select_destinations(plan, ["people"], False))
+        holder = Leases(state).holder("people")
+
+    assert preview.status is RunStatus.SUCCESS
+    assert preview.sync is not None and preview.sync.sent == ROWS
+    assert holder is not None and holder.run_id == "live-run"  # untouched by the dry run
+    assert project.sent == []
+
+
 class EngineSink(Sink):
     """Refuses rows whose ``customer_id`` is listed; unreachable from call ``down_from`` on."""
 

@@ -177,3 +177,57 @@ def test_a_store_made_by_an_older_floe_gets_the_new_columns(tmp_path: Path) -> N
         runs = store.runs("crm")
 
     assert [(r.rows_delivered, r.rows_skipped) for r in runs] == [(0, 7), (5, 0)]
+
+
+@pytest.mark.requirement("R17")
+def test_a_store_without_destination_hosts_keeps_working_and_records_them_from_now_on(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    url = state_url_for(tmp_path, environ={})
+    old = _receipt("crm", datetime(2026, 1, 1, tzinfo=UTC), rows_delivered=5)
+    with StateStore(url) as store:
+        store.start_run(old)
+    with sqlite3.connect(tmp_path / ".floe" / "state.db") as conn:
+        conn.execute("ALTER TABLE floe_runs DROP COLUMN destination_host")
+
+    with StateStore(url) as store:
+        new = _receipt(
+            "crm", datetime(2026, 1, 2, tzinfo=UTC), destination_host="api.acme.test:443"
+        )
+        store.start_run(new)
+        new.rows_delivered = 3
+        store.finish_run(new)
+        runs = store.runs("crm")
+
+    assert [(r.rows_delivered, r.destination_host) for r in runs] == [
+        (3, "api.acme.test:443"),
+        (5, ""),
+    ]
+
+
+@pytest.mark.requirement("B12")
+def test_runs_opening_a_new_state_store_at_once_all_open_it(tmp_path: Path) -> None:
+    import threading
+
+    errors: list[BaseException] = []
+
+    def open_store(url: str, start: threading.Barrier) -> None:
+        start.wait()
+        try:
+            StateStore(url).close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    for attempt in range(5):
+        url = f"sqlite:///{tmp_path / f'state-{attempt}.db'}"
+        start = threading.Barrier(4)
+        threads = [threading.Thread(target=open_store, args=(url, start)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        with StateStore(url) as store:
+            assert store.runs() == []

@@ -54,7 +54,9 @@ EXPECTED = {
     },
     "floe_core.sinks": {
         "BatchAck",
+        "EgressPolicyError",
         "EgressResult",
+        "Endpoint",
         "ErrorCategory",
         "Operation",
         "Payload",

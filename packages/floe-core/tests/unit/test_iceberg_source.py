@@ -240,6 +240,29 @@ def test_row_filter_is_applied(gold_customers: dict[str, Any]) -> None:
     assert sorted(table["customer_id"].to_pylist()) == [11, 13, 21, 23]
 
 
+@pytest.mark.requirement("B12")
+def test_a_source_opened_with_a_row_filter_is_only_the_matching_rows(
+    gold_customers: dict[str, Any],
+) -> None:
+    with IcebergSource(gold_customers, "gold.customers", row_filter="country = 'DE'") as source:
+        everything = source.batches(columns=["customer_id"]).read_all()
+        narrowed = source.batches(row_filter="customer_id > 10").read_all()
+        files = source.data_files() or []
+        from_one_file = source.batches(files=files[:1]).read_all()
+        assert source.row_count == 3
+    assert sorted(everything["customer_id"].to_pylist()) == [1, 11, 21]
+    assert sorted(narrowed["customer_id"].to_pylist()) == [11, 21]
+    assert from_one_file.num_rows == 1
+    assert set(from_one_file["country"].to_pylist()) == {"DE"}
+
+
+def test_a_bad_source_row_filter_fails_when_the_source_is_opened(
+    gold_customers: dict[str, Any],
+) -> None:
+    with pytest.raises(SourceError, match=r"does not fit table 'gold\.customers'"):
+        IcebergSource(gold_customers, "gold.customers", row_filter="region = 'EU'")
+
+
 @pytest.mark.requirement("R9")
 def test_snapshot_is_pinned_when_opened(gold_customers: dict[str, Any]) -> None:
     with IcebergSource(gold_customers, "gold.customers") as source:

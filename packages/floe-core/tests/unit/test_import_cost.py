@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("pyarrow", "dlt", "pyiceberg", "sqlalchemy", "httpx", "pytest")
+HEAVY = ("pyarrow", "dlt", "pyiceberg", "sqlalchemy", "httpx", "pytest", "dagster")
 
 
 def _imported_after(statement: str) -> list[str]:
@@ -41,4 +41,9 @@ def test_secrets_and_the_iceberg_catalog_config_import_without_heavy_libraries()
 def test_the_sink_sdk_and_its_conformance_suite_import_without_heavy_libraries() -> None:
     # A plugin imports floe_core.sinks at startup; the suite imports pytest only in its cases.
     statement = "import floe_core.sinks, floe_core.sinks.plugin, floe_core.sinks.testing"
+    assert _imported_after(statement) == []
+
+
+def test_what_an_orchestrator_embeds_imports_without_heavy_libraries() -> None:
+    statement = "import floe_core.egress.session, floe_core.egress.partitions"
     assert _imported_after(statement) == []

@@ -683,6 +683,53 @@ def test_rows_an_ack_rejects_are_reported_without_splitting_the_batch() -> None:
     assert sorted(r["id"] for r in sink.rows) == sorted(set(range(15)) - set(refuse))
 
 
+class AllOrNothingSink(BulkSink):
+    """Refuses a whole request holding a refused row, naming those rows (a 400 listing them)."""
+
+    def send(self, payload: Payload, idempotency_key: str) -> BatchAck:
+        records = orjson.loads(payload.body)
+        refused = [i for i, record in enumerate(records) if record["id"] in self.refuse]
+        if not refused:
+            return super().send(payload, idempotency_key)
+        with self.lock:
+            self.calls.append((idempotency_key, payload.rows))
+        return BatchAck(
+            rows_confirmed=0,
+            rejections=[RowRejection(i, self.refuse[records[i]["id"]]) for i in refused],
+            unsent=[i for i in range(len(records)) if i not in refused],
+        )
+
+
+def test_rows_left_unsent_for_the_refused_rows_sake_are_sent_again_in_one_request() -> None:
+    rejected: list[tuple[list[int], str]] = []
+    sink = AllOrNothingSink(_config(batch_size=10), refuse={2: "bad email", 5: "bad email"})
+    result = write(
+        sink,
+        _table(15),
+        on_rejected=lambda rows, why: rejected.append((rows.column("id").to_pylist(), why)),
+    )
+
+    assert [rows for _, rows in sink.calls] == [10, 8, 5], "no splitting: the rest, once"
+    assert (result.rows_delivered, result.rows_rejected) == (13, 2)
+    assert rejected == [([2, 5], "bad email")]
+    assert sorted(r["id"] for r in sink.rows) == sorted(set(range(15)) - {2, 5})
+    # The checksum covers what was delivered: the refused request is not part of it.
+    rows = _table(15).to_pylist()
+    expected = DeliveryChecksum()
+    expected.update(orjson.dumps([r for r in rows[:10] if r["id"] not in (2, 5)]))
+    expected.update(orjson.dumps(rows[10:]))
+    assert result.checksum == f"sha256:{expected.hexdigest()}"
+
+
+def test_rows_unsent_without_a_refused_row_are_a_bug_in_the_sink() -> None:
+    class StuckSink(MemorySink):
+        def send(self, payload: Payload, idempotency_key: str) -> BatchAck:
+            return BatchAck(rows_confirmed=0, unsent=list(range(payload.rows)))
+
+    with pytest.raises(IndexError, match="unsent, without naming a refused row"):
+        write(StuckSink(_config(batch_size=5)), _table(5))
+
+
 def test_a_rejection_reason_is_scrubbed_of_the_sinks_secrets() -> None:
     class SecretSink(BulkSink):
         @property
@@ -749,7 +796,27 @@ def test_a_batch_with_rejected_rows_is_confirmed_once_the_destination_answered_f
     sink = MemorySink(_config(batch_size=5), reject_ids={7})
     result = write(sink, _table(10), on_confirmed=lambda key, rows: journal.append((key, rows)))
     assert (result.rows_delivered, result.rows_rejected) == (9, 1)
-    assert [rows for _, rows in journal] == [5, 5]
+    assert journal[0] == (sink.calls[0][0], 5)  # batch 0, confirmed whole
+    assert journal[1] == (f"split:{sink.calls[1][0]}", 0)  # batch 1 refused: being split
+    assert sum(rows for _, rows in journal) == 10  # its pieces as confirmed, then the rest
+
+
+@pytest.mark.requirement("B5")
+def test_a_write_stopped_while_splitting_a_batch_is_not_sent_twice_on_resume() -> None:
+    journal: list[tuple[str, int]] = []
+    first = MemorySink(_config(batch_size=8), reject_ids={3}, always_fail_from_call=5)
+    # Batch 0 refused, split: [0-3] refused, [4-7] confirmed; [0-1] confirmed; [2-3] fails.
+    stopped = write(first, _table(16), on_confirmed=lambda key, rows: journal.append((key, rows)))
+    assert not stopped.success and sorted(r["id"] for r in first.rows) == [0, 1, 4, 5, 6, 7]
+    assert sum(rows for _, rows in journal) == 6
+
+    again = MemorySink(_config(batch_size=8), reject_ids={3})
+    resumed = write(again, _table(16), confirmed={key for key, _ in journal})
+
+    assert (resumed.rows_delivered, resumed.rows_skipped, resumed.rows_rejected) == (9, 6, 1)
+    received = sorted(r["id"] for r in [*first.rows, *again.rows])
+    assert received == sorted(set(range(16)) - {3})  # every good row once: none sent twice
+    assert all(rows <= 2 for _, rows in again.calls[:3])  # batch 0 was not sent whole again
 
 
 @pytest.mark.requirement("B5")

@@ -218,6 +218,117 @@ def test_a_salesforce_style_composite_request_keeps_per_record_errors(
     assert result.destination_record_ids[0] == "003000000000000001"
 
 
+@pytest.mark.requirement("B6")
+def test_an_all_or_nothing_400_naming_the_invalid_inputs_resends_the_others_once(
+    plugin: DltIngestionPlugin, connect: Callable[..., Sink], hubspot_create_api: Any
+) -> None:
+    rejected: list[tuple[list[str], str]] = []
+    sink = connect(
+        hubspot_create_api,
+        batch_size=100,
+        field_mapping={
+            "email": "properties.email",
+            "ltv": "properties.ltv",
+            "segment": "properties.segment",
+        },
+        static_fields={"idProperty": "email"},
+        **{**HUBSPOT, "path": "/crm/v3/objects/contacts/batch/create"},
+    )
+    result = plugin.write(
+        sink,
+        _customers(250, bad={7, 130, 131}),
+        on_rejected=lambda rows, why: rejected.append((rows["email"].to_pylist(), why)),
+    )
+
+    requests = hubspot_create_api.data_requests
+    # each refused batch once more without its invalid inputs; no bisection
+    assert [len(r.json["inputs"]) for r in requests] == [100, 99, 100, 98, 50]
+    resent = [item["id"] for item in requests[1].json["inputs"]]
+    assert resent == [f"c{i}@example.com" for i in range(100) if i != 7]
+    assert requests[1].idempotency_key != requests[0].idempotency_key
+    assert result.rows_delivered == 247
+    assert result.rows_rejected == 3
+    assert rejected == [
+        (["broken-7"], "Email address broken-7 is invalid"),
+        (["broken-130"], "Email address broken-130 is invalid"),
+        (["broken-131"], "Email address broken-131 is invalid"),
+    ]
+    assert sorted(row["id"] for row in hubspot_create_api.rows) == sorted(
+        f"c{i}@example.com" for i in range(250) if i not in (7, 130, 131)
+    )
+
+
+@pytest.mark.requirement("B6")
+def test_a_400_whose_results_name_no_record_is_split_as_before(
+    plugin: DltIngestionPlugin, connect: Callable[..., Sink], hubspot_create_api: Any
+) -> None:
+    hubspot_create_api.fail_next(400)  # a 400 with no errors[] at all
+    sink = connect(
+        hubspot_create_api,
+        batch_size=4,
+        field_mapping={"email": "properties.email"},
+        static_fields={"idProperty": "email"},
+        **HUBSPOT,
+    )
+    result = plugin.write(sink, _customers(4, bad=set()).select(["email"]))
+
+    assert [len(r.json["inputs"]) for r in hubspot_create_api.data_requests] == [4, 2, 2]
+    assert result.success
+    assert result.rows_delivered == 4
+
+
+@pytest.mark.requirement("R14")
+def test_a_salesforce_style_composite_request_maps_each_subrequest_status(
+    plugin: DltIngestionPlugin, connect: Callable[..., Sink], salesforce_composite_api: Any
+) -> None:
+    rows = 60
+    table = pa.table(
+        {
+            "contact_ref": [f"c{i}" for i in range(rows)],
+            "last_name": [None if i in (4, 31) else f"Name{i}" for i in range(rows)],
+        }
+    )
+    rejected: list[tuple[list[str], str]] = []
+    sink = connect(
+        salesforce_composite_api,
+        batch_size=25,
+        field_mapping={"contact_ref": "body.External_Id__c", "last_name": "body.LastName"},
+        static_fields={"method": "POST", "url": "/services/data/v59.0/sobjects/Contact"},
+        path="/services/data/v59.0/composite",
+        body="envelope",
+        envelope_key="compositeRequest",
+        envelope_fields={"allOrNone": False},
+        id_field="referenceId",
+        id_from="body.External_Id__c",
+        results_path="$.compositeResponse[*]",
+        result_status_path="$.httpStatusCode",
+        result_id_path="$.referenceId",
+        result_message_path="$.body[*].message",
+        record_id_path="$.compositeResponse[?(@.httpStatusCode == 201)].body.id",
+        max_concurrent_requests=1,
+    )
+    result = plugin.write(
+        sink,
+        table,
+        on_rejected=lambda rows, why: rejected.append((rows["contact_ref"].to_pylist(), why)),
+    )
+
+    requests = salesforce_composite_api.data_requests
+    assert [len(r.json["compositeRequest"]) for r in requests] == [25, 25, 10]
+    assert requests[0].body.startswith(
+        b'{"allOrNone":false,"compositeRequest":[{"referenceId":"c0","method":"POST",'
+        b'"url":"/services/data/v59.0/sobjects/Contact",'
+        b'"body":{"External_Id__c":"c0","LastName":"Name0"}},'
+    )
+    assert result.rows_delivered == 58
+    assert rejected == [
+        (["c4"], "Required fields are missing: [LastName]"),
+        (["c31"], "Required fields are missing: [LastName]"),
+    ]
+    assert len(result.destination_record_ids) == 58
+    assert len(salesforce_composite_api.rows) == 58
+
+
 @pytest.mark.requirement("R14")
 def test_a_plain_array_with_value_formats_for_an_api_that_wants_numbers(
     plugin: DltIngestionPlugin, make_sink: Callable[..., Sink], api_server: Any

@@ -71,3 +71,18 @@ def test_a_refusal_naming_no_record_of_the_request_is_not_dropped() -> None:
     )
     with pytest.raises(UnmatchedResult, match="names no record of the request: bad"):
         mapping.rejections({"errors": [{"index": 5, "msg": "bad"}]}, 3, _no_keys)
+
+
+@pytest.mark.requirement("B6")
+def test_an_answer_says_which_records_it_accepted_only_when_results_carry_a_status() -> None:
+    statuses = _mapping(
+        results_path="$.results[*]", result_status_path="$.status", result_index_path="$.i"
+    )
+    answer = {
+        "results": [{"i": 0, "status": 201}, {"i": 2, "status": 400}, {"i": 9, "status": 201}]
+    }
+    found = statuses.read(answer, 4, _no_keys)
+    assert found.refused == [RowRejection(2, '{"i":2,"status":400}')]
+    assert found.accepted == frozenset({0})  # 9 is not a record of the request; 1, 3 unsaid
+    refusals_only = _mapping(results_path="$.errors[*]", result_index_path="$.i")
+    assert refusals_only.read({"errors": [{"i": 1}]}, 4, _no_keys).accepted == frozenset()

@@ -2,7 +2,8 @@
 
 For each selected destination (all of them when none is named): the project validates, the
 sink's plugin is installed, its Secret holds the keys the sink needs, the catalog and the
-source table open, the field-mapping and primary-key columns exist, the destination is
+source table open, the egress policy allows where the destination connects, the
+field-mapping and primary-key columns exist, the destination is
 reachable and takes the credentials, and its table would take the columns sent. Nothing is
 sent and nothing is changed (:mod:`floe_core.egress.preflight`).
 

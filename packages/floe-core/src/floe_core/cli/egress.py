@@ -170,10 +170,8 @@ def _run(
 ) -> list[Receipt]:
     from floe_core.egress.destinations import select_destinations
     from floe_core.egress.observability import span as new_span
-    from floe_core.egress.runner import EgressRunner
-    from floe_core.egress.state import StateStore, state_url_for
+    from floe_core.egress.session import open_runner
     from floe_core.registry import PluginRegistry
-    from floe_core.secrets.resolver import SecretResolver
 
     # A registry passed as the CLI's ``obj`` (tests, embedding) replaces discovery.
     registry = injected if isinstance(injected, PluginRegistry) else PluginRegistry.discover()
@@ -181,18 +179,14 @@ def _run(
         plan = _plan(_compile(spec, manifest, registry))
     destinations = select_destinations(plan, names, run_all)
     span.set_attribute("floe.destinations", [d.name for d in destinations])
-    with StateStore(state_url_for(plan.project_dir, plan.state_url)) as state:
-        secrets = SecretResolver.for_project(plan.project_dir, secrets_dir=plan.secrets_dir)
-        options = options or _RunOptions()
-        runner = EgressRunner(
-            plan,
-            registry=registry,
-            secrets=secrets,
-            state=state,
-            progress=progress,
-            dry_run=options.dry_run,
-            allow_deletes=options.allow_deletes,
-        )
+    options = options or _RunOptions()
+    with open_runner(
+        plan,
+        registry=registry,
+        progress=progress,
+        dry_run=options.dry_run,
+        allow_deletes=options.allow_deletes,
+    ) as runner:
         return runner.run(destinations)
 
 
@@ -239,13 +233,8 @@ def _print_problems(exc: InvalidProjectError, as_json: bool) -> None:
 def _print_error(exc: FloeError, as_json: bool) -> None:
     from floe_core.cli.output import envelope, print_error, print_json
     from floe_core.egress.observability import redactor
-    from floe_core.errors import FloeError
 
-    where = "/".join(
-        part for part in (getattr(exc, "sink_type", ""), getattr(exc, "destination", "")) if part
-    )
-    message = f"[{where}] {exc.message}" if where and where not in exc.message else exc.message
-    safe = FloeError(redactor.text(message), hint=redactor.text(exc.hint))
+    safe = redactor.error(exc)
     if as_json:
         error = {"message": safe.message, "hint": safe.hint, "type": type(exc).__name__}
         print_json(envelope("egress run", ok=False, error=error, receipts=[]))

@@ -303,25 +303,36 @@ def _with_key_setting(
     plugin: SinkPlugin,
     config: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """``config`` with the sink's key setting derived from the destination's ``primary_key``.
+    """``config`` with the settings the destination's ``primary_key`` gives the sink.
 
-    A key setting written in ``config:`` is kept when it names the same (mapped) columns and
-    reported when it does not.
+    The sink's key setting is derived from it: one written in ``config:`` is kept when it
+    names the same (mapped) columns and reported when it does not. Settings the sink takes
+    from the key when ``config:`` leaves them out are added (``settings_from_key``).
     """
+    from floe_core.plugins.sink import key_field_names
+    from floe_core.sinks.errors import SinkConfigurationError
     from floe_core.sync.modes import derive_key_setting
 
-    setting = plugin.key_setting(str(destination["sink_type"]))
+    sink_type = str(destination["sink_type"])
+    setting = plugin.key_setting(sink_type)
     primary_key = destination.get("primary_key")
     mapping = destination.get("field_mapping")
-    if (
-        setting is None
-        or not isinstance(primary_key, list)
-        or not all(isinstance(column, str) for column in primary_key)
+    mapping = mapping if isinstance(mapping, Mapping) else None
+    if not isinstance(primary_key, list) or not all(
+        isinstance(column, str) for column in primary_key
     ):
         return dict(config)
-    derived, problem = derive_key_setting(
-        primary_key, mapping if isinstance(mapping, Mapping) else None, config.get(setting)
-    )
+    try:
+        config = {
+            **plugin.settings_from_key(sink_type, config, key_field_names(primary_key, mapping)),
+            **config,
+        }
+    except SinkConfigurationError as exc:
+        # Reported on config: as a whole, so the setting's own "missing" is not said twice.
+        spec.problem(("destinations", index, "config"), exc.message, exc.hint)
+    if setting is None:
+        return dict(config)
+    derived, problem = derive_key_setting(primary_key, mapping, config.get(setting))
     if problem is not None:
         spec.problem(
             ("destinations", index, "config", setting),
@@ -487,18 +498,29 @@ def _plan(
     bindings: dict[str, str],
     registry: PluginRegistry,
 ) -> EgressPlan:
+    from floe_core.plugins.sink import key_field_names
     from floe_core.sinks.plugin import SinkPlugin
 
     project_dir = spec_path.parent.absolute()
     destinations = []
     for destination in spec.destinations or ():
         plugin = registry.get(bindings[destination.name])
-        key_setting = (
-            plugin.key_setting(destination.sink_type) if isinstance(plugin, SinkPlugin) else None
-        )
+        key_setting = None
+        key_settings: dict[str, Any] = {}
+        if isinstance(plugin, SinkPlugin):
+            key_setting = plugin.key_setting(destination.sink_type)
+            if destination.primary_key:
+                key_settings = plugin.settings_from_key(
+                    destination.sink_type,
+                    destination.config or {},
+                    key_field_names(destination.primary_key, destination.field_mapping),
+                )
         destinations.append(
             CompiledDestination.from_config(
-                destination, bindings[destination.name], key_setting=key_setting
+                destination,
+                bindings[destination.name],
+                key_setting=key_setting,
+                key_settings=key_settings,
             )
         )
     catalog = manifest.catalog

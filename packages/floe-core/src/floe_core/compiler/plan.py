@@ -36,6 +36,8 @@ class CompiledDestination:
         sync_mode: What a run sends (``full``, ``insert``, ``update``, ``upsert``, ``mirror``).
         max_delete_fraction: Largest share of synced keys a ``mirror`` run may delete.
         static_fields: Constant fields added to every record, when declared.
+        row_filter: Send only the source rows matching this pyiceberg expression (a
+            partition of the destination, see ``floe_core.egress.partitions``); ``None``: all.
         columns: The source columns sent, in order (empty: all of them).
         exclude_columns: Source columns left out (empty: none).
     """
@@ -53,12 +55,18 @@ class CompiledDestination:
     sync_mode: str = "full"
     max_delete_fraction: float = 0.5
     static_fields: dict[str, Any] | None = None
+    row_filter: str | None = None
     columns: tuple[str, ...] = ()
     exclude_columns: tuple[str, ...] = ()
 
     @classmethod
     def from_config(
-        cls, destination: DestinationConfig, plugin_name: str, *, key_setting: str | None = None
+        cls,
+        destination: DestinationConfig,
+        plugin_name: str,
+        *,
+        key_setting: str | None = None,
+        key_settings: Mapping[str, Any] | None = None,
     ) -> CompiledDestination:
         """Bind a validated destination to ``plugin_name``.
 
@@ -67,11 +75,13 @@ class CompiledDestination:
             plugin_name: The plugin that serves its sink type.
             key_setting: The sink's ``config:`` setting naming its key columns; set from
                 ``primary_key`` (through ``field_mapping``) when the destination has one.
+            key_settings: Settings the sink takes from ``primary_key`` (its
+                ``settings_from_key``), added where ``config:`` does not set them.
         """
         from floe_core.sync.modes import derive_key_setting
 
         retry = destination.retry_config
-        config = dict(destination.config or {})
+        config = {**(key_settings or {}), **(destination.config or {})}
         if key_setting is not None and destination.primary_key:
             config[key_setting], _ = derive_key_setting(
                 destination.primary_key, destination.field_mapping, None

@@ -84,11 +84,9 @@ def run_demo(
     """
     from floe_core.compiler import compile_project
     from floe_core.demo.data import create_customers_table
-    from floe_core.egress.runner import EgressRunner
-    from floe_core.egress.state import StateStore, state_url_for
+    from floe_core.egress.session import open_runner
     from floe_core.iceberg.catalog import describe_catalog
     from floe_core.registry import PluginRegistry
-    from floe_core.secrets.resolver import SecretResolver
 
     spec = project_dir / "floe.yaml"
     if not spec.is_file():
@@ -110,13 +108,10 @@ def run_demo(
             hint="use the floe.yaml shipped in examples/quickstart/",
         )
     table = create_customers_table(plan.catalog, destinations[0].source_table or "", rows=rows)
-    secrets = SecretResolver.for_project(plan.project_dir, secrets_dir=plan.secrets_dir)
-    with StateStore(state_url_for(plan.project_dir, plan.state_url)) as state:
-        previous = {d.name: _last_success_key(state, d.name) for d in destinations}
-        runner = EgressRunner(
-            plan, registry=registry, secrets=secrets, state=state, progress=progress
-        )
+    with open_runner(plan, registry=registry, progress=progress) as runner:
+        previous = {d.name: _last_success_key(runner.state, d.name) for d in destinations}
         receipts = runner.run(destinations)
+    secrets = runner.secrets
     counts = _sql_counts(plan, destinations, secrets, registry)
     keys = {name: key for name, key in previous.items() if key}
     return DemoResult(describe_catalog(plan.catalog), table, receipts, counts, keys)

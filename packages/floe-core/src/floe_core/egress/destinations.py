@@ -12,7 +12,7 @@ from floe_core.egress.observability import redactor
 
 if TYPE_CHECKING:
     from floe_core.compiler import CompiledDestination, EgressPlan
-    from floe_core.plugins.sink import SinkConnector
+    from floe_core.plugins.sink import SinkConfig, SinkConnector
     from floe_core.secrets.resolver import ResolvedSecret, SecretResolver
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "require_secret_keys",
     "required_secret_keys",
     "select_destinations",
+    "sink_config",
 ]
 
 
@@ -47,6 +48,27 @@ def require_secret_keys(
         secret.require(groups[0], destination=destination.name)
     elif groups:
         secret.require_one_of(groups, destination=destination.name)
+
+
+def sink_config(
+    plan: EgressPlan,
+    plugin: SinkConnector,
+    destination: CompiledDestination,
+    secret: ResolvedSecret,
+) -> SinkConfig:
+    """The destination's ``SinkConfig``: its ``config`` merged with its Secret's keys, and a
+    ``SinkPlugin``'s relative paths made relative to the project directory."""
+    import dataclasses
+
+    from floe_core.sinks.plugin import SinkPlugin
+
+    config = destination.to_sink_config(secret.reveal())
+    if isinstance(plugin, SinkPlugin):
+        values = plugin.project_paths(
+            destination.sink_type, config.connection_config, str(plan.project_dir)
+        )
+        config = dataclasses.replace(config, connection_config=values)
+    return config
 
 
 def select_destinations(

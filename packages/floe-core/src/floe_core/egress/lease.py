@@ -16,6 +16,11 @@ PostgreSQL state store need clocks that agree to well within the lease time.
 
 The lease time comes from ``$FLOE_LEASE_SECONDS``, else the manifest's ``state.lease_seconds``,
 else :data:`DEFAULT_LEASE_SECONDS`.
+
+A dry run takes no lease (:class:`Unleased`): it sends and stores nothing, so it must neither
+be refused while a scheduled run delivers nor make that run wait or fail while it computes a
+preview. When a run holds the lease, the dry run says so in a warning: its preview is of the
+destination's state before that run finishes.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ __all__ = [
     "LeaseHolder",
     "LeaseKeeper",
     "Leases",
+    "Unleased",
     "lease_seconds",
 ]
 
@@ -256,6 +262,36 @@ class LeaseKeeper:
         self._stopping.set()
         self._thread.join()
         self.leases.release(self.lease)
+
+
+class Unleased:
+    """What a dry run holds instead of a lease: nothing; it warns when a run holds the lease.
+
+    Args:
+        leases: Where the lease is kept.
+        destination: The destination previewed.
+        log: A logger for the warning.
+    """
+
+    lost = False
+
+    def __init__(self, leases: Leases, destination: str, *, log: object = None) -> None:
+        warning = getattr(log, "warning", None)
+        try:
+            holder = leases.holder(destination)
+        except StateStoreError as exc:
+            holder = None
+            if callable(warning):
+                warning("egress.lease_not_read", error=str(exc))
+        if holder is not None and holder.expires_at > leases.clock() and callable(warning):
+            warning(
+                "egress.dry_run_during_delivery",
+                message=f"{holder.describe()} is delivering to destination '{destination}': "
+                "this dry run shows what a run would send before that one finishes",
+            )
+
+    def stop(self) -> None:
+        """Nothing to release."""
 
 
 def _holder(row: Any) -> LeaseHolder:

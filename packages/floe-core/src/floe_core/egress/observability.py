@@ -33,6 +33,8 @@ from floe_core.secrets.redact import MIN_SECRET_LENGTH, redact
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import SpanProcessor
 
+    from floe_core.errors import FloeError
+
 __all__ = [
     "LOGGER_NAME",
     "TRACER_NAME",
@@ -74,6 +76,19 @@ class Redactor:
     def text(self, text: str) -> str:
         """``text`` without credentials: registered values and those :func:`redact` finds."""
         return redact(text, self._values)
+
+    def error(self, exc: FloeError) -> FloeError:
+        """``exc`` as it may be shown: its message prefixed with ``[<sink type>/<destination>]``
+        when it carries them and does not name them already, message and hint redacted."""
+        from floe_core.errors import FloeError
+
+        where = "/".join(
+            part
+            for part in (getattr(exc, "sink_type", ""), getattr(exc, "destination", ""))
+            if part
+        )
+        message = f"[{where}] {exc.message}" if where and where not in exc.message else exc.message
+        return FloeError(self.text(message), hint=self.text(exc.hint))
 
     def data(self, value: Any) -> Any:
         """Scrub strings inside dicts, lists and tuples; other values pass unchanged."""

@@ -9,7 +9,8 @@ given it (no sink to ask about its table when the destination refused the creden
 Nothing is sent, no table is created or changed, no lease is taken and nothing is stored.
 
 A new check is a function of a :class:`Subject` and one more entry in :data:`CHECKS` (or in
-the ``checks`` given to :func:`preflight`).
+the ``checks`` given to :func:`preflight`). The egress policy (:mod:`floe_core.egress.gate`)
+is one: a destination it refuses is not connected to.
 """
 
 from __future__ import annotations
@@ -21,14 +22,15 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from floe_core.egress import prepare as steps
-from floe_core.egress.destinations import required_secret_keys
+from floe_core.egress.destinations import catalog_config, required_secret_keys, sink_config
 from floe_core.egress.observability import redactor, run_context
 from floe_core.errors import FloeError
 
 if TYPE_CHECKING:
     from floe_core.compiler import CompiledDestination, EgressPlan
+    from floe_core.egress.gate import EgressGate
     from floe_core.iceberg.source import IcebergSource
-    from floe_core.plugins.sink import SinkConnector
+    from floe_core.plugins.sink import SinkConfig, SinkConnector
     from floe_core.registry import PluginRegistry
     from floe_core.secrets.resolver import ResolvedSecret, SecretResolver
     from floe_core.sinks.shaping import FieldMapping
@@ -110,8 +112,10 @@ class Subject:
     destination: CompiledDestination
     registry: PluginRegistry
     secrets: SecretResolver
+    gate: EgressGate
     plugin: SinkConnector | None = None
     secret: ResolvedSecret | None = None
+    config: SinkConfig | None = None  # the sink's settings, once the egress policy allows them
     source: IcebergSource | None = None
     mapping: FieldMapping | None = None
     sink: Any = None
@@ -161,8 +165,21 @@ def _secret(subject: Subject) -> str:
     return f"Secret '{destination.connection_secret_ref}' found, keys: {keys}"
 
 
+def _egress_policy(subject: Subject) -> str:
+    from floe_core.egress.gate import describe_endpoints, sink_endpoints
+
+    assert subject.plugin is not None and subject.secret is not None
+    destination = subject.destination
+    config = sink_config(subject.plan, subject.plugin, destination, subject.secret)
+    endpoints = sink_endpoints(subject.plugin, destination.sink_type, config.connection_config)
+    subject.gate.check(endpoints, destination.name, destination.sink_type)
+    subject.config = config
+    return f"may connect to {describe_endpoints(endpoints) or 'nothing it declares'}"
+
+
 def _source(subject: Subject) -> str:
-    source = steps.open_source(subject.plan, subject.secrets, subject.destination)
+    catalog = subject.gate.admit_catalog(catalog_config(subject.plan, subject.secrets))
+    source = steps.open_source(catalog, subject.destination)
     subject.source = source
     snapshot = source.snapshot_id if source.snapshot_id is not None else "none (empty table)"
     return (
@@ -186,10 +203,8 @@ def _columns(subject: Subject) -> str:
 
 
 def _destination(subject: Subject) -> str:
-    assert subject.plugin is not None and subject.secret is not None
-    subject.sink = steps.create_sink(
-        subject.plugin, subject.destination, subject.secret, subject.plan.project_dir
-    )
+    assert subject.plugin is not None and subject.config is not None
+    subject.sink = steps.create_sink(subject.plugin, subject.destination, subject.config)
     identity = getattr(subject.sink, "identity", "")
     return f"reachable, credentials accepted{f' ({identity})' if identity else ''}"
 
@@ -212,9 +227,10 @@ def _destination_table(subject: Subject) -> str:
 CHECKS: list[Check] = [
     Check("sink plugin", (), _plugin),
     Check("secret", ("plugin",), _secret),
+    Check("egress policy", ("plugin", "secret"), _egress_policy),
     Check("source table", (), _source),
     Check("columns", ("source",), _columns),
-    Check("destination", ("plugin", "secret"), _destination),
+    Check("destination", ("plugin", "config"), _destination),
     Check("destination table", ("sink", "source", "mapping"), _destination_table),
 ]
 
@@ -223,6 +239,7 @@ _GIVEN_BY = {
     "plugin": "sink plugin",
     "secret": "secret",
     "source": "source table",
+    "config": "egress policy",
     "mapping": "columns",
     "sink": "destination",
 }
@@ -237,17 +254,21 @@ def preflight(
     checks: Sequence[Check] = CHECKS,
 ) -> list[DestinationReport]:
     """Check every destination with every check; one report per destination, in order."""
+    from floe_core.egress.gate import EgressGate
+
     reports = []
-    for destination in destinations:
-        report = DestinationReport(destination.name, destination.sink_type)
-        subject = Subject(plan, destination, registry, secrets)
-        with run_context(destination=destination.name):
-            try:
-                for check in checks:
-                    report.findings.append(_run_check(check, subject))
-            finally:
-                subject.close()
-        reports.append(report)
+    # As in a run, every name a check resolves is held to the egress policy while it connects.
+    with EgressGate(plan) as gate:
+        for destination in destinations:
+            report = DestinationReport(destination.name, destination.sink_type)
+            subject = Subject(plan, destination, registry, secrets, gate)
+            with run_context(destination=destination.name):
+                try:
+                    for check in checks:
+                        report.findings.append(_run_check(check, subject))
+                finally:
+                    subject.close()
+            reports.append(report)
     return reports
 
 

@@ -8,22 +8,20 @@ raises the ``FloeError`` a run would end with.
 
 from __future__ import annotations
 
-import dataclasses
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from floe_core.egress.destinations import catalog_config, require_secret_keys
+from floe_core.egress.destinations import require_secret_keys
 from floe_core.egress.errors import EgressConfigError
 from floe_core.egress.observability import redactor, span
 from floe_core.errors import FloeError
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     import pyarrow as pa
 
-    from floe_core.compiler import CompiledDestination, EgressPlan
+    from floe_core.compiler import CompiledDestination
     from floe_core.iceberg.source import IcebergSource
-    from floe_core.plugins.sink import SinkConnector
+    from floe_core.plugins.sink import SinkConfig, SinkConnector
     from floe_core.registry import PluginRegistry
     from floe_core.secrets.resolver import ResolvedSecret, SecretResolver
     from floe_core.sinks.shaping import FieldMapping
@@ -71,15 +69,14 @@ def destination_secret(
     return secret
 
 
-def open_source(
-    plan: EgressPlan, secrets: SecretResolver, destination: CompiledDestination
-) -> IcebergSource:
-    """The destination's source table, opened at its current snapshot, delivering only the
-    columns the destination sends (``columns`` / ``exclude_columns``).
+def open_source(catalog: Mapping[str, Any], destination: CompiledDestination) -> IcebergSource:
+    """The destination's source table in ``catalog`` (its settings, credentials resolved:
+    :func:`~floe_core.egress.destinations.catalog_config`), opened at its current snapshot,
+    delivering only the columns (``columns`` / ``exclude_columns``) and rows (``row_filter``)
+    the destination sends.
 
     Raises:
         EgressConfigError: The destination has no ``source_table``.
-        SecretError: The catalog's Secret is missing or incomplete.
         SourceError: The catalog cannot be reached, the table does not exist, or a column
             named by ``columns`` / ``exclude_columns`` is not in it.
     """
@@ -92,10 +89,11 @@ def open_source(
         )
     with span("floe.egress.read", {"source.table": destination.source_table}):
         return IcebergSource(
-            catalog_config(plan, secrets),
+            catalog,
             destination.source_table,
             columns=destination.columns or None,
             exclude_columns=destination.exclude_columns or None,
+            row_filter=destination.row_filter,
         )
 
 
@@ -138,26 +136,15 @@ def check_key_columns(destination: CompiledDestination, table: str, schema: pa.S
         )
 
 
-def create_sink(
-    plugin: SinkConnector,
-    destination: CompiledDestination,
-    secret: ResolvedSecret,
-    project_dir: Path,
-) -> Any:
-    """Build the destination's sink, which checks it is reachable and takes the credentials.
+def create_sink(plugin: SinkConnector, destination: CompiledDestination, config: SinkConfig) -> Any:
+    """Build the destination's sink from ``config``
+    (:func:`~floe_core.egress.destinations.sink_config`), which checks the destination is
+    reachable and takes the credentials.
 
     Raises:
         FloeError: The plugin's own error (configuration, connection, authentication), or an
             ``EgressConfigError`` naming the plugin when it failed some other way.
     """
-    from floe_core.sinks.plugin import SinkPlugin
-
-    config = destination.to_sink_config(secret.reveal())
-    if isinstance(plugin, SinkPlugin):
-        values = plugin.project_paths(
-            destination.sink_type, config.connection_config, str(project_dir)
-        )
-        config = dataclasses.replace(config, connection_config=values)
     with span("floe.egress.create_sink"):
         try:
             return plugin.create_sink(config)

@@ -92,6 +92,9 @@ class Receipt:
         rows_skipped: Rows not sent because the destination already had them: delivered by
             an earlier run that did not finish (same snapshot), or recognised by the
             destination's own delivery log. Not counted in ``rows_delivered``.
+        destination_host: Where the destination's sink connects, as it declares it
+            (``host:port``, or a local file; several comma-separated): the host checked
+            against the manifest's ``egress_policy``. Never a credential.
     """
 
     run_id: str
@@ -113,6 +116,7 @@ class Receipt:
     errors: list[str] = field(default_factory=list)
     sync: SyncSummary | None = None
     rows_skipped: int = 0
+    destination_host: str = ""
 
     @property
     def rows_per_second(self) -> float:
@@ -185,6 +189,7 @@ def receipt_table(receipt: Receipt) -> RenderableType:
     status_style = _STATUS_STYLE[receipt.status]
     table.add_row("status", f"[{status_style}]{receipt.status.value}[/]")
     table.add_row("destination", Text(f"{receipt.destination} ({receipt.sink_type})"))
+    table.add_row("host", Text(receipt.destination_host or "-"))
     table.add_row("source", Text(_source(receipt)))
     if receipt.sync is not None:
         _sync_rows(table, receipt.sync)

@@ -4,12 +4,15 @@ A row's identity is the values of the destination's primary key when it has one,
 SHA-256 of the row's content (source column names and values). Refused again, a row's record
 is updated in place (latest reason, one more attempt, last seen), never duplicated.
 
-Retrying needs nothing special while a run resends every row (``full`` mode): a run that goes
-through (``success`` or ``partial``) having read the whole source and sent every batch settles
-the outstanding records. A row it delivered is marked resolved; a row it read and the
-destination refused again stays outstanding; a row no longer in the source (its identity was
-not read) is dropped from the list. A run that stopped, or that skipped batches an interrupted
-run had delivered, settles nothing: it did not see every row go through.
+Retrying needs nothing special: a ``full`` run resends every row, and an incremental run
+resends a refused row because its fingerprint did not advance (and the run after one with
+refused rows diffs the whole table, as that one did not complete). A run that goes through
+(``success`` or ``partial``) having read the whole source and had every batch answered for
+settles the outstanding records. A row it delivered (or, incremental, found already
+delivered) is marked resolved; a row the destination refused again stays outstanding; a row no
+longer in the source (its identity was not read) is dropped from the list. A run that stopped,
+that skipped batches an interrupted run had delivered, or that read only the files appended
+since the last complete run, settles nothing: it did not see every row go through.
 """
 
 from __future__ import annotations
@@ -225,6 +228,12 @@ class RejectTracker:
         self.key_columns = list(key_columns) if key_columns else None
         self.seen: set[str] = set()
         self.refused: set[str] = set()
+
+    def watch_all(self, batches: Iterable[pa.RecordBatch]) -> None:
+        """:meth:`watch` every batch (an incremental run's source, key columns only)."""
+        if self.outstanding:
+            for batch in batches:
+                self.watch(batch)
 
     def watch(self, batch: pa.RecordBatch) -> None:
         """Note which outstanding rows ``batch`` of the source holds (nothing to do when

@@ -3,9 +3,11 @@
 A run has two phases, so that bad input never sends a byte:
 
 1. **Prepare** every selected destination: resolve its Secret (and the catalog's), check the
-   keys the sink needs, open the Iceberg table at its current snapshot, check that the field
-   mapping names only columns the table has, and let the plugin build the sink (which checks
-   the destination is reachable and accepts the credentials). Any failure stops the whole run.
+   keys the sink needs and where it connects (``egress_policy``, :mod:`floe_core.egress.gate`:
+   checked again on every name resolved while the run lasts), open the Iceberg table at its
+   current snapshot, check that the field mapping names only columns the table has, and let the
+   plugin build the sink (which checks the destination is reachable and accepts the
+   credentials). Any failure stops the whole run.
    Before any of this, the run takes the destination's lease (:mod:`floe_core.egress.lease`):
    while another run delivers to it, this one is refused.
 2. **Deliver** each destination in turn: stream the table batch by batch into the plugin's
@@ -34,7 +36,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from floe_core.egress import prepare as steps
+from floe_core.egress.destinations import catalog_config, sink_config
 from floe_core.egress.errors import RunInterruptedError, StateStoreError
+from floe_core.egress.gate import EgressGate
 from floe_core.egress.observability import (
     get_logger,
     record_error,
@@ -50,7 +54,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from floe_core.compiler import CompiledDestination, EgressPlan
-    from floe_core.egress.lease import LeaseKeeper, Leases
+    from floe_core.egress.lease import LeaseKeeper, Leases, Unleased
     from floe_core.egress.progress import Progress
     from floe_core.egress.state import StateStore
     from floe_core.iceberg.source import IcebergSource
@@ -72,7 +76,7 @@ class _Prepared:
     sink: Any
     receipt: Receipt
     prepare_seconds: float
-    lease: LeaseKeeper
+    lease: LeaseKeeper | Unleased
     stop: threading.Event
     rejected_errors: list[str] = field(default_factory=list)
     sync: SyncRun | None = None
@@ -122,6 +126,7 @@ class EgressRunner:
             state, seconds=lease_seconds(plan.manifest.state.lease_seconds), clock=clock
         )
         self.journal = RunJournal(state)
+        self.gate = EgressGate(plan)  # manifest.yaml's egress_policy, before and while connecting
         self._interrupted = threading.Event()
 
     def run(self, destinations: Sequence[CompiledDestination]) -> list[Receipt]:
@@ -134,6 +139,10 @@ class EgressRunner:
                 stopped after its batches in flight and was recorded as failed with its true
                 counts; destinations after it were not started. The receipts are in it.
         """
+        with self.gate:
+            return self._run(destinations)
+
+    def _run(self, destinations: Sequence[CompiledDestination]) -> list[Receipt]:
         prepared: list[_Prepared] = []
         try:
             for destination in destinations:
@@ -177,16 +186,15 @@ class EgressRunner:
                 keeper = self._take_lease(receipt, on_lost=stop.set)
                 plugin = steps.sink_connector(self.registry, destination)
                 secret = steps.destination_secret(self.secrets, destination, plugin)
-                source = steps.open_source(self.plan, self.secrets, destination)
+                config = sink_config(self.plan, plugin, destination, secret)
+                self.gate.admit(receipt, plugin, destination, config)  # where it may connect
+                catalog = self.gate.admit_catalog(catalog_config(self.plan, self.secrets))
+                source = steps.open_source(catalog, destination)
                 receipt.snapshot_id = source.snapshot_id
                 steps.field_mapping(destination, source.schema)
                 sync = self._plan_sync(destination, source, receipt)
                 # A dry run opens no connection that could write: no sink at all.
-                sink = (
-                    None
-                    if self.dry_run
-                    else steps.create_sink(plugin, destination, secret, self.plan.project_dir)
-                )
+                sink = None if self.dry_run else steps.create_sink(plugin, destination, config)
             except BaseException as exc:
                 if source is not None:
                     source.close()
@@ -215,14 +223,17 @@ class EgressRunner:
         prepared.rejects = self._outstanding_rejects(destination)
         return prepared
 
-    def _take_lease(self, receipt: Receipt, on_lost: Callable[[], None]) -> LeaseKeeper:
+    def _take_lease(self, receipt: Receipt, on_lost: Callable[[], None]) -> LeaseKeeper | Unleased:
         """Hold the destination for this run; a run found dead holding it is marked failed.
+        A dry run holds nothing (it neither waits for nor blocks a run).
 
         Raises:
             LeaseHeldError: Another live run is delivering to the destination.
         """
-        from floe_core.egress.lease import LeaseKeeper
+        from floe_core.egress.lease import LeaseKeeper, Unleased
 
+        if self.dry_run:
+            return Unleased(self.leases, receipt.destination, log=self.log)
         lease = self.leases.acquire(receipt.destination, receipt.run_id)
         dead = lease.taken_over
         if dead is not None:
@@ -256,10 +267,11 @@ class EgressRunner:
         delivered are resolved and those gone from the source dropped."""
         from floe_core.egress.rejects import RejectedRows
 
-        receipt, tracker = item.receipt, item.rejects
-        # An incremental run sends only the diff: a row it did not send is not gone.
-        if not tracker.outstanding or item.resume or item.sync is not None:
+        receipt, tracker, sync = item.receipt, item.rejects, item.sync
+        if not tracker.outstanding or item.resume or (sync and not sync.went_through):
             return
+        if sync is not None:  # it sent only the diff: which outstanding rows are still there?
+            tracker.watch_all(item.source.batches(columns=tracker.key_columns))
         if receipt.status not in (RunStatus.SUCCESS, RunStatus.PARTIAL):
             return
         try:
@@ -601,7 +613,7 @@ def _release(item: _Prepared) -> None:
     _stop_keeping(item.lease)
 
 
-def _stop_keeping(keeper: LeaseKeeper) -> None:
+def _stop_keeping(keeper: LeaseKeeper | Unleased) -> None:
     try:
         keeper.stop()
     except StateStoreError as exc:  # the lease then expires on its own

@@ -120,12 +120,29 @@ class StateStore:
         self._t = state_tables(self._metadata)
         try:
             self._engine = sa.create_engine(self.url, pool_pre_ping=True)
-            with self._engine.begin() as conn:
-                self._metadata.create_all(conn, checkfirst=True)
-                self._add_missing_columns(conn)
-                self._check_version(conn)
+            self._create_tables()
         except (sa.exc.SQLAlchemyError, ImportError) as exc:
             raise self._error("open", exc) from exc
+
+    def _create_tables(self) -> None:
+        """Create what is missing. Runs opening a new store at the same time (parallel
+        partitions, say) race to create its tables: whoever loses looks again. Each lost race
+        means one more table exists, so one attempt per table (and one to finish) is enough."""
+        attempts = len(self._metadata.sorted_tables) + 2
+        for attempt in range(attempts):
+            try:
+                with self._engine.begin() as conn:
+                    self._metadata.create_all(conn, checkfirst=True)
+                    self._add_missing_columns(conn)
+                    self._check_version(conn)
+                return
+            except (
+                self._sa.exc.OperationalError,
+                self._sa.exc.IntegrityError,
+                self._sa.exc.ProgrammingError,
+            ):
+                if attempt == attempts - 1:
+                    raise
 
     def _add_missing_columns(self, conn: sa.Connection) -> None:
         """Add columns a newer floe defined to tables an older one created (each has a server
@@ -387,6 +404,7 @@ def _run_row(receipt: Receipt) -> dict[str, Any]:
         "checksum": receipt.checksum,
         "idempotency_key": receipt.idempotency_key,
         "errors": json.dumps(receipt.errors, ensure_ascii=False),
+        "destination_host": receipt.destination_host,
     }
 
 
@@ -410,4 +428,5 @@ def _receipt(row: Any) -> Receipt:
         checksum=row.checksum,
         idempotency_key=row.idempotency_key,
         errors=list(json.loads(row.errors or "[]")),
+        destination_host=row.destination_host or "",
     )

@@ -3,8 +3,9 @@
 Tables (all prefixed ``floe_`` so they can share a database):
 
 - ``floe_runs``: one row per destination run, the receipt (counts, bytes, checksum, idempotency
-  key, source snapshot, errors). Written as ``running`` when a run starts and completed when it
-  ends, so a crashed run is visible as one that never finished.
+  key, source snapshot, errors, the host the destination connects to). Written as ``running``
+  when a run starts and completed when it ends, so a crashed run is visible as one that never
+  finished. (``destination_host`` was added later: a store without it gets it, empty.)
 - ``floe_checkpoints``: per destination, the source snapshot last delivered completely.
 - ``floe_row_fingerprints``: per destination and primary key value, a fingerprint of the row as
   last delivered and the run that delivered it (the basis of a primary-key diff).
@@ -63,6 +64,9 @@ def state_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("checksum", sa.String(128), nullable=False, default=""),
         sa.Column("idempotency_key", sa.String(255), nullable=False, default=""),
         sa.Column("errors", sa.Text, nullable=False, default="[]"),
+        sa.Column(
+            "destination_host", sa.String(1024), nullable=False, server_default=sa.text("''")
+        ),
     )
     fingerprints = sa.Table(
         "floe_row_fingerprints",

@@ -67,11 +67,14 @@ class IcebergSource:
         columns: The columns this source delivers, in order (``schema``, ``columns`` and
             ``batches`` see only them; the others are never read); ``None``: all.
         exclude_columns: Columns this source leaves out (not with ``columns``).
+        row_filter: Only the rows matching this pyiceberg expression are the source's rows
+            (a partition of a destination): every read and :attr:`row_count` apply it.
 
     Raises:
         NoSuchSourceTableError: The table or its namespace does not exist in the catalog.
         SourceError: The catalog cannot be opened or reached, or ``columns`` /
-            ``exclude_columns`` name a column the table does not have.
+            ``exclude_columns`` name a column the table does not have, or ``row_filter``
+            does not parse or names a column the table lacks.
 
     Use it as a context manager (or call :meth:`close`) to release catalog connections.
     """
@@ -83,6 +86,7 @@ class IcebergSource:
         *,
         columns: Sequence[str] | None = None,
         exclude_columns: Sequence[str] | None = None,
+        row_filter: str | None = None,
     ) -> None:
         self._identifier = parse_table_identifier(table)
         self._name = table
@@ -99,6 +103,13 @@ class IcebergSource:
             self.close()
             raise
         self._snapshot = self._table.current_snapshot()
+        try:
+            self._scope = self._parse_filter(row_filter)
+        except BaseException:
+            self.close()
+            raise
+        self._scoped = row_filter is not None and bool(row_filter.strip())
+        self._scoped_rows: int | None = None
 
     def _selection(
         self, columns: Sequence[str] | None, exclude_columns: Sequence[str] | None
@@ -234,9 +245,19 @@ class IcebergSource:
 
     @property
     def row_count(self) -> int | None:
-        """Rows in the pinned snapshot, from its summary (``None`` if the summary lacks it)."""
+        """Rows in the pinned snapshot, from its summary (``None`` if the summary lacks it).
+
+        With a ``row_filter``, the rows matching it: counted from file statistics where they
+        decide, else by reading the files the filter cannot rule out (once, then kept).
+        """
         if self._snapshot is None:
             return 0
+        if self._scoped:
+            if self._scoped_rows is None:
+                scan = self._table.scan(row_filter=self._scope, snapshot_id=self.snapshot_id)
+                with catalog_errors(self._where, self._secrets, config=self._config):
+                    self._scoped_rows = scan.count()
+            return self._scoped_rows
         summary = self._snapshot.summary
         total = summary.additional_properties.get("total-records") if summary is not None else None
         return int(total) if total is not None else None
@@ -283,12 +304,13 @@ class IcebergSource:
                 does not parse. Read errors while iterating are raised as ``SourceError`` too.
         """
         import pyarrow as pa
+        from pyiceberg.expressions import And
         from pyiceberg.io.pyarrow import schema_to_pyarrow
 
         from floe_core.iceberg.files import ScanFiles
 
         selected = self._check_columns(columns) if columns is not None else self._selected
-        expression = self._parse_filter(row_filter)
+        expression = And(self._scope, self._parse_filter(row_filter))
         scan = self._table.scan(
             row_filter=expression,
             selected_fields=tuple(selected) if selected is not None else ("*",),

@@ -21,8 +21,10 @@ __all__ = [
     "SinkConfig",
     "SinkConnector",
     "StaticValue",
+    "escape_field_name",
     "field_mapping_problems",
     "field_path_conflicts",
+    "key_field_names",
     "split_field_path",
     "static_field_problems",
 ]
@@ -124,6 +126,27 @@ def split_field_path(name: str) -> tuple[str, ...]:
     if any(not part for part in parts):
         raise ValueError(f"{name!r} has an empty part between dots")
     return tuple(parts)
+
+
+def escape_field_name(name: str) -> str:
+    """``name`` as one destination field, however many dots it holds (``utm.source`` ->
+    ``utm\\.source``): the inverse of :func:`split_field_path` for a single part."""
+    return name.replace("\\", "\\\\").replace(".", "\\.")
+
+
+def key_field_names(
+    primary_key: Iterable[str], field_mapping: Mapping[str, str] | None
+) -> list[str]:
+    """The destination fields of the key columns, written as ``field_mapping`` targets are.
+
+    A mapped column gives its target as written (``email: properties.email`` nests); a
+    column the mapping does not name keeps its own name, its dots escaped (it stays flat).
+    """
+    mapping = field_mapping or {}
+    return [
+        mapping[column] if column in mapping else escape_field_name(column)
+        for column in primary_key
+    ]
 
 
 def field_path_conflicts(

@@ -2,7 +2,8 @@
 
 It declares the Iceberg catalog Gold tables are read from, which plugins to use, where
 secrets and run state live, and, for an enterprise-scope manifest, ``approved_sinks``: the
-sink types data may be sent to.
+sink types data may be sent to, and ``egress_policy``: the hosts, networks and files they may
+reach (:mod:`floe_core.schemas.egress_policy`).
 
 Relative paths (a SQLite catalog or state file, the warehouse, the secrets directory) are
 resolved against the data product's directory, the one holding ``floe.yaml``.
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from floe_core.schemas._validation import MODEL_CONFIG, NestedProblem, config_error
 from floe_core.schemas.credentials import find_inline_credentials, url_has_credentials
+from floe_core.schemas.egress_policy import EgressPolicyConfig
 from floe_core.schemas.floe_spec import SEMVER_PATTERN, SINK_TYPE_PATTERN
 from floe_core.schemas.secrets import SecretName
 
@@ -235,6 +237,12 @@ class PlatformManifest(BaseModel):
     ``scope: enterprise``.
     """
 
+    egress_policy: EgressPolicyConfig | None = None
+    """Hosts, networks and files destinations may reach, per sink type. Only valid with
+    ``scope: enterprise``. Without it, every host is allowed except link-local and cloud
+    metadata addresses.
+    """
+
     secrets: SecretsConfig = SecretsConfig()
     """Where Secrets are resolved from."""
 
@@ -242,19 +250,24 @@ class PlatformManifest(BaseModel):
     """Where run history is kept."""
 
     @model_validator(mode="after")
-    def _approved_sinks_need_enterprise_scope(self) -> PlatformManifest:
-        """Only an enterprise manifest may restrict sink types."""
-        if self.approved_sinks is not None and self.scope != "enterprise":
+    def _governance_needs_enterprise_scope(self) -> PlatformManifest:
+        """Only an enterprise manifest may restrict sink types and hosts."""
+        used = [
+            name for name in ("approved_sinks", "egress_policy") if getattr(self, name) is not None
+        ]
+        if used and self.scope != "enterprise":
             raise config_error(
-                f"approved_sinks is only valid with scope: enterprise (this manifest has "
+                f"{' and '.join(used)} {'is' if len(used) == 1 else 'are'} only valid with "
+                f"scope: enterprise (this manifest has "
                 f"scope: {self.scope})",
-                hint="set scope: enterprise, or remove approved_sinks to allow every sink type",
+                hint=f"set scope: enterprise, or remove {' and '.join(used)}",
                 nested=[
                     NestedProblem(
-                        ("approved_sinks",),
-                        f"approved_sinks is only valid with scope: enterprise, not {self.scope}",
-                        "set scope: enterprise, or remove approved_sinks",
+                        (name,),
+                        f"{name} is only valid with scope: enterprise, not {self.scope}",
+                        f"set scope: enterprise, or remove {name}",
                     )
+                    for name in used
                 ],
             )
         return self

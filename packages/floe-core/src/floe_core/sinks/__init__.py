@@ -28,7 +28,9 @@ from floe_core.sinks.base import (
     SinkCapabilities,
     SinkExample,
 )
+from floe_core.sinks.endpoints import Endpoint
 from floe_core.sinks.errors import (
+    EgressPolicyError,
     ErrorCategory,
     PluginError,
     SinkAuthenticationError,
@@ -45,7 +47,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BatchAck",
+    "EgressPolicyError",
     "EgressResult",
+    "Endpoint",
     "ErrorCategory",
     "Operation",
     "Payload",

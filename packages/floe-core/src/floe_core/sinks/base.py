@@ -29,8 +29,11 @@ removed; deleting a row the destination does not have is not an error.
 
 Per-row results. A destination that accepts part of a batch (bulk APIs answering per record)
 returns ``BatchAck(rows_confirmed=n, rejections=[RowRejection(position, reason), ...])``; the
-engine reports those rows as rejected without splitting the batch. Otherwise a refused batch
-raises ``SinkWriteError`` and the engine may split it (``splits_rejected_batches``).
+engine reports those rows as rejected without splitting the batch. A destination that refuses
+a whole request for some of its rows and says which ones (a 400 listing the invalid records)
+returns them as ``rejections`` and the others as ``unsent``: the engine sends those again, in
+one request. Otherwise a refused batch raises ``SinkWriteError`` and the engine may split it
+(``splits_rejected_batches``).
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from floe_core.plugins.sink import SinkConfig
+    from floe_core.sinks.endpoints import Endpoint
     from floe_core.sinks.settings import SettingProblem
 
 __all__ = [
@@ -145,7 +149,7 @@ class RowRejection:
 class BatchAck:
     """What the destination confirmed for one batch.
 
-    ``rows_confirmed + rows_skipped + len(rejections)`` is the batch's row count.
+    ``rows_confirmed + rows_skipped + len(rejections) + len(unsent)`` is the batch's row count.
 
     Attributes:
         rows_confirmed: Rows the destination accepted.
@@ -154,12 +158,17 @@ class BatchAck:
             (e.g. an already-applied idempotency key).
         rejections: Rows the destination refused while accepting the rest; the engine
             reports them as rejected (no retry, no splitting).
+        unsent: Positions of rows the destination neither took nor refused for themselves
+            (an all-or-nothing API that refused the request for the sake of the rejected
+            rows); the engine sends them again, on their own, in one request. Only with
+            ``rejections``.
     """
 
     rows_confirmed: int
     record_ids: list[str] = field(default_factory=list)
     rows_skipped: int = 0
     rejections: list[RowRejection] = field(default_factory=list)
+    unsent: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -219,6 +228,29 @@ class Sink(ABC):
         return cls.capabilities.operations
 
     @classmethod
+    def settings_from_key(
+        cls, config: Mapping[str, Any], key_fields: Sequence[str]
+    ) -> dict[str, Any]:
+        """Settings the destination's ``primary_key`` gives where ``config:`` sets none.
+
+        floe adds them to ``config:`` before validating it and building the sink (a sink
+        whose setting must name exactly the key columns declares ``key_setting`` instead).
+
+        Args:
+            config: The destination's ``config:``.
+            key_fields: The key columns as destination fields, through ``field_mapping``
+                (written as its targets are: dots nest, ``\\.`` is a literal dot).
+
+        Returns:
+            The settings to add; the default adds none.
+
+        Raises:
+            SinkConfigurationError: The key cannot give a setting that ``config:`` needs
+                (e.g. one field is wanted and the key has several).
+        """
+        return {}
+
+    @classmethod
     def validate_settings(cls, config: Mapping[str, Any]) -> list[SettingProblem]:
         """Problems with a destination's ``config:`` alone, before its Secret is read.
 
@@ -249,6 +281,21 @@ class Sink(ABC):
         settings means the same thing wherever floe is started. The default changes nothing.
         """
         return values
+
+    @classmethod
+    def endpoints(cls, values: Mapping[str, Any]) -> list[Endpoint]:
+        """Where a destination with these settings connects: hosts (and ports), or local files.
+
+        Called before the sink is built, with the destination's ``config:`` merged with its
+        Secret (paths made relative to the project, see ``project_paths``); the platform's
+        ``egress_policy`` refuses the destination before anything is opened when one of them
+        is not allowed. The default reads every URL among the settings and a ``host`` /
+        ``port`` pair (:func:`floe_core.sinks.endpoints.endpoints_from_settings`); a sink
+        that finds its destination otherwise overrides it. Never put a credential in one.
+        """
+        from floe_core.sinks.endpoints import endpoints_from_settings
+
+        return endpoints_from_settings(values)
 
     def __init__(self, config: SinkConfig) -> None:
         self.config = config

@@ -3,7 +3,8 @@
 :class:`BatchSender` is what runs in the engine's worker threads. For one encoded batch it
 sends the payload with a deterministic idempotency key, retrying transient failures. Rows a
 destination refuses while accepting the rest (``BatchAck.rejections``) are reported as
-rejected as they are. When the destination refuses a batch of several rows for good and the
+rejected as they are; rows it left unsent for their sake (``BatchAck.unsent``) are sent again
+in one request. When the destination refuses a batch of several rows for good and the
 sink allows it (``capabilities.splits_rejected_batches``), the batch is cut in two and each
 half is sent on its own; a refused half is split again, down to single rows, so the good rows
 are delivered and only the bad ones are reported as rejected.
@@ -14,6 +15,16 @@ invalid, an endpoint that refuses every body): the batch is rejected whole with 
 destination's reason after 15 requests, instead of about two requests per row. A batch with
 fewer than eight bad rows never has all eight pieces refused, so its good rows are
 delivered.
+
+A batch the destination confirmed whole, without refusing a row, is reported at once
+(``report``, from the worker thread, not in batch order): with several batches in flight, a
+run killed while an earlier batch is still unanswered has recorded every later one that
+arrived. While a batch is being split, each piece confirmed so is reported at once too, and so
+is a marker for each batch or piece about to be split, so a run that dies part-way has
+recorded which pieces arrived. Resuming, a batch or piece whose marker is among the
+``confirmed`` keys is split straight away instead of being sent whole again (which would send
+its confirmed pieces twice), and a piece whose key is confirmed is not sent. (A payload whose
+ack refuses some rows is reported by the engine in batch order, once those rows are kept.)
 """
 
 from __future__ import annotations
@@ -44,10 +55,17 @@ if TYPE_CHECKING:
     from floe_core.sinks.ratelimit import RateLimiter
     from floe_core.sinks.shaping import FieldMapping
 
-__all__ = ["BatchOutcome", "BatchSender", "Delivered", "Rejected"]
+__all__ = ["BatchOutcome", "BatchSender", "Delivered", "Rejected", "split_marker"]
 
 #: Levels of halving after which a batch whose every piece is still refused is rejected whole.
 _BATCH_WIDE_DEPTH = 3
+
+PieceCallback = Callable[[str, int], None]
+
+
+def split_marker(key: str) -> str:
+    """The key recorded when batch ``key`` starts being split (it carries no rows)."""
+    return f"split:{key}"
 
 
 @dataclass
@@ -86,6 +104,9 @@ class BatchOutcome:
         already_delivered: Not sent, because its key is one an earlier write confirmed.
         digest: ``payload_digest`` of the batch's payload (skipped batches included).
         key: The batch's idempotency key.
+        rows_before: Rows of pieces not sent, because an earlier write confirmed them.
+        rows_reported: Rows of the batch or its pieces already reported through ``report``.
+        reported: The batch itself was reported through ``report`` (confirmed whole).
     """
 
     position: str
@@ -98,6 +119,9 @@ class BatchOutcome:
     bytes_sent: int = 0
     error: PluginError | None = None
     skipped: bool = False
+    rows_before: int = 0
+    rows_reported: int = 0
+    reported: bool = False
 
 
 class BatchSender:
@@ -112,6 +136,10 @@ class BatchSender:
         parent: Tracing context of the write, for the per-batch spans.
         sleep: How to wait between retries.
         confirmed: Keys of batches an earlier write delivered: such a batch is not sent.
+        report: Told, as soon as the destination confirmed it without refusing a row, each
+            batch and each piece of a split batch (its key and rows), and
+            ``split_marker(key)`` with 0 rows before a batch or piece is split; called from
+            the worker threads.
     """
 
     def __init__(
@@ -125,9 +153,11 @@ class BatchSender:
         parent: Context | None = None,
         sleep: Callable[[float], None] = time.sleep,
         confirmed: Collection[str] = (),
+        report: PieceCallback | None = None,
     ) -> None:
         self._sink = sink
         self._confirmed = confirmed
+        self._on_piece = report
         self._sleep = sleep
         self._operation = operation
         self._policy = policy
@@ -164,7 +194,12 @@ class BatchSender:
         if self._stopped.is_set():
             outcome.skipped = True
             return outcome
-        self._deliver(batch, payload, position, digest, outcome)
+        if split_marker(key) in self._confirmed:
+            # An earlier write was splitting this batch: sent whole, its confirmed pieces
+            # would arrive twice.
+            self._refused(batch, position, self._refused_before(), outcome)
+        else:
+            self._deliver(batch, payload, position, digest, outcome)
         if outcome.error is not None:
             self._stopped.set()
         return outcome
@@ -180,6 +215,9 @@ class BatchSender:
         refusal = self._attempt(batch, payload, position, digest, outcome)
         if refusal is not None:
             self._refused(batch, position, refusal, outcome)
+        elif outcome.error is None and not outcome.rejected and self._on_piece is not None:
+            self._on_piece(outcome.key, outcome.rows)
+            outcome.rows_reported, outcome.reported = outcome.rows, True
 
     def _attempt(
         self,
@@ -208,10 +246,36 @@ class BatchSender:
             outcome.bytes_sent += len(payload.body)
             return exc
         outcome.bytes_sent += len(payload.body)
-        outcome.delivered.append(Delivered(payload.body, ack))
+        if ack.rows_confirmed or ack.rows_skipped or not ack.unsent:
+            outcome.delivered.append(Delivered(payload.body, ack))
         if ack.rejections:
             outcome.rejected.extend(self._row_rejections(batch, ack))
+        if ack.unsent:
+            self._resend(batch, ack, position, outcome)
         return None
+
+    def _resend(
+        self, batch: pa.RecordBatch, ack: BatchAck, position: str, outcome: BatchOutcome
+    ) -> None:
+        """Send the rows an ack left unsent once more, in one request of their own.
+
+        The destination named the rows it refused (in ``ack.rejections``), so the rest need
+        no splitting to find them; a refusal of the resent rows is handled as any other.
+        """
+        unsent = sorted(set(ack.unsent))
+        if not ack.rejections or not all(0 <= p < batch.num_rows for p in unsent):
+            raise IndexError(
+                f"{self._sink.sink_type} sink left rows {unsent[:5]} of a batch of "
+                f"{batch.num_rows} rows unsent, without naming a refused row"
+            )
+        part = batch.take(unsent)
+        part_position = f"{position}.r"
+        part_payload = self._sink.encode(self._mapping.apply(part), self._operation)
+        refusal = self._attempt(
+            part, part_payload, part_position, payload_digest(part_payload.body), outcome
+        )
+        if refusal is not None and outcome.error is None:
+            self._refused(part, part_position, refusal, outcome)
 
     def _row_rejections(self, batch: pa.RecordBatch, ack: BatchAck) -> list[Rejected]:
         """The rows an ack lists as refused, grouped by reason, in order of first row."""
@@ -237,6 +301,8 @@ class BatchSender:
         if not self._splits or batch.num_rows < 2:
             outcome.rejected.append(Rejected(batch, sanitize(str(refusal), self._secrets)))
             return
+        if self._on_piece is not None:
+            self._on_piece(split_marker(outcome.key), 0)
         rejected: dict[str, Rejected] = {}
         level = [(batch, position, refusal)]
         depth = 0
@@ -250,11 +316,7 @@ class BatchSender:
                 half = piece.num_rows // 2
                 for index, part in enumerate((piece.slice(0, half), piece.slice(half))):
                     part_position = f"{where}.{index}"
-                    part_payload = self._sink.encode(self._mapping.apply(part), self._operation)
-                    part_digest = payload_digest(part_payload.body)
-                    part_refusal = self._attempt(
-                        part, part_payload, part_position, part_digest, outcome
-                    )
+                    part_refusal = self._piece(part, part_position, outcome)
                     if outcome.error is not None:
                         return
                     if part_refusal is not None:
@@ -269,6 +331,37 @@ class BatchSender:
         # In row order: a piece's position is the batch's, then ".0" or ".1" per level of
         # halving, so the positions of one batch's pieces sort as text in row order.
         outcome.rejected.extend(rejected[where] for where in sorted(rejected))
+
+    def _piece(
+        self, part: pa.RecordBatch, position: str, outcome: BatchOutcome
+    ) -> PluginError | None:
+        """Send one piece of a split batch (unless an earlier write confirmed it) and report
+        it once confirmed; the destination's refusal, if it refused the piece."""
+        payload = self._sink.encode(self._mapping.apply(part), self._operation)
+        digest = payload_digest(payload.body)
+        key = batch_key(self._identity, position, digest)
+        if key in self._confirmed:
+            outcome.rows_before += part.num_rows
+            return None
+        if split_marker(key) in self._confirmed:
+            return self._refused_before()  # split again, below, without sending it whole
+        rejected = len(outcome.rejected)
+        refusal = self._attempt(part, payload, position, digest, outcome)
+        if self._on_piece is None or outcome.error is not None:
+            return refusal
+        if refusal is None and len(outcome.rejected) == rejected:
+            self._on_piece(key, part.num_rows)
+            outcome.rows_reported += part.num_rows
+        elif refusal is not None and part.num_rows > 1:
+            self._on_piece(split_marker(key), 0)
+        return refusal
+
+    def _refused_before(self) -> PluginError:
+        return PluginError(
+            "refused by the destination when an interrupted earlier run sent it",
+            destination=self._sink.destination,
+            sink_type=self._sink.sink_type,
+        )
 
     def _send(self, payload: Payload, key: str, position: str) -> BatchAck:
         with sink_span(

@@ -166,8 +166,14 @@ def run(
             ``rows_skipped``. Keys are deterministic (sink identity, position, payload), so a
             key matches only the same rows cut the same way for the same destination.
         on_confirmed: Called with each batch's key and row count once the destination has
-            answered for all its rows (confirmed, or refused for good), in batch order, from
-            the calling thread; what a caller records to resume an interrupted write.
+            answered for all its rows; what a caller records to resume an interrupted write.
+            A batch confirmed whole is reported at once, from the worker thread that sent it
+            (so not in batch order); one with refused rows after ``on_rejected`` was told of
+            them, in batch order, from the calling thread. For a batch the engine splits, it
+            is also called from a worker thread with ``split_marker(key)`` and 0 rows as a
+            batch or piece starts being split, and with each piece confirmed whole as it is
+            (the batch's own call then counts only the rows not reported with its pieces).
+            It must be thread-safe.
             A sink that replaces the destination's contents at close keeps nothing of a write
             that does not finish, so for it neither ``confirmed`` nor ``on_confirmed`` is used.
         stop: Set from another thread (a signal handler) to end the write early: no further
@@ -345,6 +351,7 @@ def _pump(
         parent=current_context(),
         sleep=sleep,
         confirmed=confirmed,
+        report=tally.report,
     )
     submitted = 0
     pending: deque[Future[BatchOutcome]] = deque()

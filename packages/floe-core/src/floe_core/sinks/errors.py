@@ -6,7 +6,9 @@
     ├── WriteInterruptedError             the caller stopped the write (Ctrl-C); not the sink's
     └── PluginError                       destination/sink_type/http_status/attempts on every error
         ├── SinkConfigurationError        configuration  unknown sink type, bad URL or config
-        │   └── SinkAuthenticationError   configuration  credentials refused (401/403, DB login)
+        │   ├── SinkAuthenticationError   configuration  credentials refused (401/403, DB login)
+        │   └── EgressPolicyError         configuration  manifest.yaml's egress_policy refuses the
+        │                                                host, address or file it connects to
         ├── SinkConnectionError           transient      unreachable host, timeout, connection reset
         └── SinkWriteError                permanent      the destination refused the data (4xx)
             └── SinkTransientWriteError   transient      5xx, 408, 429 (with retry_after), deadlocks
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from pydantic import ValidationError
 
 __all__ = [
+    "EgressPolicyError",
     "ErrorCategory",
     "PluginError",
     "SinkAuthenticationError",
@@ -118,6 +121,39 @@ class SinkConfigurationError(PluginError):
 
 class SinkAuthenticationError(SinkConfigurationError):
     """The destination refused the credentials: fix the Secret, trying again will not help."""
+
+
+class EgressPolicyError(SinkConfigurationError):
+    """The platform's ``egress_policy`` does not let the destination reach this host, address
+    or file; nothing was sent to it. Raised before the sink connects, and while it connects
+    when a name resolves to a denied address. Only ``manifest.yaml`` can change it.
+
+    Attributes:
+        host: The host, address or file refused (never a credential).
+        rule: The rule that refused it, as ``manifest.yaml`` spells it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        host: str,
+        rule: str,
+        destination: str = "",
+        sink_type: str = "",
+        hint: str = "",
+    ) -> None:
+        super().__init__(
+            message,
+            destination=destination,
+            sink_type=sink_type,
+            hint=hint
+            or "the platform team decides where data may go, in manifest.yaml's "
+            "egress_policy: ask them to allow it there, or point the destination at an "
+            "allowed host",
+        )
+        self.host = host
+        self.rule = rule
 
 
 class SinkConnectionError(PluginError):

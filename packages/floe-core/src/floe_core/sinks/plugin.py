@@ -14,7 +14,7 @@ Sink classes named by ``"module:Class"`` are imported only when that sink type i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from importlib import import_module
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from floe_core.sinks.base import Operation, Sink, SinkExample
+    from floe_core.sinks.endpoints import Endpoint
     from floe_core.sinks.engine import WriteOutcome
     from floe_core.sinks.settings import SettingProblem
 
@@ -105,6 +106,16 @@ class SinkPlugin(SinkConnector):
         """The ``config:`` setting of ``sink_type`` that names its key columns, if any."""
         return self.sink_class(sink_type).key_setting
 
+    def settings_from_key(
+        self, sink_type: str, config: Mapping[str, Any], key_fields: Sequence[str]
+    ) -> dict[str, Any]:
+        """The settings a ``sink_type`` destination's key fields give where ``config:`` has none.
+
+        Raises:
+            SinkConfigurationError: Unknown sink type, or the key cannot give a needed setting.
+        """
+        return self.sink_class(sink_type).settings_from_key(config, key_fields)
+
     def secret_keys(self, sink_type: str, config: dict[str, Any]) -> list[list[str]]:
         """Groups of Secret keys, one of which a ``sink_type`` destination with ``config`` needs."""
         return self.sink_class(sink_type).secret_keys(config)
@@ -118,6 +129,11 @@ class SinkPlugin(SinkConnector):
     ) -> dict[str, Any]:
         """``values`` with the sink's relative paths made relative to ``project_dir``."""
         return self.sink_class(sink_type).project_paths(values, project_dir)
+
+    def endpoints(self, sink_type: str, values: Mapping[str, Any]) -> list[Endpoint]:
+        """Where a ``sink_type`` destination with ``values`` (config merged with Secret)
+        connects; see ``Sink.endpoints``."""
+        return self.sink_class(sink_type).endpoints(values)
 
     def create_sink(self, config: SinkConfig) -> Sink:
         """Validate ``config``, connect and check the credentials; return the sink.

@@ -72,6 +72,7 @@ class Tally:
             self._progress()
             return
         self.bytes_sent += outcome.bytes_sent
+        self.rows_skipped += outcome.rows_before
         for delivered in outcome.delivered:
             self.checksum.update(delivered.body)
             self.rows_delivered += delivered.ack.rows_confirmed
@@ -87,9 +88,19 @@ class Tally:
             if not self.stopped:
                 self.stopped = True
                 self.stop_error = outcome.error
-        elif self._on_confirmed is not None:
-            self._on_confirmed(outcome.key, outcome.rows)
+        elif self._on_confirmed is not None and not outcome.reported:
+            # Pieces of a split batch were reported as they were confirmed (or by an earlier
+            # write): the rest now.
+            self._on_confirmed(
+                outcome.key, outcome.rows - outcome.rows_reported - outcome.rows_before
+            )
         self._progress()
+
+    @property
+    def report(self) -> ConfirmedCallback | None:
+        """What the senders tell, from their threads, about each batch or piece confirmed
+        without a refused row, and each about to be split: the write's ``on_confirmed``."""
+        return self._on_confirmed
 
     def _progress(self) -> None:
         if self._on_progress is not None:

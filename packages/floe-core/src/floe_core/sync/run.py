@@ -89,6 +89,10 @@ class SyncRun:
         completed = meta.snapshot_id if checkpoint == meta.snapshot_id and same_mode else None
         self.read = plan_read(source, completed, comparable)
         self.comparable = comparable
+        #: Set by :meth:`deliver`: every source row was diffed and every batch sent was
+        #: answered for (confirmed, or refused for good), so a row of the source that was
+        #: not refused is now at the destination.
+        self.went_through = False
         self.summary = SyncSummary(
             mode=destination.sync_mode,
             read_path=self.read.path,
@@ -242,6 +246,7 @@ class SyncRun:
             and deletes.complete
             and (operations.gone is None or len(self.gone) == deletes.deleted)
         )
+        self.went_through = self.read.path == "full_scan" and upserts.complete and deletes.complete
         self._finish(complete)
         return result
 

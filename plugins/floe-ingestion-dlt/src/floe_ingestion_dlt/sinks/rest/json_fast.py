@@ -62,24 +62,31 @@ class _Text:
     after: str = ""
 
 
-def json_arrays(batches: Sequence[pa.RecordBatch]) -> list[bytes]:
+def json_arrays(
+    batches: Sequence[pa.RecordBatch], before: bytes = b"", after: bytes = b""
+) -> list[bytes]:
     """Each batch's rows as a JSON array of objects keyed by column name.
 
     The batches must share one schema; encoding them together is faster than one by one.
+    ``before`` and ``after`` go around each array (an envelope), in the same copy.
     """
     rows = _rows_of(batches)
     if rows is None:
-        return [json_rows.dumps(json_rows.records(batch)) for batch in batches]
+        return [
+            b"".join((before, json_rows.dumps(json_rows.records(batch)), after))
+            for batch in batches
+        ]
     data, bounds = rows
+    opening, closing = before + b"[", b"]" + after
     bodies = []
     start = 0
     for batch in batches:
         end = start + batch.num_rows
         if start == end:
-            bodies.append(b"[]")
+            bodies.append(opening + closing)
         else:
             # Each row's text ends with ",": drop the last one and close the array.
-            bodies.append(b"".join((b"[", data[bounds[start] : bounds[end] - 1], b"]")))
+            bodies.append(b"".join((opening, data[bounds[start] : bounds[end] - 1], closing)))
         start = end
     return bodies
 

@@ -14,6 +14,12 @@ selects those results in the answer; in each one:
 
 A refusal that names no record of the request (a position out of range, an unknown key)
 fails the request as a whole, since nothing says which records it refused.
+
+The answer's HTTP status says what became of the records no result refuses. A 2xx answer
+(207 included) accepted them. A 4xx answer (an all-or-nothing API refusing a request for the
+sake of some of its records, as a 400 listing the invalid ones) took only those a result
+accepts, with ``result_ok_path`` or ``result_status_path``; the others are sent again, on
+their own. A 4xx answer whose results refuse no record is a refusal of the whole request.
 """
 
 from __future__ import annotations
@@ -27,13 +33,27 @@ from floe_core.sinks.base import RowRejection
 
 from floe_ingestion_dlt.sinks.rest.config import RestApiSettings
 
-__all__ = ["ResultMapping", "UnmatchedResult"]
+__all__ = ["RecordResults", "ResultMapping", "UnmatchedResult"]
 
 _MESSAGE_CHARS = 500
 
 
 class UnmatchedResult(Exception):
     """A refusal in the answer names no record of the request."""
+
+
+@dataclass(frozen=True)
+class RecordResults:
+    """What an answer says of the records of its request.
+
+    Attributes:
+        refused: The records a result refuses, in order, with the API's message.
+        accepted: Positions of the records a result accepts (only with ``result_ok_path``
+            or ``result_status_path``, which say so).
+    """
+
+    refused: list[RowRejection]
+    accepted: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -79,13 +99,25 @@ class ResultMapping:
         Raises:
             UnmatchedResult: A refusal names no record of the request.
         """
+        return self.read(document, rows, keys).refused
+
+    def read(self, document: Any, rows: int, keys: Callable[[], list[str]]) -> RecordResults:
+        """What ``document`` says of each record of a request of ``rows`` records.
+
+        Args:
+            document: The parsed answer.
+            rows: Records in the request.
+            keys: The records' keys as text, in order (called only when needed).
+
+        Raises:
+            UnmatchedResult: A refusal names no record of the request.
+        """
         refused: dict[int, str] = {}
+        accepted: set[int] = set()
         positions_of: dict[str, list[int]] | None = None
         for number, match in enumerate(self.results.find(document)):
             result = match.value
-            if self._accepted(result):
-                continue
-            reason = self._reason(result)
+            ok = self._accepted(result)
             positions: list[int | None]
             if self.key is not None:
                 if positions_of is None:
@@ -99,11 +131,16 @@ class ResultMapping:
             else:
                 positions = [number]
             valid = [p for p in positions if p is not None and 0 <= p < rows]
+            if ok:
+                accepted.update(valid)
+                continue
+            reason = self._reason(result)
             if not valid:
                 raise UnmatchedResult(f"a refusal names no record of the request: {reason}")
             for position in valid:
                 refused.setdefault(position, reason)
-        return [RowRejection(position, reason) for position, reason in sorted(refused.items())]
+        rejections = [RowRejection(position, why) for position, why in sorted(refused.items())]
+        return RecordResults(rejections, frozenset(accepted - refused.keys()))
 
     def _accepted(self, result: Any) -> bool:
         if self.ok is not None:

@@ -43,7 +43,7 @@ become floe errors in :mod:`floe_ingestion_dlt.sinks.rest.errors`.
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -58,6 +58,7 @@ from floe_core.sinks.base import (
     SinkCapabilities,
     SinkExample,
 )
+from floe_core.sinks.endpoints import Endpoint
 from floe_core.sinks.errors import (
     PluginError,
     SinkConfigurationError,
@@ -70,13 +71,16 @@ from floe_ingestion_dlt.sinks.rest import json_fast, json_rows
 from floe_ingestion_dlt.sinks.rest.config import AUTH_SECRET_KEYS, SECRET_FIELDS, RestApiSettings
 from floe_ingestion_dlt.sinks.rest.errors import SINK_TYPE, HttpErrors, parse_retry_after
 from floe_ingestion_dlt.sinks.rest.records import RecordShape
-from floe_ingestion_dlt.sinks.rest.results import ResultMapping, UnmatchedResult
+from floe_ingestion_dlt.sinks.rest.results import RecordResults, ResultMapping, UnmatchedResult
 
 if TYPE_CHECKING:
     import pyarrow as pa
     from floe_core.plugins.sink import SinkConfig
 
 __all__ = ["RestApiSettings", "RestApiSink", "parse_retry_after"]
+
+# 4xx answers about the request itself (credentials, rate, timeout), never about its records.
+_NOT_PER_RECORD = frozenset({401, 403, 407, 408, 429})
 
 
 class RestApiSink(Sink):
@@ -121,6 +125,38 @@ class RestApiSink(Sink):
         """The credentials the ``auth`` setting names (none when ``auth`` is unset or none)."""
         keys = AUTH_SECRET_KEYS.get(str(config.get("auth", "")))
         return [list(keys)] if keys else []
+
+    @classmethod
+    def settings_from_key(
+        cls, config: Mapping[str, Any], key_fields: Sequence[str]
+    ) -> dict[str, Any]:
+        """``id_from`` for a destination with ``id_field`` and no ``id_from``: its key field.
+
+        Raises:
+            SinkConfigurationError: The key has several columns, so it does not say which one
+                ``id_field`` copies.
+        """
+        if config.get("id_field") is None or config.get("id_from") is not None:
+            return {}
+        if len(key_fields) == 1:
+            return {"id_from": key_fields[0]}
+        raise SinkConfigurationError(
+            f"id_field needs id_from: primary_key has {len(key_fields)} columns "
+            f"({', '.join(key_fields)}), so which one's value id_field copies is ambiguous",
+            sink_type=cls.sink_type,
+            hint="set id_from to the field the API keys records by, e.g. "
+            f"`id_from: {key_fields[0]}`",
+        )
+
+    @classmethod
+    def endpoints(cls, values: Mapping[str, Any]) -> list[Endpoint]:
+        """The host and port of ``base_url`` (every request, the probe too, goes there: no
+        redirect is followed)."""
+        base_url = values.get("base_url")
+        endpoint = (
+            Endpoint.from_url(base_url, setting="base_url") if isinstance(base_url, str) else None
+        )
+        return [endpoint] if endpoint is not None and endpoint.host is not None else []
 
     def __init__(self, config: SinkConfig) -> None:
         super().__init__(config)
@@ -314,10 +350,7 @@ class RestApiSink(Sink):
                 raise ValueError("body 'record' sends one row per request")
             bodies = json_fast.json_objects(records)
         else:
-            bodies = json_fast.json_arrays(records)
-            if self._envelope is not None:
-                before, after = self._envelope
-                bodies = [b"".join((before, body, after)) for body in bodies]
+            bodies = json_fast.json_arrays(records, *(self._envelope or ()))
         # Payload.data: the records' keys, to match per-record results to records.
         return [
             Payload(rows=batch.num_rows, body=body, data=keys, operation=Operation.UPSERT)
@@ -325,7 +358,7 @@ class RestApiSink(Sink):
         ]
 
     def send(self, payload: Payload, idempotency_key: str) -> BatchAck:
-        """One request; 2xx confirms every row of the payload."""
+        """One request; 2xx confirms the rows no per-record result refuses."""
         try:
             response = self._client.request(
                 self.settings.method,
@@ -336,8 +369,11 @@ class RestApiSink(Sink):
         except httpx.HTTPError as exc:
             raise self._map_transport_error(exc) from exc
         if not response.is_success:
-            raise self._status_error(response)
-        rejections = self._rejections(response, payload)
+            partial = self._refused_records(response, payload)
+            if partial is None:
+                raise self._status_error(response)
+            return partial
+        rejections = self._read_results(response, payload).refused
         return BatchAck(
             rows_confirmed=payload.rows - len(rejections),
             record_ids=self._record_ids(response),
@@ -362,23 +398,23 @@ class RestApiSink(Sink):
         matches = self._id_path.find(document)
         return [str(match.value) for match in matches if match.value is not None]
 
-    def _rejections(self, response: httpx.Response, payload: Payload) -> list[RowRejection]:
-        """The records a 2xx answer refuses, per ``results_path`` (none when it is unset)."""
+    def _read_results(self, response: httpx.Response, payload: Payload) -> RecordResults:
+        """What the answer says of each record, per ``results_path`` (nothing when unset)."""
         if self._results is None or not response.content:
-            return []
+            return RecordResults([])
         import orjson
 
         try:
             document = orjson.loads(response.content)
         except orjson.JSONDecodeError:
-            return []
+            return RecordResults([])
 
         def keys() -> list[str]:
             values = [] if payload.data is None else payload.data.to_pylist()
             return [v if isinstance(v, str) else orjson.dumps(v).decode() for v in values]
 
         try:
-            found = self._results.rejections(document, payload.rows, keys)
+            found = self._results.read(document, payload.rows, keys)
         except UnmatchedResult as exc:
             raise SinkWriteError(
                 redact(
@@ -391,7 +427,31 @@ class RestApiSink(Sink):
                 hint="check result_index_path / result_id_path against the API's answers",
             ) from exc
         secrets = self.secret_values
-        return [RowRejection(r.position, redact(r.reason, secrets)) for r in found]
+        refused = [RowRejection(r.position, redact(r.reason, secrets)) for r in found.refused]
+        return RecordResults(refused, found.accepted)
+
+    def _refused_records(self, response: httpx.Response, payload: Payload) -> BatchAck | None:
+        """A 4xx answer that names the records it refused, as an ack (see ``results``).
+
+        The records a result accepts are confirmed, the refused ones rejected, and the others
+        left for the engine to send again. ``None`` for any other answer, or one whose
+        results refuse no record: the request as a whole was refused.
+        """
+        status = response.status_code
+        if self._results is None or not 400 <= status < 500 or status in _NOT_PER_RECORD:
+            return None
+        try:
+            found = self._read_results(response, payload)
+        except SinkWriteError:
+            return None  # the status error says more than "names no record"
+        if not found.refused:
+            return None
+        refused = {r.position for r in found.refused}
+        return BatchAck(
+            rows_confirmed=len(found.accepted),
+            rejections=found.refused,
+            unsent=[p for p in range(payload.rows) if p not in refused and p not in found.accepted],
+        )
 
     def _errors(self) -> HttpErrors:
         return HttpErrors(

@@ -28,6 +28,7 @@ from pydantic import (
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
+    from floe_core.sinks.endpoints import Endpoint
 
 __all__ = [
     "SECRET_FIELDS",
@@ -36,6 +37,7 @@ __all__ = [
     "create_engine",
     "display_url",
     "target_identity",
+    "url_endpoints",
 ]
 
 SINK_TYPE = "sql_database"
@@ -143,18 +145,7 @@ class SqlDatabaseSettings(BaseModel):
         Raises:
             SinkConfigurationError: The URL cannot be parsed.
         """
-        import sqlalchemy as sa
-
-        try:
-            url = sa.make_url(self.url.get_secret_value())
-        except (sa.exc.ArgumentError, ValueError) as exc:
-            raise SinkConfigurationError(
-                "the url is not a valid SQLAlchemy URL",
-                destination=destination,
-                sink_type=SINK_TYPE,
-                hint="use e.g. postgresql+psycopg://user:password@host:5432/db, "
-                "mysql+pymysql://user:password@host:3306/db or sqlite:///path/to/file.db",
-            ) from exc
+        url = _parse_url(self.url.get_secret_value(), destination)
         if url.drivername in _DEFAULT_DRIVERS:
             url = url.set(drivername=_DEFAULT_DRIVERS[url.drivername])
         if self.username is not None:
@@ -174,6 +165,51 @@ class SqlDatabaseSettings(BaseModel):
         """
         password = self.password.get_secret_value() if self.password is not None else ""
         return credential_values({"url": self.url.get_secret_value(), "password": password})
+
+
+_URL_HINT = (
+    "use e.g. postgresql+psycopg://user:password@host:5432/db, "
+    "mysql+pymysql://user:password@host:3306/db or sqlite:///path/to/file.db"
+)
+
+
+def _parse_url(url: str, destination: str) -> sa.URL:
+    import sqlalchemy as sa
+
+    try:
+        return sa.make_url(url)
+    except (sa.exc.ArgumentError, ValueError) as exc:
+        raise SinkConfigurationError(
+            "the url is not a valid SQLAlchemy URL",
+            destination=destination,
+            sink_type=SINK_TYPE,
+            hint=_URL_HINT,
+        ) from exc
+
+
+def url_endpoints(url: str, *, destination: str = "") -> list[Endpoint]:
+    """Where a database URL connects: its host and port, any ``host`` or ``hostaddr`` its
+    query names (libpq takes them there), or its SQLite file. No user name or password.
+
+    Raises:
+        SinkConfigurationError: The URL cannot be parsed.
+    """
+    from floe_core.sinks.endpoints import DEFAULT_PORTS, Endpoint
+
+    parsed = _parse_url(url, destination)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        database = parsed.database
+        return [] if not database or database == ":memory:" else [Endpoint(path=database)]
+    port = parsed.port or DEFAULT_PORTS.get(backend)
+    found = [Endpoint(host=parsed.host, port=port, setting="url")] if parsed.host else []
+    for key in ("host", "hostaddr"):
+        given = parsed.query.get(key) or ()
+        for value in (given,) if isinstance(given, str) else given:
+            for host in value.split(","):
+                if host.strip() and not host.strip().startswith("/"):  # not a Unix socket
+                    found.append(Endpoint(host=host.strip(), port=port, setting=f"url's {key}"))
+    return found
 
 
 def display_url(url: sa.URL) -> str:

@@ -47,6 +47,7 @@ from floe_ingestion_dlt.sinks.sql.config import (
     create_engine,
     display_url,
     target_identity,
+    url_endpoints,
 )
 from floe_ingestion_dlt.sinks.sql.errors import (
     ErrorContext,
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     import sqlalchemy as sa
     from floe_core.plugins.sink import SinkConfig
+    from floe_core.sinks.endpoints import Endpoint
 
     from floe_ingestion_dlt.sinks.sql.delivery_log import DeliveryLog
     from floe_ingestion_dlt.sinks.sql.tables import TablePlan
@@ -153,6 +155,12 @@ class SqlDatabaseSink(Sink):
         if not isinstance(url, str):
             return values
         return {**values, "url": resolve_sqlite_url(url, Path(project_dir))}
+
+    @classmethod
+    def endpoints(cls, values: Mapping[str, Any]) -> list[Endpoint]:
+        """The database's host and port, or its SQLite file, from ``url``."""
+        url = values.get("url")
+        return url_endpoints(url) if isinstance(url, str) else []
 
     def __init__(self, config: SinkConfig) -> None:
         super().__init__(config)
