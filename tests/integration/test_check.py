@@ -203,3 +203,25 @@ def test_a_further_check_joins_the_list(project: Any, http_server: Any) -> None:
     assert report.findings[-1].outcome is Outcome.FAILED
     assert report.findings[-1].hint == "ask the platform team"
     assert _posts(http_server) == []
+
+
+@pytest.mark.requirement("B1")
+def test_a_host_the_egress_policy_refuses_is_reported_and_not_connected_to(
+    project: Any, http_server: Any
+) -> None:
+    project.write(
+        GOOD_REST,
+        manifest_extra=(
+            "scope: enterprise\negress_policy:\n  sinks:\n"
+            "    rest_api: {allowed_hosts: ['api.acme.test:443']}\n"
+        ),
+    )
+
+    result = project.cli("check", "--project", str(project.root), "--json")
+
+    assert result.exit_code == 1, result.output
+    checks = {c["check"]: c for c in json.loads(result.stdout)["destinations"][0]["checks"]}
+    assert checks["egress policy"]["outcome"] == "failed"
+    assert "127.0.0.1" in checks["egress policy"]["detail"]
+    assert checks["destination"]["outcome"] == "skipped"
+    assert http_server.requests == []  # not even the credential probe
