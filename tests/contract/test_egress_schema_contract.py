@@ -56,6 +56,8 @@ def test_destination_config_fields_are_pinned() -> None:
         "sync_mode",
         "max_delete_fraction",
         "static_fields",
+        "columns",
+        "exclude_columns",
     ]
     assert {name for name, field in fields.items() if field.is_required()} == {
         "name",

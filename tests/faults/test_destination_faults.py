@@ -151,7 +151,7 @@ def test_two_runs_started_together_one_delivers_the_other_is_refused(
     codes = sorted(code for _, code in outcomes)
     assert codes == [0, 1], outcomes
     (refused_out, _), _ = next(o for o in outcomes if o[1] == 1)
-    assert "is being delivered by another run" in json.loads(refused_out)["error"]
+    assert "is being delivered by another run" in json.loads(refused_out)["error"]["message"]
     lost, duplicated = f.lost_and_duplicated(rest_destination.stored(), set(range(1, ROWS + 1)))
     f.figure("two runs at once (REST)", lost=lost, duplicated=duplicated, resent=0, skipped=0)
     assert (lost, duplicated) == (0, 0)

@@ -383,8 +383,12 @@ def as_json_value(value: Any) -> Any:
 
 
 def json_receipts(result: Result | subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
-    """The receipts printed by ``floe egress run --json``."""
-    return list(json.loads(result.stdout)["receipts"])
+    """The receipts printed by ``floe egress run --json`` (in the documented envelope)."""
+    from floe_core.schemas.cli_output import CliOutput
+
+    output = json.loads(result.stdout)
+    CliOutput.model_validate(output)
+    return list(output["receipts"])
 
 
 @pytest.fixture

@@ -133,5 +133,7 @@ def test_json_error_for_machines(project: Any, http_server: Any, h: Any) -> None
 
     result = project.cli("egress", "run", "nope", "--spec", project.spec, "--json")
     assert result.exit_code == 1
-    error = json.loads(result.stdout)
-    assert error["type"] == "EgressConfigError" and "nope" in error["error"]
+    output = json.loads(result.stdout)
+    assert (output["schema_version"], output["command"], output["ok"]) == (1, "egress run", False)
+    error = output["error"]
+    assert error["type"] == "EgressConfigError" and "nope" in error["message"]

@@ -46,7 +46,7 @@ def test_a_concurrent_run_is_refused_and_no_row_is_sent_twice(
     assert first.returncode == 0, err
     [receipt] = json.loads(out)["receipts"]
     assert second.returncode == 1, second.stdout + second.stderr
-    refusal = json.loads(second.stdout)["error"]
+    refusal = json.loads(second.stdout)["error"]["message"]
     assert "destination 'crm' is being delivered by another run" in refusal
     assert f"run {receipt['run_id']} on host {socket.gethostname()}, pid {first.pid}" in refusal
     assert "started " in refusal

@@ -211,7 +211,7 @@ def test_a_dry_run_sends_nothing_creates_nothing_and_the_real_run_does_what_it_s
         ).fetchone()
     assert found == (0,)
     history = project.cli("egress", "history", "--spec", project.spec, "--json")
-    assert json.loads(history.stdout) == {"runs": []}  # a dry run stores no receipt
+    assert json.loads(history.stdout)["runs"] == []  # a dry run stores no receipt
 
     code, real = _run(project, h, "warehouse")
     assert code == 0

@@ -134,7 +134,7 @@ def parse_yaml(text: str, path: Path) -> LoadedYaml:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
-        raise _syntax_error(path, exc) from exc
+        raise _syntax_error(path, exc, text) from exc
     except yaml.YAMLError as exc:
         raise ConfigFileError(
             path, f"is not valid YAML: {exc}", hint="fix the YAML syntax"
@@ -148,26 +148,121 @@ def parse_yaml(text: str, path: Path) -> LoadedYaml:
     return loaded
 
 
-def _syntax_error(path: Path, exc: yaml.MarkedYAMLError) -> ConfigFileError:
+#: The parser's words for what it was reading, in the user's.
+_CONSTRUCTS = {
+    "flow mapping": "{...} mapping",
+    "flow sequence": "[...] list",
+    "block mapping": "mapping",
+    "block collection": "indented block",
+    "a block mapping": "a mapping",
+    "a flow mapping": "a {...} mapping",
+    "a block collection": "an indented block",
+    "a quoted scalar": "a quoted string",
+    "a plain scalar": "a value",
+}
+
+#: The start of the parser's words for what went wrong, in the user's, with what to do.
+_PROBLEMS = [
+    (
+        "mapping values are not allowed here",
+        "a ':' where a value was expected",
+        "a value cannot itself be `key: value` on the same line: quote it, or put the inner "
+        "keys on their own lines, indented",
+    ),
+    (
+        "could not find expected ':'",
+        "a line that is not `key: value`",
+        "add the ':' (and a space after it), or indent the line like the ones it belongs with",
+    ),
+    (
+        "expected ',' or '}'",
+        "a {...} mapping is not closed",
+        "end it with '}' on the line it starts, or separate its entries with ','",
+    ),
+    (
+        "expected ',' or ']'",
+        "a [...] list is not closed",
+        "end it with ']' on the line it starts, or separate its items with ','",
+    ),
+    (
+        "found unexpected end of stream",
+        "the file ends inside a quoted string or bracket",
+        "close the quote, '}' or ']' that is still open",
+    ),
+]
+_DEFAULT_HINT = (
+    "fix the YAML syntax at that line (check indentation, unclosed quotes or brackets, and a "
+    "space after each ':')"
+)
+
+_TAB_HINT = (
+    "YAML does not allow tabs for indentation: replace the tab(s) with spaces "
+    "(your editor can show them, and convert tabs to spaces)"
+)
+
+
+def _syntax_error(path: Path, exc: yaml.MarkedYAMLError, text: str) -> ConfigFileError:
     mark = exc.problem_mark or exc.context_mark
     location = _location(mark) if mark is not None else None
-    problem = exc.problem or "syntax error"
+    raw = exc.problem or "syntax error"
+    problem, hint = next(
+        ((words, fix) for start, words, fix in _PROBLEMS if raw.startswith(start)),
+        (_user_words(raw), _DEFAULT_HINT),
+    )
+    unclosed = problem.endswith("is not closed")
     if exc.context:
         # e.g. "while parsing a flow mapping": say where that construct started.
-        context = exc.context.removeprefix("while ").replace("parsing ", "in ")
+        context = _user_words(exc.context.removeprefix("while ").replace("parsing ", "in "))
         if exc.context_mark is not None and exc.context_mark is not mark:
             start = _location(exc.context_mark)
-            context += f" that starts at line {start.line}, column {start.column}"
-        problem = f"{problem} ({context})"
+            at = f"starts at line {start.line}, column {start.column}"
+            context += f" that {at}"
+            if unclosed:  # "the {...} mapping that starts at line 11, column 13 is not closed"
+                problem = problem.replace("a ", "the ", 1).replace(" is", f" that {at} is", 1)
+        if not unclosed:
+            problem = f"{problem} ({context})"
+    tab = _tab_near(text, location)
+    if tab is not None:
+        where = f"line {tab.line} is indented with a tab (column {tab.column})"
+        problem = where if "'\\t'" in raw else f"{where}; {problem}"
+        hint = _TAB_HINT
+    excerpt = _excerpt(text, location) if location is not None else ""
     return ConfigFileError(
-        path,
-        f"is not valid YAML: {problem}",
-        hint=(
-            "fix the YAML syntax at that line (check indentation, unclosed quotes or brackets, "
-            "and a space after each ':')"
-        ),
-        location=location,
+        path, f"is not valid YAML: {problem}{excerpt}", hint=hint, location=location
     )
+
+
+def _user_words(text: str) -> str:
+    for jargon, words in sorted(_CONSTRUCTS.items(), key=lambda item: -len(item[0])):
+        text = text.replace(jargon, words)
+    return text.replace("'\\t'", "a tab").replace("<block end>", "the end of the block")
+
+
+def _tab_near(text: str, location: Location | None) -> Location | None:
+    """The first tab in the indentation of the error's line or the lines just before it."""
+    if location is None:
+        return None
+    lines = text.splitlines()
+    for number in range(location.line, max(location.line - 3, 0), -1):
+        if number > len(lines):
+            continue
+        line = lines[number - 1]
+        indent = line[: len(line) - len(line.lstrip(" \t"))]
+        if "\t" in indent:
+            return Location(line=number, column=indent.index("\t") + 1)
+    return None
+
+
+def _excerpt(text: str, location: Location) -> str:
+    """The offending line, numbered, with a caret under the column (tabs shown as '→')."""
+    lines = text.splitlines()
+    if not 1 <= location.line <= len(lines):
+        return ""
+    line = lines[location.line - 1].replace("\t", "→")
+    number = str(location.line)
+    pad = " " * len(number)
+    caret = " " * (location.column - 1) + "^"
+    return f"\n    {number} | {line}\n    {pad} | {caret}"
 
 
 def _location(mark: Any) -> Location:

@@ -59,6 +59,12 @@ def _receipt(run_id: str, destination: str, status: RunStatus, **values: Any) ->
     )
 
 
+def _later(receipt: Receipt, *, minutes: int) -> Receipt:
+    receipt.started_at += timedelta(minutes=minutes)
+    receipt.finished_at = receipt.started_at + timedelta(seconds=4)
+    return receipt
+
+
 def _invoke(*args: str, columns: int = 80) -> Any:
     return runner.invoke(app, list(args), env={"COLUMNS": str(columns), "FLOE_STATE_URL": ""})
 
@@ -133,6 +139,19 @@ def test_show_prints_one_receipt_in_full_from_its_short_id(project: Path) -> Non
     assert receipt["errors"] == [LONG_ERROR]
 
 
+def test_show_last_prints_the_latest_run(project: Path) -> None:
+    _record(
+        project,
+        _receipt("b" * 32, "contacts_to_crm", RunStatus.FAILED),
+        _later(_receipt("a" * 32, "contacts_to_crm", RunStatus.SUCCESS), minutes=5),
+    )
+
+    result = _invoke("egress", "show", "last", "--project", str(project), "--json")
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["receipt"]["run_id"] == "a" * 32
+
+
 def test_show_of_an_unknown_run_id_is_an_error(project: Path) -> None:
     _record(project, _receipt("f" * 32, "contacts_to_crm", RunStatus.SUCCESS))
 
@@ -172,7 +191,7 @@ def test_read_only_commands_never_create_the_state_store(project: Path) -> None:
     assert not (project / ".floe").exists()
     assert (history.exit_code, history.stdout) == (0, "no runs recorded yet\n")
     assert one.stdout == "no runs recorded for contacts_to_crm yet\n"
-    assert json.loads(as_json.stdout) == {"runs": []}
+    assert json.loads(as_json.stdout)["runs"] == []
     assert rejected.exit_code == 0 and "no runs recorded yet" in rejected.stdout
     assert show.exit_code == 1 and "no runs recorded yet" in show.stderr
     assert unknown.exit_code == 1
@@ -240,7 +259,15 @@ def test_run_usage_errors_exit_2_before_reading_anything(
 
 @pytest.mark.parametrize(
     "command",
-    [["validate"], ["sinks"], ["egress", "run"], ["egress", "history"], ["egress", "show"]],
+    [
+        ["validate"],
+        ["check"],
+        ["init"],
+        ["sinks"],
+        ["egress", "run"],
+        ["egress", "history"],
+        ["egress", "show"],
+    ],
 )
 def test_help_shows_flags_as_flags(command: list[str]) -> None:
     result = _invoke(*command, "--help", columns=100)

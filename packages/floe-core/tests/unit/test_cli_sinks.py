@@ -51,7 +51,7 @@ def test_json_output(named_sinks: Any) -> None:
         }
     ]
     assert report["sink_types"] == {"slack": ["webhooks"], "webhook": ["webhooks"]}
-    assert report["problems"][0]["plugin"] == "ghost"
+    assert report["plugin_problems"][0]["plugin"] == "ghost"
 
 
 def test_no_sink_plugin_at_all() -> None:
@@ -63,5 +63,6 @@ def test_no_sink_plugin_at_all() -> None:
 def test_installed_plugins_are_discovered() -> None:
     result = runner.invoke(app, ["sinks", "--json"])
     report = json.loads(result.stdout)
-    names = [p["name"] for p in report["plugins"]] + [p["plugin"] for p in report["problems"]]
+    broken = [p["plugin"] for p in report["plugin_problems"]]
+    names = [p["name"] for p in report["plugins"]] + broken
     assert "dlt" in names

@@ -28,13 +28,21 @@ def test_the_quickstart_is_valid(repo_root: Path) -> None:
     assert "customers_to_sqlite: gold.customers -> sql_database (plugin dlt" in out
 
 
+@pytest.mark.parametrize("manifest", ["manifest.yaml", "manifest-polaris.yaml"])
+def test_the_own_table_example_is_valid_with_either_catalog(repo_root: Path, manifest: str) -> None:
+    project = repo_root / "examples" / "own_table"
+    code, out = _validate([str(project), "--manifest", str(project / manifest)])
+    assert code == 0, out
+    assert "orders_to_app: sales.orders -> sql_database" in out
+
+
 def test_json_output_for_ci(repo_root: Path) -> None:
     code, out = _validate(
         ["--spec", str(repo_root / "examples" / "quickstart" / "floe.yaml"), "--json"]
     )
     assert code == 0
     report = json.loads(out)
-    assert report["valid"] is True
+    assert report["ok"] is True
     assert report["problems"] == []
     assert report["destinations"] == [
         {
@@ -111,7 +119,7 @@ def test_each_broken_example_in_json(
     code, out = _validate([str(repo_root / "examples" / "broken" / example), "--json"])
     assert code == 1
     report = json.loads(out)
-    assert report["valid"] is False
+    assert report["ok"] is False
     (problem,) = report["problems"]
     assert problem["path"] == path
     assert message in problem["message"]

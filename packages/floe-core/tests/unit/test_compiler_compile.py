@@ -207,7 +207,7 @@ def test_invalid_yaml_is_located(
     assert problem.line == 3
     assert problem.column is not None
     assert "is not valid YAML" in problem.message
-    assert "flow sequence that starts at line 2" in problem.message
+    assert "the [...] list that starts at line 2, column 7 is not closed" in problem.message
 
 
 @pytest.mark.parametrize(
@@ -609,3 +609,52 @@ def test_a_nested_field_for_a_sink_of_flat_rows_is_a_problem(
         ),
     ]
     assert r"`a\.b` is the column 'a.b'" in problems[0].hint
+
+
+@pytest.mark.requirement("B2")
+def test_columns_that_leave_out_needed_ones_are_problems_at_their_lines(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    sinks_registry: PluginRegistry,
+) -> None:
+    spec_data["destinations"] = [
+        make_destination(name="a", primary_key=["customer_id"], columns=["email"]),
+        make_destination(name="b", columns=["email"], exclude_columns=["segment"]),
+        make_destination(
+            name="c", field_mapping={"segment": "seg"}, exclude_columns=["segment", "ltv"]
+        ),
+        make_destination(name="d", columns=["customer_id", "email"], primary_key=["customer_id"]),
+    ]
+    result = compile_project(write_project(spec_data, manifest_data), registry=sinks_registry)
+
+    assert [(p.path, p.message) for p in result.problems] == [
+        (
+            "destinations[0].columns",
+            "columns leaves out column(s) that are needed: 'customer_id' (primary_key)",
+        ),
+        ("destinations[1].exclude_columns", "columns and exclude_columns are both set"),
+        (
+            "destinations[2].exclude_columns",
+            "exclude_columns leaves out column(s) that are needed: 'segment' (field_mapping)",
+        ),
+    ]
+    assert all(p.line is not None for p in result.problems)
+
+
+def test_a_misspelt_sink_type_gets_a_did_you_mean_and_no_approval_advice(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    sinks_registry: PluginRegistry,
+) -> None:
+    spec_data["destinations"] = [make_destination(sink_type="sql_databse")]
+    problems = compile_project(
+        write_project(spec_data, manifest_data), registry=sinks_registry
+    ).problems
+
+    [problem] = problems
+    assert problem.message.startswith("no installed plugin provides sink type 'sql_databse'")
+    assert problem.hint == "did you mean 'sql_database'?"

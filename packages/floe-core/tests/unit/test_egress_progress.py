@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from floe_core.egress.progress import BarProgress, LogProgress, make_progress
+from floe_core.egress.progress import BarProgress, LogProgress, RowsColumn, make_progress
 
 
 class Terminal(io.StringIO):
@@ -49,4 +49,28 @@ def test_bar_shows_destination_and_rows() -> None:
         progress.update(2000)
         progress.finish()
     assert "customers_to_crm" in screen.getvalue()
-    assert "2000/2000" in screen.getvalue()
+    assert "2,000/2,000 rows" in screen.getvalue()
+
+
+def test_the_bar_spins_while_preparing_then_shows_rate_and_time_left() -> None:
+    now = [100.0]
+    screen = Terminal()
+    with BarProgress(screen, clock=lambda: now[0]) as progress:
+        progress.preparing("preparing customers_to_crm")
+        task = progress._bar.tasks[-1]
+        assert RowsColumn().render(task).plain == ""  # a spinner alone while preparing
+        progress.start("customers_to_crm", 4000)
+        for done in (1000, 2000):
+            now[0] += 1.0
+            progress.update(done)
+        shown = RowsColumn().render(progress._bar.tasks[-1]).plain
+        progress.finish()
+    assert shown == "2,000/4,000 rows 1,000 rows/s ETA 0:02"
+    assert "customers_to_crm" in screen.getvalue()
+
+
+def test_a_run_that_never_started_leaves_no_spinner_behind() -> None:
+    screen = Terminal()
+    with BarProgress(screen) as progress:
+        progress.preparing("reading the project")
+    assert "reading the project" not in screen.getvalue().splitlines()[-1:]

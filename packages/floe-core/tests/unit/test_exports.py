@@ -70,6 +70,7 @@ EXPECTED = {
         "SinkConfig",
         "SinkConfigurationError",
         "SinkConnectionError",
+        "SinkExample",
         "SinkPlugin",
         "SinkTransientWriteError",
         "SinkWriteError",

@@ -201,6 +201,36 @@ def test_projection_returns_only_requested_columns_in_requested_order(
     ]
 
 
+def test_a_source_of_some_columns_reads_and_describes_only_them(
+    gold_customers: dict[str, Any],
+) -> None:
+    with IcebergSource(gold_customers, "gold.customers", columns=["country", "customer_id"]) as s:
+        assert s.columns == ["country", "customer_id"]
+        assert s.schema.names == ["country", "customer_id"]
+        table = s.batches().read_all()
+        keys = s.batches(columns=["customer_id"]).read_all()
+    assert table.column_names == ["country", "customer_id"] and table.num_rows == 12
+    assert keys.column_names == ["customer_id"]
+
+
+def test_a_source_without_some_columns(gold_customers: dict[str, Any]) -> None:
+    left_out = ["name", "lifetime_value"]
+    with IcebergSource(gold_customers, "gold.customers", exclude_columns=left_out) as source:
+        names = source.batches().read_all().column_names
+        with pytest.raises(SourceError, match="has no column\\(s\\) 'name'"):
+            source.batches(columns=["name"])
+    assert names == ["customer_id", "country", "is_active", "last_order_at"]
+
+
+def test_selecting_a_column_the_table_lacks_names_it(gold_customers: dict[str, Any]) -> None:
+    with pytest.raises(SourceError) as caught:
+        IcebergSource(gold_customers, "gold.customers", exclude_columns=["e_mail"])
+    assert "exclude_columns names column(s) 'e_mail' that table 'gold.customers'" in str(
+        caught.value
+    )
+    assert "customer_id, name, country" in caught.value.hint
+
+
 @pytest.mark.requirement("R9")
 def test_row_filter_is_applied(gold_customers: dict[str, Any]) -> None:
     with IcebergSource(gold_customers, "gold.customers") as source:
@@ -274,6 +304,19 @@ def test_missing_namespace_is_named(gold_customers: dict[str, Any]) -> None:
     assert "namespace 'silver'" in str(caught.value)
     assert "catalog 'floe_test'" in str(caught.value)
     assert "gold" in caught.value.hint
+
+
+def test_a_catalog_name_the_database_does_not_hold_names_the_ones_it_does(
+    gold_customers: dict[str, Any],
+) -> None:
+    renamed = {**gold_customers, "name": "quickstart"}  # the tables were made as floe_test
+
+    with pytest.raises(NoSuchSourceTableError) as caught:
+        IcebergSource(renamed, "gold.customers")
+
+    assert "its database holds tables of catalog(s) 'floe_test'" in str(caught.value)
+    assert "set catalog.name in manifest.yaml" in caught.value.hint
+    assert "name: floe_test" in caught.value.hint
 
 
 def test_table_without_namespace_is_rejected(gold_customers: dict[str, Any]) -> None:

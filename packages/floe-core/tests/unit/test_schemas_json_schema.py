@@ -11,7 +11,7 @@ from floe_core.schemas.json_schema import SchemaKind, render, shipped_path, writ
 REGENERATE = "uv run python -m floe_core.schemas.json_schema"
 
 
-@pytest.mark.parametrize("kind", ["floe", "manifest"])
+@pytest.mark.parametrize("kind", ["floe", "manifest", "output"])
 def test_shipped_schema_is_up_to_date(kind: SchemaKind) -> None:
     shipped = shipped_path(kind).read_text(encoding="utf-8")
     assert shipped == render(kind), f"{shipped_path(kind)} is stale; run `{REGENERATE}`"
@@ -19,7 +19,11 @@ def test_shipped_schema_is_up_to_date(kind: SchemaKind) -> None:
 
 def test_write_all_writes_both_schemas(tmp_path: Path) -> None:
     written = write_all(tmp_path)
-    assert [p.name for p in written] == ["floe.schema.json", "manifest.schema.json"]
+    assert [p.name for p in written] == [
+        "floe.schema.json",
+        "manifest.schema.json",
+        "output.schema.json",
+    ]
     floe = json.loads(written[0].read_text(encoding="utf-8"))
     assert floe["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert floe["title"] == "floe.yaml"

@@ -48,8 +48,28 @@ def test_syntax_error_has_line_column_and_the_construct_that_is_open() -> None:
     assert isinstance(error, FloeError)
     assert error.location == Location(3, 2)
     assert "is not valid YAML" in error.message
-    assert "flow mapping that starts at line 2, column 4" in error.message
-    assert "syntax" in error.hint
+    assert "the {...} mapping that starts at line 2, column 4 is not closed" in error.message
+    assert "end it with '}'" in error.hint
+
+
+def test_a_syntax_error_shows_its_line_with_a_caret() -> None:
+    with pytest.raises(ConfigFileError) as caught:
+        parse_yaml("metadata: name: x\n", Path("x.yaml"))
+    assert caught.value.message.splitlines()[1:] == [
+        "    1 | metadata: name: x",
+        "      |               ^",
+    ]
+    assert "a ':' where a value was expected" in caught.value.message
+    assert "mapping values" not in caught.value.message  # the parser's words are not shown
+
+
+def test_a_tab_in_the_indentation_is_named_and_explained() -> None:
+    with pytest.raises(ConfigFileError) as caught:
+        parse_yaml("metadata:\n\tname: x\n", Path("x.yaml"))
+    error = caught.value
+    assert "line 2 is indented with a tab (column 1)" in error.message
+    assert "    2 | →name: x" in error.message
+    assert "YAML does not allow tabs for indentation" in error.hint
 
 
 def test_several_documents_are_refused() -> None:

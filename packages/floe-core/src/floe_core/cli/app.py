@@ -65,6 +65,8 @@ def _load(target: str) -> Any:
 
 
 app.command("validate")(_load("floe_core.cli.validate:validate"))
+app.command("check")(_load("floe_core.cli.check:check"))
+app.command("init")(_load("floe_core.cli.init:init"))
 app.command("sinks")(_load("floe_core.cli.sinks:sinks"))
 app.command("schema")(_load("floe_core.cli.schema:schema"))
 # Command groups attach the same way, one line each, e.g.

@@ -31,13 +31,14 @@ import typer
 
 from floe_core.cli.history import history_command, rejected_command, show_command
 from floe_core.cli.project import JsonOption, ManifestOption, ProjectOption, SpecOption, spec_path
+from floe_core.errors import FloeError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from floe_core.compiler import CompileResult, EgressPlan
+    from floe_core.compiler import CompileResult, EgressPlan, InvalidProjectError
+    from floe_core.egress.progress import Progress
     from floe_core.egress.receipt import Receipt
-    from floe_core.errors import FloeError
 
 __all__ = ["egress_app", "run_command", "wide_console"]
 
@@ -83,13 +84,6 @@ def run_command(
     Exit code 0: all delivered; 3: partial; 1: failed or nothing sent (bad input);
     2: usage (no destination named, or names and --all together).
     """
-    from floe_core.compiler import InvalidProjectError
-    from floe_core.egress.arrow_memory import prefer_jemalloc
-    from floe_core.egress.errors import RunInterruptedError
-    from floe_core.egress.observability import configure_logging, setup_tracing, span
-    from floe_core.egress.receipt import exit_code
-    from floe_core.errors import FloeError
-
     spec_file = spec_path(project, spec)
     if run_all and names:
         raise typer.BadParameter("give destination names or --all, not both", param_hint="--all")
@@ -98,32 +92,60 @@ def run_command(
             "no destination given: name one (floe egress run NAME) or use --all",
             param_hint="NAMES",
         )
-    interactive = sys.stderr.isatty()
-    configure_logging(default_level="off" if interactive else "info")
-    prefer_jemalloc()  # this process streams batches: give freed memory back (arrow_memory.py)
-    tracing = setup_tracing()
+    # The bar (a spinner until rows flow) first, so that the screen is never blank.
+    from floe_core.egress.observability import get_logger
+    from floe_core.egress.progress import make_progress
+
+    tracing = None
     try:
-        with span("floe.egress.run") as run_span:
-            options = _RunOptions(dry_run=dry_run, allow_deletes=allow_deletes)
-            receipts = _run(
-                names or [], run_all, spec_file, manifest, as_json, run_span, ctx.obj, options
-            )
-    except InvalidProjectError:
-        raise typer.Exit(1) from None  # its problems are already printed
-    except RunInterruptedError as exc:
-        _print_receipts(exc.receipts, as_json)
-        _print_interrupted(exc.message)
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+        with make_progress(sys.stderr, get_logger(), enabled=not as_json) as progress:
+            progress.preparing("reading the project")
+            from floe_core.egress.arrow_memory import prefer_jemalloc
+            from floe_core.egress.observability import configure_logging, setup_tracing, span
+
+            configure_logging(default_level="off" if sys.stderr.isatty() else "info")
+            prefer_jemalloc()  # this process streams batches: give freed memory back
+            tracing = setup_tracing()
+            with span("floe.egress.run") as run_span:
+                options = _RunOptions(dry_run=dry_run, allow_deletes=allow_deletes)
+                receipts = _run(
+                    names or [], run_all, spec_file, manifest, run_span, ctx.obj, options, progress
+                )
+    except FloeError as exc:
+        _print_failure(exc, as_json)
+        raise typer.Exit(EXIT_INTERRUPTED if _interrupted(exc) else 1) from None
     except KeyboardInterrupt:
         _print_interrupted("interrupted; run again to resume")
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    except FloeError as exc:
-        _print_error(exc, as_json)
-        raise typer.Exit(1) from None
     finally:
-        tracing.shutdown()
+        if tracing is not None:
+            tracing.shutdown()
     _print_receipts(receipts, as_json)
+    from floe_core.egress.receipt import exit_code
+
     raise typer.Exit(exit_code(receipts))
+
+
+def _interrupted(exc: FloeError) -> bool:
+    from floe_core.egress.errors import RunInterruptedError
+
+    return isinstance(exc, RunInterruptedError)
+
+
+def _print_failure(exc: FloeError, as_json: bool) -> None:
+    """What ended the run, once the bar has stopped: the project's problems, the receipts of
+    an interrupted run, or the error that stopped it before anything was sent."""
+    from floe_core.compiler import InvalidProjectError
+    from floe_core.egress.errors import RunInterruptedError
+
+    if isinstance(exc, InvalidProjectError):
+        _print_problems(exc, as_json)
+    elif isinstance(exc, RunInterruptedError):
+        error = {"message": exc.message, "hint": exc.hint, "type": type(exc).__name__}
+        _print_receipts(exc.receipts, as_json, error)
+        _print_interrupted(exc.message)
+    else:
+        _print_error(exc, as_json)
 
 
 #: Exit code of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
@@ -141,35 +163,30 @@ def _run(
     run_all: bool,
     spec: Path,
     manifest: Path | None,
-    as_json: bool,
     span: Any,
     injected: object = None,
     options: _RunOptions | None = None,
+    progress: Progress | None = None,
 ) -> list[Receipt]:
     from floe_core.egress.destinations import select_destinations
-    from floe_core.egress.observability import get_logger
     from floe_core.egress.observability import span as new_span
-    from floe_core.egress.progress import make_progress
     from floe_core.egress.session import open_runner
     from floe_core.registry import PluginRegistry
 
     # A registry passed as the CLI's ``obj`` (tests, embedding) replaces discovery.
     registry = injected if isinstance(injected, PluginRegistry) else PluginRegistry.discover()
     with new_span("floe.egress.compile"):
-        plan = _plan(_compile(spec, manifest, registry), as_json)
+        plan = _plan(_compile(spec, manifest, registry))
     destinations = select_destinations(plan, names, run_all)
     span.set_attribute("floe.destinations", [d.name for d in destinations])
     options = options or _RunOptions()
-    with (
-        make_progress(sys.stderr, get_logger()) as progress,
-        open_runner(
-            plan,
-            registry=registry,
-            progress=progress,
-            dry_run=options.dry_run,
-            allow_deletes=options.allow_deletes,
-        ) as runner,
-    ):
+    with open_runner(
+        plan,
+        registry=registry,
+        progress=progress,
+        dry_run=options.dry_run,
+        allow_deletes=options.allow_deletes,
+    ) as runner:
         return runner.run(destinations)
 
 
@@ -185,42 +202,61 @@ def _compile(spec: Path, manifest: Path | None, registry: Any) -> CompileResult:
     return compile_project(spec, manifest, registry=registry)
 
 
-def _plan(result: CompileResult, as_json: bool) -> EgressPlan:
-    from floe_core.cli.output import console, print_json, print_problems
+def _plan(result: CompileResult) -> EgressPlan:
     from floe_core.compiler import InvalidProjectError
 
     if result.plan is not None and not result.problems:
         return result.plan
-    if as_json:
-        print_json({"error": "invalid project", "problems": [p.to_dict() for p in result.problems]})
-    else:
-        err = console(stderr=True)
-        count = len(result.problems)
-        err.print(f"[bold red]error:[/] the project has {count} problem(s); nothing was sent")
-        print_problems(result.problems, err)
     raise InvalidProjectError(result.problems)
 
 
+def _print_problems(exc: InvalidProjectError, as_json: bool) -> None:
+    from floe_core.cli.output import console, envelope, print_json, print_problems
+
+    problems = exc.problems
+    if as_json:
+        error = {
+            "message": f"the project has {len(problems)} problem(s); nothing was sent",
+            "hint": "fix the problems listed (floe validate lists them too)",
+            "type": "InvalidProjectError",
+        }
+        data = [p.to_dict() for p in problems]
+        print_json(envelope("egress run", ok=False, problems=data, error=error))
+    else:
+        err = console(stderr=True)
+        err.print(
+            f"[bold red]error:[/] the project has {len(problems)} problem(s); nothing was sent"
+        )
+        print_problems(problems, err)
+
+
 def _print_error(exc: FloeError, as_json: bool) -> None:
-    from floe_core.cli.output import print_error, print_json
+    from floe_core.cli.output import envelope, print_error, print_json
     from floe_core.egress.observability import redactor
 
     safe = redactor.error(exc)
     if as_json:
-        print_json({"error": safe.message, "hint": safe.hint, "type": type(exc).__name__})
+        error = {"message": safe.message, "hint": safe.hint, "type": type(exc).__name__}
+        print_json(envelope("egress run", ok=False, error=error, receipts=[]))
     print_error(safe)
     from floe_core.cli.output import console
 
     console(stderr=True).print("nothing was sent", style="dim")
 
 
-def _print_receipts(receipts: list[Receipt], as_json: bool) -> None:
-    from floe_core.cli.output import print_json
+def _print_receipts(
+    receipts: list[Receipt], as_json: bool, error: dict[str, str] | None = None
+) -> None:
+    from floe_core.cli.output import envelope, print_json
     from floe_core.egress.observability import redactor
     from floe_core.egress.receipt import receipt_table
 
     if as_json:
-        print_json({"receipts": [redactor.data(r.to_dict()) for r in receipts]})
+        from floe_core.egress.receipt import exit_code
+
+        data = [redactor.data(r.to_dict()) for r in receipts]
+        ok = bool(receipts) and exit_code(receipts) == 0 and error is None
+        print_json(envelope("egress run", ok=ok, error=error, receipts=data))
         return
     out = wide_console()
     for receipt in receipts:

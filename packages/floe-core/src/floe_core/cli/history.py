@@ -52,7 +52,7 @@ def history_command(
         else:
             _require_known(name, location, None)
     except FloeError as exc:
-        _print_error_only(exc, as_json)
+        _print_error_only(exc, as_json, "egress history")
         raise typer.Exit(1) from None
     _print_history(runs, name, as_json, recorded=location.exists)
 
@@ -61,7 +61,8 @@ def show_command(
     run_id: Annotated[
         str,
         typer.Argument(
-            help="The run id, or its first characters as floe egress history shows them.",
+            help="The run id, its first characters as floe egress history shows them, or "
+            "'last' for the latest run.",
             show_default=False,
         ),
     ],
@@ -83,7 +84,9 @@ def show_command(
                 hint="floe egress run NAME records one; floe egress history lists them",
             )
         with StateStore(location.url) as store:
-            found = store.runs_by_id(run_id.strip().lower())
+            wanted = run_id.strip().lower()
+            # Run ids are hexadecimal: "last" cannot be the start of one.
+            found = store.runs(limit=1) if wanted == "last" else store.runs_by_id(wanted)
             where = store.display_url
         if not found:
             raise EgressConfigError(
@@ -96,18 +99,18 @@ def show_command(
                 hint="give more characters: " + ", ".join(r.run_id for r in found),
             )
     except FloeError as exc:
-        _print_error_only(exc, as_json)
+        _print_error_only(exc, as_json, "egress show")
         raise typer.Exit(1) from None
     _print_show(found[0], as_json)
 
 
 def _print_show(receipt: Receipt, as_json: bool) -> None:
-    from floe_core.cli.output import print_json
+    from floe_core.cli.output import envelope, print_json
     from floe_core.egress.observability import redactor
     from floe_core.egress.receipt import receipt_table
 
     if as_json:
-        print_json({"receipt": redactor.data(receipt.to_dict())})
+        print_json(envelope("egress show", ok=True, receipt=redactor.data(receipt.to_dict())))
         return
     from floe_core.cli.egress import wide_console
 
@@ -194,11 +197,11 @@ def _require_known(name: str | None, location: _StateLocation, store: Any) -> No
     )
 
 
-def _print_error_only(exc: FloeError, as_json: bool) -> None:
-    from floe_core.cli.output import print_error, print_json
+def _print_error_only(exc: FloeError, as_json: bool, command: str) -> None:
+    from floe_core.cli.output import envelope, error_data, print_error, print_json
 
     if as_json:
-        print_json({"error": exc.message, "hint": exc.hint, "type": type(exc).__name__})
+        print_json(envelope(command, ok=False, error=error_data(exc)))
     print_error(exc)
 
 
@@ -208,12 +211,13 @@ def _print_history(runs: list[Receipt], name: str | None, as_json: bool, *, reco
     from rich.table import Table
     from rich.text import Text
 
-    from floe_core.cli.output import console, print_json
+    from floe_core.cli.output import console, envelope, print_json
     from floe_core.egress.observability import redactor
     from floe_core.egress.receipt import RunStatus, sync_line
 
     if as_json:
-        print_json({"runs": [redactor.data(r.to_dict()) for r in runs]})
+        data = [redactor.data(r.to_dict()) for r in runs]
+        print_json(envelope("egress history", ok=True, runs=data))
         return
     out = console()
     if not runs:
@@ -297,7 +301,7 @@ def rejected_command(
         else:
             _require_known(name, location, None)
     except FloeError as exc:
-        _print_error_only(exc, as_json)
+        _print_error_only(exc, as_json, "egress rejected")
         raise typer.Exit(1) from None
     _print_rejected(rows, name, as_json, recorded=location.exists)
 
@@ -309,11 +313,12 @@ def _print_rejected(
     from rich.text import Text
 
     from floe_core.cli.egress import wide_console
-    from floe_core.cli.output import print_json
+    from floe_core.cli.output import envelope, print_json
     from floe_core.egress.observability import redactor
 
     if as_json:
-        print_json({"destination": name, "rejected": [redactor.data(r.to_dict()) for r in rows]})
+        data = [redactor.data(r.to_dict()) for r in rows]
+        print_json(envelope("egress rejected", ok=True, destination=name, rejected=data))
         return
     out = wide_console(160)
     if not rows:

@@ -8,7 +8,7 @@ for rich markup.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -18,12 +18,54 @@ if TYPE_CHECKING:
     from floe_core.compiler.problems import Problem
     from floe_core.errors import FloeError
 
-__all__ = ["console", "print_error", "print_json", "print_problems"]
+__all__ = [
+    "JSON_SCHEMA_VERSION",
+    "console",
+    "envelope",
+    "error_data",
+    "print_error",
+    "print_json",
+    "print_problems",
+]
+
+#: Version of the envelope every command's ``--json`` output has (``docs/json-output.md``);
+#: raised when a field changes meaning or goes away, not when one is added.
+JSON_SCHEMA_VERSION = 1
 
 
 def console(*, stderr: bool = False) -> Console:
     """A console on stdout (or stderr) for the current command."""
     return Console(stderr=stderr, soft_wrap=True, highlight=False)
+
+
+def envelope(
+    command: str,
+    *,
+    ok: bool,
+    problems: Iterable[Mapping[str, Any]] = (),
+    error: Mapping[str, Any] | None = None,
+    **payload: Any,
+) -> dict[str, Any]:
+    """The one shape of every command's ``--json`` output (``docs/json-output.md``).
+
+    ``schema_version``, ``command`` (``"egress run"``), ``ok`` (the command did what it was
+    asked: exit code 0), ``problems`` (in the project, as ``floe validate`` lists them),
+    ``error`` (what stopped the command: message, hint and type; ``null`` when nothing did),
+    then the command's own keys (``receipts``, ``runs``, ...).
+    """
+    return {
+        "schema_version": JSON_SCHEMA_VERSION,
+        "command": command,
+        "ok": ok,
+        "problems": [dict(problem) for problem in problems],
+        "error": dict(error) if error is not None else None,
+        **payload,
+    }
+
+
+def error_data(error: FloeError) -> dict[str, str]:
+    """A floe error as the envelope's ``error``: message, hint and the error's type."""
+    return {"message": error.message, "hint": error.hint, "type": type(error).__name__}
 
 
 def print_json(data: Any) -> None:

@@ -1,4 +1,5 @@
-"""``floe schema``: print the JSON Schema of floe.yaml or manifest.yaml (for editors)."""
+"""``floe schema``: print the JSON Schema of floe.yaml or manifest.yaml (for editors), or of
+every command's ``--json`` output."""
 
 from __future__ import annotations
 
@@ -13,12 +14,16 @@ __all__ = ["schema"]
 class _Kind(StrEnum):
     floe = "floe"
     manifest = "manifest"
+    output = "output"
 
 
 def schema(
-    kind: Annotated[_Kind, typer.Argument(help="Which file: floe (floe.yaml) or manifest.")],
+    kind: Annotated[
+        _Kind,
+        typer.Argument(help="Which: floe (floe.yaml), manifest, or output (of --json)."),
+    ],
 ) -> None:
-    """Print the JSON Schema of floe.yaml or manifest.yaml."""
+    """Print the JSON Schema of floe.yaml, manifest.yaml or the --json output."""
     from floe_core.schemas.json_schema import render
 
     typer.echo(render(kind.value), nl=False)

@@ -29,10 +29,13 @@ def sinks(
 
 
 def _as_json(registry: PluginRegistry) -> dict[str, Any]:
+    from floe_core.cli.output import envelope
     from floe_core.plugins import IngestionPlugin
 
-    return {
-        "plugins": [
+    return envelope(
+        "sinks",
+        ok=True,
+        plugins=[
             {
                 "name": info.name,
                 "version": info.version,
@@ -43,12 +46,12 @@ def _as_json(registry: PluginRegistry) -> dict[str, Any]:
             }
             for info in registry.plugins
         ],
-        "sink_types": registry.sink_types(),
-        "problems": [
+        sink_types=registry.sink_types(),
+        plugin_problems=[
             {"plugin": p.name, "source": p.source, "message": p.message, "hint": p.hint}
             for p in registry.problems
         ],
-    }
+    )
 
 
 def _print(registry: PluginRegistry) -> None:

@@ -55,13 +55,16 @@ def validate(
 
 
 def _as_json(result: CompileResult) -> dict[str, Any]:
+    from floe_core.cli.output import envelope
+
     plan = result.plan
-    return {
-        "valid": result.ok,
-        "spec": str(result.spec_path),
-        "manifest": str(result.manifest_path),
-        "problems": [problem.to_dict() for problem in result.problems],
-        "destinations": [
+    return envelope(
+        "validate",
+        ok=result.ok,
+        problems=[problem.to_dict() for problem in result.problems],
+        spec=str(result.spec_path),
+        manifest=str(result.manifest_path),
+        destinations=[
             {
                 "name": d.name,
                 "sink_type": d.sink_type,
@@ -71,7 +74,7 @@ def _as_json(result: CompileResult) -> dict[str, Any]:
             }
             for d in (plan.destinations if plan else [])
         ],
-    }
+    )
 
 
 def _print(result: CompileResult) -> None:

@@ -233,11 +233,13 @@ def _check_destinations(
         name = destination.get("name")
         label = name if isinstance(name, str) else f"destinations[{index}]"
         where = ("destinations", index, "sink_type")
-        try:
-            validate_sink_whitelist(sink_type, approved, destination_name=label)
-        except SinkWhitelistError as exc:
-            spec.problem(where, exc.message, exc.hint)
         providers = registry.sink_providers(sink_type)
+        # A misspelt installed type gets a did-you-mean, not advice to have the typo approved.
+        if providers or not _close_sink_type(sink_type, registry):
+            try:
+                validate_sink_whitelist(sink_type, approved, destination_name=label)
+            except SinkWhitelistError as exc:
+                spec.problem(where, exc.message, exc.hint)
         if not providers:
             spec.problem(where, *_no_provider(sink_type, registry))
             continue
@@ -396,11 +398,22 @@ def _overlaps(path: str, other: str) -> bool:
     return long == short or long.startswith((f"{short}.", f"{short}["))
 
 
+def _close_sink_type(sink_type: str, registry: PluginRegistry) -> str | None:
+    """The installed sink type ``sink_type`` is probably a misspelling of, if any."""
+    import difflib
+
+    close = difflib.get_close_matches(sink_type, list(registry.sink_types()), n=1)
+    return close[0] if close else None
+
+
 def _no_provider(sink_type: str, registry: PluginRegistry) -> tuple[str, str]:
     available = ", ".join(registry.sink_types()) or "none"
     message = f"no installed plugin provides sink type {sink_type!r} (available: {available})"
+    close = _close_sink_type(sink_type, registry)
     hint = (
-        "use one of the available sink types, or install a plugin that provides "
+        f"did you mean {close!r}?"
+        if close
+        else "use one of the available sink types, or install a plugin that provides "
         f"{sink_type!r}; `floe sinks` lists what is installed"
     )
     broken = registry.problems

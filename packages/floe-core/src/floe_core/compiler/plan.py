@@ -38,6 +38,8 @@ class CompiledDestination:
         static_fields: Constant fields added to every record, when declared.
         row_filter: Send only the source rows matching this pyiceberg expression (a
             partition of the destination, see ``floe_core.egress.partitions``); ``None``: all.
+        columns: The source columns sent, in order (empty: all of them).
+        exclude_columns: Source columns left out (empty: none).
     """
 
     name: str
@@ -54,6 +56,8 @@ class CompiledDestination:
     max_delete_fraction: float = 0.5
     static_fields: dict[str, Any] | None = None
     row_filter: str | None = None
+    columns: tuple[str, ...] = ()
+    exclude_columns: tuple[str, ...] = ()
 
     @classmethod
     def from_config(
@@ -96,6 +100,8 @@ class CompiledDestination:
             sync_mode=destination.effective_sync_mode,
             max_delete_fraction=destination.max_delete_fraction,
             static_fields=dict(destination.static_fields) if destination.static_fields else None,
+            columns=tuple(destination.columns or ()),
+            exclude_columns=tuple(destination.exclude_columns or ()),
         )
 
     def to_sink_config(self, secret: Mapping[str, str]) -> SinkConfig:

@@ -3,7 +3,9 @@
 - ``floe_core.egress.runner``: ``EgressRunner``, one run over the compiled destinations;
 - ``floe_core.egress.session``: ``open_runner``, a runner with its state store and Secrets;
 - ``floe_core.egress.partitions``: a destination restricted to a row filter, run on its own;
-- ``floe_core.egress.destinations``: preparing each destination (its Secret keys, the catalog);
+- ``floe_core.egress.destinations``: which destinations, their Secret keys, the catalog;
+- ``floe_core.egress.prepare``: the steps that prepare a destination before anything is sent;
+- ``floe_core.egress.preflight``: ``floe check``, the same steps as a list of checks;
 - ``floe_core.egress.state``, ``state_tables``: run history and per-destination state;
 - ``floe_core.egress.lease``: one run per destination at a time;
 - ``floe_core.egress.journal``: the batches a run got confirmed, to resume an unfinished run;

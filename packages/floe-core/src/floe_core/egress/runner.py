@@ -35,8 +35,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from floe_core.egress.destinations import catalog_config, require_secret_keys, sink_config
-from floe_core.egress.errors import EgressConfigError, RunInterruptedError, StateStoreError
+from floe_core.egress import prepare as steps
+from floe_core.egress.destinations import catalog_config, sink_config
+from floe_core.egress.errors import RunInterruptedError, StateStoreError
 from floe_core.egress.gate import EgressGate
 from floe_core.egress.observability import (
     get_logger,
@@ -57,7 +58,7 @@ if TYPE_CHECKING:
     from floe_core.egress.progress import Progress
     from floe_core.egress.state import StateStore
     from floe_core.iceberg.source import IcebergSource
-    from floe_core.plugins.sink import SinkConfig, SinkConnector
+    from floe_core.plugins.sink import SinkConnector
     from floe_core.registry import PluginRegistry
     from floe_core.secrets.resolver import SecretResolver
     from floe_core.sync.run import SyncRun
@@ -165,6 +166,8 @@ class EgressRunner:
 
     def _prepare(self, destination: CompiledDestination) -> _Prepared:
         started = time.perf_counter()
+        if self.progress is not None:
+            self.progress.preparing(f"preparing {destination.name}")
         receipt = Receipt(
             run_id=new_run_id(),
             destination=destination.name,
@@ -181,20 +184,17 @@ class EgressRunner:
             stop = threading.Event()  # set on Ctrl-C, or when another run took the lease over
             try:
                 keeper = self._take_lease(receipt, on_lost=stop.set)
-                plugin = self._plugin(destination)
-                secret = self.secrets.resolve(
-                    destination.connection_secret_ref, destination=destination.name
-                )
-                redactor.add(secret.secret_values())
-                require_secret_keys(secret, destination, plugin)
+                plugin = steps.sink_connector(self.registry, destination)
+                secret = steps.destination_secret(self.secrets, destination, plugin)
                 config = sink_config(self.plan, plugin, destination, secret)
                 self.gate.admit(receipt, plugin, destination, config)  # where it may connect
-                source = self._open_source(destination)
+                catalog = self.gate.admit_catalog(catalog_config(self.plan, self.secrets))
+                source = steps.open_source(catalog, destination)
                 receipt.snapshot_id = source.snapshot_id
-                self._check_field_mapping(destination, source)
+                steps.field_mapping(destination, source.schema)
                 sync = self._plan_sync(destination, source, receipt)
                 # A dry run opens no connection that could write: no sink at all.
-                sink = None if self.dry_run else self._create_sink(plugin, destination, config)
+                sink = None if self.dry_run else steps.create_sink(plugin, destination, config)
             except BaseException as exc:
                 if source is not None:
                     source.close()
@@ -202,12 +202,12 @@ class EgressRunner:
                     _stop_keeping(keeper)
                 self._record_failed_preparation(receipt, exc, time.perf_counter() - started)
                 raise
-        self.log.info(
-            "egress.prepared",
-            sink_type=destination.sink_type,
-            source_table=destination.source_table,
-            snapshot_id=receipt.snapshot_id,
-        )
+            self.log.info(
+                "egress.prepared",
+                sink_type=destination.sink_type,
+                source_table=destination.source_table,
+                snapshot_id=receipt.snapshot_id,
+            )
         prepared = _Prepared(
             destination,
             plugin,
@@ -310,33 +310,6 @@ class EgressRunner:
 
         return {"confirmed": item.resume, "on_confirmed": confirmed}
 
-    def _open_source(self, destination: CompiledDestination) -> IcebergSource:
-        from floe_core.iceberg.source import IcebergSource
-
-        if not destination.source_table:
-            raise EgressConfigError(
-                f"destination '{destination.name}' has no source_table",
-                hint="add source_table: namespace.table (the Iceberg table to send) to it",
-            )
-        with span("floe.egress.read", {"source.table": destination.source_table}):
-            catalog = self.gate.admit_catalog(catalog_config(self.plan, self.secrets))
-            return IcebergSource(
-                catalog, destination.source_table, row_filter=destination.row_filter
-            )
-
-    @staticmethod
-    def _check_field_mapping(destination: CompiledDestination, source: IcebergSource) -> None:
-        """The check the engine makes at write time, made now: before anything is sent."""
-        from floe_core.sinks.batching import FieldMapping
-
-        FieldMapping.for_schema(
-            source.schema,
-            destination.field_mapping,
-            static_fields=destination.static_fields,
-            destination=destination.name,
-            sink_type=destination.sink_type,
-        )
-
     def _plan_sync(
         self, destination: CompiledDestination, source: IcebergSource, receipt: Receipt
     ) -> SyncRun | None:
@@ -358,35 +331,6 @@ class EgressRunner:
             )
         receipt.sync = sync.summary
         return sync
-
-    def _plugin(self, destination: CompiledDestination) -> SinkConnector:
-        from floe_core.plugins.sink import SinkConnector
-
-        plugin = self.registry.get(destination.plugin_name)
-        if not isinstance(plugin, SinkConnector):
-            raise EgressConfigError(
-                f"plugin '{destination.plugin_name}' for sink type '{destination.sink_type}' "
-                "is not installed as a sink connector",
-                hint="run `floe sinks` to see installed sink types",
-            )
-        return plugin
-
-    def _create_sink(
-        self, plugin: SinkConnector, destination: CompiledDestination, config: SinkConfig
-    ) -> Any:
-        with span("floe.egress.create_sink"):
-            try:
-                return plugin.create_sink(config)
-            except FloeError:
-                raise
-            except Exception as exc:
-                raise EgressConfigError(
-                    f"plugin '{destination.plugin_name}' could not create the "
-                    f"{destination.sink_type} sink for destination '{destination.name}': "
-                    f"{type(exc).__name__}: {redactor.text(str(exc))}",
-                    hint="check the destination's config and Secret; report a bug to the "
-                    "plugin's maintainers if the message does not help",
-                ) from exc
 
     def _record_failed_preparation(
         self, receipt: Receipt, exc: BaseException, seconds: float
@@ -451,6 +395,8 @@ class EgressRunner:
                 self._store(receipt)
         self.log.info(
             "egress.finished",
+            run_id=receipt.run_id,
+            destination=receipt.destination,
             status=receipt.status.value,
             rows_read=receipt.rows_read,
             rows_delivered=receipt.rows_delivered,

@@ -64,19 +64,29 @@ class IcebergSource:
     Args:
         catalog_config: The catalog section (see ``floe_core.iceberg.catalog``), secrets resolved.
         table: ``"namespace.table"``.
+        columns: The columns this source delivers, in order (``schema``, ``columns`` and
+            ``batches`` see only them; the others are never read); ``None``: all.
+        exclude_columns: Columns this source leaves out (not with ``columns``).
         row_filter: Only the rows matching this pyiceberg expression are the source's rows
             (a partition of a destination): every read and :attr:`row_count` apply it.
 
     Raises:
         NoSuchSourceTableError: The table or its namespace does not exist in the catalog.
-        SourceError: The catalog cannot be opened or reached, or ``row_filter`` does not parse
-            or names a column the table lacks.
+        SourceError: The catalog cannot be opened or reached, or ``columns`` /
+            ``exclude_columns`` name a column the table does not have, or ``row_filter``
+            does not parse or names a column the table lacks.
 
     Use it as a context manager (or call :meth:`close`) to release catalog connections.
     """
 
     def __init__(
-        self, catalog_config: Mapping[str, Any], table: str, *, row_filter: str | None = None
+        self,
+        catalog_config: Mapping[str, Any],
+        table: str,
+        *,
+        columns: Sequence[str] | None = None,
+        exclude_columns: Sequence[str] | None = None,
+        row_filter: str | None = None,
     ) -> None:
         self._identifier = parse_table_identifier(table)
         self._name = table
@@ -85,8 +95,10 @@ class IcebergSource:
         self._secrets = catalog_secrets(catalog_config)
         self._config = dict(catalog_config)
         self._catalog: Catalog = open_catalog(catalog_config)
+        self._selected: list[str] | None = None
         try:
             self._table: Table = self._load_table()
+            self._selected = self._selection(columns, exclude_columns)
         except BaseException:
             self.close()
             raise
@@ -98,6 +110,24 @@ class IcebergSource:
             raise
         self._scoped = row_filter is not None and bool(row_filter.strip())
         self._scoped_rows: int | None = None
+
+    def _selection(
+        self, columns: Sequence[str] | None, exclude_columns: Sequence[str] | None
+    ) -> list[str] | None:
+        if columns is not None and exclude_columns is not None:
+            raise SourceError("give columns or exclude_columns, not both")
+        if columns is not None:
+            return self._check_columns(columns, what="columns")
+        if exclude_columns is None:
+            return None
+        left_out = self._check_columns(exclude_columns, what="exclude_columns") or []
+        kept = [name for name in self._table_columns if name not in left_out]
+        if not kept:
+            raise SourceError(
+                f"exclude_columns leaves no column of table '{self._name}' to send",
+                hint="exclude fewer columns",
+            )
+        return kept
 
     def _load_table(self) -> Table:
         from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
@@ -118,6 +148,9 @@ class IcebergSource:
         try:
             if not self._catalog.namespace_exists(namespace):
                 known = sorted(".".join(ns) for ns in self._catalog.list_namespaces())
+                others = self._other_catalog_names() if not known else []
+                if others:
+                    return self._other_catalogs_error(namespace_name, others)
                 listing = ", ".join(known[:_MAX_LISTED]) or "none"
                 return NoSuchSourceTableError(
                     f"namespace '{namespace_name}' (of table '{self._name}') does not exist in "
@@ -137,6 +170,39 @@ class IcebergSource:
             f"{listing}",
         )
 
+    def _other_catalog_names(self) -> list[str]:
+        """The catalog names a SQL catalog's database holds tables under, other than ours.
+
+        pyiceberg's SQL catalog keeps every catalog's tables in one database, keyed by catalog
+        name: a manifest whose ``catalog.name`` differs from the name the tables were created
+        under sees an empty catalog.
+        """
+        engine = getattr(self._catalog, "engine", None)
+        if self._config.get("type") != "sql" or engine is None:
+            return []
+        import sqlalchemy as sa
+
+        query = sa.text(
+            "SELECT DISTINCT catalog_name FROM iceberg_tables "
+            "UNION SELECT DISTINCT catalog_name FROM iceberg_namespace_properties"
+        )
+        try:
+            with engine.connect() as conn:
+                names = sorted(str(row[0]) for row in conn.execute(query))
+        except Exception:  # an older layout, or no such tables: nothing to suggest
+            return []
+        return [name for name in names if name != self._catalog_name]
+
+    def _other_catalogs_error(self, namespace: str, others: list[str]) -> NoSuchSourceTableError:
+        listing = ", ".join(repr(name) for name in others[:_MAX_LISTED])
+        return NoSuchSourceTableError(
+            f"namespace '{namespace}' (of table '{self._name}') does not exist in the "
+            f"{self._where}: that catalog holds no tables, and its database holds tables of "
+            f"catalog(s) {listing}",
+            hint=f"set catalog.name in manifest.yaml to the name the tables were created under "
+            f"(e.g. name: {others[0]}); a SQL catalog's tables belong to a catalog name",
+        )
+
     @property
     def table_name(self) -> str:
         """The table as given, ``namespace.table``."""
@@ -154,14 +220,22 @@ class IcebergSource:
 
     @property
     def schema(self) -> pa.Schema:
-        """Arrow schema of the whole table, as :meth:`batches` delivers it without projection."""
+        """Arrow schema of the columns this source delivers, as :meth:`batches` gives them."""
+        import pyarrow as pa
         from pyiceberg.io.pyarrow import schema_to_pyarrow
 
-        return schema_to_pyarrow(self._table.schema(), include_field_ids=False)
+        schema = schema_to_pyarrow(self._table.schema(), include_field_ids=False)
+        if self._selected is None:
+            return schema
+        return pa.schema([schema.field(name) for name in self._selected])
 
     @property
     def columns(self) -> list[str]:
-        """Top-level column names, in table order."""
+        """The columns this source delivers (by default every top-level column, in table order)."""
+        return list(self._selected) if self._selected is not None else self._table_columns
+
+    @property
+    def _table_columns(self) -> list[str]:
         return [field.name for field in self._table.schema().fields]
 
     @property
@@ -216,7 +290,8 @@ class IcebergSource:
         """Stream the pinned snapshot (or another one of the table) as record batches.
 
         Args:
-            columns: Columns to read, in the order wanted; ``None`` reads all of them.
+            columns: Columns to read, in the order wanted; ``None`` reads all the columns
+                this source delivers.
             row_filter: A pyiceberg expression string, e.g. ``"is_active = true"``.
             files: Read only these data files of the snapshot (paths as
                 :meth:`data_files` gives them); ``None`` reads all of them.
@@ -237,7 +312,7 @@ class IcebergSource:
 
         from floe_core.iceberg.files import ScanFiles
 
-        selected = self._check_columns(columns)
+        selected = self._check_columns(columns) if columns is not None else self._selected
         expression = And(self._scope, self._parse_filter(row_filter))
         scan = self._table.scan(
             row_filter=expression,
@@ -284,7 +359,7 @@ class IcebergSource:
                 hint="a data file of the table is missing or unreadable; check the warehouse",
             ) from exc
 
-    def _check_columns(self, columns: Sequence[str] | None) -> list[str] | None:
+    def _check_columns(self, columns: Sequence[str] | None, what: str = "") -> list[str] | None:
         if columns is None:
             return None
         if isinstance(columns, str):
@@ -300,13 +375,16 @@ class IcebergSource:
             raise SourceError(
                 f"column(s) selected twice from '{self._name}': {', '.join(duplicates)}"
             )
-        available = self.columns
+        available = self.columns if not what else self._table_columns
         missing = [name for name in wanted if name not in available]
         if missing:
-            raise SourceError(
-                f"table '{self._name}' has no column(s) {', '.join(map(repr, missing))}",
-                hint=f"columns of '{self._name}': {', '.join(available)}",
+            names = ", ".join(map(repr, missing))
+            problem = (
+                f"{what} names column(s) {names} that table '{self._name}' does not have"
+                if what
+                else f"table '{self._name}' has no column(s) {names}"
             )
+            raise SourceError(problem, hint=f"columns of '{self._name}': {', '.join(available)}")
         return wanted
 
     def _parse_filter(self, row_filter: str | None) -> BooleanExpression:

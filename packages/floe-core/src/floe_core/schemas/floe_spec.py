@@ -223,6 +223,16 @@ class DestinationConfig(BaseModel):
     ``{idProperty: email, attributes.type: Contact}``; dotted names nest as in ``field_mapping``.
     """
 
+    columns: Annotated[list[str] | None, Field(min_length=1, max_length=4096)] = None
+    """Source columns to send, in this order; the others are not read from Iceberg at all.
+    Must include the ``primary_key`` and ``field_mapping`` columns.
+    """
+
+    exclude_columns: Annotated[list[str] | None, Field(min_length=1, max_length=4096)] = None
+    """Source columns to leave out (not read, not sent); every other column is sent. Not with
+    ``columns``.
+    """
+
     @property
     def effective_sync_mode(self) -> SyncMode:
         """``sync_mode``, or its default: ``upsert`` with a ``primary_key``, else ``full``."""
@@ -244,6 +254,55 @@ class DestinationConfig(BaseModel):
                 f"column(s) listed twice: {', '.join(repeated)}", hint="list each column once"
             )
         return columns
+
+    @field_validator("columns", "exclude_columns")
+    @classmethod
+    def _distinct_columns(cls, columns: list[str] | None) -> list[str] | None:
+        """Column names are non-blank and listed once."""
+        if columns is None:
+            return columns
+        blank = [i for i, column in enumerate(columns) if not column.strip()]
+        if blank:
+            raise config_error(
+                "column names must not be blank",
+                hint="name source columns",
+                nested=[NestedProblem((i,), "a blank column name", "name a column") for i in blank],
+            )
+        repeated = sorted({column for column in columns if columns.count(column) > 1})
+        if repeated:
+            raise config_error(
+                f"column(s) listed twice: {', '.join(repeated)}", hint="list each column once"
+            )
+        return columns
+
+    @model_validator(mode="after")
+    def _columns_sent(self) -> Self:
+        """``columns`` or ``exclude_columns``, and neither leaves out a column that the key or
+        the field mapping needs."""
+        if self.columns is not None and self.exclude_columns is not None:
+            message = "columns and exclude_columns are both set"
+            hint = "keep one: columns lists what is sent, exclude_columns what is left out"
+            raise config_error(
+                message, hint=hint, nested=[NestedProblem(("exclude_columns",), message, hint)]
+            )
+        needed = {
+            **{column: "primary_key" for column in self.primary_key or ()},
+            **{column: "field_mapping" for column in self.field_mapping or {}},
+        }
+        if self.columns is not None:
+            left_out = [c for c in needed if c not in self.columns]
+            where, verb = "columns", "add them to columns"
+        elif self.exclude_columns is not None:
+            left_out = [c for c in needed if c in self.exclude_columns]
+            where, verb = "exclude_columns", "remove them from exclude_columns"
+        else:
+            return self
+        if left_out:
+            uses = ", ".join(f"{c!r} ({needed[c]})" for c in left_out)
+            message = f"{where} leaves out column(s) that are needed: {uses}"
+            hint = f"{verb}, or change primary_key / field_mapping"
+            raise config_error(message, hint=hint, nested=[NestedProblem((where,), message, hint)])
+        return self
 
     @model_validator(mode="after")
     def _key_for_incremental_modes(self) -> Self:

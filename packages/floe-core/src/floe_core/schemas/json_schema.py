@@ -1,4 +1,5 @@
-"""JSON Schemas of ``floe.yaml`` and ``manifest.yaml``, generated from the models.
+"""JSON Schemas of ``floe.yaml``, ``manifest.yaml`` and of the CLI's ``--json`` output,
+generated from the models.
 
 The generated files ship in ``floe_core/schemas/json/`` for editors (e.g. with the YAML
 language server: ``# yaml-language-server: $schema=<path>/floe.schema.json``). Regenerate them
@@ -6,7 +7,7 @@ after changing a model::
 
     uv run python -m floe_core.schemas.json_schema
 
-``floe schema floe`` and ``floe schema manifest`` print them.
+``floe schema floe``, ``floe schema manifest`` and ``floe schema output`` print them.
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-__all__ = ["SCHEMA_DIR", "SchemaKind", "generate", "render", "shipped_path", "write_all"]
+__all__ = ["KINDS", "SCHEMA_DIR", "SchemaKind", "generate", "render", "shipped_path", "write_all"]
 
 #: Which file a schema describes.
-SchemaKind = Literal["floe", "manifest"]
+SchemaKind = Literal["floe", "manifest", "output"]
+
+#: Every kind, in the order the files are written.
+KINDS: tuple[SchemaKind, ...] = ("floe", "manifest", "output")
 
 #: Where the shipped schema files live.
 SCHEMA_DIR = Path(__file__).parent / "json"
@@ -38,7 +42,11 @@ def _model(kind: SchemaKind) -> type[BaseModel]:
         from floe_core.schemas.manifest import PlatformManifest
 
         return PlatformManifest
-    raise ValueError(f"unknown schema kind {kind!r}; expected 'floe' or 'manifest'")
+    if kind == "output":
+        from floe_core.schemas.cli_output import CliOutput
+
+        return CliOutput
+    raise ValueError(f"unknown schema kind {kind!r}; expected one of {', '.join(KINDS)}")
 
 
 def generate(kind: SchemaKind) -> dict[str, Any]:
@@ -58,10 +66,10 @@ def shipped_path(kind: SchemaKind) -> Path:
 
 
 def write_all(directory: Path = SCHEMA_DIR) -> list[Path]:
-    """Write both schema files into ``directory``; returns their paths."""
+    """Write every schema file into ``directory``; returns their paths."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for kind in ("floe", "manifest"):
+    for kind in KINDS:
         path = directory / f"{kind}.schema.json"
         path.write_text(render(kind), encoding="utf-8")
         written.append(path)

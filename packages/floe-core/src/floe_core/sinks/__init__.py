@@ -26,6 +26,7 @@ from floe_core.sinks.base import (
     RowRejection,
     Sink,
     SinkCapabilities,
+    SinkExample,
 )
 from floe_core.sinks.endpoints import Endpoint
 from floe_core.sinks.errors import (
@@ -62,6 +63,7 @@ __all__ = [
     "SinkConfig",
     "SinkConfigurationError",
     "SinkConnectionError",
+    "SinkExample",
     "SinkPlugin",
     "SinkTransientWriteError",
     "SinkWriteError",

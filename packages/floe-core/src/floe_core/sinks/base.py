@@ -53,7 +53,15 @@ if TYPE_CHECKING:
     from floe_core.sinks.endpoints import Endpoint
     from floe_core.sinks.settings import SettingProblem
 
-__all__ = ["BatchAck", "Operation", "Payload", "RowRejection", "Sink", "SinkCapabilities"]
+__all__ = [
+    "BatchAck",
+    "Operation",
+    "Payload",
+    "RowRejection",
+    "Sink",
+    "SinkCapabilities",
+    "SinkExample",
+]
 
 
 class Operation(StrEnum):
@@ -167,6 +175,23 @@ class BatchAck:
     unsent: list[int] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class SinkExample:
+    """A destination of one sink type as ``floe init`` writes it into a new project.
+
+    Attributes:
+        config: The destination's ``config:`` settings as YAML lines (unindented), each with
+            a comment saying what it does; settings left at their default commented out.
+        secret: The Secret's keys with example values, written to ``secrets/<ref>/<key>``.
+        destination: Further destination-level YAML lines (``primary_key: [...]``), with
+            comments, when the sink wants them.
+    """
+
+    config: str
+    secret: Mapping[str, str] = field(default_factory=dict)
+    destination: str = ""
+
+
 class Sink(ABC):
     """One destination connection. Subclasses are small: settings, encode, send.
 
@@ -186,6 +211,7 @@ class Sink(ABC):
         key_setting: The setting that names the destination's key columns, if the sink has
             one (``primary_key``): floe derives it from the destination's ``primary_key``
             through the field mapping, and refuses a value that names other columns.
+        example: What ``floe init --sink <sink_type>`` writes for a destination of it.
     """
 
     sink_type: ClassVar[str]
@@ -193,6 +219,7 @@ class Sink(ABC):
     settings_model: ClassVar[type[BaseModel] | None] = None
     secret_fields: ClassVar[frozenset[str]] = frozenset()
     key_setting: ClassVar[str | None] = None
+    example: ClassVar[SinkExample | None] = None
 
     @classmethod
     def operations_for(cls, config: Mapping[str, Any]) -> frozenset[Operation]:
@@ -320,6 +347,14 @@ class Sink(ABC):
         batch with no end-of-load hook cannot give it.
         """
         return False
+
+    def check(self, schema: pa.Schema) -> None:  # noqa: B027 - optional hook
+        """Check, changing nothing at the destination, that a write of rows with ``schema``
+        (after field mapping) would be accepted: the table, its columns and their types.
+
+        ``floe check`` calls it; raise ``SinkConfigurationError`` naming the problem and the
+        fix. The default checks nothing beyond what construction checked.
+        """
 
     def open(self, schema: pa.Schema) -> None:  # noqa: B027 - optional hook
         """Prepare for a write of rows with ``schema`` (after field mapping)."""

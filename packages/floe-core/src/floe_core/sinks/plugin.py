@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pydantic import BaseModel
 
-    from floe_core.sinks.base import Operation, Sink
+    from floe_core.sinks.base import Operation, Sink, SinkExample
     from floe_core.sinks.endpoints import Endpoint
     from floe_core.sinks.engine import WriteOutcome
     from floe_core.sinks.settings import SettingProblem
@@ -119,6 +119,10 @@ class SinkPlugin(SinkConnector):
     def secret_keys(self, sink_type: str, config: dict[str, Any]) -> list[list[str]]:
         """Groups of Secret keys, one of which a ``sink_type`` destination with ``config`` needs."""
         return self.sink_class(sink_type).secret_keys(config)
+
+    def example(self, sink_type: str) -> SinkExample | None:
+        """What ``floe init`` writes for a ``sink_type`` destination, if the sink says."""
+        return self.sink_class(sink_type).example
 
     def project_paths(
         self, sink_type: str, values: dict[str, Any], project_dir: str

@@ -171,14 +171,9 @@ class SyncRun:
         return gone, None
 
     def _check_key_columns(self) -> None:
-        missing = [c for c in self.key_columns if c not in self.schema.names]
-        if missing:
-            raise EgressConfigError(
-                f"destination '{self.destination.name}': primary_key column(s) "
-                f"{', '.join(map(repr, missing))} are not in table "
-                f"'{self.source.table_name}' (columns: {', '.join(self.schema.names)})",
-                hint="primary_key names source columns, before field_mapping",
-            )
+        from floe_core.egress.prepare import check_key_columns
+
+        check_key_columns(self.destination, self.source.table_name, self.schema)
 
     def _check_deletes(self, rows: int, allow_deletes: bool) -> None:
         assert self.stored is not None

@@ -60,6 +60,7 @@ from floe_core.sinks.base import (
     RowRejection,
     Sink,
     SinkCapabilities,
+    SinkExample,
 )
 from floe_core.sinks.endpoints import Endpoint
 from floe_core.sinks.errors import (
@@ -127,6 +128,19 @@ class RestApiSink(Sink):
         return frozenset({Operation.UPSERT}) | {
             Operation(name) for name in names if name in OPERATION_NAMES
         }
+
+    example: ClassVar[SinkExample | None] = SinkExample(
+        config=(
+            "path: /contacts/batch   # appended to base_url (a Secret key, or set it here)\n"
+            "auth: bearer   # bearer (Secret key token) | basic (username, password) | api_key\n"
+            "body: array    # array: a JSON array per batch | record: one per request | envelope\n"
+            "# envelope_key: inputs   # with body: envelope, the key that holds the records\n"
+            "max_requests_per_second: 10   # the rate limit, retries included\n"
+            "max_concurrent_requests: 4    # requests in flight at once\n"
+            "# timeout_seconds: 30         # per request\n"
+        ),
+        secret={"base_url": "https://api.example.com", "token": "replace-with-the-api-token"},
+    )
 
     @classmethod
     def secret_keys(cls, config: dict[str, Any]) -> list[list[str]]:
@@ -335,6 +349,10 @@ class RestApiSink(Sink):
             operations=operations,
             row_operations=per_row,
         )
+
+    def check(self, schema: pa.Schema) -> None:
+        """The checks ``open`` makes; the endpoint's own schema is not known before sending."""
+        self.open(schema)
 
     def open(self, schema: pa.Schema) -> None:
         """Check that the records have the field ``id_from`` names, and not ``id_field``, and

@@ -38,6 +38,7 @@ from floe_core.sinks.base import (
     RowRejection,
     Sink,
     SinkCapabilities,
+    SinkExample,
 )
 from floe_core.sinks.errors import PluginError, SinkConfigurationError
 from pydantic import BaseModel
@@ -123,6 +124,20 @@ class SqlDatabaseSink(Sink):
     settings_model: ClassVar[type[BaseModel]] = SqlDatabaseSettings
     secret_fields: ClassVar[frozenset[str]] = SECRET_FIELDS
     key_setting: ClassVar[str | None] = "primary_key"
+    example: ClassVar[SinkExample | None] = SinkExample(
+        config=(
+            "table: customers   # the table rows go to; floe creates it when it is missing\n"
+            "mode: upsert       # append | upsert (by primary_key) | replace (the whole table)\n"
+            "# schema: public   # PostgreSQL schema or MySQL database; default: the URL's\n"
+            "# create_table: true   # false: a missing table is an error instead\n"
+        ),
+        secret={"url": "sqlite:///.floe/destination.db"},
+        destination=(
+            "# Source column(s) that identify a row: the table's key for upsert, and runs\n"
+            "# send only the rows that changed since the last one.\n"
+            "primary_key: [customer_id]\n"
+        ),
+    )
 
     @classmethod
     def operations_for(cls, config: Mapping[str, Any]) -> frozenset[Operation]:
@@ -216,6 +231,18 @@ class SqlDatabaseSink(Sink):
         return dataclasses.replace(
             self.capabilities, max_concurrency=concurrency, operations=_operations(upsert)
         )
+
+    def check(self, schema: pa.Schema) -> None:
+        """The table's schema, columns, column types and unique key, read and not changed."""
+        from floe_ingestion_dlt.sinks.sql.tables import check
+
+        try:
+            with self._engine.connect() as conn:
+                check(conn, self.settings, schema, destination=self.destination)
+        except PluginError:
+            raise
+        except Exception as exc:
+            raise map_connect_error(exc, self._context) from exc
 
     def open(self, schema: pa.Schema) -> None:
         """Create or check the table (and staging / delivery-log tables) for ``schema``."""

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     import sqlalchemy as sa
 
-__all__ = ["TablePlan", "drop_staging", "finish_replace", "prepare", "quote_table"]
+__all__ = ["TablePlan", "check", "drop_staging", "finish_replace", "prepare", "quote_table"]
 
 STAGING_SUFFIX = "__floe_staging"
 _MAX_NAME = 63  # PostgreSQL's identifier limit; MySQL allows 64
@@ -146,6 +146,60 @@ def prepare(
     return plan
 
 
+def check(
+    conn: sa.Connection,
+    settings: SqlDatabaseSettings,
+    schema: pa.Schema,
+    *,
+    destination: str = "",
+) -> None:
+    """What ``prepare`` would refuse for rows with ``schema``, found without changing anything;
+    also column types that could not take the values written (``floe check``).
+
+    Raises:
+        SinkConfigurationError: The first problem found.
+    """
+    import sqlalchemy as sa
+
+    backend = conn.dialect.name
+    db_schema, table = settings.db_schema, settings.table
+    inspector = sa.inspect(conn)
+    may_create_schema = backend == "postgresql" and settings.create_table
+    if db_schema is not None and not inspector.has_schema(db_schema):
+        if not may_create_schema:
+            raise _config_error(
+                f"schema {db_schema!r} does not exist",
+                f"create it (CREATE SCHEMA {db_schema}) or fix `schema` in the destination config",
+                destination,
+            )
+        exists = False
+    else:
+        exists = inspector.has_table(table, schema=db_schema)
+    where = f"{db_schema}.{table}" if db_schema else table
+    if not exists and not settings.create_table:
+        raise _config_error(
+            f"table {where} does not exist and create_table is false",
+            "create the table, or set `create_table: true` to let floe create it from the data",
+            destination,
+        )
+    if not exists:  # floe would create it: every column type must have a SQL counterpart
+        build_table(
+            sa.MetaData(),
+            table,
+            schema,
+            db_schema=db_schema,
+            backend="mariadb" if getattr(conn.dialect, "is_mariadb", False) else backend,
+            primary_key=settings.primary_key,
+            destination=destination,
+        )
+        return
+    _check_columns(conn, inspector, settings, schema, destination)
+    if backend != "sqlite":  # SQLite stores any value in any column
+        _check_types(conn, inspector, settings, schema, destination)
+    if settings.mode == "upsert":
+        _check_unique_key(conn, inspector, settings, destination)
+
+
 def finish_replace(conn: sa.Connection, plan: TablePlan) -> None:
     """Swap the staging table in (call inside one transaction); see the module docstring."""
     target = quote_table(conn.dialect, plan.target, plan.db_schema)
@@ -239,6 +293,102 @@ def _check_columns(
             f"table {where} has NOT NULL column(s) {', '.join(map(repr, required))} without a "
             "default that the data does not write",
             "write those columns too, or give them a default / make them nullable",
+            destination,
+        )
+
+
+def _type_family(sql_type: Any) -> str | None:
+    """What kind of value a SQL column type holds; ``None`` for types floe does not know."""
+    import sqlalchemy as sa
+
+    affinity = getattr(sql_type, "_type_affinity", None)
+    if not isinstance(affinity, type):
+        return None
+    families: list[tuple[type[Any], str]] = [
+        (sa.Boolean, "boolean"),
+        (sa.Integer, "number"),
+        (sa.Numeric, "number"),
+        (sa.String, "text"),
+        (sa.DateTime, "temporal"),
+        (sa.Date, "temporal"),
+        (sa.Time, "temporal"),
+        (sa.types._Binary, "binary"),
+        (sa.JSON, "json"),
+    ]
+    for base, family in families:
+        if issubclass(affinity, base):
+            return family
+    return None
+
+
+#: (written, column) kinds that a database refuses or garbles; text columns take anything,
+#: text into a date or time column is parsed by the database.
+_INCOMPATIBLE = {
+    ("text", "number"),
+    ("text", "boolean"),
+    ("text", "binary"),
+    ("number", "temporal"),
+    ("number", "binary"),
+    ("temporal", "number"),
+    ("temporal", "boolean"),
+    ("temporal", "binary"),
+    ("boolean", "temporal"),
+    ("binary", "number"),
+    ("binary", "temporal"),
+    ("json", "number"),
+    ("json", "temporal"),
+    ("json", "boolean"),
+}
+
+
+_FAMILY_WORDS = {
+    "text": "text",
+    "number": "number",
+    "boolean": "boolean",
+    "temporal": "date/time",
+    "binary": "binary",
+    "json": "nested (JSON)",
+}
+
+
+def _type_text(sql_type: Any, dialect: sa.Dialect) -> str:
+    try:
+        return str(sql_type.compile(dialect=dialect))
+    except Exception:  # a type SQLAlchemy reflects but cannot render
+        return type(sql_type).__name__
+
+
+def _check_types(
+    conn: sa.Connection,
+    inspector: Any,
+    settings: SqlDatabaseSettings,
+    schema: pa.Schema,
+    destination: str,
+) -> None:
+    key = _same(conn.dialect.name)
+    reflected = {
+        key(c["name"]): c["type"]
+        for c in inspector.get_columns(settings.table, schema=settings.db_schema)
+    }
+    where = quote_table(conn.dialect, settings.table, settings.db_schema)
+    clashes = []
+    for arrow_field in schema:
+        column = reflected.get(key(arrow_field.name))
+        try:
+            wanted = column_type(arrow_field.type, backend=conn.dialect.name)
+        except TypeError:
+            continue  # refused with its own message when the table would be created
+        pair = (_type_family(wanted), _type_family(column))
+        if column is not None and pair in _INCOMPATIBLE:
+            clashes.append(
+                f"{arrow_field.name!r} is {_type_text(column, conn.dialect)} but the data "
+                f"writes {_FAMILY_WORDS[pair[0]]} ({arrow_field.type}) values"
+            )
+    if clashes:
+        raise _config_error(
+            f"table {where} has column(s) whose type cannot take what is written: "
+            + "; ".join(clashes),
+            "change the column type, or send another column there (field_mapping)",
             destination,
         )
 

@@ -87,10 +87,11 @@ def column_type(
     """
     import pyarrow as pa
     import sqlalchemy as sa
-    from sqlalchemy.dialects import mysql, postgresql
 
     t = value_type(arrow_type)
     mysql_like = backend in ("mysql", "mariadb")
+    if mysql_like:  # each dialect is imported only for its own backend
+        from sqlalchemy.dialects import mysql
     if pa.types.is_boolean(t):
         return sa.Boolean(create_constraint=False)
     if pa.types.is_integer(t):
@@ -129,7 +130,11 @@ def column_type(
         or pa.types.is_struct(t)
         or (pa.types.is_map(t) or pa.types.is_fixed_size_list(t))
     ):
-        return postgresql.JSONB() if backend == "postgresql" else sa.JSON()
+        if backend == "postgresql":
+            from sqlalchemy.dialects import postgresql
+
+            return postgresql.JSONB()
+        return sa.JSON()
     raise TypeError(f"Arrow type {t} has no faithful SQL column type")
 
 

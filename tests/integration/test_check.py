@@ -1,0 +1,227 @@
+"""``floe check``: what a run would check before sending, for every destination, every
+problem at once; nothing sent, nothing created."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import psycopg
+import pytest
+
+from .conftest import PG_DSN, PG_URL
+
+GOOD_REST = """\
+- name: crm_ok
+  sink_type: rest_api
+  connection_secret_ref: crm-api
+  source_table: gold.customers
+  config: {path: /contacts, auth: bearer}
+"""
+
+THREE_BROKEN = """\
+- name: crm_no_secret
+  sink_type: rest_api
+  connection_secret_ref: crm-missing
+  source_table: gold.customers
+  config: {{path: /contacts, auth: bearer}}
+- name: crm_bad_column
+  sink_type: rest_api
+  connection_secret_ref: crm-api
+  source_table: gold.customers
+  config: {{path: /contacts, auth: bearer}}
+  field_mapping: {{lifetime_val: ltv}}
+- name: pg_short_table
+  sink_type: sql_database
+  connection_secret_ref: pg
+  source_table: gold.customers
+  primary_key: [customer_id]
+  config: {{table: customers, schema: {schema}, mode: upsert}}
+"""
+
+PG_DEST = """\
+- name: pg
+  sink_type: sql_database
+  connection_secret_ref: pg
+  source_table: gold.customers
+  primary_key: [customer_id]
+  config: {{table: {table}, schema: {schema}, mode: upsert}}
+"""
+
+ALL_COLUMNS = (
+    "customer_id bigint primary key, email {email}, first_name text, last_name text, "
+    "country text, lifetime_value numeric(12, 2), orders_count integer, is_active boolean, "
+    "last_order_at timestamptz, segment text"
+)
+
+
+def _sql(statement: str) -> None:
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        conn.execute(statement)
+
+
+def _tables(schema: str) -> list[str]:
+    with psycopg.connect(PG_DSN) as conn:
+        rows = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+            (schema,),
+        ).fetchall()
+    return sorted(row[0] for row in rows)
+
+
+@pytest.fixture
+def project(make_project: Any, http_server: Any, pg_schema: str) -> Any:
+    proj = make_project(rows=20)
+    http_server.token = "tok-check-7"
+    proj.secret("crm-api", token=http_server.token, base_url=http_server.url)
+    proj.secret("pg", url=PG_URL)
+    return proj
+
+
+def _posts(http_server: Any) -> list[dict[str, Any]]:
+    return [r for r in http_server.requests if r["method"] in {"POST", "PUT", "PATCH"}]
+
+
+@pytest.mark.requirement("B1")
+def test_three_broken_destinations_are_all_reported(
+    project: Any, http_server: Any, pg_schema: str
+) -> None:
+    _sql(f'CREATE TABLE "{pg_schema}".customers (customer_id bigint primary key, email text)')
+    project.write(GOOD_REST + THREE_BROKEN.format(schema=pg_schema))
+
+    result = project.cli("check", "--all", "--project", str(project.root))
+
+    output = result.stdout + result.stderr
+    assert result.exit_code == 1, output
+    assert "Traceback" not in output
+    assert "Secret 'crm-missing' for destination 'crm_no_secret' was not found" in output
+    assert "the rest_api sink needs the key(s) token" in output  # the keys the rest_api sink needs
+    assert "'lifetime_val'" in output and "lifetime_value" in output
+    assert "has no column(s) 'first_name'" in output
+    assert "3 problems in 3 of 4 destinations" in output
+    assert "crm_no_secret, crm_bad_column, pg_short_table" in output
+    assert _posts(http_server) == []
+    assert not (project.root / ".floe" / "state.db").exists()
+
+
+@pytest.mark.requirement("B1")
+def test_a_ready_project_passes_and_sends_nothing(
+    project: Any, http_server: Any, pg_schema: str
+) -> None:
+    project.write(GOOD_REST + PG_DEST.format(table="fresh", schema=pg_schema))
+
+    result = project.cli("check", "--project", str(project.root))
+
+    assert result.exit_code == 0, result.output
+    assert "2 destinations ready to run" in result.stdout
+    assert "accepts the 10 field(s) sent" in result.stdout
+    assert _posts(http_server) == []
+    assert _tables(pg_schema) == []  # a table floe would create is not created by a check
+
+
+@pytest.mark.requirement("B1")
+def test_a_column_type_the_table_cannot_take(project: Any, pg_schema: str) -> None:
+    _sql(f'CREATE TABLE "{pg_schema}".typed ({ALL_COLUMNS.format(email="integer")})')
+    project.write(PG_DEST.format(table="typed", schema=pg_schema))
+
+    result = project.cli("check", "pg", "--project", str(project.root))
+
+    assert result.exit_code == 1, result.output
+    assert "'email' is INTEGER but the data writes text (large_string) values" in result.stdout
+
+
+@pytest.mark.requirement("B1")
+def test_a_matching_table_passes(project: Any, pg_schema: str) -> None:
+    _sql(f'CREATE TABLE "{pg_schema}".typed ({ALL_COLUMNS.format(email="varchar(200)")})')
+    project.write(PG_DEST.format(table="typed", schema=pg_schema))
+
+    result = project.cli("check", "pg", "--project", str(project.root))
+
+    assert result.exit_code == 0, result.output
+    with psycopg.connect(PG_DSN) as conn:
+        count = conn.execute(f'SELECT count(*) FROM "{pg_schema}".typed').fetchone()
+    assert count == (0,)
+
+
+@pytest.mark.requirement("B1")
+def test_refused_credentials_skip_the_table_check(project: Any, http_server: Any) -> None:
+    http_server.token = "another-token"
+    project.write(GOOD_REST)
+
+    result = project.cli("check", "crm_ok", "--project", str(project.root), "--json")
+
+    assert result.exit_code == 1, result.output
+    data = json.loads(result.stdout)
+    assert data["schema_version"] == 1 and data["command"] == "check" and data["ok"] is False
+    checks = {c["check"]: c for c in data["destinations"][0]["checks"]}
+    assert checks["source table"]["outcome"] == "passed"
+    assert checks["destination"]["outcome"] == "failed" and "401" in checks["destination"]["detail"]
+    assert checks["destination table"]["outcome"] == "skipped"
+    assert "tok-check-7" not in result.stdout
+
+
+@pytest.mark.requirement("B1")
+def test_usage_and_unknown_names(project: Any) -> None:
+    project.write(GOOD_REST)
+
+    both = project.cli("check", "crm_ok", "--all", "--project", str(project.root))
+    unknown = project.cli("check", "nope", "--project", str(project.root))
+
+    assert both.exit_code == 2, both.output
+    assert unknown.exit_code == 1
+    assert "destination 'nope' is not declared" in unknown.output
+
+
+@pytest.mark.requirement("B1")
+def test_a_further_check_joins_the_list(project: Any, http_server: Any) -> None:
+    from floe_core.compiler import compile_project
+    from floe_core.egress.preflight import CHECKS, Check, Outcome, Subject, preflight
+    from floe_core.errors import FloeError
+    from floe_core.registry import PluginRegistry
+    from floe_core.secrets.resolver import SecretResolver
+
+    def no_loopback(subject: Subject) -> str:
+        if "127.0.0.1" in subject.sink.identity:
+            raise FloeError("the destination is on this host", hint="ask the platform team")
+        return "allowed"
+
+    project.write(GOOD_REST)
+    registry = PluginRegistry.discover()
+    plan = compile_project(project.root / "floe.yaml", registry=registry).plan
+    assert plan is not None
+    secrets = SecretResolver.for_project(plan.project_dir)
+
+    [report] = preflight(
+        plan,
+        plan.destinations,
+        registry=registry,
+        secrets=secrets,
+        checks=[*CHECKS, Check("egress policy", ("sink",), no_loopback)],
+    )
+
+    assert [f.check for f in report.problems] == ["egress policy"]
+    assert report.findings[-1].outcome is Outcome.FAILED
+    assert report.findings[-1].hint == "ask the platform team"
+    assert _posts(http_server) == []
+
+
+@pytest.mark.requirement("B1")
+def test_a_host_the_egress_policy_refuses_is_reported_and_not_connected_to(
+    project: Any, http_server: Any
+) -> None:
+    project.write(
+        GOOD_REST,
+        manifest_extra=(
+            "scope: enterprise\negress_policy:\n  sinks:\n"
+            "    rest_api: {allowed_hosts: ['api.acme.test:443']}\n"
+        ),
+    )
+
+    result = project.cli("check", "--project", str(project.root), "--json")
+
+    assert result.exit_code == 1, result.output
+    checks = {c["check"]: c for c in json.loads(result.stdout)["destinations"][0]["checks"]}
+    assert checks["egress policy"]["outcome"] == "failed"
+    assert "127.0.0.1" in checks["egress policy"]["detail"]
+    assert checks["destination"]["outcome"] == "skipped"
+    assert http_server.requests == []  # not even the credential probe
