@@ -6,6 +6,8 @@ the table back with the database's own driver.
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -469,7 +471,7 @@ def test_names_that_need_quoting(
 
 
 @pytest.mark.requirement("B5")
-@pytest.mark.parametrize("sql_backend_url", ["postgresql", "mariadb"], indirect=True)
+@pytest.mark.parametrize("sql_backend_url", ["postgresql", "mariadb", "sqlite"], indirect=True)
 def test_two_writers_claiming_one_batch_at_once_write_it_once_without_error(
     sql_backend_url: tuple[str, str, str | None],
 ) -> None:
@@ -509,6 +511,64 @@ def test_two_writers_claiming_one_batch_at_once_write_it_once_without_error(
         ]
     finally:
         engine.dispose()
+
+
+@pytest.mark.requirement("B5")
+def test_the_look_first_claim_for_other_databases_records_a_key_once(
+    sql_sqlite_url: str,
+) -> None:
+    # Databases without an insert-or-skip statement look the key up, then insert it. Run on
+    # SQLite here, which the sink otherwise claims with INSERT ... ON CONFLICT DO NOTHING.
+    from floe_ingestion_dlt.sinks.sql.delivery_log import DeliveryLog
+
+    log = DeliveryLog(None, "orders")
+    values = {
+        "idempotency_key": "k" * 64,
+        "target_table": "orders",
+        "row_count": 3,
+        "delivered_at": dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
+    }
+    engine = sa.create_engine(sql_sqlite_url)
+    try:
+        with engine.begin() as conn:
+            log.ensure(conn)
+            assert log.delivered(conn, "k" * 64) is False
+            assert log._claim_plain(conn, values) is True
+        with engine.begin() as conn:
+            assert log.delivered(conn, "k" * 64) is True
+            assert log.delivered(conn, "j" * 64) is False
+            assert log._claim_plain(conn, values) is False
+        with engine.connect() as conn:
+            rows = conn.execute(sa.select(log.table)).all()
+    finally:
+        engine.dispose()
+    assert [(r.idempotency_key, r.target_table, r.row_count) for r in rows] == [
+        ("k" * 64, "orders", 3)
+    ]
+
+
+@pytest.mark.requirement("B5")
+def test_the_delivery_log_records_utc_whatever_the_local_time_zone(
+    sql_pg_schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from floe_ingestion_dlt.sinks.sql.delivery_log import DeliveryLog
+
+    log = DeliveryLog(sql_pg_schema, "orders")
+    engine = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    # Fourteen hours ahead of UTC: a local time taken for UTC would be far off.
+    monkeypatch.setenv("TZ", "Pacific/Kiritimati")
+    time.tzset()
+    try:
+        with engine.begin() as conn:
+            log.ensure(conn)
+            assert log.claim(conn, "k" * 64, 3) is True
+        with engine.connect() as conn:
+            recorded = conn.execute(sa.select(log.table.c.delivered_at)).scalar_one()
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+        engine.dispose()
+    assert abs(recorded - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=10)
 
 
 @pytest.mark.requirement("B5")
