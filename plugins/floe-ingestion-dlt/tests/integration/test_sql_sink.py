@@ -292,6 +292,54 @@ def test_existing_table_without_a_written_column_is_a_clear_error(
 
 @pytest.mark.requirement("R8")
 @backends
+def test_the_missing_column_hint_run_as_written_fixes_the_table(
+    sql_backend_url: tuple[str, str, str | None],
+    sql_sink: Callable[..., Any],
+    sql_drive: Callable[..., Any],
+    sql_rows: Callable[..., Any],
+) -> None:
+    backend, url, schema = sql_backend_url
+    table = _name()
+    _execute(url, f"CREATE TABLE {_qualified(backend, schema, table)} (id BIGINT)")
+    data = pa.table({"id": pa.array([1, 2], pa.int64()), "email": ["a@x", "b@x"]})
+    with pytest.raises(SinkConfigurationError) as caught:
+        sql_sink(url, table, schema=schema).open(data.schema)
+    text = str(caught.value)
+    fixes = text.split("add them (", 1)[1].split("), or drop", 1)[0].split("; ")
+
+    assert len(fixes) == 1 and fixes[0].startswith("ALTER TABLE ")
+    _execute(url, *fixes)
+    sink = sql_sink(url, table, schema=schema)
+    assert [ack.rows_confirmed for ack in sql_drive(sink, data)] == [2]
+    assert sql_rows(url, table, ["id", "email"], schema=schema) == [(1, "a@x"), (2, "b@x")]
+
+
+@pytest.mark.requirement("R8")
+@backends
+def test_column_names_match_as_the_database_compares_them(
+    sql_backend_url: tuple[str, str, str | None],
+    sql_sink: Callable[..., Any],
+    sql_drive: Callable[..., Any],
+    sql_rows: Callable[..., Any],
+) -> None:
+    # MariaDB and SQLite compare column names without case; PostgreSQL's quoted names keep it.
+    backend, url, schema = sql_backend_url
+    table = _name()
+    quote = "`" if backend == "mariadb" else '"'
+    where = _qualified(backend, schema, table)
+    _execute(url, f"CREATE TABLE {where} (id BIGINT, {quote}Email{quote} VARCHAR(20))")
+    data = pa.table({"id": pa.array([1], pa.int64()), "email": ["a@x"]})
+    sink = sql_sink(url, table, schema=schema)
+    if backend == "postgresql":
+        with pytest.raises(SinkConfigurationError, match="has no column\\(s\\) 'email'"):
+            sink.open(data.schema)
+        return
+    assert [ack.rows_confirmed for ack in sql_drive(sink, data)] == [1]
+    assert sql_rows(url, table, ["id", "Email"], schema=schema) == [(1, "a@x")]
+
+
+@pytest.mark.requirement("R8")
+@backends
 def test_upsert_into_a_table_without_a_unique_key_is_a_clear_error(
     sql_backend_url: tuple[str, str, str | None],
     sql_sink: Callable[..., Any],
