@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +22,31 @@ def stamp() -> str:
 
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+class _LoadSampler:
+    """The 1-minute load average every few seconds while a case runs."""
+
+    def __init__(self, every: float = 5.0) -> None:
+        self.samples = [os.getloadavg()[0]]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(every,), daemon=True)
+        self._thread.start()
+
+    def _run(self, every: float) -> None:
+        while not self._stop.wait(every):
+            self.samples.append(os.getloadavg()[0])
+
+    def stop(self) -> str:
+        """Stop sampling; the summary for the report."""
+        self._stop.set()
+        self._thread.join()
+        self.samples.append(os.getloadavg()[0])
+        mean = sum(self.samples) / len(self.samples)
+        cpus = os.cpu_count() or 1
+        return (
+            f"load average {mean:.1f} on {cpus} CPUs during the case (max {max(self.samples):.1f})"
+        )
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -83,16 +109,14 @@ def main(argv: list[str] | None = None) -> int:
             case = cases.load(name)
             _log(f"== {name}: {case.title}")
             start = time.perf_counter()
+            sampler = _LoadSampler()
             try:
                 result = case.run(ctx)
             except Exception as exc:  # one broken case must not lose the others' figures
                 result = CaseResult(name, case.title, notes=[f"case failed: {exc!r}"[:500]])
                 _log(f"  case failed: {exc!r}")
             result.seconds_total = time.perf_counter() - start
-            load = os.getloadavg()[0]
-            result.measured = (
-                f"{stamp()}, git {report.git_commit()}, load average {load:.1f} at its end"
-            )
+            result.measured = f"{stamp()}, git {report.git_commit()}, {sampler.stop()}"
             results.append(result)
             for target in result.targets:
                 _log(f"  target {target.description}: {target.value} -> {target.met}")

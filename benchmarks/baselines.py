@@ -7,9 +7,11 @@ and a plain ``@dlt.destination`` function.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +22,14 @@ from benchmarks.settings import PG_DSN
 
 __all__ = [
     "adbc_append",
+    "adbc_append_parallel",
     "copy_temp_merge",
+    "copy_temp_merge_parallel",
     "dlt_function_push",
     "dlt_postgres",
+    "halves",
     "httpx_post",
+    "httpx_post_parallel",
     "serialize_batches",
 ]
 
@@ -40,6 +46,47 @@ def adbc_append(schema: str, table: str, data: pa.Table) -> None:
         with conn.cursor() as cur:
             cur.adbc_ingest(table, data, mode="create", db_schema_name=schema)
         conn.commit()
+
+
+def halves(data: pa.Table) -> list[pa.Table]:
+    """The first and the second half of the rows (key-disjoint: the ids are in order)."""
+    middle = data.num_rows // 2
+    return [data.slice(0, middle), data.slice(middle)]
+
+
+def _at_once(jobs: list[Callable[[], None]]) -> None:
+    """Run ``jobs`` in parallel threads; raise the first failure."""
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        for future in [pool.submit(job) for job in jobs]:
+            future.result()
+
+
+def adbc_append_parallel(schema: str, table: str, data: pa.Table, streams: int = 2) -> None:
+    """The table created from the Arrow schema, then ``adbc_ingest(mode="append")`` of one
+    part of the rows per connection, the parts at once (one transaction each)."""
+    import adbc_driver_postgresql.dbapi as adbc
+
+    with adbc.connect(PG_DSN) as conn:
+        with conn.cursor() as cur:
+            cur.adbc_ingest(table, data.schema.empty_table(), mode="create", db_schema_name=schema)
+        conn.commit()
+
+    def ingest(part: pa.Table) -> Callable[[], None]:
+        def job() -> None:
+            with adbc.connect(PG_DSN) as conn:
+                with conn.cursor() as cur:
+                    cur.adbc_ingest(table, part, mode="append", db_schema_name=schema)
+                conn.commit()
+
+        return job
+
+    step = -(-data.num_rows // streams)
+    _at_once([ingest(data.slice(i, step)) for i in range(0, data.num_rows, step)])
+
+
+def copy_temp_merge_parallel(qualified: str, data: pa.Table) -> None:
+    """:func:`copy_temp_merge` of each half of the rows on its own connection, both at once."""
+    _at_once([functools.partial(copy_temp_merge, qualified, part) for part in halves(data)])
 
 
 def copy_temp_merge(qualified: str, data: pa.Table) -> None:
@@ -87,6 +134,22 @@ def httpx_post(url: str, bodies: Sequence[bytes]) -> None:
     with httpx.Client(timeout=60) as client:
         for body in bodies:
             client.post(url, content=body, headers=headers).raise_for_status()
+
+
+def httpx_post_parallel(url: str, bodies: Sequence[bytes], workers: int) -> None:
+    """One shared ``httpx.Client``, ``workers`` threads posting the bodies (each body once)."""
+    import httpx
+
+    headers = {"Content-Type": "application/json"}
+    limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
+    with httpx.Client(timeout=60, limits=limits) as client:
+
+        def post(body: bytes) -> None:
+            client.post(url, content=body, headers=headers).raise_for_status()
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for future in [pool.submit(post, body) for body in bodies]:
+                future.result()
 
 
 def dlt_function_push(pipelines_dir: Path, name: str, url: str, data: pa.Table) -> None:

@@ -1,19 +1,17 @@
-"""drt (``drt-core`` from PyPI), the peer: its own virtual environment and project, run by its CLI.
+"""drt (``drt-core`` from PyPI), the peer: its own project, run by its CLI.
 
-drt is not a floe dependency. On first use this creates ``benchmarks/.venv-drt`` (gitignored)
-with ``uv venv`` + ``uv pip install`` (falling back to ``python -m venv`` + pip), installing
-``drt-core[iceberg,postgres]`` plus DuckDB (its Iceberg source registers the table in DuckDB)
-and pyiceberg's SQLite catalog. A drt project reads the same Iceberg table floe reads, through
-drt's ``iceberg`` source; profiles live in ``$HOME/.drt/profiles.yml``, so each project gets
-its own ``HOME``.
+drt is not a floe dependency: it is in the workspace's ``bench`` dependency group
+(``drt-core[iceberg,postgres]`` and DuckDB, which its Iceberg source registers the table in),
+so ``uv sync`` installs its ``drt`` command next to ``floe``. A drt project reads the same
+Iceberg table floe reads, through drt's ``iceberg`` source; profiles live in
+``$HOME/.drt/profiles.yml``, so each project gets its own ``HOME``.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,63 +20,25 @@ import yaml
 
 from benchmarks.harness import Unavailable
 from benchmarks.procs import ProcessRun, run_measured
-from benchmarks.settings import REPO_ROOT
 
-__all__ = ["DRT_VERSION", "DrtProject", "ensure_venv", "installed_version"]
-
-DRT_VERSION = os.environ.get("FLOE_BENCH_DRT_VERSION", "1.2.1")
-VENV = REPO_ROOT / "benchmarks" / ".venv-drt"
-_PACKAGES = [
-    f"drt-core[iceberg,postgres]=={DRT_VERSION}",
-    "duckdb>=1.0",
-    "pyiceberg[pyarrow,sql-sqlite]>=0.9",
-]
-
-
-def _python() -> Path:
-    return VENV / "bin" / "python"
+__all__ = ["DrtProject", "drt_executable", "installed_version"]
 
 
 def installed_version() -> str | None:
-    """drt-core's version in the benchmark venv, or None when it is not there."""
-    if not _python().exists():
-        return None
-    out = subprocess.run(
-        [str(_python()), "-c", "import importlib.metadata as m; print(m.version('drt-core'))"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return out.stdout.strip() or None if out.returncode == 0 else None
-
-
-def _uv() -> list[str] | None:
-    found = shutil.which("uv")
-    if found:
-        return [found]
-    probe = subprocess.run([sys.executable, "-m", "uv", "--version"], capture_output=True)
-    return [sys.executable, "-m", "uv"] if probe.returncode == 0 else None
-
-
-def ensure_venv() -> Path:
-    """The ``drt`` executable, installing drt into its own venv on first use."""
-    drt = VENV / "bin" / "drt"
-    if drt.exists() and installed_version() == DRT_VERSION:
-        return drt
-    uv = _uv()
+    """drt-core's version in this environment, or None when it is not installed."""
     try:
-        if uv:
-            subprocess.run([*uv, "venv", "-q", "--python", sys.executable, str(VENV)], check=True)
-            subprocess.run(
-                [*uv, "pip", "install", "-q", "--python", str(_python()), *_PACKAGES], check=True
-            )
-        else:
-            subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-            subprocess.run([str(_python()), "-m", "pip", "install", "-q", *_PACKAGES], check=True)
-    except (OSError, subprocess.CalledProcessError) as exc:
-        raise Unavailable(f"could not install drt-core {DRT_VERSION} into {VENV}: {exc}") from exc
-    if not drt.exists():
-        raise Unavailable(f"drt-core installed but {drt} is missing")
+        return importlib.metadata.version("drt-core")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def drt_executable() -> Path:
+    """The ``drt`` command of the interpreter running the benchmarks."""
+    drt = Path(sys.executable).parent / "drt"
+    if installed_version() is None or not drt.exists():
+        raise Unavailable(
+            "drt-core is not installed: run `uv sync` (it is in the bench dependency group)"
+        )
     return drt
 
 
@@ -118,7 +78,6 @@ class DrtProject:
         """``drt run --select <name> --output json``, measured; return the run and drt's own
         report of the sync. Raise with drt's output unless it says every row was synced."""
         env = {**os.environ, "HOME": str(self.home), "DO_NOT_TRACK": "1"}
-        env.pop("VIRTUAL_ENV", None)
         cmd = [str(drt), "run", "--select", name, "--output", "json"]
         done = run_measured(cmd, self.root, env, timeout)
         try:

@@ -42,9 +42,13 @@ class Warehouse:
             self._catalog.create_namespace_if_not_exists(NAMESPACE)
         return self._catalog
 
-    def table(self, rows: int, version: int = 0) -> str:
-        """``namespace.table`` holding customers 1..``rows`` of ``version``; written if missing."""
-        ident = f"{NAMESPACE}.customers_{rows}_v{version}"
+    def table(self, rows: int, version: int = 0, one_file: bool = False) -> str:
+        """``namespace.table`` holding customers 1..``rows`` of ``version``; written if missing.
+
+        Written in appends of 1M rows (a data file each), or with ``one_file`` in one append of
+        every row: one data file, in row groups of pyiceberg's default 1,048,576 rows.
+        """
+        ident = f"{NAMESPACE}.customers_{rows}_v{version}" + ("_one_file" if one_file else "")
         catalog = self._load()
         if catalog.table_exists(ident):
             table = catalog.load_table(ident)
@@ -56,6 +60,9 @@ class Warehouse:
         table = catalog.create_table(ident, schema=SCHEMA)
         import pyarrow as pa
 
+        if one_file:
+            table.append(pa.Table.from_batches(batches(rows, version), schema=SCHEMA))
+            return ident
         # A few large appends: one snapshot per chunk, files of a realistic size.
         chunk: list[pa.RecordBatch] = []
         for batch in batches(rows, version, batch_rows=250_000):
@@ -67,7 +74,14 @@ class Warehouse:
             table.append(pa.Table.from_batches(chunk, schema=SCHEMA))
         return ident
 
-    def data_files(self, ident: str) -> list[tuple[int, int]]:
-        """(rows, bytes) of each data file of the table's current snapshot."""
+    def data_files(self, ident: str) -> list[tuple[int, int, int]]:
+        """(rows, bytes, row groups) of each data file of the table's current snapshot."""
+        import pyarrow.parquet as pq
+
         table = self._load().load_table(ident)
-        return [(t.file.record_count, t.file.file_size_in_bytes) for t in table.scan().plan_files()]
+        found = []
+        for task in table.scan().plan_files():
+            path = task.file.file_path.removeprefix("file://")
+            groups = pq.ParquetFile(path).metadata.num_row_groups
+            found.append((task.file.record_count, task.file.file_size_in_bytes, groups))
+        return found

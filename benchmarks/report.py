@@ -170,6 +170,9 @@ def write_report(cases: list[CaseResult], env: dict[str, Any], out_dir: Path) ->
         "a commit: with uncommitted floe changes). Every time below was counted only after the "
         "destination held exactly the rows sent (count and checksum of every column). Variants "
         "ran interleaved; figures are medians; ratios compare medians measured in the same run.",
+        "The machine is shared: other engineers' test runs load its CPUs while the benchmarks "
+        "run (each case gives the load average over its run). Interleaving and medians keep "
+        "the ratios fair; absolute times are slower than on an idle machine.",
         "",
         "## Targets",
         "",

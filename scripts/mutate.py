@@ -125,6 +125,10 @@ def _run(cwd: Path, jobs: int, names: list[str], seconds: float) -> bool:
     """``mutmut run`` in ``cwd`` for at most ``seconds``; False when cut short by the budget."""
     if seconds <= 0:
         return False
+    # mutmut runs the tests from mutants/, outside the workspace: give them its conftest.py
+    # (the fixtures every test of the workspace shares).
+    (cwd / "mutants").mkdir(exist_ok=True)
+    shutil.copyfile(ROOT / "conftest.py", cwd / "mutants" / "conftest.py")
     command = ["nice", "-n", "10", str(MUTMUT), "run", "--max-children", str(jobs), *names]
     # Its own process group, so that the budget stops mutmut and the workers it forked.
     with subprocess.Popen(command, cwd=cwd, start_new_session=True) as process:
@@ -194,11 +198,26 @@ def _write_report(results: dict[str, list[dict[str, str]]], budget: float, cut: 
     for member_results in results.values():
         for result in member_results:
             by_module.setdefault(_module(result["name"]), []).append(result)
-    for module, found in sorted(by_module.items()):
-        counts = [sum(r["status"] == s for r in found) for s in statuses]
-        other = len(found) - sum(counts)
-        lines.append(f"| `{module}` | " + " | ".join(map(str, counts)) + f" | {other} |")
-    for module, found in sorted(by_module.items()):
+    # A module this checkout has no verdict for (mutants/ is per checkout and not committed, or
+    # MUTATE_ONLY left it out) keeps its rows and survivors from the previous report.
+    kept_rows, kept_sections = _previous_report()
+    checked = {
+        m for m, found in by_module.items() if any(r["status"] != "not checked" for r in found)
+    }
+    carried = sorted(set(kept_rows) - checked)
+    if carried:
+        lines[3:3] = [
+            "Modules marked * were not run this time; their rows and survivors are those of the "
+            "previous report.",
+        ]
+    rows = {m: _row(m, found, statuses) for m, found in by_module.items() if m in checked}
+    rows |= {m: kept_rows[m].replace(f"| `{m}` |", f"| `{m}` * |", 1) for m in carried}
+    lines += [rows[m] for m in sorted(rows)]
+    for module in sorted(rows):
+        if module in carried:
+            lines += kept_sections.get(module, [])
+            continue
+        found = by_module[module]
         alive = [r for r in found if r["status"] not in ("killed", "not checked")]
         if not alive:
             continue
@@ -211,6 +230,33 @@ def _write_report(results: dict[str, list[dict[str, str]]], budget: float, cut: 
             ]
             lines += ["```", ""]
     REPORT.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
+
+
+def _row(module: str, found: list[dict[str, str]], statuses: list[str]) -> str:
+    counts = [sum(r["status"] == s for r in found) for s in statuses]
+    other = len(found) - sum(counts)
+    return f"| `{module}` | " + " | ".join(map(str, counts)) + f" | {other} |"
+
+
+def _previous_report() -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The table row and the survivors' section of each module in the committed report."""
+    if not REPORT.exists():
+        return {}, {}
+    rows: dict[str, str] = {}
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in REPORT.read_text(encoding="utf-8").splitlines():
+        if line.startswith("| `"):
+            module = line.split("`")[1]
+            rows[module] = line.replace(f"| `{module}` * |", f"| `{module}` |", 1)
+        elif line.startswith("## `"):
+            current = sections.setdefault(line.split("`")[1], ["", line])
+        elif current is not None:
+            current.append(line)
+    for section in sections.values():
+        while section[-1] == "":
+            section.pop()
+    return rows, sections
 
 
 if __name__ == "__main__":

@@ -44,8 +44,10 @@ def http_variant(
     is_floe: bool = False,
     check: Callable[[], None] | None = None,
     warmup: Callable[[], None] | None = None,
+    cleanup: Callable[[], None] | None = None,
 ) -> Variant:
-    """A variant whose destination is the benchmark server: reset before, checksum after."""
+    """A variant whose destination is the benchmark server: reset before, checksum after;
+    ``cleanup`` runs after each run, off the clock."""
 
     def verify_server() -> None:
         stats = ctx.server.stats()
@@ -69,6 +71,7 @@ def http_variant(
         run=measured,
         verify=verify_server,
         prepare=ctx.server.reset,
+        cleanup=cleanup,
         check=check,
         warmup=warm,
         is_floe=is_floe,

@@ -1,7 +1,10 @@
 """PostgreSQL append: floe ``sql_database`` vs ADBC ``adbc_ingest`` vs dlt (parquet).
 
 Each run creates its own table (every tool creates it from the Arrow schema) and appends all
-rows in one job; the clock covers connecting, creating the table and loading.
+rows in one job; the clock covers connecting, creating the table and loading. floe and ADBC
+each run on one connection and on two (floe: ``max_connections``, two batches in flight;
+ADBC: the rows in two halves, ingested at once on two connections), and are compared at the
+same number of connections.
 """
 
 from __future__ import annotations
@@ -58,12 +61,28 @@ def _variants(ctx: Context, schema: str, data: pa.Table) -> list[Variant]:
             check=(lambda: floe_lib.check_sink_type("sql_database")) if is_floe else None,
         )
 
-    def floe_load(table: str, rows: pa.Table, batch_size: int | None = None) -> None:
-        config = {"url": PG_SQLALCHEMY_URL, "schema": schema, "table": table, "mode": "append"}
+    def floe_load(
+        table: str, rows: pa.Table, batch_size: int | None = None, connections: int = 2
+    ) -> None:
+        config = {
+            "url": PG_SQLALCHEMY_URL,
+            "schema": schema,
+            "table": table,
+            "mode": "append",
+            "max_connections": connections,
+        }
         floe_lib.write("sql_database", config, rows, batch_size=batch_size)
 
     return [
-        variant("floe", "floe sql_database, mode append", floe_load, is_floe=True),
+        variant(
+            "floe", "floe sql_database, mode append (2 connections, the default)", floe_load, True
+        ),
+        variant(
+            "floe_c1",
+            "floe sql_database, mode append, max_connections 1",
+            lambda t, d: floe_load(t, d, connections=1),
+            is_floe=True,
+        ),
         variant(
             "floe_b500",
             "floe sql_database, mode append, batch_size 500 (one transaction per 500 rows)",
@@ -72,8 +91,13 @@ def _variants(ctx: Context, schema: str, data: pa.Table) -> list[Variant]:
         ),
         variant(
             "adbc",
-            "ADBC adbc_ingest (COPY BINARY from Arrow)",
+            "ADBC adbc_ingest (COPY BINARY from Arrow), one connection",
             lambda t, d: baselines.adbc_append(schema, t, d),
+        ),
+        variant(
+            "adbc2",
+            "ADBC adbc_ingest, two connections (each half of the rows, at once)",
+            lambda t, d: baselines.adbc_append_parallel(schema, t, d),
         ),
         variant(
             "dlt",
@@ -90,7 +114,10 @@ def run(ctx: Context) -> CaseResult:
     data = customers(rows)
     with pg.scratch_schema("bench_append") as schema:
         result.variants = run_variants(_variants(ctx, schema, data), rows, ctx.times(5), ctx.log)
-    result.targets.append(result.ratio_target("floe", "adbc", 0.7, "floe >= 0.7x ADBC"))
+    result.targets += [
+        result.ratio_target("floe_c1", "adbc", 0.7, "floe >= 0.7x ADBC, one connection each"),
+        result.ratio_target("floe", "adbc2", 0.7, "floe >= 0.7x ADBC, two connections each"),
+    ]
     ratio, _ = result.ratio("floe", "dlt")
     result.notes.append(
         "Every tool creates its table from the Arrow schema inside the timed run. "

@@ -3,7 +3,10 @@
 Before each run (untimed) the table holds version 0 of every row; the run upserts version 1,
 which changes every non-key value, so the checksum proves every row was updated. floe and the
 COPY baseline write into the same table shape (``id bigint PRIMARY KEY``); dlt writes into a
-table its own pipeline created (dlt adds its bookkeeping tables and a staging schema).
+table its own pipeline created (dlt adds its bookkeeping tables and a staging schema). floe
+and COPY-temp-merge each run on one connection and on two (floe: ``max_connections``, the
+batch in two key-disjoint parts at once; COPY-temp-merge: each half of the rows on its own
+connection, at once), and are compared at the same number of connections.
 """
 
 from __future__ import annotations
@@ -34,13 +37,16 @@ def _variants(ctx: Context, schema: str, old: pa.Table, new: pa.Table) -> list[V
             pg.create_customers(conn, qualified(name))
             pg.copy_arrow(conn, qualified(name), old)
 
-    def floe_write(table: str, data: pa.Table, batch_size: int | None = None) -> None:
+    def floe_write(
+        table: str, data: pa.Table, batch_size: int | None = None, connections: int = 2
+    ) -> None:
         config = {
             "url": PG_SQLALCHEMY_URL,
             "schema": schema,
             "table": table,
             "mode": "upsert",
             "primary_key": ["id"],
+            "max_connections": connections,
         }
         floe_lib.write("sql_database", config, data, batch_size=batch_size)
 
@@ -67,13 +73,23 @@ def _variants(ctx: Context, schema: str, old: pa.Table, new: pa.Table) -> list[V
     return [
         Variant(
             "floe",
-            "floe sql_database, mode upsert",
+            "floe sql_database, mode upsert (2 connections, the default)",
             run=lambda: floe_write(tables["floe"], new),
             verify=lambda: pg.verify_table(qualified("floe"), expected),
             prepare=lambda: fresh("floe"),
             cleanup=lambda: pg.drop_table(qualified("floe")),
             check=lambda: floe_lib.check_sink_type("sql_database"),
             warmup=floe_warmup,
+            is_floe=True,
+        ),
+        Variant(
+            "floe_c1",
+            "floe sql_database, mode upsert, max_connections 1",
+            run=lambda: floe_write(tables["floe_c1"], new, connections=1),
+            verify=lambda: pg.verify_table(qualified("floe_c1"), expected),
+            prepare=lambda: fresh("floe_c1"),
+            cleanup=lambda: pg.drop_table(qualified("floe_c1")),
+            check=lambda: floe_lib.check_sink_type("sql_database"),
             is_floe=True,
         ),
         Variant(
@@ -88,12 +104,20 @@ def _variants(ctx: Context, schema: str, old: pa.Table, new: pa.Table) -> list[V
         ),
         Variant(
             "copy_merge",
-            "psycopg COPY into temp table + INSERT ... ON CONFLICT DO UPDATE",
+            "psycopg COPY into temp table + INSERT ... ON CONFLICT DO UPDATE, one connection",
             run=lambda: baselines.copy_temp_merge(qualified("copy_merge"), new),
             verify=lambda: pg.verify_table(qualified("copy_merge"), expected),
             prepare=lambda: fresh("copy_merge"),
             cleanup=lambda: pg.drop_table(qualified("copy_merge")),
             warmup=copy_warmup,
+        ),
+        Variant(
+            "copy_merge2",
+            "the same on two connections (each half of the rows, at once)",
+            run=lambda: baselines.copy_temp_merge_parallel(qualified("copy_merge2"), new),
+            verify=lambda: pg.verify_table(qualified("copy_merge2"), expected),
+            prepare=lambda: fresh("copy_merge2"),
+            cleanup=lambda: pg.drop_table(qualified("copy_merge2")),
         ),
         Variant(
             "dlt",
@@ -117,9 +141,14 @@ def run(ctx: Context) -> CaseResult:
         result.variants = run_variants(
             _variants(ctx, schema, old, new), rows, ctx.times(5), ctx.log
         )
-    result.targets.append(
-        result.ratio_target("floe", "copy_merge", 0.9, "floe >= 0.9x COPY-temp-merge")
-    )
+    result.targets += [
+        result.ratio_target(
+            "floe_c1", "copy_merge", 0.9, "floe >= 0.9x COPY-temp-merge, one connection each"
+        ),
+        result.ratio_target(
+            "floe", "copy_merge2", 0.9, "floe >= 0.9x COPY-temp-merge, two connections each"
+        ),
+    ]
     ratio, _ = result.ratio("floe", "dlt")
     if ratio:
         result.notes.append(f"floe vs dlt merge: {ratio:.2f}x.")

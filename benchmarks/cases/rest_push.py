@@ -29,30 +29,21 @@ def run(ctx: Context) -> CaseResult:
     log = ServerLog()
 
     def dlt_push(part: pa.Table = data) -> None:
-        try:
-            baselines.dlt_function_push(dlt_dir, f"bench_push_{next(runs)}", url, part)
-        finally:
-            baselines.drop_dlt_pipelines(dlt_dir)
+        baselines.dlt_function_push(dlt_dir, f"bench_push_{next(runs)}", url, part)
+
+    def dlt_warmup() -> None:
+        dlt_push(data.slice(0, 1000))
+        baselines.drop_dlt_pipelines(dlt_dir)
 
     variants = [
         floe_rest_variant(
             ctx,
             log,
             "floe",
-            "floe rest_api (default settings)",
+            "floe rest_api (default settings: 4 concurrent requests)",
             data,
             "/fast/customers",
             expected,
-        ),
-        floe_rest_variant(
-            ctx,
-            log,
-            "floe_c4",
-            "floe rest_api, max_concurrent_requests 4",
-            data,
-            "/fast/customers",
-            expected,
-            max_concurrent_requests=4,
         ),
         http_variant(
             ctx,
@@ -70,7 +61,8 @@ def run(ctx: Context) -> CaseResult:
             "plain @dlt.destination function, httpx + orjson per batch",
             dlt_push,
             expected,
-            warmup=lambda: dlt_push(data.slice(0, 1000)),
+            warmup=dlt_warmup,
+            cleanup=lambda: baselines.drop_dlt_pipelines(dlt_dir),
         ),
     ]
     result.variants = run_variants(variants, rows, ctx.times(5), ctx.log)

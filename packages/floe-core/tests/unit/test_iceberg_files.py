@@ -65,6 +65,28 @@ def test_a_large_row_group_is_read_in_batches_of_batch_rows(
     catalog.close()
 
 
+def test_a_file_of_several_row_groups_is_read_group_by_group_in_row_order(
+    catalog_config: dict[str, Any],
+) -> None:
+    catalog = open_catalog(catalog_config, create=True)
+    catalog.create_namespace("gold")
+    table = catalog.create_table(
+        "gold.people",
+        _people(0, 1).schema,
+        properties={"write.parquet.row-group-limit": "300"},
+    )
+    table.append(_people(0, 1000))  # one file, row groups of 300, 300, 300 and 100 rows
+    scan = table.scan()
+    (task,) = list(scan.plan_files())
+    path = task.file.file_path.removeprefix("file://")
+    assert pq.ParquetFile(path).metadata.num_row_groups == 4
+    batches = list(ScanFiles(scan, batch_rows=128).batches(task))
+    # Batches never span two row groups: each group is decoded (and buffered) on its own.
+    assert [batch.num_rows for batch in batches] == [128, 128, 44] * 3 + [100]
+    assert pa.Table.from_batches(batches).column("id").to_pylist() == list(range(1000))
+    catalog.close()
+
+
 def test_source_batches_never_exceed_read_batch_rows(catalog_config: dict[str, Any]) -> None:
     catalog = open_catalog(catalog_config, create=True)
     catalog.create_namespace("gold")

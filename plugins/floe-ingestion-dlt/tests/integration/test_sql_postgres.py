@@ -188,3 +188,78 @@ def test_a_large_upsert_batch_in_two_parts_leaves_out_the_rows_postgresql_cannot
     )
     got = sql_rows(PG_URL, table, ["id", "v"], schema=sql_pg_schema)
     assert got == [(i, f"v{i}") for i in range(FIRST) if i not in (7, FIRST - 3)]
+
+
+@pytest.mark.requirement("R7")
+@pytest.mark.parametrize(
+    ("mode", "connections", "in_flight"),
+    [("append", 1, 1), ("append", 5, 5), ("replace", 3, 3), ("upsert", 4, 1)],
+)
+def test_max_connections_is_the_number_of_batches_in_flight_but_upserts_go_one_by_one(
+    sql_pg_schema: str,
+    sql_sink: Callable[..., Any],
+    mode: str,
+    connections: int,
+    in_flight: int,
+) -> None:
+    sink = sql_sink(
+        PG_URL,
+        f"t_{uuid.uuid4().hex[:8]}",
+        schema=sql_pg_schema,
+        mode=mode,
+        primary_key=["id"],
+        max_connections=connections,
+    )
+
+    assert sink.effective_capabilities.max_concurrency == in_flight
+
+
+@pytest.mark.requirement("R7")
+def test_with_one_connection_a_large_upsert_batch_is_one_transaction(
+    sql_pg_schema: str, sql_rows: Callable[..., Any]
+) -> None:
+    table = f"t_{uuid.uuid4().hex[:8]}"
+    where = f'"{sql_pg_schema}".{table}'
+    engine = sa.create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE TABLE {where} (id BIGINT PRIMARY KEY, v TEXT)")
+        conn.exec_driver_sql(
+            f"INSERT INTO {where} SELECT i, 'before' FROM generate_series(0, {FIRST - 1}) i"
+        )
+    plugin = DltIngestionPlugin()
+    sink = plugin.create_sink(
+        SinkConfig(
+            sink_type="sql_database",
+            connection_config={
+                "url": PG_URL + "?options=-c%20lock_timeout%3D100",
+                "table": table,
+                "schema": sql_pg_schema,
+                "mode": "upsert",
+                "primary_key": ["id"],
+                "max_connections": 1,
+            },
+            destination_name="warehouse",
+            batch_size=FIRST,
+            retry_config={"max_attempts": 2, "initial_backoff_seconds": 0.01},
+        )
+    )
+    data = pa.table({"id": pa.array(range(FIRST), pa.int64()), "v": ["after"] * FIRST})
+    try:
+        assert not isinstance(sink.encode(data.to_batches()[0]).data, KeyParts)
+        # One locked row of the upper half: with two connections the lower half would commit
+        # (see above); with one, the batch is one transaction and no row changes.
+        with engine.connect() as holder, holder.begin():
+            holder.exec_driver_sql(f"SELECT 1 FROM {where} WHERE id = {FIRST - 3} FOR UPDATE")
+            stopped = plugin.write(sink, data)
+        between = sql_rows(PG_URL, table, ["id", "v"], schema=sql_pg_schema)
+        rerun = plugin.write(sink, data)
+    finally:
+        sink.dispose()
+        engine.dispose()
+
+    assert not stopped.success and stopped.rows_delivered == 0
+    assert between == [(i, "before") for i in range(FIRST)]
+    assert rerun.success and rerun.rows_delivered == FIRST
+    assert sql_rows(PG_URL, table, ["id", "v"], schema=sql_pg_schema) == [
+        (i, "after") for i in range(FIRST)
+    ]

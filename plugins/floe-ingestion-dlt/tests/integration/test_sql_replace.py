@@ -150,3 +150,65 @@ def test_a_swap_that_fails_part_way_leaves_the_old_rows(
         assert sa.inspect(engine).get_table_names(schema=schema) == [table]
     finally:
         engine.dispose()
+
+
+@pytest.mark.requirement("R8")
+@pytest.mark.parametrize("sql_backend_url", ["postgresql", "mariadb"], indirect=True)
+def test_a_row_the_tables_not_null_refuses_is_rejected_while_staging(
+    sql_backend_url: tuple[str, str, str | None],
+    replace_sink: Callable[..., Any],
+    sql_rows: Callable[..., Any],
+) -> None:
+    # The staging table is a copy of the target's definition, NOT NULL included, so the row
+    # is refused while its batch is staged (and isolated from the good rows) instead of
+    # failing the swap at the end.
+    _, url, schema = sql_backend_url
+    table = f"t_{uuid.uuid4().hex[:8]}"
+    engine = sa.create_engine(url)
+    preparer = engine.dialect.identifier_preparer
+    where = preparer.quote(table) if not schema else f"{preparer.quote_schema(schema)}.{table}"
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                f"CREATE TABLE {where} (id BIGINT PRIMARY KEY, v VARCHAR(20) NOT NULL)"
+            )
+            conn.exec_driver_sql(f"INSERT INTO {where} (id, v) VALUES (1, 'old'), (2, 'old')")
+    finally:
+        engine.dispose()
+    values: list[str | None] = ["new"] * 6
+    values[4] = None
+    new = pa.table({"id": pa.array(range(10, 16), pa.int64()), "v": pa.array(values, pa.string())})
+    plugin = DltIngestionPlugin()
+    sink = replace_sink(url, table, schema=schema, batch_size=3)
+    try:
+        result = plugin.write(sink, new)
+    finally:
+        sink.dispose()
+
+    # A replace with a refused row is not swapped in: the old rows stay.
+    assert not result.success and result.rows_rejected == 1, result
+    assert "it holds none of them" in result.errors[-1]
+    assert sql_rows(url, table, ["id", "v"], schema=schema) == [(1, "old"), (2, "old")]
+
+
+@pytest.mark.requirement("R8")
+def test_a_new_table_replaced_into_a_database_other_than_the_urls_lands_there(
+    sql_maria_db: str, replace_sink: Callable[..., Any], sql_rows: Callable[..., Any]
+) -> None:
+    database = sql_maria_db.rsplit("/", 1)[1]
+    url = sql_maria_db.rsplit("/", 1)[0] + "/test"
+    table = f"t_{uuid.uuid4().hex[:8]}"
+    plugin = DltIngestionPlugin()
+    sink = replace_sink(url, table, schema=database, batch_size=10)
+    try:
+        assert plugin.write(sink, _rows(25, "new")).success
+    finally:
+        sink.dispose()
+
+    assert sql_rows(url, table, ["id", "v"], schema=database) == [(i, "new") for i in range(25)]
+    engine = sa.create_engine(url)
+    try:
+        assert table not in sa.inspect(engine).get_table_names()  # not in the URL's database
+        assert sa.inspect(engine).get_table_names(schema=database) == [table]
+    finally:
+        engine.dispose()

@@ -6,6 +6,8 @@ the table back with the database's own driver.
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -290,6 +292,54 @@ def test_existing_table_without_a_written_column_is_a_clear_error(
 
 @pytest.mark.requirement("R8")
 @backends
+def test_the_missing_column_hint_run_as_written_fixes_the_table(
+    sql_backend_url: tuple[str, str, str | None],
+    sql_sink: Callable[..., Any],
+    sql_drive: Callable[..., Any],
+    sql_rows: Callable[..., Any],
+) -> None:
+    backend, url, schema = sql_backend_url
+    table = _name()
+    _execute(url, f"CREATE TABLE {_qualified(backend, schema, table)} (id BIGINT)")
+    data = pa.table({"id": pa.array([1, 2], pa.int64()), "email": ["a@x", "b@x"]})
+    with pytest.raises(SinkConfigurationError) as caught:
+        sql_sink(url, table, schema=schema).open(data.schema)
+    text = str(caught.value)
+    fixes = text.split("add them (", 1)[1].split("), or drop", 1)[0].split("; ")
+
+    assert len(fixes) == 1 and fixes[0].startswith("ALTER TABLE ")
+    _execute(url, *fixes)
+    sink = sql_sink(url, table, schema=schema)
+    assert [ack.rows_confirmed for ack in sql_drive(sink, data)] == [2]
+    assert sql_rows(url, table, ["id", "email"], schema=schema) == [(1, "a@x"), (2, "b@x")]
+
+
+@pytest.mark.requirement("R8")
+@backends
+def test_column_names_match_as_the_database_compares_them(
+    sql_backend_url: tuple[str, str, str | None],
+    sql_sink: Callable[..., Any],
+    sql_drive: Callable[..., Any],
+    sql_rows: Callable[..., Any],
+) -> None:
+    # MariaDB and SQLite compare column names without case; PostgreSQL's quoted names keep it.
+    backend, url, schema = sql_backend_url
+    table = _name()
+    quote = "`" if backend == "mariadb" else '"'
+    where = _qualified(backend, schema, table)
+    _execute(url, f"CREATE TABLE {where} (id BIGINT, {quote}Email{quote} VARCHAR(20))")
+    data = pa.table({"id": pa.array([1], pa.int64()), "email": ["a@x"]})
+    sink = sql_sink(url, table, schema=schema)
+    if backend == "postgresql":
+        with pytest.raises(SinkConfigurationError, match="has no column\\(s\\) 'email'"):
+            sink.open(data.schema)
+        return
+    assert [ack.rows_confirmed for ack in sql_drive(sink, data)] == [1]
+    assert sql_rows(url, table, ["id", "Email"], schema=schema) == [(1, "a@x")]
+
+
+@pytest.mark.requirement("R8")
+@backends
 def test_upsert_into_a_table_without_a_unique_key_is_a_clear_error(
     sql_backend_url: tuple[str, str, str | None],
     sql_sink: Callable[..., Any],
@@ -469,7 +519,7 @@ def test_names_that_need_quoting(
 
 
 @pytest.mark.requirement("B5")
-@pytest.mark.parametrize("sql_backend_url", ["postgresql", "mariadb"], indirect=True)
+@pytest.mark.parametrize("sql_backend_url", ["postgresql", "mariadb", "sqlite"], indirect=True)
 def test_two_writers_claiming_one_batch_at_once_write_it_once_without_error(
     sql_backend_url: tuple[str, str, str | None],
 ) -> None:
@@ -509,6 +559,64 @@ def test_two_writers_claiming_one_batch_at_once_write_it_once_without_error(
         ]
     finally:
         engine.dispose()
+
+
+@pytest.mark.requirement("B5")
+def test_the_look_first_claim_for_other_databases_records_a_key_once(
+    sql_sqlite_url: str,
+) -> None:
+    # Databases without an insert-or-skip statement look the key up, then insert it. Run on
+    # SQLite here, which the sink otherwise claims with INSERT ... ON CONFLICT DO NOTHING.
+    from floe_ingestion_dlt.sinks.sql.delivery_log import DeliveryLog
+
+    log = DeliveryLog(None, "orders")
+    values = {
+        "idempotency_key": "k" * 64,
+        "target_table": "orders",
+        "row_count": 3,
+        "delivered_at": dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
+    }
+    engine = sa.create_engine(sql_sqlite_url)
+    try:
+        with engine.begin() as conn:
+            log.ensure(conn)
+            assert log.delivered(conn, "k" * 64) is False
+            assert log._claim_plain(conn, values) is True
+        with engine.begin() as conn:
+            assert log.delivered(conn, "k" * 64) is True
+            assert log.delivered(conn, "j" * 64) is False
+            assert log._claim_plain(conn, values) is False
+        with engine.connect() as conn:
+            rows = conn.execute(sa.select(log.table)).all()
+    finally:
+        engine.dispose()
+    assert [(r.idempotency_key, r.target_table, r.row_count) for r in rows] == [
+        ("k" * 64, "orders", 3)
+    ]
+
+
+@pytest.mark.requirement("B5")
+def test_the_delivery_log_records_utc_whatever_the_local_time_zone(
+    sql_pg_schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from floe_ingestion_dlt.sinks.sql.delivery_log import DeliveryLog
+
+    log = DeliveryLog(sql_pg_schema, "orders")
+    engine = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    # Fourteen hours ahead of UTC: a local time taken for UTC would be far off.
+    monkeypatch.setenv("TZ", "Pacific/Kiritimati")
+    time.tzset()
+    try:
+        with engine.begin() as conn:
+            log.ensure(conn)
+            assert log.claim(conn, "k" * 64, 3) is True
+        with engine.connect() as conn:
+            recorded = conn.execute(sa.select(log.table.c.delivered_at)).scalar_one()
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+        engine.dispose()
+    assert abs(recorded - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=10)
 
 
 @pytest.mark.requirement("B5")

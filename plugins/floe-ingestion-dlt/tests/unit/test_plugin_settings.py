@@ -146,7 +146,14 @@ def test_keys_from_the_secret_are_not_asked_for_nor_offered() -> None:
     assert plugin.validate_settings("rest_api", {"path": "/contacts"}) == []
     (sql,) = plugin.validate_settings("sql_database", {"tabel": "orders"})
     (rest,) = plugin.validate_settings("rest_api", {"pth": "/contacts"})
-    assert _allowed(sql.suggestion) == ["table", "schema", "mode", "primary_key", "create_table"]
+    assert _allowed(sql.suggestion) == [
+        "table",
+        "schema",
+        "mode",
+        "primary_key",
+        "create_table",
+        "max_connections",
+    ]
     assert {"base_url", "token", "username", "password", "api_key"}.isdisjoint(
         _allowed(rest.suggestion)
     )

@@ -34,6 +34,7 @@ def test_defaults_and_a_single_primary_key_string() -> None:
     assert settings.primary_key == ("id",)
     assert settings.db_schema == "sales"
     assert settings.create_table is True
+    assert settings.max_connections == 2
 
 
 @pytest.mark.requirement("R7")
@@ -47,6 +48,8 @@ def test_defaults_and_a_single_primary_key_string() -> None:
         ({"table": "sales.customers"}, "write `schema: sales` and `table: customers`"),
         ({"primary_key": ["id", "id"]}, "a column is listed twice"),
         ({"create_table": "maybe"}, "create_table: should be true or false"),
+        ({"max_connections": 0}, "max_connections: should be at least 1"),
+        ({"max_connections": 9}, "max_connections: should be at most 8"),
     ],
 )
 def test_invalid_settings_are_configuration_errors(config: dict[str, Any], message: str) -> None:

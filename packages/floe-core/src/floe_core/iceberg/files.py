@@ -127,23 +127,28 @@ def _parquet_batches(
             file_schema, _projected_field_ids(files), select_full_types=False
         )
         columns = [column.name for column in file_projection.columns]
-        for batch in parquet.iter_batches(batch_size=files.batch_rows, columns=columns):
-            if arrow_filter is not None:
-                # Through a table: RecordBatch.filter fails on empty results before pyarrow 21.
-                filtered = pa.Table.from_batches([batch]).filter(arrow_filter)
-                if filtered.num_rows == 0:
+        # A row group at a time: pre_buffer then reads ahead within one group, not the whole
+        # file (a large file's column chunks would otherwise be buffered all at once).
+        for group in range(parquet.num_row_groups):
+            for batch in parquet.iter_batches(
+                batch_size=files.batch_rows, columns=columns, row_groups=[group]
+            ):
+                if arrow_filter is not None:
+                    # Through a table: RecordBatch.filter fails on empty results before pyarrow 21.
+                    filtered = pa.Table.from_batches([batch]).filter(arrow_filter)
+                    if filtered.num_rows == 0:
+                        continue
+                    batch = filtered.combine_chunks().to_batches()[0]
+                if batch.num_rows == 0:
                     continue
-                batch = filtered.combine_chunks().to_batches()[0]
-            if batch.num_rows == 0:
-                continue
-            yield internals["to_requested_schema"](
-                projection,
-                file_projection,
-                batch,
-                downcast_ns_timestamp_to_us=downcast,
-                projected_missing_fields=missing_values,
-                allow_timestamp_tz_mismatch=True,
-            )
+                yield internals["to_requested_schema"](
+                    projection,
+                    file_projection,
+                    batch,
+                    downcast_ns_timestamp_to_us=downcast,
+                    projected_missing_fields=missing_values,
+                    allow_timestamp_tz_mismatch=True,
+                )
 
 
 def _projected_field_ids(files: ScanFiles) -> set[int]:

@@ -55,6 +55,9 @@ _DEFAULT_DRIVERS = {
 # Backend -> the extra that installs its driver.
 _EXTRAS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql"}
 CONNECT_TIMEOUT_SECONDS = 10
+#: Connections a write uses at once unless ``max_connections`` says otherwise, and the most.
+DEFAULT_CONNECTIONS = 2
+MAX_CONNECTIONS = 8
 
 
 class SqlDatabaseSettings(BaseModel):
@@ -72,6 +75,10 @@ class SqlDatabaseSettings(BaseModel):
         primary_key: Key columns; required for ``upsert``, used as the primary key of a
             table floe creates.
         create_table: Create the table from the data's schema when it does not exist.
+        max_connections: Database connections the write uses at once: that many batches in
+            flight in modes append and replace; in mode upsert on PostgreSQL, 2 or more write
+            a large batch in two key-disjoint parts at once (upsert batches go one at a
+            time). SQLite always uses one.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
@@ -84,6 +91,7 @@ class SqlDatabaseSettings(BaseModel):
     mode: Literal["append", "upsert", "replace"] = "append"
     primary_key: tuple[str, ...] = ()
     create_table: bool = True
+    max_connections: int = Field(default=DEFAULT_CONNECTIONS, ge=1, le=MAX_CONNECTIONS)
 
     @field_validator("primary_key", mode="before")
     @classmethod

@@ -1,8 +1,8 @@
 """The ``sql_database`` sink: rows into a table of any database SQLAlchemy can reach.
 
 Config (destination ``config:`` plus the secret): ``url`` (secret), ``table``, ``schema``,
-``mode`` (``append`` | ``upsert`` | ``replace``), ``primary_key``, ``create_table``; see
-``SqlDatabaseSettings``. Each batch is one transaction.
+``mode`` (``append`` | ``upsert`` | ``replace``), ``primary_key``, ``create_table``,
+``max_connections``; see ``SqlDatabaseSettings``. Each batch is one transaction.
 
 - PostgreSQL with psycopg 3 uses ``COPY`` (``postgres.py``); other databases use
   ``executemany`` (``executemany.py``). The payload body is always the batch as CSV
@@ -19,7 +19,7 @@ Config (destination ``config:`` plus the secret): ``url`` (secret), ``table``, `
   ``keyed.py``: rows that cannot be written so are rejected with the reason). Append
   inserts; replace swaps a staging table in at the end of a successful write (``tables.py``).
   On PostgreSQL a large upsert batch is written as two parts that share no key, in parallel
-  on two connections (one transaction each).
+  on two connections (one transaction each), unless ``max_connections`` is 1.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from floe_core.sinks.errors import PluginError, SinkConfigurationError
 from pydantic import BaseModel
 
 from floe_ingestion_dlt.sinks.sql.config import (
+    MAX_CONNECTIONS,
     SECRET_FIELDS,
     SINK_TYPE,
     SqlDatabaseSettings,
@@ -72,8 +73,6 @@ if TYPE_CHECKING:
     from floe_ingestion_dlt.sinks.sql.tables import TablePlan
 
 __all__ = ["SqlDatabaseSink"]
-
-_MAX_CONCURRENCY = 2
 
 
 @dataclass(frozen=True)
@@ -115,7 +114,7 @@ class SqlDatabaseSink(Sink):
     sink_type: ClassVar[str] = SINK_TYPE
     capabilities: ClassVar[SinkCapabilities] = SinkCapabilities(
         default_batch_size=50_000,
-        max_concurrency=_MAX_CONCURRENCY,
+        max_concurrency=MAX_CONNECTIONS,
         splits_rejected_batches=True,
         operations=frozenset(
             {Operation.INSERT, Operation.UPDATE, Operation.UPSERT, Operation.DELETE}
@@ -177,7 +176,9 @@ class SqlDatabaseSink(Sink):
         self._url = url
         self._backend = url.get_backend_name()
         self._copy = self._backend == "postgresql" and url.get_driver_name() == "psycopg"
-        self._split_upserts = self._copy and self.settings.mode == "upsert"
+        self._split_upserts = (
+            self._copy and self.settings.mode == "upsert" and self.settings.max_connections > 1
+        )
         # Writes the second part of a split upsert batch; made on first use.
         self._helper: ThreadPoolExecutor | None = None
         self._helper_lock = threading.Lock()
@@ -197,7 +198,9 @@ class SqlDatabaseSink(Sink):
                 sink_type=SINK_TYPE,
                 hint=f"use mode append or replace; upsert works on {', '.join(UPSERT_BACKENDS)}",
             )
-        self._engine = create_engine(url, destination=self.destination, pool_size=_MAX_CONCURRENCY)
+        self._engine = create_engine(
+            url, destination=self.destination, pool_size=self.settings.max_connections
+        )
         self._plan: TablePlan | None = None
         self._writer: _Writer | None = None
         self._log: DeliveryLog | None = None
@@ -219,15 +222,14 @@ class SqlDatabaseSink(Sink):
 
     @property
     def effective_capabilities(self) -> SinkCapabilities:
-        """Upserts run one batch at a time (so the last row of a key wins), as does SQLite.
+        """``max_connections`` batches in flight; upserts run one batch at a time (so the last
+        row of a key wins), as does SQLite.
 
         Modes append and replace insert; mode upsert upserts, inserts only new keys, updates
         only existing ones and deletes, by primary key.
         """
         upsert = self.settings.mode == "upsert"
-        concurrency = (
-            1 if upsert or self._backend == "sqlite" else self.capabilities.max_concurrency
-        )
+        concurrency = 1 if upsert or self._backend == "sqlite" else self.settings.max_connections
         return dataclasses.replace(
             self.capabilities, max_concurrency=concurrency, operations=_operations(upsert)
         )
