@@ -16,11 +16,51 @@ if TYPE_CHECKING:
     from floe_core.secrets.resolver import ResolvedSecret, SecretResolver
 
 __all__ = [
+    "build_sink",
     "catalog_config",
     "require_secret_keys",
     "required_secret_keys",
     "select_destinations",
 ]
+
+
+def build_sink(
+    plugin: SinkConnector,
+    destination: CompiledDestination,
+    secret: Mapping[str, str],
+    project_dir: str,
+) -> Any:
+    """Let ``plugin`` build the destination's sink from its config merged with ``secret``.
+
+    A ``SinkPlugin``'s relative paths (a SQLite file) are made relative to ``project_dir``.
+
+    Raises:
+        FloeError: The plugin refused the config, or could not reach the destination.
+        EgressConfigError: The plugin failed in a way of its own (the message is redacted).
+    """
+    import dataclasses
+
+    from floe_core.egress.observability import span
+    from floe_core.errors import FloeError
+    from floe_core.sinks.plugin import SinkPlugin
+
+    config = destination.to_sink_config(secret)
+    if isinstance(plugin, SinkPlugin):
+        values = plugin.project_paths(destination.sink_type, config.connection_config, project_dir)
+        config = dataclasses.replace(config, connection_config=values)
+    with span("floe.egress.create_sink"):
+        try:
+            return plugin.create_sink(config)
+        except FloeError:
+            raise
+        except Exception as exc:
+            raise EgressConfigError(
+                f"plugin '{destination.plugin_name}' could not create the "
+                f"{destination.sink_type} sink for destination '{destination.name}': "
+                f"{type(exc).__name__}: {redactor.text(str(exc))}",
+                hint="check the destination's config and Secret; report a bug to the "
+                "plugin's maintainers if the message does not help",
+            ) from exc
 
 
 def required_secret_keys(

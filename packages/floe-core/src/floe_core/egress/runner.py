@@ -25,7 +25,6 @@ of its settings are paths (``Sink.project_paths``).
 
 from __future__ import annotations
 
-import dataclasses
 import signal
 import threading
 import time
@@ -34,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from floe_core.egress.destinations import catalog_config, require_secret_keys
+from floe_core.egress.destinations import build_sink, catalog_config, require_secret_keys
 from floe_core.egress.errors import EgressConfigError, RunInterruptedError, StateStoreError
 from floe_core.egress.observability import (
     get_logger,
@@ -54,6 +53,7 @@ if TYPE_CHECKING:
     from floe_core.egress.lease import LeaseKeeper, Leases
     from floe_core.egress.progress import Progress
     from floe_core.egress.state import StateStore
+    from floe_core.executors.choice import ExecutorType
     from floe_core.iceberg.source import IcebergSource
     from floe_core.plugins.sink import SinkConnector
     from floe_core.registry import PluginRegistry
@@ -94,6 +94,8 @@ class EgressRunner:
             nothing; the receipts say what a run would do.
         allow_deletes: Let a ``mirror`` run delete more than its ``max_delete_fraction``.
         clock: Seconds since the epoch, for destination leases (a test passes a fake).
+        executor: ``local`` or ``ray``, over the manifest's ``executor.type``
+            (:mod:`floe_core.executors`).
     """
 
     def __init__(
@@ -107,9 +109,11 @@ class EgressRunner:
         dry_run: bool = False,
         allow_deletes: bool = False,
         clock: Callable[[], float] = time.time,
+        executor: ExecutorType | None = None,
     ) -> None:
         from floe_core.egress.journal import RunJournal
         from floe_core.egress.lease import Leases, lease_seconds
+        from floe_core.executors.choice import executor_for
 
         self.plan = plan
         self.dry_run = dry_run
@@ -124,6 +128,7 @@ class EgressRunner:
         )
         self.journal = RunJournal(state)
         self._interrupted = threading.Event()
+        self.executor = None if dry_run else executor_for(plan.manifest.executor, executor)
 
     def run(self, destinations: Sequence[CompiledDestination]) -> list[Receipt]:
         """Prepare every destination, then deliver each; return one receipt per destination.
@@ -358,27 +363,7 @@ class EgressRunner:
     def _create_sink(
         self, plugin: SinkConnector, destination: CompiledDestination, secret: ResolvedSecret
     ) -> Any:
-        from floe_core.sinks.plugin import SinkPlugin
-
-        config = destination.to_sink_config(secret.reveal())
-        if isinstance(plugin, SinkPlugin):
-            values = plugin.project_paths(
-                destination.sink_type, config.connection_config, str(self.plan.project_dir)
-            )
-            config = dataclasses.replace(config, connection_config=values)
-        with span("floe.egress.create_sink"):
-            try:
-                return plugin.create_sink(config)
-            except FloeError:
-                raise
-            except Exception as exc:
-                raise EgressConfigError(
-                    f"plugin '{destination.plugin_name}' could not create the "
-                    f"{destination.sink_type} sink for destination '{destination.name}': "
-                    f"{type(exc).__name__}: {redactor.text(str(exc))}",
-                    hint="check the destination's config and Secret; report a bug to the "
-                    "plugin's maintainers if the message does not help",
-                ) from exc
+        return build_sink(plugin, destination, secret.reveal(), str(self.plan.project_dir))
 
     def _record_failed_preparation(
         self, receipt: Receipt, exc: BaseException, seconds: float
@@ -464,6 +449,9 @@ class EgressRunner:
         Returns:
             The result, and the error that stopped the write (when the plugin says).
         """
+        if item.sync is None and self.executor is not None:
+            with _stopped_by_ctrl_c(item.stop, self._interrupted):
+                return self.executor.deliver(self, item, counter)
         if item.sync is None:
             return self._write(item, counter.wrap(item.source.batches()))
         from floe_core.sinks.batching import resolve_batch_size

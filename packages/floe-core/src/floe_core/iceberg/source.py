@@ -14,6 +14,7 @@ pyiceberg and pyarrow are imported only when a source is opened.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 
     from floe_core.iceberg.files import ScanFiles
 
-__all__ = ["IcebergSource", "catalog_properties", "parse_table_identifier"]
+__all__ = ["DataFile", "IcebergSource", "catalog_properties", "parse_table_identifier"]
 
 _MAX_LISTED = 20
 #: Batches read ahead of the consumer (each at most ``files.READ_BATCH_ROWS`` rows).
@@ -58,21 +59,35 @@ def parse_table_identifier(table: str) -> tuple[str, ...]:
     return parts
 
 
+@dataclass(frozen=True)
+class DataFile:
+    """One data file of a snapshot, as its manifest describes it."""
+
+    path: str
+    size_bytes: int
+    rows: int
+
+
 class IcebergSource:
     """One Iceberg table, pinned at the snapshot that was current when it was opened.
 
     Args:
         catalog_config: The catalog section (see ``floe_core.iceberg.catalog``), secrets resolved.
         table: ``"namespace.table"``.
+        snapshot_id: Pin this snapshot instead of the current one (a worker reading the
+            files of a run planned elsewhere).
 
     Raises:
         NoSuchSourceTableError: The table or its namespace does not exist in the catalog.
-        SourceError: The catalog cannot be opened or reached.
+        SourceError: The catalog cannot be opened or reached, or ``snapshot_id`` is not a
+            snapshot of the table (expired).
 
     Use it as a context manager (or call :meth:`close`) to release catalog connections.
     """
 
-    def __init__(self, catalog_config: Mapping[str, Any], table: str) -> None:
+    def __init__(
+        self, catalog_config: Mapping[str, Any], table: str, *, snapshot_id: int | None = None
+    ) -> None:
         self._identifier = parse_table_identifier(table)
         self._name = table
         self._catalog_name = catalog_name(catalog_config)
@@ -85,7 +100,16 @@ class IcebergSource:
         except BaseException:
             self.close()
             raise
-        self._snapshot = self._table.current_snapshot()
+        if snapshot_id is None:
+            self._snapshot = self._table.current_snapshot()
+            return
+        self._snapshot = self._table.metadata.snapshot_by_id(snapshot_id)
+        if self._snapshot is None:
+            self.close()
+            raise SourceError(
+                f"table '{table}' has no snapshot {snapshot_id} in the {self._where}",
+                hint="the snapshot expired while the run was planned; run again",
+            )
 
     def _load_table(self) -> Table:
         from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
@@ -183,6 +207,29 @@ class IcebergSource:
         if any(task.delete_files for task in tasks):
             return None
         return [task.file.file_path for task in tasks]
+
+    def plan_data_files(self) -> list[DataFile]:
+        """The data files of the pinned snapshot with their sizes, from the scan's plan.
+
+        Raises:
+            SourceError: The catalog cannot be read, or a file has delete files (its rows are
+                not simply the rows of its file, so it cannot be read on its own).
+        """
+        if self.snapshot_id is None:
+            return []
+        with catalog_errors(self._where, self._secrets, config=self._config):
+            tasks = list(self._table.scan(snapshot_id=self.snapshot_id).plan_files())
+        with_deletes = [task.file.file_path for task in tasks if task.delete_files]
+        if with_deletes:
+            raise SourceError(
+                f"table '{self._name}' has {len(with_deletes)} data file(s) with delete files "
+                f"(e.g. {with_deletes[0]}); they cannot be delivered file by file",
+                hint="compact the table (rewrite its data files), or use executor type local",
+            )
+        return [
+            DataFile(task.file.file_path, task.file.file_size_in_bytes, task.file.record_count)
+            for task in tasks
+        ]
 
     def batches(
         self,
