@@ -23,13 +23,15 @@ if TYPE_CHECKING:  # the fixtures' classes; pytest alone imports conftest at run
     from .conftest import FloeProject, Recorder
 
 ROWS = 1_000_000
+#: ``gold.small``: SMALL_ROWS rows in SMALL_FILES data files, for the worker-kill test.
+SMALL_ROWS, SMALL_FILES = 200_000, 4
 
 PG_DEST = """\
 - name: warehouse
   sink_type: sql_database
   connection_secret_ref: pg
   source_table: gold.customers
-  config: {{table: {table}, schema: {schema}, mode: append}}
+  config: {{table: {table}, schema: {schema}, mode: {mode}}}
   batch_size: 50000
 """
 
@@ -40,7 +42,7 @@ REST_DEST = """\
   source_table: gold.customers
   config: {path: /contacts, method: POST, body: array, max_concurrent_requests: 2}
   batch_size: 10000
-  retry_config: {{max_attempts: 4, initial_backoff_seconds: 0.05, jitter: false}}
+  retry_config: {max_attempts: 4, initial_backoff_seconds: 0.05, jitter: false}
 """
 
 RAY = "executor: {type: ray, max_tasks: 4}\n"
@@ -53,7 +55,9 @@ def ray_session() -> Iterator[None]:
 
     ray = import_ray()  # as a run imports it: workers in this environment, not through uv
     ray.init(
+        address="local",  # a new cluster of its own, whatever else runs on the machine
         num_cpus=2,
+        _node_ip_address="127.0.0.1",
         include_dashboard=False,
         log_to_driver=False,
         # Its agents start slowly on a busy 2-core machine: wait for them longer than 30 s.
@@ -67,7 +71,8 @@ def ray_session() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def catalog(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """A SQL catalog holding ``gold.customers``: 1M rows in several data files."""
+    """A SQL catalog holding ``gold.customers`` (1M rows in several data files) and
+    ``gold.small`` (200k rows in 4 files)."""
     root = tmp_path_factory.mktemp("ray-catalog")
     config = {
         "type": "sql",
@@ -78,7 +83,24 @@ def catalog(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     create_customers_table(config, rows=ROWS)
     with IcebergSource(config, "gold.customers") as source:
         assert len(source.plan_data_files()) >= 4, "the table must have several data files"
+    _small_table(config)
     return config
+
+
+def _small_table(config: dict[str, Any]) -> None:
+    import pyarrow as pa
+    from floe_core.demo.data import customers_reader
+    from floe_core.iceberg.catalog import open_catalog
+
+    catalog = open_catalog(config)
+    try:
+        rows = customers_reader(SMALL_ROWS).read_all()
+        table = catalog.create_table(("gold", "small"), rows.schema)
+        step = SMALL_ROWS // SMALL_FILES
+        for start in range(0, SMALL_ROWS, step):  # one append, one data file
+            table.append(pa.Table.from_batches(rows.slice(start, step).to_batches()))
+    finally:
+        catalog.close()
 
 
 def _project(tmp_path: Path, catalog: dict[str, Any], name: str) -> FloeProject:
@@ -109,7 +131,9 @@ def test_a_million_rows_to_postgresql_through_ray_tasks_equal_a_local_run(
 ) -> None:
     project = _project(tmp_path, catalog, "pg")
     project.secret("pg", url=h.pg_url)
-    project.write(PG_DEST.format(schema=pg_schema, table="by_ray"), manifest_extra=RAY)
+    project.write(
+        PG_DEST.format(schema=pg_schema, table="by_ray", mode="append"), manifest_extra=RAY
+    )
 
     result = project.cli("egress", "run", "warehouse", "--spec", project.spec, "--json")
 
@@ -122,7 +146,9 @@ def test_a_million_rows_to_postgresql_through_ray_tasks_equal_a_local_run(
     assert "task" not in " ".join(receipt["errors"])
 
     # The same table, the same destination settings, delivered by the local executor.
-    project.write(PG_DEST.format(schema=pg_schema, table="by_local"), manifest_extra=RAY)
+    project.write(
+        PG_DEST.format(schema=pg_schema, table="by_local", mode="append"), manifest_extra=RAY
+    )
     local = project.cli(
         "egress", "run", "warehouse", "--spec", project.spec, "--json", "--executor", "local"
     )
@@ -168,9 +194,10 @@ def test_a_task_whose_worker_is_killed_is_retried_and_sends_each_row_once(
     project = _project(tmp_path, catalog, "kill")
     http_server.token = "tok-ray-kill"
     project.secret("crm-api", token=http_server.token, base_url=http_server.url)
-    project.write(REST_DEST, manifest_extra=RAY)
-    # The first 30 batches go through; later ones hang until a worker has been killed.
-    http_server.accept_limit, http_server.hang_over_limit = 30, True
+    destination = REST_DEST.replace("gold.customers", "gold.small").replace("10000", "5000")
+    project.write(destination, manifest_extra=RAY)
+    # 40 batches: the first 12 go through; later ones hang until a worker has been killed.
+    http_server.accept_limit, http_server.hang_over_limit = 12, True
     outcome: dict[str, Any] = {}
 
     def run() -> None:
@@ -191,12 +218,13 @@ def test_a_task_whose_worker_is_killed_is_retried_and_sends_each_row_once(
     [receipt] = h.json_receipts(result)
     assert receipt["status"] == "success"
     # The killed attempt's confirmed batches are skipped by its retry, not sent again.
-    assert receipt["rows_delivered"] + receipt["rows_skipped"] == ROWS
+    assert receipt["rows_read"] == SMALL_ROWS
+    assert receipt["rows_delivered"] + receipt["rows_skipped"] == SMALL_ROWS
     assert receipt["rows_skipped"] > 0
     # What the destination applies, one request per idempotency key: each row once.
     applied = {r["headers"]["Idempotency-Key"]: r["body"] for r in http_server.requests}
     ids = [record["customer_id"] for body in applied.values() for record in body]
-    assert len(ids) == len(set(ids)) == ROWS
+    assert len(ids) == len(set(ids)) == SMALL_ROWS
 
 
 def _delivering_workers() -> list[int]:
@@ -207,3 +235,26 @@ def _delivering_workers() -> list[int]:
         if cmdline.startswith("ray::deliver_task") or "ray::floe-" in cmdline:
             pids.append(int(process.info["pid"]))
     return pids
+
+
+@pytest.mark.requirement("B13")
+def test_an_incremental_destination_is_refused_by_the_ray_executor_before_sending(
+    h: Any, ray_session: None, catalog: dict[str, Any], tmp_path: Path, pg_schema: str
+) -> None:
+    project = _project(tmp_path, catalog, "sync")
+    project.secret("pg", url=h.pg_url)
+    destination = PG_DEST.format(schema=pg_schema, table="synced", mode="upsert").replace(
+        "gold.customers", "gold.small"
+    )
+    project.write(
+        destination + "  sync_mode: upsert\n  primary_key: [customer_id]\n",
+        manifest_extra=RAY,
+    )
+
+    result = project.cli("egress", "run", "warehouse", "--spec", project.spec, "--json")
+
+    assert result.exit_code == 1, result.output
+    [receipt] = h.json_receipts(result)
+    assert receipt["status"] == "failed" and receipt["rows_delivered"] == 0
+    assert "delivers sync_mode full only" in receipt["errors"][0]
+    assert "--executor local" in receipt["errors"][0]

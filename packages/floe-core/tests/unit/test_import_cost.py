@@ -42,3 +42,12 @@ def test_the_sink_sdk_and_its_conformance_suite_import_without_heavy_libraries()
     # A plugin imports floe_core.sinks at startup; the suite imports pytest only in its cases.
     statement = "import floe_core.sinks, floe_core.sinks.plugin, floe_core.sinks.testing"
     assert _imported_after(statement) == []
+
+
+def test_the_executors_import_without_ray_or_heavy_libraries() -> None:
+    statement = (
+        "import floe_core.executors.choice, floe_core.executors.planning, "
+        "floe_core.executors.merge, floe_core.executors.ray, floe_core.executors.task\n"
+        "assert 'ray' not in sys.modules"
+    )
+    assert _imported_after(statement) == []

@@ -449,7 +449,7 @@ class EgressRunner:
         Returns:
             The result, and the error that stopped the write (when the plugin says).
         """
-        if item.sync is None and self.executor is not None:
+        if self.executor is not None:
             with _stopped_by_ctrl_c(item.stop, self._interrupted):
                 return self.executor.deliver(self, item, counter)
         if item.sync is None:

@@ -73,6 +73,7 @@ class RayExecutor:
         self.ray = import_ray()
         self.address = config.address
         self.max_tasks = config.max_tasks
+        self.max_in_flight = config.max_in_flight
 
     def deliver(
         self, runner: EgressRunner, item: _Prepared, counter: _RowCounter
@@ -80,8 +81,10 @@ class RayExecutor:
         """Send the prepared destination's snapshot through Ray tasks; the merged result.
 
         Raises:
-            ExecutorError: The cluster cannot be reached, or the destination's plugin is not
-                built on floe's sink SDK (a task needs its engine).
+            ExecutorError: The cluster cannot be reached.
+            EgressConfigError: The destination's plugin is not built on floe's sink SDK (a
+                task needs its engine), or its ``sync_mode`` is incremental (not fanned out
+                yet). Nothing was sent.
             SourceError: The table's files cannot be planned.
         """
         from floe_core.executors.coordinator import start_coordinator
@@ -89,6 +92,12 @@ class RayExecutor:
 
         started = time.perf_counter()
         destination = item.destination
+        if item.sync is not None:
+            raise EgressConfigError(
+                f"destination '{destination.name}' has sync_mode {destination.sync_mode!r}; "
+                "the Ray executor delivers sync_mode full only, nothing was sent",
+                hint="run it with floe egress run --executor local",
+            )
         tasks = plan_tasks(
             destination.name,
             item.source.snapshot_id,
@@ -105,9 +114,8 @@ class RayExecutor:
         self._connect()
         key = new_key()
         capabilities = item.sink.effective_capabilities
-        coordinator = start_coordinator(
-            key, capabilities.default_rate_limit, capabilities.max_concurrency
-        )
+        coordinator = start_coordinator(key, capabilities.default_rate_limit, self.max_in_flight)
+        runner.log.info("egress.ray_ready", cluster=self.ray.get_runtime_context().gcs_address)
         try:
             spec = self._spec(runner, item, key)
             results, failures = self._run(spec, tasks, coordinator, item, runner)

@@ -182,7 +182,7 @@ def _deliver(
         tracker.refused.update(keys)
 
     wanted = sink.effective_capabilities.max_concurrency
-    granted = int(ray.get(coordinator.enter.remote(wanted)))
+    granted = int(ray.get(coordinator.enter.remote(task.index, wanted)))
     try:
         return engine.run(
             sink,
@@ -195,7 +195,7 @@ def _deliver(
             max_concurrency=granted,
         )
     finally:
-        coordinator.leave.remote(granted)
+        coordinator.leave.remote(task.index)
 
 
 class _Counted:

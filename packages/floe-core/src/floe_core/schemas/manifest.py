@@ -230,11 +230,18 @@ class ExecutorConfig(BaseModel):
     bin-packed into that many (fewer when it has fewer files).
     """
 
+    max_in_flight: Annotated[int | None, Field(ge=1, le=100_000)] = None
+    """``ray`` only: batches in flight at once to one destination across all its tasks (the
+    connections or concurrent requests the destination takes). Omitted: each running task
+    sends as many at once as its sink's own concurrency setting allows.
+    """
+
     @model_validator(mode="after")
     def _ray_settings_need_ray(self) -> ExecutorConfig:
-        """``address`` and ``max_tasks`` mean nothing to the local executor."""
+        """``address``, ``max_tasks`` and ``max_in_flight`` mean nothing to the local executor."""
         if self.type == "local":
-            unused = [name for name in ("address", "max_tasks") if name in self.model_fields_set]
+            names = ("address", "max_tasks", "max_in_flight")
+            unused = [name for name in names if name in self.model_fields_set]
             if unused:
                 raise config_error(
                     f"{', '.join(unused)} only apply to executor type ray",
