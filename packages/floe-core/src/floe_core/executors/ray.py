@@ -14,7 +14,9 @@ command that installs it.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -118,7 +120,10 @@ class RayExecutor:
         runner.log.info("egress.ray_ready", cluster=self.ray.get_runtime_context().gcs_address)
         try:
             spec = self._spec(runner, item, key)
-            results, failures = self._run(spec, tasks, coordinator, item, runner)
+            # Ray prints its notices (a worker died, a task is retried) to stdout, which holds
+            # the receipts (`--json`): while the tasks run, they go to stderr with the logs.
+            with contextlib.redirect_stdout(sys.stderr):
+                results, failures = self._run(spec, tasks, coordinator, item, runner)
         finally:
             self.ray.kill(coordinator)
         counter.rows = sum(r.rows_read for r in results)
