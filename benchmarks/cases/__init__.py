@@ -32,6 +32,7 @@ CASE_NAMES = (
     "small_job",
     "drt_peer",
     "memory",
+    "ray_executor",
 )
 
 
