@@ -114,6 +114,7 @@ class RayExecutor:
             bytes=sum(t.size_bytes for t in tasks),
         )
         self._connect()
+        self._check_state_reachable(runner.state.url)
         key = new_key()
         capabilities = item.sink.effective_capabilities
         coordinator = start_coordinator(key, capabilities.default_rate_limit, self.max_in_flight)
@@ -150,6 +151,21 @@ class RayExecutor:
                 f"cannot reach the Ray cluster at {self.address or 'a new local cluster'}: {exc}",
                 hint="start it (ray start --head) or fix executor.address in manifest.yaml",
             ) from exc
+
+    def _check_state_reachable(self, state_url: str) -> None:
+        """Tasks record the run journal in the state store: on a cluster of several nodes an
+        embedded SQLite file would be a different file on each node, and a retry would send
+        again what an earlier attempt delivered."""
+        if not state_url.startswith("sqlite"):
+            return
+        nodes = [node for node in self.ray.nodes() if node.get("Alive")]
+        if len(nodes) > 1:
+            raise ExecutorError(
+                f"the Ray cluster has {len(nodes)} nodes and the state store is a SQLite file "
+                "on this one; tasks on the others could not record what they delivered",
+                hint="set state.url in manifest.yaml (or FLOE_STATE_URL) to a PostgreSQL "
+                "database every node reaches",
+            )
 
     def _spec(self, runner: EgressRunner, item: _Prepared, key: bytes) -> RunSpec:
         from floe_core.egress.destinations import catalog_config
