@@ -50,12 +50,15 @@ RAY = "executor: {type: ray, max_tasks: 4}\n"
 
 
 @pytest.fixture(scope="module")
-def ray_session() -> Iterator[None]:
-    """A local Ray with 2 CPUs for the module, shut down after it."""
+def ray_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A local Ray with 2 CPUs for the module, shut down after it; its session directory
+    (logs, spilled objects)."""
     from floe_core.executors.ray import import_ray
 
     ray = import_ray()  # as a run imports it: workers in this environment, not through uv
+    temp_dir = tmp_path_factory.mktemp("ray")
     ray.init(
+        _temp_dir=str(temp_dir),
         address="local",  # a new cluster of its own, whatever else runs on the machine
         num_cpus=2,
         _node_ip_address="127.0.0.1",
@@ -65,7 +68,7 @@ def ray_session() -> Iterator[None]:
         _system_config={"agent_register_timeout_ms": 180_000},
     )
     try:
-        yield
+        yield temp_dir
     finally:
         ray.shutdown()
 
@@ -128,7 +131,7 @@ def _pg_count(h: Any, schema: str, table: str) -> tuple[int, int]:
 
 @pytest.mark.requirement("B13")
 def test_a_million_rows_to_postgresql_through_ray_tasks_equal_a_local_run(
-    h: Any, ray_session: None, catalog: dict[str, Any], tmp_path: Path, pg_schema: str
+    h: Any, ray_session: Path, catalog: dict[str, Any], tmp_path: Path, pg_schema: str
 ) -> None:
     project = _project(tmp_path, catalog, "pg")
     project.secret("pg", url=h.pg_url)
@@ -168,7 +171,7 @@ def test_a_million_rows_to_postgresql_through_ray_tasks_equal_a_local_run(
 
 @pytest.mark.requirement("B13")
 def test_a_million_rows_to_the_rest_server_through_ray_tasks(
-    h: Any, ray_session: None, catalog: dict[str, Any], tmp_path: Path, http_server: Recorder
+    h: Any, ray_session: Path, catalog: dict[str, Any], tmp_path: Path, http_server: Recorder
 ) -> None:
     project = _project(tmp_path, catalog, "rest")
     http_server.token = "tok-ray-4410"
@@ -186,11 +189,18 @@ def test_a_million_rows_to_the_rest_server_through_ray_tasks(
     keys = {request["headers"]["Idempotency-Key"] for request in http_server.requests}
     assert len(keys) == len(http_server.requests)  # no batch sent twice
     assert http_server.token not in result.output
+    # The Secret reached the workers sealed: nothing Ray wrote down holds it in clear.
+    leaked = [
+        path
+        for path in ray_session.rglob("*")
+        if path.is_file() and http_server.token.encode() in path.read_bytes()
+    ]
+    assert leaked == []
 
 
 @pytest.mark.requirement("B13")
 def test_tasks_whose_workers_are_killed_are_retried_and_send_each_row_once(
-    h: Any, ray_session: None, catalog: dict[str, Any], tmp_path: Path, http_server: Recorder
+    h: Any, ray_session: Path, catalog: dict[str, Any], tmp_path: Path, http_server: Recorder
 ) -> None:
     project = _project(tmp_path, catalog, "kill")
     http_server.token = "tok-ray-kill"
@@ -242,7 +252,7 @@ def _delivering_workers() -> list[int]:
 
 @pytest.mark.requirement("B13")
 def test_an_incremental_destination_is_refused_by_the_ray_executor_before_sending(
-    h: Any, ray_session: None, catalog: dict[str, Any], tmp_path: Path, pg_schema: str
+    h: Any, ray_session: Path, catalog: dict[str, Any], tmp_path: Path, pg_schema: str
 ) -> None:
     project = _project(tmp_path, catalog, "sync")
     project.secret("pg", url=h.pg_url)

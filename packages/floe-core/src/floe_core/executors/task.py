@@ -25,11 +25,14 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from floe_core.compiler import CompiledDestination
+    from floe_core.egress.journal import RunJournal
+    from floe_core.egress.rejects import RejectTracker
     from floe_core.egress.state import StateStore
     from floe_core.executors.planning import FileTask
     from floe_core.executors.sealed import Sealed
     from floe_core.plugins.sink import EgressResult
     from floe_core.sinks.base import Sink
+    from floe_core.sinks.engine import WriteOutcome
     from floe_core.sinks.plugin import SinkPlugin
 
 __all__ = ["RunSpec", "TaskResult", "deliver_task"]
@@ -147,11 +150,11 @@ def _deliver(
     sink: Sink,
     reader: _Counted,
     state: StateStore,
-    journal: Any,
+    journal: RunJournal,
     done: dict[str, int],
-    tracker: Any,
+    tracker: RejectTracker,
     coordinator: Any,
-) -> Any:
+) -> WriteOutcome:
     import ray
 
     from floe_core.egress.errors import StateStoreError
@@ -201,7 +204,7 @@ def _deliver(
 class _Counted:
     """The task's source batches, counted and shown to the reject tracker."""
 
-    def __init__(self, reader: pa.RecordBatchReader, tracker: Any) -> None:
+    def __init__(self, reader: pa.RecordBatchReader, tracker: RejectTracker) -> None:
         self.rows = 0
         self._reader = reader
         self._tracker = tracker
