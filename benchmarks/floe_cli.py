@@ -63,10 +63,13 @@ class EgressRun:
 class FloeProject:
     """A floe project directory with one catalog and any number of destinations."""
 
-    def __init__(self, root: Path, catalog: dict[str, str]) -> None:
+    def __init__(
+        self, root: Path, catalog: dict[str, str], executor: dict[str, Any] | None = None
+    ) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         self.catalog = catalog
+        self.executor = executor  # the manifest's executor: section, when not the default
         self.destinations: list[dict[str, Any]] = []
 
     def add_secret(self, ref: str, values: dict[str, str]) -> None:
@@ -98,13 +101,15 @@ class FloeProject:
             "plugins": {"ingestion": "dlt"},
             "secrets": {"dir": "secrets"},
         }
+        if self.executor is not None:
+            manifest["executor"] = self.executor
         (self.root / "floe.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
         (self.root / "manifest.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
 
-    def run(self, name: str, timeout: float = 900) -> EgressRun:
-        """``floe egress run NAME --json`` in a fresh process; raise when it does not succeed."""
+    def run(self, name: str, timeout: float = 900, *extra: str) -> EgressRun:
+        """``floe egress run NAME --json [extra]`` in a fresh process; raise unless it succeeds."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-        cmd = [str(floe_executable()), "egress", "run", name, "--json"]
+        cmd = [str(floe_executable()), "egress", "run", name, "--json", *extra]
         done = run_measured(cmd, self.root, env, timeout)
         if done.returncode != 0:
             raise RuntimeError(f"floe egress run {name} exited {done.returncode}: {done.tail()}")

@@ -34,6 +34,7 @@ CASE_NAMES = (
     "memory",
     "incremental",
     "sync_state",
+    "ray_executor",
 )
 
 

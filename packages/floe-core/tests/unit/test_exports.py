@@ -25,6 +25,7 @@ EXPECTED = {
         "CatalogConfig",
         "CredentialFinding",
         "DestinationConfig",
+        "ExecutorConfig",
         "FloeMetadata",
         "FloeSpec",
         "ManifestMetadata",
@@ -90,6 +91,7 @@ EXPECTED = {
     # Packages whose modules are imported one by one (each package imports nothing itself).
     "floe_core.demo": set(),
     "floe_core.egress": set(),
+    "floe_core.executors": set(),
     "floe_core.sync": set(),
     "floe_core.iceberg": set(),
     "floe_core.secrets": set(),

@@ -47,3 +47,12 @@ def test_the_sink_sdk_and_its_conformance_suite_import_without_heavy_libraries()
 def test_what_an_orchestrator_embeds_imports_without_heavy_libraries() -> None:
     statement = "import floe_core.egress.session, floe_core.egress.partitions"
     assert _imported_after(statement) == []
+
+
+def test_the_executors_import_without_ray_or_heavy_libraries() -> None:
+    statement = (
+        "import floe_core.executors.choice, floe_core.executors.planning, "
+        "floe_core.executors.merge, floe_core.executors.ray, floe_core.executors.task\n"
+        "assert 'ray' not in sys.modules"
+    )
+    assert _imported_after(statement) == []

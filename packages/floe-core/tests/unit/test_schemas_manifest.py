@@ -125,3 +125,34 @@ def test_plugin_selection(manifest_data: dict[str, Any]) -> None:
     manifest_data["plugins"] = {"sinks": {"Rest API": "dlt"}}
     with pytest.raises(ValidationError):
         PlatformManifest.model_validate(manifest_data)
+
+
+@pytest.mark.requirement("B13")
+def test_the_executor_is_local_unless_the_manifest_says_ray() -> None:
+    base = {"apiVersion": "floe.dev/v1", "kind": "Manifest", "metadata": {"name": "p"}}
+    assert PlatformManifest.model_validate(base).executor.type == "local"
+
+    ray = PlatformManifest.model_validate(
+        {**base, "executor": {"type": "ray", "address": "auto", "max_tasks": 50}}
+    ).executor
+    assert (ray.type, ray.address, ray.max_tasks) == ("ray", "auto", 50)
+
+
+@pytest.mark.requirement("B13")
+@pytest.mark.parametrize(
+    ("executor", "message"),
+    [
+        ({"type": "local", "max_tasks": 8}, "max_tasks only apply to executor type ray"),
+        ({"type": "local", "address": "auto"}, "address only apply to executor type ray"),
+        ({"type": "local", "max_in_flight": 8}, "max_in_flight only apply"),
+        ({"type": "ray", "max_tasks": 0}, "greater than or equal to 1"),
+        ({"type": "spark"}, "'local' or 'ray'"),
+        ({"type": "ray", "workers": 5}, "workers"),
+    ],
+)
+def test_executor_settings_that_cannot_apply_are_refused(
+    executor: dict[str, Any], message: str
+) -> None:
+    base = {"apiVersion": "floe.dev/v1", "kind": "Manifest", "metadata": {"name": "p"}}
+    with pytest.raises(ValidationError, match=message):
+        PlatformManifest.model_validate({**base, "executor": executor})

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -39,8 +40,15 @@ if TYPE_CHECKING:
     from floe_core.compiler import CompileResult, EgressPlan, InvalidProjectError
     from floe_core.egress.progress import Progress
     from floe_core.egress.receipt import Receipt
+    from floe_core.executors.choice import ExecutorType
 
 __all__ = ["egress_app", "run_command", "wide_console"]
+
+
+class _Executor(StrEnum):
+    local = "local"
+    ray = "ray"
+
 
 egress_app = typer.Typer(
     name="egress",
@@ -78,6 +86,15 @@ def run_command(
             "keys (or everything, when the source is empty), this once.",
         ),
     ] = False,
+    executor: Annotated[
+        _Executor | None,
+        typer.Option(
+            "--executor",
+            help="Deliver from this process (local) or fan out over Ray (ray), instead of "
+            "what manifest.yaml's executor.type says.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Send destinations' source tables and print the receipts.
 
@@ -107,7 +124,11 @@ def run_command(
             prefer_jemalloc()  # this process streams batches: give freed memory back
             tracing = setup_tracing()
             with span("floe.egress.run") as run_span:
-                options = _RunOptions(dry_run=dry_run, allow_deletes=allow_deletes)
+                options = _RunOptions(
+                    dry_run=dry_run,
+                    allow_deletes=allow_deletes,
+                    executor=executor.value if executor is not None else None,
+                )
                 receipts = _run(
                     names or [], run_all, spec_file, manifest, run_span, ctx.obj, options, progress
                 )
@@ -186,6 +207,7 @@ def _run(
         progress=progress,
         dry_run=options.dry_run,
         allow_deletes=options.allow_deletes,
+        executor=options.executor,
     ) as runner:
         return runner.run(destinations)
 
@@ -194,6 +216,7 @@ def _run(
 class _RunOptions:
     dry_run: bool = False
     allow_deletes: bool = False
+    executor: ExecutorType | None = None
 
 
 def _compile(spec: Path, manifest: Path | None, registry: Any) -> CompileResult:

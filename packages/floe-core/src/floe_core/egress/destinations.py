@@ -16,12 +16,32 @@ if TYPE_CHECKING:
     from floe_core.secrets.resolver import ResolvedSecret, SecretResolver
 
 __all__ = [
+    "build_sink",
     "catalog_config",
     "require_secret_keys",
     "required_secret_keys",
     "select_destinations",
     "sink_config",
 ]
+
+
+def build_sink(
+    plugin: SinkConnector,
+    destination: CompiledDestination,
+    secret: Mapping[str, str],
+    project_dir: str,
+) -> Any:
+    """Let ``plugin`` build the destination's sink from its config merged with ``secret``
+    (a worker's way to :func:`floe_core.egress.prepare.create_sink`, with the Secret's values).
+
+    Raises:
+        FloeError: The plugin refused the config, or could not reach the destination.
+        EgressConfigError: The plugin failed in a way of its own (the message is redacted).
+    """
+    from floe_core.egress.prepare import create_sink
+
+    config = _merged_config(plugin, destination, secret, project_dir)
+    return create_sink(plugin, destination, config)
 
 
 def required_secret_keys(
@@ -58,15 +78,22 @@ def sink_config(
 ) -> SinkConfig:
     """The destination's ``SinkConfig``: its ``config`` merged with its Secret's keys, and a
     ``SinkPlugin``'s relative paths made relative to the project directory."""
+    return _merged_config(plugin, destination, secret.reveal(), str(plan.project_dir))
+
+
+def _merged_config(
+    plugin: SinkConnector,
+    destination: CompiledDestination,
+    secret: Mapping[str, str],
+    project_dir: str,
+) -> SinkConfig:
     import dataclasses
 
     from floe_core.sinks.plugin import SinkPlugin
 
-    config = destination.to_sink_config(secret.reveal())
+    config = destination.to_sink_config(secret)
     if isinstance(plugin, SinkPlugin):
-        values = plugin.project_paths(
-            destination.sink_type, config.connection_config, str(plan.project_dir)
-        )
+        values = plugin.project_paths(destination.sink_type, config.connection_config, project_dir)
         config = dataclasses.replace(config, connection_config=values)
     return config
 

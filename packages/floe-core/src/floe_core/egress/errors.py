@@ -13,6 +13,8 @@
     │                           (floe_core.secrets.errors: not found, key missing, backend)
     ├── StateStoreError         the run-history database cannot be opened or written
     ├── LeaseHeldError          another run is delivering to the destination right now
+    ├── ExecutorError           the executor cannot run the delivery (Ray not installed, its
+    │                           cluster unreachable, a task lost after all its retries)
     └── RunInterruptedError     Ctrl-C: the run stopped after the batches in flight
 
 Errors raised by sink plugins (``floe_core.sinks.errors``) are ``FloeError`` subclasses too;
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EgressConfigError",
+    "ExecutorError",
     "LeaseHeldError",
     "MassDeleteError",
     "RunInterruptedError",
@@ -52,6 +55,10 @@ class MassDeleteError(EgressConfigError):
 
 class LeaseHeldError(FloeError):
     """Another run holds the destination's lease: this run was refused before sending."""
+
+
+class ExecutorError(FloeError):
+    """The executor chosen for the run cannot deliver with it (``executor: {type: ray}``)."""
 
 
 class RunInterruptedError(FloeError):

@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from floe_core.egress.lease import LeaseKeeper, Leases, Unleased
     from floe_core.egress.progress import Progress
     from floe_core.egress.state import StateStore
+    from floe_core.executors.choice import ExecutorType
     from floe_core.iceberg.source import IcebergSource
     from floe_core.plugins.sink import SinkConnector
     from floe_core.registry import PluginRegistry
@@ -97,6 +98,8 @@ class EgressRunner:
             nothing; the receipts say what a run would do.
         allow_deletes: Let a ``mirror`` run delete more than its ``max_delete_fraction``.
         clock: Seconds since the epoch, for destination leases (a test passes a fake).
+        executor: ``local`` or ``ray``, over the manifest's ``executor.type``
+            (:mod:`floe_core.executors`).
     """
 
     def __init__(
@@ -110,9 +113,11 @@ class EgressRunner:
         dry_run: bool = False,
         allow_deletes: bool = False,
         clock: Callable[[], float] = time.time,
+        executor: ExecutorType | None = None,
     ) -> None:
         from floe_core.egress.journal import RunJournal
         from floe_core.egress.lease import Leases, lease_seconds
+        from floe_core.executors.choice import executor_for
 
         self.plan = plan
         self.dry_run = dry_run
@@ -128,6 +133,7 @@ class EgressRunner:
         self.journal = RunJournal(state)
         self.gate = EgressGate(plan)  # manifest.yaml's egress_policy, before and while connecting
         self._interrupted = threading.Event()
+        self.executor = None if dry_run else executor_for(plan.manifest.executor, executor)
 
     def run(self, destinations: Sequence[CompiledDestination]) -> list[Receipt]:
         """Prepare every destination, then deliver each; return one receipt per destination.
@@ -418,6 +424,9 @@ class EgressRunner:
         Returns:
             The result, and the error that stopped the write (when the plugin says).
         """
+        if self.executor is not None:
+            with _stopped_by_ctrl_c(item.stop, self._interrupted):
+                return self.executor.deliver(self, item, counter)
         if item.sync is None:
             return self._write(item, counter.wrap(item.source.batches()))
         from floe_core.sinks.batching import resolve_batch_size

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from floe_core.compiler import EgressPlan
     from floe_core.egress.progress import Progress
     from floe_core.egress.runner import EgressRunner
+    from floe_core.executors.choice import ExecutorType
     from floe_core.registry import PluginRegistry
     from floe_core.secrets.resolver import SecretResolver
 
@@ -32,6 +33,7 @@ def open_runner(
     progress: Progress | None = None,
     dry_run: bool = False,
     allow_deletes: bool = False,
+    executor: ExecutorType | None = None,
     state_url: str | None = None,
     secrets_dir: Path | None = None,
 ) -> Iterator[EgressRunner]:
@@ -43,6 +45,7 @@ def open_runner(
         progress: Told how delivery advances; nothing is shown when None.
         dry_run: Plan and diff, send nothing, store nothing (see ``EgressRunner``).
         allow_deletes: Let a ``mirror`` run delete more than its ``max_delete_fraction``.
+        executor: ``local`` or ``ray``, over the manifest's ``executor.type``.
         state_url: The state store, instead of ``$FLOE_STATE_URL`` or the manifest's.
         secrets_dir: A directory of mounted Secrets, instead of the manifest's ``secrets.dir``.
 
@@ -61,6 +64,7 @@ def open_runner(
             progress=progress,
             dry_run=dry_run,
             allow_deletes=allow_deletes,
+            executor=executor,
         )
 
 

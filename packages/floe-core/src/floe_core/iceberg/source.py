@@ -14,6 +14,7 @@ pyiceberg and pyarrow are imported only when a source is opened.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -33,10 +34,11 @@ if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
     from pyiceberg.expressions import BooleanExpression
     from pyiceberg.table import FileScanTask, Table
+    from pyiceberg.table.snapshots import Snapshot
 
     from floe_core.iceberg.files import ScanFiles
 
-__all__ = ["IcebergSource", "catalog_properties", "parse_table_identifier"]
+__all__ = ["DataFile", "IcebergSource", "catalog_properties", "parse_table_identifier"]
 
 _MAX_LISTED = 20
 #: Batches read ahead of the consumer (each at most ``files.READ_BATCH_ROWS`` rows).
@@ -58,6 +60,15 @@ def parse_table_identifier(table: str) -> tuple[str, ...]:
     return parts
 
 
+@dataclass(frozen=True)
+class DataFile:
+    """One data file of a snapshot, as its manifest describes it."""
+
+    path: str
+    size_bytes: int
+    rows: int
+
+
 class IcebergSource:
     """One Iceberg table, pinned at the snapshot that was current when it was opened.
 
@@ -69,12 +80,15 @@ class IcebergSource:
         exclude_columns: Columns this source leaves out (not with ``columns``).
         row_filter: Only the rows matching this pyiceberg expression are the source's rows
             (a partition of a destination): every read and :attr:`row_count` apply it.
+        snapshot_id: Pin this snapshot instead of the current one (a worker reading the
+            files of a run planned elsewhere).
 
     Raises:
         NoSuchSourceTableError: The table or its namespace does not exist in the catalog.
         SourceError: The catalog cannot be opened or reached, or ``columns`` /
             ``exclude_columns`` name a column the table does not have, or ``row_filter``
-            does not parse or names a column the table lacks.
+            does not parse or names a column the table lacks, or ``snapshot_id`` is not a
+            snapshot of the table (expired).
 
     Use it as a context manager (or call :meth:`close`) to release catalog connections.
     """
@@ -87,6 +101,7 @@ class IcebergSource:
         columns: Sequence[str] | None = None,
         exclude_columns: Sequence[str] | None = None,
         row_filter: str | None = None,
+        snapshot_id: int | None = None,
     ) -> None:
         self._identifier = parse_table_identifier(table)
         self._name = table
@@ -102,8 +117,8 @@ class IcebergSource:
         except BaseException:
             self.close()
             raise
-        self._snapshot = self._table.current_snapshot()
         try:
+            self._snapshot = self._pin(snapshot_id)
             self._scope = self._parse_filter(row_filter)
         except BaseException:
             self.close()
@@ -128,6 +143,17 @@ class IcebergSource:
                 hint="exclude fewer columns",
             )
         return kept
+
+    def _pin(self, snapshot_id: int | None) -> Snapshot | None:
+        if snapshot_id is None:
+            return self._table.current_snapshot()
+        snapshot = self._table.metadata.snapshot_by_id(snapshot_id)
+        if snapshot is None:
+            raise SourceError(
+                f"table '{self._name}' has no snapshot {snapshot_id} in the {self._where}",
+                hint="the snapshot expired while the run was planned; run again",
+            )
+        return snapshot
 
     def _load_table(self) -> Table:
         from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
@@ -279,6 +305,29 @@ class IcebergSource:
         if any(task.delete_files for task in tasks):
             return None
         return [task.file.file_path for task in tasks]
+
+    def plan_data_files(self) -> list[DataFile]:
+        """The data files of the pinned snapshot with their sizes, from the scan's plan.
+
+        Raises:
+            SourceError: The catalog cannot be read, or a file has delete files (its rows are
+                not simply the rows of its file, so it cannot be read on its own).
+        """
+        if self.snapshot_id is None:
+            return []
+        with catalog_errors(self._where, self._secrets, config=self._config):
+            tasks = list(self._table.scan(snapshot_id=self.snapshot_id).plan_files())
+        with_deletes = [task.file.file_path for task in tasks if task.delete_files]
+        if with_deletes:
+            raise SourceError(
+                f"table '{self._name}' has {len(with_deletes)} data file(s) with delete files "
+                f"(e.g. {with_deletes[0]}); they cannot be delivered file by file",
+                hint="compact the table (rewrite its data files), or use executor type local",
+            )
+        return [
+            DataFile(task.file.file_path, task.file.file_size_in_bytes, task.file.record_count)
+            for task in tasks
+        ]
 
     def batches(
         self,

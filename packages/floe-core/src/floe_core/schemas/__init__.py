@@ -20,6 +20,7 @@ from floe_core.schemas.floe_spec import (
 )
 from floe_core.schemas.manifest import (
     CatalogConfig,
+    ExecutorConfig,
     ManifestMetadata,
     ManifestScope,
     PlatformManifest,
@@ -41,6 +42,7 @@ __all__ = [
     "CatalogConfig",
     "CredentialFinding",
     "DestinationConfig",
+    "ExecutorConfig",
     "FloeMetadata",
     "FloeSpec",
     "ManifestMetadata",

@@ -24,6 +24,7 @@ from floe_core.schemas.secrets import SecretName
 __all__ = [
     "MANIFEST_NAME_PATTERN",
     "CatalogConfig",
+    "ExecutorConfig",
     "ManifestMetadata",
     "ManifestScope",
     "PlatformManifest",
@@ -209,6 +210,48 @@ class StateConfig(BaseModel):
         return url
 
 
+class ExecutorConfig(BaseModel):
+    """Where a destination's delivery runs: in the ``floe`` process, or fanned out over Ray."""
+
+    model_config = MODEL_CONFIG
+
+    type: Literal["local", "ray"] = "local"
+    """``local`` (default): the ``floe`` process reads the table and delivers it. ``ray``: the
+    run plans the table's data files into tasks and a Ray cluster delivers them (needs
+    ``pip install 'floe-core[ray]'``). ``floe egress run --executor`` overrides it.
+    """
+
+    address: Annotated[str | None, Field(min_length=1)] = None
+    """``ray`` only: the cluster to join, as ``ray.init(address=...)`` takes it (``auto``: the
+    cluster this machine belongs to; ``ray://head:10001``: Ray Client). Omitted: a cluster
+    started for the run on this machine.
+    """
+
+    max_tasks: Annotated[int, Field(ge=1, le=100_000)] = 64
+    """``ray`` only: at most this many tasks per destination; the table's data files are
+    bin-packed into that many (fewer when it has fewer files).
+    """
+
+    max_in_flight: Annotated[int | None, Field(ge=1, le=100_000)] = None
+    """``ray`` only: batches in flight at once to one destination across all its tasks (the
+    connections or concurrent requests the destination takes). Omitted: each running task
+    sends as many at once as its sink's own concurrency setting allows.
+    """
+
+    @model_validator(mode="after")
+    def _ray_settings_need_ray(self) -> ExecutorConfig:
+        """``address``, ``max_tasks`` and ``max_in_flight`` mean nothing to the local executor."""
+        if self.type == "local":
+            names = ("address", "max_tasks", "max_in_flight")
+            unused = [name for name in names if name in self.model_fields_set]
+            if unused:
+                raise config_error(
+                    f"{', '.join(unused)} only apply to executor type ray",
+                    hint="remove them, or set executor.type: ray",
+                )
+        return self
+
+
 class PlatformManifest(BaseModel):
     """The whole of ``manifest.yaml``."""
 
@@ -248,6 +291,11 @@ class PlatformManifest(BaseModel):
 
     state: StateConfig = StateConfig()
     """Where run history is kept."""
+
+    executor: ExecutorConfig = ExecutorConfig()
+    """Where deliveries run: ``{type: local}`` (default) or ``{type: ray, address: auto,
+    max_tasks: 64}``.
+    """
 
     @model_validator(mode="after")
     def _governance_needs_enterprise_scope(self) -> PlatformManifest:

@@ -140,6 +140,7 @@ def run(
     confirmed: Collection[str] = (),
     on_confirmed: ConfirmedCallback | None = None,
     stop: threading.Event | None = None,
+    max_concurrency: int | None = None,
 ) -> WriteOutcome:
     """Push ``data`` to ``sink``; the measured result and the error that stopped the write.
 
@@ -179,6 +180,9 @@ def run(
         stop: Set from another thread (a signal handler) to end the write early: no further
             batch is sent, those in flight are awaited and counted, and the write ends with
             ``success=False`` and a ``WriteInterruptedError`` as its stopping error.
+        max_concurrency: At most this many batches in flight, fewer than the sink's
+            ``max_concurrency`` allows: for a caller whose writes share the destination's
+            concurrency budget with writes elsewhere (one task of a fanned-out run).
 
     Returns:
         The measured result (``success`` is True only when every row was confirmed), and
@@ -212,7 +216,10 @@ def run(
         limiter = limiter or RateLimiter(
             sink.effective_capabilities.default_rate_limit, clock=clock, sleep=sleep
         )
-        _run(sink, data, tally, chosen, position_prefix, limiter, sleep, confirmed, stop)
+        workers = sink.effective_capabilities.max_concurrency
+        if max_concurrency is not None:
+            workers = min(workers, max_concurrency)
+        _run(sink, data, tally, chosen, position_prefix, limiter, sleep, confirmed, stop, workers)
         span.rows_written = tally.rows_delivered
         span.set(ATTR_SINK_ROWS_REJECTED, tally.rows_rejected)
         span.set(ATTR_SINK_BYTES, tally.bytes_sent)
@@ -275,6 +282,7 @@ def _run(
     sleep: Callable[[float], None],
     confirmed: Collection[str],
     stop: threading.Event | None,
+    workers: int,
 ) -> None:
     """Send every batch, counting outcomes (and payload digests) in ``tally``."""
     capabilities = sink.effective_capabilities
@@ -319,6 +327,7 @@ def _run(
             sleep,
             confirmed,
             stop,
+            workers,
         )
         success = not tally.errors and not tally.unlisted_errors
     finally:
@@ -339,9 +348,10 @@ def _pump(
     sleep: Callable[[float], None],
     confirmed: Collection[str],
     stop: threading.Event | None,
+    workers: int,
 ) -> None:
     capabilities = sink.effective_capabilities
-    workers = max(1, capabilities.max_concurrency)
+    workers = max(1, workers)
     sender = BatchSender(
         sink,
         policy,

@@ -1,0 +1,261 @@
+"""The driver side of a run on Ray: plan the tasks, submit them, wait, merge the results.
+
+The driver keeps what must be one per run: the destination's lease (renewed by the runner
+while the tasks run), the pinned snapshot, the plan, the coordinator actor (rate limit,
+concurrency budget, the run's key) and the receipt. Each task is a Ray task running
+:func:`floe_core.executors.task.deliver_task`; Ray runs it again when its worker dies (up to
+:data:`TASK_RETRIES` times), and the run journal makes that attempt send only the batches the
+destination had not confirmed. A task that fails on its own (the destination refused the
+credentials, retries exhausted) is not run again: its result says what it delivered.
+
+Ray is imported only here and in the modules a worker runs; missing, it is named with the
+command that installs it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from floe_core.egress.errors import EgressConfigError, ExecutorError
+from floe_core.executors.merge import merge_results
+from floe_core.executors.planning import FileTask, plan_tasks
+
+if TYPE_CHECKING:
+    from floe_core.egress.runner import EgressRunner, _Prepared, _RowCounter
+    from floe_core.executors.task import RunSpec, TaskResult
+    from floe_core.plugins.sink import EgressResult
+    from floe_core.schemas.manifest import ExecutorConfig
+
+__all__ = ["INSTALL_HINT", "TASK_RETRIES", "RayExecutor", "import_ray"]
+
+INSTALL_HINT = "pip install 'floe-core[ray]' (or set executor.type: local in manifest.yaml)"
+#: Times Ray starts a task again after its worker process died.
+TASK_RETRIES = 3
+#: Seconds between looks at the run's stop flag while tasks run.
+_POLL_SECONDS = 0.5
+
+
+def import_ray() -> Any:
+    """The ``ray`` module.
+
+    Raises:
+        ExecutorError: Ray (or ``cryptography``, which seals Secrets for it) is not installed.
+    """
+    # Ray run by `uv run` would otherwise ship the working directory (a project's secrets/
+    # folder with it) to the cluster and start every worker through uv: workers run in the
+    # environment floe is installed in, on every node.
+    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+    try:
+        import cryptography  # noqa: F401  (sealing Secrets needs it on every node)
+        import ray
+    except ImportError as exc:
+        raise ExecutorError(
+            f"executor type ray needs {exc.name or 'ray'}, which is not installed",
+            hint=INSTALL_HINT,
+        ) from exc
+    return ray
+
+
+class RayExecutor:
+    """Delivers a destination's rows from Ray tasks, one per group of data files.
+
+    Args:
+        config: The manifest's ``executor:`` section (``address``, ``max_tasks``).
+
+    Raises:
+        ExecutorError: Ray is not installed.
+    """
+
+    def __init__(self, config: ExecutorConfig) -> None:
+        self.ray = import_ray()
+        self.address = config.address
+        self.max_tasks = config.max_tasks
+        self.max_in_flight = config.max_in_flight
+
+    def deliver(
+        self, runner: EgressRunner, item: _Prepared, counter: _RowCounter
+    ) -> tuple[EgressResult, BaseException | None]:
+        """Send the prepared destination's snapshot through Ray tasks; the merged result.
+
+        Raises:
+            ExecutorError: The cluster cannot be reached.
+            EgressConfigError: The destination's plugin is not built on floe's sink SDK (a
+                task needs its engine), or its ``sync_mode`` is incremental (not fanned out
+                yet). Nothing was sent.
+            SourceError: The table's files cannot be planned.
+        """
+        from floe_core.executors.coordinator import start_coordinator
+        from floe_core.executors.sealed import new_key
+
+        started = time.perf_counter()
+        destination = item.destination
+        if item.sync is not None:
+            raise EgressConfigError(
+                f"destination '{destination.name}' has sync_mode {destination.sync_mode!r}; "
+                "the Ray executor delivers sync_mode full only, nothing was sent",
+                hint="run it with floe egress run --executor local",
+            )
+        tasks = plan_tasks(
+            destination.name,
+            item.source.snapshot_id,
+            item.source.plan_data_files(),
+            self.max_tasks,
+        )
+        runner.log.info(
+            "egress.tasks_planned",
+            executor="ray",
+            tasks=len(tasks),
+            files=sum(len(t.files) for t in tasks),
+            bytes=sum(t.size_bytes for t in tasks),
+        )
+        self._connect()
+        self._check_state_reachable(runner.state.url)
+        key = new_key()
+        capabilities = item.sink.effective_capabilities
+        coordinator = start_coordinator(key, capabilities.default_rate_limit, self.max_in_flight)
+        runner.log.info("egress.ray_ready", cluster=self.ray.get_runtime_context().gcs_address)
+        try:
+            spec = self._spec(runner, item, key)
+            # Ray prints its notices (a worker died, a task is retried) to stdout, which holds
+            # the receipts (`--json`): while the tasks run, they go to stderr with the logs.
+            with contextlib.redirect_stdout(sys.stderr):
+                results, failures = self._run(spec, tasks, coordinator, item, runner)
+        finally:
+            self.ray.kill(coordinator)
+        counter.rows = sum(r.rows_read for r in results)
+        for result in results:
+            item.rejects.seen.update(result.seen)
+            item.rejects.refused.update(result.refused)
+        merged = merge_results(
+            results, tasks=len(tasks), failures=failures, seconds=time.perf_counter() - started
+        )
+        stops = [r.stop_error for r in sorted(results, key=lambda r: r.index) if r.stop_error]
+        stop_error = ExecutorError(stops[0]) if stops else None
+        if failures and stop_error is None:
+            stop_error = ExecutorError(failures[0])
+        return merged, stop_error
+
+    def _connect(self) -> None:
+        ray = self.ray
+        if ray.is_initialized():
+            return
+        try:
+            ray.init(address=self.address, log_to_driver=False, configure_logging=False)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise ExecutorError(
+                f"cannot reach the Ray cluster at {self.address or 'a new local cluster'}: {exc}",
+                hint="start it (ray start --head) or fix executor.address in manifest.yaml",
+            ) from exc
+
+    def _check_state_reachable(self, state_url: str) -> None:
+        """Tasks record the run journal in the state store: on a cluster of several nodes an
+        embedded SQLite file would be a different file on each node, and a retry would send
+        again what an earlier attempt delivered."""
+        if not state_url.startswith("sqlite"):
+            return
+        nodes = [node for node in self.ray.nodes() if node.get("Alive")]
+        if len(nodes) > 1:
+            raise ExecutorError(
+                f"the Ray cluster has {len(nodes)} nodes and the state store is a SQLite file "
+                "on this one; tasks on the others could not record what they delivered",
+                hint="set state.url in manifest.yaml (or FLOE_STATE_URL) to a PostgreSQL "
+                "database every node reaches",
+            )
+
+    def _spec(self, runner: EgressRunner, item: _Prepared, key: bytes) -> RunSpec:
+        from floe_core.egress.destinations import catalog_config
+        from floe_core.executors.sealed import seal
+        from floe_core.executors.task import RunSpec
+        from floe_core.sinks.plugin import SinkPlugin
+
+        destination = item.destination
+        if not isinstance(item.plugin, SinkPlugin):
+            raise EgressConfigError(
+                f"destination '{destination.name}': plugin '{destination.plugin_name}' is not "
+                "built on floe's sink SDK, so its deliveries cannot be fanned out over Ray",
+                hint="use executor type local for it (floe egress run --executor local)",
+            )
+        secret = runner.secrets.resolve(
+            destination.connection_secret_ref, destination=destination.name
+        )
+        catalog = catalog_config(runner.plan, runner.secrets)
+        rejects = item.rejects
+        return RunSpec(
+            run_id=item.receipt.run_id,
+            destination=destination,
+            plugin=item.plugin,
+            snapshot_id=item.source.snapshot_id,
+            project_dir=str(runner.plan.project_dir),
+            state_url=runner.state.url,
+            sealed=seal({"connection": secret.reveal(), "catalog": catalog}, key),
+            outstanding=frozenset(rejects.outstanding),
+            key_columns=tuple(rejects.key_columns) if rejects.key_columns else None,
+        )
+
+    def _run(
+        self,
+        spec: RunSpec,
+        tasks: Sequence[FileTask],
+        coordinator: Any,
+        item: _Prepared,
+        runner: EgressRunner,
+    ) -> tuple[list[TaskResult], list[str]]:
+        """Submit every task and wait for them; stop them all when the run is stopped."""
+        from floe_core.egress.observability import redactor
+        from floe_core.executors.task import deliver_task
+
+        ray = self.ray
+        remote = ray.remote(num_cpus=1, max_retries=TASK_RETRIES, retry_exceptions=False)(
+            deliver_task
+        )
+        spec_ref = ray.put(spec)
+        pending = {
+            remote.options(name=f"floe-{spec.destination.name}-{task.index}").remote(
+                spec_ref, task, coordinator
+            ): task
+            for task in tasks
+        }
+        results: list[TaskResult] = []
+        failures: list[str] = []
+        rows_done = 0
+        while pending:
+            if item.stop.is_set():
+                for ref in pending:
+                    ray.cancel(ref, force=False)
+            done, _ = ray.wait(list(pending), num_returns=1, timeout=_POLL_SECONDS)
+            for ref in done:
+                task = pending.pop(ref)
+                try:
+                    result: TaskResult = ray.get(ref)
+                except Exception as exc:
+                    failures.append(f"task {task.index}: {redactor.text(_task_error(exc))}")
+                    continue
+                results.append(result)
+                rows_done += result.result.rows_delivered + result.result.rows_skipped
+                runner.log.info(
+                    "egress.task_finished",
+                    task=task.index,
+                    rows_delivered=result.result.rows_delivered,
+                    rows_skipped=result.result.rows_skipped,
+                )
+                if runner.progress is not None:
+                    runner.progress.update(rows_done)
+        return results, failures
+
+
+def _task_error(exc: BaseException) -> str:
+    """What stopped a task, without Ray's traceback: the task's own error where there is one."""
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, BaseException):
+        exc = cause
+    from floe_core.errors import FloeError
+
+    if isinstance(exc, FloeError):
+        return str(exc)
+    first = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {first[0] if first else ''}"
