@@ -144,3 +144,26 @@ def test_an_incremental_run_retries_resolves_and_drops_refused_rows(
     third = project.cli("egress", "run", "crm", "--spec", project.spec, "--json")
     assert third.exit_code == 0, third.output
     assert _rejected(project) == []
+
+
+@pytest.mark.requirement("B9")
+def test_an_incremental_run_that_stops_after_refusals_is_failed_not_partial(
+    h: Any, make_project: Any, http_server: Recorder
+) -> None:
+    # Rows are refused early, then the destination stops answering: the run did not go
+    # through, so it is failed (exit 1), and the refused rows are still kept for the next run.
+    project = make_project(rows=2000)
+    project.secret("crm-api", base_url=http_server.url)
+    one_at_a_time = "body: array, max_concurrent_requests: 1}"
+    project.write(SYNC_DEST.replace("body: array}", one_at_a_time))
+    http_server.reject_ids = {3}  # in the first batch: its split ends before the limit
+    http_server.accept_limit = 30  # of 40 batches
+
+    run = project.cli("egress", "run", "crm", "--spec", project.spec, "--json")
+
+    assert run.exit_code == 1, run.output
+    [receipt] = h.json_receipts(run)
+    assert receipt["status"] == "failed"
+    assert receipt["rows_rejected"] >= 1
+    assert receipt["rows_delivered"] < 2000
+    assert [r["row"]["customer_id"] for r in _rejected(project)] == [3]

@@ -444,7 +444,7 @@ class EgressRunner:
         counter.rows = (
             summary.inserted + summary.updated + summary.unchanged + summary.rejected_keys
         )
-        return result, None
+        return result, item.sync.stop_error
 
     def _preview(self, item: _Prepared) -> Receipt:
         """A dry run of one destination: the diff, counted and sampled; nothing stored."""

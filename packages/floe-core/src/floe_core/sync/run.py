@@ -95,6 +95,10 @@ class SyncRun:
         #: answered for (confirmed, or refused for good), so a row of the source that was
         #: not refused is now at the destination.
         self.went_through = False
+        #: Set by :meth:`deliver`: what stopped a write before every batch was answered for
+        #: (the destination unreachable, retries exhausted), so the run is ``failed``, not
+        #: ``partial``, though some rows were refused before it stopped.
+        self.stop_error: BaseException | None = None
         self.stored = store.load() if self.read.path != "up_to_date" else None
         self.gone: pl.Series = pl.Series([], dtype=pl.String)
         self.duplicates = pl.Series([], dtype=pl.String)
@@ -265,7 +269,8 @@ class SyncRun:
         if self.stored is not None and operation is not None:
             stream = upserts.feed(self._to_send(operations, on_rejected))
             results.append(
-                plugin.write(
+                self._write(
+                    plugin,
                     sink,
                     _reader(self.schema, stream),
                     operation=operation,
@@ -286,7 +291,8 @@ class SyncRun:
         if operations.gone is not None and len(self.gone) and all(r.success for r in results):
             stream = deletes.feed(self._deletes(batch_size))
             results.append(
-                plugin.write(
+                self._write(
+                    plugin,
                     sink,
                     _reader(self.schema, stream),
                     operation=operations.gone,
@@ -308,6 +314,17 @@ class SyncRun:
         self.went_through = self.read.path == "full_scan" and upserts.complete and deletes.complete
         self._finish(complete)
         return result
+
+    def _write(self, plugin: SinkConnector, sink: Any, reader: Any, **options: Any) -> Any:
+        """One write of the diff; a plugin on floe's engine also says what stopped it."""
+        from floe_core.sinks.plugin import SinkPlugin
+
+        if not isinstance(plugin, SinkPlugin):
+            return plugin.write(sink, reader, **options)
+        outcome = plugin.deliver(sink, reader, **options)
+        if self.stop_error is None:
+            self.stop_error = outcome.error
+        return outcome.result
 
     def _to_send(
         self, operations: ModeOperations, on_rejected: Rejected | None
