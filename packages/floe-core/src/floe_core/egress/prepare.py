@@ -98,12 +98,15 @@ def open_source(catalog: Mapping[str, Any], destination: CompiledDestination) ->
 
 
 def field_mapping(
-    destination: CompiledDestination, schema: pa.Schema, *, nested: bool = False
+    destination: CompiledDestination, schema: pa.Schema, *, nested: bool = True
 ) -> FieldMapping:
     """The field mapping for rows of ``schema``: the check the engine makes at write time.
 
     Args:
-        nested: The sink takes dotted targets as nested fields (its capabilities say).
+        nested: The sink takes dotted targets as nested fields (its capabilities say). Before
+            a sink is built only the columns are checked: whether a sink type takes nested
+            records ``floe validate`` knows, and the engine checks again with the sink's own
+            capabilities when it writes.
 
     Raises:
         SinkConfigurationError: The mapping names a column the table does not have.
