@@ -91,6 +91,14 @@ def prepare(
     backend = conn.dialect.name
     db_schema, table = settings.db_schema, settings.table
     where = f"{db_schema}.{table}" if db_schema else table
+    if backend == "postgresql":
+        # Writes preparing the same schema at once (Ray tasks, parallel partitions) would race
+        # to create it, its table and the delivery log: PostgreSQL's catalog refuses the loser
+        # (pg_type_typname_nsp_index). One at a time, until the caller's transaction commits.
+        conn.execute(
+            sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+            {"key": f"floe.prepare:{db_schema or ''}"},
+        )
     inspector = sa.inspect(conn)
     if db_schema is not None and not inspector.has_schema(db_schema):
         if backend == "postgresql" and settings.create_table:
