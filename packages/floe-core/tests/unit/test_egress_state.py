@@ -160,6 +160,16 @@ def test_invalid_state_url() -> None:
         StateStore("not a url")
 
 
+def test_a_mysql_state_store_is_refused_before_connecting_without_its_password() -> None:
+    # Leases need SQLite's or PostgreSQL's locking: refused at once, not a run that hangs.
+    with pytest.raises(StateStoreError) as caught:
+        StateStore("mysql+pymysql://root:hunter2-state@127.0.0.1:3306/test")
+    text = f"{caught.value} {caught.value.hint}"
+    assert "mysql database; floe keeps its state in SQLite or PostgreSQL only" in text
+    assert "postgresql://user@host:5432/floe" in text
+    assert "hunter2-state" not in text
+
+
 @pytest.mark.requirement("B9")
 def test_a_store_made_by_an_older_floe_gets_the_new_columns(tmp_path: Path) -> None:
     import sqlite3

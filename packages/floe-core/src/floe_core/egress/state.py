@@ -92,6 +92,9 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
+_BACKENDS = ("sqlite", "postgresql")
+
+
 class StateStore:
     """Run history and sync state in a SQL database. Create tables on first use.
 
@@ -99,7 +102,8 @@ class StateStore:
         url: SQLAlchemy URL (``sqlite:///path``, ``postgresql://user@host/db``, ...).
 
     Raises:
-        StateStoreError: The database cannot be reached or its tables created.
+        StateStoreError: The database cannot be reached or its tables created, or it is
+            neither SQLite nor PostgreSQL.
     """
 
     def __init__(self, url: str) -> None:
@@ -116,6 +120,15 @@ class StateStore:
                 "postgresql://user@host:5432/floe or sqlite:///path/state.db",
             ) from exc
         self.display_url = parsed.render_as_string(hide_password=True)
+        if parsed.get_backend_name() not in _BACKENDS:
+            # Leases and the run journal rely on SQLite's and PostgreSQL's locking.
+            raise StateStoreError(
+                f"the state store at {self.display_url} is a {parsed.get_backend_name()} "
+                "database; floe keeps its state in SQLite or PostgreSQL only",
+                hint="set FLOE_STATE_URL or the manifest's state.url to a PostgreSQL database "
+                "(postgresql://user@host:5432/floe), or leave it unset for the project's "
+                "SQLite file; a MySQL or MariaDB server can still be a destination",
+            )
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         self._metadata = sa.MetaData()
