@@ -38,12 +38,12 @@ class ExecutemanyWriter:
     def __init__(self, plan: TablePlan, dialect: sa.Dialect, *, upsert: bool) -> None:
         quote = dialect.identifier_preparer.quote
         style = dialect.paramstyle
-        self._named = style not in (*_POSITIONAL, "numeric", "numeric_dollar")
+        self._named = named_params(style)
         target = quote_table(dialect, plan.write_table, plan.db_schema)
         quoted = [quote(c) for c in plan.columns]
         # SQLAlchemy's quoting already doubles a literal % for "format"-style drivers.
         self._keys = [f"p{i}" for i in range(len(plan.columns))]
-        placeholders = [_placeholder(style, i) for i in range(len(plan.columns))]
+        placeholders = [placeholder(style, i) for i in range(len(plan.columns))]
         sql = f"INSERT INTO {target} ({', '.join(quoted)}) VALUES ({', '.join(placeholders)})"
         if upsert:
             sql += _upsert_clause(dialect.name, plan, quoted)
@@ -62,7 +62,14 @@ class ExecutemanyWriter:
         conn.exec_driver_sql(self._sql, rows)
 
 
-def _placeholder(style: str, index: int) -> str:
+def named_params(style: str) -> bool:
+    """Whether the DB-API ``paramstyle`` binds parameters by name (``named``, ``pyformat``
+    with keys): rows then go as dicts."""
+    return style not in (*_POSITIONAL, "numeric", "numeric_dollar")
+
+
+def placeholder(style: str, index: int) -> str:
+    """The DB-API ``paramstyle``'s marker for parameter ``index`` (0-based)."""
     if style in _POSITIONAL:
         return _POSITIONAL[style]
     if style == "numeric":

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from floe_core.sinks.base import Operation
 
+from floe_ingestion_dlt.sinks.sql.executemany import named_params, placeholder
 from floe_ingestion_dlt.sinks.sql.tables import TablePlan, quote_table
 
 if TYPE_CHECKING:
@@ -45,7 +46,6 @@ KEYED_REASONS = {
 }
 
 _POSITION = "_floe_pos"
-_POSITIONAL = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 
 class KeyedWriter:
@@ -104,9 +104,9 @@ class KeyedWriter:
                 f"DELETE FROM {temp}",
             ]
             style = dialect.paramstyle
-            marks = ", ".join(_placeholder(style, i) for i in range(len(columns) + 1))
+            marks = ", ".join(placeholder(style, i) for i in range(len(columns) + 1))
             self._load = f"INSERT INTO {temp} ({_POSITION}, {listed}) VALUES ({marks})"
-            self._named = style not in (*_POSITIONAL, "numeric", "numeric_dollar")
+            self._named = named_params(style)
             source = temp
         exists = f"EXISTS (SELECT 1 FROM {target} t WHERE {match})"
         if operation is Operation.INSERT:
@@ -183,13 +183,3 @@ def _delete(backend: str, target: str, source: str, match: str, match_target: st
         return f"DELETE FROM {target} AS t USING {source} AS s WHERE {match}"
     # SQLite and others: no alias on the target of a DELETE
     return f"DELETE FROM {target} WHERE EXISTS (SELECT 1 FROM {source} s WHERE {match_target})"
-
-
-def _placeholder(style: str, index: int) -> str:
-    if style in _POSITIONAL:
-        return _POSITIONAL[style]
-    if style == "numeric":
-        return f":{index + 1}"
-    if style == "numeric_dollar":
-        return f"${index + 1}"
-    return f":p{index}"
