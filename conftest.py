@@ -92,3 +92,28 @@ def _answer(address: str, port: Any) -> tuple[Any, ...]:
             (address, number, 0, 0),
         )
     return (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, number))
+
+
+@pytest.fixture
+def pg_schema() -> Iterator[str]:
+    """A fresh schema in the shared PostgreSQL server's ``test`` database, dropped afterwards."""
+    import uuid
+
+    import psycopg
+
+    name = f"floe_test_{uuid.uuid4().hex[:10]}"
+    try:
+        conn = psycopg.connect(
+            "postgresql://postgres@127.0.0.1:5432/test", autocommit=True, connect_timeout=5
+        )
+    except psycopg.OperationalError as exc:
+        pytest.fail(
+            f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc}); "
+            "start it with: bash scripts/services.sh"
+        )
+    with conn:
+        conn.execute(f'CREATE SCHEMA "{name}"')
+        try:
+            yield name
+        finally:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')

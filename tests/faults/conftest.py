@@ -234,25 +234,6 @@ def rest_destination(tmp_path: Path) -> Iterator[RestDestination]:
 # --- PostgreSQL ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def pg_schema() -> Iterator[str]:
-    """A fresh schema in the shared server's ``test`` database, dropped afterwards."""
-    name = f"floe_fault_{uuid.uuid4().hex[:10]}"
-    try:
-        conn = psycopg.connect(PG_DSN, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        pytest.fail(
-            f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc}); "
-            "start it with: bash scripts/services.sh"
-        )
-    with conn:
-        conn.execute(f'CREATE SCHEMA "{name}"')
-        try:
-            yield name
-        finally:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-
-
 def pg_count(dsn: str, schema: str, table: str) -> int:
     """Rows of ``schema.table``; -1 while it does not exist (or the server is down)."""
     try:

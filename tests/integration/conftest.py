@@ -189,25 +189,6 @@ def rest_catalog(tmp_path: Path) -> Iterator[Any]:
 
 
 @pytest.fixture
-def pg_schema() -> Iterator[str]:
-    """A fresh schema in the ``test`` database, dropped afterwards."""
-    name = f"floe_it_{uuid.uuid4().hex[:10]}"
-    try:
-        conn = psycopg.connect(PG_DSN, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        pytest.fail(
-            f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc}); "
-            "start it with: bash scripts/services.sh"
-        )
-    with conn:
-        conn.execute(f'CREATE SCHEMA "{name}"')
-        try:
-            yield name
-        finally:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-
-
-@pytest.fixture
 def pg_database() -> Iterator[str]:
     """The URL of a fresh PostgreSQL database, dropped afterwards."""
     name = f"floe_it_{uuid.uuid4().hex[:10]}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import http.server
 import threading
-import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -415,27 +414,6 @@ def test_unreachable_postgres_catalog_hides_the_password() -> None:
 
 
 # --- PostgreSQL-backed SQL catalog -------------------------------------------------------------
-
-
-@pytest.fixture
-def pg_schema() -> Iterator[str]:
-    """A throwaway PostgreSQL schema; the catalog's tables live there via search_path."""
-    import psycopg as pg
-
-    name = f"floe_cat_{uuid.uuid4().hex[:10]}"
-    try:
-        conn = pg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", autocommit=True)
-    except pg.OperationalError as exc:
-        pytest.fail(
-            f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc}); start it with "
-            "`bash scripts/services.sh`"
-        )
-    with conn:
-        conn.execute(f'CREATE SCHEMA "{name}"')
-        try:
-            yield name
-        finally:
-            conn.execute(f'DROP SCHEMA "{name}" CASCADE')
 
 
 @pytest.mark.parametrize("driver", ["postgresql+psycopg", "postgresql"])
