@@ -45,7 +45,6 @@ def state_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         ``rejected``, ``journal``, ``leases``, ``meta``.
     """
     import sqlalchemy as sa
-    from sqlalchemy.dialects import mysql
 
     runs = sa.Table(
         "floe_runs",
@@ -87,12 +86,9 @@ def state_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("destination", sa.String(255), primary_key=True),
         sa.Column("name", sa.String(255), primary_key=True),
         sa.Column("written_ns", sa.BigInteger, nullable=False),
-        # A fingerprint file is megabytes: MySQL's plain BLOB holds 64 KB.
-        sa.Column(
-            "data",
-            sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb"),
-            nullable=False,
-        ),
+        # A fingerprint file is megabytes: SQLite's BLOB and PostgreSQL's BYTEA hold it (the
+        # state store refuses MySQL and MariaDB, whose plain BLOB holds 64 KB).
+        sa.Column("data", sa.LargeBinary(), nullable=False),
     )
     checkpoints = sa.Table(
         "floe_checkpoints",

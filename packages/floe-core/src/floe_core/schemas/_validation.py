@@ -14,12 +14,15 @@ from dataclasses import dataclass
 from pydantic import ConfigDict
 from pydantic_core import PydanticCustomError
 
+from floe_core.schemas._docs import attribute_docs
+
 __all__ = ["ERROR_TYPE", "MODEL_CONFIG", "NestedProblem", "config_error"]
 
 #: Every config model: immutable, unknown keys refused, input values (which may be secrets)
-#: kept out of error messages, attribute docstrings as field descriptions in the JSON Schema.
+#: kept out of error messages, attribute docstrings as field descriptions in the JSON Schema
+#: (read when a schema is generated, not at every start: see ``_docs``).
 MODEL_CONFIG = ConfigDict(
-    frozen=True, extra="forbid", hide_input_in_errors=True, use_attribute_docstrings=True
+    frozen=True, extra="forbid", hide_input_in_errors=True, json_schema_extra=attribute_docs
 )
 
 #: ``type`` of the pydantic errors raised by floe's own checks.
