@@ -225,3 +225,48 @@ def test_a_host_the_egress_policy_refuses_is_reported_and_not_connected_to(
     assert "127.0.0.1" in checks["egress policy"]["detail"]
     assert checks["destination"]["outcome"] == "skipped"
     assert http_server.requests == []  # not even the credential probe
+
+
+SQLITE_DEST = """\
+- name: local_db
+  sink_type: sql_database
+  connection_secret_ref: local-db
+  source_table: gold.customers
+  primary_key: [customer_id]
+  config: {{table: customers, mode: upsert, create_table: {create}}}
+"""
+
+
+@pytest.mark.requirement("B1")
+def test_a_sqlite_file_a_run_would_create_is_not_created_by_check_or_dry_run(
+    project: Any,
+) -> None:
+    database = project.root / "out" / "destination.db"
+    project.secret("local-db", url="sqlite:///out/destination.db")
+    project.write(SQLITE_DEST.format(create="true"))
+
+    checked = project.cli("check", "local_db", "--project", str(project.root))
+    dry = project.cli("egress", "run", "local_db", "--dry-run", "--project", str(project.root))
+
+    assert checked.exit_code == 0, checked.output
+    assert "ready to run" in checked.stdout
+    assert dry.exit_code == 0, dry.output
+    assert not database.parent.exists()  # neither the file nor its directory
+
+    run = project.cli("egress", "run", "local_db", "--project", str(project.root))
+
+    assert run.exit_code == 0, run.output
+    assert database.exists()  # the first write creates the directory and the file
+
+
+@pytest.mark.requirement("B1")
+def test_a_missing_sqlite_file_with_create_table_false_is_reported(project: Any) -> None:
+    project.secret("local-db", url="sqlite:///nowhere.db")
+    project.write(SQLITE_DEST.format(create="false"))
+
+    result = project.cli("check", "local_db", "--project", str(project.root))
+
+    assert result.exit_code == 1, result.output
+    assert "does not exist" in result.stdout
+    assert "create_table is false" in result.stdout
+    assert not (project.root / "nowhere.db").exists()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 from floe_core.sinks.errors import (
     SinkAuthenticationError,
@@ -87,13 +89,21 @@ def test_unknown_database_is_a_configuration_error(
 
 
 @pytest.mark.requirement("R7")
-def test_sqlite_file_in_a_missing_directory_is_a_configuration_error(
-    tmp_path: Path, sql_sink: Callable[..., Any]
+def test_a_sqlite_file_in_a_missing_directory_is_created_by_the_first_write_only(
+    tmp_path: Path, sql_sink: Callable[..., Any], sql_drive: Callable[..., Any]
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'missing' / 'floe.db'}"
+    database = tmp_path / "missing" / "floe.db"
+    rows = pa.table({"id": [1, 2, 3], "name": ["a", "b", "c"]})
 
-    with pytest.raises(SinkConfigurationError, match="unable to open database file"):
-        sql_sink(url, "customers")
+    sink = sql_sink(f"sqlite:///{database}", "customers")
+    sink.check(rows.schema)  # what `floe check` and a dry run do: nothing created
+    assert not database.parent.exists()
+
+    sql_drive(sink, rows)
+
+    assert database.exists()
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("SELECT count(*) FROM customers").fetchone() == (3,)
 
 
 @pytest.mark.requirement("R7")

@@ -29,6 +29,7 @@ import dataclasses
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from floe_core.sinks.base import (
@@ -152,8 +153,6 @@ class SqlDatabaseSink(Sink):
     @classmethod
     def project_paths(cls, values: dict[str, Any], project_dir: str) -> dict[str, Any]:
         """A relative SQLite file in ``url`` is relative to the project, as every path is."""
-        from pathlib import Path
-
         from floe_core.compiler.plan import resolve_sqlite_url
 
         url = values.get("url")
@@ -211,6 +210,16 @@ class SqlDatabaseSink(Sink):
             raise
 
     @property
+    def _new_sqlite_file(self) -> bool:
+        """A SQLite database file the first write would create."""
+        database = self._url.database
+        if self._backend != "sqlite" or not database or database == ":memory:":
+            return False
+        if self._url.query.get("mode") == "memory" or database.startswith("file:"):
+            return False
+        return not Path(database).exists()
+
+    @property
     def identity(self) -> str:
         """Backend, host, port, database, schema and table; no user name or password."""
         return target_identity(self._url, self.settings.db_schema, self.settings.table)
@@ -236,21 +245,31 @@ class SqlDatabaseSink(Sink):
 
     def check(self, schema: pa.Schema) -> None:
         """The table's schema, columns, column types and unique key, read and not changed."""
+        import sqlalchemy as sa
+
         from floe_ingestion_dlt.sinks.sql.tables import check
 
+        # A SQLite file a run would create is not created by a check: an empty in-memory
+        # database stands in for it (no table yet, the same dialect's types).
+        engine = sa.create_engine("sqlite://") if self._new_sqlite_file else self._engine
         try:
-            with self._engine.connect() as conn:
+            with engine.connect() as conn:
                 check(conn, self.settings, schema, destination=self.destination)
         except PluginError:
             raise
         except Exception as exc:
             raise map_connect_error(exc, self._context) from exc
+        finally:
+            if engine is not self._engine:
+                engine.dispose()
 
     def open(self, schema: pa.Schema) -> None:
         """Create or check the table (and staging / delivery-log tables) for ``schema``."""
         from floe_ingestion_dlt.sinks.sql.delivery_log import DeliveryLog
         from floe_ingestion_dlt.sinks.sql.tables import prepare
 
+        if self._new_sqlite_file:  # SQLite creates the file, not the directory it is in
+            Path(str(self._url.database)).parent.mkdir(parents=True, exist_ok=True)
         # A write often starts after a long pause; a pooled connection the server closed
         # meanwhile fails on first use. SQLAlchemy then discards the pool: try once more.
         for attempt in (1, 2):
@@ -472,9 +491,23 @@ class SqlDatabaseSink(Sink):
         return ExecutemanyWriter(plan, self._engine.dialect, upsert=upsert)
 
     def _check_destination(self) -> None:
-        """Connect once (credentials, reachability) and check the table where config allows."""
+        """Connect once (credentials, reachability) and check the table where config allows.
+
+        A SQLite file that does not exist yet is not connected to (that would create it, empty,
+        for a check or a dry run that writes nothing): the first write creates it.
+        """
         import sqlalchemy as sa
 
+        if self._new_sqlite_file:
+            if not self.settings.create_table:
+                raise SinkConfigurationError(
+                    f"the SQLite file {self._url.database} does not exist, so neither does table "
+                    f"{self.settings.table}, and create_table is false",
+                    destination=self.destination,
+                    sink_type=SINK_TYPE,
+                    hint="fix the file in `url`, or set `create_table: true`",
+                )
+            return
         try:
             with self._engine.connect() as conn:
                 if not self.settings.create_table:
