@@ -213,3 +213,42 @@ def test_a_misspelt_sink_setting_is_found_by_the_installed_plugin_with_file_and_
     assert "fix: did you mean `table`?" in completed.stdout
     # url comes from the Secret: neither asked for nor offered as a key to write.
     assert "url" not in completed.stdout
+
+
+@pytest.fixture
+def no_secrets_project(repo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The quickstart without its secrets/ directory, and no Secret in the environment."""
+    for name in ("floe.yaml", "manifest.yaml"):
+        (tmp_path / name).write_text((repo_root / "examples" / "quickstart" / name).read_text())
+    for variable in ("FLOE_SECRETS_DIR", "KUBERNETES_SERVICE_HOST"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.delenv("FLOE_SECRET_QUICKSTART_SQLITE__URL", raising=False)
+    return tmp_path
+
+
+def test_a_secret_no_local_source_holds_is_a_warning_with_its_line(
+    no_secrets_project: Path,
+) -> None:
+    code, out = _validate([str(no_secrets_project)])
+
+    assert code == 0, out  # the files are right: CI without Secrets still validates
+    assert "1 warning" in out
+    assert "floe.yaml:" in out and "destinations[0].connection_secret_ref" in out
+    assert "Secret 'quickstart-sqlite' of destination 'customers_to_sqlite' is not on" in out
+    assert "FLOE_SECRET_QUICKSTART_SQLITE__<KEY>" in out
+
+    code, out = _validate([str(no_secrets_project), "--json"])
+    (warning,) = json.loads(out)["warnings"]
+    assert warning["path"] == "destinations[0].connection_secret_ref"
+    assert warning["line"] is not None
+
+
+def test_a_secret_in_the_environment_or_in_a_cluster_is_no_warning(
+    no_secrets_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLOE_SECRET_QUICKSTART_SQLITE__URL", "sqlite:///x.db")
+    assert "warning" not in _validate([str(no_secrets_project)])[1]
+
+    monkeypatch.delenv("FLOE_SECRET_QUICKSTART_SQLITE__URL")
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")  # only the API could tell
+    assert "warning" not in _validate([str(no_secrets_project)])[1]

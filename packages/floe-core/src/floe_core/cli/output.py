@@ -81,8 +81,11 @@ def print_error(error: FloeError, out: Console | None = None) -> None:
         out.print(Text.assemble(("hint: ", "bold"), error.hint))
 
 
-def print_problems(problems: Iterable[Problem], out: Console) -> None:
-    """Print each problem as ``file:line:col  path`` then the message and the fix."""
+def print_problems(
+    problems: Iterable[Problem], out: Console, *, mark: tuple[str, str] = ("✗ ", "red")
+) -> None:
+    """Print each problem as ``file:line:col  path`` then the message (after ``mark``, a text
+    and its style) and the fix."""
     for problem in problems:
         where = problem.file
         if problem.line is not None:
@@ -94,6 +97,6 @@ def print_problems(problems: Iterable[Problem], out: Console) -> None:
             header.append("  ")
             header.append(problem.path, style="cyan")
         out.print(header)
-        out.print(Text.assemble("  ", ("✗ ", "red"), problem.message))
+        out.print(Text.assemble("  ", mark, problem.message))
         if problem.hint:
             out.print(Text.assemble("  ", ("fix: ", "green"), problem.hint))

@@ -34,6 +34,7 @@ def validate(
     """Validate floe.yaml and manifest.yaml: schema, credentials, approved sinks, plugins.
 
     Lists every problem with file, line, path and fix. Exit code 0 when valid, 1 otherwise.
+    Warns (exit code 0) of Secrets that neither the secrets directory nor the environment holds.
     """
     from floe_core.compiler import compile_project
     from floe_core.registry import PluginRegistry
@@ -62,6 +63,7 @@ def _as_json(result: CompileResult) -> dict[str, Any]:
         "validate",
         ok=result.ok,
         problems=[problem.to_dict() for problem in result.problems],
+        warnings=[warning.to_dict() for warning in result.warnings],
         spec=str(result.spec_path),
         manifest=str(result.manifest_path),
         destinations=[
@@ -109,3 +111,9 @@ def _print(result: CompileResult) -> None:
         line.append(f": {d.source_table or '(no source table)'} -> {d.sink_type}")
         line.append(f" (plugin {d.plugin_name}, secret {d.connection_secret_ref})", style="dim")
         out.print(line)
+    if result.warnings:
+        count = len(result.warnings)
+        plural = "s" if count != 1 else ""
+        out.print()
+        out.print(Text.assemble(("! ", "bold yellow"), f"{count} warning{plural}"))
+        print_problems(result.warnings, out, mark=("! ", "yellow"))

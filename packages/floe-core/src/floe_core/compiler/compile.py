@@ -50,6 +50,8 @@ class CompileResult:
     Attributes:
         plan: The compiled plan; ``None`` when there are problems.
         problems: Everything wrong, ordered by file and line.
+        warnings: What a run on this machine would stop on although the files are right: a
+            Secret no local source holds (in a cluster it may come from the Kubernetes API).
         spec_path: The ``floe.yaml`` that was read.
         manifest_path: The ``manifest.yaml`` that was read (or looked for).
     """
@@ -58,6 +60,7 @@ class CompileResult:
     problems: list[Problem] = field(default_factory=list)
     spec_path: Path | None = None
     manifest_path: Path | None = None
+    warnings: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -128,7 +131,36 @@ def compile_project(
         return CompileResult(None, problems, spec_file, manifest_file)
     assert isinstance(spec.model, FloeSpec) and isinstance(manifest.model, PlatformManifest)
     plan = _plan(spec.model, manifest.model, spec_file, manifest_file, bindings, registry)
-    return CompileResult(plan, [], spec_file, manifest_file)
+    warnings = _missing_secrets(plan, spec, manifest)
+    return CompileResult(plan, [], spec_file, manifest_file, warnings)
+
+
+def _missing_secrets(plan: EgressPlan, spec: _Document, manifest: _Document) -> list[Problem]:
+    """Secrets that neither the mounted directory nor the environment holds, found without
+    connecting anywhere (a run would stop on them before sending)."""
+    from floe_core.secrets.resolver import SecretResolver
+
+    resolver = SecretResolver.for_project(plan.project_dir, secrets_dir=plan.secrets_dir)
+    wanted: list[tuple[_Document, tuple[str | int, ...], str, str]] = [
+        (spec, ("destinations", index, "connection_secret_ref"), d.connection_secret_ref, d.name)
+        for index, d in enumerate(plan.spec.destinations or ())
+    ]
+    if plan.catalog_secret_ref:
+        wanted.append((manifest, ("catalog", "credential_secret_ref"), plan.catalog_secret_ref, ""))
+    found = []
+    for document, path, ref, destination in wanted:
+        looked = resolver.missing_here(ref)
+        if looked is None or document.loaded is None:
+            continue
+        who = f"destination '{destination}'" if destination else "the catalog"
+        message = (
+            f"Secret '{ref}' of {who} is not on this machine (looked in: {looked}); a run here "
+            "would stop before sending"
+        )
+        found.append(
+            make_problem(document.loaded, document.label, path, message, resolver.how_to_add(ref))
+        )
+    return found
 
 
 def _load(document: _Document) -> None:

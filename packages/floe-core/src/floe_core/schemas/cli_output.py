@@ -62,6 +62,11 @@ class CliOutput(BaseModel):
     )
     error: ErrorInfo | None = Field(description="What stopped the command; null when nothing did.")
     # validate, check
+    warnings: list[ProblemInfo] | None = Field(
+        default=None,
+        description="validate: what a run on this machine would stop on although the files "
+        "are right (a Secret neither the secrets directory nor the environment holds).",
+    )
     spec: str | None = Field(default=None, description="validate, check: the floe.yaml read.")
     manifest: str | None = Field(
         default=None, description="validate, check: the manifest.yaml read."

@@ -316,10 +316,37 @@ class SecretResolver:
         who = f" for destination '{destination}'" if destination else ""
         looked = "; ".join(source.looked_at(ref) for source in self.sources)
         raise SecretNotFoundError(
-            f"Secret '{ref}'{who} was not found. Looked in: {looked}",
-            hint=f"create {self._first_dir(ref)}/<key> files (one per key), or export "
+            f"Secret '{ref}'{who} was not found. Looked in: {looked}", hint=self.how_to_add(ref)
+        )
+
+    def missing_here(self, ref: str) -> str | None:
+        """Where Secret ``ref`` was looked for, when no source can provide it here without a
+        network call; ``None`` when one has it, or when a source that would need one (the
+        Kubernetes API, in a cluster) might. For ``floe validate``, which connects nowhere.
+        """
+        from floe_core.secrets.kubernetes import KubernetesSecrets
+
+        if not is_valid_secret_name(ref):
+            return None  # validate reports the name itself
+        local: list[SecretSource] = []
+        for source in self.sources:
+            if isinstance(source, KubernetesSecrets):
+                if source.active:  # only the API can tell
+                    return None
+            elif isinstance(source, MountedSecretDirectory | EnvironmentSecrets):
+                if source.lookup(ref) is not None:
+                    return None
+                local.append(source)
+            else:  # a source floe does not know: it might have it
+                return None
+        return "; ".join(source.looked_at(ref) for source in local)
+
+    def how_to_add(self, ref: str) -> str:
+        """How to provide Secret ``ref``, in each kind of source."""
+        return (
+            f"create {self._first_dir(ref)}/<key> files (one per key), or export "
             f"{_env_prefix(ref)}<KEY>=<value>, or in Kubernetes: "
-            f"kubectl create secret generic {ref} --from-literal=<key>=<value>",
+            f"kubectl create secret generic {ref} --from-literal=<key>=<value>"
         )
 
     def _first_dir(self, ref: str) -> str:
