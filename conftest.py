@@ -94,16 +94,12 @@ def _answer(address: str, port: Any) -> tuple[Any, ...]:
     return (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, number))
 
 
-@pytest.fixture
-def pg_schema() -> Iterator[str]:
-    """A fresh schema in the shared PostgreSQL server's ``test`` database, dropped afterwards."""
-    import uuid
-
+def _pg_admin() -> Any:
+    """An autocommit connection to the shared PostgreSQL server's ``test`` database."""
     import psycopg
 
-    name = f"floe_test_{uuid.uuid4().hex[:10]}"
     try:
-        conn = psycopg.connect(
+        return psycopg.connect(
             "postgresql://postgres@127.0.0.1:5432/test", autocommit=True, connect_timeout=5
         )
     except psycopg.OperationalError as exc:
@@ -111,7 +107,29 @@ def pg_schema() -> Iterator[str]:
             f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc}); "
             "start it with: bash scripts/services.sh"
         )
-    with conn:
+
+
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    """The URL of a fresh database on the shared PostgreSQL server, dropped afterwards."""
+    import uuid
+
+    name = f"floe_db_{uuid.uuid4().hex[:10]}"
+    with _pg_admin() as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_schema() -> Iterator[str]:
+    """A fresh schema in the shared PostgreSQL server's ``test`` database, dropped afterwards."""
+    import uuid
+
+    name = f"floe_test_{uuid.uuid4().hex[:10]}"
+    with _pg_admin() as conn:
         conn.execute(f'CREATE SCHEMA "{name}"')
         try:
             yield name

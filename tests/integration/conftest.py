@@ -14,7 +14,6 @@ import sys
 import textwrap
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -186,25 +185,6 @@ def rest_catalog(tmp_path: Path) -> Iterator[Any]:
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def pg_database() -> Iterator[str]:
-    """The URL of a fresh PostgreSQL database, dropped afterwards."""
-    name = f"floe_it_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = psycopg.connect(PG_DSN, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        pytest.fail(
-            f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc}); "
-            "start it with: bash scripts/services.sh"
-        )
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def pg_rows(schema: str, table: str, order_by: str) -> list[dict[str, Any]]:

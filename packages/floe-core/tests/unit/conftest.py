@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import copy
 import socket
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-import psycopg
 import pytest
 import yaml
 from floe_core.egress.state import StateStore, state_url_for
@@ -260,26 +258,11 @@ def closed_port() -> Iterator[int]:
 
 # --- state store ---------------------------------------------------------------------
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
-
 
 @pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for one test, dropped afterwards."""
-    name = f"floe_state_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        pytest.fail(
-            f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc}); "
-            "start it with: bash scripts/services.sh"
-        )
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def pg_url(pg_database: str) -> str:
+    """A fresh PostgreSQL database for one test (the workspace's ``pg_database``)."""
+    return pg_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
