@@ -9,9 +9,10 @@ floe.yaml nor in the history is an error naming the known ones (exit code 1).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -20,7 +21,10 @@ from floe_core.cli.project import JsonOption, ManifestOption, ProjectOption, Spe
 if TYPE_CHECKING:
     from floe_core.egress.receipt import Receipt
     from floe_core.egress.rejects import RejectedRow
+    from floe_core.egress.state import StateStore
     from floe_core.errors import FloeError
+
+T = TypeVar("T")
 
 __all__ = ["history_command", "rejected_command", "show_command"]
 
@@ -39,21 +43,15 @@ def history_command(
 
     One run in full: floe egress show RUN_ID.
     """
-    from floe_core.egress.state import StateStore
-    from floe_core.errors import FloeError
-
-    try:
-        location = _state_location(spec_path(project, spec), manifest)
-        runs: list[Receipt] = []
-        if location.exists:
-            with StateStore(location.url) as store:
-                _require_known(name, location, store)
-                runs = store.runs(name, limit=limit)
-        else:
-            _require_known(name, location, None)
-    except FloeError as exc:
-        _print_error_only(exc, as_json, "egress history")
-        raise typer.Exit(1) from None
+    location, runs = _read_state(
+        project,
+        spec,
+        manifest,
+        name,
+        lambda store: store.runs(name, limit=limit),
+        as_json=as_json,
+        command="egress history",
+    )
     _print_history(runs, name, as_json, recorded=location.exists)
 
 
@@ -288,22 +286,44 @@ def rejected_command(
     One line per row (its primary key values, or a hash of its content): the latest reason,
     how many runs it was refused in, when first and last. Every run retries them.
     """
+    location, rows = _read_state(
+        project,
+        spec,
+        manifest,
+        name,
+        lambda store: store.rejected_rows(name, unresolved_only=not include_resolved),
+        as_json=as_json,
+        command="egress rejected",
+    )
+    _print_rejected(rows, name, as_json, recorded=location.exists)
+
+
+def _read_state(
+    project: Path | None,
+    spec: Path | None,
+    manifest: Path | None,
+    name: str | None,
+    read: Callable[[StateStore], list[T]],
+    *,
+    as_json: bool,
+    command: str,
+) -> tuple[_StateLocation, list[T]]:
+    """``read`` the project's state store, when it exists (a read never creates it), after
+    checking that ``name`` is a declared or recorded destination; exit 1 on an error."""
     from floe_core.egress.state import StateStore
     from floe_core.errors import FloeError
 
     try:
         location = _state_location(spec_path(project, spec), manifest)
-        rows: list[RejectedRow] = []
-        if location.exists:
-            with StateStore(location.url) as store:
-                _require_known(name, location, store)
-                rows = store.rejected_rows(name, unresolved_only=not include_resolved)
-        else:
+        if not location.exists:
             _require_known(name, location, None)
+            return location, []
+        with StateStore(location.url) as store:
+            _require_known(name, location, store)
+            return location, read(store)
     except FloeError as exc:
-        _print_error_only(exc, as_json, "egress rejected")
+        _print_error_only(exc, as_json, command)
         raise typer.Exit(1) from None
-    _print_rejected(rows, name, as_json, recorded=location.exists)
 
 
 def _print_rejected(
