@@ -210,6 +210,7 @@ def test_a_dry_run_sends_nothing_creates_nothing_and_the_real_run_does_what_it_s
             (pg_schema,),
         ).fetchone()
     assert found == (0,)
+    assert not (project.root / ".floe" / "state.db").exists()  # not even an empty state store
     history = project.cli("egress", "history", "--spec", project.spec, "--json")
     assert json.loads(history.stdout)["runs"] == []  # a dry run stores no receipt
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from floe_core.compiler import EgressPlan
     from floe_core.egress.progress import Progress
     from floe_core.egress.runner import EgressRunner
+    from floe_core.egress.state import StateStore
     from floe_core.executors.choice import ExecutorType
     from floe_core.registry import PluginRegistry
     from floe_core.secrets.resolver import SecretResolver
@@ -53,9 +54,8 @@ def open_runner(
         StateStoreError: The state store cannot be opened.
     """
     from floe_core.egress.runner import EgressRunner
-    from floe_core.egress.state import StateStore
 
-    with StateStore(resolve_state_url(plan, state_url)) as state:
+    with _state_store(resolve_state_url(plan, state_url), dry_run=dry_run) as state:
         yield EgressRunner(
             plan,
             registry=registry,
@@ -66,6 +66,26 @@ def open_runner(
             allow_deletes=allow_deletes,
             executor=executor,
         )
+
+
+@contextmanager
+def _state_store(url: str, *, dry_run: bool) -> Iterator[StateStore]:
+    """The state store at ``url``; for a dry run where it does not exist yet (a SQLite file
+    not created), an empty one in a temporary directory, removed afterwards: a dry run
+    stores nothing, not even an empty state store."""
+    import tempfile
+
+    from floe_core.egress.state import StateStore, state_store_exists
+
+    if not dry_run or state_store_exists(url):
+        with StateStore(url) as state:
+            yield state
+        return
+    with (
+        tempfile.TemporaryDirectory(prefix="floe-dry-run-") as scratch,
+        StateStore(f"sqlite:///{Path(scratch) / 'state.db'}") as state,
+    ):
+        yield state
 
 
 def resolve_state_url(plan: EgressPlan, state_url: str | None = None) -> str:
