@@ -235,6 +235,19 @@ def test_rejected_rows_make_a_partial_run_and_are_kept(project: Project) -> None
     assert {row.run_id for row in kept} == {receipt.run_id}
 
 
+@pytest.mark.requirement("B6")
+def test_a_run_whose_every_row_was_refused_is_failed_not_partial(project: Project) -> None:
+    segments = "[champions, loyal, promising, at_risk, churn_risk, new]"
+    project.write(DEST + f"  config: {{reject_segments: {segments}}}\n")
+
+    [receipt] = project.run("people")
+
+    assert (receipt.rows_delivered, receipt.rows_rejected) == (0, ROWS)
+    assert receipt.status is RunStatus.FAILED  # nothing went through
+    with project.state() as state:
+        assert len(state.rejected_rows("people")) == ROWS  # kept, retried by the next run
+
+
 @pytest.mark.requirement("B1")
 def test_unknown_destination_lists_the_declared_ones(project: Project) -> None:
     with pytest.raises(EgressConfigError, match="destination 'nope' is not declared") as caught:

@@ -15,6 +15,8 @@ from floe_core.sinks.errors import (
     SinkConnectionError,
 )
 
+from .conftest import PG_URL
+
 PASSWORD = "s3cret-Pa55word"
 
 
@@ -128,3 +130,48 @@ def test_password_kept_apart_from_the_url_is_used_and_hidden(
     # root has no password here: the password key was applied, and refused.
     assert "Access denied for user 'root'" in str(caught.value)
     _assert_clean(caught.value)
+
+
+@pytest.mark.requirement("R7")
+@pytest.mark.parametrize("sql_backend_url", ["postgresql", "mariadb"], indirect=True)
+def test_a_column_no_value_of_the_data_fits_is_refused_before_sending(
+    sql_backend_url: tuple[str, str, str | None],
+    sql_sink: Callable[..., Any],
+    sql_drive: Callable[..., Any],
+) -> None:
+    import sqlalchemy as sa
+
+    _, url, schema = sql_backend_url
+    where = f"{schema}.typed" if schema else "typed"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE TABLE {where} (id DATE, name VARCHAR(20))")
+    rows = pa.table({"id": [1, 2, 3], "name": ["a", "b", "c"]})
+    sink = sql_sink(url, "typed", schema=schema)
+
+    with pytest.raises(SinkConfigurationError, match="'id' is DATE but the data writes number"):
+        sql_drive(sink, rows)
+
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql(f"SELECT count(*) FROM {where}").scalar() == 0
+    engine.dispose()
+
+
+@pytest.mark.requirement("R7")
+def test_text_into_a_number_column_is_still_written(
+    sql_pg_schema: str, sql_sink: Callable[..., Any], sql_drive: Callable[..., Any]
+) -> None:
+    """Digits in a text column fit a numeric one: a run tries (floe check warns of it)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f'CREATE TABLE "{sql_pg_schema}".digits (id INTEGER, n NUMERIC)')
+    rows = pa.table({"id": [1, 2], "n": ["1.5", "20"]})
+
+    sql_drive(sql_sink(PG_URL, "digits", schema=sql_pg_schema), rows)
+
+    with engine.connect() as conn:
+        total = conn.exec_driver_sql(f'SELECT sum(n) FROM "{sql_pg_schema}".digits').scalar()
+    assert total is not None and float(total) == 21.5
+    engine.dispose()

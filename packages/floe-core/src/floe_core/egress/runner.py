@@ -573,6 +573,8 @@ def _apply_result(
         receipt.status = RunStatus.FAILED  # stopped: unreachable, retries exhausted, Ctrl-C
     elif result.success and not receipt.rows_rejected and not extra_errors:
         receipt.status = RunStatus.SUCCESS
+    elif receipt.rows_rejected and not receipt.rows_delivered:
+        receipt.status = RunStatus.FAILED  # every row sent was refused: nothing went through
     elif receipt.rows_rejected or extra_errors:
         receipt.status = RunStatus.PARTIAL  # went through; the refused rows are kept
     else:

@@ -119,6 +119,8 @@ def prepare(
     limits: dict[str, ColumnLimit] = {}
     if exists:
         _check_columns(conn, inspector, settings, schema, destination)
+        if backend != "sqlite":  # a column its values can never go into: refused unsent
+            _check_types(conn, inspector, settings, schema, destination, refuse=_NEVER_FITS)
         if settings.mode == "upsert":
             _check_unique_key(conn, inspector, settings, destination)
         limits = _column_limits(inspector, settings, schema, backend)
@@ -349,6 +351,17 @@ _INCOMPATIBLE = {
 }
 
 
+#: The pairs of ``_INCOMPATIBLE`` no value of the data's kind can ever be written to (text
+#: can hold digits, 't' or a bytea literal; a number's text is valid bytea): a run refuses
+#: them before sending instead of sending every row to be refused one by one.
+_NEVER_FITS = _INCOMPATIBLE - {
+    ("text", "number"),
+    ("text", "boolean"),
+    ("text", "binary"),
+    ("number", "binary"),
+}
+
+
 _FAMILY_WORDS = {
     "text": "text",
     "number": "number",
@@ -372,7 +385,11 @@ def _check_types(
     settings: SqlDatabaseSettings,
     schema: pa.Schema,
     destination: str,
+    *,
+    refuse: set[tuple[str, str]] = _INCOMPATIBLE,
 ) -> None:
+    """Refuse columns whose type cannot take the kind of values written (``refuse``: the
+    pairs of type families, data's then column's, to refuse)."""
     key = _same(conn.dialect.name)
     reflected = {
         key(c["name"]): c["type"]
@@ -387,7 +404,7 @@ def _check_types(
         except TypeError:
             continue  # refused with its own message when the table would be created
         pair = (_type_family(wanted), _type_family(column))
-        if column is not None and pair in _INCOMPATIBLE:
+        if column is not None and pair in refuse:
             clashes.append(
                 f"{arrow_field.name!r} is {_type_text(column, conn.dialect)} but the data "
                 f"writes {_FAMILY_WORDS[pair[0]]} ({arrow_field.type}) values"
