@@ -105,6 +105,28 @@ def test_three_broken_destinations_are_all_reported(
 
 
 @pytest.mark.requirement("B1")
+def test_a_run_of_all_reports_every_destination_it_could_not_prepare(
+    project: Any, http_server: Any, pg_schema: str
+) -> None:
+    _sql(f'CREATE TABLE "{pg_schema}".customers (customer_id bigint primary key, email text)')
+    project.write(GOOD_REST + THREE_BROKEN.format(schema=pg_schema))
+
+    result = project.cli("egress", "run", "--all", "--project", str(project.root))
+
+    output = result.stdout + result.stderr
+    assert result.exit_code == 1, output
+    assert "2 of 4 destinations could not be prepared" in output
+    assert "[crm_no_secret] Secret 'crm-missing' for destination" in output
+    assert "[crm_bad_column] field_mapping names column(s) 'lifetime_val'" in output
+    assert "[crm_no_secret] create " in output  # each one's fix
+    assert "nothing was sent" in output
+    assert _posts(http_server) == []
+    history = project.cli("egress", "history", "--project", str(project.root), "--json")
+    failed = {run["destination"] for run in json.loads(history.stdout)["runs"]}
+    assert failed == {"crm_no_secret", "crm_bad_column"}  # each failure is in the history
+
+
+@pytest.mark.requirement("B1")
 def test_a_ready_project_passes_and_sends_nothing(
     project: Any, http_server: Any, pg_schema: str
 ) -> None:

@@ -13,6 +13,7 @@
     │                           (floe_core.secrets.errors: not found, key missing, backend)
     ├── StateStoreError         the run-history database cannot be opened or written
     ├── LeaseHeldError          another run is delivering to the destination right now
+    ├── PreparationError        several destinations could not be prepared (each one's error)
     ├── ExecutorError           the executor cannot run the delivery (Ray not installed, its
     │                           cluster unreachable, a task lost after all its retries)
     └── RunInterruptedError     Ctrl-C: the run stopped after the batches in flight
@@ -36,6 +37,7 @@ __all__ = [
     "ExecutorError",
     "LeaseHeldError",
     "MassDeleteError",
+    "PreparationError",
     "RunInterruptedError",
     "StateStoreError",
 ]
@@ -55,6 +57,28 @@ class MassDeleteError(EgressConfigError):
 
 class LeaseHeldError(FloeError):
     """Another run holds the destination's lease: this run was refused before sending."""
+
+
+class PreparationError(FloeError):
+    """Several of the selected destinations could not be prepared; nothing was sent to any.
+
+    Attributes:
+        failures: ``(destination, error)`` for each, in the order they were prepared.
+    """
+
+    def __init__(self, failures: list[tuple[str, FloeError]], selected: int) -> None:
+        self.failures = failures
+        # "[name] ...", not "name: ...": a name like crm_secret before a colon would read as a
+        # credential to the redactor.
+        lines = "; ".join(f"[{name}] {error.message}" for name, error in failures)
+        hints = "; ".join(f"[{name}] {error.hint}" for name, error in failures if error.hint)
+        super().__init__(
+            f"{len(failures)} of {selected} destinations could not be prepared: {lines}",
+            hint=f"{hints}; `floe check` lists every problem, `floe egress run NAME ...` runs "
+            "the others"
+            if hints
+            else "`floe check` lists every problem; `floe egress run NAME ...` runs the others",
+        )
 
 
 class ExecutorError(FloeError):

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from floe_core.egress import prepare as steps
 from floe_core.egress.destinations import catalog_config, sink_config
-from floe_core.egress.errors import RunInterruptedError, StateStoreError
+from floe_core.egress.errors import PreparationError, RunInterruptedError, StateStoreError
 from floe_core.egress.gate import EgressGate
 from floe_core.egress.observability import (
     get_logger,
@@ -140,7 +140,8 @@ class EgressRunner:
 
         Raises:
             FloeError: Preparing a destination failed (nothing was sent to any destination);
-                its failed receipt is stored in the run history.
+                its failed receipt is stored in the run history. Every destination is
+                prepared even so, and several failures raise one ``PreparationError``.
             RunInterruptedError: Ctrl-C during delivery: the destination being delivered
                 stopped after its batches in flight and was recorded as failed with its true
                 counts; destinations after it were not started. The receipts are in it.
@@ -150,13 +151,23 @@ class EgressRunner:
 
     def _run(self, destinations: Sequence[CompiledDestination]) -> list[Receipt]:
         prepared: list[_Prepared] = []
+        failures: list[tuple[str, FloeError]] = []
         try:
             for destination in destinations:
-                prepared.append(self._prepare(destination))
+                try:
+                    prepared.append(self._prepare(destination))
+                except FloeError as exc:  # a problem of this destination: go on to the rest
+                    failures.append((destination.name, exc))
         except BaseException:
             for item in prepared:
                 _release(item)
             raise
+        if failures:
+            for item in prepared:
+                _release(item)
+            if len(failures) == 1:
+                raise failures[0][1]
+            raise PreparationError(failures, len(destinations))
         receipts: list[Receipt] = []
         for index, item in enumerate(prepared):
             if self._interrupted.is_set():
