@@ -25,8 +25,9 @@ def test_demo_runs_twice_without_duplicating(tmp_path: Path, h: Any) -> None:
     assert "Traceback" not in first.stderr + second.stderr
     assert "gold.customers: 3,000 rows" in first.stdout and "(created)" in first.stdout
     assert "already there, unchanged" in second.stdout
-    assert "same rows as the previous run" not in first.stdout
-    assert "same rows as the previous run" in second.stdout
+    assert "nothing changed in the table" not in first.stdout
+    assert "nothing changed in the table since the last run" in second.stdout  # a sync
+    assert "up to date" in second.stdout
     for out in (first.stdout, second.stdout):
         assert "floe egress receipt: customers_to_sqlite" in out
         assert "success" in out and "3,000" in out
@@ -70,7 +71,8 @@ def test_the_tour_points_at_the_project_from_its_parent_directory(tmp_path: Path
     assert "floe egress run --all --project examples/quickstart" in demo.stdout
     assert run.returncode == again.returncode == 0, run.stderr + again.stderr
     [receipt] = h.json_receipts(run)
-    assert (receipt["destination"], receipt["rows_delivered"]) == ("customers_to_sqlite", 300)
+    assert (receipt["destination"], receipt["rows_delivered"]) == ("customers_to_sqlite", 0)
+    assert receipt["sync"]["read_path"] == "up_to_date"  # the demo delivered the 300 rows
     assert history.returncode == 0, history.stderr
     rows = [line for line in history.stdout.splitlines() if "customers_to_sqlite" in line]
     assert len(rows) == 3 and all("success" in row for row in rows)

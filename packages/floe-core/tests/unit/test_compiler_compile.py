@@ -49,6 +49,8 @@ def test_the_quickstart_compiles_to_a_plan_with_the_installed_plugins(
         field_mapping={"lifetime_value": "ltv", "segment": "customer_segment"},
         batch_size=2000,
         retry_config=None,
+        primary_key=("customer_id",),
+        sync_mode="upsert",
     )
     assert plan.catalog == {
         "type": "sql",

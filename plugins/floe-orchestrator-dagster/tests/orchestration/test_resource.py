@@ -38,7 +38,7 @@ def test_the_quickstart_destination_materializes_into_sqlite_with_its_numbers(
     assert meta["snapshot_from"] == "none"
     assert meta["snapshot_to"] == str(project.snapshot())
     assert meta["snapshots"] == f"none -> {project.snapshot()}"
-    assert meta["sync_mode"] == "full"
+    assert meta["sync_mode"] == "upsert"  # the quickstart has a primary_key: a sync
     assert meta["read_path"] == "full_scan"
     assert meta["destination"] == "customers_to_sqlite"
     assert meta["dry_run"] is False

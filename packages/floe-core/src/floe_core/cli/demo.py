@@ -61,7 +61,12 @@ def _print(result: DemoResult, project: Path) -> None:
     )
     for receipt in result.receipts:
         out.print(receipt_table(receipt))
-        if result.unchanged(receipt):
+        if receipt.sync is not None and receipt.sync.read_path == "up_to_date":
+            out.print(
+                "nothing changed in the table since the last run: nothing was read or sent "
+                "(change a row and run again: only that row is sent)"
+            )
+        elif result.unchanged(receipt):
             out.print(
                 "same rows as the previous run (same idempotency key): the upsert rewrote "
                 "them in place; nothing was added or duplicated"

@@ -382,7 +382,8 @@ class EgressRunner:
                 if self.progress is not None:
                     self.progress.start(receipt.destination, item.source.row_count)
                 result, stop_error = self._send(item, counter)
-                _apply_result(receipt, result, item.rejected_errors, stop_error)
+                retrying = bool(item.rejects.outstanding)
+                _apply_result(receipt, result, item.rejected_errors, stop_error, retrying)
                 self._settle_rejects(item)
                 if item.stop.is_set():
                     receipt.errors.append(self._stop_reason(item, receipt))
@@ -571,8 +572,14 @@ class _RowCounter:
 
 
 def _apply_result(
-    receipt: Receipt, result: Any, extra_errors: list[str], stop_error: BaseException | None
+    receipt: Receipt,
+    result: Any,
+    extra_errors: list[str],
+    stop_error: BaseException | None,
+    retrying: bool = False,
 ) -> None:
+    """Counts and status from the sink's result. ``retrying``: rows refused by an earlier run
+    were outstanding (a run that only sent those again, refused again, went through)."""
     receipt.rows_delivered = int(result.rows_delivered)
     receipt.rows_rejected = int(getattr(result, "rows_rejected", 0) or 0)
     receipt.rows_skipped = int(getattr(result, "rows_skipped", 0) or 0)
@@ -584,7 +591,7 @@ def _apply_result(
         receipt.status = RunStatus.FAILED  # stopped: unreachable, retries exhausted, Ctrl-C
     elif result.success and not receipt.rows_rejected and not extra_errors:
         receipt.status = RunStatus.SUCCESS
-    elif receipt.rows_rejected and not receipt.rows_delivered:
+    elif receipt.rows_rejected and not receipt.rows_delivered and not retrying:
         receipt.status = RunStatus.FAILED  # every row sent was refused: nothing went through
     elif receipt.rows_rejected or extra_errors:
         receipt.status = RunStatus.PARTIAL  # went through; the refused rows are kept
