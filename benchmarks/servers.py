@@ -6,7 +6,9 @@ Routes (any path below the prefix is accepted, e.g. ``/fast/customers``):
   first, like a remote API with a round trip of that length. Bodies are stored unparsed, so
   the server does the same small amount of work for every client.
 - ``GET /_stats``  parses what was stored and returns the requests, rows, distinct
-  ``Idempotency-Key`` headers, peak concurrent requests and the checksum of the values.
+  ``Idempotency-Key`` headers, peak concurrent requests and the checksum of the values;
+  ``GET /_stats?path=/fast/x`` the same for the requests to paths starting ``/fast/x``
+  (upserts and deletes of one destination told apart).
 - ``POST /_reset`` forgets everything.  Any other ``GET`` or ``HEAD`` answers 200
   (reachability checks).
 
@@ -26,6 +28,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
+from urllib.parse import unquote
 
 from benchmarks.settings import REPO_ROOT
 from benchmarks.verify import from_records
@@ -43,7 +46,7 @@ except ImportError:  # the server also runs under plain interpreters
 class _State:
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.bodies: list[bytes] = []
+        self.bodies: list[tuple[str, bytes]] = []  # (path, body)
         self.keys: set[str] = set()
         self.in_flight = 0
         self.max_in_flight = 0
@@ -53,9 +56,10 @@ class _State:
             self.bodies, self.keys = [], set()
             self.in_flight = self.max_in_flight = 0
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self, prefix: str = "") -> dict[str, Any]:
         with self.lock:
-            bodies, keys, peak = list(self.bodies), len(self.keys), self.max_in_flight
+            bodies = [body for path, body in self.bodies if path.startswith(prefix)]
+            keys, peak = len(self.keys), self.max_in_flight
         records: list[dict[str, Any]] = []
         for body in bodies:
             records.extend(_flat(record) for record in _records(_loads(body)))
@@ -64,8 +68,14 @@ class _State:
             "bytes": sum(len(b) for b in bodies),
             "idempotency_keys": keys,
             "max_in_flight": peak,
-            "checksum": from_records(records),
+            "checksum": from_records(records) if all(_whole(r) for r in records) else None,
+            "ids": sorted({int(r["id"]) for r in records if "id" in r}),
         }
+
+
+def _whole(record: dict[str, Any]) -> bool:
+    """A record with every column the checksum sums (a delete carries only its key)."""
+    return "lifetime_value" in record
 
 
 def _records(doc: Any) -> list[dict[str, Any]]:
@@ -109,8 +119,9 @@ def _handler(state: _State, slow_seconds: float) -> type[BaseHTTPRequestHandler]
             self.wfile.write(body)
 
         def do_GET(self) -> None:
-            if self.path == "/_stats":
-                self._answer(200, json.dumps(state.stats()).encode())
+            if self.path == "/_stats" or self.path.startswith("/_stats?path="):
+                prefix = unquote(self.path.partition("?path=")[2])
+                self._answer(200, json.dumps(state.stats(prefix)).encode())
             else:
                 self._answer(200, b'{"ok":true}')
 
@@ -135,7 +146,7 @@ def _handler(state: _State, slow_seconds: float) -> type[BaseHTTPRequestHandler]
                     body = gzip.decompress(body)
                 rows = len(_records(_loads(body)))
                 with state.lock:
-                    state.bodies.append(body)
+                    state.bodies.append((self.path, body))
                     key = self.headers.get("Idempotency-Key")
                     if key:
                         state.keys.add(key)
@@ -184,9 +195,10 @@ class HttpServer:
         """Forget every stored request."""
         self._client.post("/_reset").raise_for_status()
 
-    def stats(self) -> dict[str, Any]:
-        """Requests, bytes, idempotency keys, peak concurrency and checksum since the reset."""
-        resp = self._client.get("/_stats")
+    def stats(self, path: str = "") -> dict[str, Any]:
+        """Requests, bytes, idempotency keys, peak concurrency and checksum since the reset
+        (of the requests to paths starting with ``path``, when given)."""
+        resp = self._client.get("/_stats", params={"path": path} if path else None)
         resp.raise_for_status()
         data: dict[str, Any] = resp.json()
         return data

@@ -33,6 +33,10 @@ CASE_NAMES = (
     "drt_peer",
     "memory",
     "incremental",
+    "incremental_1m",
+    "no_change",
+    "small_change_10m",
+    "mirror",
     "sync_state",
     "ray_executor",
 )
@@ -87,6 +91,10 @@ class Context:
         shutil.rmtree(path, ignore_errors=True)
         path.mkdir(parents=True)
         return path
+
+    def on_close(self, closer: Callable[[], None]) -> None:
+        """Call ``closer`` when the run ends (a fixture shared by several cases)."""
+        self._closers.append(closer)
 
     def close(self) -> None:
         """Stop servers and the like."""

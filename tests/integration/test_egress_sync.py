@@ -131,6 +131,28 @@ def test_upsert_into_postgres_sends_nothing_twice_and_only_the_changed_rows(
     assert all(rows[i]["orders_count"] >= 1000 for i in changed)
 
 
+def test_an_up_to_date_run_opens_no_connection_to_the_destination(
+    h: Any, make_project: Any, pg_schema: str
+) -> None:
+    project = make_project(rows=50)
+    _pg_project(project, h, pg_schema, "upsert")
+    code, first = _run(project, h, "warehouse")
+    assert code == 0, first
+    # PostgreSQL is now unreachable for this destination (nothing listens on port 1)
+    project.secret("pg", url="postgresql+psycopg://postgres@127.0.0.1:1/test")
+
+    code, idle = _run(project, h, "warehouse")
+    assert code == 0, idle  # decided from the snapshot id and the state: no sink was built
+    assert idle["status"] == "success"
+    assert idle["sync"]["read_path"] == "up_to_date" and idle["sync"]["sent"] == 0
+
+    _change_orders(project, {1})  # something to send: the sink is built, and cannot connect
+    result = project.cli("egress", "run", "warehouse", "--spec", project.spec, "--json")
+    assert result.exit_code != 0
+    assert "warehouse" in result.output
+    assert len(h.pg_rows(pg_schema, "customers", "customer_id")) == 50
+
+
 def test_mirror_deletes_exactly_the_rows_gone_from_the_source(
     h: Any, make_project: Any, pg_schema: str
 ) -> None:

@@ -210,8 +210,10 @@ class EgressRunner:
                 receipt.snapshot_id = source.snapshot_id
                 steps.field_mapping(destination, source.schema)
                 sync = self._plan_sync(destination, source, receipt)
-                # A dry run opens no connection that could write: no sink at all.
-                sink = None if self.dry_run else steps.create_sink(plugin, destination, config)
+                # A dry run opens no connection that could write, and a table still at the
+                # snapshot last delivered has nothing to send: no sink at all.
+                idle = self.dry_run or (sync is not None and sync.up_to_date)
+                sink = None if idle else steps.create_sink(plugin, destination, config)
             except BaseException as exc:
                 if source is not None:
                     source.close()
@@ -436,6 +438,8 @@ class EgressRunner:
         Returns:
             The result, and the error that stopped the write (when the plugin says).
         """
+        if item.sync is not None and item.sync.up_to_date:
+            return item.sync.nothing_to_send(), None
         if self.executor is not None:
             with _stopped_by_ctrl_c(item.stop, self._interrupted):
                 return self.executor.deliver(self, item, counter)

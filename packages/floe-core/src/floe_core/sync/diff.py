@@ -31,7 +31,8 @@ class KeyScan:
     """What the key columns say.
 
     Attributes:
-        keys: Every non-NULL key of the rows read, once (``pl.Series`` of str).
+        keys: Every non-NULL key of the rows read (``pl.Series`` of str; a duplicated key
+            is there more than once).
         duplicates: Keys that more than one of the rows read has.
         null_rows: Rows with a NULL key column.
         rows: Rows read.
@@ -49,14 +50,16 @@ def scan_keys(batches: Iterable[pa.RecordBatch], columns: Sequence[str]) -> KeyS
 
     parts = [pl.from_arrow(row_keys(batch, columns)) for batch in batches]
     every = (
-        pl.concat([p for p in parts if isinstance(p, pl.Series)])
+        pl.concat([p for p in parts if isinstance(p, pl.Series)], rechunk=False)
         if parts
         else pl.Series([], dtype=pl.String)
     )
     present = every.drop_nulls()
     duplicates = present.filter(present.is_duplicated()).unique()
+    # The keys are only ever tested for membership: no unique() copy of them (at 10M keys
+    # it is a hash table and a copy, hundreds of MB of a full scan's peak).
     return KeyScan(
-        keys=present.unique(),
+        keys=present,
         duplicates=duplicates,
         null_rows=every.null_count(),
         rows=len(every),

@@ -21,9 +21,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     import pyarrow as pa
 
     from floe_core.egress.state import StateStore
+
+    #: What a file is written from: a Parquet table, a text, or a finished ``scratch`` file.
+    Data: TypeAlias = pa.Table | str | Path
 
 __all__ = ["FolderFiles", "StateFiles", "SyncFiles"]
 
@@ -43,16 +48,31 @@ class SyncFiles(Protocol):
         """Write a Parquet table (or a text) as ``name``, replacing it whole."""
         ...
 
-    def replace(self, writes: dict[str, pa.Table | str], deletes: Sequence[str]) -> None:
-        """Write ``writes`` and delete ``deletes``, at once where the place allows."""
+    def scratch(self, name: str) -> Path:
+        """A local path to write file ``name`` to, for :meth:`replace` to take in."""
+        ...
+
+    def replace(self, writes: dict[str, Data], deletes: Sequence[str]) -> None:
+        """Write ``writes`` and delete ``deletes``, at once where the place allows.
+
+        A ``Path`` value is a file written at :meth:`scratch` (it is moved in).
+        """
         ...
 
 
-def _parquet(table: pa.Table) -> bytes:
+def _bytes(data: Data) -> bytes:
+    """A file's bytes (a scratch file is read, then removed with its folder)."""
     import pyarrow.parquet as pq
 
+    if isinstance(data, str):
+        return data.encode()
+    if isinstance(data, Path):
+        raw = data.read_bytes()
+        data.unlink()
+        data.parent.rmdir()
+        return raw
     buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="zstd")
+    pq.write_table(data, buffer, compression="zstd")
     return buffer.getvalue()
 
 
@@ -72,18 +92,23 @@ class FolderFiles:
         file = self.path / name
         return file if file.exists() else None
 
-    def write(self, name: str, data: pa.Table | str) -> None:
+    def write(self, name: str, data: Data) -> None:
         import pyarrow.parquet as pq
 
-        self.path.mkdir(parents=True, exist_ok=True)
-        temporary = self.path / f".{name}.tmp"
-        if isinstance(data, str):
+        temporary = self.scratch(name)
+        if isinstance(data, Path):
+            temporary = data
+        elif isinstance(data, str):
             temporary.write_text(data, encoding="utf-8")
         else:
             pq.write_table(data, temporary, compression="zstd")
         os.replace(temporary, self.path / name)
 
-    def replace(self, writes: dict[str, pa.Table | str], deletes: Sequence[str]) -> None:
+    def scratch(self, name: str) -> Path:
+        self.path.mkdir(parents=True, exist_ok=True)
+        return self.path / f".{name}.tmp"
+
+    def replace(self, writes: dict[str, Data], deletes: Sequence[str]) -> None:
         for name, data in writes.items():
             self.write(name, data)
         for name in deletes:
@@ -119,10 +144,15 @@ class StateFiles:
             row = conn.execute(query).first()
         return None if row is None else io.BytesIO(bytes(row[0]))
 
-    def write(self, name: str, data: pa.Table | str) -> None:
+    def write(self, name: str, data: Data) -> None:
         self.replace({name: data}, ())
 
-    def replace(self, writes: dict[str, pa.Table | str], deletes: Sequence[str]) -> None:
+    def scratch(self, name: str) -> Path:
+        import tempfile
+
+        return Path(tempfile.mkdtemp(prefix="floe-sync-")) / name
+
+    def replace(self, writes: dict[str, Data], deletes: Sequence[str]) -> None:
         t = self.table
         names = [*writes, *deletes]
         with self.state.transaction("store the fingerprints in") as conn:
@@ -131,7 +161,7 @@ class StateFiles:
                     t.delete().where(t.c.destination == self.destination, t.c.name.in_(names))
                 )
             for name, data in writes.items():
-                raw = data.encode() if isinstance(data, str) else _parquet(data)
+                raw = _bytes(data)
                 conn.execute(
                     t.insert().values(
                         destination=self.destination,

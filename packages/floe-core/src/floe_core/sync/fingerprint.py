@@ -33,10 +33,22 @@ KEY_SEPARATOR = "\x1f"
 
 @cache
 def scheme() -> str:
-    """The fingerprint scheme: the hash function and the version that computed it."""
-    import polars as pl
+    """The fingerprint scheme: the hash function and the version that computed it.
 
-    return f"polars-{pl.__version__}-hash_rows-seed0"
+    The version is read from the installed package's metadata, not by importing polars: a
+    run that finds the table up to date compares configurations and reads nothing else, and
+    importing polars would be most of its time. (polars' binary and its Python package are
+    released with the same version.)
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        installed = version("polars")
+    except PackageNotFoundError:  # installed under another distribution name
+        import polars as pl
+
+        installed = pl.__version__
+    return f"polars-{installed}-hash_rows-seed0"
 
 
 def row_keys(batch: pa.RecordBatch, columns: Sequence[str]) -> pa.Array:

@@ -75,14 +75,17 @@ def plan_read(source: IcebergSource, completed: int | None, comparable: bool) ->
         comparable: The stored fingerprints were computed under the current configuration.
     """
     current = source.snapshot_id
+    if comparable and completed is not None and current == completed:
+        # Decided from the snapshot id alone: no manifest is read (the file count is the
+        # snapshot summary's, when it has one).
+        total = _summary_file_count(source)
+        return ReadPlan("up_to_date", [], total, completed, "no new snapshot since")
     files = source.data_files()
     total = len(files) if files is not None else _task_count(source)
     if completed is None:
         return ReadPlan("full_scan", None, total, None, "no completed delivery yet")
     if not comparable:
         return ReadPlan("full_scan", None, total, completed, "the sent columns or mapping changed")
-    if current == completed:
-        return ReadPlan("up_to_date", [], total, completed, "no new snapshot since")
     why_not = _unreadable_history(source, completed)
     if why_not is None and files is not None:
         before = source.data_files(completed)
@@ -118,6 +121,18 @@ def _unreadable_history(source: IcebergSource, completed: int) -> str | None:
     if snapshot is None:
         return f"snapshot {completed} is not an ancestor of the current one"
     return None
+
+
+def _summary_file_count(source: IcebergSource) -> int:
+    """Data files of the current snapshot as its summary counts them (else as planned)."""
+    snapshot = (
+        source.table.metadata.snapshot_by_id(source.snapshot_id)
+        if source.snapshot_id is not None
+        else None
+    )
+    summary = snapshot.summary if snapshot is not None else None
+    counted = summary.additional_properties.get("total-data-files") if summary else None
+    return int(counted) if counted is not None else _task_count(source)
 
 
 def _task_count(source: IcebergSource) -> int:

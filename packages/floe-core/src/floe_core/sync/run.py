@@ -74,8 +74,6 @@ class SyncRun:
         run_id: str,
         allow_deletes: bool = False,
     ) -> None:
-        import polars as pl
-
         self.destination = destination
         self.source = source
         self.store = store
@@ -99,11 +97,18 @@ class SyncRun:
         #: (the destination unreachable, retries exhausted), so the run is ``failed``, not
         #: ``partial``, though some rows were refused before it stopped.
         self.stop_error: BaseException | None = None
-        self.stored = store.load() if self.read.path != "up_to_date" else None
-        self.gone: pl.Series = pl.Series([], dtype=pl.String)
-        self.duplicates = pl.Series([], dtype=pl.String)
+        #: The stored fingerprints, the keys a mirror run deletes and the keys rejected as
+        #: not unique; all ``None`` when the table is up to date (nothing is read, not even
+        #: the fingerprints, and polars is not imported).
+        self.stored: pl.DataFrame | None = None
+        self.gone: pl.Series | None = None
+        self.duplicates: pl.Series | None = None
         keys = None
-        if self.stored is not None:
+        if self.read.path != "up_to_date":
+            import polars as pl
+
+            self.stored = store.load()
+            self.gone = pl.Series([], dtype=pl.String)
             keys = self._keys(self.read.files)
             if self.read.path in ("appended", "changed"):
                 gone, why_not = self._partial_diff(keys)
@@ -132,6 +137,16 @@ class SyncRun:
         if keys is not None and destination.sync_mode == "mirror":
             rows = keys.rows if self.read.path == "full_scan" else source.row_count
             self._check_deletes(rows or 0, allow_deletes)
+
+    @property
+    def up_to_date(self) -> bool:
+        """The table is at the snapshot last delivered completely: nothing to read or send."""
+        return self.read.path == "up_to_date"
+
+    @property
+    def gone_count(self) -> int:
+        """Keys a mirror run deletes."""
+        return 0 if self.gone is None else len(self.gone)
 
     def _keys(self, files: list[str] | None) -> KeyScan:
         return scan_keys(
@@ -181,7 +196,7 @@ class SyncRun:
 
     def _check_deletes(self, rows: int, allow_deletes: bool) -> None:
         assert self.stored is not None
-        synced, gone = len(self.stored), len(self.gone)
+        synced, gone = len(self.stored), self.gone_count
         if allow_deletes or not gone:
             return
         name = self.destination.name
@@ -209,6 +224,7 @@ class SyncRun:
     def _splits(self) -> Iterator[tuple[pa.RecordBatch, BatchSplit]]:
         if self.stored is None:
             return
+        assert self.duplicates is not None
         differ = Differ(self.stored, self.key_columns, self.duplicates, comparable=self.comparable)
         for batch in self.source.batches(files=self.read.files):
             yield batch, differ.split(batch)
@@ -223,6 +239,12 @@ class SyncRun:
         return outcome
 
     # --- delivery -----------------------------------------------------------------------
+
+    def nothing_to_send(self) -> EgressResult:
+        """The result of a run that finds the table up to date: nothing read, nothing sent,
+        the fingerprints and their meta left as they are (no sink is needed for it)."""
+        assert self.up_to_date
+        return _combined([], 0)
 
     def deliver(
         self,
@@ -288,7 +310,7 @@ class SyncRun:
             on_progress,
             progress_base=upserts.inserted + upserts.updated,
         )
-        if operations.gone is not None and len(self.gone) and all(r.success for r in results):
+        if operations.gone is not None and self.gone_count and all(r.success for r in results):
             stream = deletes.feed(self._deletes(batch_size))
             results.append(
                 self._write(
@@ -309,7 +331,7 @@ class SyncRun:
             result.success
             and upserts.complete
             and deletes.complete
-            and (operations.gone is None or len(self.gone) == deletes.deleted)
+            and (operations.gone is None or self.gone_count == deletes.deleted)
         )
         self.went_through = self.read.path == "full_scan" and upserts.complete and deletes.complete
         self._finish(complete)
@@ -357,6 +379,7 @@ class SyncRun:
     def _deletes(self, batch_size: int) -> Iterator[tuple[pa.RecordBatch, Fed]]:
         import pyarrow as pa
 
+        assert self.gone is not None
         keys = self.gone.to_arrow().cast(pa.string())
         for start in range(0, len(keys), batch_size):
             chunk = keys.slice(start, batch_size)
@@ -373,7 +396,8 @@ class SyncRun:
         )
         snapshot = self.source.snapshot_id if complete else None
         meta = SyncMeta(config, snapshot, self.run_id, self.destination.sync_mode)
-        self.store.compact(meta, self.stored)
+        self.stored = None  # the fold reads the files; the loaded copy is not needed
+        self.store.compact(meta)
 
     # --- dry run ------------------------------------------------------------------------
 
@@ -409,7 +433,7 @@ class SyncRun:
             else:
                 summary.updated += batch.num_rows
                 sample(f"{(operations.changed or Operation.UPSERT).value} (changed)", batch)
-        if operations.gone is not None and len(self.gone):
+        if operations.gone is not None and self.gone is not None and len(self.gone):
             summary.deleted = len(self.gone)
             rows = keys_to_rows(
                 self.gone.head(SAMPLE_ROWS).to_arrow(), self.schema, self.key_columns

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from floe_core.egress.state import StateStore
+    from floe_core.sync.files import Data
 
 __all__ = ["FingerprintStore", "SyncMeta", "fingerprint_store"]
 
@@ -115,9 +116,8 @@ class FingerprintStore:
         # The last delta of a key wins; the base keeps only the keys no delta has. A hash
         # lookup of the (few) delta keys, not a unique() over every stored key. (Deltas an
         # earlier load folded in already change nothing when folded again.)
-        latest = pl.concat(deltas, how="vertical").unique(
-            subset="key", keep="last", maintain_order=True
-        )
+        every = pl.concat(deltas, how="vertical")
+        latest = every.filter(pl.col("key").is_last_distinct())
         kept = base.filter(~pl.col("key").is_in(latest["key"].implode()))
         return pl.concat([kept, latest], how="vertical").filter(pl.col("fp").is_not_null())
 
@@ -141,18 +141,25 @@ class FingerprintStore:
         self._sequence += 1
         self.files.write(f"delta-{run_id}-{self._sequence:06d}.parquet", table)
 
-    def compact(self, meta: SyncMeta, loaded: pl.DataFrame | None = None) -> None:
+    def compact(self, meta: SyncMeta) -> None:
         """Fold the deltas into the base and write ``meta`` (the base is left as it is when
         there are no deltas: a run that changed nothing rewrites no fingerprints).
 
-        Args:
-            meta: What the fingerprints mean now.
-            loaded: What this run loaded at its start (saves reading the base again).
+        The fold streams (``floe_core.sync.fold``): its memory does not grow with the store.
         """
+        from floe_core.sync.fold import fold
+
         deltas = [name for name in self._parquet_names() if name != "base.parquet"]
-        writes: dict[str, pa.Table | str] = {"meta.json": json.dumps(asdict(meta))}
+        writes: dict[str, Data] = {"meta.json": json.dumps(asdict(meta))}
         if deltas:
-            writes["base.parquet"] = self.load(loaded).to_arrow()
+            sources = [self.files.read(name) for name in deltas]
+            out = self.files.scratch("base.parquet")
+            fold(
+                self.files.read("base.parquet"),
+                [source for source in sources if source is not None],
+                out,
+            )
+            writes["base.parquet"] = out
         self.files.replace(writes, deltas)
 
 
