@@ -438,7 +438,7 @@ class EgressRunner:
                 item.destination.batch_size, item.sink.effective_capabilities
             ),
             on_progress=self._on_progress,
-            on_rejected=self._on_rejected(item),
+            on_rejected=self.rejected_rows_keeper(item),
         )
         summary = item.sync.summary
         counter.rows = (
@@ -486,7 +486,7 @@ class EgressRunner:
 
         options: dict[str, Any] = {
             "on_progress": self._on_progress,
-            "on_rejected": self._on_rejected(item),
+            "on_rejected": self.rejected_rows_keeper(item),
         }
         if not isinstance(item.plugin, SinkPlugin):
             return item.plugin.write(item.sink, reader, **options), None
@@ -508,7 +508,10 @@ class EgressRunner:
         if self.progress is not None:
             self.progress.update(rows_done)
 
-    def _on_rejected(self, item: _Prepared) -> Callable[[pa.Table, str], None]:
+    def rejected_rows_keeper(self, item: _Prepared) -> Callable[[pa.Table, str], None]:
+        """What keeps rows refused in a delivery of ``item``: in the state store, as rejected
+        rows of its destination (an executor's deliveries on this process use it too)."""
+
         def keep(rows: pa.Table, reason: str) -> None:
             reason = redactor.text(reason)
             self.log.warning("egress.rows_rejected", rows=rows.num_rows, reason=reason)
