@@ -518,4 +518,5 @@ def _combined(results: list[EgressResult], rejected_keys: int) -> EgressResult:
         destination_record_ids=[i for result in results for i in result.destination_record_ids],
         errors=errors,
         rows_rejected=sum(result.rows_rejected for result in results) + rejected_keys,
+        rows_skipped=sum(result.rows_skipped for result in results),
     )
