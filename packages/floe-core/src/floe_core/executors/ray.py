@@ -8,6 +8,11 @@ concurrency budget, the run's key) and the receipt. Each task is a Ray task runn
 destination had not confirmed. A task that fails on its own (the destination refused the
 credentials, retries exhausted) is not run again: its result says what it delivered.
 
+An incremental sync (``sync_mode`` other than ``full``) was planned on the driver while the
+run prepared (``floe_core.sync.run.SyncRun``): its tasks cover the files its read path reads,
+each sending its files' diff, and the driver then sends the mirror deletes once, after every
+task went through, and folds the fingerprints (``SyncRun.conclude``).
+
 Ray is imported only here and in the modules a worker runs; missing, it is named with the
 command that installs it.
 """

@@ -5,7 +5,10 @@ destination gets a byte): it picks the read path from the snapshot history, read
 columns, and counts the deletes. Then :meth:`SyncRun.deliver` streams the rows to send through
 the sink with the mode's operations (upserts first, then deletes) and advances the
 fingerprints as batches are confirmed, or :meth:`SyncRun.preview` computes the same diff and
-sends nothing (a dry run).
+sends nothing (a dry run, ``floe_core.sync.preview``). A run on Ray sends the new and changed
+rows from its tasks instead (``floe_core.executors.sync_task``), then calls
+:meth:`SyncRun.conclude`, which sends the deletes once and folds the fingerprints, as
+:meth:`SyncRun.deliver` does after its upserts.
 """
 
 from __future__ import annotations
@@ -34,10 +37,7 @@ if TYPE_CHECKING:
     from floe_core.plugins.sink import EgressResult, SinkConnector
     from floe_core.sinks.base import SinkCapabilities
 
-__all__ = ["SAMPLE_ROWS", "SyncRun", "Upserted"]
-
-#: Payload rows a dry run shows per operation.
-SAMPLE_ROWS = 5
+__all__ = ["SyncRun", "Upserted"]
 
 Progress = Callable[[int], None]
 Rejected = Callable[["pa.Table", str], None]
@@ -430,58 +430,16 @@ class SyncRun:
         Args:
             supported: The sink's operations, when known; else the mode's preferred ones.
         """
-        from floe_core.sinks.base import Operation
+        from floe_core.sync.preview import preview
 
-        operations = self.operations(supported or frozenset(Operation))
-        summary = self.summary
-        summary.dry_run = True
-        mapping = self.destination.field_mapping or {}
-        samples: dict[str, list[dict[str, Any]]] = {}
+        return preview(self, supported)
 
-        def sample(label: str, rows: pa.RecordBatch) -> None:
-            kept = samples.setdefault(label, [])
-            if len(kept) < SAMPLE_ROWS and rows.num_rows:
-                head = rows.slice(0, SAMPLE_ROWS - len(kept))
-                kept.extend(
-                    {mapping.get(k, k): _plain(v) for k, v in row.items()}
-                    for row in head.to_pylist()
-                )
-
-        for batch, fed in self._to_send(operations, None):
-            if not batch.num_rows:
-                continue
-            if fed.is_new[0].as_py():
-                summary.inserted += batch.num_rows
-                sample(f"{(operations.new or Operation.UPSERT).value} (new)", batch)
-            else:
-                summary.updated += batch.num_rows
-                sample(f"{(operations.changed or Operation.UPSERT).value} (changed)", batch)
-        if operations.gone is not None and len(self.gone):
-            summary.deleted = len(self.gone)
-            rows = keys_to_rows(
-                self.gone.head(SAMPLE_ROWS).to_arrow(), self.schema, self.key_columns
-            )
-            samples["delete"] = [
-                {mapping.get(k, k): _plain(row[k]) for k in self.key_columns}
-                for row in rows.to_pylist()
-            ]
-        summary.sent = summary.inserted + summary.updated + summary.deleted
-        summary.samples = {label: rows for label, rows in samples.items() if rows}
-        return summary
-
-
-def _plain(value: Any) -> Any:
-    """A sample value as JSON shows it: decimals as exact text, times in ISO-8601."""
-    import datetime as dt
-    from decimal import Decimal
-
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.hex()
-    return value
+    def rows_to_send(
+        self, operations: ModeOperations, on_rejected: Rejected | None
+    ) -> Iterator[tuple[pa.RecordBatch, Fed]]:
+        """The new and changed rows of the files the read path reads, as a local run feeds
+        them to the engine (none when the table is up to date)."""
+        return self._to_send(operations, on_rejected)
 
 
 def _reader(schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> pa.RecordBatchReader:
