@@ -317,34 +317,40 @@ def _delivering_workers() -> list[int]:
 def _delete_positions(project: FloeProject, positions: range) -> str:
     """Commit a position delete file removing ``positions`` of the table's second data file
     (a merge-on-read delete, as Spark or Flink writes one); that file's path."""
-    import pyarrow.parquet as pq
-    from pyiceberg.manifest import (
-        DataFile,
-        DataFileContent,
-        FileFormat,
-        ManifestContent,
-        ManifestWriterV2,
-    )
-    from pyiceberg.typedef import Record
+    from pyiceberg.manifest import DataFileContent
 
     table = _table(project)
     target = sorted(task.file.file_path for task in table.scan().plan_files())[1]
-    path = f"{table.location()}/data/position-deletes-{uuid.uuid4().hex}.parquet"
     rows = pa.table(
         {
             "file_path": pa.array([target] * len(positions), pa.string()),
             "pos": pa.array(positions, pa.int64()),
         }
     )
+    _commit_delete_file(table, DataFileContent.POSITION_DELETES, rows)
+    return str(target)
+
+
+def _commit_delete_file(
+    table: Any, content: Any, rows: pa.Table, equality_ids: list[int] | None = None
+) -> None:
+    """Write ``rows`` as a delete file of kind ``content`` and commit it in a delete manifest
+    (pyiceberg itself writes only copy-on-write deletes, so a test writes the manifest)."""
+    import pyarrow.parquet as pq
+    from pyiceberg.manifest import DataFile, FileFormat, ManifestContent, ManifestWriterV2
+    from pyiceberg.typedef import Record
+
+    path = f"{table.location()}/data/deletes-{uuid.uuid4().hex}.parquet"
     with table.io.new_output(path).create() as out:
         pq.write_table(rows, out)
     deletes = DataFile.from_args(
-        content=DataFileContent.POSITION_DELETES,
+        content=content,
         file_path=path,
         file_format=FileFormat.PARQUET,
         partition=Record(),
-        record_count=len(positions),
+        record_count=rows.num_rows,
         file_size_in_bytes=len(table.io.new_input(path)),
+        equality_ids=equality_ids,
     )
     deletes.spec_id = 0
 
@@ -357,7 +363,6 @@ def _delete_positions(project: FloeProject, positions: range) -> str:
             spec, append.schema(), append.new_manifest_output(), append._snapshot_id, "deflate"
         )
         append.append_data_file(deletes)
-    return str(target)
 
 
 def test_a_table_with_position_delete_files_is_read_by_ray_tasks_as_by_a_local_run(
@@ -382,6 +387,43 @@ def test_a_table_with_position_delete_files_is_read_by_ray_tasks_as_by_a_local_r
     assert _pg_difference(h, pg_schema, "by_ray", "by_local") == []
     assert _pg_ids(h, pg_schema, "by_ray") == _source_ids(project)
     assert len(_source_ids(project)) == ROWS - 100
+
+
+def test_a_table_with_equality_delete_files_is_refused_by_either_executor_naming_the_fix(
+    h: Any, ray_session: Path, tmp_path: Path, pg_schema: str
+) -> None:
+    from pyiceberg.manifest import DataFileContent
+
+    project = _project(tmp_path)
+    table = _table(project)
+    key = table.schema().find_field("customer_id").field_id
+    ids = pa.table({"customer_id": pa.array([5, 6, 7], pa.int64())})
+    _commit_delete_file(table, DataFileContent.EQUALITY_DELETES, ids, equality_ids=[key])
+    project.secret("pg", url=h.pg_url)
+    full = PG_DEST.replace("  primary_key: [customer_id]\n  sync_mode: {mode}\n", "")
+    project.write(
+        PG_DEST.format(name="synced", mode="upsert", schema=pg_schema)
+        + full.replace("mode: upsert", "mode: append").format(name="copied", schema=pg_schema),
+        manifest_extra=RAY,
+    )
+
+    # A sync is refused while its diff is planned; a full delivery while its files are.
+    for name in ("synced", "copied"):
+        for executor in ("ray", "local"):
+            result = project.cli(
+                "egress", "run", name, "--executor", executor, "--spec", project.spec
+            )
+
+            assert result.exit_code == 1, result.output
+            assert "Traceback" not in result.output
+            assert "table 'gold.customers' has equality delete files" in result.output
+            assert "compact the table" in result.output
+    with psycopg.connect(h.pg_dsn) as conn:
+        found = conn.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s",
+            (pg_schema,),
+        ).fetchone()
+    assert found == (0,)
 
 
 # --- the egress policy on the workers -----------------------------------------------------------

@@ -95,7 +95,8 @@ class EgressRunner:
         state: Where receipts, rejected rows and checkpoints are stored.
         progress: Told how delivery advances; nothing is shown when None.
         dry_run: Read and diff as a run would, then send nothing, build no sink and store
-            nothing; the receipts say what a run would do.
+            nothing; the receipts say what a run would do. Always in this process, with
+            any executor (Ray is not started): the diff is planned here either way.
         allow_deletes: Let a ``mirror`` run delete more than its ``max_delete_fraction``.
         clock: Seconds since the epoch, for destination leases (a test passes a fake).
         executor: ``local`` or ``ray``, over the manifest's ``executor.type``
@@ -134,6 +135,9 @@ class EgressRunner:
         self.gate = EgressGate(plan)  # manifest.yaml's egress_policy, before and while connecting
         self._interrupted = threading.Event()
         self.executor = None if dry_run else executor_for(plan.manifest.executor, executor)
+        if dry_run and (executor or plan.manifest.executor.type) != "local":
+            # The diff a dry run prints is planned by the same code on either executor.
+            self.log.info("egress.dry_run_here", executor="local", configured="ray")
 
     def run(self, destinations: Sequence[CompiledDestination]) -> list[Receipt]:
         """Prepare every destination, then deliver each; return one receipt per destination.
