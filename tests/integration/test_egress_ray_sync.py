@@ -159,51 +159,94 @@ def _source_ids(project: FloeProject) -> list[int]:
     return sorted(ids.to_pylist())
 
 
-# --- PostgreSQL, upsert and mirror -----------------------------------------------------------
+# --- PostgreSQL, every sync_mode ----------------------------------------------------------------
+
+#: Per mode: (inserted, updated, deleted) after :func:`_change`, and whether the destination
+#: then holds the rows DELETED removed, the rows INSERTED added, and UPDATED's new values.
+_EXPECTED = {
+    "insert": ((200, 0, 0), True, True, False),
+    "update": ((0, 300, 0), True, False, True),
+    "upsert": ((200, 300, 0), True, True, True),
+    "mirror": ((200, 300, 100), False, True, True),
+}
 
 
-@pytest.mark.parametrize("mode", ["upsert", "mirror"])
+@pytest.mark.parametrize("mode", list(_EXPECTED))
 def test_a_sync_on_ray_sends_exactly_the_changes_and_equals_the_local_executor(
     h: Any, ray_session: Path, tmp_path: Path, pg_schema: str, mode: str
 ) -> None:
+    """Both executors, step by step on the same table: a first run, an unchanged one, then an
+    overwrite, an append and a row delete in three new snapshots. ``update`` sends no new key,
+    so its destinations are first filled by an ``upsert`` run (switching mode keeps the state
+    and reads every file once)."""
     project = _project(tmp_path)
     project.secret("pg", url=h.pg_url)
-    project.write(
-        PG_DEST.format(name="by_ray", mode=mode, schema=pg_schema)
-        + PG_DEST.format(name="by_local", mode=mode, schema=pg_schema),
-        manifest_extra=RAY,
-    )
 
+    def write(sync_mode: str) -> None:
+        project.write(
+            PG_DEST.format(name="by_ray", mode=sync_mode, schema=pg_schema)
+            + PG_DEST.format(name="by_local", mode=sync_mode, schema=pg_schema),
+            manifest_extra=RAY,
+        )
+
+    write("upsert" if mode == "update" else mode)
     first = _same_sync(*_both(project, h, "by_ray", "by_local"))
     assert (first["inserted"], first["read_path"], first["files_read"]) == (ROWS, "full_scan", 4)
-
     again = _same_sync(*_both(project, h, "by_ray", "by_local"))
     assert (again["read_path"], again["sent"], again["files_read"]) == ("up_to_date", 0, 0)
 
     _change(project)
+    write(mode)
     code, preview = _run(project, h, "by_ray", "--dry-run")
     assert code == 0, preview
     by_ray, by_local = _both(project, h, "by_ray", "by_local")
     changed = _same_sync(by_ray, by_local)
-    deleted = len(DELETED) if mode == "mirror" else 0
-    assert changed["read_path"] == "changed"
-    expected = (len(INSERTED), len(UPDATED), deleted)
-    assert (changed["inserted"], changed["updated"], changed["deleted"]) == expected
-    assert by_ray["rows_delivered"] == len(INSERTED) + len(UPDATED) + deleted
+
+    counts, keeps_deleted, has_inserted, has_updates = _EXPECTED[mode]
+    assert changed["read_path"] == ("full_scan" if mode == "update" else "changed")
+    assert (changed["inserted"], changed["updated"], changed["deleted"]) == counts
+    assert by_ray["rows_delivered"] == sum(counts)
     for key in _COUNTS:  # the dry run (on the driver) said what the Ray run then did
         assert preview["sync"][key] == changed[key], key
-
     assert _pg_difference(h, pg_schema, "by_ray", "by_local") == []
-    kept = sorted({*_source_ids(project), *([] if mode == "mirror" else DELETED)})
-    assert _pg_ids(h, pg_schema, "by_ray") == kept
+    source = set(_source_ids(project))
+    expected = (source | set(DELETED) if keeps_deleted else source) - (
+        set() if has_inserted else set(INSERTED)
+    )
+    assert _pg_ids(h, pg_schema, "by_ray") == sorted(expected)
     with psycopg.connect(h.pg_dsn) as conn:
         orders = conn.execute(
             f'SELECT min(orders_count) FROM "{pg_schema}".by_ray WHERE customer_id <= 300'
         ).fetchone()
-    assert orders is not None and orders[0] >= 1000  # the updated rows arrived updated
+    assert orders is not None and (orders[0] >= 1000) is has_updates
 
     last = _same_sync(*_both(project, h, "by_ray", "by_local"))
     assert (last["read_path"], last["sent"]) == ("up_to_date", 0)
+
+
+def test_a_mass_delete_on_ray_is_refused_before_anything_is_sent_unless_allowed(
+    h: Any, ray_session: Path, tmp_path: Path, pg_schema: str
+) -> None:
+    project = _project(tmp_path)
+    project.secret("pg", url=h.pg_url)
+    project.write(
+        PG_DEST.format(name="by_ray", mode="mirror", schema=pg_schema), manifest_extra=RAY
+    )
+    code, first = _run(project, h, "by_ray")
+    assert code == 0 and first["sync"]["inserted"] == ROWS, first
+    _table(project).delete(f"customer_id > {ROWS // 4}")  # 3 of the 4 files' rows
+    gone = ROWS - ROWS // 4
+
+    refused = project.cli("egress", "run", "by_ray", "--spec", project.spec)
+
+    assert refused.exit_code == 1, refused.output
+    assert f"mirroring would delete {gone} of the {ROWS} key(s)" in refused.output
+    assert "--allow-deletes" in refused.output
+    assert len(_pg_ids(h, pg_schema, "by_ray")) == ROWS  # nothing was sent
+    code, allowed = _run(project, h, "by_ray", "--allow-deletes")
+    assert code == 0, allowed
+    assert allowed["sync"]["deleted"] == gone and allowed["rows_delivered"] == gone
+    assert _pg_ids(h, pg_schema, "by_ray") == list(range(1, ROWS // 4 + 1))
 
 
 # --- the REST API, mirror ---------------------------------------------------------------------
