@@ -35,6 +35,7 @@ CASE_NAMES = (
     "incremental",
     "sync_state",
     "ray_executor",
+    "ray_incremental",
 )
 
 

@@ -109,8 +109,10 @@ class RayExecutor:
             scope = ""
         else:
             operations = sync.operations(sync.capabilities(item.sink).operations)
-            wanted = sync.stored is not None and (operations.new or operations.changed)
-            files = item.source.plan_data_files(sync.read.files) if wanted else []
+            # Nothing to diff (up to date), or a mode that sends no new or changed row: no task.
+            sends = operations.new is not None or operations.changed is not None
+            diffed = sync.stored is not None and sends
+            files = item.source.plan_data_files(sync.read.files) if diffed else []
             scope = f"sync {item.receipt.run_id}"
         tasks = plan_tasks(
             destination.name, item.source.snapshot_id, files, self.max_tasks, scope=scope

@@ -125,6 +125,7 @@ def deliver_task(
     import ray
 
     from floe_core.egress.destinations import worker_sink_config
+    from floe_core.egress.errors import ExecutorError
     from floe_core.egress.journal import RunJournal
     from floe_core.egress.observability import redactor, run_context
     from floe_core.egress.rejects import RejectTracker
@@ -154,20 +155,28 @@ def deliver_task(
         sink = _build_sink(spec, config)
         try:
             writer = _Writer(spec, task, sink, state, journal, frozenset(done), tracker)
-            if spec.sync is None or stored is None:
+            if spec.sync is None:
                 reader = _Counted(source.batches(files=task.files), tracker)
                 outcome = writer.run(reader.stream(), coordinator)
                 rows_read = reader.rows
             else:
+                if stored is None:
+                    raise ExecutorError(
+                        "a task of an incremental sync was started without its run's "
+                        "fingerprints; nothing of it was sent",
+                        hint="run again",
+                    )
                 diff = _task_diff(spec, spec.sync, task, stored, source, state, sink, writer)
-                outcome = writer.run(
-                    diff.stream(),
-                    coordinator,
-                    operation=diff.operation,
-                    on_progress=diff.confirmations.on_progress,
-                    on_rejected=diff.confirmations.on_rejected,
-                )
-                counts = diff.counts()
+                try:
+                    outcome = writer.run(
+                        diff.stream(),
+                        coordinator,
+                        operation=diff.operation,
+                        on_progress=diff.confirmations.on_progress,
+                        on_rejected=diff.confirmations.on_rejected,
+                    )
+                finally:  # what was confirmed is recorded, even when the write raised
+                    counts = diff.counts()
                 rows_read = counts.rows_read
         finally:
             dispose = getattr(sink, "dispose", None)
