@@ -229,7 +229,9 @@ class EgressRunner:
             stop,
             sync=sync,
         )
-        prepared.resume = self._resume_point(receipt)
+        # An incremental sync resumes from its fingerprints, not from the journal: what its Ray
+        # tasks journal is for their own retries within the run.
+        prepared.resume = self._resume_point(receipt) if sync is None else frozenset()
         prepared.rejects = self._outstanding_rejects(destination)
         return prepared
 
