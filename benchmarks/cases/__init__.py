@@ -39,6 +39,7 @@ CASE_NAMES = (
     "mirror",
     "sync_state",
     "ray_executor",
+    "ray_incremental",
 )
 
 

@@ -40,7 +40,7 @@ from benchmarks.settings import PG_SQLALCHEMY_URL
 _FILES = 10
 
 
-def _fresh_table(ctx: Context, rows: int) -> Any:
+def fresh_table(ctx: Context, rows: int) -> Any:
     """The case's own table: ``rows`` customers in ``_FILES`` appends (one file each)."""
     catalog = ctx.warehouse._load()
     ident = f"{NAMESPACE}.incremental_{rows}"
@@ -72,7 +72,7 @@ def run(ctx: Context) -> CaseResult:
     except Exception as exc:
         result.notes.append(f"unavailable: {exc}")
         return result
-    table = _fresh_table(ctx, rows)
+    table = fresh_table(ctx, rows)
     ident = f"{NAMESPACE}.incremental_{rows}"
     per_file = rows // _FILES
     steps: list[VariantResult] = []

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,13 +47,16 @@ def ray_cluster(work: Path) -> Iterator[str]:
     if not ray.exists():
         raise Unavailable(f"{ray} is missing (uv sync installs floe-core[ray])")
     port = _free_port()
+    # Ray's socket paths under its temp dir must fit in 107 bytes: a short one under /tmp,
+    # whatever the depth of the checkout.
+    session = Path(tempfile.mkdtemp(prefix="floe-ray-"))
     env = {**os.environ, **RAY_ENV, "RAY_agent_register_timeout_ms": "180000"}
     output = (work / "ray-head.log").open("w")
     head = subprocess.Popen(
         [
             str(ray), "start", "--head", "--block", f"--port={port}",
             "--node-ip-address=127.0.0.1", "--num-cpus=2", "--include-dashboard=false",
-            "--disable-usage-stats", f"--temp-dir={work / 'ray'}",
+            "--disable-usage-stats", f"--temp-dir={session}",
         ],
         stdout=output, stderr=subprocess.STDOUT, env=env,
     )  # fmt: skip
@@ -69,6 +74,7 @@ def ray_cluster(work: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             head.kill()
         output.close()
+        shutil.rmtree(session, ignore_errors=True)
 
 
 def _variant(

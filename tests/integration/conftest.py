@@ -15,11 +15,13 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import psycopg
 import pytest
@@ -192,6 +194,138 @@ def pg_rows(schema: str, table: str, order_by: str) -> list[dict[str, Any]]:
     with psycopg.connect(PG_DSN) as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
         cur.execute(f'SELECT * FROM "{schema}"."{table}" ORDER BY "{order_by}"')
         return list(cur.fetchall())
+
+
+# --- a CRM-shaped API that keeps its contacts ---------------------------------------------
+#
+# - ``POST /contacts``: a JSON array of records, each created or replaced by ``id`` (upsert);
+# - ``POST /contacts/batch/create``: ``{"inputs": [...]}``; a record whose ``id`` exists
+#   already is refused in ``{"errors": [{"id": ..., "message": ...}]}`` (HTTP 207);
+# - ``PATCH /contacts/{id}``: one record's fields changed; 404 when there is no such contact;
+# - ``DELETE /contacts/{id}``: 204; 404 when there is no such contact;
+# - ``POST /contacts/batch/archive``: ``{"inputs": [{"id": ...}, ...]}``, deleted; 204;
+# - ``HEAD`` / ``GET``: 200 (the sink's probe).
+
+
+@dataclass
+class ContactsApi:
+    """The API's state (see the module docstring)."""
+
+    url: str = ""
+    contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requests: list[tuple[str, str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def calls(self, method: str, prefix: str = "") -> list[tuple[str, str, Any]]:
+        """The requests with ``method`` whose path starts with ``prefix``."""
+        with self.lock:
+            return [r for r in self.requests if r[0] == method and r[1].startswith(prefix)]
+
+    def handle(self, method: str, path: str, body: Any) -> tuple[int, Any]:
+        """The answer to one request: (status, JSON body or ``None``)."""
+        with self.lock:
+            if method in ("HEAD", "GET"):
+                return 200, {"ok": True}
+            self.requests.append((method, path, body))
+            if method == "POST" and path == "/contacts":
+                for record in body:
+                    self.contacts[str(record["id"])] = record
+                return 200, {"ok": True}
+            if method == "POST" and path == "/contacts/batch/create":
+                errors = []
+                for record in body["inputs"]:
+                    key = str(record["id"])
+                    if key in self.contacts:
+                        errors.append({"id": record["id"], "message": "contact exists"})
+                    else:
+                        self.contacts[key] = record
+                return (207 if errors else 200), {"errors": errors}
+            if method == "POST" and path == "/contacts/batch/archive":
+                for record in body["inputs"]:
+                    self.contacts.pop(str(record["id"]), None)
+                return 204, None
+            if path.startswith("/contacts/"):
+                key = unquote(path.removeprefix("/contacts/"))
+                if key not in self.contacts:
+                    return 404, {"error": f"no contact {key}"}
+                if method == "PATCH":
+                    self.contacts[key].update(body)
+                    return 200, self.contacts[key]
+                if method == "DELETE":
+                    del self.contacts[key]
+                    return 204, None
+            return 405, {"error": f"{method} {path} is not supported"}
+
+
+@contextmanager
+def serving_contacts(host: str = "127.0.0.1") -> Iterator[ContactsApi]:
+    """A fresh :class:`ContactsApi` on a free port of ``host``, while the block runs."""
+    api = ContactsApi()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            status, answer = api.handle(self.command, self.path, json.loads(raw) if raw else None)
+            data = b"" if answer is None else json.dumps(answer).encode()
+            self.send_response(status)
+            if data:
+                self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+
+        do_POST = do_PUT = do_PATCH = do_DELETE = do_GET = do_HEAD = _handle
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer((host, 0), Handler)
+    api.url = f"http://{host}:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield api
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def contacts() -> Iterator[ContactsApi]:
+    """A fresh :class:`ContactsApi` on a free port (see ``test_egress_sync_rest``)."""
+    with serving_contacts() as api:
+        yield api
+
+
+# --- Ray ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ray_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A local Ray with 2 CPUs for the module, shut down after it; its session directory
+    (logs, spilled objects)."""
+    from floe_core.executors.ray import import_ray
+
+    ray = import_ray()  # as a run imports it: workers in this environment, not through uv
+    temp_dir = tmp_path_factory.mktemp("ray")
+    ray.init(
+        _temp_dir=str(temp_dir),
+        address="local",  # a new cluster of its own, whatever else runs on the machine
+        num_cpus=2,
+        _node_ip_address="127.0.0.1",
+        include_dashboard=False,
+        log_to_driver=False,
+        # Its agents start slowly on a busy 2-core machine: wait for them longer than 30 s.
+        _system_config={"agent_register_timeout_ms": 180_000},
+    )
+    try:
+        yield temp_dir
+    finally:
+        ray.shutdown()
 
 
 # --- project ------------------------------------------------------------------------------

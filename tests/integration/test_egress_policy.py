@@ -389,3 +389,60 @@ def test_check_destinations_refuses_what_egress_run_would_without_connecting(
     assert "resolves to 169.254.169.254" in str(refusals[0])
     assert http_server.requests == []
     assert not (project.root / "exports").exists()
+
+
+# --- on a Ray worker (the guard a task installs, run here in-process) ------------------------
+
+
+def test_a_task_guard_refuses_a_name_rebinding_to_a_denied_address_while_it_lasts(
+    project: Any, fake_dns: dict[str, list[str]]
+) -> None:
+    """What ``deliver_task`` wraps a task in on its worker, with the policy that travels with
+    the task: the destination's name checked at once, then at every resolution; the process
+    is left as it was after the task."""
+    from floe_core.compiler import compile_project
+    from floe_core.egress.destinations import worker_sink_config
+    from floe_core.executors.sealed import Sealed
+    from floe_core.executors.task import RunSpec, guarded
+    from floe_core.registry import PluginRegistry
+    from floe_core.sinks.errors import EgressPolicyError
+    from floe_core.sinks.plugin import SinkPlugin
+
+    fake_dns["crm.rebind.test"] = ["127.0.0.1"]
+    project.write(REST, manifest_extra=_policy("rest_api: {allowed_hosts: [crm.rebind.test]}"))
+    registry = PluginRegistry.discover()
+    plan = compile_project(project.spec, registry=registry).unwrap()
+    destination = plan.destination("crm")
+    assert destination is not None
+    plugin = registry.get(destination.plugin_name)
+    assert isinstance(plugin, SinkPlugin)
+    spec = RunSpec(
+        run_id="0" * 32,
+        destination=destination,
+        plugin=plugin,
+        snapshot_id=None,
+        project_dir=str(plan.project_dir),
+        state_url="",
+        sealed=Sealed(b""),
+        policy=plan.manifest.egress_policy,
+        manifest_path=str(plan.manifest_path),
+    )
+    secret = {"token": TOKEN, "base_url": "http://crm.rebind.test:8080/api"}
+    config = worker_sink_config(plugin, destination, secret, spec.project_dir)
+
+    with guarded(spec, config, {}):
+        assert socket.getaddrinfo("crm.rebind.test", 8080)[0][4][0] == "127.0.0.1"
+        fake_dns["crm.rebind.test"] = ["169.254.169.254"]
+        with pytest.raises(EgressPolicyError, match=r"resolves to 169\.254\.169\.254") as refused:
+            socket.getaddrinfo("crm.rebind.test", 8080)
+        assert TOKEN not in str(refused.value)
+        assert "egress_policy" in str(refused.value)
+    # After the task, the process resolves as before (the guard is gone).
+    assert socket.getaddrinfo("crm.rebind.test", 8080)[0][4][0] == "169.254.169.254"
+
+    # A task whose destination's name already answers a denied address sends nothing.
+    with (
+        pytest.raises(EgressPolicyError, match=r"resolves to 169\.254\.169\.254"),
+        guarded(spec, config, {}),
+    ):
+        pytest.fail("the task ran")

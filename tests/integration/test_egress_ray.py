@@ -11,7 +11,6 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,30 +46,6 @@ REST_DEST = """\
 """
 
 RAY = "executor: {type: ray, max_tasks: 4}\n"
-
-
-@pytest.fixture(scope="module")
-def ray_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A local Ray with 2 CPUs for the module, shut down after it; its session directory
-    (logs, spilled objects)."""
-    from floe_core.executors.ray import import_ray
-
-    ray = import_ray()  # as a run imports it: workers in this environment, not through uv
-    temp_dir = tmp_path_factory.mktemp("ray")
-    ray.init(
-        _temp_dir=str(temp_dir),
-        address="local",  # a new cluster of its own, whatever else runs on the machine
-        num_cpus=2,
-        _node_ip_address="127.0.0.1",
-        include_dashboard=False,
-        log_to_driver=False,
-        # Its agents start slowly on a busy 2-core machine: wait for them longer than 30 s.
-        _system_config={"agent_register_timeout_ms": 180_000},
-    )
-    try:
-        yield temp_dir
-    finally:
-        ray.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -248,26 +223,3 @@ def _delivering_workers() -> list[int]:
         if cmdline.startswith("ray::deliver_task") or "ray::floe-" in cmdline:
             pids.append(int(process.info["pid"]))
     return pids
-
-
-@pytest.mark.requirement("B13")
-def test_an_incremental_destination_is_refused_by_the_ray_executor_before_sending(
-    h: Any, ray_session: Path, catalog: dict[str, Any], tmp_path: Path, pg_schema: str
-) -> None:
-    project = _project(tmp_path, catalog, "sync")
-    project.secret("pg", url=h.pg_url)
-    destination = PG_DEST.format(schema=pg_schema, table="synced", mode="upsert").replace(
-        "gold.customers", "gold.small"
-    )
-    project.write(
-        destination + "  sync_mode: upsert\n  primary_key: [customer_id]\n",
-        manifest_extra=RAY,
-    )
-
-    result = project.cli("egress", "run", "warehouse", "--spec", project.spec, "--json")
-
-    assert result.exit_code == 1, result.output
-    [receipt] = h.json_receipts(result)
-    assert receipt["status"] == "failed" and receipt["rows_delivered"] == 0
-    assert "delivers sync_mode full only" in receipt["errors"][0]
-    assert "--executor local" in receipt["errors"][0]

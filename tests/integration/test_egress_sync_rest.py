@@ -2,7 +2,8 @@
 ``DELETE /contacts/{id}`` per row, and HubSpot-style batch create / per-row update / batch
 archive, through the CLI against a CRM API on 127.0.0.1 that keeps its contacts.
 
-The API (:class:`ContactsApi`) is shaped after the requests real CRMs take:
+The API (``ContactsApi``, in this folder's conftest) is shaped after the requests real CRMs
+take:
 
 - ``POST /contacts``: a JSON array of records, each created or replaced by ``id`` (upsert);
 - ``POST /contacts/batch/create``: ``{"inputs": [...]}``; a record whose ``id`` exists
@@ -16,108 +17,14 @@ The API (:class:`ContactsApi`) is shaped after the requests real CRMs take:
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pytest
 from floe_core.iceberg.catalog import open_catalog
 
 if TYPE_CHECKING:  # the fixtures' classes; pytest alone imports conftest at run time
-    from .conftest import FloeProject
-
-
-@dataclass
-class ContactsApi:
-    """The API's state (see the module docstring)."""
-
-    url: str = ""
-    contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
-    requests: list[tuple[str, str, Any]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def calls(self, method: str, prefix: str = "") -> list[tuple[str, str, Any]]:
-        """The requests with ``method`` whose path starts with ``prefix``."""
-        with self.lock:
-            return [r for r in self.requests if r[0] == method and r[1].startswith(prefix)]
-
-    def handle(self, method: str, path: str, body: Any) -> tuple[int, Any]:
-        """The answer to one request: (status, JSON body or ``None``)."""
-        with self.lock:
-            if method in ("HEAD", "GET"):
-                return 200, {"ok": True}
-            self.requests.append((method, path, body))
-            if method == "POST" and path == "/contacts":
-                for record in body:
-                    self.contacts[str(record["id"])] = record
-                return 200, {"ok": True}
-            if method == "POST" and path == "/contacts/batch/create":
-                errors = []
-                for record in body["inputs"]:
-                    key = str(record["id"])
-                    if key in self.contacts:
-                        errors.append({"id": record["id"], "message": "contact exists"})
-                    else:
-                        self.contacts[key] = record
-                return (207 if errors else 200), {"errors": errors}
-            if method == "POST" and path == "/contacts/batch/archive":
-                for record in body["inputs"]:
-                    self.contacts.pop(str(record["id"]), None)
-                return 204, None
-            if path.startswith("/contacts/"):
-                key = unquote(path.removeprefix("/contacts/"))
-                if key not in self.contacts:
-                    return 404, {"error": f"no contact {key}"}
-                if method == "PATCH":
-                    self.contacts[key].update(body)
-                    return 200, self.contacts[key]
-                if method == "DELETE":
-                    del self.contacts[key]
-                    return 204, None
-            return 405, {"error": f"{method} {path} is not supported"}
-
-
-@pytest.fixture
-def contacts() -> Iterator[ContactsApi]:
-    """A fresh :class:`ContactsApi` on a free port."""
-    api = ContactsApi()
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _handle(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            status, answer = api.handle(self.command, self.path, json.loads(raw) if raw else None)
-            data = b"" if answer is None else json.dumps(answer).encode()
-            self.send_response(status)
-            if data:
-                self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(data)
-
-        do_POST = do_PUT = do_PATCH = do_DELETE = do_GET = do_HEAD = _handle
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    api.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield api
-    finally:
-        server.shutdown()
-        server.server_close()
+    from .conftest import ContactsApi, FloeProject
 
 
 # --- the tests ------------------------------------------------------------------------------

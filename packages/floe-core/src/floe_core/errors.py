@@ -6,6 +6,8 @@ and never a traceback for a ``FloeError``; anything else is a bug.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = ["FloeError", "NoSuchSourceTableError", "SourceError"]
 
 
@@ -24,6 +26,19 @@ class FloeError(Exception):
 
     def __str__(self) -> str:
         return f"{self.message} (hint: {self.hint})" if self.hint else self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled as its class and attributes, not re-run through ``__init__`` (whose
+        # keyword-only arguments a subclass may require): an error raised in a Ray task
+        # reaches the driver whole.
+        return (_restore, (type(self), self.args, dict(self.__dict__)))
+
+
+def _restore(cls: type[FloeError], args: tuple[Any, ...], state: dict[str, Any]) -> FloeError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class SourceError(FloeError):

@@ -68,3 +68,18 @@ def test_files_of_unknown_size_are_packed_by_rows() -> None:
 def test_max_tasks_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_tasks"):
         plan_tasks("crm", 1, _files(1), max_tasks=0)
+
+
+@pytest.mark.requirement("B13")
+def test_a_scope_makes_other_identities_for_the_same_files_and_the_same_ones_again() -> None:
+    """An incremental sync names its run: a retry in the run matches its tasks, the next
+    run's tasks (another diff of the same files) never do."""
+    files = _files(5, 9, 1, 7)
+    full = [t.identity for t in plan_tasks("crm", 7, files, max_tasks=2)]
+    run_a = [t.identity for t in plan_tasks("crm", 7, files, max_tasks=2, scope="sync a")]
+    again = [t.identity for t in plan_tasks("crm", 7, files, max_tasks=2, scope="sync a")]
+    run_b = [t.identity for t in plan_tasks("crm", 7, files, max_tasks=2, scope="sync b")]
+
+    assert run_a == again
+    assert not set(run_a) & set(run_b) and not set(run_a) & set(full)
+    assert full == [t.identity for t in plan_tasks("crm", 7, files, max_tasks=2, scope="")]

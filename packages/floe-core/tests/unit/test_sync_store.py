@@ -87,3 +87,27 @@ def test_compaction_after_a_killed_run_keeps_its_confirmed_rows(make_store: Make
     run.record(pa.array(["3"]), pa.array([33], pa.uint64()), "bbb")
     run.compact(SyncMeta("cfg", 2, "bbb", "mirror"))
     assert _keys(make_store()) == {"1": 1, "3": 33, "9": 9}
+
+
+def test_writers_of_one_run_keep_files_of_their_own_and_all_are_folded(
+    tmp_path: Path, make_store: MakeStore
+) -> None:
+    """The tasks of a run on Ray (and each attempt of one) record at once into the same store:
+    each names its files, so none replaces another's, and the driver folds them all."""
+    driver = make_store()
+    files = driver.files
+    first = FingerprintStore(None, "d", files, writer="a1")
+    retry = FingerprintStore(None, "d", files, writer="a2")
+    other = FingerprintStore(None, "d", files, writer="b1")
+    first.record(pa.array(["1", "2"]), pa.array([1, 2], pa.uint64()), "aaa")
+    retry.record(pa.array(["1", "2"]), pa.array([1, 2], pa.uint64()), "aaa")  # again, the same
+    retry.record(pa.array(["3"]), pa.array([3], pa.uint64()), "aaa")
+    other.record(pa.array(["7"]), pa.array([7], pa.uint64()), "aaa")
+    driver.record(pa.array(["9"]), None, "aaa")  # the driver's delete of a key never stored
+
+    names = files.names()
+    assert len(names) == 5 and len(set(names)) == 5
+    assert {"delta-aaa-a1-000001.parquet", "delta-aaa-a2-000002.parquet"} <= set(names)
+    driver.compact(SyncMeta("cfg", 1, "aaa", "mirror"))
+    assert _keys(make_store()) == {"1": 1, "2": 2, "3": 3, "7": 7}
+    assert sorted(files.names()) == ["base.parquet", "meta.json"]

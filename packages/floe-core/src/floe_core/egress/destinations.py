@@ -16,32 +16,25 @@ if TYPE_CHECKING:
     from floe_core.secrets.resolver import ResolvedSecret, SecretResolver
 
 __all__ = [
-    "build_sink",
     "catalog_config",
     "require_secret_keys",
     "required_secret_keys",
     "select_destinations",
     "sink_config",
+    "worker_sink_config",
 ]
 
 
-def build_sink(
+def worker_sink_config(
     plugin: SinkConnector,
     destination: CompiledDestination,
     secret: Mapping[str, str],
     project_dir: str,
-) -> Any:
-    """Let ``plugin`` build the destination's sink from its config merged with ``secret``
-    (a worker's way to :func:`floe_core.egress.prepare.create_sink`, with the Secret's values).
-
-    Raises:
-        FloeError: The plugin refused the config, or could not reach the destination.
-        EgressConfigError: The plugin failed in a way of its own (the message is redacted).
-    """
-    from floe_core.egress.prepare import create_sink
-
-    config = _merged_config(plugin, destination, secret, project_dir)
-    return create_sink(plugin, destination, config)
+) -> SinkConfig:
+    """The destination's ``SinkConfig`` from its config merged with ``secret``'s values (what
+    :func:`sink_config` gives the driver, for a worker holding the Secret's values only; its
+    sink is built with ``floe_core.egress.prepare.create_sink``)."""
+    return _merged_config(plugin, destination, secret, project_dir)
 
 
 def required_secret_keys(

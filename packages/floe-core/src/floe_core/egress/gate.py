@@ -20,10 +20,13 @@ from floe_core.sinks.endpoints import Endpoint, endpoints_from_settings
 from floe_core.sinks.errors import EgressPolicyError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from floe_core.compiler import CompiledDestination, EgressPlan
     from floe_core.egress.receipt import Receipt
     from floe_core.plugins.sink import SinkConfig, SinkConnector
     from floe_core.registry import PluginRegistry
+    from floe_core.schemas.egress_policy import EgressPolicyConfig
     from floe_core.secrets.resolver import SecretResolver
 
 __all__ = ["EgressGate", "check_destinations", "describe_endpoints"]
@@ -65,6 +68,21 @@ class EgressGate:
             resolve=resolve,
         )
         self.guard = AddressGuard(self.policy)
+
+    @classmethod
+    def for_policy(
+        cls,
+        config: EgressPolicyConfig | None,
+        *,
+        project_dir: Path,
+        manifest_path: Path | None = None,
+    ) -> EgressGate:
+        """The gate of a project's ``egress_policy`` where the compiled project is not at hand
+        (a Ray worker delivering one task of a run: the policy travels with the task)."""
+        gate = cls.__new__(cls)
+        gate.policy = EgressPolicy(config, project_dir=project_dir, manifest_path=manifest_path)
+        gate.guard = AddressGuard(gate.policy)
+        return gate
 
     def __enter__(self) -> EgressGate:
         self.guard.__enter__()

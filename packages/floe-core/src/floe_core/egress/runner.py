@@ -95,7 +95,8 @@ class EgressRunner:
         state: Where receipts, rejected rows and checkpoints are stored.
         progress: Told how delivery advances; nothing is shown when None.
         dry_run: Read and diff as a run would, then send nothing, build no sink and store
-            nothing; the receipts say what a run would do.
+            nothing; the receipts say what a run would do. Always in this process, with
+            any executor (Ray is not started): the diff is planned here either way.
         allow_deletes: Let a ``mirror`` run delete more than its ``max_delete_fraction``.
         clock: Seconds since the epoch, for destination leases (a test passes a fake).
         executor: ``local`` or ``ray``, over the manifest's ``executor.type``
@@ -134,6 +135,9 @@ class EgressRunner:
         self.gate = EgressGate(plan)  # manifest.yaml's egress_policy, before and while connecting
         self._interrupted = threading.Event()
         self.executor = None if dry_run else executor_for(plan.manifest.executor, executor)
+        if dry_run and (executor or plan.manifest.executor.type) != "local":
+            # The diff a dry run prints is planned by the same code on either executor.
+            self.log.info("egress.dry_run_here", executor="local", configured="ray")
 
     def run(self, destinations: Sequence[CompiledDestination]) -> list[Receipt]:
         """Prepare every destination, then deliver each; return one receipt per destination.
@@ -238,7 +242,9 @@ class EgressRunner:
             stop,
             sync=sync,
         )
-        prepared.resume = self._resume_point(receipt)
+        # An incremental sync resumes from its fingerprints, not from the journal: what its Ray
+        # tasks journal is for their own retries within the run.
+        prepared.resume = self._resume_point(receipt) if sync is None else frozenset()
         prepared.rejects = self._outstanding_rejects(destination)
         return prepared
 
@@ -454,7 +460,7 @@ class EgressRunner:
                 item.destination.batch_size, item.sink.effective_capabilities
             ),
             on_progress=self._on_progress,
-            on_rejected=self._on_rejected(item),
+            on_rejected=self.rejected_rows_keeper(item),
         )
         summary = item.sync.summary
         counter.rows = (
@@ -502,7 +508,7 @@ class EgressRunner:
 
         options: dict[str, Any] = {
             "on_progress": self._on_progress,
-            "on_rejected": self._on_rejected(item),
+            "on_rejected": self.rejected_rows_keeper(item),
         }
         if not isinstance(item.plugin, SinkPlugin):
             return item.plugin.write(item.sink, reader, **options), None
@@ -524,7 +530,10 @@ class EgressRunner:
         if self.progress is not None:
             self.progress.update(rows_done)
 
-    def _on_rejected(self, item: _Prepared) -> Callable[[pa.Table, str], None]:
+    def rejected_rows_keeper(self, item: _Prepared) -> Callable[[pa.Table, str], None]:
+        """What keeps rows refused in a delivery of ``item``: in the state store, as rejected
+        rows of its destination (an executor's deliveries on this process use it too)."""
+
         def keep(rows: pa.Table, reason: str) -> None:
             reason = redactor.text(reason)
             self.log.warning("egress.rows_rejected", rows=rows.num_rows, reason=reason)

@@ -10,7 +10,10 @@ the sending to :class:`floe_core.executors.ray.RayExecutor`:
 - :mod:`~floe_core.executors.coordinator`: the Ray actor holding the run's key and the
   destination's rate limit and concurrency budget for all tasks;
 - :mod:`~floe_core.executors.task`: what one task does on its worker (read its files,
-  deliver them through the engine, record confirmed batches in the run journal);
+  deliver them through the engine under the egress policy, record confirmed batches in the
+  run journal);
+- :mod:`~floe_core.executors.sync_task`: an incremental sync's part in a task (the diff of
+  its files against the fingerprints of their keys, confirmed as it goes);
 - :mod:`~floe_core.executors.merge`: the tasks' results as one result, in task order;
 - :mod:`~floe_core.executors.ray`: the driver side (start, submit, wait, merge).
 

@@ -5,6 +5,10 @@ far; rows where a file's size is unknown), so tasks take about as long as each o
 identity is a hash of the destination, the snapshot and its file paths: planned again for the
 same snapshot (a retry, a resumed run) it is the same task, and so are the idempotency keys of
 its batches, which the engine derives from the task's ``position_prefix``.
+
+The tasks of an incremental sync send a diff against the fingerprints as they were when the run
+started, which the next run's differs from: their identity also names the run (``scope``), so a
+retried task matches the batches its earlier attempt confirmed, and never another run's.
 """
 
 from __future__ import annotations
@@ -44,11 +48,23 @@ class FileTask:
 
 
 def plan_tasks(
-    destination: str, snapshot_id: int | None, files: Sequence[DataFile], max_tasks: int
+    destination: str,
+    snapshot_id: int | None,
+    files: Sequence[DataFile],
+    max_tasks: int,
+    *,
+    scope: str = "",
 ) -> list[FileTask]:
     """Bin-pack ``files`` into at most ``max_tasks`` tasks (never an empty one).
 
     Tasks come out ordered by their first file path, so the same files give the same order.
+
+    Args:
+        destination: The destination's name.
+        snapshot_id: The pinned snapshot.
+        files: The data files to deliver.
+        max_tasks: At most this many tasks.
+        scope: Also part of each task's identity (an incremental sync names its run).
 
     Raises:
         ValueError: ``max_tasks`` is less than 1.
@@ -67,7 +83,7 @@ def plan_tasks(
     return [
         FileTask(
             index=index,
-            identity=_identity(destination, snapshot_id, [f.path for f in chosen]),
+            identity=_identity(destination, snapshot_id, scope, [f.path for f in chosen]),
             files=tuple(f.path for f in chosen),
             size_bytes=sum(f.size_bytes for f in chosen),
             rows=sum(f.rows for f in chosen),
@@ -80,6 +96,7 @@ def _weight(file: DataFile) -> int:
     return file.size_bytes if file.size_bytes > 0 else file.rows
 
 
-def _identity(destination: str, snapshot_id: int | None, paths: list[str]) -> str:
-    text = "\n".join(["floe-task", destination, str(snapshot_id), *paths])
+def _identity(destination: str, snapshot_id: int | None, scope: str, paths: list[str]) -> str:
+    parts = ["floe-task", destination, str(snapshot_id), *([f"scope {scope}"] if scope else [])]
+    text = "\n".join([*parts, *paths])
     return hashlib.sha256(text.encode()).hexdigest()

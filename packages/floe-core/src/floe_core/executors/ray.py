@@ -8,6 +8,11 @@ concurrency budget, the run's key) and the receipt. Each task is a Ray task runn
 destination had not confirmed. A task that fails on its own (the destination refused the
 credentials, retries exhausted) is not run again: its result says what it delivered.
 
+An incremental sync (``sync_mode`` other than ``full``) was planned on the driver while the
+run prepared (``floe_core.sync.run.SyncRun``): its tasks cover the files its read path reads,
+each sending its files' diff, and the driver then sends the mirror deletes once, after every
+task went through, and folds the fingerprints (``SyncRun.conclude``).
+
 Ray is imported only here and in the modules a worker runs; missing, it is named with the
 command that installs it.
 """
@@ -27,9 +32,11 @@ from floe_core.executors.planning import FileTask, plan_tasks
 
 if TYPE_CHECKING:
     from floe_core.egress.runner import EgressRunner, _Prepared, _RowCounter
+    from floe_core.executors.sync_task import SyncTaskPlan
     from floe_core.executors.task import RunSpec, TaskResult
     from floe_core.plugins.sink import EgressResult
     from floe_core.schemas.manifest import ExecutorConfig
+    from floe_core.sync.run import SyncRun
 
 __all__ = ["INSTALL_HINT", "TASK_RETRIES", "RayExecutor", "import_ray"]
 
@@ -80,31 +87,35 @@ class RayExecutor:
     def deliver(
         self, runner: EgressRunner, item: _Prepared, counter: _RowCounter
     ) -> tuple[EgressResult, BaseException | None]:
-        """Send the prepared destination's snapshot through Ray tasks; the merged result.
+        """Send the prepared destination's rows through Ray tasks; the merged result.
+
+        ``full``: every data file of the snapshot, bin-packed into tasks. Any other
+        ``sync_mode``: the files the sync's read path reads (none when the table is up to
+        date), each task sending its files' diff; then the driver sends the mirror deletes,
+        once, and folds the fingerprints (``SyncRun.conclude``).
 
         Raises:
             ExecutorError: The cluster cannot be reached.
             EgressConfigError: The destination's plugin is not built on floe's sink SDK (a
-                task needs its engine), or its ``sync_mode`` is incremental (not fanned out
-                yet). Nothing was sent.
+                task needs its engine), or its sink cannot do the operations its
+                ``sync_mode`` needs. Nothing was sent.
             SourceError: The table's files cannot be planned.
         """
-        from floe_core.executors.coordinator import start_coordinator
-        from floe_core.executors.sealed import new_key
-
         started = time.perf_counter()
         destination = item.destination
-        if item.sync is not None:
-            raise EgressConfigError(
-                f"destination '{destination.name}' has sync_mode {destination.sync_mode!r}; "
-                "the Ray executor delivers sync_mode full only, nothing was sent",
-                hint="run it with floe egress run --executor local",
-            )
+        sync = item.sync
+        if sync is None:
+            files = item.source.plan_data_files()
+            scope = ""
+        else:
+            operations = sync.operations(sync.capabilities(item.sink).operations)
+            # Nothing to diff (up to date), or a mode that sends no new or changed row: no task.
+            sends = operations.new is not None or operations.changed is not None
+            diffed = sync.stored is not None and sends
+            files = item.source.plan_data_files(sync.read.files) if diffed else []
+            scope = f"sync {item.receipt.run_id}"
         tasks = plan_tasks(
-            destination.name,
-            item.source.snapshot_id,
-            item.source.plan_data_files(),
-            self.max_tasks,
+            destination.name, item.source.snapshot_id, files, self.max_tasks, scope=scope
         )
         runner.log.info(
             "egress.tasks_planned",
@@ -113,6 +124,36 @@ class RayExecutor:
             files=sum(len(t.files) for t in tasks),
             bytes=sum(t.size_bytes for t in tasks),
         )
+        results: list[TaskResult] = []
+        failures: list[str] = []
+        if tasks:
+            results, failures = self._run_tasks(runner, item, tasks)
+        for result in results:
+            item.rejects.seen.update(result.seen)
+            item.rejects.refused.update(result.refused)
+        merged = merge_results(
+            results, tasks=len(tasks), failures=failures, seconds=time.perf_counter() - started
+        )
+        stops = [r.stop_error for r in sorted(results, key=lambda r: r.index) if r.stop_error]
+        stop_error: BaseException | None = ExecutorError(stops[0]) if stops else None
+        if failures and stop_error is None:
+            stop_error = ExecutorError(failures[0])
+        if sync is None:
+            counter.rows = sum(r.rows_read for r in results)
+            return merged, stop_error
+        concluded = self._conclude(runner, item, sync, tasks, results, merged, failures)
+        summary = sync.summary
+        counter.rows = summary.inserted + summary.updated + summary.unchanged
+        counter.rows += summary.rejected_keys
+        return concluded, stop_error or sync.stop_error
+
+    def _run_tasks(
+        self, runner: EgressRunner, item: _Prepared, tasks: Sequence[FileTask]
+    ) -> tuple[list[TaskResult], list[str]]:
+        """Start the run's coordinator, run every task, and end the coordinator."""
+        from floe_core.executors.coordinator import start_coordinator
+        from floe_core.executors.sealed import new_key
+
         self._connect()
         self._check_state_reachable(runner.state.url)
         key = new_key()
@@ -121,24 +162,50 @@ class RayExecutor:
         runner.log.info("egress.ray_ready", cluster=self.ray.get_runtime_context().gcs_address)
         try:
             spec = self._spec(runner, item, key)
+            # The stored fingerprints (keys and hashes, no rows), once for every task.
+            stored = None
+            if item.sync is not None and item.sync.stored is not None:
+                stored = self.ray.put(item.sync.stored.to_arrow())
             # Ray prints its notices (a worker died, a task is retried) to stdout, which holds
             # the receipts (`--json`): while the tasks run, they go to stderr with the logs.
             with contextlib.redirect_stdout(sys.stderr):
-                results, failures = self._run(spec, tasks, coordinator, item, runner)
+                return self._run(spec, tasks, coordinator, stored, item, runner)
         finally:
             self.ray.kill(coordinator)
-        counter.rows = sum(r.rows_read for r in results)
-        for result in results:
-            item.rejects.seen.update(result.seen)
-            item.rejects.refused.update(result.refused)
-        merged = merge_results(
-            results, tasks=len(tasks), failures=failures, seconds=time.perf_counter() - started
+
+    def _conclude(
+        self,
+        runner: EgressRunner,
+        item: _Prepared,
+        sync: SyncRun,
+        tasks: Sequence[FileTask],
+        results: Sequence[TaskResult],
+        merged: EgressResult,
+        failures: Sequence[str],
+    ) -> EgressResult:
+        """The tasks' diff counts into the sync's summary; then its deletes and fingerprints."""
+        from floe_core.sinks.batching import resolve_batch_size
+        from floe_core.sync.run import Upserted
+
+        counts = [r.sync for r in results if r.sync is not None]
+        sync.summary.unchanged += sum(c.unchanged for c in counts)
+        sync.summary.rejected_keys += sum(c.rejected_keys for c in counts)
+        every_task = len(counts) == len(tasks) and not failures
+        upserted = Upserted(
+            [merged] if tasks else [],
+            inserted=sum(c.inserted for c in counts),
+            updated=sum(c.updated for c in counts),
+            complete=every_task and all(c.complete for c in counts),
         )
-        stops = [r.stop_error for r in sorted(results, key=lambda r: r.index) if r.stop_error]
-        stop_error = ExecutorError(stops[0]) if stops else None
-        if failures and stop_error is None:
-            stop_error = ExecutorError(failures[0])
-        return merged, stop_error
+        capabilities = item.sink.effective_capabilities
+        return sync.conclude(
+            item.plugin,
+            item.sink,
+            upserted,
+            batch_size=resolve_batch_size(item.destination.batch_size, capabilities),
+            on_progress=runner.progress.update if runner.progress is not None else None,
+            on_rejected=runner.rejected_rows_keeper(item),
+        )
 
     def _connect(self) -> None:
         ray = self.ray
@@ -195,6 +262,26 @@ class RayExecutor:
             sealed=seal({"connection": secret.reveal(), "catalog": catalog}, key),
             outstanding=frozenset(rejects.outstanding),
             key_columns=tuple(rejects.key_columns) if rejects.key_columns else None,
+            policy=runner.plan.manifest.egress_policy,
+            manifest_path=str(runner.plan.manifest_path) if runner.plan.manifest_path else None,
+            sync=self._sync_plan(item),
+        )
+
+    def _sync_plan(self, item: _Prepared) -> SyncTaskPlan | None:
+        from floe_core.executors.sync_task import SyncTaskPlan
+        from floe_core.sinks.batching import resolve_batch_size
+
+        sync = item.sync
+        if sync is None:
+            return None
+        assert sync.duplicates is not None, "an up-to-date table starts no task"
+        capabilities = item.sink.effective_capabilities
+        return SyncTaskPlan(
+            key_columns=tuple(sync.key_columns),
+            duplicates=tuple(sync.duplicates.to_list()),
+            comparable=sync.comparable,
+            operations=sync.operations(capabilities.operations),
+            batch_size=resolve_batch_size(item.destination.batch_size, capabilities),
         )
 
     def _run(
@@ -202,6 +289,7 @@ class RayExecutor:
         spec: RunSpec,
         tasks: Sequence[FileTask],
         coordinator: Any,
+        stored: Any,
         item: _Prepared,
         runner: EgressRunner,
     ) -> tuple[list[TaskResult], list[str]]:
@@ -216,7 +304,7 @@ class RayExecutor:
         spec_ref = ray.put(spec)
         pending = {
             remote.options(name=f"floe-{spec.destination.name}-{task.index}").remote(
-                spec_ref, task, coordinator
+                spec_ref, task, coordinator, stored
             ): task
             for task in tasks
         }

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyiceberg.catalog import Catalog
     from pyiceberg.expressions import BooleanExpression
-    from pyiceberg.table import FileScanTask, Table
+    from pyiceberg.table import DataScan, FileScanTask, Table
     from pyiceberg.table.snapshots import Snapshot
 
     from floe_core.iceberg.files import ScanFiles
@@ -294,40 +294,67 @@ class IcebergSource:
         Returns:
             The paths; ``None`` when the snapshot is unknown (expired) or a file of it has
             delete files, so that its rows are not simply the rows of its files.
+
+        Raises:
+            SourceError: The catalog cannot be read, or the table has equality deletes.
         """
         snapshot_id = self.snapshot_id if snapshot_id is None else snapshot_id
         if snapshot_id is None:
             return []
         if self._table.metadata.snapshot_by_id(snapshot_id) is None:
             return None
-        with catalog_errors(self._where, self._secrets):
-            tasks = list(self._table.scan(snapshot_id=snapshot_id).plan_files())
+        tasks = self._plan(self._table.scan(snapshot_id=snapshot_id))
         if any(task.delete_files for task in tasks):
             return None
         return [task.file.file_path for task in tasks]
 
-    def plan_data_files(self) -> list[DataFile]:
+    def plan_data_files(self, files: Collection[str] | None = None) -> list[DataFile]:
         """The data files of the pinned snapshot with their sizes, from the scan's plan.
 
+        A file with delete files is read together with them wherever it is read (its scan
+        task carries them), so its size counts theirs too.
+
+        Args:
+            files: Only these paths (as :meth:`data_files` gives them); ``None``: every file.
+
         Raises:
-            SourceError: The catalog cannot be read, or a file has delete files (its rows are
-                not simply the rows of its file, so it cannot be read on its own).
+            SourceError: The catalog cannot be read, or the table has equality deletes.
         """
         if self.snapshot_id is None:
             return []
-        with catalog_errors(self._where, self._secrets, config=self._config):
-            tasks = list(self._table.scan(snapshot_id=self.snapshot_id).plan_files())
-        with_deletes = [task.file.file_path for task in tasks if task.delete_files]
-        if with_deletes:
-            raise SourceError(
-                f"table '{self._name}' has {len(with_deletes)} data file(s) with delete files "
-                f"(e.g. {with_deletes[0]}); they cannot be delivered file by file",
-                hint="compact the table (rewrite its data files), or use executor type local",
-            )
+        tasks = self._plan(self._table.scan(snapshot_id=self.snapshot_id))
+        if files is not None:
+            wanted = set(files)
+            tasks = [task for task in tasks if task.file.file_path in wanted]
         return [
-            DataFile(task.file.file_path, task.file.file_size_in_bytes, task.file.record_count)
+            DataFile(
+                task.file.file_path,
+                task.file.file_size_in_bytes
+                + sum(delete.file_size_in_bytes for delete in task.delete_files),
+                task.file.record_count,
+            )
             for task in tasks
         ]
+
+    def _plan(self, scan: DataScan) -> list[FileScanTask]:
+        """The scan's file tasks, each with the delete files that apply to it.
+
+        Raises:
+            SourceError: The catalog cannot be read, or the table has equality delete files
+                (pyiceberg cannot apply them yet, so its rows cannot be read correctly).
+        """
+        try:
+            with catalog_errors(self._where, self._secrets, config=self._config):
+                return list(scan.plan_files())
+        except (ValueError, NotImplementedError) as exc:
+            if "equality delete" not in str(exc):
+                raise
+            raise SourceError(
+                f"table '{self._name}' has equality delete files, which floe's Iceberg "
+                "reader (pyiceberg) cannot apply yet; its rows cannot be read correctly",
+                hint="compact the table (rewrite its data files, e.g. Spark's "
+                "rewrite_data_files), or write deletes as position deletes",
+            ) from exc
 
     def batches(
         self,
@@ -368,8 +395,7 @@ class IcebergSource:
             selected_fields=tuple(selected) if selected is not None else ("*",),
             snapshot_id=self.snapshot_id if snapshot_id is None else snapshot_id,
         )
-        with catalog_errors(self._where, self._secrets, config=self._config):
-            tasks = list(scan.plan_files())
+        tasks = self._plan(scan)
         if files is not None:
             wanted = set(files)
             tasks = [task for task in tasks if task.file.file_path in wanted]

@@ -6,8 +6,10 @@
 - ``floe_core.sync.store``: ``FingerprintStore``, the fingerprints kept per destination;
 - ``floe_core.sync.history``: the read path Iceberg's snapshot history allows;
 - ``floe_core.sync.diff``: new, changed, unchanged and gone rows; NULL and duplicate keys;
+- ``floe_core.sync.stream``: the rows a sync sends, batch by batch, and what it leaves alone;
 - ``floe_core.sync.confirmations``: advancing the fingerprints batch by batch as confirmed;
-- ``floe_core.sync.run``: ``SyncRun``, one destination's plan, delivery and dry run;
+- ``floe_core.sync.run``: ``SyncRun``, one destination's plan and delivery;
+- ``floe_core.sync.preview``: its dry run;
 - ``floe_core.sync.summary``: ``SyncSummary``, the part of the receipt a sync fills in.
 
 Like ``floe_core.egress``, this package itself imports nothing: import the modules you need.

@@ -5,30 +5,27 @@ destination gets a byte): it picks the read path from the snapshot history, read
 columns, and counts the deletes. Then :meth:`SyncRun.deliver` streams the rows to send through
 the sink with the mode's operations (upserts first, then deletes) and advances the
 fingerprints as batches are confirmed, or :meth:`SyncRun.preview` computes the same diff and
-sends nothing (a dry run).
+sends nothing (a dry run, ``floe_core.sync.preview``). A run on Ray sends the new and changed
+rows from its tasks instead (``floe_core.executors.sync_task``), then calls
+:meth:`SyncRun.conclude`, which sends the deletes once and folds the fingerprints, as
+:meth:`SyncRun.deliver` does after its upserts.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from floe_core.egress.errors import EgressConfigError, MassDeleteError
 from floe_core.sync.confirmations import Confirmations, Fed
-from floe_core.sync.diff import (
-    DUPLICATE_KEY_REASON,
-    NULL_KEY_REASON,
-    BatchSplit,
-    Differ,
-    KeyScan,
-    keys_to_rows,
-    scan_keys,
-)
+from floe_core.sync.diff import Differ, KeyScan, keys_to_rows, scan_keys
 from floe_core.sync.fingerprint import config_fingerprint
 from floe_core.sync.history import plan_read
 from floe_core.sync.modes import ModeOperations, mode_operations
 from floe_core.sync.store import FingerprintStore, SyncMeta
+from floe_core.sync.stream import rows_to_send
 from floe_core.sync.summary import SyncSummary
 
 if TYPE_CHECKING:
@@ -38,14 +35,29 @@ if TYPE_CHECKING:
     from floe_core.compiler import CompiledDestination
     from floe_core.iceberg.source import IcebergSource
     from floe_core.plugins.sink import EgressResult, SinkConnector
+    from floe_core.sinks.base import SinkCapabilities
 
-__all__ = ["SAMPLE_ROWS", "SyncRun"]
-
-#: Payload rows a dry run shows per operation.
-SAMPLE_ROWS = 5
+__all__ = ["SyncRun", "Upserted"]
 
 Progress = Callable[[int], None]
 Rejected = Callable[["pa.Table", str], None]
+
+
+@dataclass(frozen=True)
+class Upserted:
+    """What the writes of a sync's new and changed rows did.
+
+    Attributes:
+        results: The writes' results (none when nothing was to be sent).
+        inserted: Rows of new keys the destination confirmed.
+        updated: Rows of changed keys the destination confirmed.
+        complete: Every row fed to the writes was settled batch by batch.
+    """
+
+    results: list[EgressResult]
+    inserted: int
+    updated: int
+    complete: bool
 
 
 class SyncRun:
@@ -221,15 +233,17 @@ class SyncRun:
 
     # --- the diff -----------------------------------------------------------------------
 
-    def _splits(self) -> Iterator[tuple[pa.RecordBatch, BatchSplit]]:
-        if self.stored is None:
-            return
-        assert self.duplicates is not None
-        differ = Differ(self.stored, self.key_columns, self.duplicates, comparable=self.comparable)
-        for batch in self.source.batches(files=self.read.files):
-            yield batch, differ.split(batch)
+    def differ(self) -> Differ:
+        """What splits source batches against the stored fingerprints (after planning)."""
+        assert self.stored is not None and self.duplicates is not None
+        return Differ(self.stored, self.key_columns, self.duplicates, comparable=self.comparable)
 
-    def _operations(self, supported: frozenset[Any]) -> ModeOperations:
+    def operations(self, supported: frozenset[Any]) -> ModeOperations:
+        """The operations the mode sends with, given the sink's.
+
+        Raises:
+            EgressConfigError: The sink cannot do an operation the mode needs.
+        """
         outcome = mode_operations(self.destination.sync_mode, supported)
         if isinstance(outcome, str):
             raise EgressConfigError(
@@ -238,6 +252,16 @@ class SyncRun:
             )
         return outcome
 
+    def _to_send(
+        self, operations: ModeOperations, on_rejected: Rejected | None
+    ) -> Iterator[tuple[pa.RecordBatch, Fed]]:
+        if self.stored is None:
+            return iter(())
+        batches = self.source.batches(files=self.read.files)
+        return rows_to_send(
+            batches, self.differ(), operations, self.summary, self.key_columns, on_rejected
+        )
+
     # --- delivery -----------------------------------------------------------------------
 
     def nothing_to_send(self) -> EgressResult:
@@ -245,6 +269,23 @@ class SyncRun:
         the fingerprints and their meta left as they are (no sink is needed for it)."""
         assert self.up_to_date
         return _combined([], 0)
+
+    def capabilities(self, sink: Any) -> SinkCapabilities:
+        """The sink's capabilities (what operations it can do).
+
+        Raises:
+            EgressConfigError: The sink is not built on floe's sink SDK.
+        """
+        capabilities = getattr(sink, "effective_capabilities", None)
+        if capabilities is None:
+            raise EgressConfigError(
+                f"destination '{self.destination.name}': sync_mode "
+                f"{self.destination.sync_mode!r} needs a sink built on floe's sink SDK, which "
+                "says what operations it can do; this plugin's sink does not",
+                hint="use sync_mode: full with this sink type",
+            )
+        result: SinkCapabilities = capabilities
+        return result
 
     def deliver(
         self,
@@ -265,20 +306,11 @@ class SyncRun:
             on_progress: Told the rows done so far.
             on_rejected: Told the rows refused (by the destination, or for their key).
         """
-
-        capabilities = getattr(sink, "effective_capabilities", None)
-        if capabilities is None:
-            raise EgressConfigError(
-                f"destination '{self.destination.name}': sync_mode "
-                f"{self.destination.sync_mode!r} needs a sink built on floe's sink SDK, which "
-                "says what operations it can do; this plugin's sink does not",
-                hint="use sync_mode: full with this sink type",
-            )
         from floe_core.sinks.batching import resolve_batch_size
 
-        operations = self._operations(capabilities.operations)
+        capabilities = self.capabilities(sink)
+        operations = self.operations(capabilities.operations)
         results: list[EgressResult] = []
-        summary = self.summary
         operation = operations.new or operations.changed
         upserts = Confirmations(
             self.store,
@@ -301,6 +333,48 @@ class SyncRun:
                 )
             )
         upserts.flush()
+        upserted = Upserted(results, upserts.inserted, upserts.updated, upserts.complete)
+        return self.conclude(
+            plugin,
+            sink,
+            upserted,
+            batch_size=batch_size,
+            on_progress=on_progress,
+            on_rejected=on_rejected,
+        )
+
+    def conclude(
+        self,
+        plugin: SinkConnector,
+        sink: Any,
+        upserted: Upserted,
+        *,
+        batch_size: int,
+        on_progress: Progress | None,
+        on_rejected: Rejected | None,
+    ) -> EgressResult:
+        """After the new and changed rows went: the deletes, once, then the fingerprints' meta.
+
+        The deletes are sent only when every upsert write succeeded (a mirror run never
+        deletes on a half-delivered source), from this process.
+
+        Args:
+            plugin: The destination's plugin.
+            sink: Its sink (the deletes go through it).
+            upserted: What the upsert writes did (one local write, or the tasks of a run).
+            batch_size: As for :meth:`deliver`.
+            on_progress: Told the rows done so far (the upserted rows included).
+            on_rejected: Told the rows refused.
+
+        Returns:
+            The run's result, upserts and deletes together.
+        """
+        from floe_core.sinks.batching import resolve_batch_size
+
+        capabilities = self.capabilities(sink)
+        operations = self.operations(capabilities.operations)
+        results = list(upserted.results)
+        summary = self.summary
         deletes = Confirmations(
             self.store,
             self.run_id,
@@ -308,7 +382,7 @@ class SyncRun:
             self.key_columns,
             on_rejected,
             on_progress,
-            progress_base=upserts.inserted + upserts.updated,
+            progress_base=upserted.inserted + upserted.updated,
         )
         if operations.gone is not None and self.gone_count and all(r.success for r in results):
             stream = deletes.feed(self._deletes(batch_size))
@@ -323,17 +397,17 @@ class SyncRun:
                 )
             )
         deletes.flush()
-        summary.inserted, summary.updated = upserts.inserted, upserts.updated
+        summary.inserted, summary.updated = upserted.inserted, upserted.updated
         summary.deleted = deletes.deleted
-        summary.sent = upserts.inserted + upserts.updated + deletes.deleted
+        summary.sent = upserted.inserted + upserted.updated + deletes.deleted
         result = _combined(results, summary.rejected_keys)
         complete = (
             result.success
-            and upserts.complete
+            and upserted.complete
             and deletes.complete
             and (operations.gone is None or self.gone_count == deletes.deleted)
         )
-        self.went_through = self.read.path == "full_scan" and upserts.complete and deletes.complete
+        self.went_through = self.read.path == "full_scan" and upserted.complete and deletes.complete
         self._finish(complete)
         return result
 
@@ -347,34 +421,6 @@ class SyncRun:
         if self.stop_error is None:
             self.stop_error = outcome.error
         return outcome.result
-
-    def _to_send(
-        self, operations: ModeOperations, on_rejected: Rejected | None
-    ) -> Iterator[tuple[pa.RecordBatch, Fed]]:
-        import pyarrow as pa
-
-        summary = self.summary
-        columns = ", ".join(self.key_columns)
-        for _, split in self._splits():
-            summary.unchanged += split.unchanged
-            for rows, reason in (
-                (split.null_keys, NULL_KEY_REASON),
-                (split.duplicate_keys, DUPLICATE_KEY_REASON),
-            ):
-                if rows.num_rows:
-                    summary.rejected_keys += rows.num_rows
-                    if on_rejected is not None:
-                        on_rejected(pa.Table.from_batches([rows]), reason.format(columns=columns))
-            if operations.new is not None:
-                flags = pa.array([True] * split.new.num_rows, pa.bool_())
-                yield split.new, Fed(split.new_keys, split.new_fps, flags)
-            else:
-                summary.unchanged += split.new.num_rows
-            if operations.changed is not None:
-                flags = pa.array([False] * split.changed.num_rows, pa.bool_())
-                yield split.changed, Fed(split.changed_keys, split.changed_fps, flags)
-            else:
-                summary.unchanged += split.changed.num_rows
 
     def _deletes(self, batch_size: int) -> Iterator[tuple[pa.RecordBatch, Fed]]:
         import pyarrow as pa
@@ -407,58 +453,16 @@ class SyncRun:
         Args:
             supported: The sink's operations, when known; else the mode's preferred ones.
         """
-        from floe_core.sinks.base import Operation
+        from floe_core.sync.preview import preview
 
-        operations = self._operations(supported or frozenset(Operation))
-        summary = self.summary
-        summary.dry_run = True
-        mapping = self.destination.field_mapping or {}
-        samples: dict[str, list[dict[str, Any]]] = {}
+        return preview(self, supported)
 
-        def sample(label: str, rows: pa.RecordBatch) -> None:
-            kept = samples.setdefault(label, [])
-            if len(kept) < SAMPLE_ROWS and rows.num_rows:
-                head = rows.slice(0, SAMPLE_ROWS - len(kept))
-                kept.extend(
-                    {mapping.get(k, k): _plain(v) for k, v in row.items()}
-                    for row in head.to_pylist()
-                )
-
-        for batch, fed in self._to_send(operations, None):
-            if not batch.num_rows:
-                continue
-            if fed.is_new[0].as_py():
-                summary.inserted += batch.num_rows
-                sample(f"{(operations.new or Operation.UPSERT).value} (new)", batch)
-            else:
-                summary.updated += batch.num_rows
-                sample(f"{(operations.changed or Operation.UPSERT).value} (changed)", batch)
-        if operations.gone is not None and self.gone is not None and len(self.gone):
-            summary.deleted = len(self.gone)
-            rows = keys_to_rows(
-                self.gone.head(SAMPLE_ROWS).to_arrow(), self.schema, self.key_columns
-            )
-            samples["delete"] = [
-                {mapping.get(k, k): _plain(row[k]) for k in self.key_columns}
-                for row in rows.to_pylist()
-            ]
-        summary.sent = summary.inserted + summary.updated + summary.deleted
-        summary.samples = {label: rows for label, rows in samples.items() if rows}
-        return summary
-
-
-def _plain(value: Any) -> Any:
-    """A sample value as JSON shows it: decimals as exact text, times in ISO-8601."""
-    import datetime as dt
-    from decimal import Decimal
-
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.hex()
-    return value
+    def rows_to_send(
+        self, operations: ModeOperations, on_rejected: Rejected | None
+    ) -> Iterator[tuple[pa.RecordBatch, Fed]]:
+        """The new and changed rows of the files the read path reads, as a local run feeds
+        them to the engine (none when the table is up to date)."""
+        return self._to_send(operations, on_rejected)
 
 
 def _reader(schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> pa.RecordBatchReader:
@@ -495,4 +499,5 @@ def _combined(results: list[EgressResult], rejected_keys: int) -> EgressResult:
         destination_record_ids=[i for result in results for i in result.destination_record_ids],
         errors=errors,
         rows_rejected=sum(result.rows_rejected for result in results) + rejected_keys,
+        rows_skipped=sum(result.rows_skipped for result in results),
     )

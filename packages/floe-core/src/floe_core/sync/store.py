@@ -10,7 +10,9 @@ host running a destination diffs against the same fingerprints.
 - ``base.parquet``: every key and fingerprint as of the end of the last run;
 - ``delta-<run>-<n>.parquet``: what a run confirmed since, written as confirmations arrive
   (rows upserted, and tombstones for rows deleted), so a run killed part-way keeps what the
-  destination confirmed; loading applies them in order over the base;
+  destination confirmed; loading applies them in order over the base. A run whose rows are
+  confirmed by several writers at once (the tasks of a run on Ray, each with keys of its own)
+  names each writer's files ``delta-<run>-<writer>-<n>.parquet``;
 - ``meta.json``: the configuration fingerprint the rows were hashed with and the snapshot whose
   delivery completed (``None`` after a run that did not complete).
 
@@ -36,7 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FingerprintStore", "SyncMeta", "fingerprint_store"]
 
-_DELTA = re.compile(r"^delta-(?P<run>[0-9a-f]+)-(?P<seq>\d+)\.parquet$")
+_DELTA = re.compile(r"^delta-(?P<run>[0-9a-f]+)-(?:(?P<writer>[0-9a-f]+)-)?(?P<seq>\d+)\.parquet$")
 
 
 @dataclass(frozen=True)
@@ -66,16 +68,24 @@ class FingerprintStore:
             Ignored when ``files`` is given.
         destination: The destination's name.
         files: Where the files live (default: the folder).
+        writer: Hex digits naming this writer's delta files, for one of several writers of
+            the same run (their names must not meet); empty for a run's only writer.
     """
 
     def __init__(
-        self, directory: Path | None, destination: str, files: SyncFiles | None = None
+        self,
+        directory: Path | None,
+        destination: str,
+        files: SyncFiles | None = None,
+        *,
+        writer: str = "",
     ) -> None:
         if files is None:
             if directory is None:
                 raise ValueError("FingerprintStore needs a directory or files")
             files = FolderFiles(directory, destination)
         self.files = files
+        self._writer = f"{writer}-" if writer else ""
         self._sequence = 0
 
     # --- reading -----------------------------------------------------------------------
@@ -139,7 +149,7 @@ class FingerprintStore:
             fingerprints = pa.nulls(len(keys), pa.uint64())
         table = pa.table({"key": pa.array(keys, pa.string()), "fp": fingerprints})
         self._sequence += 1
-        self.files.write(f"delta-{run_id}-{self._sequence:06d}.parquet", table)
+        self.files.write(f"delta-{run_id}-{self._writer}{self._sequence:06d}.parquet", table)
 
     def compact(self, meta: SyncMeta) -> None:
         """Fold the deltas into the base and write ``meta`` (the base is left as it is when
@@ -163,11 +173,14 @@ class FingerprintStore:
         self.files.replace(writes, deltas)
 
 
-def fingerprint_store(state: StateStore, project_dir: Path, destination: str) -> FingerprintStore:
+def fingerprint_store(
+    state: StateStore, project_dir: Path, destination: str, *, writer: str = ""
+) -> FingerprintStore:
     """The fingerprints of ``destination``: in the state database when it is a shared server
-    (every host sees them), else under ``<project>/.floe/sync``."""
+    (every host sees them), else under ``<project>/.floe/sync``. ``writer``: see
+    :class:`FingerprintStore`."""
     import sqlalchemy as sa
 
     if sa.engine.make_url(state.url).get_backend_name() == "sqlite":
-        return FingerprintStore(project_dir / ".floe" / "sync", destination)
-    return FingerprintStore(None, destination, StateFiles(state, destination))
+        return FingerprintStore(project_dir / ".floe" / "sync", destination, writer=writer)
+    return FingerprintStore(None, destination, StateFiles(state, destination), writer=writer)
