@@ -132,25 +132,29 @@ def test_upsert_into_postgres_sends_nothing_twice_and_only_the_changed_rows(
 
 
 def test_an_up_to_date_run_opens_no_connection_to_the_destination(
-    h: Any, make_project: Any, pg_schema: str
+    h: Any, make_project: Any, http_server: Recorder
 ) -> None:
     project = make_project(rows=50)
-    _pg_project(project, h, pg_schema, "upsert")
-    code, first = _run(project, h, "warehouse")
+    http_server.token = "tok-idle-5150"
+    project.secret("crm-api", token=http_server.token, base_url=http_server.url)
+    project.write(
+        REST_DEST.replace("  batch_size: 25", "  batch_size: 25\n  retry_config: {max_attempts: 1}")
+    )
+    code, first = _run(project, h, "crm")
     assert code == 0, first
-    # PostgreSQL is now unreachable for this destination (nothing listens on port 1)
-    project.secret("pg", url="postgresql+psycopg://postgres@127.0.0.1:1/test")
+    http_server.requests.clear()
+    http_server.fail_with = 503  # the API is down now
 
-    code, idle = _run(project, h, "warehouse")
+    code, idle = _run(project, h, "crm")
     assert code == 0, idle  # decided from the snapshot id and the state: no sink was built
     assert idle["status"] == "success"
     assert idle["sync"]["read_path"] == "up_to_date" and idle["sync"]["sent"] == 0
+    assert http_server.requests == []  # not one request, not even a credential check
 
-    _change_orders(project, {1})  # something to send: the sink is built, and cannot connect
-    result = project.cli("egress", "run", "warehouse", "--spec", project.spec, "--json")
+    _change_orders(project, {1})  # something to send: the sink is built, and the API fails
+    result = project.cli("egress", "run", "crm", "--spec", project.spec, "--json")
     assert result.exit_code != 0
-    assert "warehouse" in result.output
-    assert len(h.pg_rows(pg_schema, "customers", "customer_id")) == 50
+    assert "503" in result.output
 
 
 def test_mirror_deletes_exactly_the_rows_gone_from_the_source(
@@ -372,3 +376,40 @@ def test_insert_and_update_modes_into_sqlite_send_only_their_part(
     assert all(orders[i] >= 1000 for i in (1, 2, 3))
     code, again = _run(project, h, "app")
     assert code == 0 and again["sync"]["sent"] == 0
+
+
+def test_a_new_target_gets_every_row_and_a_rotated_credential_changes_nothing(
+    h: Any, make_project: Any, pg_schema: str, pg_database: str
+) -> None:
+    import psycopg
+
+    project = make_project(rows=60)
+    project.secret("pg", url=h.pg_url, password="first-Pa55")  # trust auth: any password
+    project.write(PG_DEST.format(schema=pg_schema, mode="upsert"))
+    assert _run(project, h, "warehouse")[0] == 0
+
+    project.secret("pg", url=h.pg_url, password="rotated-Pa55")
+    code, rotated = _run(project, h, "warehouse")
+    assert code == 0 and rotated["sync"]["read_path"] == "up_to_date"  # the same target
+
+    # Another table, then another database: the stored fingerprints describe where the rows
+    # went before, so the new target gets every row (an incremental run would send none).
+    project.write(
+        PG_DEST.format(schema=pg_schema, mode="upsert").replace("customers,", "customers_v2,")
+    )
+    code, preview = _run(project, h, "warehouse", "--dry-run")
+    assert code == 0 and preview["sync"]["inserted"] == 60
+    code, new_table = _run(project, h, "warehouse")
+    assert code == 0, new_table
+    assert (new_table["sync"]["inserted"], new_table["rows_delivered"]) == (60, 60)
+    assert "target changed" in new_table["sync"]["read_reason"]
+    other = pg_database.replace("postgresql://", "postgresql+psycopg://", 1)
+    project.secret("pg", url=other, password="rotated-Pa55")
+    code, new_db = _run(project, h, "warehouse")
+    assert code == 0 and new_db["rows_delivered"] == 60
+    for dsn in (h.pg_dsn, pg_database):
+        with psycopg.connect(dsn) as conn:
+            count = conn.execute(f'SELECT count(*) FROM "{pg_schema}".customers_v2').fetchone()
+        assert count == (60,)
+    code, again = _run(project, h, "warehouse")
+    assert code == 0 and again["sync"]["read_path"] == "up_to_date"

@@ -30,7 +30,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -213,7 +213,7 @@ class EgressRunner:
                 source = steps.open_source(catalog, destination)
                 receipt.snapshot_id = source.snapshot_id
                 steps.field_mapping(destination, source.schema)
-                sync = self._plan_sync(destination, source, receipt)
+                sync = self._plan_sync(destination, source, receipt, secret.reveal())
                 # A dry run opens no connection that could write, and a table still at the
                 # snapshot last delivered has nothing to send: no sink at all.
                 idle = self.dry_run or (sync is not None and sync.up_to_date)
@@ -336,11 +336,17 @@ class EgressRunner:
         return {"confirmed": item.resume, "on_confirmed": confirmed}
 
     def _plan_sync(
-        self, destination: CompiledDestination, source: IcebergSource, receipt: Receipt
+        self,
+        destination: CompiledDestination,
+        source: IcebergSource,
+        receipt: Receipt,
+        secret: Mapping[str, str] | None = None,
     ) -> SyncRun | None:
-        """The incremental sync of a destination with a ``sync_mode`` other than ``full``."""
+        """The incremental sync of a destination with a ``sync_mode`` other than ``full``;
+        ``secret``: its Secret's values, for where it writes (credentials left out)."""
         if destination.sync_mode == "full":
             return None
+        from floe_core.sync.fingerprint import target_fingerprint
         from floe_core.sync.run import SyncRun
         from floe_core.sync.store import fingerprint_store
 
@@ -353,6 +359,8 @@ class EgressRunner:
                 checkpoint.snapshot_id if checkpoint is not None else None,
                 run_id=receipt.run_id,
                 allow_deletes=self.allow_deletes,
+                target=target_fingerprint(destination.sink_type, destination.config, secret or {}),
+                dry_run=self.dry_run,
             )
         receipt.sync = sync.summary
         return sync

@@ -20,12 +20,19 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["KEY_SEPARATOR", "config_fingerprint", "row_fingerprints", "row_keys", "scheme"]
+__all__ = [
+    "KEY_SEPARATOR",
+    "config_fingerprint",
+    "row_fingerprints",
+    "row_keys",
+    "scheme",
+    "target_fingerprint",
+]
 
 #: Joins the values of a multi-column key (a control character no key is expected to hold).
 KEY_SEPARATOR = "\x1f"
@@ -91,4 +98,32 @@ def config_fingerprint(
         "scheme": scheme(),
     }
     text = json.dumps(document, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def target_fingerprint(
+    sink_type: str, config: Mapping[str, Any] | None, secret: Mapping[str, str]
+) -> str:
+    """Where a destination writes: its sink type, its ``config:`` and its Secret's values with
+    every credential taken out (a rotated token or password is the same target; another
+    table, database or base URL is not).
+
+    When it changes between runs, the stored fingerprints describe another target: the run
+    starts over and sends every row.
+    """
+    from floe_core.secrets.redact import credential_values
+
+    hidden = sorted(credential_values(dict(secret)), key=len, reverse=True)
+
+    def plain(value: str) -> str:
+        for credential in hidden:
+            value = value.replace(credential, "")
+        return value
+
+    document = {
+        "sink_type": sink_type,
+        "config": dict(config or {}),
+        "secret": {key: plain(value) for key, value in secret.items()},
+    }
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()

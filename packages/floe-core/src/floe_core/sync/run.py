@@ -70,6 +70,11 @@ class SyncRun:
         checkpoint: The snapshot the state store says was last delivered completely.
         run_id: This run.
         allow_deletes: Let a mirror run delete more than ``max_delete_fraction``.
+        target: ``fingerprint.target_fingerprint`` of where this run writes. When the stored
+            fingerprints were sent elsewhere (another table, database or base URL), the run
+            starts over: every row is sent, and (unless ``dry_run``) the old fingerprints are
+            forgotten first.
+        dry_run: Change nothing in the store.
 
     Raises:
         EgressConfigError: A ``primary_key`` column is not in the table.
@@ -85,6 +90,8 @@ class SyncRun:
         *,
         run_id: str,
         allow_deletes: bool = False,
+        target: str = "",
+        dry_run: bool = False,
     ) -> None:
         self.destination = destination
         self.source = source
@@ -94,12 +101,22 @@ class SyncRun:
         self.schema = source.schema
         self._check_key_columns()
         meta = store.meta()
+        self.target = target or meta.target
+        retargeted = bool(target and meta.target and meta.target != target)
+        if retargeted:  # what is stored was sent elsewhere: start over
+            if not dry_run:
+                store.reset(SyncMeta(target=target, mode=destination.sync_mode))
+            meta = SyncMeta(target=target)
         self.meta = meta
         self.config = config_fingerprint(self.schema, destination.field_mapping, self.key_columns)
         comparable = bool(meta.config_fingerprint) and meta.config_fingerprint == self.config
         same_mode = meta.mode == destination.sync_mode
         completed = meta.snapshot_id if checkpoint == meta.snapshot_id and same_mode else None
         self.read = plan_read(source, completed, comparable)
+        if retargeted:
+            self.read = self.read.full(
+                "the destination's target changed (its config or Secret), so it gets every row"
+            )
         self.comparable = comparable
         #: Set by :meth:`deliver`: every source row was diffed and every batch sent was
         #: answered for (confirmed, or refused for good), so a row of the source that was
@@ -119,7 +136,7 @@ class SyncRun:
         if self.read.path != "up_to_date":
             import polars as pl
 
-            self.stored = store.load()
+            self.stored = store.load().clear() if retargeted else store.load()
             self.gone = pl.Series([], dtype=pl.String)
             keys = self._keys(self.read.files)
             if self.read.path in ("appended", "changed"):
@@ -441,7 +458,7 @@ class SyncRun:
             self.config if complete or self.comparable or fresh else self.meta.config_fingerprint
         )
         snapshot = self.source.snapshot_id if complete else None
-        meta = SyncMeta(config, snapshot, self.run_id, self.destination.sync_mode)
+        meta = SyncMeta(config, snapshot, self.run_id, self.destination.sync_mode, self.target)
         self.stored = None  # the fold reads the files; the loaded copy is not needed
         self.store.compact(meta)
 

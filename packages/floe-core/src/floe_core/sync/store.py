@@ -52,12 +52,15 @@ class SyncMeta:
         mode: The ``sync_mode`` of that run: a run in another mode reads everything once
             (an ``insert`` run leaves changed rows unsent; an ``update`` run after it must
             find them).
+        target: ``fingerprint.target_fingerprint`` of where the rows were sent (``""`` in
+            stores written before it was kept).
     """
 
     config_fingerprint: str = ""
     snapshot_id: int | None = None
     run_id: str = ""
     mode: str = ""
+    target: str = ""
 
 
 class FingerprintStore:
@@ -171,6 +174,11 @@ class FingerprintStore:
             )
             writes["base.parquet"] = out
         self.files.replace(writes, deltas)
+
+    def reset(self, meta: SyncMeta) -> None:
+        """Forget every fingerprint (they describe another target) and write ``meta``."""
+        writes: dict[str, Data] = {"meta.json": json.dumps(asdict(meta))}
+        self.files.replace(writes, self._parquet_names())
 
 
 def fingerprint_store(
