@@ -389,8 +389,14 @@ def test_a_new_target_gets_every_row_and_a_rotated_credential_changes_nothing(
     assert _run(project, h, "warehouse")[0] == 0
 
     project.secret("pg", url=h.pg_url, password="rotated-Pa55")
+    project.write(
+        PG_DEST.format(schema=pg_schema, mode="upsert").replace(
+            "mode: upsert}", "mode: upsert, max_connections: 1}"
+        )
+    )
     code, rotated = _run(project, h, "warehouse")
-    assert code == 0 and rotated["sync"]["read_path"] == "up_to_date"  # the same target
+    # The same target: a rotated password and a tuning setting change nothing.
+    assert code == 0 and rotated["sync"]["read_path"] == "up_to_date"
 
     # Another table, then another database: the stored fingerprints describe where the rows
     # went before, so the new target gets every row (an incremental run would send none).

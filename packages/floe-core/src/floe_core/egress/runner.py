@@ -30,7 +30,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -59,7 +59,7 @@ if TYPE_CHECKING:
     from floe_core.egress.state import StateStore
     from floe_core.executors.choice import ExecutorType
     from floe_core.iceberg.source import IcebergSource
-    from floe_core.plugins.sink import SinkConnector
+    from floe_core.plugins.sink import SinkConfig, SinkConnector
     from floe_core.registry import PluginRegistry
     from floe_core.secrets.resolver import SecretResolver
     from floe_core.sync.run import SyncRun
@@ -213,7 +213,7 @@ class EgressRunner:
                 source = steps.open_source(catalog, destination)
                 receipt.snapshot_id = source.snapshot_id
                 steps.field_mapping(destination, source.schema)
-                sync = self._plan_sync(destination, source, receipt, secret.reveal())
+                sync = self._plan_sync(destination, source, receipt, _target(plugin, config))
                 # A dry run opens no connection that could write, and a table still at the
                 # snapshot last delivered has nothing to send: no sink at all.
                 idle = self.dry_run or (sync is not None and sync.up_to_date)
@@ -340,10 +340,10 @@ class EgressRunner:
         destination: CompiledDestination,
         source: IcebergSource,
         receipt: Receipt,
-        secret: Mapping[str, str] | None = None,
+        target: str = "",
     ) -> SyncRun | None:
         """The incremental sync of a destination with a ``sync_mode`` other than ``full``;
-        ``secret``: its Secret's values, for where it writes (credentials left out)."""
+        ``target``: where it writes (``Sink.target``)."""
         if destination.sync_mode == "full":
             return None
         from floe_core.sync.fingerprint import target_fingerprint
@@ -359,7 +359,7 @@ class EgressRunner:
                 checkpoint.snapshot_id if checkpoint is not None else None,
                 run_id=receipt.run_id,
                 allow_deletes=self.allow_deletes,
-                target=target_fingerprint(destination.sink_type, destination.config, secret or {}),
+                target=target_fingerprint(destination.sink_type, target),
                 dry_run=self.dry_run,
             )
         receipt.sync = sync.summary
@@ -618,6 +618,19 @@ def _apply_result(
         receipt.status = RunStatus.PARTIAL  # went through; the refused rows are kept
     else:
         receipt.status = RunStatus.FAILED
+
+
+def _target(plugin: Any, config: SinkConfig) -> str:
+    """Where the destination writes (``Sink.target``); ``""`` when its plugin cannot tell,
+    or its settings do not parse (building the sink reports those, with their fix)."""
+    from floe_core.sinks.plugin import SinkPlugin
+
+    if not isinstance(plugin, SinkPlugin):
+        return ""
+    try:
+        return plugin.target(config.sink_type, config.connection_config)
+    except Exception:
+        return ""
 
 
 def _operations_for(item: _Prepared) -> frozenset[Any] | None:

@@ -301,6 +301,20 @@ class Sink(ABC):
 
         return endpoints_from_settings(values)
 
+    @classmethod
+    def target(cls, values: Mapping[str, Any]) -> str:
+        """Where the rows land, from the settings alone (``config:`` merged with the Secret,
+        as for ``endpoints``); secret-free and stable.
+
+        An incremental sync keeps it with its fingerprints: when it changes between runs
+        (another table, database or host), the fingerprints describe another place, so the
+        sync starts over and sends every row. Tuning settings (batch size, connections,
+        timeouts) and credentials must not change it. The default is the endpoints; a sink
+        whose host holds several targets (tables, paths) overrides it.
+        """
+        places = (e.path or f"{e.host}:{e.port or ''}" for e in cls.endpoints(values))
+        return " ".join(sorted(places))
+
     def __init__(self, config: SinkConfig) -> None:
         self.config = config
         self.destination = config.destination_name

@@ -135,6 +135,10 @@ class SinkPlugin(SinkConnector):
         connects; see ``Sink.endpoints``."""
         return self.sink_class(sink_type).endpoints(values)
 
+    def target(self, sink_type: str, values: Mapping[str, Any]) -> str:
+        """Where a ``sink_type`` destination with ``values`` writes; see ``Sink.target``."""
+        return self.sink_class(sink_type).target(values)
+
     def create_sink(self, config: SinkConfig) -> Sink:
         """Validate ``config``, connect and check the credentials; return the sink.
 

@@ -180,6 +180,18 @@ class RestApiSink(Sink):
         )
         return [endpoint] if endpoint is not None and endpoint.host is not None else []
 
+    @classmethod
+    def target(cls, values: Mapping[str, Any]) -> str:
+        """The upsert request (``METHOD base_url + path``, no query) and each operation's
+        method and path: not the body shape, the limits or the credentials."""
+        settings = RestApiSettings.model_validate(dict(values))
+        base = httpx.URL(settings.base_url).copy_with(query=None, fragment=None)
+        requests = [f"{settings.method} {base}{settings.path}"]
+        requests += sorted(
+            f"{name} {op.method} {op.path}" for name, op in settings.operations.items()
+        )
+        return " | ".join(requests)
+
     def __init__(self, config: SinkConfig) -> None:
         super().__init__(config)
         self.settings = self._validate(config.connection_config)

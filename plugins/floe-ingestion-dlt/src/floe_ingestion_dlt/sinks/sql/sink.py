@@ -166,6 +166,14 @@ class SqlDatabaseSink(Sink):
         url = values.get("url")
         return url_endpoints(url) if isinstance(url, str) else []
 
+    @classmethod
+    def target(cls, values: Mapping[str, Any]) -> str:
+        """Backend, host, port, database, schema and table (``identity``): not the mode, the
+        connections or the credentials."""
+        settings = SqlDatabaseSettings.from_connection_config(dict(values))
+        url = settings.sqlalchemy_url()
+        return target_identity(url, settings.db_schema, settings.table)
+
     def __init__(self, config: SinkConfig) -> None:
         super().__init__(config)
         self.settings = SqlDatabaseSettings.from_connection_config(
