@@ -124,6 +124,7 @@ def compile_project(
     approved = _approved_sinks(manifest)
     bindings = _check_destinations(spec, manifest, approved, registry)
     _check_plugin_selection(manifest, registry)
+    _check_source_tables(spec)
     _check_catalog_needed(spec, manifest)
 
     problems = _ordered([*spec.problems, *manifest.problems], [spec.label, manifest.label])
@@ -266,8 +267,9 @@ def _check_destinations(
         label = name if isinstance(name, str) else f"destinations[{index}]"
         where = ("destinations", index, "sink_type")
         providers = registry.sink_providers(sink_type)
-        # A misspelt installed type gets a did-you-mean, not advice to have the typo approved.
-        if providers or not _close_sink_type(sink_type, registry):
+        # A type no installed plugin provides is reported as that alone (with a did-you-mean),
+        # not with advice to have it approved: approval would not make it work.
+        if providers:
             try:
                 validate_sink_whitelist(sink_type, approved, destination_name=label)
             except SinkWhitelistError as exc:
@@ -443,7 +445,7 @@ def _no_provider(sink_type: str, registry: PluginRegistry) -> tuple[str, str]:
     message = f"no installed plugin provides sink type {sink_type!r} (available: {available})"
     close = _close_sink_type(sink_type, registry)
     hint = (
-        f"did you mean {close!r}?"
+        f"did you mean {close!r}? `floe sinks` lists what is installed"
         if close
         else "use one of the available sink types, or install a plugin that provides "
         f"{sink_type!r}; `floe sinks` lists what is installed"
@@ -507,6 +509,23 @@ def _check_selected_plugin(
             f"plugin {plugin_name!r} does not provide sink type {sink_type!r}",
             f"choose one of: {', '.join(registry.sink_providers(sink_type)) or 'none installed'}",
         )
+
+
+def _check_source_tables(spec: _Document) -> None:
+    """Every destination names the Iceberg table it sends.
+
+    The schema keeps ``source_table`` optional, as its published contract (and JSON Schema)
+    says, but every way a project runs needs it: ``floe egress run``, ``floe check`` and the
+    Dagster assets all open the table first, so a project without one is not valid.
+    """
+    for index, destination in enumerate(_raw_destinations(spec)):
+        if isinstance(destination, Mapping) and destination.get("source_table") is None:
+            spec.problem(
+                ("destinations", index, "source_table"),
+                "required key `source_table` is missing: the Iceberg table this destination sends",
+                f"add `source_table: namespace.table` (e.g. gold.customers) under "
+                f"`destinations[{index}]`",
+            )
 
 
 def _check_catalog_needed(spec: _Document, manifest: _Document) -> None:

@@ -179,7 +179,9 @@ class DestinationConfig(BaseModel):
     """
 
     source_table: Annotated[str | None, Field(max_length=512, pattern=SOURCE_TABLE_PATTERN)] = None
-    """Iceberg table to read, ``namespace.table``."""
+    """Iceberg table to read, ``namespace.table`` (namespaces may be nested: ``lake.gold.t``).
+    Optional here, but ``floe validate`` refuses a destination without one: every run reads it.
+    """
 
     config: dict[str, Any] | None = None
     """Sink settings, as the sink type defines them; ``floe validate`` checks them against the
