@@ -688,3 +688,68 @@ def test_a_misspelt_sink_type_gets_a_did_you_mean_and_no_approval_advice(
     [problem] = problems
     assert problem.message.startswith("no installed plugin provides sink type 'sql_databse'")
     assert problem.hint == "did you mean 'sql_database'? `floe sinks` lists what is installed"
+
+
+_SQL_KEYED = {"table": "customers", "mode": "upsert", "primary_key": ["customer_id"]}
+
+
+@pytest.mark.parametrize(
+    ("selection", "path", "message"),
+    [
+        (
+            {"columns": ["email", "lifetime_value", "segment"]},
+            "destinations[0].columns",
+            "columns leaves out column(s) that are needed: 'customer_id' (config.primary_key)",
+        ),
+        (
+            {"exclude_columns": ["customer_id"]},
+            "destinations[0].exclude_columns",
+            "exclude_columns leaves out column(s) that are needed: 'customer_id' "
+            "(config.primary_key)",
+        ),
+        (
+            {"field_mapping": {"customer_id": "id"}},
+            "destinations[0].config.primary_key",
+            "config.primary_key names 'customer_id', which field_mapping renames to 'id'",
+        ),
+    ],
+)
+def test_the_sinks_own_key_setting_must_name_columns_that_are_sent(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    selection: dict[str, Any],
+    path: str,
+    message: str,
+) -> None:
+    # The quickstart's style: the key is sql_database's own setting, no primary_key beside it.
+    spec_data["destinations"] = [
+        make_destination(sink_type="sql_database", config=_SQL_KEYED, **selection)
+    ]
+    result = compile_project(write_project(spec_data, manifest_data))
+    (problem,) = result.problems
+    assert (problem.path, problem.message) == (path, message)
+    assert problem.line is not None
+
+
+@pytest.mark.parametrize(
+    "selection",
+    [
+        {"columns": ["customer_id", "email"]},
+        {"exclude_columns": ["email"]},
+        # The key field comes from email, which is sent.
+        {"exclude_columns": ["customer_id"], "field_mapping": {"email": "customer_id"}},
+    ],
+)
+def test_a_key_setting_whose_columns_are_sent_compiles(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    selection: dict[str, Any],
+) -> None:
+    spec_data["destinations"] = [
+        make_destination(sink_type="sql_database", config=_SQL_KEYED, **selection)
+    ]
+    assert compile_project(write_project(spec_data, manifest_data)).problems == []

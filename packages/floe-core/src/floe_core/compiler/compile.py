@@ -355,6 +355,8 @@ def _with_key_setting(
     if not isinstance(primary_key, list) or not all(
         isinstance(column, str) for column in primary_key
     ):
+        if setting is not None and primary_key is None:
+            _check_declared_key(spec, index, destination, setting, config.get(setting))
         return dict(config)
     try:
         config = {
@@ -374,6 +376,59 @@ def _with_key_setting(
             f"remove config.{setting}: floe derives it from primary_key",
         )
     return {**config, setting: derived}
+
+
+def _check_declared_key(
+    spec: _Document, index: int, destination: Mapping[str, Any], setting: str, given: object
+) -> None:
+    """The sink's key setting written in ``config:`` (no ``primary_key``) names destination
+    fields: each must come from a source column that is sent.
+
+    ``columns`` / ``exclude_columns`` must keep those columns, as they must keep the
+    ``primary_key``'s, and a column that ``field_mapping`` renames is no longer there under
+    its own name.
+    """
+    from floe_core.plugins.sink import split_field_path
+    from floe_core.schemas.floe_spec import columns_left_out
+
+    written = [given] if isinstance(given, str) else given if isinstance(given, list) else []
+    if not written or not all(isinstance(name, str) for name in written):
+        return
+    mapping = destination.get("field_mapping")
+    mapping = mapping if isinstance(mapping, Mapping) else {}
+    sources = {str(target): str(source) for source, target in mapping.items()}
+    where = ("destinations", index, "config", setting)
+    needed: dict[str, str] = {}
+    for name in written:
+        if name in sources:
+            needed[sources[name]] = f"config.{setting}"
+        elif name in mapping:
+            spec.problem(
+                where,
+                f"config.{setting} names {name!r}, which field_mapping renames to "
+                f"{mapping[name]!r}",
+                f"name the destination field ({mapping[name]!r}) in config.{setting}, or set "
+                "`primary_key:` (source columns) on the destination instead",
+            )
+        else:
+            try:
+                parts = split_field_path(name)
+            except ValueError:
+                continue  # the sink's settings check reports it
+            if len(parts) == 1:
+                needed[parts[0]] = f"config.{setting}"
+    columns = _names(destination.get("columns"))
+    excluded = _names(destination.get("exclude_columns"))
+    problem = columns_left_out(columns, excluded if columns is None else None, needed)
+    if problem is not None:
+        spec.problem(("destinations", index, *problem.path), problem.message, problem.hint)
+
+
+def _names(value: object) -> list[str] | None:
+    """``value`` when it is a list of names (``columns:``), else ``None``."""
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return value
+    return None
 
 
 def _check_sync_mode(
