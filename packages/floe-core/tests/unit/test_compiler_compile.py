@@ -194,8 +194,8 @@ def test_every_problem_is_listed_at_once(repo_root: Path, sinks_registry: Plugin
         ("destinations[1].name", "destination name 'contacts' is already used by destinations[0]"),
         (
             "destinations[1].connection_secret_ref",
-            "is not a valid Kubernetes Secret name: it contains characters other than lowercase "
-            "letters, digits, '-' and '.'",
+            "'App_DB' is not a valid Kubernetes Secret name: it contains characters other than "
+            "lowercase letters, digits, '-' and '.'",
         ),
         ("destinations[2].sinktype", "unknown key `sinktype`"),
         ("destinations[3].sink_type", "no installed plugin provides sink type 'zendesk'"),
@@ -281,7 +281,7 @@ def test_wrong_types_get_a_readable_message(
     result = compile_project(write_project(spec_data, manifest_data), registry=sinks_registry)
     assert [(p.path, p.message) for p in result.problems] == [
         ("destinations[0].config", "should be a mapping (indented `key: value` lines)"),
-        ("destinations[0].batch_size", "should be a whole number"),
+        ("destinations[0].batch_size", "should be a whole number, not 'lots'"),
     ]
 
 
@@ -448,7 +448,11 @@ def test_each_bad_sink_setting_is_a_problem_at_its_line_with_a_fix(
     assert result.plan is None
     assert [(p.path, p.line, p.message) for p in result.problems] == [
         ("destinations[0].config.tabel", 12, "unknown key `tabel`"),
-        ("destinations[0].config.mode", 13, "should be 'append' or 'upsert'"),
+        (
+            "destinations[0].config.mode",
+            13,
+            "'upsrt' is not a valid mode: it should be 'append' or 'upsert'",
+        ),
         (
             "destinations[0].config.max_request_per_second",
             14,
@@ -457,7 +461,7 @@ def test_each_bad_sink_setting_is_a_problem_at_its_line_with_a_fix(
     ]
     tabel, mode, rate = (p.hint for p in result.problems)
     assert tabel.startswith("did you mean `table`?")
-    assert mode == "did you mean 'upsert'? Allowed: 'append' or 'upsert'"
+    assert mode == "did you mean 'upsert'?"
     assert rate.startswith("did you mean `max_requests_per_second`?")
     # The Secret provides url and token: not asked for, and not offered as keys to write.
     assert "allowed here: table, mode, key, max_requests_per_second)" in tabel
@@ -753,3 +757,51 @@ def test_a_key_setting_whose_columns_are_sent_compiles(
         make_destination(sink_type="sql_database", config=_SQL_KEYED, **selection)
     ]
     assert compile_project(write_project(spec_data, manifest_data)).problems == []
+
+
+def test_bad_values_are_echoed_in_floes_words_with_a_did_you_mean(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+) -> None:
+    spec_data["destinations"] = [
+        make_destination(
+            sink_type="sql_database",
+            connection_secret_ref="App_DB",
+            source_table="customers",
+            sync_mode="mirorr",
+            batch_size=-5,
+            config={"table": "customers", "mode": "upsrt", "write_mode": "append"},
+        )
+    ]
+    result = compile_project(write_project(spec_data, manifest_data))
+    found = {p.path: (p.message, p.hint) for p in result.problems}
+    assert found == {
+        "destinations[0].connection_secret_ref": (
+            "'App_DB' is not a valid Kubernetes Secret name: it contains characters other than "
+            "lowercase letters, digits, '-' and '.'",
+            "did you mean 'app-db'? A Kubernetes Secret name is lowercase letters, digits, '-' "
+            "and '.', starting and ending with a letter or digit",
+        ),
+        "destinations[0].source_table": (
+            "'customers' has the wrong format: expected an Iceberg table as namespace.table, "
+            "e.g. gold.customers",
+            "write an Iceberg table as namespace.table, e.g. gold.customers",
+        ),
+        "destinations[0].sync_mode": (
+            "'mirorr' is not a valid sync_mode: it should be 'full', 'insert', 'update', "
+            "'upsert' or 'mirror'",
+            "did you mean 'mirror'?",
+        ),
+        "destinations[0].batch_size": ("should be at least 1, not -5", "write a value at least 1"),
+        "destinations[0].config.mode": (
+            "'upsrt' is not a valid mode: it should be 'append', 'upsert' or 'replace'",
+            "did you mean 'upsert'?",
+        ),
+        "destinations[0].config.write_mode": (
+            "unknown key `write_mode`",
+            "did you mean `mode`? Otherwise remove `write_mode` (allowed here: table, schema, "
+            "mode, primary_key, create_table, max_connections)",
+        ),
+    }
