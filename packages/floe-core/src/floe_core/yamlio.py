@@ -2,8 +2,8 @@
 
 Errors about ``floe.yaml`` and ``manifest.yaml`` point at a line, so the loader keeps, for
 each path into the document (``("destinations", 2, "sink_type")``), the line and column where
-it is written. It also refuses what PyYAML silently accepts: a key written twice in one
-mapping (the last one would win) and a file with several documents.
+it is written. It also tells what PyYAML silently accepts: a key written twice in one mapping
+(the last one wins, so its line is the one kept), and refuses a file with several documents.
 """
 
 from __future__ import annotations
@@ -78,15 +78,16 @@ class LoadedYaml:
     Attributes:
         path: The file it came from.
         data: The parsed document.
-        locations: Path -> where that key (for mapping entries) or item (for list items) is.
-        duplicate_keys: Paths of keys written more than once in the same mapping, each with
-            the location of the repeated occurrence.
+        locations: Path -> where that key (for mapping entries) or item (for list items) is;
+            for a key written twice, where the one whose value is used (the last) is.
+        duplicate_keys: Keys written more than once in the same mapping: each path once,
+            with where every occurrence is, in file order.
     """
 
     path: Path
     data: Any
     locations: dict[YamlPath, Location] = field(default_factory=dict)
-    duplicate_keys: list[tuple[YamlPath, Location]] = field(default_factory=list)
+    duplicate_keys: list[tuple[YamlPath, tuple[Location, ...]]] = field(default_factory=list)
 
     def locate(self, path: YamlPath) -> Location | None:
         """Where ``path`` is written, or its nearest written ancestor (e.g. for a missing key)."""
@@ -271,18 +272,23 @@ def _location(mark: Any) -> Location:
 
 def _walk(node: yaml.Node, path: YamlPath, loaded: LoadedYaml) -> None:
     if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
+        seen: dict[str, list[Location]] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
                 continue
             key: str | int = key_node.value
             key_path = (*path, key)
-            if key in seen:
-                loaded.duplicate_keys.append((key_path, _location(key_node.start_mark)))
-                continue
-            seen.add(key_node.value)
-            loaded.locations[key_path] = _location(key_node.start_mark)
+            location = _location(key_node.start_mark)
+            if key_node.value in seen:
+                # The last one is the value used: forget where the earlier one's parts were.
+                for stale in [p for p in loaded.locations if p[: len(key_path)] == key_path]:
+                    del loaded.locations[stale]
+            seen.setdefault(key_node.value, []).append(location)
+            loaded.locations[key_path] = location
             _walk(value_node, key_path, loaded)
+        loaded.duplicate_keys.extend(
+            ((*path, key), tuple(where)) for key, where in seen.items() if len(where) > 1
+        )
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             item_path = (*path, index)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+import yaml
 from floe_core.compiler import (
     CompiledDestination,
     InvalidProjectError,
@@ -267,7 +268,32 @@ def test_duplicate_yaml_keys_are_problems(
         write_project(text, manifest_data), registry=sinks_registry
     ).problems
     assert (problem.path, problem.line) == ("kind", 4)
-    assert "written twice" in problem.message
+    assert problem.message == "key `kind` is given twice (lines 2 and 4)"
+    assert problem.hint == "keep one of them; YAML silently uses the last (line 4)"
+
+
+def test_a_bad_value_of_a_key_given_twice_is_reported_at_the_one_used(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    sinks_registry: PluginRegistry,
+) -> None:
+    spec_data["destinations"] = [make_destination()]
+    text = yaml.safe_dump(spec_data, sort_keys=False).replace(
+        "  source_table:", "  batch_size: 2000\n  batch_size: -5\n  source_table:"
+    )
+    result = compile_project(write_project(text, manifest_data), registry=sinks_registry)
+    lines = text.splitlines()
+    first, used = (i + 1 for i, line in enumerate(lines) if "batch_size" in line)
+    assert [(p.path, p.line, p.message) for p in result.problems] == [
+        (
+            "destinations[0].batch_size",
+            used,
+            f"key `batch_size` is given twice (lines {first} and {used})",
+        ),
+        ("destinations[0].batch_size", used, "should be at least 1, not -5"),
+    ]
 
 
 def test_wrong_types_get_a_readable_message(

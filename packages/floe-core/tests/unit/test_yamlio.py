@@ -36,9 +36,20 @@ def test_locate_falls_back_to_the_nearest_written_ancestor() -> None:
     assert loaded.locate(("nothing", "here")) == Location(1, 1)
 
 
-def test_duplicate_keys_are_reported_with_the_repeat_location() -> None:
-    loaded = parse_yaml("a: 1\nb:\n  c: 1\n  c: 2\na: 3\n", Path("x.yaml"))
-    assert loaded.duplicate_keys == [(("b", "c"), Location(4, 3)), (("a",), Location(5, 1))]
+def test_duplicate_keys_are_reported_with_every_location() -> None:
+    loaded = parse_yaml("a: 1\nb:\n  c: 1\n  c: 2\na: 3\na: 4\n", Path("x.yaml"))
+    assert loaded.duplicate_keys == [
+        (("b", "c"), (Location(3, 3), Location(4, 3))),
+        (("a",), (Location(1, 1), Location(5, 1), Location(6, 1))),
+    ]
+
+
+def test_a_key_written_twice_is_located_where_the_value_used_is() -> None:
+    loaded = parse_yaml("d:\n  x: {old: 1}\n  y: 2\n  x: {new: 1}\n", Path("x.yaml"))
+    assert loaded.data == {"d": {"x": {"new": 1}, "y": 2}}
+    assert loaded.locate(("d", "x")) == Location(4, 3)
+    assert loaded.locate(("d", "x", "new")) == Location(4, 7)
+    assert ("d", "x", "old") not in loaded.locations
 
 
 def test_syntax_error_has_line_column_and_the_construct_that_is_open() -> None:

@@ -174,15 +174,18 @@ def _load(document: _Document) -> None:
             Problem(document.label, "", exc.message, exc.hint, line=line, column=column)
         )
         return
-    for path, location in document.loaded.duplicate_keys:
+    for path, where in document.loaded.duplicate_keys:
+        lines = [str(location.line) for location in where]
+        times = "twice" if len(where) == 2 else f"{len(where)} times"
         document.problems.append(
             Problem(
                 document.label,
                 format_path(path),
-                f"key `{path[-1]}` is written twice in the same mapping",
-                "keep one of them; YAML would silently use the last",
-                line=location.line,
-                column=location.column,
+                f"key `{path[-1]}` is given {times} (lines {', '.join(lines[:-1])} and "
+                f"{lines[-1]})",
+                f"keep one of them; YAML silently uses the last (line {lines[-1]})",
+                line=where[-1].line,
+                column=where[-1].column,
             )
         )
     if not isinstance(document.loaded.data, Mapping):
