@@ -205,6 +205,17 @@ _TAB_HINT = (
 def _syntax_error(path: Path, exc: yaml.MarkedYAMLError, text: str) -> ConfigFileError:
     mark = exc.problem_mark or exc.context_mark
     location = _location(mark) if mark is not None else None
+    if location is not None and _past_the_end(text, location):
+        # The parser stopped at the end of the file: point where what is still open starts,
+        # or else at the end of the last line, so that the line can be shown.
+        location = _location(exc.context_mark) if exc.context_mark else _end_of_text(text)
+    indentation = _indentation_problem(text, location)
+    if indentation is not None:
+        location, problem, hint = indentation
+        excerpt = _excerpt(text, location)
+        return ConfigFileError(
+            path, f"is not valid YAML: {problem}{excerpt}", hint=hint, location=location
+        )
     raw = exc.problem or "syntax error"
     problem, hint = next(
         ((words, fix) for start, words, fix in _PROBLEMS if raw.startswith(start)),
@@ -231,6 +242,99 @@ def _syntax_error(path: Path, exc: yaml.MarkedYAMLError, text: str) -> ConfigFil
     return ConfigFileError(
         path, f"is not valid YAML: {problem}{excerpt}", hint=hint, location=location
     )
+
+
+def _past_the_end(text: str, location: Location) -> bool:
+    """True when ``location`` is after the last character that is not white space."""
+    lines = text.splitlines()
+    rest = lines[location.line - 1 :]
+    if rest:
+        rest[0] = rest[0][location.column - 1 :]
+    return not any(line.strip() for line in rest)
+
+
+def _end_of_text(text: str) -> Location | None:
+    lines = text.splitlines()
+    for number in range(len(lines), 0, -1):
+        if lines[number - 1].strip():
+            return Location(line=number, column=len(lines[number - 1].rstrip()) + 1)
+    return None
+
+
+def _content_lines(text: str) -> list[tuple[int, int, str]]:
+    """``(line number, column of its key, its text after the indentation)`` of each line that
+    holds more than a comment; a list item's key is after its ``- ``."""
+    found = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        content = line.lstrip(" ")
+        if not content or content.startswith("#") or "\t" in line[: len(line) - len(content)]:
+            continue
+        column = len(line) - len(content)
+        while content.startswith("- "):
+            stripped = content[2:].lstrip(" ")
+            column += len(content) - len(stripped)
+            content = stripped
+        found.append((number, column, content))
+    return found
+
+
+def _indentation_problem(text: str, location: Location | None) -> tuple[Location, str, str] | None:
+    """What is wrong when the error's line is indented unlike the keys beside it.
+
+    Two keys of one mapping must start in the same column. A key indented more than the
+    ``key: value`` line before it (which cannot have keys below it) reads to the parser as
+    the value going on; one indented less, but not as far back as an enclosing key, belongs
+    to no mapping. Both are reported as a misplaced ':' or block by the parser.
+    """
+    if location is None:
+        return None
+    lines = _content_lines(text)
+    index = next((i for i, item in enumerate(lines) if item[0] == location.line), None)
+    if not index:  # no such line, or no line before it
+        return None
+    number, column, content = lines[index]
+    before_number, before_column, before = lines[index - 1]
+    if not _is_key(content) or not _is_key(before):
+        return None
+    here = Location(line=number, column=column + 1)
+    if column > before_column and _has_value(before):
+        problem = (
+            f"lines {before_number} and {number} are indented differently ({before_column} and "
+            f"{column} spaces)"
+        )
+        hint = (
+            f"keys of one mapping start in the same column: indent line {number} like line "
+            f"{before_number}, or line {before_number} like line {number} (a key with its "
+            "value on the line has nothing indented below it)"
+        )
+        return here, problem, hint
+    if column < before_column:
+        enclosing = [c for _, c, text_ in lines[:index] if c < before_column and _is_key(text_)]
+        levels = sorted(set(enclosing) | {before_column})
+        if column not in levels:
+            problem = (
+                f"line {number} is indented {column} spaces, like no key above it (line "
+                f"{before_number} has {before_column})"
+            )
+            hint = (
+                f"keys of one mapping start in the same column: indent line {number} like "
+                f"line {before_number} ({before_column} spaces), or like the key it belongs "
+                f"under ({', '.join(map(str, levels))} spaces are in use here)"
+            )
+            return here, problem, hint
+    return None
+
+
+def _is_key(content: str) -> bool:
+    """True for a plain ``key:`` or ``key: value`` line."""
+    key, colon, _ = content.partition(":")
+    return bool(colon) and bool(key.strip()) and not key.startswith(("'", '"', "{", "["))
+
+
+def _has_value(content: str) -> bool:
+    """True when a ``key: value`` line holds its value (so nothing can be indented below it)."""
+    value = content.partition(":")[2].strip()
+    return bool(value) and not value.startswith(("#", "|", ">", "&"))
 
 
 def _user_words(text: str) -> str:
