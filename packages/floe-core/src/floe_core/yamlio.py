@@ -2,8 +2,8 @@
 
 Errors about ``floe.yaml`` and ``manifest.yaml`` point at a line, so the loader keeps, for
 each path into the document (``("destinations", 2, "sink_type")``), the line and column where
-it is written. It also refuses what PyYAML silently accepts: a key written twice in one
-mapping (the last one would win) and a file with several documents.
+it is written. It also tells what PyYAML silently accepts: a key written twice in one mapping
+(the last one wins, so its line is the one kept), and refuses a file with several documents.
 """
 
 from __future__ import annotations
@@ -78,15 +78,16 @@ class LoadedYaml:
     Attributes:
         path: The file it came from.
         data: The parsed document.
-        locations: Path -> where that key (for mapping entries) or item (for list items) is.
-        duplicate_keys: Paths of keys written more than once in the same mapping, each with
-            the location of the repeated occurrence.
+        locations: Path -> where that key (for mapping entries) or item (for list items) is;
+            for a key written twice, where the one whose value is used (the last) is.
+        duplicate_keys: Keys written more than once in the same mapping: each path once,
+            with where every occurrence is, in file order.
     """
 
     path: Path
     data: Any
     locations: dict[YamlPath, Location] = field(default_factory=dict)
-    duplicate_keys: list[tuple[YamlPath, Location]] = field(default_factory=list)
+    duplicate_keys: list[tuple[YamlPath, tuple[Location, ...]]] = field(default_factory=list)
 
     def locate(self, path: YamlPath) -> Location | None:
         """Where ``path`` is written, or its nearest written ancestor (e.g. for a missing key)."""
@@ -204,6 +205,17 @@ _TAB_HINT = (
 def _syntax_error(path: Path, exc: yaml.MarkedYAMLError, text: str) -> ConfigFileError:
     mark = exc.problem_mark or exc.context_mark
     location = _location(mark) if mark is not None else None
+    if location is not None and _past_the_end(text, location):
+        # The parser stopped at the end of the file: point where what is still open starts,
+        # or else at the end of the last line, so that the line can be shown.
+        location = _location(exc.context_mark) if exc.context_mark else _end_of_text(text)
+    indentation = _indentation_problem(text, location)
+    if indentation is not None:
+        location, problem, hint = indentation
+        excerpt = _excerpt(text, location)
+        return ConfigFileError(
+            path, f"is not valid YAML: {problem}{excerpt}", hint=hint, location=location
+        )
     raw = exc.problem or "syntax error"
     problem, hint = next(
         ((words, fix) for start, words, fix in _PROBLEMS if raw.startswith(start)),
@@ -230,6 +242,99 @@ def _syntax_error(path: Path, exc: yaml.MarkedYAMLError, text: str) -> ConfigFil
     return ConfigFileError(
         path, f"is not valid YAML: {problem}{excerpt}", hint=hint, location=location
     )
+
+
+def _past_the_end(text: str, location: Location) -> bool:
+    """True when ``location`` is after the last character that is not white space."""
+    lines = text.splitlines()
+    rest = lines[location.line - 1 :]
+    if rest:
+        rest[0] = rest[0][location.column - 1 :]
+    return not any(line.strip() for line in rest)
+
+
+def _end_of_text(text: str) -> Location | None:
+    lines = text.splitlines()
+    for number in range(len(lines), 0, -1):
+        if lines[number - 1].strip():
+            return Location(line=number, column=len(lines[number - 1].rstrip()) + 1)
+    return None
+
+
+def _content_lines(text: str) -> list[tuple[int, int, str]]:
+    """``(line number, column of its key, its text after the indentation)`` of each line that
+    holds more than a comment; a list item's key is after its ``- ``."""
+    found = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        content = line.lstrip(" ")
+        if not content or content.startswith("#") or "\t" in line[: len(line) - len(content)]:
+            continue
+        column = len(line) - len(content)
+        while content.startswith("- "):
+            stripped = content[2:].lstrip(" ")
+            column += len(content) - len(stripped)
+            content = stripped
+        found.append((number, column, content))
+    return found
+
+
+def _indentation_problem(text: str, location: Location | None) -> tuple[Location, str, str] | None:
+    """What is wrong when the error's line is indented unlike the keys beside it.
+
+    Two keys of one mapping must start in the same column. A key indented more than the
+    ``key: value`` line before it (which cannot have keys below it) reads to the parser as
+    the value going on; one indented less, but not as far back as an enclosing key, belongs
+    to no mapping. Both are reported as a misplaced ':' or block by the parser.
+    """
+    if location is None:
+        return None
+    lines = _content_lines(text)
+    index = next((i for i, item in enumerate(lines) if item[0] == location.line), None)
+    if not index:  # no such line, or no line before it
+        return None
+    number, column, content = lines[index]
+    before_number, before_column, before = lines[index - 1]
+    if not _is_key(content) or not _is_key(before):
+        return None
+    here = Location(line=number, column=column + 1)
+    if column > before_column and _has_value(before):
+        problem = (
+            f"lines {before_number} and {number} are indented differently ({before_column} and "
+            f"{column} spaces)"
+        )
+        hint = (
+            f"keys of one mapping start in the same column: indent line {number} like line "
+            f"{before_number}, or line {before_number} like line {number} (a key with its "
+            "value on the line has nothing indented below it)"
+        )
+        return here, problem, hint
+    if column < before_column:
+        enclosing = [c for _, c, text_ in lines[:index] if c < before_column and _is_key(text_)]
+        levels = sorted(set(enclosing) | {before_column})
+        if column not in levels:
+            problem = (
+                f"line {number} is indented {column} spaces, like no key above it (line "
+                f"{before_number} has {before_column})"
+            )
+            hint = (
+                f"keys of one mapping start in the same column: indent line {number} like "
+                f"line {before_number} ({before_column} spaces), or like the key it belongs "
+                f"under ({', '.join(map(str, levels))} spaces are in use here)"
+            )
+            return here, problem, hint
+    return None
+
+
+def _is_key(content: str) -> bool:
+    """True for a plain ``key:`` or ``key: value`` line."""
+    key, colon, _ = content.partition(":")
+    return bool(colon) and bool(key.strip()) and not key.startswith(("'", '"', "{", "["))
+
+
+def _has_value(content: str) -> bool:
+    """True when a ``key: value`` line holds its value (so nothing can be indented below it)."""
+    value = content.partition(":")[2].strip()
+    return bool(value) and not value.startswith(("#", "|", ">", "&"))
 
 
 def _user_words(text: str) -> str:
@@ -271,18 +376,23 @@ def _location(mark: Any) -> Location:
 
 def _walk(node: yaml.Node, path: YamlPath, loaded: LoadedYaml) -> None:
     if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
+        seen: dict[str, list[Location]] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
                 continue
             key: str | int = key_node.value
             key_path = (*path, key)
-            if key in seen:
-                loaded.duplicate_keys.append((key_path, _location(key_node.start_mark)))
-                continue
-            seen.add(key_node.value)
-            loaded.locations[key_path] = _location(key_node.start_mark)
+            location = _location(key_node.start_mark)
+            if key_node.value in seen:
+                # The last one is the value used: forget where the earlier one's parts were.
+                for stale in [p for p in loaded.locations if p[: len(key_path)] == key_path]:
+                    del loaded.locations[stale]
+            seen.setdefault(key_node.value, []).append(location)
+            loaded.locations[key_path] = location
             _walk(value_node, key_path, loaded)
+        loaded.duplicate_keys.extend(
+            ((*path, key), tuple(where)) for key, where in seen.items() if len(where) > 1
+        )
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             item_path = (*path, index)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+import yaml
 from floe_core.compiler import (
     CompiledDestination,
     InvalidProjectError,
@@ -119,6 +120,41 @@ def test_an_uninstalled_sink_type_is_refused_naming_what_is_available(
 
 
 @pytest.mark.requirement("R18")
+def test_an_uninstalled_unapproved_sink_type_gets_no_approval_advice(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    sinks_registry: PluginRegistry,
+) -> None:
+    manifest_data["approved_sinks"] = ["sql_database"]
+    spec_data["destinations"] = [make_destination(sink_type="zendesk")]
+    result = compile_project(write_project(spec_data, manifest_data), registry=sinks_registry)
+    (problem,) = result.problems
+    assert problem.message.startswith("no installed plugin provides sink type 'zendesk'")
+    assert "approved_sinks" not in problem.hint
+    assert "`floe sinks` lists what is installed" in problem.hint
+
+
+@pytest.mark.requirement("R11")
+def test_a_destination_without_source_table_is_refused_at_its_line(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    sinks_registry: PluginRegistry,
+) -> None:
+    spec_data["destinations"] = [make_destination(name="ok"), make_destination(name="bare")]
+    del spec_data["destinations"][1]["source_table"]
+    result = compile_project(write_project(spec_data, manifest_data), registry=sinks_registry)
+    (problem,) = result.problems
+    assert problem.path == "destinations[1].source_table"
+    assert problem.line is not None and problem.line > 8  # the second destination's item
+    assert "required key `source_table` is missing" in problem.message
+    assert "source_table: namespace.table" in problem.hint
+
+
+@pytest.mark.requirement("R18")
 def test_credentials_are_reported_per_key_without_their_values(
     write_project: WriteProject,
     spec_data: dict[str, Any],
@@ -161,15 +197,10 @@ def test_every_problem_is_listed_at_once(repo_root: Path, sinks_registry: Plugin
         ("destinations[1].name", "destination name 'contacts' is already used by destinations[0]"),
         (
             "destinations[1].connection_secret_ref",
-            "is not a valid Kubernetes Secret name: it contains characters other than lowercase "
-            "letters, digits, '-' and '.'",
+            "'App_DB' is not a valid Kubernetes Secret name: it contains characters other than "
+            "lowercase letters, digits, '-' and '.'",
         ),
         ("destinations[2].sinktype", "unknown key `sinktype`"),
-        (
-            "destinations[3].sink_type",
-            "destination 'tickets' uses sink type 'zendesk', which is not in the manifest's "
-            "approved_sinks",
-        ),
         ("destinations[3].sink_type", "no installed plugin provides sink type 'zendesk'"),
     }
     lines = [p.line for p in result.problems if p.line is not None]
@@ -206,8 +237,7 @@ def test_invalid_yaml_is_located(
     spec_path = write_project("apiVersion: floe.dev/v1\nkind: [FloeSpec\n", manifest_data)
     (problem,) = compile_project(spec_path, registry=sinks_registry).problems
     assert problem.path == ""
-    assert problem.line == 3
-    assert problem.column is not None
+    assert (problem.line, problem.column) == (2, 7)  # where the list left open starts
     assert "is not valid YAML" in problem.message
     assert "the [...] list that starts at line 2, column 7 is not closed" in problem.message
 
@@ -239,7 +269,32 @@ def test_duplicate_yaml_keys_are_problems(
         write_project(text, manifest_data), registry=sinks_registry
     ).problems
     assert (problem.path, problem.line) == ("kind", 4)
-    assert "written twice" in problem.message
+    assert problem.message == "key `kind` is given twice (lines 2 and 4)"
+    assert problem.hint == "keep one of them; YAML silently uses the last (line 4)"
+
+
+def test_a_bad_value_of_a_key_given_twice_is_reported_at_the_one_used(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    sinks_registry: PluginRegistry,
+) -> None:
+    spec_data["destinations"] = [make_destination()]
+    text = yaml.safe_dump(spec_data, sort_keys=False).replace(
+        "  source_table:", "  batch_size: 2000\n  batch_size: -5\n  source_table:"
+    )
+    result = compile_project(write_project(text, manifest_data), registry=sinks_registry)
+    lines = text.splitlines()
+    first, used = (i + 1 for i, line in enumerate(lines) if "batch_size" in line)
+    assert [(p.path, p.line, p.message) for p in result.problems] == [
+        (
+            "destinations[0].batch_size",
+            used,
+            f"key `batch_size` is given twice (lines {first} and {used})",
+        ),
+        ("destinations[0].batch_size", used, "should be at least 1, not -5"),
+    ]
 
 
 def test_wrong_types_get_a_readable_message(
@@ -253,7 +308,7 @@ def test_wrong_types_get_a_readable_message(
     result = compile_project(write_project(spec_data, manifest_data), registry=sinks_registry)
     assert [(p.path, p.message) for p in result.problems] == [
         ("destinations[0].config", "should be a mapping (indented `key: value` lines)"),
-        ("destinations[0].batch_size", "should be a whole number"),
+        ("destinations[0].batch_size", "should be a whole number, not 'lots'"),
     ]
 
 
@@ -420,7 +475,11 @@ def test_each_bad_sink_setting_is_a_problem_at_its_line_with_a_fix(
     assert result.plan is None
     assert [(p.path, p.line, p.message) for p in result.problems] == [
         ("destinations[0].config.tabel", 12, "unknown key `tabel`"),
-        ("destinations[0].config.mode", 13, "should be 'append' or 'upsert'"),
+        (
+            "destinations[0].config.mode",
+            13,
+            "'upsrt' is not a valid mode: it should be 'append' or 'upsert'",
+        ),
         (
             "destinations[0].config.max_request_per_second",
             14,
@@ -429,7 +488,7 @@ def test_each_bad_sink_setting_is_a_problem_at_its_line_with_a_fix(
     ]
     tabel, mode, rate = (p.hint for p in result.problems)
     assert tabel.startswith("did you mean `table`?")
-    assert mode == "did you mean 'upsert'? Allowed: 'append' or 'upsert'"
+    assert mode == "did you mean 'upsert'?"
     assert rate.startswith("did you mean `max_requests_per_second`?")
     # The Secret provides url and token: not asked for, and not offered as keys to write.
     assert "allowed here: table, mode, key, max_requests_per_second)" in tabel
@@ -659,4 +718,117 @@ def test_a_misspelt_sink_type_gets_a_did_you_mean_and_no_approval_advice(
 
     [problem] = problems
     assert problem.message.startswith("no installed plugin provides sink type 'sql_databse'")
-    assert problem.hint == "did you mean 'sql_database'?"
+    assert problem.hint == "did you mean 'sql_database'? `floe sinks` lists what is installed"
+
+
+_SQL_KEYED = {"table": "customers", "mode": "upsert", "primary_key": ["customer_id"]}
+
+
+@pytest.mark.parametrize(
+    ("selection", "path", "message"),
+    [
+        (
+            {"columns": ["email", "lifetime_value", "segment"]},
+            "destinations[0].columns",
+            "columns leaves out column(s) that are needed: 'customer_id' (config.primary_key)",
+        ),
+        (
+            {"exclude_columns": ["customer_id"]},
+            "destinations[0].exclude_columns",
+            "exclude_columns leaves out column(s) that are needed: 'customer_id' "
+            "(config.primary_key)",
+        ),
+        (
+            {"field_mapping": {"customer_id": "id"}},
+            "destinations[0].config.primary_key",
+            "config.primary_key names 'customer_id', which field_mapping renames to 'id'",
+        ),
+    ],
+)
+def test_the_sinks_own_key_setting_must_name_columns_that_are_sent(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    selection: dict[str, Any],
+    path: str,
+    message: str,
+) -> None:
+    # The quickstart's style: the key is sql_database's own setting, no primary_key beside it.
+    spec_data["destinations"] = [
+        make_destination(sink_type="sql_database", config=_SQL_KEYED, **selection)
+    ]
+    result = compile_project(write_project(spec_data, manifest_data))
+    (problem,) = result.problems
+    assert (problem.path, problem.message) == (path, message)
+    assert problem.line is not None
+
+
+@pytest.mark.parametrize(
+    "selection",
+    [
+        {"columns": ["customer_id", "email"]},
+        {"exclude_columns": ["email"]},
+        # The key field comes from email, which is sent.
+        {"exclude_columns": ["customer_id"], "field_mapping": {"email": "customer_id"}},
+    ],
+)
+def test_a_key_setting_whose_columns_are_sent_compiles(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    selection: dict[str, Any],
+) -> None:
+    spec_data["destinations"] = [
+        make_destination(sink_type="sql_database", config=_SQL_KEYED, **selection)
+    ]
+    assert compile_project(write_project(spec_data, manifest_data)).problems == []
+
+
+def test_bad_values_are_echoed_in_floes_words_with_a_did_you_mean(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+) -> None:
+    spec_data["destinations"] = [
+        make_destination(
+            sink_type="sql_database",
+            connection_secret_ref="App_DB",
+            source_table="customers",
+            sync_mode="mirorr",
+            batch_size=-5,
+            config={"table": "customers", "mode": "upsrt", "write_mode": "append"},
+        )
+    ]
+    result = compile_project(write_project(spec_data, manifest_data))
+    found = {p.path: (p.message, p.hint) for p in result.problems}
+    assert found == {
+        "destinations[0].connection_secret_ref": (
+            "'App_DB' is not a valid Kubernetes Secret name: it contains characters other than "
+            "lowercase letters, digits, '-' and '.'",
+            "did you mean 'app-db'? A Kubernetes Secret name is lowercase letters, digits, '-' "
+            "and '.', starting and ending with a letter or digit",
+        ),
+        "destinations[0].source_table": (
+            "'customers' has the wrong format: expected an Iceberg table as namespace.table, "
+            "e.g. gold.customers",
+            "write an Iceberg table as namespace.table, e.g. gold.customers",
+        ),
+        "destinations[0].sync_mode": (
+            "'mirorr' is not a valid sync_mode: it should be 'full', 'insert', 'update', "
+            "'upsert' or 'mirror'",
+            "did you mean 'mirror'?",
+        ),
+        "destinations[0].batch_size": ("should be at least 1, not -5", "write a value at least 1"),
+        "destinations[0].config.mode": (
+            "'upsrt' is not a valid mode: it should be 'append', 'upsert' or 'replace'",
+            "did you mean 'upsert'?",
+        ),
+        "destinations[0].config.write_mode": (
+            "unknown key `write_mode`",
+            "did you mean `mode`? Otherwise remove `write_mode` (allowed here: table, schema, "
+            "mode, primary_key, create_table, max_connections)",
+        ),
+    }

@@ -96,6 +96,17 @@ def test_pattern_errors_describe_the_format_not_the_regex() -> None:
         "version: 1.0.0}\n"
     )
     assert problem.message == (
-        "has the wrong format: expected lowercase letters, digits and '-', starting with a letter"
+        "'Customer Analytics' has the wrong format: expected lowercase letters, digits and '-', "
+        "starting with a letter"
     )
-    assert "Customer Analytics" not in problem.message
+
+
+@pytest.mark.parametrize(
+    "value", ["sk_live_4eC39HqLyjWDarjtT1zdp7dc", "Summer2024", "P@ssw0rd", "hunter2!"]
+)
+def test_a_bad_value_that_may_be_a_credential_is_not_echoed(value: str) -> None:
+    (problem,) = _problems(
+        f"apiVersion: floe.dev/v1\nkind: FloeSpec\nmetadata: {{name: '{value}', version: 1.0.0}}\n"
+    )
+    assert problem.message.startswith("has the wrong format")
+    assert value not in problem.message + problem.hint

@@ -163,6 +163,16 @@ def test_bad_catalog_config_is_named(config: dict[str, Any], expected: str) -> N
 # --- reading -----------------------------------------------------------------------------------
 
 
+def test_a_table_in_a_nested_namespace_is_read(catalog_config: dict[str, Any]) -> None:
+    # Why floe validate accepts source_table: lake.gold.customers (namespace (lake, gold)).
+    catalog = open_catalog(catalog_config, create=True)
+    catalog.create_namespace(("lake", "gold"))
+    catalog.create_table("lake.gold.customers", ROWS.schema).append(ROWS)
+    catalog.close()
+    with IcebergSource(catalog_config, "lake.gold.customers") as source:
+        assert source.batches().read_all().num_rows == ROWS.num_rows
+
+
 @pytest.mark.requirement("R9")
 def test_reads_every_row_and_value(gold_customers: dict[str, Any]) -> None:
     with IcebergSource(gold_customers, "gold.customers") as source:

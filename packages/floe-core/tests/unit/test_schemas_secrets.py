@@ -52,6 +52,14 @@ def test_invalid_secret_names_are_rejected_with_the_reason(name: str, reason: st
     assert reason in message
 
 
+def test_a_name_that_only_breaks_the_rules_is_echoed_with_the_name_it_should_be() -> None:
+    with pytest.raises(ValidationError) as caught:
+        _Holder(ref="App_DB")
+    (error,) = caught.value.errors()
+    assert error["msg"].startswith("'App_DB' is not a valid Kubernetes Secret name: it contains")
+    assert error["ctx"]["hint"].startswith("did you mean 'app-db'?")
+
+
 @pytest.mark.requirement("R18")
 def test_a_credential_pasted_as_secret_name_is_never_echoed() -> None:
     pasted = "sk_live_51HqLyjWDarjtT1zdp7dc"

@@ -9,6 +9,7 @@ from floe_core.secrets.redact import (
     credential_values,
     is_credential_key,
     redact,
+    shown_value,
     url_has_credentials,
     url_password,
 )
@@ -157,3 +158,34 @@ def test_url_predicates() -> None:
 def test_the_config_check_uses_the_same_definition() -> None:
     assert schema_credentials.is_credential_key is is_credential_key
     assert schema_credentials.url_has_credentials is url_has_credentials
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("upsrt", "'upsrt'"),
+        ("App_DB", "'App_DB'"),
+        ("a.b.c", "'a.b.c'"),
+        (-5, "-5"),
+        (2.5, "2.5"),
+        (True, "true"),
+        ("sk_live_4eC39HqLyjWDarjtT1zdp7dc", None),  # generated: long letters-and-digits run
+        ("Summer2024", None),  # capitals, small letters and digits
+        ("P@ssw0rd", None),  # punctuation mixed with letters and digits
+        ("postgresql://app:pw@db/crm", None),
+        ("x" * 65, None),
+        ("two\nlines", None),
+        ({"a": 1}, None),
+        (["a"], None),
+    ],
+)
+def test_a_value_is_shown_only_when_it_cannot_be_a_credential(
+    value: object, shown: str | None
+) -> None:
+    assert shown_value(value) == shown
+
+
+def test_no_value_under_a_credential_key_is_shown() -> None:
+    assert shown_value("upsrt", ("config", "headers", "X-API-Key")) is None
+    assert shown_value(5, ("config", "password")) is None
+    assert shown_value("upsrt", ("config", "mode")) == "'upsrt'"

@@ -7,7 +7,7 @@ from typing import Literal
 import pytest
 from floe_core.sinks import SettingProblem, settings_error
 from floe_core.sinks.errors import SinkConfigurationError, config_error_from_validation
-from floe_core.sinks.settings import check_settings
+from floe_core.sinks.settings import check_settings, closest
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 SECRET = frozenset({"base_url", "api_key"})
@@ -57,18 +57,30 @@ def test_a_misspelt_key_gets_a_did_you_mean_that_never_offers_a_secret_field() -
 def test_a_value_not_allowed_says_what_is_and_suggests_the_closest() -> None:
     (problem,) = _check(table="t", method="pots")
     assert problem.path == ("method",)
-    assert problem.message == "should be 'POST' or 'PUT'"
-    assert problem.suggestion == "did you mean 'POST'? Allowed: 'POST' or 'PUT'"
+    assert problem.message == "'pots' is not a valid method: it should be 'POST' or 'PUT'"
+    assert problem.suggestion == "did you mean 'POST'?"
 
 
 @pytest.mark.parametrize(
     ("config", "path", "message"),
     [
         ({"table": ""}, ("table",), "must not be empty"),
-        ({"max_requests_per_second": 0}, ("max_requests_per_second",), "should be more than 0"),
-        ({"max_requests_per_second": 5000}, ("max_requests_per_second",), "should be at most 1000"),
-        ({"max_requests_per_second": "fast"}, ("max_requests_per_second",), "should be a number"),
-        ({"headers": {"X-Source": 3}}, ("headers", "X-Source"), "should be a text value"),
+        (
+            {"max_requests_per_second": 0},
+            ("max_requests_per_second",),
+            "should be more than 0, not 0",
+        ),
+        (
+            {"max_requests_per_second": 5000},
+            ("max_requests_per_second",),
+            "should be at most 1000, not 5000",
+        ),
+        (
+            {"max_requests_per_second": "fast"},
+            ("max_requests_per_second",),
+            "should be a number, not 'fast'",
+        ),
+        ({"headers": {"X-Source": 3}}, ("headers", "X-Source"), "should be a text value, not 3"),
     ],
 )
 def test_each_problem_is_in_plain_words_at_its_key(
@@ -128,3 +140,38 @@ def test_the_run_time_error_uses_the_same_words_and_sends_secret_keys_to_the_sec
         "did you mean `table`?"
     )
     assert str(error).startswith("[acme_crm/crm] invalid config: ")
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("tabel", "table"),  # a close spelling
+        ("METHOD", "method"),  # case aside
+        ("write_method", "method"),  # a known key as one of its words
+        ("requests_per_second", "max_requests_per_second"),  # its words inside a known key
+        ("envelope", "envelope_key"),
+        ("the_key", None),  # a word of several keys: no guess
+        ("colour", None),
+    ],
+)
+def test_closest_finds_misspellings_and_keys_written_with_more_or_fewer_words(
+    name: str, expected: str | None
+) -> None:
+    keys = ["table", "method", "max_requests_per_second", "envelope_key", "api_key"]
+    assert closest(name, keys) == expected
+
+
+def test_an_unknown_key_holding_a_known_one_as_a_word_gets_a_did_you_mean() -> None:
+    (problem,) = _check(table="t", write_method="PUT")
+    assert problem.suggestion.startswith("did you mean `method`? Otherwise remove `write_method`")
+
+
+def test_the_run_time_error_never_echoes_a_value_it_may_have_from_the_secret() -> None:
+    config = {"table": "t", "base_url": "http://h", "method": "pots"}
+    with pytest.raises(ValidationError) as caught:
+        CrmSettings.model_validate(config)
+    error = config_error_from_validation(
+        caught.value, section="config", allowed=CrmSettings.model_fields, config=config
+    )
+    assert error.message == "invalid config: method: should be 'POST' or 'PUT'"
+    assert "pots" not in error.message

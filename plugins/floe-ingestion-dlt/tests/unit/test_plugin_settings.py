@@ -27,7 +27,12 @@ def _problems(sink_type: str, config: dict[str, Any]) -> list[tuple[tuple[str | 
         (
             "sql_database",
             {"table": "orders", "mode": "upsrt"},
-            [(("mode",), "should be 'append', 'upsert' or 'replace'")],
+            [
+                (
+                    ("mode",),
+                    "'upsrt' is not a valid mode: it should be 'append', 'upsert' or 'replace'",
+                )
+            ],
             "did you mean 'upsert'?",
         ),
         (
@@ -125,7 +130,13 @@ def _problems(sink_type: str, config: dict[str, Any]) -> list[tuple[tuple[str | 
         (
             "rest_api",
             {"path": "/c", "timestamp_format": "unix"},
-            [(("timestamp_format",), "should be 'iso8601' or 'epoch_millis'")],
+            [
+                (
+                    ("timestamp_format",),
+                    "'unix' is not a valid timestamp_format: it should be 'iso8601' or "
+                    "'epoch_millis'",
+                )
+            ],
             "",
         ),
     ],

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from floe_core.compiler.document import Document, raw_destinations
 from floe_core.compiler.plan import CompiledDestination, EgressPlan, resolve_catalog
 from floe_core.compiler.plan import resolve_sqlite_url as _resolve_sqlite_url
+from floe_core.compiler.plugins import check_destinations, check_plugin_selection
 from floe_core.compiler.problems import (
     InvalidProjectError,
     Problem,
@@ -27,20 +28,12 @@ from floe_core.compiler.problems import (
     make_problem,
     problems_from_validation_error,
 )
-from floe_core.plugins.sink import split_field_path
 from floe_core.registry import PluginRegistry
-from floe_core.schemas.floe_spec import SINK_TYPE_PATTERN, FloeSpec, find_duplicate_names
+from floe_core.schemas.floe_spec import FloeSpec
 from floe_core.schemas.manifest import PlatformManifest
-from floe_core.schemas.plugins import SinkWhitelistError, validate_sink_whitelist
-from floe_core.yamlio import ConfigFileError, LoadedYaml, load_yaml
-
-if TYPE_CHECKING:
-    from floe_core.sinks.base import Sink
-    from floe_core.sinks.plugin import SinkPlugin
+from floe_core.yamlio import ConfigFileError, load_yaml
 
 __all__ = ["CompileResult", "compile_project"]
-
-_SINK_TYPE = re.compile(SINK_TYPE_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -78,21 +71,6 @@ class CompileResult:
         return self.plan
 
 
-@dataclass
-class _Document:
-    label: str
-    path: Path
-    loaded: LoadedYaml | None = None
-    model: BaseModel | None = None
-    problems: list[Problem] = field(default_factory=list)
-
-    def problem(self, path: tuple[str | int, ...], message: str, hint: str) -> None:
-        if self.loaded is None:
-            self.problems.append(Problem(self.label, "", message, hint))
-        else:
-            self.problems.append(make_problem(self.loaded, self.label, path, message, hint))
-
-
 def compile_project(
     spec_path: str | os.PathLike[str] = "floe.yaml",
     manifest_path: str | os.PathLike[str] | None = None,
@@ -111,10 +89,10 @@ def compile_project(
         The plan, or every problem found.
     """
     spec_file = Path(spec_path)
-    spec = _Document(str(spec_file), spec_file)
+    spec = Document(str(spec_file), spec_file)
     _load(spec)
     manifest_file = _manifest_path(spec, manifest_path)
-    manifest = _Document(str(manifest_file), manifest_file)
+    manifest = Document(str(manifest_file), manifest_file)
     _load(manifest)
     _validate(spec, FloeSpec)
     _validate(manifest, PlatformManifest)
@@ -122,8 +100,9 @@ def compile_project(
         registry = PluginRegistry.discover()
 
     approved = _approved_sinks(manifest)
-    bindings = _check_destinations(spec, manifest, approved, registry)
-    _check_plugin_selection(manifest, registry)
+    bindings = check_destinations(spec, manifest, approved, registry)
+    check_plugin_selection(manifest, registry)
+    _check_source_tables(spec)
     _check_catalog_needed(spec, manifest)
 
     problems = _ordered([*spec.problems, *manifest.problems], [spec.label, manifest.label])
@@ -135,13 +114,13 @@ def compile_project(
     return CompileResult(plan, [], spec_file, manifest_file, warnings)
 
 
-def _missing_secrets(plan: EgressPlan, spec: _Document, manifest: _Document) -> list[Problem]:
+def _missing_secrets(plan: EgressPlan, spec: Document, manifest: Document) -> list[Problem]:
     """Secrets that neither the mounted directory nor the environment holds, found without
     connecting anywhere (a run would stop on them before sending)."""
     from floe_core.secrets.resolver import SecretResolver
 
     resolver = SecretResolver.for_project(plan.project_dir, secrets_dir=plan.secrets_dir)
-    wanted: list[tuple[_Document, tuple[str | int, ...], str, str]] = [
+    wanted: list[tuple[Document, tuple[str | int, ...], str, str]] = [
         (spec, ("destinations", index, "connection_secret_ref"), d.connection_secret_ref, d.name)
         for index, d in enumerate(plan.spec.destinations or ())
     ]
@@ -163,7 +142,7 @@ def _missing_secrets(plan: EgressPlan, spec: _Document, manifest: _Document) -> 
     return found
 
 
-def _load(document: _Document) -> None:
+def _load(document: Document) -> None:
     try:
         document.loaded = load_yaml(document.path)
     except ConfigFileError as exc:
@@ -173,15 +152,18 @@ def _load(document: _Document) -> None:
             Problem(document.label, "", exc.message, exc.hint, line=line, column=column)
         )
         return
-    for path, location in document.loaded.duplicate_keys:
+    for path, where in document.loaded.duplicate_keys:
+        lines = [str(location.line) for location in where]
+        times = "twice" if len(where) == 2 else f"{len(where)} times"
         document.problems.append(
             Problem(
                 document.label,
                 format_path(path),
-                f"key `{path[-1]}` is written twice in the same mapping",
-                "keep one of them; YAML would silently use the last",
-                line=location.line,
-                column=location.column,
+                f"key `{path[-1]}` is given {times} (lines {', '.join(lines[:-1])} and "
+                f"{lines[-1]})",
+                f"keep one of them; YAML silently uses the last (line {lines[-1]})",
+                line=where[-1].line,
+                column=where[-1].column,
             )
         )
     if not isinstance(document.loaded.data, Mapping):
@@ -197,7 +179,7 @@ def _load(document: _Document) -> None:
         )
 
 
-def _validate(document: _Document, model: type[BaseModel]) -> None:
+def _validate(document: Document, model: type[BaseModel]) -> None:
     loaded = document.loaded
     if loaded is None or not isinstance(loaded.data, Mapping):
         return
@@ -207,7 +189,7 @@ def _validate(document: _Document, model: type[BaseModel]) -> None:
         document.problems.extend(problems_from_validation_error(exc, loaded, document.label, model))
 
 
-def _manifest_path(spec: _Document, given: str | os.PathLike[str] | None) -> Path:
+def _manifest_path(spec: Document, given: str | os.PathLike[str] | None) -> Path:
     if given is not None:
         return Path(given)
     data = spec.loaded.data if spec.loaded is not None else None
@@ -225,295 +207,34 @@ def _manifest_path(spec: _Document, given: str | os.PathLike[str] | None) -> Pat
     return spec.path.parent / "manifest.yaml"
 
 
-def _approved_sinks(manifest: _Document) -> list[str] | None:
+def _approved_sinks(manifest: Document) -> list[str] | None:
     if isinstance(manifest.model, PlatformManifest):
         return manifest.model.approved_sinks
     return None
 
 
-def _raw_destinations(spec: _Document) -> list[Any]:
-    data = spec.loaded.data if spec.loaded is not None else None
-    destinations = data.get("destinations") if isinstance(data, Mapping) else None
-    return destinations if isinstance(destinations, list) else []
+def _check_source_tables(spec: Document) -> None:
+    """Every destination names the Iceberg table it sends.
 
-
-def _check_destinations(
-    spec: _Document,
-    manifest: _Document,
-    approved: list[str] | None,
-    registry: PluginRegistry,
-) -> dict[str, str]:
-    """Governance and plugin checks per destination; returns destination -> plugin name.
-
-    Runs on the raw document so that these problems are reported together with schema
-    problems elsewhere in the file.
+    The schema keeps ``source_table`` optional, as its published contract (and JSON Schema)
+    says, but every way a project runs needs it: ``floe egress run``, ``floe check`` and the
+    Dagster assets all open the table first, so a project without one is not valid.
     """
-    raw = _raw_destinations(spec)
-    if spec.model is None:
-        # The schema's own uniqueness check only runs when every destination is valid.
-        names = [d.get("name") if isinstance(d, Mapping) else None for d in raw]
-        for item in find_duplicate_names(names, "destination"):
-            spec.problem(("destinations", *item.path), item.message, item.hint)
-    selection = manifest.model.plugins if isinstance(manifest.model, PlatformManifest) else None
-    bindings: dict[str, str] = {}
-    for index, destination in enumerate(raw):
-        if not isinstance(destination, Mapping):
-            continue
-        sink_type = destination.get("sink_type")
-        if not isinstance(sink_type, str) or not _SINK_TYPE.match(sink_type):
-            continue
-        name = destination.get("name")
-        label = name if isinstance(name, str) else f"destinations[{index}]"
-        where = ("destinations", index, "sink_type")
-        providers = registry.sink_providers(sink_type)
-        # A misspelt installed type gets a did-you-mean, not advice to have the typo approved.
-        if providers or not _close_sink_type(sink_type, registry):
-            try:
-                validate_sink_whitelist(sink_type, approved, destination_name=label)
-            except SinkWhitelistError as exc:
-                spec.problem(where, exc.message, exc.hint)
-        if not providers:
-            spec.problem(where, *_no_provider(sink_type, registry))
-            continue
-        chosen = _choose_provider(sink_type, providers, selection)
-        if chosen is None:
+    for index, destination in enumerate(raw_destinations(spec)):
+        if isinstance(destination, Mapping) and destination.get("source_table") is None:
             spec.problem(
-                where,
-                f"sink type {sink_type!r} is provided by several plugins: {', '.join(providers)}",
-                f"choose one in manifest.yaml: plugins: {{sinks: {{{sink_type}: <plugin>}}}}",
+                ("destinations", index, "source_table"),
+                "required key `source_table` is missing: the Iceberg table this destination sends",
+                f"add `source_table: namespace.table` (e.g. gold.customers) under "
+                f"`destinations[{index}]`",
             )
-        else:
-            _check_settings(spec, index, destination, registry.get(chosen))
-            if isinstance(name, str):
-                bindings[name] = chosen
-    return bindings
 
 
-def _check_settings(
-    spec: _Document, index: int, destination: Mapping[str, Any], plugin: object
-) -> None:
-    """Check the destination's ``config:`` against its sink's settings, asked of the plugin.
-
-    Only a ``SinkPlugin`` declares settings; any other sink connector checks its config when
-    it builds the sink. A key already reported (a credential, say) is not reported again.
-    """
-    from floe_core.sinks.errors import SinkConfigurationError
-    from floe_core.sinks.plugin import SinkPlugin
-
-    config = destination.get("config")
-    if not isinstance(plugin, SinkPlugin) or not isinstance(config, Mapping | None):
-        return
-    sink_type = str(destination["sink_type"])
-    where: tuple[str | int, ...] = ("destinations", index, "config")
-    try:
-        _check_nesting(spec, index, destination, plugin.sink_class(sink_type))
-        config = _with_key_setting(spec, index, destination, plugin, config or {})
-        problems = plugin.validate_settings(sink_type, config)
-        _check_sync_mode(spec, index, destination, plugin, config)
-    except SinkConfigurationError as exc:
-        spec.problem(("destinations", index, "sink_type"), exc.message, exc.hint)
-        return
-    except Exception as exc:  # a plugin's bug must not stop validation with a traceback
-        spec.problem(
-            ("destinations", index, "sink_type"),
-            f"the plugin failed checking the {sink_type} settings ({type(exc).__name__})",
-            "report a bug to the plugin's maintainers; `floe egress run` may still work",
-        )
-        return
-    reported = [p.path for p in spec.problems]
-    for problem in problems:
-        path = (*where, *problem.path)
-        text = format_path(path)
-        if not any(_overlaps(text, other) for other in reported):
-            spec.problem(path, problem.message, problem.suggestion)
-
-
-def _with_key_setting(
-    spec: _Document,
-    index: int,
-    destination: Mapping[str, Any],
-    plugin: SinkPlugin,
-    config: Mapping[str, Any],
-) -> dict[str, Any]:
-    """``config`` with the settings the destination's ``primary_key`` gives the sink.
-
-    The sink's key setting is derived from it: one written in ``config:`` is kept when it
-    names the same (mapped) columns and reported when it does not. Settings the sink takes
-    from the key when ``config:`` leaves them out are added (``settings_from_key``).
-    """
-    from floe_core.plugins.sink import key_field_names
-    from floe_core.sinks.errors import SinkConfigurationError
-    from floe_core.sync.modes import derive_key_setting
-
-    sink_type = str(destination["sink_type"])
-    setting = plugin.key_setting(sink_type)
-    primary_key = destination.get("primary_key")
-    mapping = destination.get("field_mapping")
-    mapping = mapping if isinstance(mapping, Mapping) else None
-    if not isinstance(primary_key, list) or not all(
-        isinstance(column, str) for column in primary_key
-    ):
-        return dict(config)
-    try:
-        config = {
-            **plugin.settings_from_key(sink_type, config, key_field_names(primary_key, mapping)),
-            **config,
-        }
-    except SinkConfigurationError as exc:
-        # Reported on config: as a whole, so the setting's own "missing" is not said twice.
-        spec.problem(("destinations", index, "config"), exc.message, exc.hint)
-    if setting is None:
-        return dict(config)
-    derived, problem = derive_key_setting(primary_key, mapping, config.get(setting))
-    if problem is not None:
-        spec.problem(
-            ("destinations", index, "config", setting),
-            f"config.{setting} {problem}",
-            f"remove config.{setting}: floe derives it from primary_key",
-        )
-    return {**config, setting: derived}
-
-
-def _check_sync_mode(
-    spec: _Document,
-    index: int,
-    destination: Mapping[str, Any],
-    plugin: SinkPlugin,
-    config: Mapping[str, Any],
-) -> None:
-    """Refuse a ``sync_mode`` whose operations the sink, with these settings, cannot do."""
-    from floe_core.sync.modes import SYNC_MODES, mode_operations
-
-    mode = destination.get("sync_mode") or ("upsert" if destination.get("primary_key") else "full")
-    if mode not in SYNC_MODES or mode == "full":
-        return
-    supported = plugin.operations_for(str(destination["sink_type"]), config)
-    outcome = mode_operations(str(mode), supported)
-    if isinstance(outcome, str):
-        spec.problem(
-            ("destinations", index, "sync_mode" if "sync_mode" in destination else "primary_key"),
-            outcome,
-            "choose a sync_mode these operations allow, or change the destination's settings "
-            "(its sink's documentation says which settings allow which operations)",
-        )
-
-
-def _check_nesting(
-    spec: _Document, index: int, destination: Mapping[str, Any], sink_class: type[Sink]
-) -> None:
-    """A dotted field (``properties.ltv``) for a sink type that writes flat rows only."""
-    if sink_class.capabilities.nested_fields:
-        return
-    for section in ("field_mapping", "static_fields"):
-        fields = destination.get(section)
-        if not isinstance(fields, Mapping):
-            continue
-        for key, value in fields.items():
-            name = value if section == "field_mapping" else key
-            try:
-                nested = isinstance(name, str) and len(split_field_path(name)) > 1
-            except ValueError:
-                continue  # the schema reports it
-            if nested:
-                spec.problem(
-                    ("destinations", index, section, str(key)),
-                    f"{name!r} is a nested field, but sink type "
-                    f"{destination['sink_type']!r} writes flat rows",
-                    "escape the dots to name a flat column (`a\\.b` is the column 'a.b'), or "
-                    "use a sink type that takes nested records",
-                )
-
-
-def _overlaps(path: str, other: str) -> bool:
-    """True when one path is the other or lies below it (``a.b`` and ``a.b.c``)."""
-    short, long = sorted((path, other), key=len)
-    return long == short or long.startswith((f"{short}.", f"{short}["))
-
-
-def _close_sink_type(sink_type: str, registry: PluginRegistry) -> str | None:
-    """The installed sink type ``sink_type`` is probably a misspelling of, if any."""
-    import difflib
-
-    close = difflib.get_close_matches(sink_type, list(registry.sink_types()), n=1)
-    return close[0] if close else None
-
-
-def _no_provider(sink_type: str, registry: PluginRegistry) -> tuple[str, str]:
-    available = ", ".join(registry.sink_types()) or "none"
-    message = f"no installed plugin provides sink type {sink_type!r} (available: {available})"
-    close = _close_sink_type(sink_type, registry)
-    hint = (
-        f"did you mean {close!r}?"
-        if close
-        else "use one of the available sink types, or install a plugin that provides "
-        f"{sink_type!r}; `floe sinks` lists what is installed"
-    )
-    broken = registry.problems
-    if broken:
-        names = ", ".join(sorted({p.name for p in broken}))
-        hint += f". Plugins that failed to load: {names} (see `floe sinks`)"
-    return message, hint
-
-
-def _choose_provider(sink_type: str, providers: list[str], selection: Any) -> str | None:
-    if len(providers) == 1:
-        return providers[0]
-    if selection is None:
-        return None
-    pinned = (selection.sinks or {}).get(sink_type)
-    if pinned in providers:
-        return str(pinned)
-    if selection.ingestion in providers:
-        return str(selection.ingestion)
-    return None
-
-
-def _check_plugin_selection(manifest: _Document, registry: PluginRegistry) -> None:
-    model = manifest.model
-    if not isinstance(model, PlatformManifest):
-        return
-    if model.plugins.ingestion is not None:
-        _check_selected_plugin(
-            manifest, registry, model.plugins.ingestion, ("plugins", "ingestion"), None
-        )
-    for sink_type, plugin_name in (model.plugins.sinks or {}).items():
-        _check_selected_plugin(
-            manifest, registry, plugin_name, ("plugins", "sinks", sink_type), sink_type
-        )
-
-
-def _check_selected_plugin(
-    manifest: _Document,
-    registry: PluginRegistry,
-    plugin_name: str,
-    where: tuple[str | int, ...],
-    sink_type: str | None,
-) -> None:
-    info = registry.info(plugin_name)
-    if info is None:
-        broken = next((p for p in registry.problems if p.name == plugin_name), None)
-        if broken is not None:
-            manifest.problem(where, f"plugin {plugin_name!r} {broken.message}", broken.hint)
-        else:
-            installed = ", ".join(i.name for i in registry.plugins) or "none"
-            manifest.problem(
-                where,
-                f"plugin {plugin_name!r} is not installed (installed: {installed})",
-                f"install the package that provides {plugin_name!r}, or name an installed plugin",
-            )
-    elif sink_type is not None and sink_type not in info.sink_types:
-        manifest.problem(
-            where,
-            f"plugin {plugin_name!r} does not provide sink type {sink_type!r}",
-            f"choose one of: {', '.join(registry.sink_providers(sink_type)) or 'none installed'}",
-        )
-
-
-def _check_catalog_needed(spec: _Document, manifest: _Document) -> None:
+def _check_catalog_needed(spec: Document, manifest: Document) -> None:
     model = manifest.model
     if not isinstance(model, PlatformManifest) or model.catalog is not None:
         return
-    for index, destination in enumerate(_raw_destinations(spec)):
+    for index, destination in enumerate(raw_destinations(spec)):
         if isinstance(destination, Mapping) and destination.get("source_table"):
             spec.problem(
                 ("destinations", index, "source_table"),

@@ -1,15 +1,16 @@
 """Problems found in a project, and how pydantic's errors become readable ones.
 
 A problem names the file, the path inside it (``destinations[2].sink_type``), the line when it
-is known, what is wrong and how to fix it. Messages never include the offending value: a
-credential may have been pasted anywhere.
+is known, what is wrong and how to fix it. A message echoes the offending value only where it
+cannot be a credential (``floe_core.secrets.redact.shown_value``): one may have been pasted
+anywhere.
 """
 
 from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from pydantic_core import ErrorDetails
 from floe_core.errors import FloeError
 from floe_core.schemas import floe_spec, manifest
 from floe_core.schemas._validation import ERROR_TYPE
+from floe_core.secrets.redact import shown_value
 from floe_core.sinks.settings import data_path, explain_error
 from floe_core.yamlio import LoadedYaml, YamlPath, format_path
 
@@ -117,20 +119,34 @@ def problems_from_validation_error(
                     )
                 )
             continue
-        message, hint = _explain(detail, path, model)
+        message, hint = _explain(detail, path, model, _value_at(loaded.data, path))
         problems.append(make_problem(loaded, label, path, message, hint))
     return problems
 
 
-def _explain(detail: ErrorDetails, path: YamlPath, model: type[BaseModel]) -> tuple[str, str]:
+def _explain(
+    detail: ErrorDetails, path: YamlPath, model: type[BaseModel], value: Any
+) -> tuple[str, str]:
     if detail["type"] == "string_pattern_mismatch":
         context = detail.get("ctx") or {}
+        shown = shown_value(value, path)
+        what = f"{shown} has" if shown is not None else "has"
         description = _PATTERN_DESCRIPTIONS.get(str(context.get("pattern")))
         if description:
-            return f"has the wrong format: expected {description}", f"write {description}"
-        return "has the wrong format", f"write a value matching {context.get('pattern')}"
+            return f"{what} the wrong format: expected {description}", f"write {description}"
+        return f"{what} the wrong format", f"write a value matching {context.get('pattern')}"
     allowed = _allowed_keys(model, path[:-1]) if detail["type"] == "extra_forbidden" else []
-    return explain_error(detail, path, allowed)
+    return explain_error(detail, path, allowed, value=value, show_value=True)
+
+
+def _value_at(data: Any, path: YamlPath) -> Any:
+    """The value at ``path`` of the parsed document, ``None`` when there is none."""
+    for part in path:
+        listed = isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)
+        if not listed and not (isinstance(data, Mapping) and part in data):
+            return None
+        data = data[part]
+    return data
 
 
 def _allowed_keys(model: type[BaseModel], path: YamlPath) -> list[str]:

@@ -49,6 +49,7 @@ __all__ = [
     "RetryConfig",
     "SyncMode",
     "TransformSpec",
+    "columns_left_out",
     "find_duplicate_names",
 ]
 
@@ -179,7 +180,9 @@ class DestinationConfig(BaseModel):
     """
 
     source_table: Annotated[str | None, Field(max_length=512, pattern=SOURCE_TABLE_PATTERN)] = None
-    """Iceberg table to read, ``namespace.table``."""
+    """Iceberg table to read, ``namespace.table`` (namespaces may be nested: ``lake.gold.t``).
+    Optional here, but ``floe validate`` refuses a destination without one: every run reads it.
+    """
 
     config: dict[str, Any] | None = None
     """Sink settings, as the sink type defines them; ``floe validate`` checks them against the
@@ -289,19 +292,9 @@ class DestinationConfig(BaseModel):
             **{column: "primary_key" for column in self.primary_key or ()},
             **{column: "field_mapping" for column in self.field_mapping or {}},
         }
-        if self.columns is not None:
-            left_out = [c for c in needed if c not in self.columns]
-            where, verb = "columns", "add them to columns"
-        elif self.exclude_columns is not None:
-            left_out = [c for c in needed if c in self.exclude_columns]
-            where, verb = "exclude_columns", "remove them from exclude_columns"
-        else:
-            return self
-        if left_out:
-            uses = ", ".join(f"{c!r} ({needed[c]})" for c in left_out)
-            message = f"{where} leaves out column(s) that are needed: {uses}"
-            hint = f"{verb}, or change primary_key / field_mapping"
-            raise config_error(message, hint=hint, nested=[NestedProblem((where,), message, hint)])
+        problem = columns_left_out(self.columns, self.exclude_columns, needed)
+        if problem is not None:
+            raise config_error(problem.message, hint=problem.hint, nested=[problem])
         return self
 
     @model_validator(mode="after")
@@ -426,6 +419,36 @@ class FloeSpec(BaseModel):
     def destination(self, name: str) -> DestinationConfig | None:
         """The destination called ``name``, or ``None``."""
         return next((d for d in self.destinations or () if d.name == name), None)
+
+
+def columns_left_out(
+    columns: list[str] | None, exclude_columns: list[str] | None, needed: dict[str, str]
+) -> NestedProblem | None:
+    """The problem, located at ``columns`` or ``exclude_columns``, when either leaves out a
+    source column that something needs.
+
+    Args:
+        columns: The destination's ``columns``, if set.
+        exclude_columns: Its ``exclude_columns``, if set.
+        needed: Source column -> the setting that needs it (``"primary_key"``).
+    """
+    if columns is not None:
+        left_out = [c for c in needed if c not in columns]
+        where, verb = "columns", "add them to columns"
+    elif exclude_columns is not None:
+        left_out = [c for c in needed if c in exclude_columns]
+        where, verb = "exclude_columns", "remove them from exclude_columns"
+    else:
+        return None
+    if not left_out:
+        return None
+    uses = ", ".join(f"{c!r} ({needed[c]})" for c in left_out)
+    settings = " / ".join(dict.fromkeys(needed[c] for c in left_out))
+    return NestedProblem(
+        (where,),
+        f"{where} leaves out column(s) that are needed: {uses}",
+        f"{verb}, or change {settings}",
+    )
 
 
 def find_duplicate_names(names: list[Any], what: str) -> list[NestedProblem]:

@@ -15,6 +15,7 @@ from typing import Annotated
 from pydantic import AfterValidator, WithJsonSchema
 
 from floe_core.schemas._validation import config_error
+from floe_core.secrets.redact import shown_value
 
 __all__ = ["SECRET_NAME_MAX_LENGTH", "SECRET_NAME_PATTERN", "SecretName", "is_valid_secret_name"]
 
@@ -25,6 +26,7 @@ SECRET_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z
 SECRET_NAME_MAX_LENGTH = 253
 
 _SECRET_NAME_RE = re.compile(SECRET_NAME_PATTERN)
+_RULE = "lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
 
 
 def is_valid_secret_name(name: str) -> bool:
@@ -33,7 +35,7 @@ def is_valid_secret_name(name: str) -> bool:
 
 
 def _check_secret_name(name: str) -> str:
-    # The value is never echoed: a credential pasted here by mistake must not be printed.
+    # Echoed only when it cannot be a credential pasted here by mistake (shown_value).
     if is_valid_secret_name(name):
         return name
     if not name:
@@ -44,13 +46,17 @@ def _check_secret_name(name: str) -> str:
         problem = "contains characters other than lowercase letters, digits, '-' and '.'"
     else:
         problem = "must start and end with a letter or digit, with no empty part between dots"
-    raise config_error(
-        f"is not a valid Kubernetes Secret name: it {problem}",
-        hint=(
-            "name the Kubernetes Secret that holds the credentials (e.g. 'crm-api-token'); "
-            "never put the credential itself here"
-        ),
+    hint = (
+        "name the Kubernetes Secret that holds the credentials (e.g. 'crm-api-token'); "
+        "never put the credential itself here"
     )
+    shown = shown_value(name)
+    if shown is None:
+        raise config_error(f"is not a valid Kubernetes Secret name: it {problem}", hint=hint)
+    fixed = re.sub(r"[^a-z0-9.-]+", "-", name.lower()).strip("-.")
+    if is_valid_secret_name(fixed):
+        hint = f"did you mean {fixed!r}? A Kubernetes Secret name is {_RULE}"
+    raise config_error(f"{shown} is not a valid Kubernetes Secret name: it {problem}", hint=hint)
 
 
 #: A Kubernetes Secret name, validated with a message that says how to fix it.

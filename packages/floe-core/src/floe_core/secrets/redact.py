@@ -14,6 +14,9 @@ Redaction masks the secret part only, so a message still says where: a URL keeps
 user, host and database (``postgresql://app:***@db:5432/crm``), a ``token=...`` pair keeps its
 key, and every known secret value (from the Secret, at least 4 characters) becomes ``***``
 wherever it appears, in whatever shape.
+
+An error about a value written in a configuration file may echo it (``'upsrt' is not a valid
+mode``) only when it cannot be a credential: :func:`shown_value` decides, once.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ __all__ = [
     "credential_values",
     "is_credential_key",
     "redact",
+    "shown_value",
     "url_has_credentials",
     "url_password",
 ]
@@ -70,11 +74,57 @@ _SECRET_PAIR = re.compile(
 )
 _PAIR_MASK = rf"\g<key>\g<sep>\g<scheme>{MASK}"
 
+#: Longest text :func:`shown_value` echoes; longer values are not worth repeating.
+_MAX_SHOWN = 64
+_ALNUM_RUN = re.compile(r"[A-Za-z0-9]+")
+_PASSWORD_PUNCTUATION = re.compile(r"[!@#$%^&*?~|<>{}\[\]()`\"'=;]")
+
 
 def is_credential_key(key: str) -> bool:
     """True when ``key`` names a credential (``password``, ``X-API-Key``, ``client_secret``...)."""
     normalised = _NORMALISE.sub("", key.lower())
     return normalised.endswith(CREDENTIAL_KEY_SUFFIXES)
+
+
+def shown_value(value: Any, keys: Iterable[str | int] = ()) -> str | None:
+    """``value`` as an error message may echo it, or ``None`` when it might be a credential.
+
+    Only for values written in floe.yaml or manifest.yaml: never pass a value read from a
+    Secret. Shown: ``true`` / ``false`` and numbers; a string of at most 64 characters on
+    one line, quoted, unless a key on its way (``keys``) names a credential, it is a URL
+    carrying one, or it looks generated (a run of 12 or more letters and digits mixed, or of
+    8 or more mixing capitals, small letters and digits) or like a password (punctuation
+    mixed with letters and digits). Never a mapping or a list.
+
+    Args:
+        value: The value as parsed from the file.
+        keys: The keys leading to it (``("config", "mode")``).
+    """
+    if any(isinstance(key, str) and is_credential_key(key) for key in keys):
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if not isinstance(value, str) or len(value) > _MAX_SHOWN or not value.isprintable():
+        return None
+    if url_has_credentials(value) or _looks_generated(value):
+        return None
+    return repr(value)
+
+
+def _looks_generated(text: str) -> bool:
+    """True when ``text`` looks like a key or password rather than a word or a name."""
+    has_digit = any(char.isdigit() for char in text)
+    if has_digit and _PASSWORD_PUNCTUATION.search(text):
+        return True
+    for run in _ALNUM_RUN.findall(text):
+        digits = any(char.isdigit() for char in run)
+        letters = any(char.isalpha() for char in run)
+        mixed_case = any(char.isupper() for char in run) and any(char.islower() for char in run)
+        if digits and letters and (len(run) >= 12 or (len(run) >= 8 and mixed_case)):
+            return True
+    return False
 
 
 def url_password(value: str) -> str | None:

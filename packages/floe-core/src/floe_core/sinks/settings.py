@@ -4,8 +4,9 @@
 reads (a URL, a token). :func:`check_settings` validates the config alone: a setting the
 Secret provides (one of the sink's ``secret_fields``) is neither reported missing nor offered
 as a key to write in floe.yaml. Each invalid key or value becomes a :class:`SettingProblem`
-in plain words (what is allowed, a did-you-mean for a misspelt key or value), never showing
-the value given.
+in plain words (what is allowed, a did-you-mean for a misspelt key or value). A value written
+in floe.yaml is echoed when it cannot be a credential (``secrets.redact.shown_value``); one
+that may come from the Secret never is.
 
 The same words describe pydantic's errors in floe.yaml itself (``floe_core.compiler``), so a
 setting reads the same wherever it is checked. A cross-field check in a settings model
@@ -15,6 +16,7 @@ setting reads the same wherever it is checked. A cross-field check in a settings
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,11 +25,13 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from floe_core.schemas._validation import ERROR_TYPE, NestedProblem, config_error
+from floe_core.secrets.redact import shown_value
 from floe_core.yamlio import format_path
 
 __all__ = [
     "SettingProblem",
     "check_settings",
+    "closest",
     "data_path",
     "explain_error",
     "problems_from_error",
@@ -69,7 +73,7 @@ class SettingProblem:
     Attributes:
         path: Keys and list indexes inside ``config:`` (``("headers", "X-Source")``);
             ``()`` for the mapping as a whole.
-        message: What is wrong, never showing the value given.
+        message: What is wrong; the value given only where it cannot be a credential.
         suggestion: How to fix it (a did-you-mean, the values allowed).
     """
 
@@ -115,7 +119,7 @@ def check_settings(
     else:
         return []
     allowed = [key for key in setting_keys(model) if key not in secret_fields]
-    return problems_from_error(error, config, allowed, ignore=placeholders)
+    return problems_from_error(error, config, allowed, ignore=placeholders, show_values=True)
 
 
 def problems_from_error(
@@ -125,6 +129,7 @@ def problems_from_error(
     *,
     section: str = "config",
     ignore: Collection[str] = (),
+    show_values: bool = False,
 ) -> list[SettingProblem]:
     """One problem per error of validating ``config`` against a settings model.
 
@@ -133,17 +138,20 @@ def problems_from_error(
 
     Args:
         error: What the model raised.
-        config: What it was given (to locate the errors; values are never shown).
+        config: What it was given (to locate the errors, and to echo a bad value when
+            ``show_values``).
         allowed: The keys to offer for an unknown key.
         section: The key ``config`` is written under, for "add `key:` under ..." hints.
         ignore: Top-level keys whose errors are not reported.
+        show_values: Echo a bad value where it cannot be a credential. Only for ``config``
+            as floe.yaml writes it: a value from the Secret is never shown.
     """
     located = [
         (detail, data_path(detail["loc"], config))
         for detail in error.errors(include_url=False, include_input=False)
     ]
     misspelt = {
-        _closest(str(path[-1]), allowed)
+        closest(str(path[-1]), allowed)
         for detail, path in located
         if detail["type"] == "extra_forbidden" and len(path) == 1
     }
@@ -153,14 +161,38 @@ def problems_from_error(
             continue
         if detail["type"] == "missing" and len(path) == 1 and path[0] in misspelt:
             continue
-        problems.extend(_problems(detail, path, allowed, config, section))
+        problems.extend(_problems(detail, path, allowed, config, section, show_values))
     return problems
 
 
-def _closest(key: str, allowed: Sequence[str]) -> str | None:
-    """The allowed key ``key`` is most likely a misspelling of, if any."""
-    close = difflib.get_close_matches(key, list(allowed), n=1)
-    return close[0] if close else None
+def closest(name: str, choices: Sequence[str]) -> str | None:
+    """The choice ``name`` is most likely a misspelling or a variant of, if any.
+
+    A close spelling (difflib, ignoring case: ``tabel`` -> ``table``), else the one choice
+    whose words (split at ``_``, ``-`` and ``.``) appear in a row in ``name``'s, or ``name``'s
+    in its: ``write_mode`` -> ``mode``, ``secret_ref`` -> ``connection_secret_ref``.
+    """
+    by_case = {choice.lower(): choice for choice in choices}
+    close = difflib.get_close_matches(name.lower(), list(by_case), n=1)
+    if close:
+        return by_case[close[0]]
+    words = _words(name)
+    related = [
+        choice
+        for choice in choices
+        if _contains(words, _words(choice)) or _contains(_words(choice), words)
+    ]
+    return related[0] if len(related) == 1 else None
+
+
+def _words(name: str) -> list[str]:
+    return [word for word in re.split(r"[-_.]+", name.lower()) if word]
+
+
+def _contains(words: list[str], part: list[str]) -> bool:
+    """True when ``part`` appears in ``words`` as consecutive words."""
+    size = len(part)
+    return size > 0 and any(words[i : i + size] == part for i in range(len(words) - size + 1))
 
 
 def setting_keys(model: type[BaseModel]) -> list[str]:
@@ -182,6 +214,7 @@ def _problems(
     allowed: Sequence[str],
     config: Any,
     section: str,
+    show_values: bool,
 ) -> list[SettingProblem]:
     if detail["type"] == ERROR_TYPE:
         context = detail.get("ctx") or {}
@@ -199,6 +232,7 @@ def _problems(
         where,
         nested_allowed,
         value=_value_at(config, path),
+        show_value=show_values,
         fallback_hint="correct the value; the sink's documentation lists what it accepts",
     )
     return [SettingProblem(path, message, hint)]
@@ -218,6 +252,7 @@ def explain_error(
     allowed: Sequence[str] = (),
     *,
     value: Any = None,
+    show_value: bool = False,
     fallback_hint: str = "correct the value; `floe schema` prints what is accepted",
 ) -> tuple[str, str]:
     """A message and a hint for one pydantic error, in the words ``floe validate`` uses.
@@ -226,31 +261,39 @@ def explain_error(
         detail: The error (from ``ValidationError.errors()``).
         path: Where it is, in the document (the last part is the key at fault).
         allowed: The keys accepted beside the key at fault, for unknown keys.
-        value: The value given, used only to suggest a close allowed value; never shown.
+        value: The value given, to suggest a close allowed value.
+        show_value: Echo ``value`` where it cannot be a credential (``shown_value``); only
+            for a value written in a configuration file, never one from a Secret.
         fallback_hint: The hint for an error with nothing more precise to say.
     """
     kind = detail["type"]
     context = detail.get("ctx") or {}
     key = path[-1] if path else ""
+    shown = shown_value(value, path) if show_value else None
     if kind == "missing":
         parent = format_path(path[:-1])
         under = f" under `{parent}`" if parent else " at the top level"
         return f"required key `{key}` is missing", f"add `{key}:`{under}"
     if kind == "extra_forbidden":
         hint = f"remove `{key}`"
-        close = _closest(str(key), allowed)
+        close = closest(str(key), allowed)
         if close is not None:
             hint = f"did you mean `{close}`? Otherwise remove `{key}`"
         if allowed:
             hint += f" (allowed here: {', '.join(allowed)})"
         return f"unknown key `{key}`", hint
-    if kind == "literal_error":
+    if kind in ("literal_error", "enum"):
         expected = str(context.get("expected", "a listed value"))
-        return f"should be {expected}", _closest_choice(expected, value)
+        choice = _closest_choice(expected, value)
+        hint = f"did you mean {choice!r}?" if choice else f"write {expected}"
+        if shown is None:
+            return f"should be {expected}", f"{hint} Allowed: {expected}" if choice else hint
+        what = f"a valid {key}" if isinstance(key, str) and key else "allowed"
+        return f"{shown} is not {what}: it should be {expected}", hint
     if kind in _BOUNDS:
         name, words = _BOUNDS[kind]
         bound = words.format(_number(context.get(name)))
-        return f"should be {bound}", f"write a value {bound}"
+        return f"should be {bound}{_not(shown)}", f"write a value {bound}"
     if kind in ("string_too_short", "too_short"):
         least = context.get("min_length", 1)
         what = "character" if kind == "string_too_short" else "item"
@@ -263,7 +306,7 @@ def explain_error(
         return f"is too long: at most {most} {what}", f"shorten it to {most} {what} or fewer"
     if kind in _EXPECTED_BY_TYPE:
         expected = _EXPECTED_BY_TYPE[kind]
-        return f"should be {expected}", f"write {expected} here"
+        return f"should be {expected}{_not(shown)}", f"write {expected} here"
     if kind in ("value_error", "assertion_error"):
         error = context.get("error")
         text = str(error) if error is not None else detail["msg"].partition(", ")[2]
@@ -272,15 +315,16 @@ def explain_error(
     return _first_lower(text), fallback_hint
 
 
-def _closest_choice(expected: str, value: Any) -> str:
-    """The hint for a value not among ``expected`` (``'a', 'b' or 'c'``): the closest, if any."""
+def _not(shown: str | None) -> str:
+    return f", not {shown}" if shown is not None else ""
+
+
+def _closest_choice(expected: str, value: Any) -> str | None:
+    """The value of ``expected`` (``'a', 'b' or 'c'``) that ``value`` is closest to, if any."""
+    if not isinstance(value, str):
+        return None
     choices = [part.strip("'\" ") for part in expected.replace(" or ", ", ").split(",")]
-    if isinstance(value, str):
-        by_case = {choice.lower(): choice for choice in choices}
-        close = difflib.get_close_matches(value.lower(), list(by_case), n=1)
-        if close:
-            return f"did you mean '{by_case[close[0]]}'? Allowed: {expected}"
-    return f"write {expected}"
+    return closest(value, choices)
 
 
 def _number(value: Any) -> Any:

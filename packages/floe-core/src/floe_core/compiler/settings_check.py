@@ -1,0 +1,217 @@
+"""Check each destination's ``config:`` against its sink, asked of the plugin that provides it.
+
+A ``SinkPlugin`` declares its sink's settings model, its key setting (derived from the
+destination's ``primary_key``), the operations its settings allow and whether it takes nested
+records; the checks here ask it, so core names no sink type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from floe_core.compiler.document import Document
+from floe_core.compiler.problems import format_path
+from floe_core.plugins.sink import split_field_path
+
+if TYPE_CHECKING:
+    from floe_core.sinks.base import Sink
+    from floe_core.sinks.plugin import SinkPlugin
+
+__all__ = ["check_settings"]
+
+
+def check_settings(
+    spec: Document, index: int, destination: Mapping[str, Any], plugin: object
+) -> None:
+    """Check the destination's ``config:`` against its sink's settings, asked of the plugin.
+
+    Only a ``SinkPlugin`` declares settings; any other sink connector checks its config when
+    it builds the sink. A key already reported (a credential, say) is not reported again.
+    """
+    from floe_core.sinks.errors import SinkConfigurationError
+    from floe_core.sinks.plugin import SinkPlugin
+
+    config = destination.get("config")
+    if not isinstance(plugin, SinkPlugin) or not isinstance(config, Mapping | None):
+        return
+    sink_type = str(destination["sink_type"])
+    where: tuple[str | int, ...] = ("destinations", index, "config")
+    try:
+        _check_nesting(spec, index, destination, plugin.sink_class(sink_type))
+        config = _with_key_setting(spec, index, destination, plugin, config or {})
+        problems = plugin.validate_settings(sink_type, config)
+        _check_sync_mode(spec, index, destination, plugin, config)
+    except SinkConfigurationError as exc:
+        spec.problem(("destinations", index, "sink_type"), exc.message, exc.hint)
+        return
+    except Exception as exc:  # a plugin's bug must not stop validation with a traceback
+        spec.problem(
+            ("destinations", index, "sink_type"),
+            f"the plugin failed checking the {sink_type} settings ({type(exc).__name__})",
+            "report a bug to the plugin's maintainers; `floe egress run` may still work",
+        )
+        return
+    reported = [p.path for p in spec.problems]
+    for problem in problems:
+        path = (*where, *problem.path)
+        text = format_path(path)
+        if not any(_overlaps(text, other) for other in reported):
+            spec.problem(path, problem.message, problem.suggestion)
+
+
+def _with_key_setting(
+    spec: Document,
+    index: int,
+    destination: Mapping[str, Any],
+    plugin: SinkPlugin,
+    config: Mapping[str, Any],
+) -> dict[str, Any]:
+    """``config`` with the settings the destination's ``primary_key`` gives the sink.
+
+    The sink's key setting is derived from it: one written in ``config:`` is kept when it
+    names the same (mapped) columns and reported when it does not. Settings the sink takes
+    from the key when ``config:`` leaves them out are added (``settings_from_key``).
+    """
+    from floe_core.plugins.sink import key_field_names
+    from floe_core.sinks.errors import SinkConfigurationError
+    from floe_core.sync.modes import derive_key_setting
+
+    sink_type = str(destination["sink_type"])
+    setting = plugin.key_setting(sink_type)
+    primary_key = destination.get("primary_key")
+    mapping = destination.get("field_mapping")
+    mapping = mapping if isinstance(mapping, Mapping) else None
+    if not isinstance(primary_key, list) or not all(
+        isinstance(column, str) for column in primary_key
+    ):
+        if setting is not None and primary_key is None:
+            _check_declared_key(spec, index, destination, setting, config.get(setting))
+        return dict(config)
+    try:
+        config = {
+            **plugin.settings_from_key(sink_type, config, key_field_names(primary_key, mapping)),
+            **config,
+        }
+    except SinkConfigurationError as exc:
+        # Reported on config: as a whole, so the setting's own "missing" is not said twice.
+        spec.problem(("destinations", index, "config"), exc.message, exc.hint)
+    if setting is None:
+        return dict(config)
+    derived, problem = derive_key_setting(primary_key, mapping, config.get(setting))
+    if problem is not None:
+        spec.problem(
+            ("destinations", index, "config", setting),
+            f"config.{setting} {problem}",
+            f"remove config.{setting}: floe derives it from primary_key",
+        )
+    return {**config, setting: derived}
+
+
+def _check_declared_key(
+    spec: Document, index: int, destination: Mapping[str, Any], setting: str, given: object
+) -> None:
+    """The sink's key setting written in ``config:`` (no ``primary_key``) names destination
+    fields: each must come from a source column that is sent.
+
+    ``columns`` / ``exclude_columns`` must keep those columns, as they must keep the
+    ``primary_key``'s, and a column that ``field_mapping`` renames is no longer there under
+    its own name.
+    """
+    from floe_core.plugins.sink import split_field_path
+    from floe_core.schemas.floe_spec import columns_left_out
+
+    written = [given] if isinstance(given, str) else given if isinstance(given, list) else []
+    if not written or not all(isinstance(name, str) for name in written):
+        return
+    mapping = destination.get("field_mapping")
+    mapping = mapping if isinstance(mapping, Mapping) else {}
+    sources = {str(target): str(source) for source, target in mapping.items()}
+    where = ("destinations", index, "config", setting)
+    needed: dict[str, str] = {}
+    for name in written:
+        if name in sources:
+            needed[sources[name]] = f"config.{setting}"
+        elif name in mapping:
+            spec.problem(
+                where,
+                f"config.{setting} names {name!r}, which field_mapping renames to "
+                f"{mapping[name]!r}",
+                f"name the destination field ({mapping[name]!r}) in config.{setting}, or set "
+                "`primary_key:` (source columns) on the destination instead",
+            )
+        else:
+            try:
+                parts = split_field_path(name)
+            except ValueError:
+                continue  # the sink's settings check reports it
+            if len(parts) == 1:
+                needed[parts[0]] = f"config.{setting}"
+    columns = _names(destination.get("columns"))
+    excluded = _names(destination.get("exclude_columns"))
+    problem = columns_left_out(columns, excluded if columns is None else None, needed)
+    if problem is not None:
+        spec.problem(("destinations", index, *problem.path), problem.message, problem.hint)
+
+
+def _names(value: object) -> list[str] | None:
+    """``value`` when it is a list of names (``columns:``), else ``None``."""
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return value
+    return None
+
+
+def _check_sync_mode(
+    spec: Document,
+    index: int,
+    destination: Mapping[str, Any],
+    plugin: SinkPlugin,
+    config: Mapping[str, Any],
+) -> None:
+    """Refuse a ``sync_mode`` whose operations the sink, with these settings, cannot do."""
+    from floe_core.sync.modes import SYNC_MODES, mode_operations
+
+    mode = destination.get("sync_mode") or ("upsert" if destination.get("primary_key") else "full")
+    if mode not in SYNC_MODES or mode == "full":
+        return
+    supported = plugin.operations_for(str(destination["sink_type"]), config)
+    outcome = mode_operations(str(mode), supported)
+    if isinstance(outcome, str):
+        spec.problem(
+            ("destinations", index, "sync_mode" if "sync_mode" in destination else "primary_key"),
+            outcome,
+            "choose a sync_mode these operations allow, or change the destination's settings "
+            "(its sink's documentation says which settings allow which operations)",
+        )
+
+
+def _check_nesting(
+    spec: Document, index: int, destination: Mapping[str, Any], sink_class: type[Sink]
+) -> None:
+    """A dotted field (``properties.ltv``) for a sink type that writes flat rows only."""
+    if sink_class.capabilities.nested_fields:
+        return
+    for section in ("field_mapping", "static_fields"):
+        fields = destination.get(section)
+        if not isinstance(fields, Mapping):
+            continue
+        for key, value in fields.items():
+            name = value if section == "field_mapping" else key
+            try:
+                nested = isinstance(name, str) and len(split_field_path(name)) > 1
+            except ValueError:
+                continue  # the schema reports it
+            if nested:
+                spec.problem(
+                    ("destinations", index, section, str(key)),
+                    f"{name!r} is a nested field, but sink type "
+                    f"{destination['sink_type']!r} writes flat rows",
+                    "escape the dots to name a flat column (`a\\.b` is the column 'a.b'), or "
+                    "use a sink type that takes nested records",
+                )
+
+
+def _overlaps(path: str, other: str) -> bool:
+    """True when one path is the other or lies below it (``a.b`` and ``a.b.c``)."""
+    short, long = sorted((path, other), key=len)
+    return long == short or long.startswith((f"{short}.", f"{short}["))
