@@ -13,7 +13,7 @@ bootstrap:
 
 ## The main job: a quickstart reverse-ETL run on the embedded default (no infrastructure).
 demo: bootstrap
-	@$(UV) run --frozen floe demo
+	@$(UV) run --frozen floe demo --project examples/quickstart
 
 ## Lint, format check and strict type check (sources and tests, see [tool.mypy]), then the whole
 ## test suite (PostgreSQL and MariaDB on 127.0.0.1 are started if they are down).

@@ -231,13 +231,33 @@ def test_validate_takes_the_project_as_argument_or_option(project: Path) -> None
     assert "is a directory" not in json.dumps(outputs)
 
 
-def test_project_given_twice_is_a_usage_error(project: Path) -> None:
+def test_the_project_given_twice_is_a_usage_error(project: Path) -> None:
     both = _invoke("validate", str(project), "--project", str(project))
-    spec_too = _invoke("egress", "history", "-p", str(project), "--spec", str(project))
 
-    assert both.exit_code == spec_too.exit_code == 2
+    assert both.exit_code == 2
     assert "either PROJECT or --project" in both.stderr
-    assert "either --project or --spec" in spec_too.stderr
+
+
+def test_project_and_spec_combine_a_relative_spec_being_in_the_project(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _record(project, _receipt("2" * 32, "contacts_to_crm", RunStatus.SUCCESS, rows_delivered=9))
+    (project / "other.yaml").write_text((project / "floe.yaml").read_text())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # neither floe.yaml nor other.yaml is here
+
+    relative = _invoke("egress", "history", "-p", str(project), "-s", "other.yaml", "--json")
+    absolute = _invoke(
+        "egress", "history", "-p", str(elsewhere), "-s", str(project / "floe.yaml"), "--json"
+    )
+    checked = _invoke("validate", "-p", str(project), "-s", "floe.yaml", "-m", "manifest.yaml")
+
+    assert relative.exit_code == absolute.exit_code == 0, relative.output + absolute.output
+    for result in (relative, absolute):
+        assert [r["run_id"] for r in json.loads(result.stdout)["runs"]] == ["2" * 32]
+    assert checked.exit_code == 0, checked.output
+    assert f"{project / 'floe.yaml'} and {project / 'manifest.yaml'} are valid" in checked.stdout
 
 
 @pytest.mark.parametrize(

@@ -163,12 +163,19 @@ def test_an_injected_registry_is_used(repo_root: Path, sinks_registry: PluginReg
     assert "plugin 'dlt' is not installed (installed: testsinks)" in out
 
 
-def test_project_and_spec_together_are_a_usage_error(repo_root: Path) -> None:
-    result = runner.invoke(
+def test_a_relative_spec_is_a_file_in_the_project(
+    repo_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(repo_root)
+    result = runner.invoke(app, ["validate", "examples/quickstart", "--spec", "floe.yaml"])
+    nested = runner.invoke(
         app, ["validate", "examples/quickstart", "--spec", "examples/quickstart/floe.yaml"]
     )
-    assert result.exit_code == 2
-    assert "either PROJECT or --spec" in result.stderr
+
+    assert result.exit_code == 0, result.output
+    assert "examples/quickstart/floe.yaml and examples/quickstart/manifest.yaml" in result.stdout
+    assert nested.exit_code == 1  # the spec is looked for in the project, as the help says
+    assert "examples/quickstart/examples/quickstart/floe.yaml" in nested.stdout
 
 
 def test_default_is_floe_yaml_in_the_current_directory(

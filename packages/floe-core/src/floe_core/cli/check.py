@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from floe_core.cli.project import JsonOption, ManifestOption, ProjectOption, SpecOption, spec_path
+from floe_core.cli.project import (
+    JsonOption,
+    ManifestOption,
+    ProjectOption,
+    SpecOption,
+    project_files,
+)
+from floe_core.cli.usage import usage_error
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -34,6 +41,7 @@ def check(
         list[str] | None,
         typer.Argument(
             help="Destination names from floe.yaml. Default: every destination.",
+            metavar="NAME",
             show_default=False,
         ),
     ] = None,
@@ -58,11 +66,11 @@ def check(
     from floe_core.secrets.resolver import SecretResolver
 
     if check_all and names:
-        raise typer.BadParameter("give destination names or --all, not both", param_hint="--all")
-    spec_file = spec_path(project, spec)
+        raise usage_error("give destination names or --all, not both")
+    files = project_files(project, spec, manifest)
     configure_logging(default_level="off")
     registry = ctx.obj if isinstance(ctx.obj, PluginRegistry) else PluginRegistry.discover()
-    result = compile_project(spec_file, manifest, registry=registry)
+    result = compile_project(files.spec, files.manifest, registry=registry)
     if result.plan is None or result.problems:
         _invalid(result, as_json)
         raise typer.Exit(1)

@@ -37,7 +37,12 @@ def init(
     ] = "",
     name: Annotated[
         str,
-        typer.Option("--name", help="The data product's name. Default: from the directory's name."),
+        typer.Option(
+            "--name",
+            help="The data product's name. Default: from the directory's name.",
+            metavar="NAME",
+            show_default=False,
+        ),
     ] = "",
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite files that exist already.")

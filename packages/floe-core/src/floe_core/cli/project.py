@@ -1,19 +1,31 @@
 """The options every project command shares, and how it is pointed at a project:
-``--project DIR`` (default: the current directory), or ``--spec`` / ``--manifest`` for files
-that live elsewhere.
+``--project DIR`` (default: the current directory), and ``--spec`` / ``--manifest`` for files
+of another name or elsewhere.
 
-``--spec`` given a directory means the project in that directory, so that
-``--spec examples/quickstart`` and ``--project examples/quickstart`` agree.
+They combine: with ``--project DIR``, a relative ``--spec`` or ``--manifest`` is a file in DIR
+(``floe check -p examples/quickstart -s floe.yaml`` reads ``examples/quickstart/floe.yaml``),
+as ``git -C DIR`` or ``make -C DIR`` take their paths; without it, a file from the current
+directory. An absolute path is itself either way. ``--spec`` given a directory means the
+project in that directory, so that ``--spec examples/quickstart`` and ``--project
+examples/quickstart`` agree.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-__all__ = ["JsonOption", "ManifestOption", "ProjectOption", "SpecOption", "spec_path"]
+__all__ = [
+    "JsonOption",
+    "ManifestOption",
+    "ProjectFiles",
+    "ProjectOption",
+    "SpecOption",
+    "project_files",
+]
 
 ProjectOption = Annotated[
     Path | None,
@@ -21,6 +33,7 @@ ProjectOption = Annotated[
         "--project",
         "-p",
         help="The project directory (holding floe.yaml). Default: the current directory.",
+        metavar="DIR",
         show_default=False,
     ),
 ]
@@ -29,7 +42,9 @@ SpecOption = Annotated[
     typer.Option(
         "--spec",
         "-s",
-        help="Path of floe.yaml, when it is not PROJECT/floe.yaml.",
+        help="The floe.yaml to read, when it has another name or lives elsewhere; a "
+        "relative FILE is in --project DIR when that is given.",
+        metavar="FILE",
         show_default=False,
     ),
 ]
@@ -38,8 +53,9 @@ ManifestOption = Annotated[
     typer.Option(
         "--manifest",
         "-m",
-        help="Path of manifest.yaml. Default: platform.manifest of floe.yaml, else "
-        "manifest.yaml beside floe.yaml.",
+        help="The manifest.yaml to read (a relative FILE is in --project DIR when that is "
+        "given). Default: platform.manifest of floe.yaml, else manifest.yaml beside it.",
+        metavar="FILE",
         show_default=False,
     ),
 ]
@@ -47,20 +63,39 @@ ManifestOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 
 
-def spec_path(project: Path | None, spec: Path | None, *, project_hint: str = "--project") -> Path:
-    """The floe.yaml a command reads: ``spec``, else ``project``'s, else ``./floe.yaml``.
+@dataclass(frozen=True)
+class ProjectFiles:
+    """The floe.yaml a command reads, and the manifest.yaml when one was named."""
 
-    A directory (as ``project`` or ``spec``) stands for the floe.yaml inside it; a file given
-    as ``project`` is taken as the floe.yaml itself.
+    spec: Path
+    manifest: Path | None
+
+
+def project_files(
+    project: Path | None,
+    spec: Path | None = None,
+    manifest: Path | None = None,
+    *,
+    project_hint: str = "--project",
+) -> ProjectFiles:
+    """The files a command reads, from ``--project``, ``--spec`` and ``--manifest``.
+
+    ``spec`` (in ``project`` when relative and ``project`` is given), else ``project``'s
+    floe.yaml, else ``./floe.yaml``. A directory (as ``project`` or ``spec``) stands for the
+    floe.yaml inside it; a file given as ``project`` is taken as the floe.yaml itself.
 
     Raises:
-        typer.BadParameter: Both were given (a usage error, exit code 2).
+        typer.BadParameter: ``project`` names a file and ``spec`` is given too (exit code 2).
     """
-    if project is not None and spec is not None:
+    if project is not None and spec is not None and project.is_file():
         raise typer.BadParameter(
-            f"give either {project_hint} or --spec, not both", param_hint=project_hint
+            f"{project} is a file: with --spec, give the project's directory",
+            param_hint=project_hint,
         )
+    if project is not None and not project.is_file():
+        spec = project / spec if spec is not None else None
+        manifest = project / manifest if manifest is not None else None
     chosen = spec if spec is not None else project
     if chosen is None:
-        return Path("floe.yaml")
-    return chosen / "floe.yaml" if chosen.is_dir() else chosen
+        return ProjectFiles(Path("floe.yaml"), manifest)
+    return ProjectFiles(chosen / "floe.yaml" if chosen.is_dir() else chosen, manifest)
