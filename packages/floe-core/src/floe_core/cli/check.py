@@ -27,6 +27,7 @@ from floe_core.cli.usage import usage_error
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
 
     from floe_core.compiler import CompileResult, EgressPlan
     from floe_core.egress.preflight import DestinationReport
@@ -125,6 +126,8 @@ _MARKS = {"passed": ("✓", "green"), "failed": ("✗", "red"), "skipped": ("-",
 
 
 def _print(plan: EgressPlan, reports: list[DestinationReport]) -> None:
+    """One block per destination, one line per check; a long detail or fix wraps under
+    itself, so that nothing runs past the terminal's width (COLUMNS, or 80 when piped)."""
     from rich.text import Text
 
     from floe_core.cli.output import console
@@ -135,14 +138,25 @@ def _print(plan: EgressPlan, reports: list[DestinationReport]) -> None:
         out.print(Text.assemble((report.destination, "bold"), f" ({report.sink_type})"))
         for finding in report.findings:
             mark, style = _MARKS[finding.outcome.value]
-            line = Text.assemble("  ", (f"{mark} ", style), (finding.check.ljust(width), "bold"))
-            line.append("  ")
-            line.append(finding.detail, style="dim" if finding.outcome.value == "skipped" else "")
-            out.print(line)
+            head = Text.assemble("  ", (f"{mark} ", style), (finding.check.ljust(width), "bold"))
+            head.append("  ")
+            detail_style = "dim" if finding.outcome.value == "skipped" else ""
+            _print_hanging(out, head, Text(finding.detail, style=detail_style))
             if finding.hint and finding.outcome.value == "failed":
-                out.print(Text.assemble(" " * (width + 6), ("fix: ", "green"), finding.hint))
+                indent = Text(" " * len(head))
+                _print_hanging(out, indent, Text.assemble(("fix: ", "green"), finding.hint))
         out.print()
     _summary(out, plan, reports)
+
+
+def _print_hanging(out: Console, head: Text, body: Text) -> None:
+    """``head`` then ``body``, wrapped to the console's width under its first line."""
+    from rich.text import Text
+
+    room = max(out.width - len(head), 20)
+    for number, line in enumerate(body.wrap(out, room, overflow="fold")):
+        line.rstrip()
+        out.print(Text.assemble(head if number == 0 else " " * len(head), line), soft_wrap=True)
 
 
 def _summary(out: Console, plan: EgressPlan, reports: list[DestinationReport]) -> None:
@@ -150,22 +164,21 @@ def _summary(out: Console, plan: EgressPlan, reports: list[DestinationReport]) -
 
     failed = [report for report in reports if not report.ok]
     total = len(reports)
+    destinations = f"destination{'s' if total != 1 else ''}"
     if not failed:
-        out.print(
-            Text.assemble(
-                ("✓ ", "bold green"),
-                f"{total} destination{'s' if total != 1 else ''} ready to run "
-                f"({plan.spec_path}); nothing was sent",
-            )
+        _print_hanging(
+            out,
+            Text("✓ ", style="bold green"),
+            Text(f"{total} {destinations} ready to run ({plan.spec_path}); nothing was sent"),
         )
         return
     problems = sum(len(report.problems) for report in failed)
-    out.print(
-        Text.assemble(
-            ("✗ ", "bold red"),
+    names = ", ".join(report.destination for report in failed)
+    _print_hanging(
+        out,
+        Text("✗ ", style="bold red"),
+        Text(
             f"{problems} problem{'s' if problems != 1 else ''} in {len(failed)} of {total} "
-            f"destination{'s' if total != 1 else ''}: "
-            + ", ".join(report.destination for report in failed)
-            + "; nothing was sent",
-        )
+            f"{destinations}: {names}; nothing was sent"
+        ),
     )
