@@ -308,3 +308,26 @@ def test_history_outside_a_project_says_how_to_point_at_one(
     assert "floe.yaml: file not found" in result.stderr
     assert "--project DIR" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_show_and_rejected_honour_columns_when_piped(project: Path) -> None:
+    _record(project, _receipt("f" * 32, "contacts_to_crm", RunStatus.PARTIAL, rows_rejected=1))
+    with StateStore(state_url_for(project, environ={})) as store:
+        row = {"customer_id": 7, "email": "not-an-email"}
+        store.save_rejected_rows("contacts_to_crm", "f" * 32, [row], LONG_ERROR, ["customer_id"])
+    where = ["--project", str(project)]
+
+    narrow = [
+        _invoke("egress", "show", "last", *where, columns=80),
+        _invoke("egress", "rejected", "contacts_to_crm", *where, columns=80),
+    ]
+    unset = {"COLUMNS": None, "FLOE_STATE_URL": ""}
+    wide = runner.invoke(app, ["egress", "show", "last", *where], env=unset)
+
+    for result in narrow:
+        assert result.exit_code == 0, result.output
+        assert max(len(line) for line in result.stdout.splitlines()) <= 80, result.stdout
+    assert "HTTP 503" in narrow[1].stdout and "floe gave up" in narrow[1].stdout  # wrapped
+    assert "f" * 32 in "".join(narrow[0].stdout.split())
+    # Piped with no COLUMNS, a receipt stays wide enough for its hashes to be on one line.
+    assert wide.exit_code == 0 and "f" * 32 in wide.stdout

@@ -303,12 +303,16 @@ def _print_receipts(
 
 
 def wide_console(width: int = 120) -> Console:
-    """A stdout console; when not a terminal (a log, a pipe), at least ``width`` columns wide
-    so that hashes and table rows stay on one line."""
+    """A stdout console; when not a terminal (a log, a pipe) and ``COLUMNS`` does not say how
+    wide, at least ``width`` columns wide so that hashes and table rows stay on one line.
+
+    ``COLUMNS`` always wins, piped too, as it does for ``floe egress history``."""
+    import os
+
     from floe_core.cli.output import console
 
     out = console()
-    if not out.is_terminal:
+    if not out.is_terminal and not os.environ.get("COLUMNS", "").strip().isdigit():
         out.width = max(out.width, width)
     return out
 

@@ -367,9 +367,21 @@ def _print_rejected(
         what = "" if recorded else " (no runs recorded yet)"
         out.print(f"no rejected rows for {name}{what}", markup=False)
         return
-    table = Table(title=f"floe egress rejected: {name} ({len(rows)})", title_justify="left")
-    for column in ("key", "reason", "attempts", "first seen (UTC)", "last seen (UTC)", "resolved"):
-        table.add_column(column, overflow="fold")
+    # Borderless, as floe egress history: the reason gets the width the others leave.
+    table = Table(
+        title=f"floe egress rejected: {name} ({len(rows)})",
+        title_justify="left",
+        box=None,
+        padding=(0, 2, 0, 0),
+        pad_edge=False,
+        header_style="bold underline",
+    )
+    table.add_column("key", overflow="fold", max_width=40)
+    table.add_column("reason", overflow="fold", ratio=1, min_width=16)
+    table.add_column("attempts", justify="right", no_wrap=True)
+    table.add_column("first seen (UTC)", overflow="fold")
+    table.add_column("last seen (UTC)", overflow="fold")
+    table.add_column("resolved", no_wrap=True)
     for row in rows:
         table.add_row(
             Text(row.key),
