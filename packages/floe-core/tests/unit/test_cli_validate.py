@@ -161,6 +161,7 @@ def test_an_injected_registry_is_used(repo_root: Path, sinks_registry: PluginReg
     code, out = _validate([str(repo_root / "examples" / "quickstart")], sinks_registry)
     assert code == 1
     assert "plugin 'dlt' is not installed (installed: testsinks)" in out
+    assert "install floe-ingestion-dlt (not on a public index)" in " ".join(out.split())
 
 
 def test_a_relative_spec_is_a_file_in_the_project(
