@@ -238,26 +238,28 @@ def test_the_project_given_twice_is_a_usage_error(project: Path) -> None:
     assert "either PROJECT or --project" in both.stderr
 
 
-def test_project_and_spec_combine_a_relative_spec_being_in_the_project(
+def test_project_and_spec_combine_when_the_spec_is_in_the_project(
     project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _record(project, _receipt("2" * 32, "contacts_to_crm", RunStatus.SUCCESS, rows_delivered=9))
     (project / "other.yaml").write_text((project / "floe.yaml").read_text())
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    monkeypatch.chdir(elsewhere)  # neither floe.yaml nor other.yaml is here
+    monkeypatch.chdir(project.parent)
+    name = project.name
 
-    relative = _invoke("egress", "history", "-p", str(project), "-s", "other.yaml", "--json")
-    absolute = _invoke(
-        "egress", "history", "-p", str(elsewhere), "-s", str(project / "floe.yaml"), "--json"
-    )
-    checked = _invoke("validate", "-p", str(project), "-s", "floe.yaml", "-m", "manifest.yaml")
+    here = _invoke("egress", "history", "-p", name, "-s", f"{name}/other.yaml", "--json")
+    monkeypatch.chdir(project)
+    dot = _invoke("egress", "history", "-p", ".", "-s", "floe.yaml", "--json")
+    checked = _invoke("validate", "-p", ".", "-s", "other.yaml", "-m", "manifest.yaml")
+    elsewhere = _invoke("egress", "history", "-p", str(tmp_path), "-s", "floe.yaml")
 
-    assert relative.exit_code == absolute.exit_code == 0, relative.output + absolute.output
-    for result in (relative, absolute):
+    for result in (here, dot):
+        assert result.exit_code == 0, result.output
         assert [r["run_id"] for r in json.loads(result.stdout)["runs"]] == ["2" * 32]
     assert checked.exit_code == 0, checked.output
-    assert f"{project / 'floe.yaml'} and {project / 'manifest.yaml'} are valid" in checked.stdout
+    assert "other.yaml and manifest.yaml are valid" in checked.stdout
+    assert elsewhere.exit_code == 2
+    assert f"--spec floe.yaml is not in the project directory {tmp_path}" in elsewhere.stderr
+    assert f"give --spec {tmp_path / 'floe.yaml'}" in elsewhere.stderr
 
 
 @pytest.mark.parametrize(

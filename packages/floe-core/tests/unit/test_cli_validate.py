@@ -164,19 +164,17 @@ def test_an_injected_registry_is_used(repo_root: Path, sinks_registry: PluginReg
     assert "install floe-ingestion-dlt (not on a public index)" in " ".join(out.split())
 
 
-def test_a_relative_spec_is_a_file_in_the_project(
-    repo_root: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_project_and_a_spec_in_it_combine(repo_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(repo_root)
-    result = runner.invoke(app, ["validate", "examples/quickstart", "--spec", "floe.yaml"])
-    nested = runner.invoke(
-        app, ["validate", "examples/quickstart", "--spec", "examples/quickstart/floe.yaml"]
-    )
+    spec = "examples/quickstart/floe.yaml"
+    result = runner.invoke(app, ["validate", "examples/quickstart", "--spec", spec])
+    elsewhere = runner.invoke(app, ["validate", "examples/own_table", "--spec", spec])
 
     assert result.exit_code == 0, result.output
     assert "examples/quickstart/floe.yaml and examples/quickstart/manifest.yaml" in result.stdout
-    assert nested.exit_code == 1  # the spec is looked for in the project, as the help says
-    assert "examples/quickstart/examples/quickstart/floe.yaml" in nested.stdout
+    assert elsewhere.exit_code == 2
+    assert "is not in the project directory examples/own_table" in elsewhere.stderr
+    assert "drop PROJECT to make examples/quickstart the project" in elsewhere.stderr
 
 
 def test_default_is_floe_yaml_in_the_current_directory(

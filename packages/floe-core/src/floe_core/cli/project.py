@@ -2,12 +2,15 @@
 ``--project DIR`` (default: the current directory), and ``--spec`` / ``--manifest`` for files
 of another name or elsewhere.
 
-They combine: with ``--project DIR``, a relative ``--spec`` or ``--manifest`` is a file in DIR
-(``floe check -p examples/quickstart -s floe.yaml`` reads ``examples/quickstart/floe.yaml``),
-as ``git -C DIR`` or ``make -C DIR`` take their paths; without it, a file from the current
-directory. An absolute path is itself either way. ``--spec`` given a directory means the
-project in that directory, so that ``--spec examples/quickstart`` and ``--project
-examples/quickstart`` agree.
+Paths are relative to the current directory, as every shell argument is (so that tab
+completion means what it shows). ``--spec`` given a directory means the project in that
+directory, so that ``--spec examples/quickstart`` and ``--project examples/quickstart`` agree.
+They combine: ``--project DIR --spec FILE`` reads FILE as the floe.yaml of the project in DIR,
+so FILE must be in DIR (``-p . -s floe.yaml``, ``-p examples/quickstart -s
+examples/quickstart/staging.yaml``); the project directory being the one holding floe.yaml
+(relative paths in the files are resolved against it), a FILE elsewhere would silently make
+another directory the project, and is a usage error saying which. ``--manifest`` may be
+anywhere.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from floe_core.cli.usage import usage_error
 
 __all__ = [
     "JsonOption",
@@ -42,8 +47,8 @@ SpecOption = Annotated[
     typer.Option(
         "--spec",
         "-s",
-        help="The floe.yaml to read, when it has another name or lives elsewhere; a "
-        "relative FILE is in --project DIR when that is given.",
+        help="The floe.yaml to read, when it has another name or lives elsewhere (with "
+        "--project DIR, a file in DIR).",
         metavar="FILE",
         show_default=False,
     ),
@@ -53,8 +58,8 @@ ManifestOption = Annotated[
     typer.Option(
         "--manifest",
         "-m",
-        help="The manifest.yaml to read (a relative FILE is in --project DIR when that is "
-        "given). Default: platform.manifest of floe.yaml, else manifest.yaml beside it.",
+        help="The manifest.yaml to read. Default: platform.manifest of floe.yaml, else "
+        "manifest.yaml beside it.",
         metavar="FILE",
         show_default=False,
     ),
@@ -80,22 +85,26 @@ def project_files(
 ) -> ProjectFiles:
     """The files a command reads, from ``--project``, ``--spec`` and ``--manifest``.
 
-    ``spec`` (in ``project`` when relative and ``project`` is given), else ``project``'s
-    floe.yaml, else ``./floe.yaml``. A directory (as ``project`` or ``spec``) stands for the
-    floe.yaml inside it; a file given as ``project`` is taken as the floe.yaml itself.
+    ``spec``, else ``project``'s floe.yaml, else ``./floe.yaml``. A directory (as ``project``
+    or ``spec``) stands for the floe.yaml inside it; a file given as ``project`` is taken as
+    the floe.yaml itself.
 
     Raises:
-        typer.BadParameter: ``project`` names a file and ``spec`` is given too (exit code 2).
+        UsageError: ``project`` and ``spec`` are both given and ``spec`` is not in
+            ``project`` (exit code 2).
     """
-    if project is not None and spec is not None and project.is_file():
-        raise typer.BadParameter(
-            f"{project} is a file: with --spec, give the project's directory",
-            param_hint=project_hint,
-        )
-    if project is not None and not project.is_file():
-        spec = project / spec if spec is not None else None
-        manifest = project / manifest if manifest is not None else None
-    chosen = spec if spec is not None else project
-    if chosen is None:
+    if project is not None and spec is not None:
+        directory = project.parent if project.is_file() else project
+        chosen = spec / "floe.yaml" if spec.is_dir() else spec
+        if chosen.absolute().parent.resolve() != directory.absolute().resolve():
+            raise usage_error(
+                f"--spec {spec} is not in the project directory {directory} (paths are from "
+                f"the current directory): give --spec {directory / chosen.name}, or drop "
+                f"{project_hint} to make {chosen.parent} the project"
+            )
+        return ProjectFiles(chosen, manifest)
+    chosen_path = spec if spec is not None else project
+    if chosen_path is None:
         return ProjectFiles(Path("floe.yaml"), manifest)
-    return ProjectFiles(chosen / "floe.yaml" if chosen.is_dir() else chosen, manifest)
+    is_dir = chosen_path.is_dir()
+    return ProjectFiles(chosen_path / "floe.yaml" if is_dir else chosen_path, manifest)
