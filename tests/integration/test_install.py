@@ -32,6 +32,27 @@ def test_the_readme_install_block_is_the_one_this_test_runs() -> None:
     assert _commands(block.text) == INSTALL
 
 
+@pytest.mark.requirement("B9")
+def test_a_plain_uv_build_at_the_root_says_to_build_every_package(tmp_path: Path) -> None:
+    uv = shutil.which("uv")
+    if uv is None:
+        pytest.fail("uv is not on PATH: python3 -m pip install uv (make bootstrap does)")
+
+    done = subprocess.run(
+        [uv, "build", "--out-dir", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert done.returncode != 0
+    assert "not a package: build every package with `uv build --all-packages`" in done.stderr
+    assert "flat-layout" not in done.stderr
+    assert not list(tmp_path.glob("*.whl")) and not list(tmp_path.glob("*.tar.gz"))
+
+
 def _run(*args: str | Path, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
         [str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=900, check=False
