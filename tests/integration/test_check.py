@@ -149,7 +149,7 @@ def test_the_report_wraps_to_the_terminal_width_and_names_the_table(
     assert max(len(line) for line in wide.stdout.splitlines()) > 80  # it did need wrapping
     # a wrapped detail continues under itself: the text is that of the wide report
     assert "".join(narrow.stdout.split()) == "".join(wide.stdout.split())
-    assert f"reachable, credentials accepted: table contacts in sqlite:///{sqlite}" in (wide.stdout)
+    assert f"reachable, credentials accepted: table contacts in sqlite:///{sqlite}" in wide.stdout
     assert "://:" not in wide.stdout and " .contacts" not in wide.stdout
 
 

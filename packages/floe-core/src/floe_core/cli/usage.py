@@ -180,7 +180,7 @@ def _message(exc: UsageError) -> str:
     """What was wrong, as floe says it: ``--limit: 'abc' is not a whole number``."""
     if isinstance(exc, MissingParameter) and exc.param is not None:
         if isinstance(exc.param, Option):
-            return f"missing {exc.param.opts[-1]} {_placeholder(exc.param)}"
+            return f"missing {max(exc.param.opts, key=len)} {_placeholder(exc.param)}"
         return f"missing {_placeholder(exc.param)}"
     if isinstance(exc, typer.BadParameter):
         if exc.param_hint is not None:
