@@ -1,7 +1,8 @@
 """The quickstart project as Dagster assets, run whenever its Gold table gets a new snapshot.
 
 Check it: ``uv run dagster definitions validate -f examples/dagster/definitions.py``.
-Run it: ``uv run floe demo`` once (it creates the quickstart's Iceberg table), then
+Run it: ``uv run floe demo -p examples/quickstart`` once (it creates the quickstart's
+Iceberg table), then
 ``uv run dagster dev -f examples/dagster/definitions.py`` and materialize
 ``floe/customers_to_sqlite``, or turn on ``floe_quickstart_snapshot_sensor``.
 """

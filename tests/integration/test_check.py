@@ -48,6 +48,17 @@ PG_DEST = """\
   config: {{table: {table}, schema: {schema}, mode: upsert}}
 """
 
+SQLITE_APP = """\
+- name: app_db
+  sink_type: sql_database
+  connection_secret_ref: app-db
+  source_table: gold.customers
+  config: {table: contacts, mode: append}
+"""
+
+#: A terminal wide enough for every message of these reports to be on one line.
+WIDE = {"COLUMNS": "400"}
+
 ALL_COLUMNS = (
     "customer_id bigint primary key, email {email}, first_name text, last_name text, "
     "country text, lifetime_value numeric(12, 2), orders_count integer, is_active boolean, "
@@ -89,7 +100,8 @@ def test_three_broken_destinations_are_all_reported(
     _sql(f'CREATE TABLE "{pg_schema}".customers (customer_id bigint primary key, email text)')
     project.write(GOOD_REST + THREE_BROKEN.format(schema=pg_schema))
 
-    result = project.cli("check", "--all", "--project", str(project.root))
+    # wide enough for every message to be on one line; at 80 columns they wrap (below)
+    result = project.cli("check", "--all", "--project", str(project.root), env=WIDE)
 
     output = result.stdout + result.stderr
     assert result.exit_code == 1, output
@@ -132,7 +144,7 @@ def test_a_ready_project_passes_and_sends_nothing(
 ) -> None:
     project.write(GOOD_REST + PG_DEST.format(table="fresh", schema=pg_schema))
 
-    result = project.cli("check", "--project", str(project.root))
+    result = project.cli("check", "--project", str(project.root), env=WIDE)
 
     assert result.exit_code == 0, result.output
     assert "2 destinations ready to run" in result.stdout
@@ -142,11 +154,33 @@ def test_a_ready_project_passes_and_sends_nothing(
 
 
 @pytest.mark.requirement("B1")
+def test_the_report_wraps_to_the_terminal_width_and_names_the_table(
+    project: Any, http_server: Any, pg_schema: str
+) -> None:
+    sqlite = project.root / "app.db"
+    project.secret("app-db", url=f"sqlite:///{sqlite}")
+    project.write(GOOD_REST + THREE_BROKEN.format(schema=pg_schema) + SQLITE_APP)
+
+    narrow = project.cli("check", "--all", "--project", str(project.root), env={"COLUMNS": "80"})
+    wide = project.cli("check", "--all", "--project", str(project.root), env=WIDE)
+
+    assert narrow.exit_code == wide.exit_code == 1
+    lines = narrow.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80, narrow.stdout
+    assert all(line == line.rstrip() for line in lines)
+    assert max(len(line) for line in wide.stdout.splitlines()) > 80  # it did need wrapping
+    # a wrapped detail continues under itself: the text is that of the wide report
+    assert "".join(narrow.stdout.split()) == "".join(wide.stdout.split())
+    assert f"reachable, credentials accepted: table contacts in sqlite:///{sqlite}" in wide.stdout
+    assert "://:" not in wide.stdout and " .contacts" not in wide.stdout
+
+
+@pytest.mark.requirement("B1")
 def test_a_column_type_the_table_cannot_take(project: Any, pg_schema: str) -> None:
     _sql(f'CREATE TABLE "{pg_schema}".typed ({ALL_COLUMNS.format(email="integer")})')
     project.write(PG_DEST.format(table="typed", schema=pg_schema))
 
-    result = project.cli("check", "pg", "--project", str(project.root))
+    result = project.cli("check", "pg", "--project", str(project.root), env=WIDE)
 
     assert result.exit_code == 1, result.output
     assert "'email' is INTEGER but the data writes text (large_string) values" in result.stdout
@@ -157,7 +191,7 @@ def test_a_matching_table_passes(project: Any, pg_schema: str) -> None:
     _sql(f'CREATE TABLE "{pg_schema}".typed ({ALL_COLUMNS.format(email="varchar(200)")})')
     project.write(PG_DEST.format(table="typed", schema=pg_schema))
 
-    result = project.cli("check", "pg", "--project", str(project.root))
+    result = project.cli("check", "pg", "--project", str(project.root), env=WIDE)
 
     assert result.exit_code == 0, result.output
     with psycopg.connect(PG_DSN) as conn:
@@ -170,7 +204,7 @@ def test_refused_credentials_skip_the_table_check(project: Any, http_server: Any
     http_server.token = "another-token"
     project.write(GOOD_REST)
 
-    result = project.cli("check", "crm_ok", "--project", str(project.root), "--json")
+    result = project.cli("check", "crm_ok", "--project", str(project.root), "--json", env=WIDE)
 
     assert result.exit_code == 1, result.output
     data = json.loads(result.stdout)
@@ -186,8 +220,8 @@ def test_refused_credentials_skip_the_table_check(project: Any, http_server: Any
 def test_usage_and_unknown_names(project: Any) -> None:
     project.write(GOOD_REST)
 
-    both = project.cli("check", "crm_ok", "--all", "--project", str(project.root))
-    unknown = project.cli("check", "nope", "--project", str(project.root))
+    both = project.cli("check", "crm_ok", "--all", "--project", str(project.root), env=WIDE)
+    unknown = project.cli("check", "nope", "--project", str(project.root), env=WIDE)
 
     assert both.exit_code == 2, both.output
     assert unknown.exit_code == 1
@@ -239,7 +273,7 @@ def test_a_host_the_egress_policy_refuses_is_reported_and_not_connected_to(
         ),
     )
 
-    result = project.cli("check", "--project", str(project.root), "--json")
+    result = project.cli("check", "--project", str(project.root), "--json", env=WIDE)
 
     assert result.exit_code == 1, result.output
     checks = {c["check"]: c for c in json.loads(result.stdout)["destinations"][0]["checks"]}
@@ -267,7 +301,7 @@ def test_a_sqlite_file_a_run_would_create_is_not_created_by_check_or_dry_run(
     project.secret("local-db", url="sqlite:///out/destination.db")
     project.write(SQLITE_DEST.format(create="true"))
 
-    checked = project.cli("check", "local_db", "--project", str(project.root))
+    checked = project.cli("check", "local_db", "--project", str(project.root), env=WIDE)
     dry = project.cli("egress", "run", "local_db", "--dry-run", "--project", str(project.root))
 
     assert checked.exit_code == 0, checked.output
@@ -286,7 +320,7 @@ def test_a_missing_sqlite_file_with_create_table_false_is_reported(project: Any)
     project.secret("local-db", url="sqlite:///nowhere.db")
     project.write(SQLITE_DEST.format(create="false"))
 
-    result = project.cli("check", "local_db", "--project", str(project.root))
+    result = project.cli("check", "local_db", "--project", str(project.root), env=WIDE)
 
     assert result.exit_code == 1, result.output
     assert "does not exist" in result.stdout

@@ -18,7 +18,7 @@ def test_demo_runs_twice_without_duplicating(tmp_path: Path, h: Any) -> None:
     shutil.copytree(QUICKSTART, project, ignore=shutil.ignore_patterns(".floe"))
 
     first = h.run_floe("demo", "--project", str(project), "--rows", "3000")
-    second = h.run_floe("demo", "--project", str(project), "--rows", "3000")
+    second = h.run_floe("demo", "--rows", "3000", cwd=project)  # like every command: ./
 
     assert first.returncode == 0, first.stdout + first.stderr
     assert second.returncode == 0, second.stdout + second.stderr
@@ -47,9 +47,14 @@ def test_demo_runs_twice_without_duplicating(tmp_path: Path, h: Any) -> None:
 
 @pytest.mark.requirement("B2")
 def test_demo_without_a_project_says_where_to_run_it(tmp_path: Path, h: Any) -> None:
-    result = h.run_floe("demo", "--project", str(tmp_path / "nothing"))
-    assert result.returncode == 1
-    assert "no quickstart project" in result.stderr and "Traceback" not in result.stderr
+    named = h.run_floe("demo", "--project", str(tmp_path / "nothing"))
+    here = h.run_floe("demo", cwd=tmp_path)
+
+    assert named.returncode == here.returncode == 1
+    assert f"no project in {tmp_path / 'nothing'} (no floe.yaml there)" in named.stderr
+    assert f"no project in {tmp_path} (no floe.yaml there)" in here.stderr
+    assert "--project examples/quickstart" in here.stderr and "Traceback" not in here.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.requirement("B2")

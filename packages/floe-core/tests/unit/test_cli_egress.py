@@ -231,13 +231,35 @@ def test_validate_takes_the_project_as_argument_or_option(project: Path) -> None
     assert "is a directory" not in json.dumps(outputs)
 
 
-def test_project_given_twice_is_a_usage_error(project: Path) -> None:
+def test_the_project_given_twice_is_a_usage_error(project: Path) -> None:
     both = _invoke("validate", str(project), "--project", str(project))
-    spec_too = _invoke("egress", "history", "-p", str(project), "--spec", str(project))
 
-    assert both.exit_code == spec_too.exit_code == 2
+    assert both.exit_code == 2
     assert "either PROJECT or --project" in both.stderr
-    assert "either --project or --spec" in spec_too.stderr
+
+
+def test_project_and_spec_combine_when_the_spec_is_in_the_project(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _record(project, _receipt("2" * 32, "contacts_to_crm", RunStatus.SUCCESS, rows_delivered=9))
+    (project / "other.yaml").write_text((project / "floe.yaml").read_text())
+    monkeypatch.chdir(project.parent)
+    name = project.name
+
+    here = _invoke("egress", "history", "-p", name, "-s", f"{name}/other.yaml", "--json")
+    monkeypatch.chdir(project)
+    dot = _invoke("egress", "history", "-p", ".", "-s", "floe.yaml", "--json")
+    checked = _invoke("validate", "-p", ".", "-s", "other.yaml", "-m", "manifest.yaml")
+    elsewhere = _invoke("egress", "history", "-p", str(tmp_path), "-s", "floe.yaml")
+
+    for result in (here, dot):
+        assert result.exit_code == 0, result.output
+        assert [r["run_id"] for r in json.loads(result.stdout)["runs"]] == ["2" * 32]
+    assert checked.exit_code == 0, checked.output
+    assert "other.yaml and manifest.yaml are valid" in checked.stdout
+    assert elsewhere.exit_code == 2
+    assert f"--spec floe.yaml is not in the project directory {tmp_path}" in elsewhere.stderr
+    assert f"give --spec {tmp_path / 'floe.yaml'}" in elsewhere.stderr
 
 
 @pytest.mark.parametrize(
@@ -288,3 +310,26 @@ def test_history_outside_a_project_says_how_to_point_at_one(
     assert "floe.yaml: file not found" in result.stderr
     assert "--project DIR" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_show_and_rejected_honour_columns_when_piped(project: Path) -> None:
+    _record(project, _receipt("f" * 32, "contacts_to_crm", RunStatus.PARTIAL, rows_rejected=1))
+    with StateStore(state_url_for(project, environ={})) as store:
+        row = {"customer_id": 7, "email": "not-an-email"}
+        store.save_rejected_rows("contacts_to_crm", "f" * 32, [row], LONG_ERROR, ["customer_id"])
+    where = ["--project", str(project)]
+
+    narrow = [
+        _invoke("egress", "show", "last", *where, columns=80),
+        _invoke("egress", "rejected", "contacts_to_crm", *where, columns=80),
+    ]
+    unset = {"COLUMNS": None, "FLOE_STATE_URL": ""}
+    wide = runner.invoke(app, ["egress", "show", "last", *where], env=unset)
+
+    for result in narrow:
+        assert result.exit_code == 0, result.output
+        assert max(len(line) for line in result.stdout.splitlines()) <= 80, result.stdout
+    assert "HTTP 503" in narrow[1].stdout and "floe gave up" in narrow[1].stdout  # wrapped
+    assert "f" * 32 in "".join(narrow[0].stdout.split())
+    # Piped with no COLUMNS, a receipt stays wide enough for its hashes to be on one line.
+    assert wide.exit_code == 0 and "f" * 32 in wide.stdout

@@ -66,3 +66,16 @@ def test_installed_plugins_are_discovered() -> None:
     broken = [p["plugin"] for p in report["plugin_problems"]]
     names = [p["name"] for p in report["plugins"]] + broken
     assert "dlt" in names
+
+
+def test_with_no_sink_plugin_the_fix_names_the_package_and_where_to_get_it() -> None:
+    empty = PluginRegistry.discover(groups=(), plugins=[])
+
+    result = runner.invoke(app, ["sinks"], obj=empty, env={"COLUMNS": "400"})
+
+    assert result.exit_code == 0
+    assert "No installed plugin provides a sink type." in result.stdout
+    assert "install floe-ingestion-dlt (not on a public index)" in result.stdout
+    assert "pip install dist/floe_ingestion_dlt-*.whl" in result.stdout
+    assert "#subdirectory=plugins/floe-ingestion-dlt" in result.stdout
+    assert "README: Installing floe into your own environment" in result.stdout

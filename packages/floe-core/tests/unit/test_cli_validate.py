@@ -163,14 +163,20 @@ def test_an_injected_registry_is_used(repo_root: Path, sinks_registry: PluginReg
     code, out = _validate([str(repo_root / "examples" / "quickstart")], sinks_registry)
     assert code == 1
     assert "plugin 'dlt' is not installed (installed: testsinks)" in out
+    assert "install floe-ingestion-dlt (not on a public index)" in " ".join(out.split())
 
 
-def test_project_and_spec_together_are_a_usage_error(repo_root: Path) -> None:
-    result = runner.invoke(
-        app, ["validate", "examples/quickstart", "--spec", "examples/quickstart/floe.yaml"]
-    )
-    assert result.exit_code == 2
-    assert "either PROJECT or --spec" in result.stderr
+def test_project_and_a_spec_in_it_combine(repo_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(repo_root)
+    spec = "examples/quickstart/floe.yaml"
+    result = runner.invoke(app, ["validate", "examples/quickstart", "--spec", spec])
+    elsewhere = runner.invoke(app, ["validate", "examples/own_table", "--spec", spec])
+
+    assert result.exit_code == 0, result.output
+    assert "examples/quickstart/floe.yaml and examples/quickstart/manifest.yaml" in result.stdout
+    assert elsewhere.exit_code == 2
+    assert "is not in the project directory examples/own_table" in elsewhere.stderr
+    assert "drop PROJECT to make examples/quickstart the project" in elsewhere.stderr
 
 
 def test_default_is_floe_yaml_in_the_current_directory(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
-from floe_core.egress.progress import BarProgress, LogProgress, RowsColumn, make_progress
+import pytest
+from floe_core.egress.progress import BarProgress, LogProgress, RunColumn, make_progress
 
 
 class Terminal(io.StringIO):
@@ -58,15 +60,73 @@ def test_the_bar_spins_while_preparing_then_shows_rate_and_time_left() -> None:
     with BarProgress(screen, clock=lambda: now[0]) as progress:
         progress.preparing("preparing customers_to_crm")
         task = progress._bar.tasks[-1]
-        assert RowsColumn().render(task).plain == ""  # a spinner alone while preparing
+        assert RunColumn().render(task).plain == "preparing customers_to_crm…"  # no numbers yet
+        now[0] += 30.0  # preparing takes no part in the rate
         progress.start("customers_to_crm", 4000)
         for done in (1000, 2000):
             now[0] += 1.0
             progress.update(done)
-        shown = RowsColumn().render(progress._bar.tasks[-1]).plain
+        shown = RunColumn(lambda: 120).render(progress._bar.tasks[-1]).plain
         progress.finish()
-    assert shown == "2,000/4,000 rows 1,000 rows/s ETA 0:02"
+    bar = "━" * 30
+    assert (
+        shown == f"customers_to_crm {bar} 50% 2,000/4,000 rows 1,000 rows/s ETA 0:02 elapsed 0:02"
+    )
     assert "customers_to_crm" in screen.getvalue()
+
+
+def _task_at(rows: int, total: int, seconds: float, name: str = "customers_to_sqlite") -> Any:
+    """The bar's task after ``rows`` of ``total`` were confirmed over ``seconds``, in bursts."""
+    now = [0.0]
+    progress = BarProgress(Terminal(), clock=lambda: now[0])
+    progress.start(name, total)
+    for step in range(1, 11):  # one burst at the end: a windowed speed would be far higher
+        now[0] = seconds * step / 10
+        progress.update(rows if step == 10 else rows // 100)
+    return progress._bar.tasks[-1]
+
+
+def test_the_rate_is_the_rows_confirmed_over_the_time_since_the_start() -> None:
+    task = _task_at(6_000, 10_000, 2.0)
+
+    shown = RunColumn(lambda: 200).render(task).plain
+
+    assert "6,000/10,000 rows 3,000 rows/s ETA 0:01 elapsed 0:02" in shown
+
+
+@pytest.mark.parametrize(
+    ("width", "facts"),
+    [
+        (120, "60% 6,000/10,000 rows 3,000 rows/s ETA 0:01 elapsed 0:02"),
+        (78, "60% 6,000/10,000 rows 3,000 rows/s ETA 0:01"),
+        (62, "6,000/10,000 rows 3,000 rows/s"),
+        (55, "6,000/10,000 rows"),
+        (40, "6,000/10,000 rows"),
+    ],
+)
+def test_the_line_fits_the_width_dropping_the_least_useful_facts_first(
+    width: int, facts: str
+) -> None:
+    shown = RunColumn(lambda: width).render(_task_at(6_000, 10_000, 2.0)).plain
+
+    assert len(shown) <= width
+    assert shown.endswith(" " + facts)
+    assert shown.startswith("customers_to_sqlite" if width > 40 else "customers")
+
+
+def test_an_80_column_terminal_shows_every_label_on_one_line() -> None:
+    now = [0.0]
+    screen = Terminal()
+    with BarProgress(screen, clock=lambda: now[0], width=80) as progress:
+        progress.start("customers_to_sqlite", 10_000)
+        now[0] = 2.0
+        progress.update(6_000)
+        progress._bar.refresh()
+        lines = [line for line in screen.getvalue().splitlines() if "rows" in line]
+        progress.finish()
+    drawn = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", lines[-1]).replace("\r", "")
+    assert len(drawn.rstrip()) <= 80, drawn
+    assert "6,000/10,000 rows 3,000 rows/s ETA 0:01" in drawn
 
 
 def test_a_run_that_never_started_leaves_no_spinner_behind() -> None:

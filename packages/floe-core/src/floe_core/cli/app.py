@@ -4,8 +4,10 @@ Commands live in their own modules and are attached here, one line each. Their m
 import only typer at the top; the heavy work (pydantic models, plugins, pyarrow) is imported
 inside the command, so ``floe --help`` stays fast.
 
-Errors: a ``FloeError`` is printed as message and hint, exit code 1. Anything else is a bug:
-one line naming the error type, exit code 70, and the traceback only with ``FLOE_DEBUG=1``.
+Usage mistakes exit with 2, printed by :mod:`floe_core.cli.usage` (as JSON too, with
+``--json``). Errors: a ``FloeError`` is printed as message and hint, exit code 1. Anything
+else is a bug: one line naming the error type, exit code 70, and the traceback only with
+``FLOE_DEBUG=1``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import typer
 
 from floe_core.cli import version_text
 from floe_core.cli.output import console, print_error
+from floe_core.cli.usage import FloeCommand, FloeGroup
 from floe_core.errors import FloeError
 
 __all__ = ["EXIT_ERROR", "EXIT_INTERNAL", "EXIT_OK", "app", "run"]
@@ -32,6 +35,7 @@ EXIT_INTERNAL = 70
 
 app = typer.Typer(
     name="floe",
+    cls=FloeGroup,
     help="floe reverse ETL: push curated Iceberg tables to operational systems.",
     no_args_is_help=True,
     add_completion=False,
@@ -64,15 +68,13 @@ def _load(target: str) -> Any:
     return getattr(importlib.import_module(module), attribute)
 
 
-app.command("validate")(_load("floe_core.cli.validate:validate"))
-app.command("check")(_load("floe_core.cli.check:check"))
-app.command("init")(_load("floe_core.cli.init:init"))
-app.command("sinks")(_load("floe_core.cli.sinks:sinks"))
-app.command("schema")(_load("floe_core.cli.schema:schema"))
-# Command groups attach the same way, one line each, e.g.
-# app.add_typer(_load("floe_core.cli.egress:egress_app"), name="egress")
+app.command("validate", cls=FloeCommand)(_load("floe_core.cli.validate:validate"))
+app.command("check", cls=FloeCommand)(_load("floe_core.cli.check:check"))
+app.command("init", cls=FloeCommand)(_load("floe_core.cli.init:init"))
+app.command("sinks", cls=FloeCommand)(_load("floe_core.cli.sinks:sinks"))
+app.command("schema", cls=FloeCommand)(_load("floe_core.cli.schema:schema"))
 app.add_typer(_load("floe_core.cli.egress:egress_app"), name="egress")
-app.command("demo")(_load("floe_core.cli.demo:demo"))
+app.command("demo", cls=FloeCommand)(_load("floe_core.cli.demo:demo"))
 
 
 def run(args: list[str], *, application: typer.Typer | None = None) -> None:

@@ -16,10 +16,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from floe_core.cli.project import JsonOption, ManifestOption, ProjectOption, SpecOption, spec_path
+from floe_core.cli.project import (
+    JsonOption,
+    ManifestOption,
+    ProjectOption,
+    SpecOption,
+    project_files,
+)
+from floe_core.cli.usage import usage_error
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
 
     from floe_core.compiler import CompileResult, EgressPlan
     from floe_core.egress.preflight import DestinationReport
@@ -34,6 +42,7 @@ def check(
         list[str] | None,
         typer.Argument(
             help="Destination names from floe.yaml. Default: every destination.",
+            metavar="NAME",
             show_default=False,
         ),
     ] = None,
@@ -58,11 +67,11 @@ def check(
     from floe_core.secrets.resolver import SecretResolver
 
     if check_all and names:
-        raise typer.BadParameter("give destination names or --all, not both", param_hint="--all")
-    spec_file = spec_path(project, spec)
+        raise usage_error("give destination names or --all, not both")
+    files = project_files(project, spec, manifest)
     configure_logging(default_level="off")
     registry = ctx.obj if isinstance(ctx.obj, PluginRegistry) else PluginRegistry.discover()
-    result = compile_project(spec_file, manifest, registry=registry)
+    result = compile_project(files.spec, files.manifest, registry=registry)
     if result.plan is None or result.problems:
         _invalid(result, as_json)
         raise typer.Exit(1)
@@ -117,6 +126,8 @@ _MARKS = {"passed": ("✓", "green"), "failed": ("✗", "red"), "skipped": ("-",
 
 
 def _print(plan: EgressPlan, reports: list[DestinationReport]) -> None:
+    """One block per destination, one line per check; a long detail or fix wraps under
+    itself, so that nothing runs past the terminal's width (COLUMNS, or 80 when piped)."""
     from rich.text import Text
 
     from floe_core.cli.output import console
@@ -127,14 +138,25 @@ def _print(plan: EgressPlan, reports: list[DestinationReport]) -> None:
         out.print(Text.assemble((report.destination, "bold"), f" ({report.sink_type})"))
         for finding in report.findings:
             mark, style = _MARKS[finding.outcome.value]
-            line = Text.assemble("  ", (f"{mark} ", style), (finding.check.ljust(width), "bold"))
-            line.append("  ")
-            line.append(finding.detail, style="dim" if finding.outcome.value == "skipped" else "")
-            out.print(line)
+            head = Text.assemble("  ", (f"{mark} ", style), (finding.check.ljust(width), "bold"))
+            head.append("  ")
+            detail_style = "dim" if finding.outcome.value == "skipped" else ""
+            _print_hanging(out, head, Text(finding.detail, style=detail_style))
             if finding.hint and finding.outcome.value == "failed":
-                out.print(Text.assemble(" " * (width + 6), ("fix: ", "green"), finding.hint))
+                indent = Text(" " * len(head))
+                _print_hanging(out, indent, Text.assemble(("fix: ", "green"), finding.hint))
         out.print()
     _summary(out, plan, reports)
+
+
+def _print_hanging(out: Console, head: Text, body: Text) -> None:
+    """``head`` then ``body``, wrapped to the console's width under its first line."""
+    from rich.text import Text
+
+    room = max(out.width - len(head), 20)
+    for number, line in enumerate(body.wrap(out, room, overflow="fold")):
+        line.rstrip()
+        out.print(Text.assemble(head if number == 0 else " " * len(head), line), soft_wrap=True)
 
 
 def _summary(out: Console, plan: EgressPlan, reports: list[DestinationReport]) -> None:
@@ -142,22 +164,21 @@ def _summary(out: Console, plan: EgressPlan, reports: list[DestinationReport]) -
 
     failed = [report for report in reports if not report.ok]
     total = len(reports)
+    destinations = f"destination{'s' if total != 1 else ''}"
     if not failed:
-        out.print(
-            Text.assemble(
-                ("✓ ", "bold green"),
-                f"{total} destination{'s' if total != 1 else ''} ready to run "
-                f"({plan.spec_path}); nothing was sent",
-            )
+        _print_hanging(
+            out,
+            Text("✓ ", style="bold green"),
+            Text(f"{total} {destinations} ready to run ({plan.spec_path}); nothing was sent"),
         )
         return
     problems = sum(len(report.problems) for report in failed)
-    out.print(
-        Text.assemble(
-            ("✗ ", "bold red"),
+    names = ", ".join(report.destination for report in failed)
+    _print_hanging(
+        out,
+        Text("✗ ", style="bold red"),
+        Text(
             f"{problems} problem{'s' if problems != 1 else ''} in {len(failed)} of {total} "
-            f"destination{'s' if total != 1 else ''}: "
-            + ", ".join(report.destination for report in failed)
-            + "; nothing was sent",
-        )
+            f"{destinations}: {names}; nothing was sent"
+        ),
     )

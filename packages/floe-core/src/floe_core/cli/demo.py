@@ -1,4 +1,9 @@
-"""``floe demo``: run the quickstart sync on the embedded default, no infrastructure needed."""
+"""``floe demo``: run the quickstart sync on the embedded default, no infrastructure needed.
+
+Like every project command it reads the project in the current directory, or the one named
+by ``--project DIR``: ``cd examples/quickstart && floe demo`` and, from the repository root,
+``floe demo --project examples/quickstart`` (what ``make demo`` runs) are the same.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from floe_core.cli.project import ProjectOption
+from floe_core.cli.usage import whole_number
+
 if TYPE_CHECKING:
     from floe_core.demo.quickstart import DemoResult
 
@@ -15,18 +23,22 @@ __all__ = ["demo"]
 
 
 def demo(
-    project: Annotated[
-        Path,
-        typer.Option("--project", "-p", help="The quickstart project directory."),
-    ] = Path("examples/quickstart"),
+    project: ProjectOption = None,
     rows: Annotated[
-        int, typer.Option("--rows", min=1, max=50_000_000, help="Customers to generate.")
+        int,
+        typer.Option(
+            "--rows",
+            help="Customers to generate in gold.customers (1 to 50,000,000).",
+            metavar="N",
+            parser=whole_number(1, 50_000_000),
+        ),
     ] = 10_000,
 ) -> None:
     """Create the quickstart's Iceberg table and sync it to a local SQLite database.
 
-    Everything lives under the project's .floe/ directory; running it again changes nothing.
-    Exit code 0: synced; 3: partial (some rows rejected); 1: failed.
+    Reads the project in the current directory (or --project DIR): the floe repository's
+    is examples/quickstart. Everything lives under the project's .floe/ directory; running
+    it again changes nothing. Exit code 0: synced; 3: partial (some rows rejected); 1: failed.
     """
     from floe_core.cli.output import console, print_error
     from floe_core.demo.quickstart import run_demo
@@ -35,12 +47,13 @@ def demo(
     from floe_core.egress.receipt import exit_code
     from floe_core.errors import FloeError
 
+    directory = project if project is not None else Path(".")
     configure_logging(default_level="off" if sys.stderr.isatty() else "warning")
     out = console()
-    out.print(f"[bold]floe demo[/]: {project}/floe.yaml -> its destinations")
+    out.print(f"[bold]floe demo[/]: {directory / 'floe.yaml'} -> its destinations")
     try:
         with make_progress(sys.stderr, get_logger()) as progress:
-            result = run_demo(project, rows=rows, progress=progress)
+            result = run_demo(directory, rows=rows, progress=progress)
     except FloeError as exc:
         print_error(FloeError(redactor.text(exc.message), hint=redactor.text(exc.hint)))
         raise typer.Exit(1) from None
@@ -48,7 +61,7 @@ def demo(
     raise typer.Exit(exit_code(result.receipts))
 
 
-def _print(result: DemoResult, project: Path) -> None:
+def _print(result: DemoResult, project: Path | None) -> None:
     from floe_core.cli.egress import wide_console
     from floe_core.egress.receipt import receipt_table
 
@@ -76,7 +89,5 @@ def _print(result: DemoResult, project: Path) -> None:
             f"destination table [bold]{count.table}[/] in {count.database} now holds "
             f"[bold]{count.rows:,}[/] rows"
         )
-    out.print(
-        f"next: [cyan]floe egress history --project {project}[/]   "
-        f"[cyan]floe egress run --all --project {project}[/]"
-    )
+    where = f" --project {project}" if project is not None else ""
+    out.print(f"next: [cyan]floe egress history{where}[/]   [cyan]floe egress run --all{where}[/]")

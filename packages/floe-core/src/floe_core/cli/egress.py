@@ -31,7 +31,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from floe_core.cli.history import history_command, rejected_command, show_command
-from floe_core.cli.project import JsonOption, ManifestOption, ProjectOption, SpecOption, spec_path
+from floe_core.cli.project import (
+    JsonOption,
+    ManifestOption,
+    ProjectOption,
+    SpecOption,
+    project_files,
+)
+from floe_core.cli.usage import FloeCommand, FloeGroup, one_of, usage_error
 from floe_core.errors import FloeError
 
 if TYPE_CHECKING:
@@ -52,18 +59,21 @@ class _Executor(StrEnum):
 
 egress_app = typer.Typer(
     name="egress",
+    cls=FloeGroup,
     help="Send Gold tables to destinations declared in floe.yaml, and list past runs.",
     no_args_is_help=True,
     rich_markup_mode=None,  # plain help: flags read as flags, not `--json <bool>`
 )
 
 
-@egress_app.command("run")
+@egress_app.command("run", cls=FloeCommand)
 def run_command(
     ctx: typer.Context,
     names: Annotated[
         list[str] | None,
-        typer.Argument(help="Destination names from floe.yaml.", show_default=False),
+        typer.Argument(
+            help="Destination names from floe.yaml (or --all).", metavar="NAME", show_default=False
+        ),
     ] = None,
     run_all: Annotated[bool, typer.Option("--all", help="Run every destination.")] = False,
     project: ProjectOption = None,
@@ -92,6 +102,8 @@ def run_command(
             "--executor",
             help="Deliver from this process (local) or fan out over Ray (ray), instead of "
             "what manifest.yaml's executor.type says.",
+            metavar="local|ray",
+            parser=one_of(_Executor),
             show_default=False,
         ),
     ] = None,
@@ -101,14 +113,11 @@ def run_command(
     Exit code 0: all delivered; 3: partial; 1: failed or nothing sent (bad input);
     2: usage (no destination named, or names and --all together).
     """
-    spec_file = spec_path(project, spec)
+    files = project_files(project, spec, manifest)
     if run_all and names:
-        raise typer.BadParameter("give destination names or --all, not both", param_hint="--all")
+        raise usage_error("give destination names or --all, not both")
     if not run_all and not names:
-        raise typer.BadParameter(
-            "no destination given: name one (floe egress run NAME) or use --all",
-            param_hint="NAMES",
-        )
+        raise usage_error("no destination given: name one (floe egress run NAME) or use --all")
     # The bar (a spinner until rows flow) first, so that the screen is never blank.
     from floe_core.egress.observability import get_logger
     from floe_core.egress.progress import make_progress
@@ -130,7 +139,14 @@ def run_command(
                     executor=executor.value if executor is not None else None,
                 )
                 receipts = _run(
-                    names or [], run_all, spec_file, manifest, run_span, ctx.obj, options, progress
+                    names or [],
+                    run_all,
+                    files.spec,
+                    files.manifest,
+                    run_span,
+                    ctx.obj,
+                    options,
+                    progress,
                 )
     except FloeError as exc:
         _print_failure(exc, as_json)
@@ -287,16 +303,20 @@ def _print_receipts(
 
 
 def wide_console(width: int = 120) -> Console:
-    """A stdout console; when not a terminal (a log, a pipe), at least ``width`` columns wide
-    so that hashes and table rows stay on one line."""
+    """A stdout console; when not a terminal (a log, a pipe) and ``COLUMNS`` does not say how
+    wide, at least ``width`` columns wide so that hashes and table rows stay on one line.
+
+    ``COLUMNS`` always wins, piped too, as it does for ``floe egress history``."""
+    import os
+
     from floe_core.cli.output import console
 
     out = console()
-    if not out.is_terminal:
+    if not out.is_terminal and not os.environ.get("COLUMNS", "").strip().isdigit():
         out.width = max(out.width, width)
     return out
 
 
-egress_app.command("history")(history_command)
-egress_app.command("show")(show_command)
-egress_app.command("rejected")(rejected_command)
+egress_app.command("history", cls=FloeCommand)(history_command)
+egress_app.command("show", cls=FloeCommand)(show_command)
+egress_app.command("rejected", cls=FloeCommand)(rejected_command)

@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from floe_core.cli.project import JsonOption, ManifestOption, ProjectOption, SpecOption, spec_path
+from floe_core.cli.project import (
+    JsonOption,
+    ManifestOption,
+    ProjectFiles,
+    ProjectOption,
+    SpecOption,
+    project_files,
+)
+from floe_core.cli.usage import whole_number
 
 if TYPE_CHECKING:
     from floe_core.egress.receipt import Receipt
@@ -31,12 +39,22 @@ __all__ = ["history_command", "rejected_command", "show_command"]
 
 def history_command(
     name: Annotated[
-        str | None, typer.Argument(help="Only runs of this destination.", show_default=False)
+        str | None,
+        typer.Argument(help="Only runs of this destination.", metavar="NAME", show_default=False),
     ] = None,
     project: ProjectOption = None,
     spec: SpecOption = None,
     manifest: ManifestOption = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100_000)] = 20,
+    limit: Annotated[
+        int,
+        typer.Option(
+            "--limit",
+            "-n",
+            help="How many runs to list, newest first (1 to 100,000).",
+            metavar="N",
+            parser=whole_number(1, 100_000),
+        ),
+    ] = 20,
     as_json: JsonOption = False,
 ) -> None:
     """List past runs, newest first; failed runs with their first error.
@@ -61,6 +79,7 @@ def show_command(
         typer.Argument(
             help="The run id, its first characters as floe egress history shows them, or "
             "'last' for the latest run.",
+            metavar="RUN_ID",
             show_default=False,
         ),
     ],
@@ -75,7 +94,7 @@ def show_command(
     from floe_core.errors import FloeError
 
     try:
-        location = _state_location(spec_path(project, spec), manifest)
+        location = _state_location(project_files(project, spec, manifest))
         if not location.exists:
             raise EgressConfigError(
                 f"no run '{run_id}': no runs recorded yet",
@@ -125,7 +144,7 @@ class _StateLocation:
     declared: tuple[str, ...]
 
 
-def _state_location(spec: Path, manifest: Path | None) -> _StateLocation:
+def _state_location(files: ProjectFiles) -> _StateLocation:
     """The project's state store, without compiling plugins or opening the store.
 
     History stays readable when the project has problems: only the manifest must be valid.
@@ -138,12 +157,13 @@ def _state_location(spec: Path, manifest: Path | None) -> _StateLocation:
     from floe_core.schemas.manifest import PlatformManifest
     from floe_core.yamlio import load_yaml
 
+    spec = files.spec
     if not spec.is_file():
         raise EgressConfigError(
             f"{spec}: file not found, so there is no project here to read runs of",
             hint="run floe in the project directory, or point at it with --project DIR",
         )
-    result = compile_project(spec, manifest, registry=PluginRegistry())
+    result = compile_project(spec, files.manifest, registry=PluginRegistry())
     if result.plan is not None:
         project_dir, configured = result.plan.project_dir, result.plan.state_url
         declared = tuple(result.plan.destination_names)
@@ -272,7 +292,9 @@ _SHORT_RUN_ID = 8
 
 
 def rejected_command(
-    name: Annotated[str, typer.Argument(help="The destination.", show_default=False)],
+    name: Annotated[
+        str, typer.Argument(help="The destination.", metavar="NAME", show_default=False)
+    ],
     project: ProjectOption = None,
     spec: SpecOption = None,
     manifest: ManifestOption = None,
@@ -314,7 +336,7 @@ def _read_state(
     from floe_core.errors import FloeError
 
     try:
-        location = _state_location(spec_path(project, spec), manifest)
+        location = _state_location(project_files(project, spec, manifest))
         if not location.exists:
             _require_known(name, location, None)
             return location, []
@@ -345,9 +367,21 @@ def _print_rejected(
         what = "" if recorded else " (no runs recorded yet)"
         out.print(f"no rejected rows for {name}{what}", markup=False)
         return
-    table = Table(title=f"floe egress rejected: {name} ({len(rows)})", title_justify="left")
-    for column in ("key", "reason", "attempts", "first seen (UTC)", "last seen (UTC)", "resolved"):
-        table.add_column(column, overflow="fold")
+    # Borderless, as floe egress history: the reason gets the width the others leave.
+    table = Table(
+        title=f"floe egress rejected: {name} ({len(rows)})",
+        title_justify="left",
+        box=None,
+        padding=(0, 2, 0, 0),
+        pad_edge=False,
+        header_style="bold underline",
+    )
+    table.add_column("key", overflow="fold", max_width=40)
+    table.add_column("reason", overflow="fold", ratio=1, min_width=16)
+    table.add_column("attempts", justify="right", no_wrap=True)
+    table.add_column("first seen (UTC)", overflow="fold")
+    table.add_column("last seen (UTC)", overflow="fold")
+    table.add_column("resolved", no_wrap=True)
     for row in rows:
         table.add_row(
             Text(row.key),

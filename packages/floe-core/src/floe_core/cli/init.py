@@ -37,7 +37,12 @@ def init(
     ] = "",
     name: Annotated[
         str,
-        typer.Option("--name", help="The data product's name. Default: from the directory's name."),
+        typer.Option(
+            "--name",
+            help="The data product's name. Default: from the directory's name.",
+            metavar="NAME",
+            show_default=False,
+        ),
     ] = "",
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite files that exist already.")
@@ -88,7 +93,9 @@ def _write(scaffold: Scaffold, force: bool, as_json: bool) -> list[Path]:
 def _unknown_sink(sink: str, available: list[str]) -> str:
     import difflib
 
-    listing = ", ".join(available) or "none (install a sink plugin, e.g. floe-ingestion-dlt)"
+    from floe_core.plugins.packages import install_hint
+
+    listing = ", ".join(available) or f"none; {install_hint()}"
     if not sink:
         return f"name the destination's sink type: --sink {available[0] if available else 'TYPE'}"
     close = difflib.get_close_matches(sink, available, n=1)

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from floe_core.cli.usage import one_of
+
 __all__ = ["schema"]
 
 
@@ -20,7 +22,12 @@ class _Kind(StrEnum):
 def schema(
     kind: Annotated[
         _Kind,
-        typer.Argument(help="Which: floe (floe.yaml), manifest, or output (of --json)."),
+        typer.Argument(
+            help="Which: floe (floe.yaml), manifest (manifest.yaml), or output (of --json).",
+            metavar="KIND",
+            parser=one_of(_Kind),
+            show_default=False,
+        ),
     ],
 ) -> None:
     """Print the JSON Schema of floe.yaml, manifest.yaml or the --json output."""

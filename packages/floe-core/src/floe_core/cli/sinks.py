@@ -75,8 +75,10 @@ def _print(registry: PluginRegistry) -> None:
             )
         out.print(table)
     else:
+        from floe_core.plugins.packages import install_hint
+
         out.print("No installed plugin provides a sink type.")
-        out.print(Text("fix: install one, e.g. `pip install floe-ingestion-dlt`"))
+        out.print(Text(f"fix: {install_hint()}"), soft_wrap=False)
     for problem in registry.problems:
         out.print()
         out.print(

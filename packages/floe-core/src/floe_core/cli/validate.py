@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from floe_core.cli.project import ManifestOption, ProjectOption, SpecOption, spec_path
+from floe_core.cli.project import ManifestOption, ProjectOption, SpecOption, project_files
 
 if TYPE_CHECKING:
     from floe_core.compiler import CompileResult
@@ -21,6 +21,7 @@ def validate(
         Path | None,
         typer.Argument(
             help="Project directory, or its floe.yaml. Default: the current directory.",
+            metavar="PROJECT",
             show_default=False,
         ),
     ] = None,
@@ -42,9 +43,9 @@ def validate(
     if project is not None and project_option is not None:
         raise typer.BadParameter("give either PROJECT or --project, not both", param_hint="PROJECT")
     hint = "PROJECT" if project is not None else "--project"
-    spec_file = spec_path(project or project_option, spec, project_hint=hint)
+    files = project_files(project or project_option, spec, manifest, project_hint=hint)
     registry = ctx.obj if isinstance(ctx.obj, PluginRegistry) else None
-    result = compile_project(spec_file, manifest, registry=registry)
+    result = compile_project(files.spec, files.manifest, registry=registry)
     if json_output:
         from floe_core.cli.output import print_json
 

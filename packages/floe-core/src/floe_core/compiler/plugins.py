@@ -137,11 +137,17 @@ def _check_selected_plugin(
         if broken is not None:
             manifest.problem(where, f"plugin {plugin_name!r} {broken.message}", broken.hint)
         else:
+            from floe_core.plugins.packages import install_hint, plugin_package
+
             installed = ", ".join(i.name for i in registry.plugins) or "none"
+            package = plugin_package(plugin_name)
             manifest.problem(
                 where,
                 f"plugin {plugin_name!r} is not installed (installed: {installed})",
-                f"install the package that provides {plugin_name!r}, or name an installed plugin",
+                f"{install_hint(package)}; or name an installed plugin"
+                if package
+                else f"install the package that provides {plugin_name!r}, or name an "
+                "installed plugin",
             )
     elif sink_type is not None and sink_type not in info.sink_types:
         manifest.problem(

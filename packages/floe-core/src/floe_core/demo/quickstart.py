@@ -91,8 +91,9 @@ def run_demo(
     spec = project_dir / "floe.yaml"
     if not spec.is_file():
         raise EgressConfigError(
-            f"no quickstart project at {project_dir} (no floe.yaml there)",
-            hint="run `floe demo` from the root of the floe repository, or pass --project DIR",
+            f"no project in {project_dir.absolute()} (no floe.yaml there)",
+            hint="run `floe demo` in a project directory, or point at one with --project DIR "
+            "(the floe repository's quickstart: floe demo --project examples/quickstart)",
         )
     registry = registry or PluginRegistry.discover()
     plan = compile_project(spec, registry=registry).unwrap()

@@ -205,8 +205,8 @@ def _columns(subject: Subject) -> str:
 def _destination(subject: Subject) -> str:
     assert subject.plugin is not None and subject.config is not None
     subject.sink = steps.create_sink(subject.plugin, subject.destination, subject.config)
-    identity = getattr(subject.sink, "identity", "")
-    return f"reachable, credentials accepted{f' ({identity})' if identity else ''}"
+    where = getattr(subject.sink, "description", "") or getattr(subject.sink, "identity", "")
+    return f"reachable, credentials accepted{f': {where}' if where else ''}"
 
 
 def _destination_table(subject: Subject) -> str:

@@ -1,7 +1,8 @@
 """Progress of a run: a rich progress bar on a terminal, plain log lines otherwise.
 
 The bar appears as soon as the run starts, as a spinner while the project is compiled and
-each destination prepared, then fills with the rows delivered, their rate and the time left.
+each destination prepared, then fills with the rows delivered, their rate and the time left,
+each labelled, on one line that fits the terminal.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import IO, Any, Protocol
 from rich.progress import ProgressColumn, Task
 from rich.text import Text
 
-__all__ = ["BarProgress", "LogProgress", "Progress", "RowsColumn", "make_progress"]
+__all__ = ["BarProgress", "LogProgress", "Progress", "RunColumn", "make_progress"]
 
 
 class Progress(Protocol):
@@ -83,27 +84,26 @@ class LogProgress:
 
 
 class BarProgress:
-    """A rich progress bar (rows, rows/s, elapsed, time left) drawn on ``stream``."""
+    """A rich progress bar drawn on ``stream``: one line per destination (see
+    :class:`RunColumn`), fitted to the terminal's width."""
 
-    def __init__(self, stream: IO[str], *, clock: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        stream: IO[str],
+        *,
+        clock: Callable[[], float] | None = None,
+        width: int | None = None,
+    ) -> None:
         from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            SpinnerColumn,
-            TaskProgressColumn,
-            TextColumn,
-            TimeElapsedColumn,
-        )
         from rich.progress import Progress as RichProgress
+        from rich.progress import SpinnerColumn
 
+        console = Console(file=stream, width=width)
         self._bar = RichProgress(
             SpinnerColumn(finished_text="✓"),
-            TextColumn("[bold]{task.description}"),
-            BarColumn(bar_width=20),
-            TaskProgressColumn(),
-            RowsColumn(),
-            TimeElapsedColumn(),
-            console=Console(file=stream),
+            # the spinner and the space after it take two columns
+            RunColumn(lambda: console.width - 2),
+            console=console,
             transient=False,
             get_time=clock,
         )
@@ -118,7 +118,8 @@ class BarProgress:
             self._bar.update(self._task, description=description)
 
     def start(self, destination: str, total_rows: int | None) -> None:
-        """The bar of ``destination`` (the spinner's, when it was preparing)."""
+        """The bar of ``destination`` (the spinner's, when it was preparing); its clock, and
+        so its rate, starts now."""
         if self._task is None:
             self._task = self._bar.add_task(destination, total=total_rows)
         else:
@@ -148,22 +149,95 @@ class BarProgress:
         self._bar.stop()
 
 
-class RowsColumn(ProgressColumn):
-    """Rows done of the total, rows per second and the time left (nothing while preparing)."""
+class RunColumn(ProgressColumn):
+    """One destination's line: its name, a bar, then what fits of ``60%``, ``6,000/10,000
+    rows``, ``3,000 rows/s``, ``ETA 0:01`` and ``elapsed 0:02``.
+
+    The rate is the rows the destination confirmed over the time since its start, what the
+    receipt reports, not a recent burst. When the line does not fit ``width()`` columns, the
+    bar narrows (to 10), then ``elapsed``, the percentage, the ETA and the rate go, in that
+    order, then the bar, then the name is shortened; the rows count always stays.
+    """
+
+    def __init__(self, width: Callable[[], int] = lambda: 80) -> None:
+        super().__init__()
+        self._width = width
 
     def render(self, task: Task) -> Text:
-        if task.total is None and not task.completed:
-            return Text("")
-        total = f"{task.total:,.0f}" if task.total is not None else "?"
-        text = Text(f"{task.completed:,.0f}/{total} rows", no_wrap=True, overflow="crop")
-        speed = task.finished_speed or task.speed
-        if speed:
-            text.append(f" {speed:,.0f} rows/s", style="cyan")
-        remaining = task.time_remaining
-        if remaining is not None and not task.finished:
-            minutes, seconds = divmod(int(remaining), 60)
-            text.append(f" ETA {minutes}:{seconds:02d}", style="yellow")
-        return text
+        width = max(self._width(), 20)
+        if task.total is None and not task.completed:  # preparing: what, beside the spinner
+            return Text(task.description, no_wrap=True, overflow="ellipsis", end="")
+        facts = _facts(task)
+        name = task.description
+        for kept in _DROPS:
+            shown = [text for key, text in facts if key in kept]
+            stats = " ".join(shown)
+            room = width - len(name) - len(stats) - 2
+            if room >= _MIN_BAR:
+                return _line(name, _bar(task, min(room, _MAX_BAR)), stats)
+        stats = " ".join(text for key, text in facts if key == "rows")
+        room = width - len(stats) - 1
+        if len(name) > room:
+            name = name[: max(room - 1, 1)] + "…"
+        return _line(name, None, stats)
+
+
+#: The bar's width: at most, and the least worth drawing.
+_MAX_BAR, _MIN_BAR = 30, 10
+
+#: The facts kept, widest line first: each next one drops the least useful fact left.
+_DROPS = (
+    {"percent", "rows", "rate", "eta", "elapsed"},
+    {"percent", "rows", "rate", "eta"},
+    {"rows", "rate", "eta"},
+    {"rows", "rate"},
+    {"rows"},
+)
+
+
+def _facts(task: Task) -> list[tuple[str, str]]:
+    """What can be said of ``task``, in the order shown."""
+    done = int(task.completed)
+    elapsed = task.finished_time if task.finished else task.elapsed
+    rate = done / elapsed if done and elapsed else None
+    facts = []
+    if task.total is not None:
+        percent = 100 * done / task.total if task.total else 100
+        facts.append(("percent", f"{percent:.0f}%"))
+        facts.append(("rows", f"{done:,}/{task.total:,.0f} rows"))
+    else:
+        facts.append(("rows", f"{done:,} rows"))
+    if rate is not None:
+        facts.append(("rate", f"{rate:,.0f} rows/s"))
+        if task.total is not None and not task.finished and task.total > done:
+            facts.append(("eta", f"ETA {_clock((task.total - done) / rate)}"))
+    if elapsed:
+        facts.append(("elapsed", f"elapsed {_clock(elapsed)}"))
+    return facts
+
+
+def _clock(seconds: float) -> str:
+    """``1:05``, or ``1:02:05`` from an hour on."""
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _bar(task: Task, width: int) -> Text:
+    done = task.completed / task.total if task.total else (1.0 if task.finished else 0.0)
+    filled = min(width, round(width * done))
+    style = "bar.finished" if task.finished else "bar.complete"
+    return Text.assemble(("━" * filled, style), ("━" * (width - filled), "bar.back"))
+
+
+def _line(name: str, bar: Text | None, stats: str) -> Text:
+    line = Text(name, style="bold", no_wrap=True, overflow="crop", end="")
+    if bar is not None:
+        line.append(" ")
+        line.append_text(bar)
+    line.append(" ")
+    line.append(stats, style="cyan")
+    return line
 
 
 def make_progress(

@@ -328,6 +328,13 @@ class Sink(ABC):
         """
 
     @property
+    def description(self) -> str:
+        """Where the destination is, for people (``floe check`` shows it), never a secret:
+        e.g. ``table customers in postgresql://db.internal:5432/app``. Default: ``identity``.
+        """
+        return self.identity
+
+    @property
     def default_operation(self) -> Operation:
         """What a write does when no operation is given: the first one this sink supports
         of upsert, insert, update (a sink overrides it when its settings say)."""

@@ -233,6 +233,12 @@ class SqlDatabaseSink(Sink):
         return target_identity(self._url, self.settings.db_schema, self.settings.table)
 
     @property
+    def description(self) -> str:
+        """``table customers in sqlite:////srv/app.db``: the URL without its password."""
+        schema, table = self.settings.db_schema, self.settings.table
+        return f"table {f'{schema}.{table}' if schema else table} in {display_url(self._url)}"
+
+    @property
     def secret_values(self) -> list[str]:
         """The URL and password, to scrub from messages."""
         return self.settings.secret_values()
