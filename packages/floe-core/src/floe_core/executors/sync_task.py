@@ -136,7 +136,7 @@ class TaskDiff:
             self.plan.key_columns,
         ).keys
         frame = pl.from_arrow(stored)
-        assert isinstance(frame, pl.DataFrame)
+        assert isinstance(frame, pl.DataFrame) and keys is not None
         return frame.filter(pl.col("key").is_in(keys.implode()))
 
     def stream(self) -> pa.RecordBatchReader:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from floe_core.egress.errors import EgressConfigError, MassDeleteError
 from floe_core.sync.confirmations import Confirmations, Fed
-from floe_core.sync.diff import Differ, KeyScan, keys_to_rows, scan_keys
+from floe_core.sync.diff import Differ, KeyScan, count_keys, keys_to_rows, scan_keys
 from floe_core.sync.fingerprint import config_fingerprint
 from floe_core.sync.history import plan_read
 from floe_core.sync.modes import ModeOperations, mode_operations
@@ -143,10 +143,12 @@ class SyncRun:
                 gone, why_not = self._partial_diff(keys)
                 if why_not is not None:
                     self.read = self.read.full(why_not)
+                    del keys
                     keys = self._keys(None)
                 else:
                     self.gone = gone
             elif destination.sync_mode == "mirror":
+                assert keys.keys is not None
                 self.gone = self.stored["key"].filter(
                     ~self.stored["key"].is_in(keys.keys.implode())
                 )
@@ -178,6 +180,12 @@ class SyncRun:
         return 0 if self.gone is None else len(self.gone)
 
     def _keys(self, files: list[str] | None) -> KeyScan:
+        """The key columns of ``files`` (``None``: the whole table). A full scan that is no
+        mirror needs only the NULL and duplicate keys: it counts them without holding them."""
+        if files is None and self.destination.sync_mode != "mirror":
+            return count_keys(
+                lambda: self.source.batches(columns=self.key_columns), self.key_columns
+            )
         return scan_keys(
             self.source.batches(columns=self.key_columns, files=files), self.key_columns
         )
@@ -191,8 +199,8 @@ class SyncRun:
         """
         import polars as pl
 
-        assert self.stored is not None
-        removed = pl.Series([], dtype=pl.String)
+        assert self.stored is not None and added.keys is not None
+        removed: pl.Series | None = pl.Series([], dtype=pl.String)
         if self.read.removed:
             old = self.source.batches(
                 columns=self.key_columns,
@@ -200,6 +208,7 @@ class SyncRun:
                 snapshot_id=self.read.snapshot_from,
             )
             removed = scan_keys(old, self.key_columns).keys
+        assert removed is not None
         synced = self.stored["key"].implode()
         # A synced key in an added file that no removed file had is in a file kept since as
         # well (a duplicate), or came back after it left: only the whole table can say which.
