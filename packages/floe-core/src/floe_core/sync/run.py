@@ -209,12 +209,12 @@ class SyncRun:
             )
             removed = scan_keys(old, self.key_columns).keys
         assert removed is not None
-        synced = self.stored["key"].implode()
+        # The stored keys among the added ones: ``is_in`` hashes its argument, so the small
+        # side (the added keys) is the one hashed, not the millions of stored keys.
+        synced = self.stored["key"].filter(self.stored["key"].is_in(added.keys.implode()))
         # A synced key in an added file that no removed file had is in a file kept since as
         # well (a duplicate), or came back after it left: only the whole table can say which.
-        elsewhere = added.keys.filter(
-            added.keys.is_in(synced) & ~added.keys.is_in(removed.implode())
-        )
+        elsewhere = synced.filter(~synced.is_in(removed.implode()))
         if len(elsewhere):
             return removed, (
                 f"{len(elsewhere)} key(s) of the added data files were synced before from "
