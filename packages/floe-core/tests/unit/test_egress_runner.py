@@ -252,7 +252,10 @@ def test_a_run_whose_every_row_was_refused_is_failed_not_partial(project: Projec
 def test_unknown_destination_lists_the_declared_ones(project: Project) -> None:
     with pytest.raises(EgressConfigError, match="destination 'nope' is not declared") as caught:
         project.run("nope")
-    assert "people" in caught.value.hint
+    assert "people" in caught.value.hint and "did you mean" not in caught.value.hint
+    with pytest.raises(EgressConfigError, match="'peopel' is not declared") as caught:
+        project.run("peopel")
+    assert caught.value.hint.startswith("did you mean 'people'? ")
     with pytest.raises(EgressConfigError, match="no destination given"):
         project.run()
     assert project.plugin.sinks == []

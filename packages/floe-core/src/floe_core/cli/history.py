@@ -208,10 +208,12 @@ def _require_known(name: str | None, location: _StateLocation, store: Any) -> No
     recorded = store.destinations() if store is not None else []
     if name in recorded:
         return  # removed from floe.yaml since; its history stays readable
+    from floe_core.egress.destinations import did_you_mean
+
     known = sorted({*location.declared, *recorded})
     raise EgressConfigError(
         f"destination '{name}' is not declared in {location.spec} and has no recorded runs",
-        hint=f"destinations: {', '.join(known) or 'none'}",
+        hint=did_you_mean(name, known) + f"destinations: {', '.join(known) or 'none'}",
     )
 
 

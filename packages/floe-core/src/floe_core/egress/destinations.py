@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "catalog_config",
+    "did_you_mean",
     "require_secret_keys",
     "required_secret_keys",
     "select_destinations",
@@ -123,10 +124,19 @@ def select_destinations(
         if destination is None:
             raise EgressConfigError(
                 f"destination '{name}' is not declared in {plan.spec_path}",
-                hint=f"destinations: {listing}",
+                hint=did_you_mean(name, available) + f"destinations: {listing}",
             )
         chosen.append(destination)
     return chosen
+
+
+def did_you_mean(name: str, known: Sequence[str]) -> str:
+    """``"did you mean 'x'? "`` for the known destination name closest to ``name``, else
+    ``""`` (spelling only: destination names share words, like crm_eu and crm_us)."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f"did you mean '{close[0]}'? " if close else ""
 
 
 def catalog_config(plan: EgressPlan, secrets: SecretResolver) -> dict[str, Any]:
