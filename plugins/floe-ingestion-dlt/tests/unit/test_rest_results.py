@@ -35,14 +35,14 @@ def test_a_multi_status_answer_refuses_the_records_whose_status_is_not_2xx() -> 
             {"index": 1, "status": 200},
         ]
     }
-    assert mapping.rejections(answer, 3, _no_keys) == [RowRejection(2, "duplicate email")]
+    assert mapping.read(answer, 3, _no_keys).refused == [RowRejection(2, "duplicate email")]
 
 
 @pytest.mark.requirement("R14")
 def test_positional_results_and_the_whole_result_as_message_when_no_message_path() -> None:
     mapping = _mapping(results_path="$[*]", result_ok_path="$.success")
     answer = [{"success": True}, {"success": False, "errors": [{"statusCode": "X"}]}]
-    assert mapping.rejections(answer, 2, _no_keys) == [
+    assert mapping.read(answer, 2, _no_keys).refused == [
         RowRejection(1, '{"success":false,"errors":[{"statusCode":"X"}]}')
     ]
 
@@ -57,7 +57,7 @@ def test_results_matched_by_key_refuse_every_record_with_that_key() -> None:
         result_message_path="$.message",
     )
     answer = {"errors": [{"message": "invalid", "context": {"ids": ["b", 7]}}]}
-    assert mapping.rejections(answer, 4, lambda: ["a", "b", "7", "b"]) == [
+    assert mapping.read(answer, 4, lambda: ["a", "b", "7", "b"]).refused == [
         RowRejection(1, "invalid"),
         RowRejection(2, "invalid"),
         RowRejection(3, "invalid"),
@@ -70,7 +70,7 @@ def test_a_refusal_naming_no_record_of_the_request_is_not_dropped() -> None:
         results_path="$.errors[*]", result_index_path="$.index", result_message_path="$.msg"
     )
     with pytest.raises(UnmatchedResult, match="names no record of the request: bad"):
-        mapping.rejections({"errors": [{"index": 5, "msg": "bad"}]}, 3, _no_keys)
+        mapping.read({"errors": [{"index": 5, "msg": "bad"}]}, 3, _no_keys)
 
 
 @pytest.mark.requirement("B6")

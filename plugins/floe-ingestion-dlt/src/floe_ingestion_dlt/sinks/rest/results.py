@@ -86,21 +86,6 @@ class ResultMapping:
             key=compiled(settings.result_id_path),
         )
 
-    def rejections(
-        self, document: Any, rows: int, keys: Callable[[], list[str]]
-    ) -> list[RowRejection]:
-        """The records of a request of ``rows`` records that ``document`` refuses.
-
-        Args:
-            document: The parsed answer.
-            rows: Records in the request.
-            keys: The records' keys as text, in order (called only when needed).
-
-        Raises:
-            UnmatchedResult: A refusal names no record of the request.
-        """
-        return self.read(document, rows, keys).refused
-
     def read(self, document: Any, rows: int, keys: Callable[[], list[str]]) -> RecordResults:
         """What ``document`` says of each record of a request of ``rows`` records.
 
