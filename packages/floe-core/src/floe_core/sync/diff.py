@@ -48,18 +48,12 @@ def scan_keys(batches: Iterable[pa.RecordBatch], columns: Sequence[str]) -> KeyS
     """Read the key columns of ``batches``."""
     import polars as pl
 
-    parts = [pl.from_arrow(row_keys(batch, columns)) for batch in batches]
-    every = (
-        pl.concat([p for p in parts if isinstance(p, pl.Series)], rechunk=False)
-        if parts
-        else pl.Series([], dtype=pl.String)
-    )
+    parts = [_key_series(batch, columns) for batch in batches]
+    every = pl.concat(parts, rechunk=False) if parts else pl.Series([], dtype=pl.String)
     present = every.drop_nulls()
     hashes = present.hash(seed=0)
-    clashing = _equal_hashes(hashes)
-    candidates = present.filter(hashes.is_in(clashing.implode())) if len(clashing) else present[:0]
+    duplicates = _duplicates(present, hashes, _equal_hashes(hashes))
     del hashes
-    duplicates = candidates.filter(candidates.is_duplicated()).unique()
     # The keys are only ever tested for membership: no unique() copy of them (at 10M keys
     # it is a hash table and a copy, hundreds of MB of a full scan's peak).
     return KeyScan(
@@ -81,8 +75,7 @@ def count_keys(read: Callable[[], Iterable[pa.RecordBatch]], columns: Sequence[s
     hashes: list[pl.Series] = []
     null_rows = rows = 0
     for batch in read():
-        keys = pl.from_arrow(row_keys(batch, columns))
-        assert isinstance(keys, pl.Series)
+        keys = _key_series(batch, columns)
         rows += len(keys)
         null_rows += keys.null_count()
         hashes.append(keys.drop_nulls().hash(seed=0))
@@ -90,17 +83,34 @@ def count_keys(read: Callable[[], Iterable[pa.RecordBatch]], columns: Sequence[s
     del hashes
     clashing = _equal_hashes(every)
     del every
-    duplicates = pl.Series([], dtype=pl.String)
-    if len(clashing):
-        candidates: list[pl.Series] = []
-        for batch in read():
-            keys = pl.from_arrow(row_keys(batch, columns))
-            assert isinstance(keys, pl.Series)
-            keys = keys.drop_nulls()
-            candidates.append(keys.filter(keys.hash(seed=0).is_in(clashing.implode())))
-        same = pl.concat(candidates)
-        duplicates = same.filter(same.is_duplicated()).unique()
+    if not len(clashing):
+        return KeyScan(
+            keys=None, duplicates=pl.Series([], dtype=pl.String), null_rows=null_rows, rows=rows
+        )
+    candidates = []
+    for batch in read():
+        keys = _key_series(batch, columns).drop_nulls()
+        candidates.append(keys.filter(keys.hash(seed=0).is_in(clashing.implode())))
+    same = pl.concat(candidates)
+    duplicates = _duplicates(same, same.hash(seed=0), clashing)
     return KeyScan(keys=None, duplicates=duplicates, null_rows=null_rows, rows=rows)
+
+
+def _key_series(batch: pa.RecordBatch, columns: Sequence[str]) -> pl.Series:
+    """The batch's keys as text (``row_keys``), as a polars Series."""
+    import polars as pl
+
+    keys = pl.from_arrow(row_keys(batch, columns))
+    assert isinstance(keys, pl.Series)
+    return keys
+
+
+def _duplicates(keys: pl.Series, hashes: pl.Series, clashing: pl.Series) -> pl.Series:
+    """The keys that occur more than once, each once: looked for only among the keys whose
+    hash (``hashes``, aligned with ``keys``) is one of the ``clashing`` ones, and compared
+    exactly (equal hashes of different keys are no duplicate)."""
+    candidates = keys.filter(hashes.is_in(clashing.implode())) if len(clashing) else keys[:0]
+    return candidates.filter(candidates.is_duplicated()).unique()
 
 
 def _equal_hashes(hashes: pl.Series) -> pl.Series:
