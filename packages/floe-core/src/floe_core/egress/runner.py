@@ -213,7 +213,7 @@ class EgressRunner:
                 source = steps.open_source(catalog, destination)
                 receipt.snapshot_id = source.snapshot_id
                 steps.field_mapping(destination, source.schema)
-                sync = self._plan_sync(destination, source, receipt, _target(plugin, config))
+                sync = self._plan_sync(destination, source, receipt, plugin, config)
                 # A dry run opens no connection that could write, and a table still at the
                 # snapshot last delivered has nothing to send: no sink at all.
                 idle = self.dry_run or (sync is not None and sync.up_to_date)
@@ -340,10 +340,11 @@ class EgressRunner:
         destination: CompiledDestination,
         source: IcebergSource,
         receipt: Receipt,
-        target: str = "",
+        plugin: SinkConnector,
+        config: SinkConfig,
     ) -> SyncRun | None:
         """The incremental sync of a destination with a ``sync_mode`` other than ``full``;
-        ``target``: where it writes (``Sink.target``)."""
+        ``plugin`` and ``config`` say where it writes (``Sink.target``)."""
         if destination.sync_mode == "full":
             return None
         from floe_core.sync.fingerprint import target_fingerprint
@@ -359,7 +360,7 @@ class EgressRunner:
                 checkpoint.snapshot_id if checkpoint is not None else None,
                 run_id=receipt.run_id,
                 allow_deletes=self.allow_deletes,
-                target=target_fingerprint(destination.sink_type, target),
+                target=target_fingerprint(destination.sink_type, _target(plugin, config)),
                 dry_run=self.dry_run,
             )
         receipt.sync = sync.summary
@@ -620,7 +621,7 @@ def _apply_result(
         receipt.status = RunStatus.FAILED
 
 
-def _target(plugin: Any, config: SinkConfig) -> str:
+def _target(plugin: SinkConnector, config: SinkConfig) -> str:
     """Where the destination writes (``Sink.target``); ``""`` when its plugin cannot tell,
     or its settings do not parse (building the sink reports those, with their fix)."""
     from floe_core.sinks.plugin import SinkPlugin

@@ -24,7 +24,7 @@ from floe_core.sync.diff import Differ, KeyScan, count_keys, keys_to_rows, scan_
 from floe_core.sync.fingerprint import config_fingerprint
 from floe_core.sync.history import plan_read
 from floe_core.sync.modes import ModeOperations, mode_operations
-from floe_core.sync.store import FingerprintStore, SyncMeta
+from floe_core.sync.store import FingerprintStore, SyncMeta, empty_fingerprints
 from floe_core.sync.stream import rows_to_send
 from floe_core.sync.summary import SyncSummary
 
@@ -136,7 +136,8 @@ class SyncRun:
         if self.read.path != "up_to_date":
             import polars as pl
 
-            self.stored = store.load().clear() if retargeted else store.load()
+            # Retargeted: what the store held was sent elsewhere (a dry run leaves it there).
+            self.stored = empty_fingerprints() if retargeted else store.load()
             self.gone = pl.Series([], dtype=pl.String)
             keys = self._keys(self.read.files)
             if self.read.path in ("appended", "changed"):

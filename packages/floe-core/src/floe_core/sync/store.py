@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from floe_core.egress.state import StateStore
     from floe_core.sync.files import Data
 
-__all__ = ["FingerprintStore", "SyncMeta", "fingerprint_store"]
+__all__ = ["FingerprintStore", "SyncMeta", "empty_fingerprints", "fingerprint_store"]
 
 _DELTA = re.compile(r"^delta-(?P<run>[0-9a-f]+)-(?:(?P<writer>[0-9a-f]+)-)?(?P<seq>\d+)\.parquet$")
 
@@ -111,7 +111,6 @@ class FingerprintStore:
         """
         import polars as pl
 
-        empty = pl.DataFrame(schema={"key": pl.String, "fp": pl.UInt64})
         deltas = []
         for name in self._parquet_names():
             if name == "base.parquet" and base is not None:
@@ -123,7 +122,7 @@ class FingerprintStore:
                 base = pl.read_parquet(source)
             else:
                 deltas.append(pl.read_parquet(source))
-        base = empty if base is None else base
+        base = empty_fingerprints() if base is None else base
         if not deltas:
             return _without_deleted(base)
         # The last delta of a key wins; the base keeps only the keys no delta has. A hash
@@ -179,6 +178,13 @@ class FingerprintStore:
         """Forget every fingerprint (they describe another target) and write ``meta``."""
         writes: dict[str, Data] = {"meta.json": json.dumps(asdict(meta))}
         self.files.replace(writes, self._parquet_names())
+
+
+def empty_fingerprints() -> pl.DataFrame:
+    """A store's frame with no key: columns ``key`` (str) and ``fp`` (u64)."""
+    import polars as pl
+
+    return pl.DataFrame(schema={"key": pl.String, "fp": pl.UInt64})
 
 
 def _without_deleted(frame: pl.DataFrame) -> pl.DataFrame:
