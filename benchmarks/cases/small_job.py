@@ -79,23 +79,34 @@ def run(ctx: Context) -> CaseResult:
     )
     python_floor = _process_floor([sys.executable, "-c", "pass"])
     version_floor = _process_floor([str(floe_executable()), "--version"])
-    imports, heaviest = profiling.import_profile(
+    profile = profiling.import_profile(
         sys.executable,
         [str(floe_executable()), "egress", "run", "small_http", "--json"],
         project.root,
         {},
+    )
+    libraries_floor = _process_floor(
+        profiling.libraries_only_command(sys.executable, profile.libraries)
     )
     ctx.server.reset()
     reported = floe.median_extra("reported_s") if floe and floe.ok else None
     result.notes += [
         log.note("floe"),
         (f"floe's receipt says the write took {reported:.3f} s (median); " if reported else "")
-        + f"imports take {imports:.3f} s (`-X importtime`, one run; heaviest top-level: "
-        + ", ".join(heaviest)
+        + f"imports take {profile.seconds:.3f} s (`-X importtime`, one run; heaviest top-level: "
+        + ", ".join(profile.heaviest)
         + ").",
-        f"For scale: `python -c pass` takes {python_floor:.3f} s and `floe --version` "
-        f"{version_floor:.3f} s here (medians of 5).",
+        f"For scale: `python -c pass` takes {python_floor:.3f} s, `floe --version` "
+        f"{version_floor:.3f} s, and a process that only imports the "
+        f"{len(profile.libraries)} library modules this run imports (everything but floe's "
+        f"own code: pyiceberg, SQLAlchemy, pyarrow, httpx, ...) {libraries_floor:.3f} s here "
+        "(medians of 5).",
     ]
+    if med is not None:
+        result.notes.append(
+            f"floe's own share of the run (its modules and everything it does): "
+            f"{med - libraries_floor:.3f} s of {med:.3f} s."
+        )
     return result
 
 
