@@ -88,6 +88,10 @@ def test_placeholders_in_the_help_lines() -> None:
         pytest.param(["egress", "history", "-n", "0"], "--limit: 0 is not between 1 and 100,000"),
         pytest.param(["demo", "--rows", "1.5"], "--rows: '1.5' is not a whole number"),
         pytest.param(["schema", "yaml"], "KIND: 'yaml' is not one of floe, manifest, output"),
+        pytest.param(
+            ["schema", "manifes"],
+            "KIND: 'manifes' is not one of floe, manifest, output (did you mean 'manifest'?)",
+        ),
         pytest.param(["egress", "show"], "missing RUN_ID"),
     ],
 )

@@ -69,8 +69,13 @@ def one_of(choices: type[E]) -> Callable[[Any], E]:
         try:
             return choices(str(value).strip().lower())
         except ValueError:
-            listing = ", ".join(member.value for member in choices)
-            raise typer.BadParameter(f"{str(value)!r} is not one of {listing}") from None
+            import difflib
+
+            values = [str(member.value) for member in choices]
+            close = difflib.get_close_matches(str(value).strip().lower(), values, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            listing = ", ".join(values)
+            raise typer.BadParameter(f"{str(value)!r} is not one of {listing}{hint}") from None
 
     return parse
 
