@@ -67,6 +67,14 @@ def test_credential_named_pairs_keep_their_key(text: str, expected: str) -> None
     assert redact(text) == expected
 
 
+@pytest.mark.parametrize("given", ["YES", "NO"])
+def test_mysqls_using_password_yes_or_no_is_kept_whole(given: str) -> None:
+    text = f"(1045, \"Access denied for user 'app'@'10.0.0.7' (using password: {given})\")"
+
+    assert redact(text) == text
+    assert redact("password: yes-it-is-secret") == "password: ***"
+
+
 @pytest.mark.requirement("B3")
 @pytest.mark.parametrize(
     ("header", "expected"),

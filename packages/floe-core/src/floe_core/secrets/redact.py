@@ -67,10 +67,12 @@ _NORMALISE = re.compile(r"[-_.\s]+")
 _URL_START = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 # scheme://user:password@ anywhere in a text; the password is what is masked.
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*):(?P<password>[^@/\s]+)@")
-# key=value, key: value, "key": "value" whose key names a credential.
+# key=value, key: value, "key": "value" whose key names a credential. MySQL's and MariaDB's
+# "Access denied ... (using password: YES)" says only whether a password was given: kept.
 _SECRET_PAIR = re.compile(
     r"(?i)(?P<key>password|passwd|pwd|passphrase|token|api[_-]?key|secret|authorization)"
-    r"(?P<sep>[\"']?\s*[:=]\s*[\"']?)(?P<scheme>bearer\s+|basic\s+)?[^\s\"',;&}]+"
+    r"(?P<sep>[\"']?\s*[:=]\s*[\"']?)(?!(?:yes|no)\))(?P<scheme>bearer\s+|basic\s+)?"
+    r"[^\s\"',;&}]+"
 )
 _PAIR_MASK = rf"\g<key>\g<sep>\g<scheme>{MASK}"
 
