@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
+from floe_core.schemas.cli_output import CliOutput
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
 
@@ -43,6 +45,41 @@ def test_demo_runs_twice_without_duplicating(tmp_path: Path, h: Any) -> None:
     history = h.run_floe("egress", "history", "--spec", str(project / "floe.yaml"), "--json")
     assert history.returncode == 0
     assert history.stdout.count('"status": "success"') == 2
+
+
+@pytest.mark.requirement("B1")
+def test_demo_json_is_the_envelope_with_the_table_and_the_receipts(tmp_path: Path, h: Any) -> None:
+    project = tmp_path / "quickstart"
+    shutil.copytree(QUICKSTART, project, ignore=shutil.ignore_patterns(".floe"))
+
+    result = h.run_floe("demo", "--project", str(project), "--rows", "200", "--json")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = json.loads(result.stdout)  # stdout is the JSON alone: no banner, no bar
+    CliOutput.model_validate(data)
+    assert (data["command"], data["ok"], data["error"]) == ("demo", True, None)
+    assert data["gold_table"]["table"] == "gold.customers"
+    assert (data["gold_table"]["rows"], data["gold_table"]["created"]) == (200, True)
+    [receipt] = data["receipts"]
+    assert (receipt["destination"], receipt["rows_delivered"]) == ("customers_to_sqlite", 200)
+    [count] = data["destination_tables"]
+    assert (count["destination"], count["table"], count["rows"]) == (
+        "customers_to_sqlite",
+        "customers",
+        200,
+    )
+
+
+def test_demo_names_the_next_commands_as_the_user_runs_floe(tmp_path: Path, h: Any) -> None:
+    project = tmp_path / "quickstart"
+    shutil.copytree(QUICKSTART, project, ignore=shutil.ignore_patterns(".floe"))
+    # As under `uv run` in a checkout: floe is not on PATH.
+    env = {"UV_RUN_RECURSION_DEPTH": "1", "PATH": "/usr/bin:/bin"}
+
+    result = h.run_floe("demo", "--project", str(project), "--rows", "100", env=env)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"next: uv run floe egress history --project {project}" in result.stdout
 
 
 @pytest.mark.requirement("B2")

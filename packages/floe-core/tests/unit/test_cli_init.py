@@ -62,7 +62,7 @@ def test_an_unknown_sink_type_is_a_usage_error(tmp_path: Path) -> None:
     assert misspelt.exit_code == 2
     assert "did you mean 'sql_database'?" in misspelt.output
     assert missing.exit_code == 2
-    assert "--sink" in missing.output
+    assert "--sink rest_api or --sink sql_database" in missing.output  # every installed type
     assert not (tmp_path / "floe.yaml").exists()
 
 

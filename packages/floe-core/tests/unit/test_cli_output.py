@@ -48,6 +48,7 @@ def _commands(project: Path, tmp_path: Path) -> list[tuple[list[str], str, int]]
         (["egress", "history", *p], "egress history", 0),
         (["egress", "show", "abc", *p], "egress show", 1),
         (["egress", "rejected", "contacts_to_crm", *p], "egress rejected", 0),
+        (["demo", "--project", str(tmp_path / "nowhere")], "demo", 1),
     ]
 
 

@@ -58,6 +58,21 @@ def test_help_reads_as_flags_and_plain_placeholders(path: tuple[str, ...]) -> No
     assert arguments == arguments.upper(), usage  # [NAME]..., RUN_ID: placeholders
 
 
+@pytest.mark.parametrize("path", [(), ("egress",), *PATHS], ids=lambda p: " ".join(p) or "floe")
+def test_dash_h_is_help_too(path: tuple[str, ...]) -> None:
+    assert _invoke(*path, "-h").stdout == _invoke(*path, "--help").stdout != ""
+
+
+@pytest.mark.parametrize("group", [(), ("egress",)], ids=lambda p: " ".join(p) or "floe")
+def test_each_command_of_a_group_is_summed_up_whole_in_80_columns(group: tuple[str, ...]) -> None:
+    result = runner.invoke(app, [*group, "--help"], env={"COLUMNS": "80"})
+
+    listing = result.stdout.partition("Commands:")[2].splitlines()[1:]
+    assert listing, result.stdout
+    for line in listing:
+        assert len(line) <= 80 and not line.endswith("..."), line
+
+
 @pytest.mark.parametrize("path", PATHS, ids=" ".join)
 def test_every_argument_and_option_says_what_it_is(path: tuple[str, ...]) -> None:
     for param in COMMANDS[path].params:

@@ -38,6 +38,7 @@ app = typer.Typer(
     cls=FloeGroup,
     help="floe reverse ETL: push curated Iceberg tables to operational systems.",
     no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain help: flags read as flags, not `--json <bool>`
@@ -68,13 +69,33 @@ def _load(target: str) -> Any:
     return getattr(importlib.import_module(module), attribute)
 
 
-app.command("validate", cls=FloeCommand)(_load("floe_core.cli.validate:validate"))
-app.command("check", cls=FloeCommand)(_load("floe_core.cli.check:check"))
-app.command("init", cls=FloeCommand)(_load("floe_core.cli.init:init"))
-app.command("sinks", cls=FloeCommand)(_load("floe_core.cli.sinks:sinks"))
-app.command("schema", cls=FloeCommand)(_load("floe_core.cli.schema:schema"))
-app.add_typer(_load("floe_core.cli.egress:egress_app"), name="egress")
-app.command("demo", cls=FloeCommand)(_load("floe_core.cli.demo:demo"))
+# Each command's one line in `floe --help`, short enough for 80 columns (click would cut the
+# docstring's first sentence with "...").
+app.command("validate", cls=FloeCommand, short_help="Check floe.yaml and manifest.yaml, offline.")(
+    _load("floe_core.cli.validate:validate")
+)
+app.command(
+    "check", cls=FloeCommand, short_help="Check destinations as a run would, sending nothing."
+)(_load("floe_core.cli.check:check"))
+app.command(
+    "init", cls=FloeCommand, short_help="Create a project: floe.yaml, manifest.yaml, secrets/."
+)(_load("floe_core.cli.init:init"))
+app.command(
+    "sinks", cls=FloeCommand, short_help="List sink types, and plugins that failed to load."
+)(_load("floe_core.cli.sinks:sinks"))
+app.command(
+    "schema",
+    cls=FloeCommand,
+    short_help="Print the JSON Schema of floe.yaml, manifest.yaml, --json.",
+)(_load("floe_core.cli.schema:schema"))
+app.add_typer(
+    _load("floe_core.cli.egress:egress_app"),
+    name="egress",
+    short_help="Run destinations; list past runs and refused rows.",
+)
+app.command(
+    "demo", cls=FloeCommand, short_help="Sync the quickstart's Iceberg table to local SQLite."
+)(_load("floe_core.cli.demo:demo"))
 
 
 def run(args: list[str], *, application: typer.Typer | None = None) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from floe_core.cli.project import ProjectOption
+from floe_core.cli.project import JsonOption, ProjectOption
 from floe_core.cli.usage import whole_number
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ def demo(
             parser=whole_number(1, 50_000_000),
         ),
     ] = 10_000,
+    as_json: JsonOption = False,
 ) -> None:
     """Create the quickstart's Iceberg table and sync it to a local SQLite database.
 
@@ -49,16 +50,50 @@ def demo(
 
     directory = project if project is not None else Path(".")
     configure_logging(default_level="off" if sys.stderr.isatty() else "warning")
-    out = console()
-    out.print(f"[bold]floe demo[/]: {directory / 'floe.yaml'} -> its destinations")
+    if not as_json:
+        console().print(f"[bold]floe demo[/]: {directory / 'floe.yaml'} -> its destinations")
     try:
-        with make_progress(sys.stderr, get_logger()) as progress:
+        with make_progress(sys.stderr, get_logger(), enabled=not as_json) as progress:
             result = run_demo(directory, rows=rows, progress=progress)
     except FloeError as exc:
-        print_error(FloeError(redactor.text(exc.message), hint=redactor.text(exc.hint)))
+        error = FloeError(redactor.text(exc.message), hint=redactor.text(exc.hint))
+        if as_json:
+            from floe_core.cli.output import envelope, error_data, print_json
+
+            print_json(envelope("demo", ok=False, error=error_data(error)))
+        else:
+            print_error(error)
         raise typer.Exit(1) from None
-    _print(result, project)
-    raise typer.Exit(exit_code(result.receipts))
+    code = exit_code(result.receipts)
+    if as_json:
+        _print_json(result, ok=code == 0)
+    else:
+        _print(result, project)
+    raise typer.Exit(code)
+
+
+def _print_json(result: DemoResult, *, ok: bool) -> None:
+    from dataclasses import asdict
+
+    from floe_core.cli.output import envelope, print_json
+    from floe_core.egress.observability import redactor
+
+    table = result.table
+    print_json(
+        envelope(
+            "demo",
+            ok=ok,
+            gold_table={
+                "catalog": result.catalog,
+                "table": table.table,
+                "rows": table.rows,
+                "snapshot_id": table.snapshot_id,
+                "created": table.written,
+            },
+            receipts=[redactor.data(receipt.to_dict()) for receipt in result.receipts],
+            destination_tables=[asdict(count) for count in result.counts],
+        )
+    )
 
 
 def _print(result: DemoResult, project: Path | None) -> None:
@@ -89,5 +124,10 @@ def _print(result: DemoResult, project: Path | None) -> None:
             f"destination table [bold]{count.table}[/] in {count.database} now holds "
             f"[bold]{count.rows:,}[/] rows"
         )
+    from floe_core.cli.output import floe_invocation
+
     where = f" --project {project}" if project is not None else ""
-    out.print(f"next: [cyan]floe egress history{where}[/]   [cyan]floe egress run --all{where}[/]")
+    floe = floe_invocation()
+    out.print(
+        f"next: [cyan]{floe} egress history{where}[/]   [cyan]{floe} egress run --all{where}[/]"
+    )

@@ -317,6 +317,10 @@ def wide_console(width: int = 120) -> Console:
     return out
 
 
-egress_app.command("history", cls=FloeCommand)(history_command)
+egress_app.command(
+    "history", cls=FloeCommand, short_help="List past runs, newest first, with their errors."
+)(history_command)
 egress_app.command("show", cls=FloeCommand)(show_command)
-egress_app.command("rejected", cls=FloeCommand)(rejected_command)
+egress_app.command(
+    "rejected", cls=FloeCommand, short_help="List the rows a destination refused, not yet sent."
+)(rejected_command)

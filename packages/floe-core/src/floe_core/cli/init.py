@@ -97,7 +97,11 @@ def _unknown_sink(sink: str, available: list[str]) -> str:
 
     listing = ", ".join(available) or f"none; {install_hint()}"
     if not sink:
-        return f"name the destination's sink type: --sink {available[0] if available else 'TYPE'}"
+        if not available:
+            return f"name the destination's sink type: --sink TYPE ({listing})"
+        return "name the destination's sink type: " + " or ".join(
+            f"--sink {name}" for name in available
+        )
     close = difflib.get_close_matches(sink, available, n=1)
     guess = f"; did you mean {close[0]!r}?" if close else ""
     return f"no installed sink type {sink!r}{guess} (installed: {listing})"

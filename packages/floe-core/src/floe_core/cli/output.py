@@ -23,6 +23,7 @@ __all__ = [
     "console",
     "envelope",
     "error_data",
+    "floe_invocation",
     "print_error",
     "print_json",
     "print_problems",
@@ -66,6 +67,18 @@ def envelope(
 def error_data(error: FloeError) -> dict[str, str]:
     """A floe error as the envelope's ``error``: message, hint and the error's type."""
     return {"message": error.message, "hint": error.hint, "type": type(error).__name__}
+
+
+def floe_invocation() -> str:
+    """How to run floe from the user's shell, for a "next:" line: ``floe``, or ``uv run floe``
+    when ``floe`` is not on PATH and this process was started by ``uv run`` (a development
+    checkout, as the README's tour runs it)."""
+    import os
+    import shutil
+
+    if shutil.which("floe") is None and os.environ.get("UV_RUN_RECURSION_DEPTH"):
+        return "uv run floe"
+    return "floe"
 
 
 def print_json(data: Any) -> None:

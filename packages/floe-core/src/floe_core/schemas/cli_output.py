@@ -23,6 +23,7 @@ Command = Literal[
     "egress history",
     "egress show",
     "egress rejected",
+    "demo",
 ]
 
 
@@ -95,7 +96,7 @@ class CliOutput(BaseModel):
     )
     # egress
     receipts: list[dict[str, Any]] | None = Field(
-        default=None, description="egress run: one receipt per destination run."
+        default=None, description="egress run, demo: one receipt per destination run."
     )
     receipt: dict[str, Any] | None = Field(
         default=None, description="egress show: the run's receipt."
@@ -108,4 +109,15 @@ class CliOutput(BaseModel):
     )
     rejected: list[dict[str, Any]] | None = Field(
         default=None, description="egress rejected: the rows the destination refused."
+    )
+    # demo
+    gold_table: dict[str, Any] | None = Field(
+        default=None,
+        description="demo: the quickstart's Iceberg table (catalog, table, rows, snapshot_id, "
+        "created: whether this run wrote it).",
+    )
+    destination_tables: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="demo: the rows each SQL destination table holds afterwards (destination, "
+        "table, database, rows).",
     )
