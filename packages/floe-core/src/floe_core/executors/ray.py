@@ -162,10 +162,11 @@ class RayExecutor:
         runner.log.info("egress.ray_ready", cluster=self.ray.get_runtime_context().gcs_address)
         try:
             spec = self._spec(runner, item, key)
-            # The stored fingerprints (keys and hashes, no rows), once for every task.
+            # The stored fingerprints the diff compares with (keys and hashes of the keys the
+            # read path reads, no rows), once for every task.
             stored = None
-            if item.sync is not None and item.sync.stored is not None:
-                stored = self.ray.put(item.sync.stored.to_arrow())
+            if item.sync is not None and item.sync.compared is not None:
+                stored = self.ray.put(item.sync.compared.to_arrow())
             # Ray prints its notices (a worker died, a task is retried) to stdout, which holds
             # the receipts (`--json`): while the tasks run, they go to stderr with the logs.
             with contextlib.redirect_stdout(sys.stderr):

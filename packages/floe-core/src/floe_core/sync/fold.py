@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-__all__ = ["BUCKET_ROWS", "CHUNK_ROWS", "fold"]
+__all__ = ["BUCKET_ROWS", "CHUNK_ROWS", "fold", "rows_in"]
 
 #: Delta rows per bucket (the hash table of one pass).
 BUCKET_ROWS = 2_000_000
@@ -45,8 +45,7 @@ def fold(base: Source | None, deltas: Sequence[Source], out: Path) -> int:
         Keys in the new base.
     """
 
-    rows = sum(_metadata(delta).num_rows for delta in deltas)
-    buckets = max(1, -(-rows // BUCKET_ROWS))
+    buckets = max(1, -(-rows_in(deltas) // BUCKET_ROWS))
     writer: pq.ParquetWriter | None = None
     written = 0
     try:
@@ -64,6 +63,11 @@ def fold(base: Source | None, deltas: Sequence[Source], out: Path) -> int:
         if writer is not None:
             writer.close()
     return written
+
+
+def rows_in(sources: Sequence[Source]) -> int:
+    """Rows in the Parquet files ``sources``, from their footers."""
+    return sum(_metadata(source).num_rows for source in sources)
 
 
 def _metadata(source: Source) -> pq.FileMetaData:

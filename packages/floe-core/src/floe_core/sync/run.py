@@ -130,6 +130,10 @@ class SyncRun:
         #: not unique; all ``None`` when the table is up to date (nothing is read, not even
         #: the fingerprints, and polars is not imported).
         self.stored: pl.DataFrame | None = None
+        #: The stored fingerprints of the keys the read path reads (on a full scan, all of
+        #: them): what the diff compares each batch with. Narrowed once here, so that a
+        #: batch is looked up among the keys of the files read, not among every key stored.
+        self.compared: pl.DataFrame | None = None
         self.gone: pl.Series | None = None
         self.duplicates: pl.Series | None = None
         keys = None
@@ -138,6 +142,7 @@ class SyncRun:
 
             # Retargeted: what the store held was sent elsewhere (a dry run leaves it there).
             self.stored = empty_fingerprints() if retargeted else store.load()
+            self.compared = self.stored
             self.gone = pl.Series([], dtype=pl.String)
             keys = self._keys(self.read.files)
             if self.read.path in ("appended", "changed"):
@@ -148,6 +153,8 @@ class SyncRun:
                     keys = self._keys(None)
                 else:
                     self.gone = gone
+                    assert keys.keys is not None
+                    self.compared = self.stored.filter(pl.col("key").is_in(keys.keys.implode()))
             elif destination.sync_mode == "mirror":
                 assert keys.keys is not None
                 self.gone = self.stored["key"].filter(
@@ -262,8 +269,8 @@ class SyncRun:
 
     def differ(self) -> Differ:
         """What splits source batches against the stored fingerprints (after planning)."""
-        assert self.stored is not None and self.duplicates is not None
-        return Differ(self.stored, self.key_columns, self.duplicates, comparable=self.comparable)
+        assert self.compared is not None and self.duplicates is not None
+        return Differ(self.compared, self.key_columns, self.duplicates, comparable=self.comparable)
 
     def operations(self, supported: frozenset[Any]) -> ModeOperations:
         """The operations the mode sends with, given the sink's.
@@ -469,7 +476,7 @@ class SyncRun:
         )
         snapshot = self.source.snapshot_id if complete else None
         meta = SyncMeta(config, snapshot, self.run_id, self.destination.sync_mode, self.target)
-        self.stored = None  # the fold reads the files; the loaded copy is not needed
+        self.stored = self.compared = None  # the fold reads the files, not the loaded copy
         self.store.compact(meta)
 
     # --- dry run ------------------------------------------------------------------------
