@@ -188,6 +188,27 @@ def test_default_is_floe_yaml_in_the_current_directory(
     assert "floe.yaml" in out and "file not found" in out
 
 
+def test_a_directory_that_does_not_exist_is_one_problem_saying_so(tmp_path: Path) -> None:
+    missing = tmp_path / "nonexistent"
+    code, out = _validate([str(missing)])
+    assert code == 1
+    assert f"✗ 1 problem in {missing}\n" in out
+    assert f"directory {missing} does not exist" in out
+    assert f"`floe init {missing}`" in " ".join(out.split())
+    assert "file not found" not in out
+
+    code, out = _validate([str(missing), "--json"])
+    (problem,) = json.loads(out)["problems"]
+    assert problem["file"] == str(missing)
+    assert json.loads(out)["manifest"] == str(missing / "manifest.yaml")
+
+
+def test_a_missing_yaml_file_is_still_a_file_not_found(tmp_path: Path) -> None:
+    code, out = _validate([str(tmp_path / "staging.yaml")])
+    assert code == 1
+    assert f"{tmp_path / 'staging.yaml'}\n  ✗ file not found" in out
+
+
 def test_the_installed_command_never_shows_a_traceback(repo_root: Path) -> None:
     for example in ("invalid_yaml", "many_problems"):
         completed = subprocess.run(

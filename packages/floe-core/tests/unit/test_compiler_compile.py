@@ -231,6 +231,33 @@ def test_missing_files_are_problems(tmp_path: Path, sinks_registry: PluginRegist
     ]
 
 
+def test_a_project_directory_that_does_not_exist_is_one_problem(
+    tmp_path: Path, sinks_registry: PluginRegistry
+) -> None:
+    result = compile_project(tmp_path / "typo" / "floe.yaml", registry=sinks_registry)
+    (problem,) = result.problems
+    assert problem.file == str(tmp_path / "typo")
+    assert problem.message == f"directory {tmp_path / 'typo'} does not exist"
+    assert f"floe init {tmp_path / 'typo'}" in problem.hint
+
+
+def test_problems_on_one_line_are_in_the_order_of_their_columns(
+    write_project: WriteProject, manifest_data: dict[str, Any], sinks_registry: PluginRegistry
+) -> None:
+    # `sink_type` comes before `name` on the line, though not in the alphabet.
+    spec = (
+        "apiVersion: floe.dev/v1\nkind: FloeSpec\nmetadata: {name: crm-sync, version: 1.0.0}\n"
+        "destinations:\n"
+        "  - {sink_type: Bad, name: not valid, connection_secret_ref: crm-api, "
+        "source_table: gold.customers}\n"
+    )
+    result = compile_project(write_project(spec, manifest_data), registry=sinks_registry)
+    assert [(p.path, p.line) for p in result.problems] == [
+        ("destinations[0].sink_type", 5),
+        ("destinations[0].name", 5),
+    ]
+
+
 def test_invalid_yaml_is_located(
     write_project: WriteProject, manifest_data: dict[str, Any], sinks_registry: PluginRegistry
 ) -> None:

@@ -87,6 +87,9 @@ def _print(result: CompileResult) -> None:
 
     out = console()
     files = f"{result.spec_path} and {result.manifest_path}"
+    named = {str(result.spec_path), str(result.manifest_path)}
+    if result.problems and not named & {problem.file for problem in result.problems}:
+        files = ", ".join(dict.fromkeys(problem.file for problem in result.problems))
     if not result.ok:
         count = len(result.problems)
         out.print(

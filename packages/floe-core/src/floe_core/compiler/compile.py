@@ -89,6 +89,9 @@ def compile_project(
         The plan, or every problem found.
     """
     spec_file = Path(spec_path)
+    if not spec_file.parent.is_dir():
+        manifest_file = Path(manifest_path or spec_file.parent / "manifest.yaml")
+        return CompileResult(None, [_no_directory(spec_file.parent)], spec_file, manifest_file)
     spec = Document(str(spec_file), spec_file)
     _load(spec)
     manifest_file = _manifest_path(spec, manifest_path)
@@ -112,6 +115,17 @@ def compile_project(
     plan = _plan(spec.model, manifest.model, spec_file, manifest_file, bindings, registry)
     warnings = _missing_secrets(plan, spec, manifest)
     return CompileResult(plan, [], spec_file, manifest_file, warnings)
+
+
+def _no_directory(directory: Path) -> Problem:
+    """The one problem of a project whose directory is not there (its files cannot be either)."""
+    return Problem(
+        str(directory),
+        "",
+        f"directory {directory} does not exist",
+        "check the path (a relative one is from the current directory), or create a project "
+        f"there with `floe init {directory}`",
+    )
 
 
 def _missing_secrets(plan: EgressPlan, spec: Document, manifest: Document) -> list[Problem]:
@@ -298,5 +312,10 @@ def _ordered(problems: list[Problem], files: list[str]) -> list[Problem]:
     rank = {name: index for index, name in enumerate(files)}
     return sorted(
         unique,
-        key=lambda p: (rank.get(p.file, len(files)), p.line if p.line else math.inf, p.path),
+        key=lambda p: (
+            rank.get(p.file, len(files)),
+            p.line if p.line else math.inf,
+            p.column if p.column else math.inf,
+            p.path,
+        ),
     )
