@@ -100,6 +100,87 @@ def test_an_unapproved_sink_is_refused_at_its_line(
     assert caught.value.problems == result.problems
 
 
+@pytest.mark.requirement("R17")
+def test_a_misspelt_approved_sink_is_flagged_in_the_manifest_and_named_by_its_destination(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    sinks_registry: PluginRegistry,
+) -> None:
+    # hubspot may be installed where the products run: only a near miss is a mistake.
+    manifest_data["approved_sinks"] = ["sql_databse", "rest_api", "hubspot"]
+    spec_data["destinations"] = [make_destination(name="orders", sink_type="sql_database")]
+    spec_path = write_project(spec_data, manifest_data)
+    result = compile_project(spec_path, registry=sinks_registry)
+    unapproved, misspelt = result.problems
+    assert (Path(misspelt.file).name, misspelt.path, misspelt.line) == (
+        "manifest.yaml",
+        "approved_sinks[0]",
+        11,
+    )
+    assert misspelt.message == (
+        "approves sink type 'sql_databse', which no installed plugin provides (installed: "
+        "rest_api, sql_database)"
+    )
+    assert misspelt.hint.startswith("did you mean 'sql_database'?")
+    assert unapproved.path == "destinations[0].sink_type"
+    assert unapproved.message.endswith(
+        f"its 'sql_databse' ({spec_path.parent / 'manifest.yaml'}:11) is likely a misspelling "
+        "of 'sql_database'"
+    )
+    assert "correct 'sql_databse' to 'sql_database' in approved_sinks" in unapproved.hint
+    assert "ask the platform team" not in unapproved.hint
+
+
+def test_the_manifests_valid_sections_are_checked_against_floe_yaml_despite_its_errors(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    sinks_registry: PluginRegistry,
+) -> None:
+    manifest_data["metadata"]["version"] = "one"
+    manifest_data["approved_sinks"] = ["sql_database"]
+    manifest_data["plugins"] = {"ingestion": "airbyte"}
+    del manifest_data["catalog"]
+    spec_data["destinations"] = [make_destination(name="crm")]
+    result = compile_project(write_project(spec_data, manifest_data), registry=sinks_registry)
+    assert [(Path(p.file).name, p.path, p.message.split(" (")[0]) for p in result.problems] == [
+        (
+            "floe.yaml",
+            "destinations[0].sink_type",
+            "destination 'crm' uses sink type 'rest_api', which is not in the manifest's "
+            "approved_sinks",
+        ),
+        (
+            "floe.yaml",
+            "destinations[0].source_table",
+            "reads an Iceberg table, but " + str(result.manifest_path) + " declares no catalog",
+        ),
+        (
+            "manifest.yaml",
+            "metadata.version",
+            "'one' has the wrong format: expected a version MAJOR.MINOR.PATCH, e.g. 1.0.0",
+        ),
+        ("manifest.yaml", "plugins.ingestion", "plugin 'airbyte' is not installed"),
+    ]
+
+
+def test_a_wrong_approved_sinks_is_not_taken_as_approving_nothing(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    sinks_registry: PluginRegistry,
+) -> None:
+    manifest_data["approved_sinks"] = ["Rest API"]
+    spec_data["destinations"] = [make_destination()]
+    result = compile_project(write_project(spec_data, manifest_data), registry=sinks_registry)
+    (problem,) = result.problems
+    assert problem.path == "approved_sinks[0]"
+
+
 def test_an_uninstalled_sink_type_is_refused_naming_what_is_available(
     write_project: WriteProject,
     spec_data: dict[str, Any],

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from floe_core.compiler import manifest_sections
 from floe_core.compiler.document import Document, raw_destinations
 from floe_core.compiler.plan import CompiledDestination, EgressPlan, resolve_catalog
 from floe_core.compiler.plan import resolve_sqlite_url as _resolve_sqlite_url
@@ -102,8 +103,7 @@ def compile_project(
     if registry is None:
         registry = PluginRegistry.discover()
 
-    approved = _approved_sinks(manifest)
-    bindings = check_destinations(spec, manifest, approved, registry)
+    bindings = check_destinations(spec, manifest, registry)
     check_plugin_selection(manifest, registry)
     _check_source_tables(spec)
     _check_catalog_needed(spec, manifest)
@@ -221,12 +221,6 @@ def _manifest_path(spec: Document, given: str | os.PathLike[str] | None) -> Path
     return spec.path.parent / "manifest.yaml"
 
 
-def _approved_sinks(manifest: Document) -> list[str] | None:
-    if isinstance(manifest.model, PlatformManifest):
-        return manifest.model.approved_sinks
-    return None
-
-
 def _check_source_tables(spec: Document) -> None:
     """Every destination names the Iceberg table it sends.
 
@@ -245,8 +239,7 @@ def _check_source_tables(spec: Document) -> None:
 
 
 def _check_catalog_needed(spec: Document, manifest: Document) -> None:
-    model = manifest.model
-    if not isinstance(model, PlatformManifest) or model.catalog is not None:
+    if manifest_sections.declares_catalog(manifest) is not False:
         return
     for index, destination in enumerate(raw_destinations(spec)):
         if isinstance(destination, Mapping) and destination.get("source_table"):
