@@ -26,9 +26,9 @@ from floe_core.compiler.problems import (
     InvalidProjectError,
     Problem,
     format_path,
-    make_problem,
     problems_from_validation_error,
 )
+from floe_core.compiler.secrets_check import check_secrets
 from floe_core.registry import PluginRegistry
 from floe_core.schemas.floe_spec import FloeSpec
 from floe_core.schemas.manifest import PlatformManifest
@@ -45,7 +45,8 @@ class CompileResult:
         plan: The compiled plan; ``None`` when there are problems.
         problems: Everything wrong, ordered by file and line.
         warnings: What a run on this machine would stop on although the files are right: a
-            Secret no local source holds (in a cluster it may come from the Kubernetes API).
+            Secret no local source holds (in a cluster it may come from the Kubernetes API),
+            or one that lacks a key its sink needs. Reported with the problems, too.
         spec_path: The ``floe.yaml`` that was read.
         manifest_path: The ``manifest.yaml`` that was read (or looked for).
     """
@@ -108,12 +109,13 @@ def compile_project(
     _check_source_tables(spec)
     _check_catalog_needed(spec, manifest)
 
-    problems = _ordered([*spec.problems, *manifest.problems], [spec.label, manifest.label])
+    files = [spec.label, manifest.label]
+    problems = _ordered([*spec.problems, *manifest.problems], files)
+    warnings = _ordered(check_secrets(spec, manifest, bindings, registry), files)
     if problems:
-        return CompileResult(None, problems, spec_file, manifest_file)
+        return CompileResult(None, problems, spec_file, manifest_file, warnings)
     assert isinstance(spec.model, FloeSpec) and isinstance(manifest.model, PlatformManifest)
     plan = _plan(spec.model, manifest.model, spec_file, manifest_file, bindings, registry)
-    warnings = _missing_secrets(plan, spec, manifest)
     return CompileResult(plan, [], spec_file, manifest_file, warnings)
 
 
@@ -126,34 +128,6 @@ def _no_directory(directory: Path) -> Problem:
         "check the path (a relative one is from the current directory), or create a project "
         f"there with `floe init {directory}`",
     )
-
-
-def _missing_secrets(plan: EgressPlan, spec: Document, manifest: Document) -> list[Problem]:
-    """Secrets that neither the mounted directory nor the environment holds, found without
-    connecting anywhere (a run would stop on them before sending)."""
-    from floe_core.secrets.resolver import SecretResolver
-
-    resolver = SecretResolver.for_project(plan.project_dir, secrets_dir=plan.secrets_dir)
-    wanted: list[tuple[Document, tuple[str | int, ...], str, str]] = [
-        (spec, ("destinations", index, "connection_secret_ref"), d.connection_secret_ref, d.name)
-        for index, d in enumerate(plan.spec.destinations or ())
-    ]
-    if plan.catalog_secret_ref:
-        wanted.append((manifest, ("catalog", "credential_secret_ref"), plan.catalog_secret_ref, ""))
-    found = []
-    for document, path, ref, destination in wanted:
-        looked = resolver.missing_here(ref)
-        if looked is None or document.loaded is None:
-            continue
-        who = f"destination '{destination}'" if destination else "the catalog"
-        message = (
-            f"Secret '{ref}' of {who} is not on this machine (looked in: {looked}); a run here "
-            "would stop before sending"
-        )
-        found.append(
-            make_problem(document.loaded, document.label, path, message, resolver.how_to_add(ref))
-        )
-    return found
 
 
 def _load(document: Document) -> None:

@@ -19,7 +19,15 @@ from pydantic import BaseModel, ValidationError, create_model
 from floe_core.compiler.document import Document
 from floe_core.schemas.manifest import PlatformManifest, PluginsConfig
 
-__all__ = ["UNKNOWN", "Unknown", "approved_sinks", "declares_catalog", "plugins", "secrets_dir"]
+__all__ = [
+    "UNKNOWN",
+    "Unknown",
+    "approved_sinks",
+    "catalog_secret_ref",
+    "declares_catalog",
+    "plugins",
+    "secrets_dir",
+]
 
 
 class Unknown(enum.Enum):
@@ -57,6 +65,15 @@ def declares_catalog(manifest: Document) -> bool | Unknown:
     if data is None:
         return UNKNOWN
     return data.get("catalog") is not None
+
+
+def catalog_secret_ref(manifest: Document) -> str | None:
+    """``catalog.credential_secret_ref`` as written, when it is text (a wrong name is reported
+    in the manifest; the Secret is looked for all the same)."""
+    data = _data(manifest)
+    catalog = data.get("catalog") if data is not None else None
+    ref = catalog.get("credential_secret_ref") if isinstance(catalog, Mapping) else None
+    return ref if isinstance(ref, str) else None
 
 
 def _section(manifest: Document, name: str) -> Any:
