@@ -356,3 +356,19 @@ def test_a_secret_lacking_a_key_its_sink_needs_is_a_warning_naming_the_keys(
     code, out = _validate([str(no_secrets_project)])
     assert code == 0
     assert "warning" not in out
+
+
+def test_an_empty_primary_key_is_one_problem_not_also_its_sinks_key_setting(
+    no_secrets_project: Path,
+) -> None:
+    spec = no_secrets_project / "floe.yaml"
+    spec.write_text(spec.read_text().replace("primary_key: [customer_id]", "primary_key: []"))
+
+    code, out = _validate([str(no_secrets_project), "--json"])
+
+    assert code == 1
+    (problem,) = json.loads(out)["problems"]
+    assert (problem["path"], problem["message"]) == (
+        "destinations[0].primary_key",
+        "must not be empty",
+    )

@@ -751,6 +751,56 @@ def test_conflicting_fields_are_problems_at_their_lines(
     ]
 
 
+def test_a_destinations_fields_that_disagree_are_reported_despite_its_other_errors(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    sinks_registry: PluginRegistry,
+) -> None:
+    crm = make_destination(
+        name="crm",
+        config={"path": "/contacts", "headers": {"Authorization": "Bearer x"}},
+        columns=["id", "email"],
+        exclude_columns=["segment"],
+        sync_mode="insert",
+        batch_size=0,
+    )
+    spec_data["destinations"] = [crm]
+    problems = compile_project(
+        write_project(spec_data, manifest_data), registry=sinks_registry
+    ).problems
+    assert sorted((p.path, p.message) for p in problems) == [
+        ("destinations[0].batch_size", "should be at least 1, not 0"),
+        (
+            "destinations[0].config.headers.Authorization",
+            "the key 'Authorization' holds a credential; credentials must not be written in "
+            "floe.yaml",
+        ),
+        ("destinations[0].exclude_columns", "columns and exclude_columns are both set"),
+        ("destinations[0].primary_key", "sync_mode 'insert' needs primary_key"),
+    ]
+
+
+def test_a_valid_destinations_disagreements_are_all_reported_once(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    sinks_registry: PluginRegistry,
+) -> None:
+    spec_data["destinations"] = [
+        make_destination(columns=["id"], exclude_columns=["segment"], sync_mode="mirror")
+    ]
+    problems = compile_project(
+        write_project(spec_data, manifest_data), registry=sinks_registry
+    ).problems
+    assert [(p.path, p.message) for p in problems] == [
+        ("destinations[0].primary_key", "sync_mode 'mirror' needs primary_key"),
+        ("destinations[0].exclude_columns", "columns and exclude_columns are both set"),
+    ]
+
+
 @pytest.mark.requirement("R14")
 def test_a_nested_field_for_a_sink_of_flat_rows_is_a_problem(
     write_project: WriteProject,

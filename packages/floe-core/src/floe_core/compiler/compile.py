@@ -107,6 +107,7 @@ def compile_project(
     bindings = check_destinations(spec, manifest, registry)
     check_plugin_selection(manifest, registry)
     _check_source_tables(spec)
+    _check_fields_agree(spec)
     _check_catalog_needed(spec, manifest)
 
     files = [spec.label, manifest.label]
@@ -210,6 +211,27 @@ def _check_source_tables(spec: Document) -> None:
                 f"add `source_table: namespace.table` (e.g. gold.customers) under "
                 f"`destinations[{index}]`",
             )
+
+
+def _check_fields_agree(spec: Document) -> None:
+    """The checks between a destination's fields, for a destination with a wrong field.
+
+    pydantic runs a model's own cross-field checks only when every field is valid, so a
+    wrong ``config`` must not hide that ``columns`` and ``exclude_columns`` are both set:
+    they are run here on the fields as written.
+    """
+    from floe_core.schemas.floe_spec import DestinationConfig, destination_disagreements
+
+    for index, destination in enumerate(raw_destinations(spec)):
+        if not isinstance(destination, Mapping):
+            continue
+        try:
+            DestinationConfig.model_validate(destination)
+        except ValidationError as exc:
+            if all(not error["loc"] for error in exc.errors()):
+                continue  # only the model's own checks failed: reported with the schema's
+            for problem in destination_disagreements(destination):
+                spec.problem(("destinations", index, *problem.path), problem.message, problem.hint)
 
 
 def _check_catalog_needed(spec: Document, manifest: Document) -> None:

@@ -53,7 +53,12 @@ def check_settings(
         )
         return
     reported = [p.path for p in spec.problems]
+    # The key setting comes from primary_key: a wrong primary_key is reported as such.
+    key_setting = plugin.key_setting(sink_type)
+    key_is_wrong = destination.get("primary_key") is not None and not _key_columns(destination)
     for problem in problems:
+        if key_is_wrong and key_setting is not None and problem.path[:1] == (key_setting,):
+            continue
         path = (*where, *problem.path)
         text = format_path(path)
         if not any(_overlaps(text, other) for other in reported):
@@ -79,13 +84,11 @@ def _with_key_setting(
 
     sink_type = str(destination["sink_type"])
     setting = plugin.key_setting(sink_type)
-    primary_key = destination.get("primary_key")
+    primary_key = _key_columns(destination)
     mapping = destination.get("field_mapping")
     mapping = mapping if isinstance(mapping, Mapping) else None
-    if not isinstance(primary_key, list) or not all(
-        isinstance(column, str) for column in primary_key
-    ):
-        if setting is not None and primary_key is None:
+    if primary_key is None:
+        if setting is not None and destination.get("primary_key") is None:
             _check_declared_key(spec, index, destination, setting, config.get(setting))
         return dict(config)
     try:
@@ -106,6 +109,18 @@ def _with_key_setting(
             f"remove config.{setting}: floe derives it from primary_key",
         )
     return {**config, setting: derived}
+
+
+def _key_columns(destination: Mapping[str, Any]) -> list[str] | None:
+    """The destination's ``primary_key`` when it is a usable one: a non-empty list of names."""
+    primary_key = destination.get("primary_key")
+    if (
+        isinstance(primary_key, list)
+        and primary_key
+        and all(isinstance(c, str) for c in primary_key)
+    ):
+        return primary_key
+    return None
 
 
 def _check_declared_key(
