@@ -372,3 +372,67 @@ def test_an_empty_primary_key_is_one_problem_not_also_its_sinks_key_setting(
         "destinations[0].primary_key",
         "must not be empty",
     )
+
+
+def test_a_database_url_in_config_is_refused_and_a_far_key_gets_no_did_you_mean(
+    no_secrets_project: Path,
+) -> None:
+    spec = no_secrets_project / "floe.yaml"
+    spec.write_text(
+        spec.read_text().replace(
+            "      table: customers\n",
+            '      table: customers\n      bearer: 1\n      url: "sqlite:///app.db"\n',
+        )
+    )
+
+    code, out = _validate([str(no_secrets_project), "--json"])
+
+    assert code == 1
+    problems = {p["path"]: p for p in json.loads(out)["problems"]}
+    assert set(problems) == {"destinations[0].config.bearer", "destinations[0].config.url"}
+    assert problems["destinations[0].config.url"]["message"] == (
+        "the key 'url' is read from the destination's Secret; connection settings must not be "
+        "written in floe.yaml (a URL can carry a password)"
+    )
+    # bearer is a value of no sql_database setting, and no misspelling of one either.
+    assert problems["destinations[0].config.bearer"]["hint"].startswith("remove `bearer`")
+
+
+def test_a_rest_api_base_url_in_config_is_accepted_as_documented(
+    no_secrets_project: Path,
+) -> None:
+    spec = no_secrets_project / "floe.yaml"
+    spec.write_text(
+        spec.read_text() + "  - name: contacts_to_crm\n"
+        "    sink_type: rest_api\n"
+        "    connection_secret_ref: crm-api\n"
+        "    source_table: gold.customers\n"
+        "    config: {base_url: 'https://crm.example.com', path: /contacts, bearer: x}\n"
+    )
+
+    code, out = _validate([str(no_secrets_project), "--json"])
+
+    assert code == 1
+    (problem,) = json.loads(out)["problems"]
+    assert problem["path"] == "destinations[1].config.bearer"
+    assert problem["hint"] == "'bearer' is a value of `auth`, not a key: write `auth: bearer`"
+
+
+def test_problems_on_one_line_come_in_the_order_they_are_written(
+    no_secrets_project: Path,
+) -> None:
+    spec = no_secrets_project / "floe.yaml"
+    spec.write_text(
+        spec.read_text()
+        .replace(
+            "      table: customers\n      mode: upsert\n",
+            '      {table: customers, mode: upsert, url: "sqlite:///app.db", passwd: secret}\n',
+        )
+        .replace("    config:\n      {", "    config: {")
+    )
+
+    code, out = _validate([str(no_secrets_project), "--json"])
+
+    assert code == 1
+    paths = [p["path"] for p in json.loads(out)["problems"]]
+    assert paths == ["destinations[0].config.url", "destinations[0].config.passwd"]

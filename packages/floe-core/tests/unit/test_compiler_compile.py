@@ -990,3 +990,20 @@ def test_bad_values_are_echoed_in_floes_words_with_a_did_you_mean(
             "mode, primary_key, create_table, max_connections)",
         ),
     }
+
+
+def test_a_destination_key_that_is_a_value_of_a_setting_says_how_to_write_it(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    sinks_registry: PluginRegistry,
+) -> None:
+    spec_data["destinations"] = [make_destination(primary_key=["id"], mirror=True)]
+    (problem,) = compile_project(
+        write_project(spec_data, manifest_data), registry=sinks_registry
+    ).problems
+    assert (problem.path, problem.message) == ("destinations[0].mirror", "unknown key `mirror`")
+    assert (
+        problem.hint == "'mirror' is a value of `sync_mode`, not a key: write `sync_mode: mirror`"
+    )

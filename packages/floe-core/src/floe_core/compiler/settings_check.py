@@ -7,8 +7,6 @@ records; the checks here ask it, so core names no sink type.
 
 from __future__ import annotations
 
-import types
-import typing
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -247,6 +245,7 @@ def _settings_allowing(
 ) -> list[tuple[str, object]]:
     """The settings (key, value) of the sink's closed choices that let it do what ``mode``
     needs, each changed alone in ``config``."""
+    from floe_core.sinks.settings import closed_choices
     from floe_core.sync.modes import lacking_operations
 
     model = plugin.settings_model(sink_type)
@@ -255,22 +254,13 @@ def _settings_allowing(
     found: list[tuple[str, object]] = []
     for name, field in model.model_fields.items():
         key = field.alias or name
-        for value in _choices(field.annotation):
+        for value in closed_choices(field.annotation):
             if value == config.get(key):
                 continue
             supported = plugin.operations_for(sink_type, {**config, key: value})
             if lacking_operations(mode, supported) is None:
                 found.append((key, value))
     return found
-
-
-def _choices(annotation: Any) -> tuple[object, ...]:
-    """The values of a ``Literal[...]`` annotation (optional or not); ``()`` for any other."""
-    if typing.get_origin(annotation) is typing.Literal:
-        return typing.get_args(annotation)
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        return tuple(v for arg in typing.get_args(annotation) for v in _choices(arg))
-    return ()
 
 
 def _check_nesting(
