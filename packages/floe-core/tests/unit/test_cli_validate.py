@@ -188,6 +188,27 @@ def test_default_is_floe_yaml_in_the_current_directory(
     assert "floe.yaml" in out and "file not found" in out
 
 
+def test_a_directory_that_does_not_exist_is_one_problem_saying_so(tmp_path: Path) -> None:
+    missing = tmp_path / "nonexistent"
+    code, out = _validate([str(missing)])
+    assert code == 1
+    assert f"✗ 1 problem in {missing}\n" in out
+    assert f"directory {missing} does not exist" in out
+    assert f"`floe init {missing}`" in " ".join(out.split())
+    assert "file not found" not in out
+
+    code, out = _validate([str(missing), "--json"])
+    (problem,) = json.loads(out)["problems"]
+    assert problem["file"] == str(missing)
+    assert json.loads(out)["manifest"] == str(missing / "manifest.yaml")
+
+
+def test_a_missing_yaml_file_is_still_a_file_not_found(tmp_path: Path) -> None:
+    code, out = _validate([str(tmp_path / "staging.yaml")])
+    assert code == 1
+    assert f"{tmp_path / 'staging.yaml'}\n  ✗ file not found" in out
+
+
 def test_the_installed_command_never_shows_a_traceback(repo_root: Path) -> None:
     for example in ("invalid_yaml", "many_problems"):
         completed = subprocess.run(
@@ -260,3 +281,158 @@ def test_a_secret_in_the_environment_or_in_a_cluster_is_no_warning(
     monkeypatch.delenv("FLOE_SECRET_QUICKSTART_SQLITE__URL")
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")  # only the API could tell
     assert "warning" not in _validate([str(no_secrets_project)])[1]
+
+
+def test_a_missing_secret_is_warned_of_with_the_problems(
+    no_secrets_project: Path,
+) -> None:
+    spec = no_secrets_project / "floe.yaml"
+    spec.write_text(spec.read_text().replace("mode: upsert", "mode: upsrt"))
+
+    code, out = _validate([str(no_secrets_project)])
+
+    assert code == 1
+    assert "'upsrt' is not a valid mode" in out
+    assert "! 1 warning" in out
+    assert "Secret 'quickstart-sqlite' of destination 'customers_to_sqlite' is not on" in out
+
+    code, out = _validate([str(no_secrets_project), "--json"])
+    report = json.loads(out)
+    assert report["ok"] is False
+    (warning,) = report["warnings"]
+    assert warning["path"] == "destinations[0].connection_secret_ref"
+
+
+def test_every_missing_secret_of_the_many_problems_example_is_warned_of(repo_root: Path) -> None:
+    code, out = _validate([str(repo_root / "examples" / "broken" / "many_problems"), "--json"])
+    assert code == 1
+    report = json.loads(out)
+    assert len(report["problems"]) == 8
+    # destinations[1]'s 'App_DB' is no Secret name: that is a problem, not a warning.
+    assert [w["path"] for w in report["warnings"]] == [
+        "destinations[0].connection_secret_ref",
+        "destinations[2].connection_secret_ref",
+        "destinations[3].connection_secret_ref",
+    ]
+
+
+def test_a_secret_lacking_a_key_its_sink_needs_is_a_warning_naming_the_keys(
+    no_secrets_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = no_secrets_project / "secrets" / "quickstart-sqlite"
+    folder.mkdir(parents=True)
+    (folder / "uri").write_text("sqlite:///app.db\n")
+    spec = no_secrets_project / "floe.yaml"
+    spec.write_text(
+        spec.read_text() + "  - name: contacts_to_crm\n"
+        "    sink_type: rest_api\n"
+        "    connection_secret_ref: crm-api\n"
+        "    source_table: gold.customers\n"
+        "    config: {path: /contacts, auth: bearer}\n"
+    )
+    monkeypatch.setenv("FLOE_SECRET_CRM_API__BASE_URL", "https://crm.example.com")
+
+    code, out = _validate([str(no_secrets_project), "--json"])
+
+    assert code == 0, out  # the files are right
+    sql, rest = json.loads(out)["warnings"]
+    assert sql["path"] == "destinations[0].connection_secret_ref"
+    assert sql["message"] == (
+        "Secret 'quickstart-sqlite' of destination 'customers_to_sqlite' has no key 'url' "
+        f"(found in {folder}, keys: uri); the sql_database sink needs url, so a run here would "
+        "stop before sending"
+    )
+    assert sql["hint"] == (
+        "its key 'uri' is likely a misspelling of 'url': rename it, or write the value to the "
+        f"file {folder / 'url'}"
+    )
+    assert rest["path"] == "destinations[1].connection_secret_ref"
+    assert "Secret 'crm-api' of destination 'contacts_to_crm' has no key 'token'" in rest["message"]
+    assert "keys: base_url); the rest_api sink needs token" in rest["message"]
+    assert rest["hint"] == "export FLOE_SECRET_CRM_API__TOKEN=<value>"
+
+    (folder / "uri").rename(folder / "url")
+    monkeypatch.setenv("FLOE_SECRET_CRM_API__TOKEN", "not-a-real-token")
+    code, out = _validate([str(no_secrets_project)])
+    assert code == 0
+    assert "warning" not in out
+
+
+def test_an_empty_primary_key_is_one_problem_not_also_its_sinks_key_setting(
+    no_secrets_project: Path,
+) -> None:
+    spec = no_secrets_project / "floe.yaml"
+    spec.write_text(spec.read_text().replace("primary_key: [customer_id]", "primary_key: []"))
+
+    code, out = _validate([str(no_secrets_project), "--json"])
+
+    assert code == 1
+    (problem,) = json.loads(out)["problems"]
+    assert (problem["path"], problem["message"]) == (
+        "destinations[0].primary_key",
+        "must not be empty",
+    )
+
+
+def test_a_database_url_in_config_is_refused_and_a_far_key_gets_no_did_you_mean(
+    no_secrets_project: Path,
+) -> None:
+    spec = no_secrets_project / "floe.yaml"
+    spec.write_text(
+        spec.read_text().replace(
+            "      table: customers\n",
+            '      table: customers\n      bearer: 1\n      url: "sqlite:///app.db"\n',
+        )
+    )
+
+    code, out = _validate([str(no_secrets_project), "--json"])
+
+    assert code == 1
+    problems = {p["path"]: p for p in json.loads(out)["problems"]}
+    assert set(problems) == {"destinations[0].config.bearer", "destinations[0].config.url"}
+    assert problems["destinations[0].config.url"]["message"] == (
+        "the key 'url' is read from the destination's Secret; connection settings must not be "
+        "written in floe.yaml (a URL can carry a password)"
+    )
+    # bearer is a value of no sql_database setting, and no misspelling of one either.
+    assert problems["destinations[0].config.bearer"]["hint"].startswith("remove `bearer`")
+
+
+def test_a_rest_api_base_url_in_config_is_accepted_as_documented(
+    no_secrets_project: Path,
+) -> None:
+    spec = no_secrets_project / "floe.yaml"
+    spec.write_text(
+        spec.read_text() + "  - name: contacts_to_crm\n"
+        "    sink_type: rest_api\n"
+        "    connection_secret_ref: crm-api\n"
+        "    source_table: gold.customers\n"
+        "    config: {base_url: 'https://crm.example.com', path: /contacts, bearer: x}\n"
+    )
+
+    code, out = _validate([str(no_secrets_project), "--json"])
+
+    assert code == 1
+    (problem,) = json.loads(out)["problems"]
+    assert problem["path"] == "destinations[1].config.bearer"
+    assert problem["hint"] == "'bearer' is a value of `auth`, not a key: write `auth: bearer`"
+
+
+def test_problems_on_one_line_come_in_the_order_they_are_written(
+    no_secrets_project: Path,
+) -> None:
+    spec = no_secrets_project / "floe.yaml"
+    spec.write_text(
+        spec.read_text()
+        .replace(
+            "      table: customers\n      mode: upsert\n",
+            '      {table: customers, mode: upsert, url: "sqlite:///app.db", passwd: secret}\n',
+        )
+        .replace("    config:\n      {", "    config: {")
+    )
+
+    code, out = _validate([str(no_secrets_project), "--json"])
+
+    assert code == 1
+    paths = [p["path"] for p in json.loads(out)["problems"]]
+    assert paths == ["destinations[0].config.url", "destinations[0].config.passwd"]

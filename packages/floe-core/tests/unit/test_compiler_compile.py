@@ -100,6 +100,87 @@ def test_an_unapproved_sink_is_refused_at_its_line(
     assert caught.value.problems == result.problems
 
 
+@pytest.mark.requirement("R17")
+def test_a_misspelt_approved_sink_is_flagged_in_the_manifest_and_named_by_its_destination(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    sinks_registry: PluginRegistry,
+) -> None:
+    # hubspot may be installed where the products run: only a near miss is a mistake.
+    manifest_data["approved_sinks"] = ["sql_databse", "rest_api", "hubspot"]
+    spec_data["destinations"] = [make_destination(name="orders", sink_type="sql_database")]
+    spec_path = write_project(spec_data, manifest_data)
+    result = compile_project(spec_path, registry=sinks_registry)
+    unapproved, misspelt = result.problems
+    assert (Path(misspelt.file).name, misspelt.path, misspelt.line) == (
+        "manifest.yaml",
+        "approved_sinks[0]",
+        11,
+    )
+    assert misspelt.message == (
+        "approves sink type 'sql_databse', which no installed plugin provides (installed: "
+        "rest_api, sql_database)"
+    )
+    assert misspelt.hint.startswith("did you mean 'sql_database'?")
+    assert unapproved.path == "destinations[0].sink_type"
+    assert unapproved.message.endswith(
+        f"its 'sql_databse' ({spec_path.parent / 'manifest.yaml'}:11) is likely a misspelling "
+        "of 'sql_database'"
+    )
+    assert "correct 'sql_databse' to 'sql_database' in approved_sinks" in unapproved.hint
+    assert "ask the platform team" not in unapproved.hint
+
+
+def test_the_manifests_valid_sections_are_checked_against_floe_yaml_despite_its_errors(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    sinks_registry: PluginRegistry,
+) -> None:
+    manifest_data["metadata"]["version"] = "one"
+    manifest_data["approved_sinks"] = ["sql_database"]
+    manifest_data["plugins"] = {"ingestion": "airbyte"}
+    del manifest_data["catalog"]
+    spec_data["destinations"] = [make_destination(name="crm")]
+    result = compile_project(write_project(spec_data, manifest_data), registry=sinks_registry)
+    assert [(Path(p.file).name, p.path, p.message.split(" (")[0]) for p in result.problems] == [
+        (
+            "floe.yaml",
+            "destinations[0].sink_type",
+            "destination 'crm' uses sink type 'rest_api', which is not in the manifest's "
+            "approved_sinks",
+        ),
+        (
+            "floe.yaml",
+            "destinations[0].source_table",
+            "reads an Iceberg table, but " + str(result.manifest_path) + " declares no catalog",
+        ),
+        (
+            "manifest.yaml",
+            "metadata.version",
+            "'one' has the wrong format: expected a version MAJOR.MINOR.PATCH, e.g. 1.0.0",
+        ),
+        ("manifest.yaml", "plugins.ingestion", "plugin 'airbyte' is not installed"),
+    ]
+
+
+def test_a_wrong_approved_sinks_is_not_taken_as_approving_nothing(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    sinks_registry: PluginRegistry,
+) -> None:
+    manifest_data["approved_sinks"] = ["Rest API"]
+    spec_data["destinations"] = [make_destination()]
+    result = compile_project(write_project(spec_data, manifest_data), registry=sinks_registry)
+    (problem,) = result.problems
+    assert problem.path == "approved_sinks[0]"
+
+
 def test_an_uninstalled_sink_type_is_refused_naming_what_is_available(
     write_project: WriteProject,
     spec_data: dict[str, Any],
@@ -228,6 +309,33 @@ def test_missing_files_are_problems(tmp_path: Path, sinks_registry: PluginRegist
     assert [(Path(p.file).name, p.message) for p in result.problems] == [
         ("floe.yaml", "file not found"),
         ("manifest.yaml", "file not found"),
+    ]
+
+
+def test_a_project_directory_that_does_not_exist_is_one_problem(
+    tmp_path: Path, sinks_registry: PluginRegistry
+) -> None:
+    result = compile_project(tmp_path / "typo" / "floe.yaml", registry=sinks_registry)
+    (problem,) = result.problems
+    assert problem.file == str(tmp_path / "typo")
+    assert problem.message == f"directory {tmp_path / 'typo'} does not exist"
+    assert f"floe init {tmp_path / 'typo'}" in problem.hint
+
+
+def test_problems_on_one_line_are_in_the_order_of_their_columns(
+    write_project: WriteProject, manifest_data: dict[str, Any], sinks_registry: PluginRegistry
+) -> None:
+    # `sink_type` comes before `name` on the line, though not in the alphabet.
+    spec = (
+        "apiVersion: floe.dev/v1\nkind: FloeSpec\nmetadata: {name: crm-sync, version: 1.0.0}\n"
+        "destinations:\n"
+        "  - {sink_type: Bad, name: not valid, connection_secret_ref: crm-api, "
+        "source_table: gold.customers}\n"
+    )
+    result = compile_project(write_project(spec, manifest_data), registry=sinks_registry)
+    assert [(p.path, p.line) for p in result.problems] == [
+        ("destinations[0].sink_type", 5),
+        ("destinations[0].name", 5),
     ]
 
 
@@ -643,6 +751,56 @@ def test_conflicting_fields_are_problems_at_their_lines(
     ]
 
 
+def test_a_destinations_fields_that_disagree_are_reported_despite_its_other_errors(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    sinks_registry: PluginRegistry,
+) -> None:
+    crm = make_destination(
+        name="crm",
+        config={"path": "/contacts", "headers": {"Authorization": "Bearer x"}},
+        columns=["id", "email"],
+        exclude_columns=["segment"],
+        sync_mode="insert",
+        batch_size=0,
+    )
+    spec_data["destinations"] = [crm]
+    problems = compile_project(
+        write_project(spec_data, manifest_data), registry=sinks_registry
+    ).problems
+    assert sorted((p.path, p.message) for p in problems) == [
+        ("destinations[0].batch_size", "should be at least 1, not 0"),
+        (
+            "destinations[0].config.headers.Authorization",
+            "the key 'Authorization' holds a credential; credentials must not be written in "
+            "floe.yaml",
+        ),
+        ("destinations[0].exclude_columns", "columns and exclude_columns are both set"),
+        ("destinations[0].primary_key", "sync_mode 'insert' needs primary_key"),
+    ]
+
+
+def test_a_valid_destinations_disagreements_are_all_reported_once(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    sinks_registry: PluginRegistry,
+) -> None:
+    spec_data["destinations"] = [
+        make_destination(columns=["id"], exclude_columns=["segment"], sync_mode="mirror")
+    ]
+    problems = compile_project(
+        write_project(spec_data, manifest_data), registry=sinks_registry
+    ).problems
+    assert [(p.path, p.message) for p in problems] == [
+        ("destinations[0].primary_key", "sync_mode 'mirror' needs primary_key"),
+        ("destinations[0].exclude_columns", "columns and exclude_columns are both set"),
+    ]
+
+
 @pytest.mark.requirement("R14")
 def test_a_nested_field_for_a_sink_of_flat_rows_is_a_problem(
     write_project: WriteProject,
@@ -832,3 +990,20 @@ def test_bad_values_are_echoed_in_floes_words_with_a_did_you_mean(
             "mode, primary_key, create_table, max_connections)",
         ),
     }
+
+
+def test_a_destination_key_that_is_a_value_of_a_setting_says_how_to_write_it(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    make_destination: MakeDestination,
+    sinks_registry: PluginRegistry,
+) -> None:
+    spec_data["destinations"] = [make_destination(primary_key=["id"], mirror=True)]
+    (problem,) = compile_project(
+        write_project(spec_data, manifest_data), registry=sinks_registry
+    ).problems
+    assert (problem.path, problem.message) == ("destinations[0].mirror", "unknown key `mirror`")
+    assert (
+        problem.hint == "'mirror' is a value of `sync_mode`, not a key: write `sync_mode: mirror`"
+    )

@@ -195,3 +195,24 @@ def test_only_sensitive_values_are_scrubbed(tmp_path: Path) -> None:
         "pw-in-url-77",
         "tok-abcdef",
     ]
+
+
+def test_held_here_reads_a_local_secret_without_asking_a_cluster(tmp_path: Path) -> None:
+    folder = _mount(tmp_path / "secrets", "crm-api", base_url="https://x")
+    resolver = _resolver(tmp_path, {"FLOE_SECRET_APP_DB__URL": "sqlite:///a.db"})
+
+    mounted = resolver.held_here("crm-api")
+    assert mounted is not None and mounted.keys == ["base_url"]
+    assert mounted.how_to_add("token") == f"write the value to the file {folder / 'token'}"
+    from_env = resolver.held_here("app-db")
+    assert from_env is not None and from_env.how_to_add("user") == (
+        "export FLOE_SECRET_APP_DB__USER=<value>"
+    )
+    assert resolver.held_here("nowhere") is None
+    assert resolver.missing_here("crm-api") is None
+    assert resolver.missing_here("nowhere") is not None
+    # In a cluster, only the API could say what a Secret no local source holds has.
+    in_cluster = _resolver(tmp_path, {"KUBERNETES_SERVICE_HOST": "10.0.0.1"})
+    assert in_cluster.held_here("nowhere") is None
+    assert in_cluster.missing_here("nowhere") is None
+    assert in_cluster.held_here("crm-api") is not None

@@ -175,3 +175,34 @@ def test_the_run_time_error_never_echoes_a_value_it_may_have_from_the_secret() -
     )
     assert error.message == "invalid config: method: should be 'POST' or 'PUT'"
     assert "pots" not in error.message
+
+
+def test_names_that_only_share_letters_are_no_misspelling_of_each_other() -> None:
+    assert closest("bearer", ["path", "headers", "auth"]) is None
+    assert closest("hedaers", ["path", "headers", "auth"]) == "headers"  # two letters swapped
+    assert closest("pots", ["POST", "PUT"]) == "POST"
+
+
+def test_an_unknown_key_that_is_a_value_of_a_setting_says_how_to_write_it() -> None:
+    (problem,) = _check(table="t", envelope=True)
+    assert problem == SettingProblem(
+        ("envelope",),
+        "unknown key `envelope`",
+        "'envelope' is a value of `body`, not a key: write `body: envelope`",
+    )
+
+
+def test_a_setting_of_the_secret_written_in_config_is_refused_unless_config_may_set_it() -> None:
+    (problem,) = _check(table="t", base_url="https://crm.example.com")
+    assert problem.path == ("base_url",)
+    assert problem.message == (
+        "the key 'base_url' is read from the destination's Secret; connection settings must "
+        "not be written in floe.yaml (a URL can carry a password)"
+    )
+    assert "store it as the key 'base_url' of the Secret that connection_secret_ref names" in (
+        problem.suggestion
+    )
+    config = {"table": "t", "base_url": "https://crm.example.com"}
+    assert (
+        check_settings(CrmSettings, config, secret_fields=SECRET, config_may_set={"base_url"}) == []
+    )

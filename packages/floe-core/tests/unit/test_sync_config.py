@@ -179,6 +179,53 @@ def test_a_mode_the_sink_cannot_do_is_refused_at_validate_time(
     assert "it can: " in problem.message
 
 
+@pytest.mark.parametrize("config", [{"table": "t"}, {"table": "t", "mode": "append"}])
+def test_a_primary_key_without_an_upserting_sink_says_it_means_upsert_and_how_to_fix_it(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    installed: PluginRegistry,
+    config: dict[str, Any],
+) -> None:
+    destination = _sql(primary_key=["id"], config=config)
+    (problem,) = _compile(write_project, spec_data, manifest_data, installed, destination).problems
+    assert problem.path == "destinations[0].primary_key"
+    assert problem.message == (
+        "a primary_key makes the destination sync in upsert mode by default (each run sends "
+        "only new and changed rows), which needs a sink that can upsert rows; with these "
+        "settings it can: insert"
+    )
+    assert problem.hint == (
+        "set `config.mode: upsert`, or `sync_mode: insert` (sends only the rows of keys never "
+        "synced)"
+    )
+
+
+def test_a_written_sync_mode_the_settings_cannot_do_names_the_setting_that_can(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    installed: PluginRegistry,
+) -> None:
+    destination = _sql(primary_key=["id"], sync_mode="mirror", config={"table": "t"})
+    (problem,) = _compile(write_project, spec_data, manifest_data, installed, destination).problems
+    assert problem.path == "destinations[0].sync_mode"
+    assert problem.message.startswith("sync_mode 'mirror' needs a sink that can upsert rows")
+    assert problem.hint.startswith("set `config.mode: upsert`, or `sync_mode: insert`")
+
+
+def test_a_misspelt_setting_that_decides_the_operations_is_reported_alone(
+    write_project: WriteProject,
+    spec_data: dict[str, Any],
+    manifest_data: dict[str, Any],
+    installed: PluginRegistry,
+) -> None:
+    destination = _sql(primary_key=["id"], config={"table": "t", "mode": "upsrt"})
+    (problem,) = _compile(write_project, spec_data, manifest_data, installed, destination).problems
+    assert problem.path == "destinations[0].config.mode"
+    assert problem.hint == "did you mean 'upsert'?"
+
+
 def test_modes_the_sinks_can_do_compile(
     write_project: WriteProject,
     spec_data: dict[str, Any],

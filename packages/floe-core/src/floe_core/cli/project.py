@@ -87,7 +87,8 @@ def project_files(
 
     ``spec``, else ``project``'s floe.yaml, else ``./floe.yaml``. A directory (as ``project``
     or ``spec``) stands for the floe.yaml inside it; a file given as ``project`` is taken as
-    the floe.yaml itself.
+    the floe.yaml itself. A path that does not exist is a directory unless it ends in
+    ``.yaml`` or ``.yml``, so that a mistyped directory is reported as one.
 
     Raises:
         UsageError: ``project`` and ``spec`` are both given and ``spec`` is not in
@@ -106,5 +107,14 @@ def project_files(
     chosen_path = spec if spec is not None else project
     if chosen_path is None:
         return ProjectFiles(Path("floe.yaml"), manifest)
-    is_dir = chosen_path.is_dir()
-    return ProjectFiles(chosen_path / "floe.yaml" if is_dir else chosen_path, manifest)
+    return ProjectFiles(
+        chosen_path / "floe.yaml" if _is_directory(chosen_path) else chosen_path, manifest
+    )
+
+
+def _is_directory(path: Path) -> bool:
+    """``path`` names a project directory: one that exists, or a missing path that is not a
+    YAML file's (``floe validate typo/`` is a directory that does not exist, not a floe.yaml)."""
+    if path.exists():
+        return path.is_dir()
+    return path.suffix.lower() not in (".yaml", ".yml")

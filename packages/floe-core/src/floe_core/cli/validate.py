@@ -10,6 +10,8 @@ import typer
 from floe_core.cli.project import ManifestOption, ProjectOption, SpecOption, project_files
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from floe_core.compiler import CompileResult
 
 __all__ = ["validate"]
@@ -35,7 +37,8 @@ def validate(
     """Validate floe.yaml and manifest.yaml: schema, credentials, approved sinks, plugins.
 
     Lists every problem with file, line, path and fix. Exit code 0 when valid, 1 otherwise.
-    Warns (exit code 0) of Secrets that neither the secrets directory nor the environment holds.
+    Warns (exit code 0 when valid) of Secrets that neither the secrets directory nor the
+    environment holds, and of Secrets that lack a key their sink needs.
     """
     from floe_core.compiler import compile_project
     from floe_core.registry import PluginRegistry
@@ -87,6 +90,9 @@ def _print(result: CompileResult) -> None:
 
     out = console()
     files = f"{result.spec_path} and {result.manifest_path}"
+    named = {str(result.spec_path), str(result.manifest_path)}
+    if result.problems and not named & {problem.file for problem in result.problems}:
+        files = ", ".join(dict.fromkeys(problem.file for problem in result.problems))
     if not result.ok:
         count = len(result.problems)
         out.print(
@@ -96,6 +102,7 @@ def _print(result: CompileResult) -> None:
         )
         out.print()
         print_problems(result.problems, out)
+        _print_warnings(result, out)
         return
     assert result.plan is not None
     destinations = result.plan.destinations
@@ -112,9 +119,18 @@ def _print(result: CompileResult) -> None:
         line.append(f": {d.source_table or '(no source table)'} -> {d.sink_type}")
         line.append(f" (plugin {d.plugin_name}, secret {d.connection_secret_ref})", style="dim")
         out.print(line)
-    if result.warnings:
-        count = len(result.warnings)
-        plural = "s" if count != 1 else ""
-        out.print()
-        out.print(Text.assemble(("! ", "bold yellow"), f"{count} warning{plural}"))
-        print_problems(result.warnings, out, mark=("! ", "yellow"))
+    _print_warnings(result, out)
+
+
+def _print_warnings(result: CompileResult, out: Console) -> None:
+    from rich.text import Text
+
+    from floe_core.cli.output import print_problems
+
+    if not result.warnings:
+        return
+    count = len(result.warnings)
+    plural = "s" if count != 1 else ""
+    out.print()
+    out.print(Text.assemble(("! ", "bold yellow"), f"{count} warning{plural}"))
+    print_problems(result.warnings, out, mark=("! ", "yellow"))

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from floe_core.compiler import manifest_sections
 from floe_core.compiler.document import Document, raw_destinations
 from floe_core.compiler.plan import CompiledDestination, EgressPlan, resolve_catalog
 from floe_core.compiler.plan import resolve_sqlite_url as _resolve_sqlite_url
@@ -25,9 +26,9 @@ from floe_core.compiler.problems import (
     InvalidProjectError,
     Problem,
     format_path,
-    make_problem,
     problems_from_validation_error,
 )
+from floe_core.compiler.secrets_check import check_secrets
 from floe_core.registry import PluginRegistry
 from floe_core.schemas.floe_spec import FloeSpec
 from floe_core.schemas.manifest import PlatformManifest
@@ -44,7 +45,8 @@ class CompileResult:
         plan: The compiled plan; ``None`` when there are problems.
         problems: Everything wrong, ordered by file and line.
         warnings: What a run on this machine would stop on although the files are right: a
-            Secret no local source holds (in a cluster it may come from the Kubernetes API).
+            Secret no local source holds (in a cluster it may come from the Kubernetes API),
+            or one that lacks a key its sink needs. Reported with the problems, too.
         spec_path: The ``floe.yaml`` that was read.
         manifest_path: The ``manifest.yaml`` that was read (or looked for).
     """
@@ -89,6 +91,9 @@ def compile_project(
         The plan, or every problem found.
     """
     spec_file = Path(spec_path)
+    if not spec_file.parent.is_dir():
+        manifest_file = Path(manifest_path or spec_file.parent / "manifest.yaml")
+        return CompileResult(None, [_no_directory(spec_file.parent)], spec_file, manifest_file)
     spec = Document(str(spec_file), spec_file)
     _load(spec)
     manifest_file = _manifest_path(spec, manifest_path)
@@ -99,47 +104,31 @@ def compile_project(
     if registry is None:
         registry = PluginRegistry.discover()
 
-    approved = _approved_sinks(manifest)
-    bindings = check_destinations(spec, manifest, approved, registry)
+    bindings = check_destinations(spec, manifest, registry)
     check_plugin_selection(manifest, registry)
     _check_source_tables(spec)
+    _check_fields_agree(spec)
     _check_catalog_needed(spec, manifest)
 
-    problems = _ordered([*spec.problems, *manifest.problems], [spec.label, manifest.label])
+    files = [spec.label, manifest.label]
+    problems = _ordered([*spec.problems, *manifest.problems], files)
+    warnings = _ordered(check_secrets(spec, manifest, bindings, registry), files)
     if problems:
-        return CompileResult(None, problems, spec_file, manifest_file)
+        return CompileResult(None, problems, spec_file, manifest_file, warnings)
     assert isinstance(spec.model, FloeSpec) and isinstance(manifest.model, PlatformManifest)
     plan = _plan(spec.model, manifest.model, spec_file, manifest_file, bindings, registry)
-    warnings = _missing_secrets(plan, spec, manifest)
     return CompileResult(plan, [], spec_file, manifest_file, warnings)
 
 
-def _missing_secrets(plan: EgressPlan, spec: Document, manifest: Document) -> list[Problem]:
-    """Secrets that neither the mounted directory nor the environment holds, found without
-    connecting anywhere (a run would stop on them before sending)."""
-    from floe_core.secrets.resolver import SecretResolver
-
-    resolver = SecretResolver.for_project(plan.project_dir, secrets_dir=plan.secrets_dir)
-    wanted: list[tuple[Document, tuple[str | int, ...], str, str]] = [
-        (spec, ("destinations", index, "connection_secret_ref"), d.connection_secret_ref, d.name)
-        for index, d in enumerate(plan.spec.destinations or ())
-    ]
-    if plan.catalog_secret_ref:
-        wanted.append((manifest, ("catalog", "credential_secret_ref"), plan.catalog_secret_ref, ""))
-    found = []
-    for document, path, ref, destination in wanted:
-        looked = resolver.missing_here(ref)
-        if looked is None or document.loaded is None:
-            continue
-        who = f"destination '{destination}'" if destination else "the catalog"
-        message = (
-            f"Secret '{ref}' of {who} is not on this machine (looked in: {looked}); a run here "
-            "would stop before sending"
-        )
-        found.append(
-            make_problem(document.loaded, document.label, path, message, resolver.how_to_add(ref))
-        )
-    return found
+def _no_directory(directory: Path) -> Problem:
+    """The one problem of a project whose directory is not there (its files cannot be either)."""
+    return Problem(
+        str(directory),
+        "",
+        f"directory {directory} does not exist",
+        "check the path (a relative one is from the current directory), or create a project "
+        f"there with `floe init {directory}`",
+    )
 
 
 def _load(document: Document) -> None:
@@ -207,12 +196,6 @@ def _manifest_path(spec: Document, given: str | os.PathLike[str] | None) -> Path
     return spec.path.parent / "manifest.yaml"
 
 
-def _approved_sinks(manifest: Document) -> list[str] | None:
-    if isinstance(manifest.model, PlatformManifest):
-        return manifest.model.approved_sinks
-    return None
-
-
 def _check_source_tables(spec: Document) -> None:
     """Every destination names the Iceberg table it sends.
 
@@ -230,9 +213,29 @@ def _check_source_tables(spec: Document) -> None:
             )
 
 
+def _check_fields_agree(spec: Document) -> None:
+    """The checks between a destination's fields, for a destination with a wrong field.
+
+    pydantic runs a model's own cross-field checks only when every field is valid, so a
+    wrong ``config`` must not hide that ``columns`` and ``exclude_columns`` are both set:
+    they are run here on the fields as written.
+    """
+    from floe_core.schemas.floe_spec import DestinationConfig, destination_disagreements
+
+    for index, destination in enumerate(raw_destinations(spec)):
+        if not isinstance(destination, Mapping):
+            continue
+        try:
+            DestinationConfig.model_validate(destination)
+        except ValidationError as exc:
+            if all(not error["loc"] for error in exc.errors()):
+                continue  # only the model's own checks failed: reported with the schema's
+            for problem in destination_disagreements(destination):
+                spec.problem(("destinations", index, *problem.path), problem.message, problem.hint)
+
+
 def _check_catalog_needed(spec: Document, manifest: Document) -> None:
-    model = manifest.model
-    if not isinstance(model, PlatformManifest) or model.catalog is not None:
+    if manifest_sections.declares_catalog(manifest) is not False:
         return
     for index, destination in enumerate(raw_destinations(spec)):
         if isinstance(destination, Mapping) and destination.get("source_table"):
@@ -298,5 +301,10 @@ def _ordered(problems: list[Problem], files: list[str]) -> list[Problem]:
     rank = {name: index for index, name in enumerate(files)}
     return sorted(
         unique,
-        key=lambda p: (rank.get(p.file, len(files)), p.line if p.line else math.inf, p.path),
+        key=lambda p: (
+            rank.get(p.file, len(files)),
+            p.line if p.line else math.inf,
+            p.column if p.column else math.inf,
+            p.path,
+        ),
     )

@@ -8,11 +8,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from floe_core.compiler import manifest_sections as sections
 from floe_core.compiler.document import Document, raw_destinations
+from floe_core.compiler.manifest_sections import Unknown
 from floe_core.compiler.settings_check import check_settings
 from floe_core.registry import PluginRegistry
 from floe_core.schemas.floe_spec import SINK_TYPE_PATTERN, find_duplicate_names
-from floe_core.schemas.manifest import PlatformManifest
+from floe_core.schemas.manifest import PluginsConfig
 from floe_core.schemas.plugins import SinkWhitelistError, validate_sink_whitelist
 
 __all__ = ["check_destinations", "check_plugin_selection"]
@@ -21,15 +23,13 @@ _SINK_TYPE = re.compile(SINK_TYPE_PATTERN)
 
 
 def check_destinations(
-    spec: Document,
-    manifest: Document,
-    approved: list[str] | None,
-    registry: PluginRegistry,
+    spec: Document, manifest: Document, registry: PluginRegistry
 ) -> dict[str, str]:
     """Governance and plugin checks per destination; returns destination -> plugin name.
 
-    Runs on the raw document so that these problems are reported together with schema
-    problems elsewhere in the file.
+    Runs on the raw documents so that these problems are reported together with schema
+    problems elsewhere in either file: a manifest section that is valid on its own is used
+    even when another is not (``manifest_sections``).
     """
     raw = raw_destinations(spec)
     if spec.model is None:
@@ -37,7 +37,10 @@ def check_destinations(
         names = [d.get("name") if isinstance(d, Mapping) else None for d in raw]
         for item in find_duplicate_names(names, "destination"):
             spec.problem(("destinations", *item.path), item.message, item.hint)
-    selection = manifest.model.plugins if isinstance(manifest.model, PlatformManifest) else None
+    approved = sections.approved_sinks(manifest)
+    misspelt = _check_approved_sinks(manifest, approved, registry)
+    chosen_plugins = sections.plugins(manifest)
+    selection = chosen_plugins if isinstance(chosen_plugins, PluginsConfig) else None
     bindings: dict[str, str] = {}
     for index, destination in enumerate(raw):
         if not isinstance(destination, Mapping):
@@ -51,11 +54,11 @@ def check_destinations(
         providers = registry.sink_providers(sink_type)
         # A type no installed plugin provides is reported as that alone (with a did-you-mean),
         # not with advice to have it approved: approval would not make it work.
-        if providers:
+        if providers and not isinstance(approved, Unknown):
             try:
                 validate_sink_whitelist(sink_type, approved, destination_name=label)
             except SinkWhitelistError as exc:
-                spec.problem(where, exc.message, exc.hint)
+                spec.problem(where, *_unapproved(exc, misspelt.get(sink_type), manifest))
         if not providers:
             spec.problem(where, *_no_provider(sink_type, registry))
             continue
@@ -71,6 +74,59 @@ def check_destinations(
             if isinstance(name, str):
                 bindings[name] = chosen
     return bindings
+
+
+def _check_approved_sinks(
+    manifest: Document, approved: list[str] | Unknown | None, registry: PluginRegistry
+) -> dict[str, tuple[int, str]]:
+    """An ``approved_sinks`` entry that no installed plugin provides but that is close to an
+    installed sink type is a misspelling: reported at its line, with a did-you-mean.
+
+    An entry far from every installed type is not reported: it may be provided by a plugin
+    installed where the data products run, not here.
+
+    Returns:
+        Installed sink type -> (index, entry) of the entry that misspells it.
+    """
+    from floe_core.sinks.settings import closest
+
+    if not isinstance(approved, list):
+        return {}
+    installed = list(registry.sink_types())
+    misspelt: dict[str, tuple[int, str]] = {}
+    for index, entry in enumerate(approved):
+        close = closest(entry, installed) if entry not in installed else None
+        if close is None or close in approved:
+            continue
+        misspelt.setdefault(close, (index, entry))
+        manifest.problem(
+            ("approved_sinks", index),
+            f"approves sink type {entry!r}, which no installed plugin provides (installed: "
+            f"{', '.join(installed)})",
+            f"did you mean {close!r}? `floe sinks` lists what is installed",
+        )
+    return misspelt
+
+
+def _unapproved(
+    error: SinkWhitelistError, misspelling: tuple[int, str] | None, manifest: Document
+) -> tuple[str, str]:
+    """The message and hint of a destination whose sink type is not approved: when an entry of
+    ``approved_sinks`` is a misspelling of it, the manifest is to be fixed, not floe.yaml."""
+    if misspelling is None:
+        return error.message, error.hint
+    index, entry = misspelling
+    where = f"{manifest.label}:{line}" if (line := _line(manifest, index)) else manifest.label
+    return (
+        f"{error.message}; its {entry!r} ({where}) is likely a misspelling of {error.sink_type!r}",
+        f"correct {entry!r} to {error.sink_type!r} in approved_sinks of {manifest.label} "
+        "(reported there too); this destination is then approved",
+    )
+
+
+def _line(manifest: Document, index: int) -> int | None:
+    location = manifest.loaded.locate(("approved_sinks", index)) if manifest.loaded else None
+    return location.line if location else None
 
 
 def _close_sink_type(sink_type: str, registry: PluginRegistry) -> str | None:
@@ -111,14 +167,13 @@ def _choose_provider(sink_type: str, providers: list[str], selection: Any) -> st
 
 
 def check_plugin_selection(manifest: Document, registry: PluginRegistry) -> None:
-    model = manifest.model
-    if not isinstance(model, PlatformManifest):
+    """The plugins the manifest's ``plugins:`` chooses are installed and provide their types."""
+    chosen = sections.plugins(manifest)
+    if not isinstance(chosen, PluginsConfig):
         return
-    if model.plugins.ingestion is not None:
-        _check_selected_plugin(
-            manifest, registry, model.plugins.ingestion, ("plugins", "ingestion"), None
-        )
-    for sink_type, plugin_name in (model.plugins.sinks or {}).items():
+    if chosen.ingestion is not None:
+        _check_selected_plugin(manifest, registry, chosen.ingestion, ("plugins", "ingestion"), None)
+    for sink_type, plugin_name in (chosen.sinks or {}).items():
         _check_selected_plugin(
             manifest, registry, plugin_name, ("plugins", "sinks", sink_type), sink_type
         )

@@ -21,7 +21,7 @@ from floe_core.errors import FloeError
 from floe_core.schemas import floe_spec, manifest
 from floe_core.schemas._validation import ERROR_TYPE
 from floe_core.secrets.redact import shown_value
-from floe_core.sinks.settings import data_path, explain_error
+from floe_core.sinks.settings import data_path, explain_error, value_of_setting
 from floe_core.yamlio import LoadedYaml, YamlPath, format_path
 
 __all__ = ["InvalidProjectError", "Problem", "format_path", "problems_from_validation_error"]
@@ -136,6 +136,14 @@ def _explain(
             return f"{what} the wrong format: expected {description}", f"write {description}"
         return f"{what} the wrong format", f"write a value matching {context.get('pattern')}"
     allowed = _allowed_keys(model, path[:-1]) if detail["type"] == "extra_forbidden" else []
+    target = _model_at(model, path[:-1]) if allowed and path else None
+    setting = value_of_setting(str(path[-1]), target) if target is not None else None
+    if setting is not None:
+        key, written = setting
+        return (
+            f"unknown key `{path[-1]}`",
+            f"{written!r} is a value of `{key}`, not a key: write `{key}: {written}`",
+        )
     return explain_error(detail, path, allowed, value=value, show_value=True)
 
 
@@ -151,15 +159,20 @@ def _value_at(data: Any, path: YamlPath) -> Any:
 
 def _allowed_keys(model: type[BaseModel], path: YamlPath) -> list[str]:
     """Keys accepted at ``path`` of ``model``'s document, when it is a model there."""
+    target = _model_at(model, path)
+    if target is None:
+        return []
+    return [field.alias or name for name, field in target.model_fields.items()]
+
+
+def _model_at(model: type[BaseModel], path: YamlPath) -> type[BaseModel] | None:
+    """The model of the mapping at ``path`` of ``model``'s document, if it is one."""
     annotation: Any = model
     for part in path:
         annotation = _step(annotation, part)
         if annotation is None:
-            return []
-    target = _unwrap_model(annotation)
-    if target is None:
-        return []
-    return [field.alias or name for name, field in target.model_fields.items()]
+            return None
+    return _unwrap_model(annotation)
 
 
 def _step(annotation: Any, part: str | int) -> Any:

@@ -7,7 +7,7 @@ records; the checks here ask it, so core names no sink type.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from floe_core.compiler.document import Document
@@ -41,7 +41,8 @@ def check_settings(
         _check_nesting(spec, index, destination, plugin.sink_class(sink_type))
         config = _with_key_setting(spec, index, destination, plugin, config or {})
         problems = plugin.validate_settings(sink_type, config)
-        _check_sync_mode(spec, index, destination, plugin, config)
+        wrong = {problem.path[0] for problem in problems if problem.path}
+        _check_sync_mode(spec, index, destination, plugin, config, wrong)
     except SinkConfigurationError as exc:
         spec.problem(("destinations", index, "sink_type"), exc.message, exc.hint)
         return
@@ -53,7 +54,12 @@ def check_settings(
         )
         return
     reported = [p.path for p in spec.problems]
+    # The key setting comes from primary_key: a wrong primary_key is reported as such.
+    key_setting = plugin.key_setting(sink_type)
+    key_is_wrong = destination.get("primary_key") is not None and not _key_columns(destination)
     for problem in problems:
+        if key_is_wrong and key_setting is not None and problem.path[:1] == (key_setting,):
+            continue
         path = (*where, *problem.path)
         text = format_path(path)
         if not any(_overlaps(text, other) for other in reported):
@@ -79,13 +85,11 @@ def _with_key_setting(
 
     sink_type = str(destination["sink_type"])
     setting = plugin.key_setting(sink_type)
-    primary_key = destination.get("primary_key")
+    primary_key = _key_columns(destination)
     mapping = destination.get("field_mapping")
     mapping = mapping if isinstance(mapping, Mapping) else None
-    if not isinstance(primary_key, list) or not all(
-        isinstance(column, str) for column in primary_key
-    ):
-        if setting is not None and primary_key is None:
+    if primary_key is None:
+        if setting is not None and destination.get("primary_key") is None:
             _check_declared_key(spec, index, destination, setting, config.get(setting))
         return dict(config)
     try:
@@ -106,6 +110,18 @@ def _with_key_setting(
             f"remove config.{setting}: floe derives it from primary_key",
         )
     return {**config, setting: derived}
+
+
+def _key_columns(destination: Mapping[str, Any]) -> list[str] | None:
+    """The destination's ``primary_key`` when it is a usable one: a non-empty list of names."""
+    primary_key = destination.get("primary_key")
+    if (
+        isinstance(primary_key, list)
+        and primary_key
+        and all(isinstance(c, str) for c in primary_key)
+    ):
+        return primary_key
+    return None
 
 
 def _check_declared_key(
@@ -167,22 +183,84 @@ def _check_sync_mode(
     destination: Mapping[str, Any],
     plugin: SinkPlugin,
     config: Mapping[str, Any],
+    wrong: Collection[str | int],
 ) -> None:
-    """Refuse a ``sync_mode`` whose operations the sink, with these settings, cannot do."""
-    from floe_core.sync.modes import SYNC_MODES, mode_operations
+    """Refuse a ``sync_mode`` whose operations the sink, with these settings, cannot do; the
+    fix names the settings that would let it (found by asking the plugin, for each value of
+    each setting with a closed choice of values) and the sync modes these settings allow.
 
-    mode = destination.get("sync_mode") or ("upsert" if destination.get("primary_key") else "full")
+    ``wrong``: settings already reported; the check waits for them when one of them, fixed,
+    could be what makes the sync mode possible (``mode: upsrt`` for ``mode: upsert``).
+    """
+    from floe_core.sync.modes import SYNC_MODES, lacking_operations, needs_operations
+
+    written = destination.get("sync_mode")
+    mode = written or ("upsert" if _key_columns(destination) else "full")
     if mode not in SYNC_MODES or mode == "full":
         return
-    supported = plugin.operations_for(str(destination["sink_type"]), config)
-    outcome = mode_operations(str(mode), supported)
-    if isinstance(outcome, str):
-        spec.problem(
-            ("destinations", index, "sync_mode" if "sync_mode" in destination else "primary_key"),
-            outcome,
-            "choose a sync_mode these operations allow, or change the destination's settings "
-            "(its sink's documentation says which settings allow which operations)",
+    sink_type = str(destination["sink_type"])
+    supported = plugin.operations_for(sink_type, config)
+    lacking = lacking_operations(str(mode), supported)
+    if lacking is None:
+        return
+    fixes = _settings_allowing(plugin, sink_type, config, str(mode))
+    if any(key in wrong for key, _ in fixes):
+        return
+    if written:
+        where = "sync_mode"
+        message = f"sync_mode {mode!r} {needs_operations(lacking, supported)}"
+    else:
+        where = "primary_key"
+        message = (
+            "a primary_key makes the destination sync in upsert mode by default (each run "
+            f"sends only new and changed rows), which {needs_operations(lacking, supported)}"
         )
+    modes = [
+        other
+        for other in SYNC_MODES
+        if other not in ("full", mode) and lacking_operations(other, supported) is None
+    ]
+    choices = [f"`config.{key}: {value}`" for key, value in fixes]
+    choices += [f"`sync_mode: {other}` ({_MODE_SENDS[other]})" for other in modes]
+    hint = (
+        "set " + ", or ".join(choices)
+        if choices
+        else f"change the destination's config: so that its {sink_type} sink can "
+        f"{' or '.join(op.value for op in lacking)} rows, or use sync_mode: full"
+    )
+    spec.problem(("destinations", index, where), message, hint)
+
+
+#: What each sync mode sends, for a hint offering it.
+_MODE_SENDS = {
+    "insert": "sends only the rows of keys never synced",
+    "update": "sends only the changed rows of keys synced before",
+    "upsert": "sends new and changed rows",
+    "mirror": "sends new and changed rows, and deletes the keys gone from the source",
+}
+
+
+def _settings_allowing(
+    plugin: SinkPlugin, sink_type: str, config: Mapping[str, Any], mode: str
+) -> list[tuple[str, object]]:
+    """The settings (key, value) of the sink's closed choices that let it do what ``mode``
+    needs, each changed alone in ``config``."""
+    from floe_core.sinks.settings import closed_choices
+    from floe_core.sync.modes import lacking_operations
+
+    model = plugin.settings_model(sink_type)
+    if model is None:
+        return []
+    found: list[tuple[str, object]] = []
+    for name, field in model.model_fields.items():
+        key = field.alias or name
+        for value in closed_choices(field.annotation):
+            if value == config.get(key):
+                continue
+            supported = plugin.operations_for(sink_type, {**config, key: value})
+            if lacking_operations(mode, supported) is None:
+                found.append((key, value))
+    return found
 
 
 def _check_nesting(

@@ -22,7 +22,8 @@ Example::
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Annotated, Any, Literal, Self
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, Self, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -50,6 +51,7 @@ __all__ = [
     "SyncMode",
     "TransformSpec",
     "columns_left_out",
+    "destination_disagreements",
     "find_duplicate_names",
 ]
 
@@ -279,33 +281,12 @@ class DestinationConfig(BaseModel):
         return columns
 
     @model_validator(mode="after")
-    def _columns_sent(self) -> Self:
-        """``columns`` or ``exclude_columns``, and neither leaves out a column that the key or
-        the field mapping needs."""
-        if self.columns is not None and self.exclude_columns is not None:
-            message = "columns and exclude_columns are both set"
-            hint = "keep one: columns lists what is sent, exclude_columns what is left out"
-            raise config_error(
-                message, hint=hint, nested=[NestedProblem(("exclude_columns",), message, hint)]
-            )
-        needed = {
-            **{column: "primary_key" for column in self.primary_key or ()},
-            **{column: "field_mapping" for column in self.field_mapping or {}},
-        }
-        problem = columns_left_out(self.columns, self.exclude_columns, needed)
-        if problem is not None:
-            raise config_error(problem.message, hint=problem.hint, nested=[problem])
-        return self
-
-    @model_validator(mode="after")
-    def _key_for_incremental_modes(self) -> Self:
-        """Every mode but ``full`` needs the key that identifies a row across runs."""
-        if self.sync_mode not in (None, "full") and not self.primary_key:
-            message = f"sync_mode {self.sync_mode!r} needs primary_key"
-            hint = "add e.g. `primary_key: [id]` (source columns), or use sync_mode: full"
-            raise config_error(
-                message, hint=hint, nested=[NestedProblem(("primary_key",), message, hint)]
-            )
+    def _fields_agree(self) -> Self:
+        """The fields agree with each other (see :func:`destination_disagreements`)."""
+        problems = destination_disagreements(dict(self))
+        if problems:
+            first = problems[0]
+            raise config_error(first.message, hint=first.hint, nested=problems)
         return self
 
     @field_validator("config")
@@ -419,6 +400,50 @@ class FloeSpec(BaseModel):
     def destination(self, name: str) -> DestinationConfig | None:
         """The destination called ``name``, or ``None``."""
         return next((d for d in self.destinations or () if d.name == name), None)
+
+
+def destination_disagreements(destination: Mapping[str, Any]) -> list[NestedProblem]:
+    """What the fields of one destination say against each other, each located at its field:
+    ``columns`` and ``exclude_columns`` both set, either leaving out a column that
+    ``primary_key`` or ``field_mapping`` needs, a ``sync_mode`` other than ``full`` without a
+    ``primary_key``.
+
+    Works on the fields as written too (``floe validate`` checks a destination whose other
+    fields are wrong): a field of the wrong type is left out, its own check reports it.
+    """
+    problems: list[NestedProblem] = []
+    columns = _names(destination.get("columns"))
+    excluded = _names(destination.get("exclude_columns"))
+    if columns is not None and excluded is not None:
+        message = "columns and exclude_columns are both set"
+        hint = "keep one: columns lists what is sent, exclude_columns what is left out"
+        problems.append(NestedProblem(("exclude_columns",), message, hint))
+    else:
+        mapping = destination.get("field_mapping")
+        needed = {
+            **{column: "primary_key" for column in _names(destination.get("primary_key")) or ()},
+            **{str(column): "field_mapping" for column in _mapping(mapping)},
+        }
+        left_out = columns_left_out(columns, excluded, needed)
+        if left_out is not None:
+            problems.append(left_out)
+    mode = destination.get("sync_mode")
+    if mode in get_args(SyncMode) and mode != "full" and destination.get("primary_key") is None:
+        message = f"sync_mode {mode!r} needs primary_key"
+        hint = "add e.g. `primary_key: [id]` (source columns), or use sync_mode: full"
+        problems.append(NestedProblem(("primary_key",), message, hint))
+    return problems
+
+
+def _names(value: object) -> list[str] | None:
+    """``value`` when it is a list of names, else ``None``."""
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return value
+    return None
+
+
+def _mapping(value: object) -> Mapping[Any, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def columns_left_out(

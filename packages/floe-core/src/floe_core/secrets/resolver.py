@@ -133,6 +133,10 @@ class ResolvedSecret:
         """
         return credential_values(self.reveal())
 
+    def how_to_add(self, key: str) -> str:
+        """How to add ``key`` to this Secret, where it was found."""
+        return _how_to_add(self.source_kind, self.ref, key, self.source)
+
     def _missing(
         self, key: str, destination: str, alternatives: Sequence[Sequence[str]] = ()
     ) -> None:
@@ -323,7 +327,26 @@ class SecretResolver:
         """Where Secret ``ref`` was looked for, when no source can provide it here without a
         network call; ``None`` when one has it, or when a source that would need one (the
         Kubernetes API, in a cluster) might. For ``floe validate``, which connects nowhere.
+
+        Raises:
+            SecretBackendError: A mounted Secret file could not be read.
         """
+        held = self._here(ref)
+        return held if isinstance(held, str) else None
+
+    def held_here(self, ref: str) -> ResolvedSecret | None:
+        """Secret ``ref`` as a run here would get it, read without a network call; ``None``
+        when no source here has it, or when one that would need a network call comes first.
+
+        Raises:
+            SecretBackendError: A mounted Secret file could not be read.
+        """
+        held = self._here(ref)
+        return held if isinstance(held, ResolvedSecret) else None
+
+    def _here(self, ref: str) -> ResolvedSecret | str | None:
+        """The Secret from the first local source that has it, or where it was looked for when
+        none has; ``None`` when only a network call (or a source floe does not know) can tell."""
         from floe_core.secrets.kubernetes import KubernetesSecrets
 
         if not is_valid_secret_name(ref):
@@ -334,8 +357,9 @@ class SecretResolver:
                 if source.active:  # only the API can tell
                     return None
             elif isinstance(source, MountedSecretDirectory | EnvironmentSecrets):
-                if source.lookup(ref) is not None:
-                    return None
+                found = source.lookup(ref)
+                if found is not None:
+                    return found
                 local.append(source)
             else:  # a source floe does not know: it might have it
                 return None

@@ -206,8 +206,11 @@ class Sink(ABC):
             destination's ``config:`` against it (see ``validate_settings``). ``None``: the
             sink checks its settings itself, when it is built.
         secret_fields: Settings that the destination's Secret provides (a URL, a token):
-            ``floe validate`` does not ask for them in ``config:`` and never suggests writing
-            them there.
+            ``floe validate`` does not ask for them in ``config:``, and refuses them there (a
+            URL can carry a password), but for those in ``config_secret_fields``.
+        config_secret_fields: Of the ``secret_fields``, those a destination's ``config:`` may
+            set instead, being no credential (a REST API's ``base_url``, which may hold no
+            password).
         key_setting: The setting that names the destination's key columns, if the sink has
             one (``primary_key``): floe derives it from the destination's ``primary_key``
             through the field mapping, and refuses a value that names other columns.
@@ -218,6 +221,7 @@ class Sink(ABC):
     capabilities: ClassVar[SinkCapabilities]
     settings_model: ClassVar[type[BaseModel] | None] = None
     secret_fields: ClassVar[frozenset[str]] = frozenset()
+    config_secret_fields: ClassVar[frozenset[str]] = frozenset()
     key_setting: ClassVar[str | None] = None
     example: ClassVar[SinkExample | None] = None
 
@@ -266,7 +270,12 @@ class Sink(ABC):
             return []
         from floe_core.sinks.settings import check_settings
 
-        return check_settings(cls.settings_model, config, secret_fields=cls.secret_fields)
+        return check_settings(
+            cls.settings_model,
+            config,
+            secret_fields=cls.secret_fields,
+            config_may_set=cls.config_secret_fields,
+        )
 
     @classmethod
     def secret_keys(cls, config: dict[str, Any]) -> list[list[str]]:

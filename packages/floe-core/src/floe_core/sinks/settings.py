@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import difflib
 import re
+import types
+import typing
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,11 +33,13 @@ from floe_core.yamlio import format_path
 __all__ = [
     "SettingProblem",
     "check_settings",
+    "closed_choices",
     "closest",
     "data_path",
     "explain_error",
     "problems_from_error",
     "settings_error",
+    "value_of_setting",
 ]
 
 # Stands in for a required setting the Secret provides, so that the model's cross-field
@@ -97,6 +101,7 @@ def check_settings(
     config: Mapping[str, Any],
     *,
     secret_fields: Collection[str] = (),
+    config_may_set: Collection[str] = (),
 ) -> list[SettingProblem]:
     """Validate ``config`` (floe.yaml's ``config:``, no Secret) against ``model``.
 
@@ -104,11 +109,25 @@ def check_settings(
         model: The sink's settings model.
         config: The destination's ``config:`` mapping.
         secret_fields: Settings the destination's Secret provides: a required one missing
-            from ``config`` is not a problem, and none is suggested as a key to write.
+            from ``config`` is not a problem, none is suggested as a key to write, and one
+            written in ``config`` is refused (it belongs in the Secret).
+        config_may_set: Of ``secret_fields``, those ``config`` may set instead.
 
     Returns:
-        One problem per invalid key or value, in the model's order.
+        One problem per key written that belongs in the Secret, then one per invalid key or
+        value, in the model's order.
     """
+    in_secret = [
+        SettingProblem(
+            (key,),
+            f"the key {key!r} is read from the destination's Secret; connection settings "
+            "must not be written in floe.yaml (a URL can carry a password)",
+            f"remove it from config: and store it as the key {key!r} of the Secret that "
+            "connection_secret_ref names; floe reads it from there at run time",
+        )
+        for key in config
+        if key in secret_fields and key not in config_may_set
+    ]
     placeholders = {
         name: _PLACEHOLDER for name in _required_fields(model, secret_fields) if name not in config
     }
@@ -117,9 +136,16 @@ def check_settings(
     except ValidationError as exc:
         error = exc
     else:
-        return []
+        return in_secret
     allowed = [key for key in setting_keys(model) if key not in secret_fields]
-    return problems_from_error(error, config, allowed, ignore=placeholders, show_values=True)
+    refused = {problem.path for problem in in_secret}
+    return in_secret + [
+        problem
+        for problem in problems_from_error(
+            error, config, allowed, ignore=placeholders, show_values=True, model=model
+        )
+        if problem.path[:1] not in refused
+    ]
 
 
 def problems_from_error(
@@ -130,6 +156,7 @@ def problems_from_error(
     section: str = "config",
     ignore: Collection[str] = (),
     show_values: bool = False,
+    model: type[BaseModel] | None = None,
 ) -> list[SettingProblem]:
     """One problem per error of validating ``config`` against a settings model.
 
@@ -145,6 +172,8 @@ def problems_from_error(
         ignore: Top-level keys whose errors are not reported.
         show_values: Echo a bad value where it cannot be a credential. Only for ``config``
             as floe.yaml writes it: a value from the Secret is never shown.
+        model: The settings model, to tell an unknown key that is a value of one of its
+            settings (``bearer`` for ``auth: bearer``).
     """
     located = [
         (detail, data_path(detail["loc"], config))
@@ -161,28 +190,89 @@ def problems_from_error(
             continue
         if detail["type"] == "missing" and len(path) == 1 and path[0] in misspelt:
             continue
+        setting = (
+            value_of_setting(str(path[0]), model)
+            if model is not None and detail["type"] == "extra_forbidden" and len(path) == 1
+            else None
+        )
+        if setting is not None:
+            problems.append(SettingProblem(path, *_a_value_as_key(str(path[0]), *setting)))
+            continue
         problems.extend(_problems(detail, path, allowed, config, section, show_values))
     return problems
+
+
+def _a_value_as_key(key: str, setting: str, value: object) -> tuple[str, str]:
+    """The message and hint of an unknown key that is a value of ``setting``."""
+    return (
+        f"unknown key `{key}`",
+        f"{value!r} is a value of `{setting}`, not a key: write `{setting}: {value}`",
+    )
 
 
 def closest(name: str, choices: Sequence[str]) -> str | None:
     """The choice ``name`` is most likely a misspelling or a variant of, if any.
 
-    A close spelling (difflib, ignoring case: ``tabel`` -> ``table``), else the one choice
-    whose words (split at ``_``, ``-`` and ``.``) appear in a row in ``name``'s, or ``name``'s
-    in its: ``write_mode`` -> ``mode``, ``secret_ref`` -> ``connection_secret_ref``.
+    A close spelling, ignoring case: at most one typing slip (a letter wrong, missing, extra,
+    or two swapped: ``tabel`` -> ``table``) per three letters; else a similar name (difflib)
+    that starts with the same word (``max_retries`` -> ``max_attempts``); else the one
+    choice whose words (split at ``_``, ``-`` and ``.``) appear in a row in ``name``'s, or
+    ``name``'s in its: ``write_mode`` -> ``mode``, ``secret_ref`` ->
+    ``connection_secret_ref``. Names that merely share letters (``bearer``, ``headers``) are
+    not taken for one another.
     """
-    by_case = {choice.lower(): choice for choice in choices}
-    close = difflib.get_close_matches(name.lower(), list(by_case), n=1)
+    limit = max(1, len(name) // 3)
+    slips = [(_slips(name.lower(), choice.lower()), choice) for choice in choices]
+    close = [(count, choice) for count, choice in slips if count <= limit]
     if close:
-        return by_case[close[0]]
+        return min(close, key=lambda item: item[0])[1]
     words = _words(name)
+    by_case = {choice.lower(): choice for choice in choices}
+    for similar in difflib.get_close_matches(name.lower(), list(by_case), n=3):
+        if len(words) > 1 and _words(similar)[:1] == words[:1]:
+            return by_case[similar]
     related = [
         choice
         for choice in choices
         if _contains(words, _words(choice)) or _contains(_words(choice), words)
     ]
     return related[0] if len(related) == 1 else None
+
+
+def _slips(a: str, b: str) -> int:
+    """Typing slips from ``a`` to ``b``: letters changed, added, removed or swapped with the
+    next (the optimal string alignment distance)."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, letter in enumerate(a, 1):
+        current = [i]
+        for j, other in enumerate(b, 1):
+            cost = 0 if letter == other else 1
+            value = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and letter == b[j - 2] and a[i - 2] == other:
+                value = min(value, previous2[j - 2] + 1)
+            current.append(value)
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+def value_of_setting(name: str, model: type[BaseModel]) -> tuple[str, object] | None:
+    """The setting of ``model`` that has ``name`` among its closed choice of values, and that
+    value: an unknown key ``bearer`` is most likely ``auth: bearer``."""
+    for field_name, field in model.model_fields.items():
+        for value in closed_choices(field.annotation):
+            if isinstance(value, str) and value.lower() == name.lower():
+                return field.alias or field_name, value
+    return None
+
+
+def closed_choices(annotation: Any) -> tuple[object, ...]:
+    """The values of a ``Literal[...]`` annotation (optional or not); ``()`` for any other."""
+    if typing.get_origin(annotation) is typing.Literal:
+        return typing.get_args(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return tuple(value for arg in typing.get_args(annotation) for value in closed_choices(arg))
+    return ()
 
 
 def _words(name: str) -> list[str]:

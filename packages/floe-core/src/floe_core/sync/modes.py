@@ -21,7 +21,14 @@ from dataclasses import dataclass
 
 from floe_core.sinks.base import Operation
 
-__all__ = ["SYNC_MODES", "ModeOperations", "derive_key_setting", "mode_operations"]
+__all__ = [
+    "SYNC_MODES",
+    "ModeOperations",
+    "derive_key_setting",
+    "lacking_operations",
+    "mode_operations",
+    "needs_operations",
+]
 
 #: Every ``sync_mode``, in the order the docs list them.
 SYNC_MODES = ("full", "insert", "update", "upsert", "mirror")
@@ -58,18 +65,29 @@ def mode_operations(mode: str, supported: Collection[Operation]) -> ModeOperatio
     Returns:
         The operations, or a message naming the operation the sink lacks.
     """
+    lacking = lacking_operations(mode, supported)
+    if lacking is not None:
+        return f"sync_mode {mode!r} {needs_operations(lacking, supported)}"
     chosen: dict[str, Operation] = {}
     for part, candidates in _PREFERRED[mode]:
-        found = next((op for op in candidates if op in supported), None)
-        if found is None:
-            listing = ", ".join(sorted(op.value for op in supported)) or "none"
-            wanted = " or ".join(op.value for op in candidates)
-            return (
-                f"sync_mode {mode!r} needs a sink that can {wanted} rows; "
-                f"with these settings it can: {listing}"
-            )
-        chosen[part] = found
+        chosen[part] = next(op for op in candidates if op in supported)
     return ModeOperations(**chosen)
+
+
+def lacking_operations(mode: str, supported: Collection[Operation]) -> tuple[Operation, ...] | None:
+    """The operations ``mode`` needs one of for a part of the diff, none of which the sink
+    supports; ``None`` when it supports what the mode needs."""
+    for _part, candidates in _PREFERRED[mode]:
+        if not any(op in supported for op in candidates):
+            return candidates
+    return None
+
+
+def needs_operations(lacking: Collection[Operation], supported: Collection[Operation]) -> str:
+    """``needs a sink that can upsert rows; with these settings it can: insert``."""
+    listing = ", ".join(sorted(op.value for op in supported)) or "none"
+    wanted = " or ".join(op.value for op in lacking)
+    return f"needs a sink that can {wanted} rows; with these settings it can: {listing}"
 
 
 def derive_key_setting(

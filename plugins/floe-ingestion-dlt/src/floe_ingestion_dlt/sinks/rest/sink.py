@@ -118,6 +118,8 @@ class RestApiSink(Sink):
     )
     settings_model: ClassVar[type[BaseModel]] = RestApiSettings
     secret_fields: ClassVar[frozenset[str]] = SECRET_FIELDS
+    # Where the API is may be written in floe.yaml: base_url holds no user or password.
+    config_secret_fields: ClassVar[frozenset[str]] = frozenset({"base_url"})
     key_setting: ClassVar[str | None] = "primary_key"
 
     @classmethod
