@@ -306,6 +306,16 @@ def test_missing_table_names_table_catalog_and_lists_tables(gold_customers: dict
     assert "gold.customers" in caught.value.hint and "gold.orders" in caught.value.hint
 
 
+def test_a_misspelt_table_or_column_gets_a_did_you_mean(gold_customers: dict[str, Any]) -> None:
+    with pytest.raises(NoSuchSourceTableError) as table:
+        IcebergSource(gold_customers, "gold.ordres")
+    with pytest.raises(SourceError) as column:
+        IcebergSource(gold_customers, "gold.customers", exclude_columns=["countri"])
+
+    assert table.value.hint.startswith("did you mean 'gold.orders'? check source_table")
+    assert column.value.hint.startswith("did you mean 'country'? columns of 'gold.customers'")
+
+
 @pytest.mark.requirement("R9")
 def test_missing_namespace_is_named(gold_customers: dict[str, Any]) -> None:
     with pytest.raises(NoSuchSourceTableError) as caught:

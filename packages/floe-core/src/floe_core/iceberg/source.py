@@ -28,6 +28,7 @@ from floe_core.iceberg.catalog import (
     describe_catalog,
     open_catalog,
 )
+from floe_core.spelling import closest_name, did_you_mean
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -181,7 +182,8 @@ class IcebergSource:
                 return NoSuchSourceTableError(
                     f"namespace '{namespace_name}' (of table '{self._name}') does not exist in "
                     f"the {self._where}",
-                    hint=f"check source_table in floe.yaml; namespaces in this catalog: {listing}",
+                    hint=did_you_mean(namespace_name, known)
+                    + f"check source_table in floe.yaml; namespaces in this catalog: {listing}",
                 )
             tables = sorted(".".join(ident) for ident in self._catalog.list_tables(namespace))
         except Exception:  # listing is a courtesy; the missing table is the error
@@ -192,9 +194,22 @@ class IcebergSource:
         listing = ", ".join(tables[:_MAX_LISTED]) or "none"
         return NoSuchSourceTableError(
             f"table '{self._name}' does not exist in the {self._where}",
-            hint=f"check source_table in floe.yaml; tables in namespace '{namespace_name}': "
+            hint=self._closest_table(tables, namespace_name)
+            + f"check source_table in floe.yaml; tables in namespace '{namespace_name}': "
             f"{listing}",
         )
+
+    def _closest_table(self, tables: list[str], namespace: str) -> str:
+        """Did-you-mean for the missing table, by the spelling of its name within the
+        namespace (the namespace all of them share would make every name look close), else
+        the namespace's only table."""
+        names = {table.rsplit(".", 1)[-1]: table for table in tables}
+        close = closest_name(self._identifier[-1], list(names))
+        if close is not None:
+            return f"did you mean '{names[close]}'? "
+        if len(tables) == 1:
+            return f"did you mean '{tables[0]}' (the only table in namespace '{namespace}')? "
+        return ""
 
     def _other_catalog_names(self) -> list[str]:
         """The catalog names a SQL catalog's database holds tables under, other than ours.
@@ -459,7 +474,11 @@ class IcebergSource:
                 if what
                 else f"table '{self._name}' has no column(s) {names}"
             )
-            raise SourceError(problem, hint=f"columns of '{self._name}': {', '.join(available)}")
+            raise SourceError(
+                problem,
+                hint=did_you_mean(missing, available)
+                + f"columns of '{self._name}': {', '.join(available)}",
+            )
         return wanted
 
     def _parse_filter(self, row_filter: str | None) -> BooleanExpression:
