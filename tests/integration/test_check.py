@@ -154,6 +154,20 @@ def test_a_ready_project_passes_and_sends_nothing(
 
 
 @pytest.mark.requirement("B1")
+def test_the_source_table_says_how_many_of_its_columns_are_sent(
+    project: Any, pg_schema: str
+) -> None:
+    dest = PG_DEST.format(table="fresh", schema=pg_schema) + "  exclude_columns: [country]\n"
+    project.write(dest)
+
+    result = project.cli("check", "--project", str(project.root), env=WIDE)
+
+    assert result.exit_code == 0, result.output
+    assert ", 10 columns, 9 sent (1 excluded)" in result.stdout
+    assert "accepts the 9 field(s) sent" in result.stdout
+
+
+@pytest.mark.requirement("B1")
 def test_the_report_wraps_to_the_terminal_width_and_names_the_table(
     project: Any, http_server: Any, pg_schema: str
 ) -> None:

@@ -338,6 +338,23 @@ def test_a_catalog_name_the_database_does_not_hold_names_the_ones_it_does(
     assert "name: floe_test" in caught.value.hint
 
 
+def test_a_catalog_holding_only_a_namespace_is_not_said_to_hold_tables(
+    gold_customers: dict[str, Any],
+) -> None:
+    other = open_catalog({**gold_customers, "name": "other"})
+    other.create_namespace("empty")
+    other.close()
+
+    with pytest.raises(NoSuchSourceTableError) as caught:
+        IcebergSource({**gold_customers, "name": "third"}, "gold.customers")
+
+    assert (
+        "its database holds tables of catalog(s) 'floe_test', and only namespaces (no tables) "
+        "of catalog(s) 'other'" in str(caught.value)
+    )
+    assert "name: floe_test" in caught.value.hint
+
+
 def test_table_without_namespace_is_rejected(gold_customers: dict[str, Any]) -> None:
     with pytest.raises(SourceError, match=r"'namespace\.table'"):
         IcebergSource(gold_customers, "customers")

@@ -202,9 +202,18 @@ def _source(subject: Subject) -> str:
     source = steps.open_source(catalog, subject.destination)
     subject.source = source
     snapshot = source.snapshot_id if source.snapshot_id is not None else "none (empty table)"
+    total, sent = len(source.table.schema().fields), len(source.columns)
+    columns = f"{total} column{'s' if total != 1 else ''}"
+    if sent != total:
+        left_out = (
+            f"{total - sent} excluded"
+            if subject.destination.exclude_columns
+            else "the ones named by columns"
+        )
+        columns += f", {sent} sent ({left_out})"
     return (
         f"table '{source.table_name}' in catalog '{source.catalog_name}', snapshot {snapshot}, "
-        f"{len(source.schema.names)} columns"
+        f"{columns}"
     )
 
 
