@@ -388,6 +388,15 @@ def test_missing_sqlite_catalog_is_not_created(tmp_path: Path) -> None:
         IcebergSource(config, "gold.customers")
     assert "catalog 'demo'" in str(caught.value)
     assert not (tmp_path / "nope").exists()
+    assert "floe demo" not in caught.value.hint  # not the quickstart's catalog
+    assert caught.value.hint.startswith("point catalog.uri in manifest.yaml at the SQLite file")
+
+
+def test_only_the_quickstarts_missing_catalog_is_made_by_floe_demo(tmp_path: Path) -> None:
+    config = {"type": "sql", "name": "quickstart", "uri": str(tmp_path / "catalog.db")}
+    with pytest.raises(SourceError) as caught:
+        IcebergSource(config, "gold.customers")
+    assert caught.value.hint.startswith("run `floe demo` to create the quickstart catalog")
 
 
 @pytest.mark.requirement("R9")
