@@ -16,7 +16,8 @@ one of:
 * **fits**: every value is stored exactly (or, where a column is narrower than the data,
   ``exact.py`` refuses the rows it would change). Nothing is said.
 
-Never fits, as tested against PostgreSQL 16, MariaDB 11 and SQLite 3.40 (data -> column):
+Never fits (data -> column), as tested against PostgreSQL 15, MariaDB 10.11 and SQLite 3.40
+(``test_sql_fits.py``):
 
 ===================  ===========================================  ===========================
 Data                 PostgreSQL                                   MySQL / MariaDB
