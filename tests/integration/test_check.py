@@ -154,6 +154,20 @@ def test_a_ready_project_passes_and_sends_nothing(
 
 
 @pytest.mark.requirement("B1")
+def test_the_source_table_says_how_many_of_its_columns_are_sent(
+    project: Any, pg_schema: str
+) -> None:
+    dest = PG_DEST.format(table="fresh", schema=pg_schema) + "  exclude_columns: [country]\n"
+    project.write(dest)
+
+    result = project.cli("check", "--project", str(project.root), env=WIDE)
+
+    assert result.exit_code == 0, result.output
+    assert ", 10 columns, 9 sent (1 excluded)" in result.stdout
+    assert "accepts the 9 field(s) sent" in result.stdout
+
+
+@pytest.mark.requirement("B1")
 def test_the_report_wraps_to_the_terminal_width_and_names_the_table(
     project: Any, http_server: Any, pg_schema: str
 ) -> None:
@@ -176,14 +190,50 @@ def test_the_report_wraps_to_the_terminal_width_and_names_the_table(
 
 
 @pytest.mark.requirement("B1")
-def test_a_column_type_the_table_cannot_take(project: Any, pg_schema: str) -> None:
-    _sql(f'CREATE TABLE "{pg_schema}".typed ({ALL_COLUMNS.format(email="integer")})')
+def test_every_column_type_the_values_can_never_go_into_is_reported(
+    project: Any, pg_schema: str
+) -> None:
+    columns = (
+        ALL_COLUMNS.format(email="integer")
+        .replace("lifetime_value numeric(12, 2)", "lifetime_value boolean")
+        .replace("last_order_at timestamptz", "last_order_at time")
+    )
+    _sql(f'CREATE TABLE "{pg_schema}".typed ({columns})')
     project.write(PG_DEST.format(table="typed", schema=pg_schema))
 
     result = project.cli("check", "pg", "--project", str(project.root), env=WIDE)
 
     assert result.exit_code == 1, result.output
-    assert "'email' is INTEGER but the data writes text (large_string) values" in result.stdout
+    out = " ".join(result.stdout.split())
+    assert (
+        "'lifetime_value' is BOOLEAN and the data writes decimal (decimal128(12, 2)) values; "
+        "'last_order_at' is TIME WITHOUT TIME ZONE and the data writes timestamp "
+        "(timestamp[us, tz=UTC]) values: a TIME column would keep only the time of day, "
+        "not the date (and where only some rows fit: 'email' is INTEGER" in out
+    ), out
+    assert "the type floe creates for the data: lifetime_value NUMERIC(12, 2)" in out
+
+
+@pytest.mark.requirement("B1")
+def test_a_column_type_only_some_values_fit_is_a_warning(project: Any, pg_schema: str) -> None:
+    columns = ALL_COLUMNS.format(email="integer").replace(
+        "last_order_at timestamptz", "last_order_at date"
+    )
+    _sql(f'CREATE TABLE "{pg_schema}".typed ({columns})')
+    project.write(PG_DEST.format(table="typed", schema=pg_schema))
+
+    result = project.cli("check", "pg", "--project", str(project.root), env=WIDE)
+
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.stdout.split())
+    assert "! destination table" in out
+    assert (
+        "'email' is INTEGER and the data writes text (large_string) values: only text that "
+        "reads as INTEGER is stored; the other rows are refused; 'last_order_at' is DATE and "
+        "the data writes timestamp (timestamp[us, tz=UTC]) values: only timestamps at midnight "
+        "are stored (a DATE keeps no time of day); the other rows are refused" in out
+    ), out
+    assert "1 destination ready to run" in out and "1 warning; nothing was sent" in out
 
 
 @pytest.mark.requirement("B1")

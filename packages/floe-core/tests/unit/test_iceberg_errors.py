@@ -93,3 +93,41 @@ def test_an_error_without_secrets_keeps_its_cause() -> None:
         raise ice.ForbiddenError("ForbiddenException: principal floe may not read gold")
     assert isinstance(caught.value.__cause__, ice.ForbiddenError)
     assert "TABLE_READ_DATA" in caught.value.hint
+
+
+def _lookup_failure(code: int, text: str) -> requests.ConnectionError:
+    """What requests raises when urllib3 cannot resolve the host (as it chains them)."""
+    import socket
+
+    from urllib3.connection import HTTPConnection
+    from urllib3.exceptions import MaxRetryError, NameResolutionError
+
+    host = "polaris.example.invalid"
+    reason = NameResolutionError(host, HTTPConnection(host, 8181), socket.gaierror(code, text))
+    return requests.ConnectionError(MaxRetryError(None, "/api/catalog/v1/config", reason))  # type: ignore[arg-type]
+
+
+def test_a_host_name_that_does_not_resolve_is_said_so_and_not_retried() -> None:
+    import socket
+
+    call = _Flaky(_lookup_failure(socket.EAI_NONAME, "Name or service not known"))
+
+    with pytest.raises(SourceError) as caught:
+        catalog_call(call, WHERE, retry=NO_WAIT)
+
+    assert call.calls == 1
+    assert caught.value.message == (
+        f"the host name 'polaris.example.invalid' of the {WHERE} does not resolve: "
+        "Name or service not known"
+    )
+    assert "HTTPConnectionPool" not in str(caught.value) and "tried" not in str(caught.value)
+    assert caught.value.hint.startswith("check the host name in catalog.uri in manifest.yaml")
+
+
+def test_a_resolver_that_says_try_again_is_retried() -> None:
+    import socket
+
+    call = _Flaky(_lookup_failure(socket.EAI_AGAIN, "Temporary failure in name resolution"))
+
+    assert catalog_call(call, WHERE, retry=NO_WAIT) == "ok"
+    assert call.calls == 2

@@ -306,6 +306,16 @@ def test_missing_table_names_table_catalog_and_lists_tables(gold_customers: dict
     assert "gold.customers" in caught.value.hint and "gold.orders" in caught.value.hint
 
 
+def test_a_misspelt_table_or_column_gets_a_did_you_mean(gold_customers: dict[str, Any]) -> None:
+    with pytest.raises(NoSuchSourceTableError) as table:
+        IcebergSource(gold_customers, "gold.ordres")
+    with pytest.raises(SourceError) as column:
+        IcebergSource(gold_customers, "gold.customers", exclude_columns=["countri"])
+
+    assert table.value.hint.startswith("did you mean 'gold.orders'? check source_table")
+    assert column.value.hint.startswith("did you mean 'country'? columns of 'gold.customers'")
+
+
 @pytest.mark.requirement("R9")
 def test_missing_namespace_is_named(gold_customers: dict[str, Any]) -> None:
     with pytest.raises(NoSuchSourceTableError) as caught:
@@ -325,6 +335,23 @@ def test_a_catalog_name_the_database_does_not_hold_names_the_ones_it_does(
 
     assert "its database holds tables of catalog(s) 'floe_test'" in str(caught.value)
     assert "set catalog.name in manifest.yaml" in caught.value.hint
+    assert "name: floe_test" in caught.value.hint
+
+
+def test_a_catalog_holding_only_a_namespace_is_not_said_to_hold_tables(
+    gold_customers: dict[str, Any],
+) -> None:
+    other = open_catalog({**gold_customers, "name": "other"})
+    other.create_namespace("empty")
+    other.close()
+
+    with pytest.raises(NoSuchSourceTableError) as caught:
+        IcebergSource({**gold_customers, "name": "third"}, "gold.customers")
+
+    assert (
+        "its database holds tables of catalog(s) 'floe_test', and only namespaces (no tables) "
+        "of catalog(s) 'other'" in str(caught.value)
+    )
     assert "name: floe_test" in caught.value.hint
 
 
@@ -361,6 +388,15 @@ def test_missing_sqlite_catalog_is_not_created(tmp_path: Path) -> None:
         IcebergSource(config, "gold.customers")
     assert "catalog 'demo'" in str(caught.value)
     assert not (tmp_path / "nope").exists()
+    assert "floe demo" not in caught.value.hint  # not the quickstart's catalog
+    assert caught.value.hint.startswith("point catalog.uri in manifest.yaml at the SQLite file")
+
+
+def test_only_the_quickstarts_missing_catalog_is_made_by_floe_demo(tmp_path: Path) -> None:
+    config = {"type": "sql", "name": "quickstart", "uri": str(tmp_path / "catalog.db")}
+    with pytest.raises(SourceError) as caught:
+        IcebergSource(config, "gold.customers")
+    assert caught.value.hint.startswith("run `floe demo` to create the quickstart catalog")
 
 
 @pytest.mark.requirement("R9")

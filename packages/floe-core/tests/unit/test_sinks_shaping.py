@@ -153,3 +153,11 @@ def test_sink_config_checks_static_fields() -> None:
         SinkConfig("rest_api", static_fields={"bad": [1]})  # type: ignore[dict-item]
     with pytest.raises(ValueError, match=r"static_fields\['id'\] sets 'id', which column 'e'"):
         SinkConfig("rest_api", field_mapping={"e": "id"}, static_fields={"id": 1})
+
+
+def test_a_misspelt_field_mapping_column_gets_a_did_you_mean() -> None:
+    with pytest.raises(SinkConfigurationError) as caught:
+        FieldMapping.for_schema(_batch().schema, {"segmnt": "customer_segment", "ltv": "x"})
+
+    assert "field_mapping names column(s) 'segmnt' that the data does not have" in str(caught.value)
+    assert caught.value.hint.startswith("did you mean 'segment'? fix the field_mapping keys")

@@ -122,7 +122,12 @@ def _failed(error: FloeError, as_json: bool) -> None:
         print_error(error)
 
 
-_MARKS = {"passed": ("✓", "green"), "failed": ("✗", "red"), "skipped": ("-", "dim")}
+_MARKS = {
+    "passed": ("✓", "green"),
+    "warning": ("!", "yellow"),
+    "failed": ("✗", "red"),
+    "skipped": ("-", "dim"),
+}
 
 
 def _print(plan: EgressPlan, reports: list[DestinationReport]) -> None:
@@ -142,7 +147,7 @@ def _print(plan: EgressPlan, reports: list[DestinationReport]) -> None:
             head.append("  ")
             detail_style = "dim" if finding.outcome.value == "skipped" else ""
             _print_hanging(out, head, Text(finding.detail, style=detail_style))
-            if finding.hint and finding.outcome.value == "failed":
+            if finding.hint and finding.outcome.value in ("failed", "warning"):
                 indent = Text(" " * len(head))
                 _print_hanging(out, indent, Text.assemble(("fix: ", "green"), finding.hint))
         out.print()
@@ -165,11 +170,16 @@ def _summary(out: Console, plan: EgressPlan, reports: list[DestinationReport]) -
     failed = [report for report in reports if not report.ok]
     total = len(reports)
     destinations = f"destination{'s' if total != 1 else ''}"
+    warned = sum(len(report.warnings) for report in reports)
+    warnings = f", {warned} warning{'s' if warned != 1 else ''}" if warned else ""
     if not failed:
         _print_hanging(
             out,
             Text("✓ ", style="bold green"),
-            Text(f"{total} {destinations} ready to run ({plan.spec_path}); nothing was sent"),
+            Text(
+                f"{total} {destinations} ready to run ({plan.spec_path}){warnings}; "
+                "nothing was sent"
+            ),
         )
         return
     problems = sum(len(report.problems) for report in failed)
@@ -179,6 +189,6 @@ def _summary(out: Console, plan: EgressPlan, reports: list[DestinationReport]) -
         Text("✗ ", style="bold red"),
         Text(
             f"{problems} problem{'s' if problems != 1 else ''} in {len(failed)} of {total} "
-            f"{destinations}: {names}; nothing was sent"
+            f"{destinations}: {names}{warnings}; nothing was sent"
         ),
     )

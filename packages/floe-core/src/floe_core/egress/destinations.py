@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from floe_core.egress.errors import EgressConfigError
 from floe_core.egress.observability import redactor
+from floe_core.spelling import did_you_mean
 
 if TYPE_CHECKING:
     from floe_core.compiler import CompiledDestination, EgressPlan
@@ -128,15 +129,6 @@ def select_destinations(
             )
         chosen.append(destination)
     return chosen
-
-
-def did_you_mean(name: str, known: Sequence[str]) -> str:
-    """``"did you mean 'x'? "`` for the known destination name closest to ``name``, else
-    ``""`` (spelling only: destination names share words, like crm_eu and crm_us)."""
-    import difflib
-
-    close = difflib.get_close_matches(name, list(known), n=1)
-    return f"did you mean '{close[0]}'? " if close else ""
 
 
 def catalog_config(plan: EgressPlan, secrets: SecretResolver) -> dict[str, Any]:

@@ -42,6 +42,7 @@ __all__ = [
     "Finding",
     "Outcome",
     "Subject",
+    "Warned",
     "preflight",
 ]
 
@@ -50,6 +51,7 @@ class Outcome(StrEnum):
     """How one check of one destination came out."""
 
     PASSED = "passed"
+    WARNING = "warning"  # passed, but a run would deliver only part of what it sends
     FAILED = "failed"
     SKIPPED = "skipped"
 
@@ -90,6 +92,11 @@ class DestinationReport:
     def problems(self) -> list[Finding]:
         """The checks that failed."""
         return [f for f in self.findings if f.outcome is Outcome.FAILED]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        """The checks that passed with a warning."""
+        return [f for f in self.findings if f.outcome is Outcome.WARNING]
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data."""
@@ -134,13 +141,26 @@ class Subject:
 class Check:
     """One check: its name, the facts it needs (``Subject`` attributes) and what it does.
 
-    ``run`` returns a line saying what it found, or raises the ``FloeError`` a run would
-    stop with.
+    ``run`` returns a line saying what it found (a :class:`Warned` when the run would go
+    ahead but not deliver everything), or raises the ``FloeError`` a run would stop with.
     """
 
     name: str
     needs: tuple[str, ...]
-    run: Callable[[Subject], str]
+    run: Callable[[Subject], str | Warned]
+
+
+@dataclass(frozen=True)
+class Warned:
+    """What a check found that a run would go ahead with, and what the run would not deliver.
+
+    Attributes:
+        detail: What was found, and the warnings.
+        hint: How to deliver everything.
+    """
+
+    detail: str
+    hint: str
 
 
 def _plugin(subject: Subject) -> str:
@@ -182,9 +202,18 @@ def _source(subject: Subject) -> str:
     source = steps.open_source(catalog, subject.destination)
     subject.source = source
     snapshot = source.snapshot_id if source.snapshot_id is not None else "none (empty table)"
+    total, sent = len(source.table.schema().fields), len(source.columns)
+    columns = f"{total} column{'s' if total != 1 else ''}"
+    if sent != total:
+        left_out = (
+            f"{total - sent} excluded"
+            if subject.destination.exclude_columns
+            else "the ones named by columns"
+        )
+        columns += f", {sent} sent ({left_out})"
     return (
         f"table '{source.table_name}' in catalog '{source.catalog_name}', snapshot {snapshot}, "
-        f"{len(source.schema.names)} columns"
+        f"{columns}"
     )
 
 
@@ -209,7 +238,7 @@ def _destination(subject: Subject) -> str:
     return f"reachable, credentials accepted{f': {where}' if where else ''}"
 
 
-def _destination_table(subject: Subject) -> str:
+def _destination_table(subject: Subject) -> str | Warned:
     from floe_core.sinks.base import Sink
 
     assert subject.source is not None
@@ -219,8 +248,15 @@ def _destination_table(subject: Subject) -> str:
     schema = subject.source.schema
     nested = sink.effective_capabilities.nested_fields
     target = steps.field_mapping(subject.destination, schema, nested=nested).target_schema(schema)
-    sink.check(target)
-    return f"accepts the {len(target.names)} field(s) sent: {', '.join(target.names)}"
+    warnings = sink.check(target)
+    accepts = f"accepts the {len(target.names)} field(s) sent: {', '.join(target.names)}"
+    if warnings:
+        return Warned(
+            f"{accepts}; but {'; '.join(warnings)}",
+            "change those column types, or send other columns there (field_mapping); "
+            "a run refuses the rows that do not fit, and sends the others",
+        )
+    return accepts
 
 
 #: The checks of one destination, in order: what a run checks before it sends.
@@ -290,5 +326,9 @@ def _run_check(check: Check, subject: Subject) -> Finding:
             Outcome.FAILED,
             redactor.text(f"{type(exc).__name__}: {exc}"),
             "report this to the plugin's maintainers",
+        )
+    if isinstance(detail, Warned):
+        return Finding(
+            check.name, Outcome.WARNING, redactor.text(detail.detail), redactor.text(detail.hint)
         )
     return Finding(check.name, Outcome.PASSED, redactor.text(detail))

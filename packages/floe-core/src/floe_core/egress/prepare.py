@@ -15,6 +15,7 @@ from floe_core.egress.destinations import require_secret_keys
 from floe_core.egress.errors import EgressConfigError
 from floe_core.egress.observability import redactor, span
 from floe_core.errors import FloeError
+from floe_core.spelling import did_you_mean
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -135,7 +136,8 @@ def check_key_columns(destination: CompiledDestination, table: str, schema: pa.S
             f"destination '{destination.name}': primary_key column(s) "
             f"{', '.join(map(repr, missing))} are not in table "
             f"'{table}' (columns: {', '.join(schema.names)})",
-            hint="primary_key names source columns, before field_mapping",
+            hint=did_you_mean(missing, schema.names)
+            + "primary_key names source columns, before field_mapping",
         )
 
 

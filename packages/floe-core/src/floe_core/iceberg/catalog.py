@@ -239,8 +239,7 @@ def open_catalog(catalog_config: Mapping[str, Any], *, create: bool = False) -> 
         elif not sqlite_path.exists():
             raise SourceError(
                 f"the {where} does not exist: no file at {sqlite_path}",
-                hint="check catalog.uri in manifest.yaml, or run `floe demo` to create the "
-                "quickstart catalog",
+                hint=_missing_catalog_hint(name),
             )
     try:
         from pyiceberg.catalog import load_catalog
@@ -251,6 +250,27 @@ def open_catalog(catalog_config: Mapping[str, Any], *, create: bool = False) -> 
         where,
         catalog_secrets(catalog_config),
         config=catalog_config,
+    )
+
+
+#: The catalog name of the quickstart's manifest (examples/quickstart/manifest.yaml), whose
+#: catalog ``floe demo`` creates.
+QUICKSTART_CATALOG_NAME = "quickstart"
+
+
+def _missing_catalog_hint(name: str) -> str:
+    """How to get the SQLite catalog that is not there: the demo makes the quickstart's; any
+    other project points at its catalog, or creates one."""
+    if name == QUICKSTART_CATALOG_NAME:
+        return (
+            "run `floe demo` to create the quickstart catalog, or check catalog.uri in "
+            "manifest.yaml"
+        )
+    return (
+        "point catalog.uri in manifest.yaml at the SQLite file of an existing catalog (a "
+        "relative path is relative to the project directory; catalog.name is the name its "
+        "tables were created under), or create the catalog first: writing a table with "
+        "pyiceberg's SqlCatalog creates the file"
     )
 
 

@@ -9,7 +9,8 @@ whose hint says what to fix. Which errors are retried is decided by their type:
   (``ServerError``, ``ServiceUnavailableError``, ``TooManyRequestsError``), a refused, reset or
   timed-out connection;
 * permanent, raised at once: refused credentials (401, OAuth errors), missing privileges (403),
-  unknown warehouse, namespace or table (404), bad requests and configuration.
+  unknown warehouse, namespace or table (404), bad requests and configuration, and a host
+  name that does not resolve (unless the resolver says to try again, ``EAI_AGAIN``).
 
 pyiceberg itself refreshes an expired OAuth2 token and repeats the request once on a 401;
 a 401 that reaches this module survived that refresh. A commit is never retried here (its
@@ -19,6 +20,7 @@ outcome is unknown after a 5xx), only reads.
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -52,6 +54,9 @@ def is_transient(exc: BaseException) -> bool:
 
     if isinstance(exc, ice.CommitStateUnknownException | http.SSLError):
         return False
+    lookup = _failed_lookup(exc)
+    if lookup is not None:
+        return lookup.errno == socket.EAI_AGAIN
     return isinstance(
         exc,
         ice.ServerError
@@ -214,6 +219,15 @@ def map_catalog_error(
             hint="check catalog.uri and catalog.warehouse in manifest.yaml, and that the "
             "catalog service is healthy",
         )
+    lookup = _failed_lookup(exc)
+    if lookup is not None:
+        host = _unresolved_host(exc, config)
+        return SourceError(
+            f"the host name {host!r} of the {where} does not resolve{tried}: "
+            f"{lookup.strerror or lookup}",
+            hint="check the host name in catalog.uri in manifest.yaml (misspelt, or not known "
+            "to this machine's DNS: a name inside a cluster or a VPN resolves only there)",
+        )
     if isinstance(exc, OSError):
         return SourceError(
             f"cannot reach the {where}{tried}: {detail}",
@@ -232,6 +246,34 @@ def map_catalog_error(
             "(user, database name) is right",
         )
     return None
+
+
+def _failed_lookup(exc: BaseException) -> socket.gaierror | None:
+    """The failed host-name lookup behind ``exc`` (requests wraps urllib3's
+    ``NameResolutionError``, which wraps the resolver's ``gaierror``), if that is what it is."""
+    seen: set[int] = set()
+    links: list[Any] = [exc]
+    while links:
+        link = links.pop()
+        if not isinstance(link, BaseException) or id(link) in seen:
+            continue
+        seen.add(id(link))
+        if isinstance(link, socket.gaierror):
+            return link
+        links.extend((link.__cause__, link.__context__, getattr(link, "reason", None)))
+        links.extend((getattr(link, "_reason", None), *link.args[:1]))
+    return None
+
+
+def _unresolved_host(exc: BaseException, config: Mapping[str, Any]) -> str:
+    """The host name that did not resolve: urllib3 names it, else the catalog uri's."""
+    from urllib.parse import urlsplit
+
+    link: Any = exc.args[0] if exc.args else None
+    host = getattr(getattr(link, "reason", None), "_host", None)
+    if isinstance(host, str) and host:
+        return host
+    return urlsplit(str(config.get("uri") or "")).hostname or "?"
 
 
 def _safe_cause(exc: BaseException, secrets: Iterable[str]) -> BaseException | None:

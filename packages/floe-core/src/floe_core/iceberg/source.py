@@ -28,6 +28,7 @@ from floe_core.iceberg.catalog import (
     describe_catalog,
     open_catalog,
 )
+from floe_core.spelling import closest_name, did_you_mean
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -43,6 +44,10 @@ __all__ = ["DataFile", "IcebergSource", "catalog_properties", "parse_table_ident
 _MAX_LISTED = 20
 #: Batches read ahead of the consumer (each at most ``files.READ_BATCH_ROWS`` rows).
 _READ_AHEAD_BATCHES = 2
+
+
+def _quoted(names: list[str]) -> str:
+    return ", ".join(repr(name) for name in names[:_MAX_LISTED])
 
 
 def parse_table_identifier(table: str) -> tuple[str, ...]:
@@ -174,14 +179,15 @@ class IcebergSource:
         try:
             if not self._catalog.namespace_exists(namespace):
                 known = sorted(".".join(ns) for ns in self._catalog.list_namespaces())
-                others = self._other_catalog_names() if not known else []
-                if others:
+                others = self._other_catalog_names() if not known else ([], [])
+                if any(others):
                     return self._other_catalogs_error(namespace_name, others)
                 listing = ", ".join(known[:_MAX_LISTED]) or "none"
                 return NoSuchSourceTableError(
                     f"namespace '{namespace_name}' (of table '{self._name}') does not exist in "
                     f"the {self._where}",
-                    hint=f"check source_table in floe.yaml; namespaces in this catalog: {listing}",
+                    hint=did_you_mean(namespace_name, known)
+                    + f"check source_table in floe.yaml; namespaces in this catalog: {listing}",
                 )
             tables = sorted(".".join(ident) for ident in self._catalog.list_tables(namespace))
         except Exception:  # listing is a courtesy; the missing table is the error
@@ -192,12 +198,26 @@ class IcebergSource:
         listing = ", ".join(tables[:_MAX_LISTED]) or "none"
         return NoSuchSourceTableError(
             f"table '{self._name}' does not exist in the {self._where}",
-            hint=f"check source_table in floe.yaml; tables in namespace '{namespace_name}': "
+            hint=self._closest_table(tables, namespace_name)
+            + f"check source_table in floe.yaml; tables in namespace '{namespace_name}': "
             f"{listing}",
         )
 
-    def _other_catalog_names(self) -> list[str]:
-        """The catalog names a SQL catalog's database holds tables under, other than ours.
+    def _closest_table(self, tables: list[str], namespace: str) -> str:
+        """Did-you-mean for the missing table, by the spelling of its name within the
+        namespace (the namespace all of them share would make every name look close), else
+        the namespace's only table."""
+        names = {table.rsplit(".", 1)[-1]: table for table in tables}
+        close = closest_name(self._identifier[-1], list(names))
+        if close is not None:
+            return f"did you mean '{names[close]}'? "
+        if len(tables) == 1:
+            return f"did you mean '{tables[0]}' (the only table in namespace '{namespace}')? "
+        return ""
+
+    def _other_catalog_names(self) -> tuple[list[str], list[str]]:
+        """The catalog names a SQL catalog's database holds, other than ours: those with
+        tables, and those with namespaces only.
 
         pyiceberg's SQL catalog keeps every catalog's tables in one database, keyed by catalog
         name: a manifest whose ``catalog.name`` differs from the name the tables were created
@@ -205,28 +225,37 @@ class IcebergSource:
         """
         engine = getattr(self._catalog, "engine", None)
         if self._config.get("type") != "sql" or engine is None:
-            return []
+            return [], []
         import sqlalchemy as sa
 
-        query = sa.text(
-            "SELECT DISTINCT catalog_name FROM iceberg_tables "
-            "UNION SELECT DISTINCT catalog_name FROM iceberg_namespace_properties"
-        )
+        tables = sa.text("SELECT DISTINCT catalog_name FROM iceberg_tables")
+        namespaces = sa.text("SELECT DISTINCT catalog_name FROM iceberg_namespace_properties")
         try:
             with engine.connect() as conn:
-                names = sorted(str(row[0]) for row in conn.execute(query))
+                with_tables = {str(row[0]) for row in conn.execute(tables)}
+                with_namespaces = {str(row[0]) for row in conn.execute(namespaces)}
         except Exception:  # an older layout, or no such tables: nothing to suggest
-            return []
-        return [name for name in names if name != self._catalog_name]
+            return [], []
+        with_tables.discard(self._catalog_name)
+        with_namespaces.discard(self._catalog_name)
+        return sorted(with_tables), sorted(with_namespaces - with_tables)
 
-    def _other_catalogs_error(self, namespace: str, others: list[str]) -> NoSuchSourceTableError:
-        listing = ", ".join(repr(name) for name in others[:_MAX_LISTED])
+    def _other_catalogs_error(
+        self, namespace: str, others: tuple[list[str], list[str]]
+    ) -> NoSuchSourceTableError:
+        with_tables, namespaces_only = others
+        held = []
+        if with_tables:
+            held.append(f"tables of catalog(s) {_quoted(with_tables)}")
+        if namespaces_only:
+            held.append(f"only namespaces (no tables) of catalog(s) {_quoted(namespaces_only)}")
+        example = (with_tables or namespaces_only)[0]
         return NoSuchSourceTableError(
             f"namespace '{namespace}' (of table '{self._name}') does not exist in the "
-            f"{self._where}: that catalog holds no tables, and its database holds tables of "
-            f"catalog(s) {listing}",
+            f"{self._where}: that catalog holds no tables, and its database holds "
+            + ", and ".join(held),
             hint=f"set catalog.name in manifest.yaml to the name the tables were created under "
-            f"(e.g. name: {others[0]}); a SQL catalog's tables belong to a catalog name",
+            f"(e.g. name: {example}); a SQL catalog's tables belong to a catalog name",
         )
 
     @property
@@ -459,7 +488,11 @@ class IcebergSource:
                 if what
                 else f"table '{self._name}' has no column(s) {names}"
             )
-            raise SourceError(problem, hint=f"columns of '{self._name}': {', '.join(available)}")
+            raise SourceError(
+                problem,
+                hint=did_you_mean(missing, available)
+                + f"columns of '{self._name}': {', '.join(available)}",
+            )
         return wanted
 
     def _parse_filter(self, row_filter: str | None) -> BooleanExpression:

@@ -76,7 +76,7 @@ class CliOutput(BaseModel):
         default=None,
         description="validate: each destination (name, sink_type, plugin, source_table, "
         "connection_secret_ref); check: each destination's checks (destination, sink_type, "
-        "ok, checks: [{check, outcome: passed|failed|skipped, detail, hint}]).",
+        "ok, checks: [{check, outcome: passed|warning|failed|skipped, detail, hint}]).",
     )
     # init
     directory: str | None = Field(default=None, description="init: the project's directory.")

@@ -378,12 +378,15 @@ class Sink(ABC):
         """
         return False
 
-    def check(self, schema: pa.Schema) -> None:  # noqa: B027 - optional hook
+    def check(self, schema: pa.Schema) -> Sequence[str] | None:  # noqa: B027 - optional hook
         """Check, changing nothing at the destination, that a write of rows with ``schema``
         (after field mapping) would be accepted: the table, its columns and their types.
 
         ``floe check`` calls it; raise ``SinkConfigurationError`` naming the problem and the
-        fix. The default checks nothing beyond what construction checked.
+        fix. Return warnings, one line each, for what a run would send but the destination
+        store only in part (a text column sent to a number column: rows whose text is no
+        number are refused); ``floe check`` shows them without failing. The default checks
+        nothing beyond what construction checked.
         """
 
     def open(self, schema: pa.Schema) -> None:  # noqa: B027 - optional hook

@@ -92,10 +92,13 @@ class FieldMapping:
         statics = dict(static_fields or {})
         missing = [column for column in mapping if column not in names]
         if missing:
+            from floe_core.spelling import did_you_mean
+
             raise error(
                 f"field_mapping names column(s) {', '.join(map(repr, missing))} that the data "
                 f"does not have; available columns: {', '.join(names)}",
-                "fix the field_mapping keys to use source column names",
+                did_you_mean(missing, names)
+                + "fix the field_mapping keys to use source column names",
             )
         targets = tuple(mapping.get(name, name) for name in names)
         clashes = sorted({t for t in targets if targets.count(t) > 1})

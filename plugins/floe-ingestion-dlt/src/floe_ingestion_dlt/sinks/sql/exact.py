@@ -22,6 +22,8 @@ would round                 (15 significant digits, integers up to 2**63 - 1), a
                             floating-point column (15 or 6 significant digits)
 a float64 a single-         an existing ``REAL`` / ``FLOAT`` column (PostgreSQL, MySQL)
 precision column rounds
+a float with a fraction     an existing integer column (MySQL / MariaDB round it;
+                            PostgreSQL refuses it itself)
 fractions of a second, or   an existing ``TIMESTAMP(p)`` / ``DATETIME(p)`` / ``TIME(p)``
 a time of day, the column   column with p < 6 (MySQL's ``DATETIME`` is ``DATETIME(0)``), or
 would cut                   a ``DATE`` column written a timestamp (PostgreSQL, MySQL)
@@ -51,6 +53,7 @@ __all__ = [
     "DecimalLimit",
     "FloatLimit",
     "FractionLimit",
+    "WholeLimit",
     "column_limit",
     "refusals",
 ]
@@ -188,6 +191,30 @@ class FloatLimit(ColumnLimit):
 
 
 @dataclass(frozen=True)
+class WholeLimit(ColumnLimit):
+    """An integer column written floats, which MySQL rounds to a whole number without an error
+    (PostgreSQL refuses a fraction itself).
+
+    Attributes:
+        column_type: The column's type as the database names it.
+    """
+
+    column_type: str
+
+    def refused(self, name: str, column: pa.Array) -> tuple[pa.Array, str] | None:
+        """Values with a fraction (NaN and infinity are refused as no DOUBLE's anyway)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        values = pc.cast(column, pa.float64())
+        fraction = pc.and_(pc.is_finite(values), pc.not_equal(pc.floor(values), values))
+        reason = (
+            f"column {name!r}: a fraction, which the existing {self.column_type} column would round"
+        )
+        return fraction, reason
+
+
+@dataclass(frozen=True)
 class FractionLimit(ColumnLimit):
     """A temporal column that keeps fewer fractional digits than microseconds, or only days.
 
@@ -238,6 +265,8 @@ def column_limit(backend: str, arrow_type: pa.DataType, reflected: Any) -> Colum
     if backend == "sqlite":
         return None  # no type is enforced: a float or a timestamp's text is kept as written
     name = _type_name(reflected, backend)
+    if pa.types.is_floating(t) and isinstance(reflected, sa.Integer):
+        return WholeLimit(name) if backend in ("mysql", "mariadb") else None
     if pa.types.is_float64(t):
         single = isinstance(reflected, sa.Float) and not _is_double(reflected, backend)
         return FloatLimit(name) if single else None

@@ -257,8 +257,12 @@ class SqlDatabaseSink(Sink):
             self.capabilities, max_concurrency=concurrency, operations=_operations(upsert)
         )
 
-    def check(self, schema: pa.Schema) -> None:
-        """The table's schema, columns, column types and unique key, read and not changed."""
+    def check(self, schema: pa.Schema) -> list[str]:
+        """The table's schema, columns, column types and unique key, read and not changed.
+
+        Returns:
+            Columns that take only some of the values written (``fits.py``), one line each.
+        """
         import sqlalchemy as sa
 
         from floe_ingestion_dlt.sinks.sql.tables import check
@@ -268,7 +272,7 @@ class SqlDatabaseSink(Sink):
         engine = sa.create_engine("sqlite://") if self._new_sqlite_file else self._engine
         try:
             with engine.connect() as conn:
-                check(conn, self.settings, schema, destination=self.destination)
+                return check(conn, self.settings, schema, destination=self.destination)
         except PluginError:
             raise
         except Exception as exc:

@@ -21,6 +21,7 @@ from floe_core.sinks.errors import SinkConfigurationError
 
 from floe_ingestion_dlt.sinks.sql.config import SINK_TYPE, SqlDatabaseSettings
 from floe_ingestion_dlt.sinks.sql.exact import ColumnLimit, column_limit
+from floe_ingestion_dlt.sinks.sql.fits import column_kind, data_kind, fit, kind_words
 from floe_ingestion_dlt.sinks.sql.types import build_table, column_type
 
 if TYPE_CHECKING:
@@ -119,8 +120,8 @@ def prepare(
     limits: dict[str, ColumnLimit] = {}
     if exists:
         _check_columns(conn, inspector, settings, schema, destination)
-        if backend != "sqlite":  # a column its values can never go into: refused unsent
-            _check_types(conn, inspector, settings, schema, destination, refuse=_NEVER_FITS)
+        # A column its values can never go into: refused before anything is sent.
+        _check_types(conn, inspector, settings, schema, destination)
         if settings.mode == "upsert":
             _check_unique_key(conn, inspector, settings, destination)
         limits = _column_limits(inspector, settings, schema, backend)
@@ -162,9 +163,13 @@ def check(
     schema: pa.Schema,
     *,
     destination: str = "",
-) -> None:
-    """What ``prepare`` would refuse for rows with ``schema``, found without changing anything;
-    also column types that could not take the values written (``floe check``).
+) -> list[str]:
+    """What ``prepare`` would refuse for rows with ``schema``, found without changing anything
+    (``floe check``).
+
+    Returns:
+        Columns that take only some of the values written, or change them (``fits.py``), one
+        line each: a run sends them and the rows that do not fit are refused.
 
     Raises:
         SinkConfigurationError: The first problem found.
@@ -202,12 +207,12 @@ def check(
             primary_key=settings.primary_key,
             destination=destination,
         )
-        return
+        return []
     _check_columns(conn, inspector, settings, schema, destination)
-    if backend != "sqlite":  # SQLite stores any value in any column
-        _check_types(conn, inspector, settings, schema, destination)
+    warnings = _check_types(conn, inspector, settings, schema, destination)
     if settings.mode == "upsert":
         _check_unique_key(conn, inspector, settings, destination)
+    return warnings
 
 
 def finish_replace(conn: sa.Connection, plan: TablePlan) -> None:
@@ -307,76 +312,23 @@ def _check_columns(
         )
 
 
-def _type_family(sql_type: Any) -> str | None:
-    """What kind of value a SQL column type holds; ``None`` for types floe does not know."""
-    import sqlalchemy as sa
-
-    affinity = getattr(sql_type, "_type_affinity", None)
-    if not isinstance(affinity, type):
-        return None
-    families: list[tuple[type[Any], str]] = [
-        (sa.Boolean, "boolean"),
-        (sa.Integer, "number"),
-        (sa.Numeric, "number"),
-        (sa.String, "text"),
-        (sa.DateTime, "temporal"),
-        (sa.Date, "temporal"),
-        (sa.Time, "temporal"),
-        (sa.types._Binary, "binary"),
-        (sa.JSON, "json"),
-    ]
-    for base, family in families:
-        if issubclass(affinity, base):
-            return family
-    return None
-
-
-#: (written, column) kinds that a database refuses or garbles; text columns take anything,
-#: text into a date or time column is parsed by the database.
-_INCOMPATIBLE = {
-    ("text", "number"),
-    ("text", "boolean"),
-    ("text", "binary"),
-    ("number", "temporal"),
-    ("number", "binary"),
-    ("temporal", "number"),
-    ("temporal", "boolean"),
-    ("temporal", "binary"),
-    ("boolean", "temporal"),
-    ("binary", "number"),
-    ("binary", "temporal"),
-    ("json", "number"),
-    ("json", "temporal"),
-    ("json", "boolean"),
-}
-
-
-#: The pairs of ``_INCOMPATIBLE`` no value of the data's kind can ever be written to (text
-#: can hold digits, 't' or a bytea literal; a number's text is valid bytea): a run refuses
-#: them before sending instead of sending every row to be refused one by one.
-_NEVER_FITS = _INCOMPATIBLE - {
-    ("text", "number"),
-    ("text", "boolean"),
-    ("text", "binary"),
-    ("number", "binary"),
-}
-
-
-_FAMILY_WORDS = {
-    "text": "text",
-    "number": "number",
-    "boolean": "boolean",
-    "temporal": "date/time",
-    "binary": "binary",
-    "json": "nested (JSON)",
-}
-
-
 def _type_text(sql_type: Any, dialect: sa.Dialect) -> str:
     try:
         return str(sql_type.compile(dialect=dialect))
     except Exception:  # a type SQLAlchemy reflects but cannot render
         return type(sql_type).__name__
+
+
+def _sqlite_strict(conn: sa.Connection, settings: SqlDatabaseSettings) -> bool:
+    """Whether a SQLite table is ``STRICT`` (SQLite 3.37+), which enforces its column types."""
+    try:
+        row = conn.exec_driver_sql(
+            "SELECT strict FROM pragma_table_list WHERE name = ? AND schema = ?",
+            (settings.table, settings.db_schema or "main"),
+        ).first()
+    except Exception:  # an older SQLite: no STRICT tables
+        return False
+    return bool(row and row[0])
 
 
 def _check_types(
@@ -385,37 +337,57 @@ def _check_types(
     settings: SqlDatabaseSettings,
     schema: pa.Schema,
     destination: str,
-    *,
-    refuse: set[tuple[str, str]] = _INCOMPATIBLE,
-) -> None:
-    """Refuse columns whose type cannot take the kind of values written (``refuse``: the
-    pairs of type families, data's then column's, to refuse)."""
-    key = _same(conn.dialect.name)
+) -> list[str]:
+    """Refuse columns that can never take the kind of values written (``fits.py``); return
+    what the columns that take only some of them do (one line each)."""
+    backend = conn.dialect.name
+    if backend == "sqlite" and not _sqlite_strict(conn, settings):
+        return []  # SQLite stores any value in any column
+    key = _same(backend)
     reflected = {
         key(c["name"]): c["type"]
         for c in inspector.get_columns(settings.table, schema=settings.db_schema)
     }
     where = quote_table(conn.dialect, settings.table, settings.db_schema)
-    clashes = []
+    clashes, warnings, fixes = [], [], []
     for arrow_field in schema:
         column = reflected.get(key(arrow_field.name))
-        try:
-            wanted = column_type(arrow_field.type, backend=conn.dialect.name)
-        except TypeError:
-            continue  # refused with its own message when the table would be created
-        pair = (_type_family(wanted), _type_family(column))
-        if column is not None and pair in refuse:
-            clashes.append(
-                f"{arrow_field.name!r} is {_type_text(column, conn.dialect)} but the data "
-                f"writes {_FAMILY_WORDS[pair[0]]} ({arrow_field.type}) values"
-            )
+        if column is None:
+            continue
+        data = data_kind(arrow_field.type)
+        found = fit(backend, data, column_kind(column, strict_sqlite=backend == "sqlite"))
+        if found is None or data is None:
+            continue
+        never, why = found
+        type_text = _type_text(column, conn.dialect)
+        line = (
+            f"{arrow_field.name!r} is {type_text} and the data writes {kind_words(data)} "
+            f"({arrow_field.type}) values"
+        )
+        if never:
+            clashes.append(f"{line}: {why}" if why else line)
+            try:
+                wanted = column_type(arrow_field.type, backend=backend)
+                fixes.append(f"{arrow_field.name} {_type_text(wanted, conn.dialect)}")
+            except TypeError:
+                pass
+            continue
+        why = why.format(type=type_text)
+        refused = "; the other rows are refused" if why.startswith("only") else ""
+        warnings.append(f"{line}: {why}{refused}")
     if clashes:
+        hint = "change the column type"
+        if fixes:
+            hint += f" (the type floe creates for the data: {', '.join(fixes)})"
+        also = f" (and where only some rows fit: {'; '.join(warnings)})" if warnings else ""
         raise _config_error(
-            f"table {where} has column(s) whose type cannot take what is written: "
-            + "; ".join(clashes),
-            "change the column type, or send another column there (field_mapping)",
+            f"table {where} has column(s) whose type can never take the values written: "
+            + "; ".join(clashes)
+            + also,
+            hint + ", or send another column there (field_mapping)",
             destination,
         )
+    return warnings
 
 
 def _column_limits(
