@@ -452,6 +452,41 @@ def test_existing_numeric_column_with_a_smaller_scale_rejects_digits_it_would_ro
 
 
 @pytest.mark.requirement("B9")
+@pytest.mark.parametrize("sql_backend_url", ["postgresql", "mariadb"], indirect=True)
+def test_existing_numeric_column_rejects_floats_with_digits_it_would_round(
+    sql_backend_url: tuple[str, str, str | None],
+    sql_sink: Callable[..., Any],
+    sql_drive: Callable[..., Any],
+    sql_rows: Callable[..., Any],
+) -> None:
+    """Both databases round a float into NUMERIC(p, s) to s digits without an error."""
+    backend, url, schema = sql_backend_url
+    where = f'"{schema}".ledger' if schema else "ledger"
+    _create(url, f"CREATE TABLE {where} (id BIGINT, amount NUMERIC(12, 2), whole NUMERIC(9))")
+    data = pa.table(
+        {
+            "id": range(5),
+            "amount": pa.array([35327.61, 0.1, 1.005, 2.5, -0.125], pa.float64()),
+            "whole": pa.array([1.0, 2.0, 3.0, 4.5, 5.0], pa.float64()),
+        }
+    )
+
+    (ack,) = sql_drive(sql_sink(url, "ledger", schema=schema), data, batch_size=5)
+
+    reasons = {r.position: r.reason for r in ack.rejections}
+    kind = "NUMERIC" if backend == "postgresql" else "DECIMAL"
+    assert sorted(reasons) == [2, 3, 4]
+    assert reasons[2] == (
+        "column 'amount': more than 2 digit(s) after the point, which the existing "
+        f"{kind}(12, 2) column would round"
+    )
+    assert reasons[3].startswith("column 'whole': more than 0 digit(s) after the point")
+    assert reasons[4].startswith("column 'amount'")
+    got = sql_rows(url, "ledger", ["id", "amount", "whole"], schema=schema)
+    assert got == [(0, Decimal("35327.61"), Decimal("1")), (1, Decimal("0.10"), Decimal("2"))]
+
+
+@pytest.mark.requirement("B9")
 def test_decimal_wider_than_mariadb_decimal_is_refused_before_anything_is_written(
     sql_maria_db: str, sql_sink: Callable[..., Any]
 ) -> None:

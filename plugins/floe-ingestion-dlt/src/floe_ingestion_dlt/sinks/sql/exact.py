@@ -24,6 +24,8 @@ a float64 a single-         an existing ``REAL`` / ``FLOAT`` column (PostgreSQL,
 precision column rounds
 a float with a fraction     an existing integer column (MySQL / MariaDB round it;
                             PostgreSQL refuses it itself)
+a float with more digits    an existing ``NUMERIC(p, s)`` / ``DECIMAL(p, s)`` column
+after the point than s      (PostgreSQL, MySQL / MariaDB round it to s digits)
 fractions of a second, or   an existing ``TIMESTAMP(p)`` / ``DATETIME(p)`` / ``TIME(p)``
 a time of day, the column   column with p < 6 (MySQL's ``DATETIME`` is ``DATETIME(0)``), or
 would cut                   a ``DATE`` column written a timestamp (PostgreSQL, MySQL)
@@ -52,6 +54,7 @@ __all__ = [
     "ColumnLimit",
     "DecimalLimit",
     "FloatLimit",
+    "FloatScaleLimit",
     "FractionLimit",
     "WholeLimit",
     "column_limit",
@@ -215,6 +218,41 @@ class WholeLimit(ColumnLimit):
 
 
 @dataclass(frozen=True)
+class FloatScaleLimit(ColumnLimit):
+    """A ``NUMERIC(p, s)`` column written floats, which the database rounds to ``s`` digits
+    after the point without an error. A float is sent in the shortest form that reads back to
+    it (``encode.py``): ``0.1`` is ``0.1``, which a scale of 1 keeps.
+
+    Attributes:
+        column_type: The column's type as the database names it.
+        scale: Digits kept after the point.
+    """
+
+    column_type: str
+    scale: int
+
+    def refused(self, name: str, column: pa.Array) -> tuple[pa.Array, str] | None:
+        """Finite values with more digits after the point than the column keeps (NaN and
+        infinity are not rounded: the column stores them, or the database refuses them)."""
+        import math
+
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        kept = DecimalLimit(self.column_type, scale=self.scale)
+        values = pc.cast(column, pa.float64()).to_pylist()
+        rounds = [
+            value is not None and math.isfinite(value) and not kept.keeps(Decimal(repr(value)))
+            for value in values
+        ]
+        reason = (
+            f"column {name!r}: more than {self.scale} digit(s) after the point, which the "
+            f"existing {self.column_type} column would round"
+        )
+        return pa.array(rounds, pa.bool_()), reason
+
+
+@dataclass(frozen=True)
 class FractionLimit(ColumnLimit):
     """A temporal column that keeps fewer fractional digits than microseconds, or only days.
 
@@ -267,6 +305,9 @@ def column_limit(backend: str, arrow_type: pa.DataType, reflected: Any) -> Colum
     name = _type_name(reflected, backend)
     if pa.types.is_floating(t) and isinstance(reflected, sa.Integer):
         return WholeLimit(name) if backend in ("mysql", "mariadb") else None
+    if pa.types.is_floating(t) and _is_fixed_point(reflected):
+        scale = reflected.scale if reflected.scale is not None else 0  # NUMERIC(p): (p, 0)
+        return FloatScaleLimit(name, scale) if reflected.precision is not None else None
     if pa.types.is_float64(t):
         single = isinstance(reflected, sa.Float) and not _is_double(reflected, backend)
         return FloatLimit(name) if single else None
@@ -305,6 +346,13 @@ def _decimal_limit(backend: str, reflected: Any) -> DecimalLimit | None:
     if isinstance(reflected, sa.Integer):
         return DecimalLimit(name, scale=0)
     return None
+
+
+def _is_fixed_point(reflected: Any) -> bool:
+    """A ``NUMERIC`` / ``DECIMAL`` column (``sa.Float`` is a subclass of ``sa.Numeric``)."""
+    import sqlalchemy as sa
+
+    return isinstance(reflected, sa.Numeric) and not isinstance(reflected, sa.Float)
 
 
 def _is_double(reflected: Any, backend: str) -> bool:
