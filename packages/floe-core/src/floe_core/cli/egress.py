@@ -7,12 +7,14 @@ Every command finds the project as ``--project DIR`` (default: the current direc
 ``floe egress run NAME... | --all`` exits with:
 
 - ``0`` every destination delivered every row;
-- ``3`` partial: a destination delivered some rows and rejected others (kept in the state
-  store with the reason); 2 stays what it is for every command, a usage error;
+- ``3`` partial: some of a destination's rows are there (delivered by this run, or by an
+  earlier one and unchanged since) and it rejected the others (kept in the state store with
+  the reason); 2 stays what it is for every command, a usage error;
 - ``1`` failure: a destination failed (it stopped: unreachable, retries exhausted, its sink
-  stopped the write), or nothing was sent because the input is wrong (the project does not
-  validate, an unknown destination, a missing Secret or key, an unreachable catalog, a missing
-  table or column, credentials the destination refuses, another run holding the destination);
+  stopped the write; or it refused every row), or nothing was sent because the input is
+  wrong (the project does not validate, an unknown destination, a missing Secret or key, an
+  unreachable catalog, a missing table or column, credentials the destination refuses,
+  another run holding the destination);
 - ``130`` interrupted (Ctrl-C): the destination being delivered stopped after its batches in
   flight and is recorded as failed with what it delivered; a new run resumes it.
 

@@ -6,9 +6,11 @@ store as run history. It never holds a secret: only names, counts, hashes and sa
 Exit codes of ``floe egress run`` follow from the receipts (see :func:`exit_code`):
 
 - ``0``: every destination succeeded, every row delivered;
-- ``3``: partial: at least one destination went through and the destination refused some rows
-  (kept in the state store);
-- ``1``: failure: a destination stopped (unreachable, retries exhausted, interrupted), or the
+- ``3``: partial: at least one destination went through, some of its source's rows are at the
+  destination (delivered by this run, or by an earlier one and unchanged since) and the
+  destination refused the others (kept in the state store);
+- ``1``: failure: a destination stopped (unreachable, retries exhausted, interrupted), refused
+  every row (none is at the destination, whether the rows were new or refused before), or the
   run could not start (configuration errors, another run holding the destination).
 
 A Ctrl-C ends ``floe egress run`` with 130 (see :mod:`floe_core.cli.egress`).

@@ -126,6 +126,7 @@ class SyncRun:
         #: (the destination unreachable, retries exhausted), so the run is ``failed``, not
         #: ``partial``, though some rows were refused before it stopped.
         self.stop_error: BaseException | None = None
+        self._differ: Differ | None = None  # the one that splits the rows this run sends
         #: The stored fingerprints, the keys a mirror run deletes and the keys rejected as
         #: not unique; all ``None`` when the table is up to date (nothing is read, not even
         #: the fingerprints, and polars is not imported).
@@ -285,9 +286,16 @@ class SyncRun:
         if self.stored is None:
             return iter(())
         batches = self.source.batches(files=self.read.files)
+        self._differ = self.differ()
         return rows_to_send(
-            batches, self.differ(), operations, self.summary, self.key_columns, on_rejected
+            batches, self._differ, operations, self.summary, self.key_columns, on_rejected
         )
+
+    @property
+    def rows_read(self) -> int:
+        """Rows of the source read into the diff so far: sent (confirmed or refused), left
+        alone, or not sent for their key."""
+        return self._differ.rows if self._differ is not None else 0
 
     # --- delivery -----------------------------------------------------------------------
 
