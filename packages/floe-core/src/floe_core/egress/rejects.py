@@ -7,8 +7,9 @@ is updated in place (latest reason, one more attempt, last seen), never duplicat
 Retrying needs nothing special: a ``full`` run resends every row, and an incremental run
 resends a refused row because its fingerprint did not advance (and the run after one with
 refused rows diffs the whole table, as that one did not complete). A run that goes through
-(``success`` or ``partial``) having read the whole source and had every batch answered for
-settles the outstanding records. A row it delivered (or, incremental, found already
+(nothing stopped it: ``success``, ``partial``, or ``failed`` because every row was refused)
+having read the whole source and had every batch answered for settles the outstanding
+records. A row it delivered (or, incremental, found already
 delivered) is marked resolved; a row the destination refused again stays outstanding; a row no
 longer in the source (its identity was not read) is dropped from the list. A run that stopped,
 that skipped batches an interrupted run had delivered, or that read only the files appended
