@@ -57,7 +57,8 @@ def test_refused_rows_are_kept_once_retried_and_resolved(
     assert {r["key"] for r in after_second} == {r["key"] for r in after_first}
     assert all("400" in r["reason"] for r in after_second)
     assert all(r["first_seen"] < r["last_seen"] for r in after_second)
-    assert "floe egress rejected: crm (5)" in listing.stdout and "attempts" in listing.stdout
+    assert "floe egress rejected: crm: 5 rows refused" in listing.stdout
+    assert "attempts" in listing.stdout and "#1  5 rows" in listing.stdout  # one reason
 
     assert fixed.exit_code == 0, fixed.output
     [receipt] = h.json_receipts(fixed)
@@ -251,6 +252,6 @@ def test_a_run_after_a_partial_one_that_is_refused_the_same_rows_is_partial_too(
 
 
 def _rejected_of(project: FloeProject, name: str) -> list[dict[str, Any]]:
-    result = project.cli("egress", "rejected", name, "--spec", project.spec, "--json")
+    result = project.cli("egress", "rejected", name, "--spec", project.spec, "--json", "-n", "0")
     assert result.exit_code == 0, result.output
     return list(json.loads(result.stdout)["rejected"])

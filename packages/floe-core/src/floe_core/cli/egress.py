@@ -1,5 +1,5 @@
-"""The ``floe egress`` command group: ``run`` here; ``history``, ``show`` and ``rejected``
-(the read-only ones) in :mod:`floe_core.cli.history`.
+"""The ``floe egress`` command group: ``run`` here; ``history`` and ``show`` (the read-only
+ones) in :mod:`floe_core.cli.history`, ``rejected`` in :mod:`floe_core.cli.rejected`.
 
 Every command finds the project as ``--project DIR`` (default: the current directory) or
 ``--spec`` / ``--manifest``.
@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from floe_core.cli.history import history_command, rejected_command, show_command
+from floe_core.cli.history import history_command, show_command
 from floe_core.cli.project import (
     JsonOption,
     ManifestOption,
@@ -40,6 +40,7 @@ from floe_core.cli.project import (
     SpecOption,
     project_files,
 )
+from floe_core.cli.rejected import rejected_command
 from floe_core.cli.usage import FloeCommand, FloeGroup, one_of, usage_error
 from floe_core.errors import FloeError
 
