@@ -220,7 +220,7 @@ def _sync_rows(table: Any, sync: SyncSummary) -> None:
     table.add_row("sync mode", sync.mode)
     path = "up to date" if sync.read_path == "up_to_date" else sync.read_path.replace("_", " ")
     table.add_row("read", Text(f"{path}: {sync.read_reason}"))
-    table.add_row("files read", f"{sync.files_read:,} of {sync.files_total:,}")
+    table.add_row("files read", _files_read(sync))
     start = sync.snapshot_from if sync.snapshot_from is not None else "none"
     table.add_row("snapshots", f"{start} -> {sync.snapshot_to}")
     if sync.config_changed:
@@ -247,8 +247,17 @@ def sync_line(sync: SyncSummary) -> str:
     )
     return (
         f"{sync.mode}: {counts}; snapshots {start} -> {sync.snapshot_to}; read {path} "
-        f"({sync.files_read:,} of {sync.files_total:,} data files)"
+        f"({_files_read(sync)})"
     )
+
+
+def _files_read(sync: SyncSummary) -> str:
+    """``1 of 3 data files``: the current snapshot's data files read; and the removed ones
+    whose keys were read, when there are some."""
+    read = f"{sync.files_read:,} of {sync.files_total:,} data files"
+    if sync.files_removed:
+        read += f", and the keys of {sync.files_removed:,} removed since"
+    return read
 
 
 def _source(receipt: Receipt) -> str:

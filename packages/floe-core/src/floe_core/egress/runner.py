@@ -396,9 +396,11 @@ class EgressRunner:
         ):
             try:
                 self.state.start_run(receipt)
-                self.log.info("egress.started", rows_total=item.source.row_count)
+                # A sync goes through the rows its read path reads (and the keys it deletes).
+                total = item.source.row_count if item.sync is None else item.sync.progress_total
+                self.log.info("egress.started", rows_total=total)
                 if self.progress is not None:
-                    self.progress.start(receipt.destination, item.source.row_count)
+                    self.progress.start(receipt.destination, total)
                 result, stop_error = self._send(item, counter)
                 went_through = _apply_result(receipt, result, item.rejected_errors, stop_error)
                 self._settle_rejects(item, went_through=went_through)

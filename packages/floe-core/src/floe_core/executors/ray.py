@@ -321,7 +321,7 @@ class RayExecutor:
                     failures.append(f"task {task.index}: {redactor.text(_task_error(exc))}")
                     continue
                 results.append(result)
-                rows_done += result.result.rows_delivered + result.result.rows_skipped
+                rows_done += result.rows_read  # every row of its files is done
                 runner.log.info(
                     "egress.task_finished",
                     task=task.index,

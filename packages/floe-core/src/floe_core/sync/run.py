@@ -157,12 +157,15 @@ class SyncRun:
             self.duplicates = keys.duplicates
             if destination.sync_mode != "mirror":
                 self.gone = pl.Series([], dtype=pl.String)
+        #: Rows of the files the read path reads (what :meth:`deliver` diffs), from the key scan.
+        self.rows_to_read = keys.rows if keys is not None else 0
         self.summary = SyncSummary(
             mode=destination.sync_mode,
             read_path=self.read.path,
             read_reason=self.read.reason,
             files_read=self.read.files_read,
             files_total=self.read.files_total,
+            files_removed=len(self.read.removed),
             snapshot_from=meta.snapshot_id,
             snapshot_to=source.snapshot_id,
             config_changed=bool(meta.config_fingerprint) and not comparable,
@@ -175,6 +178,12 @@ class SyncRun:
     def up_to_date(self) -> bool:
         """The table is at the snapshot last delivered completely: nothing to read or send."""
         return self.read.path == "up_to_date"
+
+    @property
+    def progress_total(self) -> int:
+        """The rows a delivery goes through, as its progress counts them: every row the read
+        path reads (sent, or left alone), then every key a mirror run deletes."""
+        return self.rows_to_read + self.gone_count
 
     @property
     def gone_count(self) -> int:
@@ -347,16 +356,17 @@ class SyncRun:
         operations = self.operations(capabilities.operations)
         results: list[EgressResult] = []
         operation = operations.new or operations.changed
+        told = _ReadProgress(on_progress, self.summary)
         upserts = Confirmations(
             self.store,
             self.run_id,
             resolve_batch_size(batch_size, capabilities, operation),
             self.key_columns,
             on_rejected,
-            on_progress,
+            told.settled if on_progress is not None else None,
         )
         if self.stored is not None and operation is not None:
-            stream = upserts.feed(self._to_send(operations, on_rejected))
+            stream = upserts.feed(told.reading(self._to_send(operations, on_rejected)))
             results.append(
                 self._write(
                     plugin,
@@ -417,7 +427,7 @@ class SyncRun:
             self.key_columns,
             on_rejected,
             on_progress,
-            progress_base=upserted.inserted + upserted.updated,
+            progress_base=self.rows_to_read,  # the deletes go once every row read is done
         )
         if operations.gone is not None and self.gone_count and all(r.success for r in results):
             stream = deletes.feed(self._deletes(batch_size))
@@ -498,6 +508,35 @@ class SyncRun:
         """The new and changed rows of the files the read path reads, as a local run feeds
         them to the engine (none when the table is up to date)."""
         return self._to_send(operations, on_rejected)
+
+
+class _ReadProgress:
+    """Tells ``forward`` the rows of the read done so far: those sent and settled (confirmed
+    or refused) and those left alone (unchanged, or not sent for their key), so that a run's
+    progress ends at :attr:`SyncRun.progress_total` and moves while unchanged rows stream by."""
+
+    def __init__(self, forward: Progress | None, summary: SyncSummary) -> None:
+        self._forward = forward
+        self._summary = summary
+        self._settled = 0
+
+    def settled(self, rows_done: int) -> None:
+        """The engine settled ``rows_done`` of the rows sent so far."""
+        self._settled = rows_done
+        self._tell()
+
+    def reading(
+        self, items: Iterator[tuple[pa.RecordBatch, Fed]]
+    ) -> Iterator[tuple[pa.RecordBatch, Fed]]:
+        """``items`` as they are, telling the rows left alone as each source batch is split."""
+        for item in items:
+            self._tell()
+            yield item
+
+    def _tell(self) -> None:
+        if self._forward is not None:
+            summary = self._summary
+            self._forward(self._settled + summary.unchanged + summary.rejected_keys)
 
 
 def _reader(schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> pa.RecordBatchReader:
