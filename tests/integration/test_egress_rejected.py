@@ -57,7 +57,8 @@ def test_refused_rows_are_kept_once_retried_and_resolved(
     assert {r["key"] for r in after_second} == {r["key"] for r in after_first}
     assert all("400" in r["reason"] for r in after_second)
     assert all(r["first_seen"] < r["last_seen"] for r in after_second)
-    assert "floe egress rejected: crm (5)" in listing.stdout and "attempts" in listing.stdout
+    assert "floe egress rejected: crm: 5 rows refused" in listing.stdout
+    assert "attempts" in listing.stdout and "#1  5 rows" in listing.stdout  # one reason
 
     assert fixed.exit_code == 0, fixed.output
     [receipt] = h.json_receipts(fixed)
@@ -167,3 +168,90 @@ def test_an_incremental_run_that_stops_after_refusals_is_failed_not_partial(
     assert receipt["rows_rejected"] >= 1
     assert receipt["rows_delivered"] < 2000
     assert [r["row"]["customer_id"] for r in _rejected(project)] == [3]
+
+
+PG_SYNC_DEST = """\
+- name: app
+  sink_type: sql_database
+  connection_secret_ref: pg
+  source_table: gold.customers
+  primary_key: [customer_id]
+  config: {{table: customers, schema: {schema}, mode: upsert}}
+  field_mapping: {{lifetime_value: ltv}}
+  batch_size: 50
+"""
+
+
+def _pg_table(schema: str, ltv: str, check: str = "") -> None:
+    """A destination table created beforehand, its ``ltv`` column of type ``ltv``."""
+    import psycopg
+
+    columns = (
+        "customer_id bigint primary key, email text, first_name text, last_name text, "
+        f"country text, ltv {ltv}, orders_count integer, is_active boolean, "
+        "last_order_at timestamptz, segment text"
+    )
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", autocommit=True) as conn:
+        conn.execute(f'CREATE TABLE "{schema}".customers ({columns}{check})')
+
+
+def _pg_runs(project: FloeProject, runs: int) -> list[tuple[int, dict[str, Any]]]:
+    results = []
+    for _ in range(runs):
+        run = project.cli("egress", "run", "--all", "--spec", project.spec, "--json")
+        [receipt] = json.loads(run.stdout)["receipts"]
+        results.append((run.exit_code, receipt))
+    return results
+
+
+@pytest.mark.requirement("B6")
+def test_every_row_refused_by_postgresql_fails_every_run_alike(
+    h: Any, make_project: Any, pg_schema: str
+) -> None:
+    # A BOOLEAN column for decimal data: PostgreSQL refuses every row, run after run. The
+    # later runs re-send rows refused before: nothing reaches the table either way, so each
+    # run is failed (exit 1), and each read the whole table.
+    project = make_project(rows=200)
+    project.secret("pg", url=h.pg_url)
+    project.write(PG_SYNC_DEST.format(schema=pg_schema))
+    _pg_table(pg_schema, "boolean")
+
+    runs = _pg_runs(project, 3)
+
+    for code, receipt in runs:
+        assert (code, receipt["status"]) == (1, "failed"), receipt
+        assert (receipt["rows_read"], receipt["rows_rejected"]) == (200, 200)
+        assert receipt["rows_delivered"] == 0
+    history = project.cli("egress", "history", "-p", str(project.root), "--json")
+    assert [r["status"] for r in json.loads(history.stdout)["runs"]] == ["failed"] * 3
+    assert len(_rejected_of(project, "app")) == 200  # one record per row, refused 3 times
+    assert {r["attempts"] for r in _rejected_of(project, "app")} == {3}
+    assert h.pg_rows(pg_schema, "customers", "customer_id") == []
+
+
+@pytest.mark.requirement("B6")
+def test_a_run_after_a_partial_one_that_is_refused_the_same_rows_is_partial_too(
+    h: Any, make_project: Any, pg_schema: str
+) -> None:
+    # Rows 101 to 200 break a CHECK constraint: the first run delivers 100 and has 100
+    # refused (partial). The second finds the 100 delivered unchanged and re-sends the 100
+    # refused, refused again: the table is where the first run left it, and so is the status.
+    project = make_project(rows=200)
+    project.secret("pg", url=h.pg_url)
+    project.write(PG_SYNC_DEST.format(schema=pg_schema))
+    _pg_table(pg_schema, "numeric(12, 2)", ", CHECK (customer_id <= 100)")
+
+    (first_code, first), (second_code, second) = _pg_runs(project, 2)
+
+    assert (first_code, first["status"]) == (3, "partial")
+    assert (first["rows_delivered"], first["rows_rejected"], first["rows_read"]) == (100, 100, 200)
+    assert (second_code, second["status"]) == (3, "partial")
+    assert (second["rows_delivered"], second["rows_rejected"]) == (0, 100)
+    assert (second["sync"]["unchanged"], second["rows_read"]) == (100, 200)
+    assert len(h.pg_rows(pg_schema, "customers", "customer_id")) == 100
+
+
+def _rejected_of(project: FloeProject, name: str) -> list[dict[str, Any]]:
+    result = project.cli("egress", "rejected", name, "--spec", project.spec, "--json", "-n", "0")
+    assert result.exit_code == 0, result.output
+    return list(json.loads(result.stdout)["rejected"])

@@ -121,7 +121,7 @@ def test_upsert_into_postgres_sends_nothing_twice_and_only_the_changed_rows(
     )
     # the overwrite replaced the table's one data file: it is read, and the old one's keys
     assert sync["read_path"] == "changed"
-    assert (sync["files_read"], sync["files_total"]) == (2, 1)
+    assert (sync["files_read"], sync["files_total"], sync["files_removed"]) == (1, 1, 1)
     assert sync["snapshot_from"] == second["snapshot_id"]
     assert sync["snapshot_to"] == third["snapshot_id"] != second["snapshot_id"]
     assert third["rows_delivered"] == 20
@@ -419,3 +419,33 @@ def test_a_new_target_gets_every_row_and_a_rotated_credential_changes_nothing(
         assert count == (60,)
     code, again = _run(project, h, "warehouse")
     assert code == 0 and again["sync"]["read_path"] == "up_to_date"
+
+
+def test_progress_goes_through_the_rows_read_and_ends_where_its_total_said(
+    h: Any, make_project: Any, pg_schema: str
+) -> None:
+    # An overwrite that changes 20 of 200 rows: the run reads the new file (200 rows, 180 of
+    # them unchanged) and the keys of the file it replaced. Its progress counts the 200 rows
+    # from the start, and reaches 200 (not 20); the receipt counts the files of the snapshot
+    # read apart from the removed one whose keys were read.
+    project = make_project(rows=200)
+    _pg_project(project, h, pg_schema, "upsert")
+    assert _run(project, h, "warehouse")[0] == 0
+    _change_orders(project, set(range(1, 201, 10)))
+
+    done = h.run_floe("egress", "run", "warehouse", "--project", str(project.root), "--json")
+
+    assert done.returncode == 0, done.stderr
+    progress = [
+        line
+        for line in map(json.loads, done.stderr.splitlines())
+        if line["event"] == "egress.progress"
+    ]
+    assert {line["rows_total"] for line in progress} == {200}
+    assert progress[-1]["rows_done"] == 200 and progress[-1]["final"] is True
+    [receipt] = h.json_receipts(done)
+    sync = receipt["sync"]
+    assert (sync["updated"], sync["unchanged"], receipt["rows_read"]) == (20, 180, 200)
+    assert (sync["files_read"], sync["files_total"], sync["files_removed"]) == (1, 1, 1)
+    shown = project.cli("egress", "show", "last", "--spec", project.spec, env={"COLUMNS": "100"})
+    assert "1 of 1 data files, and the keys of 1 removed since" in shown.stdout

@@ -333,3 +333,116 @@ def test_show_and_rejected_honour_columns_when_piped(project: Path) -> None:
     assert "f" * 32 in "".join(narrow[0].stdout.split())
     # Piped with no COLUMNS, a receipt stays wide enough for its hashes to be on one line.
     assert wide.exit_code == 0 and "f" * 32 in wide.stdout
+
+
+REFUSED = (
+    "[sql_database/app] writing a batch of 50 rows on "
+    "postgresql+psycopg://postgres:***@127.0.0.1:5432/test table public.customers failed: "
+    'invalid input syntax for type boolean: "463.24" (hint: the database refused the rows; '
+    "fix the data or the table definition)"
+)
+
+
+def _refuse(project: Path, reason: str, ids: range) -> None:
+    with StateStore(state_url_for(project, environ={})) as store:
+        rows = [{"customer_id": i, "email": f"c{i}@example.com"} for i in ids]
+        store.save_rejected_rows("contacts_to_crm", "f" * 32, rows, reason, ["customer_id"])
+
+
+def test_rejected_lists_each_reason_once_and_the_first_20_rows_within_80_columns(
+    project: Path,
+) -> None:
+    _record(project, _receipt("f" * 32, "contacts_to_crm", RunStatus.PARTIAL, rows_rejected=35))
+    _refuse(project, REFUSED, range(1, 31))
+    _refuse(project, "HTTP 400: email is not valid", range(31, 36))
+    where = ["--project", str(project)]
+
+    listed = _invoke("egress", "rejected", "contacts_to_crm", *where)
+    every = _invoke("egress", "rejected", "contacts_to_crm", *where, "--limit", "0")
+
+    assert listed.exit_code == every.exit_code == 0, listed.output + every.output
+    lines = listed.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80, listed.stdout
+    assert "35 rows refused" in listed.stdout
+    words = listed.stdout.split()  # the reasons wrap at spaces: every word stays whole
+    assert all(word in words for word in REFUSED.split())
+    assert listed.stdout.count("#1  30 rows") == 1 and "#2   5 rows" in listed.stdout
+    assert len(lines) < 40  # not a line per row and reason
+    keys = [line for line in lines if line.startswith("[")]
+    assert len(keys) == 20 and "#1" in keys[0]
+    assert "20 of 35 rows listed" in listed.stdout and "--limit 0" in listed.stdout
+    assert len([line for line in every.stdout.splitlines() if line.startswith("[")]) == 35
+    assert "rows listed" not in every.stdout
+
+
+def test_rejected_json_has_the_limited_rows_every_reason_and_the_total(project: Path) -> None:
+    from floe_core.schemas.cli_output import CliOutput
+
+    _refuse(project, REFUSED, range(1, 31))
+    where = ["--project", str(project), "--json"]
+
+    default = json.loads(_invoke("egress", "rejected", "contacts_to_crm", *where).stdout)
+    every = json.loads(_invoke("egress", "rejected", "contacts_to_crm", *where, "-n", "0").stdout)
+
+    for output in (default, every):
+        CliOutput.model_validate(output)
+        assert output["rejected_total"] == 30
+        assert output["reasons"] == [{"reason": REFUSED, "rows": 30}]
+    assert len(default["rejected"]) == 20 and len(every["rejected"]) == 30
+    assert every["rejected"][0]["row"] == {"customer_id": 1, "email": "c1@example.com"}
+
+
+def test_history_hangs_wrapped_lines_under_their_text_and_shows_partial_runs_errors(
+    project: Path,
+) -> None:
+    from floe_core.sync.summary import SyncSummary
+
+    sync = SyncSummary(mode="upsert", inserted=4000, snapshot_to=6472244402550853238)
+    _record(
+        project,
+        _receipt("a" * 32, "contacts_to_crm", RunStatus.PARTIAL, errors=[REFUSED], sync=sync),
+        _later(
+            _receipt("b" * 32, "contacts_to_crm", RunStatus.FAILED, errors=[LONG_ERROR]),
+            minutes=1,
+        ),
+    )
+
+    result = _invoke("egress", "history", "--project", str(project))
+
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80, result.stdout
+    assert "first error of each failed or partial run:" in result.stdout
+    blocks = {"aaaaaaaa": [], "bbbbbbbb": []}  # type: dict[str, list[str]]
+    current = ""
+    for line in lines[lines.index("incremental syncs:") + 1 :]:
+        if line[:8] in blocks:
+            current = line[:8]
+            blocks[current].append("")
+        elif line.startswith(" ") and current:
+            assert line.startswith(" " * 10) and line[10] != " ", line  # under the text
+            blocks[current][-1] += " "
+        else:
+            current = ""
+            continue
+        blocks[current][-1] += line[10:].strip()
+    assert blocks["aaaaaaaa"][0].startswith("upsert: 4,000 inserted")
+    assert blocks["aaaaaaaa"][1] == REFUSED and blocks["bbbbbbbb"] == [LONG_ERROR]
+
+
+def test_history_says_how_many_runs_it_did_not_list(project: Path) -> None:
+    _record(
+        project,
+        *[
+            _later(_receipt(f"{i}" * 32, "contacts_to_crm", RunStatus.SUCCESS), minutes=i)
+            for i in range(3)
+        ],
+    )
+    where = ["--project", str(project)]
+
+    two = _invoke("egress", "history", *where, "-n", "2")
+    every = _invoke("egress", "history", *where, "--limit", "0", "--json")
+
+    assert two.exit_code == every.exit_code == 0, two.output + every.output
+    assert "2 of 3 runs listed" in two.stdout and "--limit 0" in two.stdout
+    assert len(json.loads(every.stdout)["runs"]) == 3

@@ -28,20 +28,45 @@ def test_a_terminal_gets_a_bar_and_a_pipe_gets_log_lines() -> None:
     assert isinstance(make_progress(io.StringIO(), Events()), LogProgress)
 
 
-def test_log_lines_are_throttled() -> None:
+def test_log_lines_are_throttled_and_the_last_one_says_where_it_ended() -> None:
+    now = [0.0]
     events = Events()
-    with LogProgress(events, interval=3600) as progress:
-        progress.start("crm", 1000)
-        for done in range(100, 1001, 100):
+    with LogProgress(events, interval=5, clock=lambda: now[0]) as progress:
+        progress.start("crm", 300_000)
+        for done in range(10_000, 300_001, 10_000):  # 30 batches over 15 seconds
+            now[0] += 0.5
             progress.update(done)
         progress.finish()
-    assert events.lines == [{"event": "egress.progress", "rows_done": 0, "rows_total": 1000}]
 
-    every = Events()
-    progress = LogProgress(every, interval=0)
+    counts = [(line["rows_done"], line["elapsed_seconds"]) for line in events.lines]
+    assert counts == [(0, 0.0), (100_000, 5.0), (200_000, 10.0), (300_000, 15.0), (300_000, 15.0)]
+    assert events.lines[-1] == {
+        "event": "egress.progress",
+        "rows_done": 300_000,
+        "rows_total": 300_000,
+        "rows_per_second": 20_000,
+        "elapsed_seconds": 15.0,
+        "final": True,
+        "complete": True,
+    }
+    assert all(line["rows_total"] == 300_000 for line in events.lines)
+
+
+def test_a_run_shorter_than_the_interval_logs_its_real_count_at_the_end() -> None:
+    now = [0.0]
+    events = Events()
+    progress = LogProgress(events, interval=5, clock=lambda: now[0])
     progress.start("crm", None)
+    now[0] = 2.0
     progress.update(10)
-    assert every.lines[-1] == {"event": "egress.progress", "rows_done": 10, "rows_total": None}
+    progress.finish(complete=False)
+    progress.finish()  # once only
+
+    assert [(line["rows_done"], line.get("final")) for line in events.lines] == [
+        (0, None),
+        (10, True),
+    ]
+    assert (events.lines[-1]["complete"], events.lines[-1]["rows_per_second"]) == (False, 5)
 
 
 def test_bar_shows_destination_and_rows() -> None:

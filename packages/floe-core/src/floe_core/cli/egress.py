@@ -1,5 +1,5 @@
-"""The ``floe egress`` command group: ``run`` here; ``history``, ``show`` and ``rejected``
-(the read-only ones) in :mod:`floe_core.cli.history`.
+"""The ``floe egress`` command group: ``run`` here; ``history`` and ``show`` (the read-only
+ones) in :mod:`floe_core.cli.history`, ``rejected`` in :mod:`floe_core.cli.rejected`.
 
 Every command finds the project as ``--project DIR`` (default: the current directory) or
 ``--spec`` / ``--manifest``.
@@ -7,17 +7,24 @@ Every command finds the project as ``--project DIR`` (default: the current direc
 ``floe egress run NAME... | --all`` exits with:
 
 - ``0`` every destination delivered every row;
-- ``3`` partial: a destination delivered some rows and rejected others (kept in the state
-  store with the reason); 2 stays what it is for every command, a usage error;
+- ``3`` partial: some of a destination's rows are there (delivered by this run, or by an
+  earlier one and unchanged since) and it rejected the others (kept in the state store with
+  the reason); 2 stays what it is for every command, a usage error;
 - ``1`` failure: a destination failed (it stopped: unreachable, retries exhausted, its sink
-  stopped the write), or nothing was sent because the input is wrong (the project does not
-  validate, an unknown destination, a missing Secret or key, an unreachable catalog, a missing
-  table or column, credentials the destination refuses, another run holding the destination);
+  stopped the write; or it refused every row), or nothing was sent because the input is
+  wrong (the project does not validate, an unknown destination, a missing Secret or key, an
+  unreachable catalog, a missing table or column, credentials the destination refuses,
+  another run holding the destination);
 - ``130`` interrupted (Ctrl-C): the destination being delivered stopped after its batches in
   flight and is recorded as failed with what it delivered; a new run resumes it.
 
 Receipts go to stdout (a table, or JSON with ``--json``); logs (JSON lines, with the run id)
-and the progress bar go to stderr.
+and the progress bar go to stderr. On a terminal, logs are off (``FLOE_LOG_LEVEL`` turns them
+on) and what stopped a run is printed for people (``error:`` and ``hint:``). Elsewhere (a
+pipe, a file, a scheduler), logs are on, so stderr is JSON lines that a log collector can
+parse: a destination that failed to prepare is there once, as its ``egress.failed`` line
+(message and hint), and not printed again; an error before any destination was prepared (a
+project that does not validate, an unknown destination) is printed, as nothing logged it.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from floe_core.cli.history import history_command, rejected_command, show_command
+from floe_core.cli.history import history_command, show_command
 from floe_core.cli.project import (
     JsonOption,
     ManifestOption,
@@ -38,6 +45,7 @@ from floe_core.cli.project import (
     SpecOption,
     project_files,
 )
+from floe_core.cli.rejected import rejected_command
 from floe_core.cli.usage import FloeCommand, FloeGroup, one_of, usage_error
 from floe_core.errors import FloeError
 
@@ -123,13 +131,14 @@ def run_command(
     from floe_core.egress.progress import make_progress
 
     tracing = None
+    logs_errors = False
     try:
         with make_progress(sys.stderr, get_logger(), enabled=not as_json) as progress:
             progress.preparing("reading the project")
             from floe_core.egress.arrow_memory import prefer_jemalloc
             from floe_core.egress.observability import configure_logging, setup_tracing, span
 
-            configure_logging(default_level="off" if sys.stderr.isatty() else "info")
+            logs_errors = configure_logging(default_level="off" if sys.stderr.isatty() else "info")
             prefer_jemalloc()  # this process streams batches: give freed memory back
             tracing = setup_tracing()
             with span("floe.egress.run") as run_span:
@@ -148,6 +157,9 @@ def run_command(
                     options,
                     progress,
                 )
+    except _Logged as failure:
+        _print_failure(failure.error, as_json, logged=logs_errors)
+        raise typer.Exit(1) from None
     except FloeError as exc:
         _print_failure(exc, as_json)
         raise typer.Exit(EXIT_INTERRUPTED if _interrupted(exc) else 1) from None
@@ -169,9 +181,19 @@ def _interrupted(exc: FloeError) -> bool:
     return isinstance(exc, RunInterruptedError)
 
 
-def _print_failure(exc: FloeError, as_json: bool) -> None:
+class _Logged(Exception):
+    """A failure of ``EgressRunner.run`` that it logged as it happened (``egress.failed``):
+    preparing a destination failed, so nothing was sent."""
+
+    def __init__(self, error: FloeError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _print_failure(exc: FloeError, as_json: bool, *, logged: bool = False) -> None:
     """What ended the run, once the bar has stopped: the project's problems, the receipts of
-    an interrupted run, or the error that stopped it before anything was sent."""
+    an interrupted run, or the error that stopped it before anything was sent (on stderr
+    unless ``logged`` there already)."""
     from floe_core.compiler import InvalidProjectError
     from floe_core.egress.errors import RunInterruptedError
 
@@ -182,7 +204,7 @@ def _print_failure(exc: FloeError, as_json: bool) -> None:
         _print_receipts(exc.receipts, as_json, error)
         _print_interrupted(exc.message)
     else:
-        _print_error(exc, as_json)
+        _print_error(exc, as_json, logged=logged)
 
 
 #: Exit code of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
@@ -225,7 +247,14 @@ def _run(
         allow_deletes=options.allow_deletes,
         executor=options.executor,
     ) as runner:
-        return runner.run(destinations)
+        from floe_core.egress.errors import RunInterruptedError
+
+        try:
+            return runner.run(destinations)
+        except RunInterruptedError:
+            raise
+        except FloeError as exc:  # the runner logged each destination that failed
+            raise _Logged(exc) from exc
 
 
 @dataclass(frozen=True)
@@ -269,7 +298,7 @@ def _print_problems(exc: InvalidProjectError, as_json: bool) -> None:
         print_problems(problems, err)
 
 
-def _print_error(exc: FloeError, as_json: bool) -> None:
+def _print_error(exc: FloeError, as_json: bool, *, logged: bool = False) -> None:
     from floe_core.cli.output import envelope, print_error, print_json
     from floe_core.egress.observability import redactor
 
@@ -277,6 +306,8 @@ def _print_error(exc: FloeError, as_json: bool) -> None:
     if as_json:
         error = {"message": safe.message, "hint": safe.hint, "type": type(exc).__name__}
         print_json(envelope("egress run", ok=False, error=error, receipts=[]))
+    if logged:
+        return  # its egress.failed line on stderr says it, with the hint
     print_error(safe)
     from floe_core.cli.output import console
 

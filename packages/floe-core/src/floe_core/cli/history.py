@@ -1,5 +1,6 @@
-"""``floe egress history``, ``floe egress show`` and ``floe egress rejected``: what past runs
-did, read from the state store and never creating it.
+"""``floe egress history`` and ``floe egress show``: what past runs did, read from the state
+store and never creating it (``floe egress rejected`` reads it as they do,
+:mod:`floe_core.cli.rejected`).
 
 Each finds the project as ``--project DIR`` (default: the current directory) or ``--spec`` /
 ``--manifest``, without compiling plugins: history stays readable when the project has
@@ -9,7 +10,7 @@ floe.yaml nor in the history is an error naming the known ones (exit code 1).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -27,14 +28,16 @@ from floe_core.cli.project import (
 from floe_core.cli.usage import whole_number
 
 if TYPE_CHECKING:
+    from rich.console import RenderableType
+    from rich.text import Text
+
     from floe_core.egress.receipt import Receipt
-    from floe_core.egress.rejects import RejectedRow
     from floe_core.egress.state import StateStore
     from floe_core.errors import FloeError
 
 T = TypeVar("T")
 
-__all__ = ["history_command", "rejected_command", "show_command"]
+__all__ = ["history_command", "read_state", "show_command"]
 
 
 def history_command(
@@ -50,27 +53,28 @@ def history_command(
         typer.Option(
             "--limit",
             "-n",
-            help="How many runs to list, newest first (1 to 100,000).",
+            help="How many runs to list, newest first (0 for every one; --json too).",
             metavar="N",
-            parser=whole_number(1, 100_000),
+            parser=whole_number(0, 100_000_000),
         ),
     ] = 20,
     as_json: JsonOption = False,
 ) -> None:
-    """List past runs, newest first; failed runs with their first error.
+    """List past runs, newest first; failed and partial runs with their first error.
 
     One run in full: floe egress show RUN_ID.
     """
-    location, runs = _read_state(
+    location, found = read_state(
         project,
         spec,
         manifest,
         name,
-        lambda store: store.runs(name, limit=limit),
+        lambda store: (store.runs(name, limit=limit or None), store.count_runs(name)),
         as_json=as_json,
         command="egress history",
     )
-    _print_history(runs, name, as_json, recorded=location.exists)
+    runs, total = found if found is not None else ([], 0)
+    _print_history(runs, name, as_json, recorded=location.exists, total=total)
 
 
 def show_command(
@@ -225,9 +229,11 @@ def _print_error_only(exc: FloeError, as_json: bool, command: str) -> None:
     print_error(exc)
 
 
-def _print_history(runs: list[Receipt], name: str | None, as_json: bool, *, recorded: bool) -> None:
+def _print_history(
+    runs: list[Receipt], name: str | None, as_json: bool, *, recorded: bool, total: int
+) -> None:
     """A table that fits 80 columns: long names wrap inside their column, nothing is cut;
-    the first error of each failed run follows it, wrapped."""
+    the first error of each failed or partial run follows it, wrapped under itself."""
     from rich.table import Table
     from rich.text import Text
 
@@ -272,68 +278,63 @@ def _print_history(runs: list[Receipt], name: str | None, as_json: bool, *, reco
     synced = [r for r in runs if r.sync is not None and r.sync.mode != "full"]
     if synced:
         out.print("incremental syncs:", style="bold")
-        for run in synced:
-            line = Text.assemble((run.run_id[:_SHORT_RUN_ID], "bold"), "  ")
-            line.append(sync_line(run.sync) if run.sync is not None else "")
-            out.print(line, soft_wrap=False, overflow="fold")
-    failed = [r for r in runs if r.status is RunStatus.FAILED and r.errors]
+        out.print(_by_run((run, Text(sync_line(run.sync))) for run in synced if run.sync))
+    troubled = (RunStatus.FAILED, RunStatus.PARTIAL)
+    failed = [r for r in runs if r.status in troubled and r.errors]
     if failed:
-        out.print("first error of each failed run:", style="bold")
-        for run in failed:
-            line = Text.assemble((run.run_id[:_SHORT_RUN_ID], "bold"), "  ")
-            line.append(redactor.text(run.errors[0]), style="red")
-            out.print(line, soft_wrap=False, overflow="fold")
+        out.print("first error of each failed or partial run:", style="bold")
+        styles = {RunStatus.FAILED: "red", RunStatus.PARTIAL: "yellow"}
+        out.print(
+            _by_run(
+                (run, Text(redactor.text(run.errors[0]), style=styles[run.status]))
+                for run in failed
+            )
+        )
+    if len(runs) < total:
+        out.print(
+            Text(
+                f"{len(runs):,} of {total:,} runs listed: --limit N lists more, --limit 0 all "
+                "of them",
+                style="dim",
+            ),
+            soft_wrap=False,
+        )
     out.print(
         Text("one run in full: floe egress show RUN_ID", style="dim"),
         soft_wrap=False,
     )
 
 
+def _by_run(lines: Iterable[tuple[Receipt, Text]]) -> RenderableType:
+    """One line per run, its short id then ``text``, wrapped at spaces and hung under the
+    text's first column (a word wider than the column is folded)."""
+    from rich.table import Table
+
+    table = Table.grid(padding=(0, 2, 0, 0))
+    table.add_column("run id", no_wrap=True, style="bold")
+    table.add_column("text", ratio=1, overflow="fold")
+    for run, text in lines:
+        table.add_row(run.run_id[:_SHORT_RUN_ID], text)
+    return table
+
+
 #: Characters of a run id shown by ``floe egress history`` (``show`` takes them as a prefix).
 _SHORT_RUN_ID = 8
 
 
-def rejected_command(
-    name: Annotated[
-        str, typer.Argument(help="The destination.", metavar="NAME", show_default=False)
-    ],
-    project: ProjectOption = None,
-    spec: SpecOption = None,
-    manifest: ManifestOption = None,
-    include_resolved: Annotated[
-        bool, typer.Option("--all", help="Include rows delivered since they were refused.")
-    ] = False,
-    as_json: JsonOption = False,
-) -> None:
-    """List the rows a destination refused and no run has delivered since.
-
-    One line per row (its primary key values, or a hash of its content): the latest reason,
-    how many runs it was refused in, when first and last. Every run retries them.
-    """
-    location, rows = _read_state(
-        project,
-        spec,
-        manifest,
-        name,
-        lambda store: store.rejected_rows(name, unresolved_only=not include_resolved),
-        as_json=as_json,
-        command="egress rejected",
-    )
-    _print_rejected(rows, name, as_json, recorded=location.exists)
-
-
-def _read_state(
+def read_state(
     project: Path | None,
     spec: Path | None,
     manifest: Path | None,
     name: str | None,
-    read: Callable[[StateStore], list[T]],
+    read: Callable[[StateStore], T],
     *,
     as_json: bool,
     command: str,
-) -> tuple[_StateLocation, list[T]]:
-    """``read`` the project's state store, when it exists (a read never creates it), after
-    checking that ``name`` is a declared or recorded destination; exit 1 on an error."""
+) -> tuple[_StateLocation, T | None]:
+    """``read`` the project's state store, when it exists (a read never creates it: then
+    ``None``), after checking that ``name`` is a declared or recorded destination; exit 1 on
+    an error."""
     from floe_core.egress.state import StateStore
     from floe_core.errors import FloeError
 
@@ -341,56 +342,10 @@ def _read_state(
         location = _state_location(project_files(project, spec, manifest))
         if not location.exists:
             _require_known(name, location, None)
-            return location, []
+            return location, None
         with StateStore(location.url) as store:
             _require_known(name, location, store)
             return location, read(store)
     except FloeError as exc:
         _print_error_only(exc, as_json, command)
         raise typer.Exit(1) from None
-
-
-def _print_rejected(
-    rows: list[RejectedRow], name: str, as_json: bool, *, recorded: bool = True
-) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
-    from floe_core.cli.egress import wide_console
-    from floe_core.cli.output import envelope, print_json
-    from floe_core.egress.observability import redactor
-
-    if as_json:
-        data = [redactor.data(r.to_dict()) for r in rows]
-        print_json(envelope("egress rejected", ok=True, destination=name, rejected=data))
-        return
-    out = wide_console(160)
-    if not rows:
-        what = "" if recorded else " (no runs recorded yet)"
-        out.print(f"no rejected rows for {name}{what}", markup=False)
-        return
-    # Borderless, as floe egress history: the reason gets the width the others leave.
-    table = Table(
-        title=f"floe egress rejected: {name} ({len(rows)})",
-        title_justify="left",
-        box=None,
-        padding=(0, 2, 0, 0),
-        pad_edge=False,
-        header_style="bold underline",
-    )
-    table.add_column("key", overflow="fold", max_width=40)
-    table.add_column("reason", overflow="fold", ratio=1, min_width=16)
-    table.add_column("attempts", justify="right", no_wrap=True)
-    table.add_column("first seen (UTC)", overflow="fold")
-    table.add_column("last seen (UTC)", overflow="fold")
-    table.add_column("resolved", no_wrap=True)
-    for row in rows:
-        table.add_row(
-            Text(row.key),
-            Text(redactor.text(row.reason)),
-            str(row.attempts),
-            row.first_seen.strftime("%Y-%m-%d %H:%M:%S"),
-            row.rejected_at.strftime("%Y-%m-%d %H:%M:%S"),
-            Text(row.resolved_run_id[:12]) if row.resolved_run_id else "-",
-        )
-    out.print(table)

@@ -46,15 +46,31 @@ class Progress(Protocol):
 
 
 class LogProgress:
-    """Progress as ``egress.progress`` log events, at most one every ``interval`` seconds."""
+    """Progress as ``egress.progress`` log events: one as a destination starts, then one
+    every ``interval`` seconds while rows flow, and a last one (``final``) when it is done,
+    each with the rows done, the total, the rate and the time since the start.
 
-    def __init__(self, logger: Any, interval: float = 5.0) -> None:
+    Args:
+        logger: Where the events go (the egress logger).
+        interval: Seconds between two events while rows flow.
+        clock: Monotonic seconds (a test passes a fake).
+    """
+
+    def __init__(
+        self,
+        logger: Any,
+        interval: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.logger = logger
         self.interval = interval
+        self._clock = clock
         self._destination = ""
         self._total: int | None = None
+        self._started = 0.0
         self._last = 0.0
         self._rows = 0
+        self._running = False
 
     def preparing(self, what: str) -> None:
         """Nothing to log: the run logs each destination it prepared."""
@@ -62,19 +78,34 @@ class LogProgress:
     def start(self, destination: str, total_rows: int | None) -> None:
         """Log the start of a destination."""
         self._destination, self._total, self._rows = destination, total_rows, 0
-        self._last = time.monotonic()
-        self.logger.info("egress.progress", rows_done=0, rows_total=total_rows)
+        self._started = self._last = self._clock()
+        self._running = True
+        self._log(self._started)
 
     def update(self, rows_done: int) -> None:
         """Log when ``interval`` has passed since the last line."""
         self._rows = rows_done
-        now = time.monotonic()
+        now = self._clock()
         if now - self._last >= self.interval:
             self._last = now
-            self.logger.info("egress.progress", rows_done=rows_done, rows_total=self._total)
+            self._log(now)
 
     def finish(self, complete: bool = True) -> None:
-        """Nothing to do: the run logs its own completion."""
+        """Log where the destination ended (``complete`` False: it stopped early)."""
+        if self._running:
+            self._running = False
+            self._log(self._clock(), final=True, complete=complete)
+
+    def _log(self, now: float, **final: bool) -> None:
+        elapsed = now - self._started
+        self.logger.info(
+            "egress.progress",
+            rows_done=self._rows,
+            rows_total=self._total,
+            rows_per_second=round(self._rows / elapsed) if elapsed > 0 else 0,
+            elapsed_seconds=round(elapsed, 1),
+            **final,
+        )
 
     def __enter__(self) -> LogProgress:
         return self

@@ -6,9 +6,11 @@ store as run history. It never holds a secret: only names, counts, hashes and sa
 Exit codes of ``floe egress run`` follow from the receipts (see :func:`exit_code`):
 
 - ``0``: every destination succeeded, every row delivered;
-- ``3``: partial: at least one destination went through and the destination refused some rows
-  (kept in the state store);
-- ``1``: failure: a destination stopped (unreachable, retries exhausted, interrupted), or the
+- ``3``: partial: at least one destination went through, some of its source's rows are at the
+  destination (delivered by this run, or by an earlier one and unchanged since) and the
+  destination refused the others (kept in the state store);
+- ``1``: failure: a destination stopped (unreachable, retries exhausted, interrupted), refused
+  every row (none is at the destination, whether the rows were new or refused before), or the
   run could not start (configuration errors, another run holding the destination).
 
 A Ctrl-C ends ``floe egress run`` with 130 (see :mod:`floe_core.cli.egress`).
@@ -218,7 +220,7 @@ def _sync_rows(table: Any, sync: SyncSummary) -> None:
     table.add_row("sync mode", sync.mode)
     path = "up to date" if sync.read_path == "up_to_date" else sync.read_path.replace("_", " ")
     table.add_row("read", Text(f"{path}: {sync.read_reason}"))
-    table.add_row("files read", f"{sync.files_read:,} of {sync.files_total:,}")
+    table.add_row("files read", _files_read(sync))
     start = sync.snapshot_from if sync.snapshot_from is not None else "none"
     table.add_row("snapshots", f"{start} -> {sync.snapshot_to}")
     if sync.config_changed:
@@ -245,8 +247,17 @@ def sync_line(sync: SyncSummary) -> str:
     )
     return (
         f"{sync.mode}: {counts}; snapshots {start} -> {sync.snapshot_to}; read {path} "
-        f"({sync.files_read:,} of {sync.files_total:,} data files)"
+        f"({_files_read(sync)})"
     )
+
+
+def _files_read(sync: SyncSummary) -> str:
+    """``1 of 3 data files``: the current snapshot's data files read; and the removed ones
+    whose keys were read, when there are some."""
+    read = f"{sync.files_read:,} of {sync.files_total:,} data files"
+    if sync.files_removed:
+        read += f", and the keys of {sync.files_removed:,} removed since"
+    return read
 
 
 def _source(receipt: Receipt) -> str:

@@ -7,8 +7,9 @@ is updated in place (latest reason, one more attempt, last seen), never duplicat
 Retrying needs nothing special: a ``full`` run resends every row, and an incremental run
 resends a refused row because its fingerprint did not advance (and the run after one with
 refused rows diffs the whole table, as that one did not complete). A run that goes through
-(``success`` or ``partial``) having read the whole source and had every batch answered for
-settles the outstanding records. A row it delivered (or, incremental, found already
+(nothing stopped it: ``success``, ``partial``, or ``failed`` because every row was refused)
+having read the whole source and had every batch answered for settles the outstanding
+records. A row it delivered (or, incremental, found already
 delivered) is marked resolved; a row the destination refused again stays outstanding; a row no
 longer in the source (its identity was not read) is dropped from the list. A run that stopped,
 that skipped batches an interrupted run had delivered, or that read only the files appended
@@ -31,7 +32,14 @@ if TYPE_CHECKING:
 
     from floe_core.egress.state import StateStore
 
-__all__ = ["RejectTracker", "RejectedRow", "RejectedRows", "row_identities", "row_identity"]
+__all__ = [
+    "RejectReason",
+    "RejectTracker",
+    "RejectedRow",
+    "RejectedRows",
+    "row_identities",
+    "row_identity",
+]
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,14 @@ class RejectedRow:
             "last_seen": self.rejected_at.isoformat(),
             "resolved_run_id": self.resolved_run_id,
         }
+
+
+@dataclass(frozen=True)
+class RejectReason:
+    """One reason a destination gave, and how many of its rejected rows have it."""
+
+    reason: str
+    rows: int
 
 
 def row_identity(row: Mapping[str, Any], key_columns: Sequence[str] | None = None) -> str:
@@ -137,18 +153,45 @@ class RejectedRows:
                     )
         return keys
 
-    def records(self, destination: str, *, unresolved_only: bool = True) -> list[RejectedRow]:
-        """``destination``'s records, first refused first."""
+    def records(
+        self, destination: str, *, unresolved_only: bool = True, limit: int | None = None
+    ) -> list[RejectedRow]:
+        """``destination``'s records, first refused first; the first ``limit`` of them only,
+        when given. Rows refused together are in the order of their keys, shorter first, so
+        that numeric keys count up (``[9]`` before ``[10]``)."""
+        import sqlalchemy as sa
+
         table = self._table
         query = (
             table.select()
             .where(table.c.destination == destination)
-            .order_by(table.c.first_seen, table.c.row_key)
+            .order_by(table.c.first_seen, sa.func.length(table.c.row_key), table.c.row_key)
+        )
+        if unresolved_only:
+            query = query.where(table.c.resolved_run_id.is_(None))
+        if limit is not None:
+            query = query.limit(limit)
+        with self.store.transaction("read rejected rows in") as conn:
+            return [_record(row) for row in conn.execute(query)]
+
+    def reasons(self, destination: str, *, unresolved_only: bool = True) -> list[RejectReason]:
+        """How many of ``destination``'s records have each reason: most rows first, then
+        the reason first refused first."""
+        import sqlalchemy as sa
+
+        table = self._table
+        rows = sa.func.count().label("rows")
+        first = sa.func.min(table.c.first_seen).label("first")
+        query = (
+            sa.select(table.c.reason, rows, first)
+            .where(table.c.destination == destination)
+            .group_by(table.c.reason)
+            .order_by(rows.desc(), first)
         )
         if unresolved_only:
             query = query.where(table.c.resolved_run_id.is_(None))
         with self.store.transaction("read rejected rows in") as conn:
-            return [_record(row) for row in conn.execute(query)]
+            return [RejectReason(row.reason, int(row.rows)) for row in conn.execute(query)]
 
     def outstanding_keys(self, destination: str) -> set[str]:
         """Identities of ``destination``'s rows refused and not delivered since."""

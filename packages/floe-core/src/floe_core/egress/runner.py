@@ -287,18 +287,19 @@ class EgressRunner:
             outstanding = set()
         return RejectTracker(outstanding, key_columns)
 
-    def _settle_rejects(self, item: _Prepared) -> None:
-        """After a run that went through and sent every batch, outstanding rejects it
-        delivered are resolved and those gone from the source dropped."""
+    def _settle_rejects(self, item: _Prepared, *, went_through: bool) -> None:
+        """After a run that went through (nothing stopped it: every batch was answered for,
+        even if every row was refused) and sent every batch, outstanding rejects it delivered
+        are resolved and those gone from the source dropped."""
         from floe_core.egress.rejects import RejectedRows
 
         receipt, tracker, sync = item.receipt, item.rejects, item.sync
-        if not tracker.outstanding or item.resume or (sync and not sync.went_through):
+        if not went_through or not tracker.outstanding or item.resume:
+            return
+        if sync is not None and not sync.went_through:
             return
         if sync is not None:  # it sent only the diff: which outstanding rows are still there?
             tracker.watch_all(item.source.batches(columns=tracker.key_columns))
-        if receipt.status not in (RunStatus.SUCCESS, RunStatus.PARTIAL):
-            return
         try:
             resolved, dropped = RejectedRows(self.state).settle(
                 receipt.destination, receipt.run_id, seen=tracker.seen, refused=tracker.refused
@@ -395,13 +396,14 @@ class EgressRunner:
         ):
             try:
                 self.state.start_run(receipt)
-                self.log.info("egress.started", rows_total=item.source.row_count)
+                # A sync goes through the rows its read path reads (and the keys it deletes).
+                total = item.source.row_count if item.sync is None else item.sync.progress_total
+                self.log.info("egress.started", rows_total=total)
                 if self.progress is not None:
-                    self.progress.start(receipt.destination, item.source.row_count)
+                    self.progress.start(receipt.destination, total)
                 result, stop_error = self._send(item, counter)
-                retrying = bool(item.rejects.outstanding)
-                _apply_result(receipt, result, item.rejected_errors, stop_error, retrying)
-                self._settle_rejects(item)
+                went_through = _apply_result(receipt, result, item.rejected_errors, stop_error)
+                self._settle_rejects(item, went_through=went_through)
                 if item.stop.is_set():
                     receipt.errors.append(self._stop_reason(item, receipt))
             except KeyboardInterrupt:
@@ -471,10 +473,7 @@ class EgressRunner:
             on_progress=self._on_progress,
             on_rejected=self.rejected_rows_keeper(item),
         )
-        summary = item.sync.summary
-        counter.rows = (
-            summary.inserted + summary.updated + summary.unchanged + summary.rejected_keys
-        )
+        counter.rows = item.sync.rows_read
         return result, item.sync.stop_error
 
     def _preview(self, item: _Prepared) -> Receipt:
@@ -594,14 +593,17 @@ class _RowCounter:
 
 
 def _apply_result(
-    receipt: Receipt,
-    result: Any,
-    extra_errors: list[str],
-    stop_error: BaseException | None,
-    retrying: bool = False,
-) -> None:
-    """Counts and status from the sink's result. ``retrying``: rows refused by an earlier run
-    were outstanding (a run that only sent those again, refused again, went through)."""
+    receipt: Receipt, result: Any, extra_errors: list[str], stop_error: BaseException | None
+) -> bool:
+    """Counts and status from the sink's result; whether the run went through (every batch
+    was answered for: delivered, or refused and kept).
+
+    The status says where the source's rows stand after the run, whatever earlier runs did:
+    ``success`` every row is at the destination; ``partial`` some are (delivered now,
+    already there from an earlier run: unchanged or skipped) and the rest were refused and
+    kept; ``failed`` the run stopped, or none is (every row it sent was refused). So a run
+    that re-sends rows refused before gets the status of the run that first sent them.
+    """
     receipt.rows_delivered = int(result.rows_delivered)
     receipt.rows_rejected = int(getattr(result, "rows_rejected", 0) or 0)
     receipt.rows_skipped = int(getattr(result, "rows_skipped", 0) or 0)
@@ -609,16 +611,21 @@ def _apply_result(
     receipt.checksum = str(result.checksum)
     receipt.idempotency_key = str(result.idempotency_key)
     receipt.errors = [*map(str, result.errors), *extra_errors]
+    unchanged = receipt.sync.unchanged if receipt.sync is not None else 0
+    at_destination = receipt.rows_delivered + receipt.rows_skipped + unchanged
     if stop_error is not None:
         receipt.status = RunStatus.FAILED  # stopped: unreachable, retries exhausted, Ctrl-C
-    elif result.success and not receipt.rows_rejected and not extra_errors:
+        return False
+    if result.success and not receipt.rows_rejected and not extra_errors:
         receipt.status = RunStatus.SUCCESS
-    elif receipt.rows_rejected and not receipt.rows_delivered and not retrying:
-        receipt.status = RunStatus.FAILED  # every row sent was refused: nothing went through
+    elif receipt.rows_rejected and not at_destination:
+        receipt.status = RunStatus.FAILED  # every row was refused: none is at the destination
     elif receipt.rows_rejected or extra_errors:
         receipt.status = RunStatus.PARTIAL  # went through; the refused rows are kept
     else:
-        receipt.status = RunStatus.FAILED
+        receipt.status = RunStatus.FAILED  # the plugin says it failed, and no row was refused
+        return False
+    return True
 
 
 def _target(plugin: SinkConnector, config: SinkConfig) -> str:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from floe_core.egress.errors import StateStoreError
 from floe_core.egress.receipt import Receipt, RunStatus, utc_now
-from floe_core.egress.rejects import RejectedRow, RejectedRows
+from floe_core.egress.rejects import RejectedRow, RejectedRows, RejectReason
 from floe_core.egress.state_tables import SCHEMA_VERSION, state_tables
 
 if TYPE_CHECKING:
@@ -256,13 +256,24 @@ class StateStore:
                 )
             )
 
-    def runs(self, destination: str | None = None, limit: int = 20) -> list[Receipt]:
-        """Stored receipts, newest first, optionally for one destination."""
+    def runs(self, destination: str | None = None, limit: int | None = 20) -> list[Receipt]:
+        """Stored receipts, newest first (the ``limit`` newest; every one when ``None``),
+        optionally for one destination."""
         runs = self._t["runs"]
-        query = runs.select().order_by(runs.c.started_at.desc()).limit(limit)
+        query = runs.select().order_by(runs.c.started_at.desc())
+        if limit is not None:
+            query = query.limit(limit)
         if destination is not None:
             query = query.where(runs.c.destination == destination)
         return [_receipt(row) for row in self._read(query)]
+
+    def count_runs(self, destination: str | None = None) -> int:
+        """How many receipts are stored, optionally for one destination."""
+        runs = self._t["runs"]
+        query = self._sa.select(self._sa.func.count()).select_from(runs)
+        if destination is not None:
+            query = query.where(runs.c.destination == destination)
+        return int(self._read(query)[0][0])
 
     def runs_by_id(self, prefix: str, limit: int = 10) -> list[Receipt]:
         """Stored receipts whose run id starts with ``prefix`` (a whole id finds one)."""
@@ -370,9 +381,17 @@ class StateStore:
         :mod:`floe_core.egress.rejects`. Returns the rows' identities."""
         return RejectedRows(self).keep(destination, run_id, rows, reason, key_columns)
 
-    def rejected_rows(self, destination: str, *, unresolved_only: bool = True) -> list[RejectedRow]:
-        """Rejected rows of ``destination``, first refused first."""
-        return RejectedRows(self).records(destination, unresolved_only=unresolved_only)
+    def rejected_rows(
+        self, destination: str, *, unresolved_only: bool = True, limit: int | None = None
+    ) -> list[RejectedRow]:
+        """Rejected rows of ``destination``, first refused first (the first ``limit``)."""
+        return RejectedRows(self).records(destination, unresolved_only=unresolved_only, limit=limit)
+
+    def rejected_reasons(
+        self, destination: str, *, unresolved_only: bool = True
+    ) -> list[RejectReason]:
+        """Each reason of ``destination``'s rejected rows and how many have it, most first."""
+        return RejectedRows(self).reasons(destination, unresolved_only=unresolved_only)
 
     # --- plumbing -----------------------------------------------------------------------
 

@@ -138,13 +138,10 @@ class RayExecutor:
         stop_error: BaseException | None = ExecutorError(stops[0]) if stops else None
         if failures and stop_error is None:
             stop_error = ExecutorError(failures[0])
+        counter.rows = sum(r.rows_read for r in results)
         if sync is None:
-            counter.rows = sum(r.rows_read for r in results)
             return merged, stop_error
         concluded = self._conclude(runner, item, sync, tasks, results, merged, failures)
-        summary = sync.summary
-        counter.rows = summary.inserted + summary.updated + summary.unchanged
-        counter.rows += summary.rejected_keys
         return concluded, stop_error or sync.stop_error
 
     def _run_tasks(
@@ -325,7 +322,7 @@ class RayExecutor:
                     failures.append(f"task {task.index}: {redactor.text(_task_error(exc))}")
                     continue
                 results.append(result)
-                rows_done += result.result.rows_delivered + result.result.rows_skipped
+                rows_done += result.rows_read  # every row of its files is done
                 runner.log.info(
                     "egress.task_finished",
                     task=task.index,

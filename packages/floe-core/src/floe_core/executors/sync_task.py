@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from floe_core.iceberg.source import IcebergSource
     from floe_core.sinks.base import Operation, SinkCapabilities
     from floe_core.sync.confirmations import Confirmations
+    from floe_core.sync.diff import Differ
     from floe_core.sync.modes import ModeOperations
     from floe_core.sync.store import FingerprintStore
 
@@ -66,6 +67,8 @@ class SyncCounts:
         unchanged: Rows of its files left alone.
         rejected_keys: Rows not sent for their NULL or duplicate key.
         complete: Every row it fed the engine was settled batch by batch.
+        rows_read: Rows of its files read into the diff (the ones the destination refused
+            included).
     """
 
     inserted: int = 0
@@ -73,11 +76,7 @@ class SyncCounts:
     unchanged: int = 0
     rejected_keys: int = 0
     complete: bool = False
-
-    @property
-    def rows_read(self) -> int:
-        """Rows of the task's files."""
-        return self.inserted + self.updated + self.unchanged + self.rejected_keys
+    rows_read: int = 0
 
 
 class TaskDiff:
@@ -124,6 +123,7 @@ class TaskDiff:
             None,
         )
         self._summary = SyncSummary(mode="")  # counts what it leaves alone
+        self._differ: Differ | None = None
 
     def _slice(self, stored: pa.Table) -> pl.DataFrame:
         """The stored fingerprints of the keys this task's files hold (a key scan of them)."""
@@ -153,6 +153,7 @@ class TaskDiff:
             pl.Series(list(self.plan.duplicates), dtype=pl.String),
             comparable=self.plan.comparable,
         )
+        self._differ = differ
         batches = self.source.batches(files=self.files)
         rows = rows_to_send(
             batches,
@@ -174,4 +175,5 @@ class TaskDiff:
             unchanged=self._summary.unchanged,
             rejected_keys=self._summary.rejected_keys,
             complete=confirmations.complete,
+            rows_read=self._differ.rows if self._differ is not None else 0,
         )

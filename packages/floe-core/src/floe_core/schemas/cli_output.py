@@ -108,7 +108,17 @@ class CliOutput(BaseModel):
         default=None, description="egress rejected: the destination asked about."
     )
     rejected: list[dict[str, Any]] | None = Field(
-        default=None, description="egress rejected: the rows the destination refused."
+        default=None,
+        description="egress rejected: the rows the destination refused, first refused first "
+        "(the first --limit of them; every one with --limit 0).",
+    )
+    rejected_total: int | None = Field(
+        default=None, description="egress rejected: how many rows it refused, listed or not."
+    )
+    reasons: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="egress rejected: each reason it gave and how many of the rows have it "
+        "(reason, rows), most rows first.",
     )
     # demo
     gold_table: dict[str, Any] | None = Field(

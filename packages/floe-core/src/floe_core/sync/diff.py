@@ -169,11 +169,14 @@ class Differ:
         self.columns = list(columns)
         self.duplicates = duplicates
         self.comparable = comparable
+        #: Rows split so far: the source rows read into the diff, whatever became of them.
+        self.rows = 0
 
     def split(self, batch: pa.RecordBatch) -> BatchSplit:
         """Split one batch (source column names, every sent column)."""
         import polars as pl
 
+        self.rows += batch.num_rows
         keys = row_keys(batch, self.columns)
         fps = row_fingerprints(batch)
         frame = pl.DataFrame({"key": pl.from_arrow(keys), "fp": pl.from_arrow(fps)})

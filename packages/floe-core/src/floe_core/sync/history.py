@@ -54,11 +54,11 @@ class ReadPlan:
 
     @property
     def files_read(self) -> int:
-        """How many data files this plan reads (removed files included)."""
+        """How many data files of the current snapshot this plan reads (of ``files_total``;
+        the removed ones it reads the keys of are ``removed``)."""
         if self.path == "up_to_date":
             return 0
-        read = len(self.files) if self.files is not None else self.files_total
-        return read + len(self.removed)
+        return len(self.files) if self.files is not None else self.files_total
 
     def full(self, reason: str) -> ReadPlan:
         """The full scan that replaces this plan, and why."""

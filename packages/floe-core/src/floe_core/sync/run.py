@@ -126,6 +126,7 @@ class SyncRun:
         #: (the destination unreachable, retries exhausted), so the run is ``failed``, not
         #: ``partial``, though some rows were refused before it stopped.
         self.stop_error: BaseException | None = None
+        self._differ: Differ | None = None  # the one that splits the rows this run sends
         #: The stored fingerprints, the keys a mirror run deletes and the keys rejected as
         #: not unique; all ``None`` when the table is up to date (nothing is read, not even
         #: the fingerprints, and polars is not imported).
@@ -163,12 +164,15 @@ class SyncRun:
             self.duplicates = keys.duplicates
             if destination.sync_mode != "mirror":
                 self.gone = pl.Series([], dtype=pl.String)
+        #: Rows of the files the read path reads (what :meth:`deliver` diffs), from the key scan.
+        self.rows_to_read = keys.rows if keys is not None else 0
         self.summary = SyncSummary(
             mode=destination.sync_mode,
             read_path=self.read.path,
             read_reason=self.read.reason,
             files_read=self.read.files_read,
             files_total=self.read.files_total,
+            files_removed=len(self.read.removed),
             snapshot_from=meta.snapshot_id,
             snapshot_to=source.snapshot_id,
             config_changed=bool(meta.config_fingerprint) and not comparable,
@@ -181,6 +185,12 @@ class SyncRun:
     def up_to_date(self) -> bool:
         """The table is at the snapshot last delivered completely: nothing to read or send."""
         return self.read.path == "up_to_date"
+
+    @property
+    def progress_total(self) -> int:
+        """The rows a delivery goes through, as its progress counts them: every row the read
+        path reads (sent, or left alone), then every key a mirror run deletes."""
+        return self.rows_to_read + self.gone_count
 
     @property
     def gone_count(self) -> int:
@@ -292,9 +302,16 @@ class SyncRun:
         if self.stored is None:
             return iter(())
         batches = self.source.batches(files=self.read.files)
+        self._differ = self.differ()
         return rows_to_send(
-            batches, self.differ(), operations, self.summary, self.key_columns, on_rejected
+            batches, self._differ, operations, self.summary, self.key_columns, on_rejected
         )
+
+    @property
+    def rows_read(self) -> int:
+        """Rows of the source read into the diff so far: sent (confirmed or refused), left
+        alone, or not sent for their key."""
+        return self._differ.rows if self._differ is not None else 0
 
     # --- delivery -----------------------------------------------------------------------
 
@@ -346,16 +363,17 @@ class SyncRun:
         operations = self.operations(capabilities.operations)
         results: list[EgressResult] = []
         operation = operations.new or operations.changed
+        told = _ReadProgress(on_progress, self.summary)
         upserts = Confirmations(
             self.store,
             self.run_id,
             resolve_batch_size(batch_size, capabilities, operation),
             self.key_columns,
             on_rejected,
-            on_progress,
+            told.settled if on_progress is not None else None,
         )
         if self.stored is not None and operation is not None:
-            stream = upserts.feed(self._to_send(operations, on_rejected))
+            stream = upserts.feed(told.reading(self._to_send(operations, on_rejected)))
             results.append(
                 self._write(
                     plugin,
@@ -416,7 +434,7 @@ class SyncRun:
             self.key_columns,
             on_rejected,
             on_progress,
-            progress_base=upserted.inserted + upserted.updated,
+            progress_base=self.rows_to_read,  # the deletes go once every row read is done
         )
         if operations.gone is not None and self.gone_count and all(r.success for r in results):
             stream = deletes.feed(self._deletes(batch_size))
@@ -497,6 +515,35 @@ class SyncRun:
         """The new and changed rows of the files the read path reads, as a local run feeds
         them to the engine (none when the table is up to date)."""
         return self._to_send(operations, on_rejected)
+
+
+class _ReadProgress:
+    """Tells ``forward`` the rows of the read done so far: those sent and settled (confirmed
+    or refused) and those left alone (unchanged, or not sent for their key), so that a run's
+    progress ends at :attr:`SyncRun.progress_total` and moves while unchanged rows stream by."""
+
+    def __init__(self, forward: Progress | None, summary: SyncSummary) -> None:
+        self._forward = forward
+        self._summary = summary
+        self._settled = 0
+
+    def settled(self, rows_done: int) -> None:
+        """The engine settled ``rows_done`` of the rows sent so far."""
+        self._settled = rows_done
+        self._tell()
+
+    def reading(
+        self, items: Iterator[tuple[pa.RecordBatch, Fed]]
+    ) -> Iterator[tuple[pa.RecordBatch, Fed]]:
+        """``items`` as they are, telling the rows left alone as each source batch is split."""
+        for item in items:
+            self._tell()
+            yield item
+
+    def _tell(self) -> None:
+        if self._forward is not None:
+            summary = self._summary
+            self._forward(self._settled + summary.unchanged + summary.rejected_keys)
 
 
 def _reader(schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> pa.RecordBatchReader:

@@ -18,8 +18,10 @@ class SyncSummary:
         read_path: ``up_to_date``, ``appended``, ``changed`` or ``full_scan`` (see
             ``floe_core.sync.history``).
         read_reason: Why that path was taken.
-        files_read: Data files read.
+        files_read: Data files of the current snapshot read.
         files_total: Data files in the current snapshot.
+        files_removed: ``changed`` only: data files removed since the last delivery, whose
+            key columns were read (in the snapshot delivered then) to find the keys gone.
         snapshot_from: The snapshot last delivered completely, if any.
         snapshot_to: The snapshot read.
         config_changed: The sent columns or mapping changed, so every row counted as changed.
@@ -38,6 +40,7 @@ class SyncSummary:
     read_reason: str = ""
     files_read: int = 0
     files_total: int = 0
+    files_removed: int = 0
     snapshot_from: int | None = None
     snapshot_to: int | None = None
     config_changed: bool = False
