@@ -208,13 +208,14 @@ def _pg_runs(project: FloeProject, runs: int) -> list[tuple[int, dict[str, Any]]
 def test_every_row_refused_by_postgresql_fails_every_run_alike(
     h: Any, make_project: Any, pg_schema: str
 ) -> None:
-    # A BOOLEAN column for decimal data: PostgreSQL refuses every row, run after run. The
-    # later runs re-send rows refused before: nothing reaches the table either way, so each
-    # run is failed (exit 1), and each read the whole table.
+    # A CHECK constraint no row meets: PostgreSQL refuses every row, run after run (a column
+    # type no value fits would be refused by floe before sending). The later runs re-send
+    # rows refused before: nothing reaches the table either way, so each run is failed
+    # (exit 1), and each read the whole table.
     project = make_project(rows=200)
     project.secret("pg", url=h.pg_url)
     project.write(PG_SYNC_DEST.format(schema=pg_schema))
-    _pg_table(pg_schema, "boolean")
+    _pg_table(pg_schema, "numeric(12, 2)", ", CHECK (customer_id < 0)")
 
     runs = _pg_runs(project, 3)
 

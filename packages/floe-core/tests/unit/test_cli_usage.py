@@ -100,7 +100,10 @@ def test_placeholders_in_the_help_lines() -> None:
         pytest.param(
             ["egress", "history", "--limit", "abc"], "--limit: 'abc' is not a whole number"
         ),
-        pytest.param(["egress", "history", "-n", "0"], "--limit: 0 is not between 1 and 100,000"),
+        pytest.param(
+            ["egress", "history", "-n", "200000000"],
+            "--limit: 200,000,000 is not between 0 and 100,000,000",
+        ),
         pytest.param(["demo", "--rows", "1.5"], "--rows: '1.5' is not a whole number"),
         pytest.param(["schema", "yaml"], "KIND: 'yaml' is not one of floe, manifest, output"),
         pytest.param(

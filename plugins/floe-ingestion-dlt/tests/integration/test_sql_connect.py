@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -145,11 +146,14 @@ def test_a_column_no_value_of_the_data_fits_is_refused_before_sending(
     where = f"{schema}.typed" if schema else "typed"
     engine = sa.create_engine(url)
     with engine.begin() as conn:
-        conn.exec_driver_sql(f"CREATE TABLE {where} (id DATE, name VARCHAR(20))")
-    rows = pa.table({"id": [1, 2, 3], "name": ["a", "b", "c"]})
+        conn.exec_driver_sql(f"CREATE TABLE {where} (id BIGINT, name VARCHAR(20))")
+    days = [dt.date(2024, 1, day) for day in (1, 2, 3)]
+    rows = pa.table({"id": pa.array(days, pa.date32()), "name": ["a", "b", "c"]})
     sink = sql_sink(url, "typed", schema=schema)
 
-    with pytest.raises(SinkConfigurationError, match="'id' is DATE but the data writes number"):
+    with pytest.raises(
+        SinkConfigurationError, match=r"'id' is BIGINT(\(20\))? and the data writes date"
+    ):
         sql_drive(sink, rows)
 
     with engine.connect() as conn:

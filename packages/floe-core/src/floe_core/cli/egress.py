@@ -20,11 +20,10 @@ Every command finds the project as ``--project DIR`` (default: the current direc
 
 Receipts go to stdout (a table, or JSON with ``--json``); logs (JSON lines, with the run id)
 and the progress bar go to stderr. On a terminal, logs are off (``FLOE_LOG_LEVEL`` turns them
-on) and what stopped a run is printed for people (``error:`` and ``hint:``). Elsewhere (a
-pipe, a file, a scheduler), logs are on, so stderr is JSON lines that a log collector can
-parse: a destination that failed to prepare is there once, as its ``egress.failed`` line
-(message and hint), and not printed again; an error before any destination was prepared (a
-project that does not validate, an unknown destination) is printed, as nothing logged it.
+on). Elsewhere (a pipe, a file, a scheduler), logs are on: a destination that failed to
+prepare is its ``egress.failed`` line, for a log collector. Either way, what stopped a run is
+printed for people at the end (``error:`` and ``hint:``); ``FLOE_LOG_LEVEL=off`` leaves only
+that.
 """
 
 from __future__ import annotations
@@ -131,14 +130,13 @@ def run_command(
     from floe_core.egress.progress import make_progress
 
     tracing = None
-    logs_errors = False
     try:
         with make_progress(sys.stderr, get_logger(), enabled=not as_json) as progress:
             progress.preparing("reading the project")
             from floe_core.egress.arrow_memory import prefer_jemalloc
             from floe_core.egress.observability import configure_logging, setup_tracing, span
 
-            logs_errors = configure_logging(default_level="off" if sys.stderr.isatty() else "info")
+            configure_logging(default_level="off" if sys.stderr.isatty() else "info")
             prefer_jemalloc()  # this process streams batches: give freed memory back
             tracing = setup_tracing()
             with span("floe.egress.run") as run_span:
@@ -157,9 +155,6 @@ def run_command(
                     options,
                     progress,
                 )
-    except _Logged as failure:
-        _print_failure(failure.error, as_json, logged=logs_errors)
-        raise typer.Exit(1) from None
     except FloeError as exc:
         _print_failure(exc, as_json)
         raise typer.Exit(EXIT_INTERRUPTED if _interrupted(exc) else 1) from None
@@ -181,19 +176,9 @@ def _interrupted(exc: FloeError) -> bool:
     return isinstance(exc, RunInterruptedError)
 
 
-class _Logged(Exception):
-    """A failure of ``EgressRunner.run`` that it logged as it happened (``egress.failed``):
-    preparing a destination failed, so nothing was sent."""
-
-    def __init__(self, error: FloeError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-def _print_failure(exc: FloeError, as_json: bool, *, logged: bool = False) -> None:
+def _print_failure(exc: FloeError, as_json: bool) -> None:
     """What ended the run, once the bar has stopped: the project's problems, the receipts of
-    an interrupted run, or the error that stopped it before anything was sent (on stderr
-    unless ``logged`` there already)."""
+    an interrupted run, or the error that stopped it before anything was sent."""
     from floe_core.compiler import InvalidProjectError
     from floe_core.egress.errors import RunInterruptedError
 
@@ -204,7 +189,7 @@ def _print_failure(exc: FloeError, as_json: bool, *, logged: bool = False) -> No
         _print_receipts(exc.receipts, as_json, error)
         _print_interrupted(exc.message)
     else:
-        _print_error(exc, as_json, logged=logged)
+        _print_error(exc, as_json)
 
 
 #: Exit code of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
@@ -247,14 +232,7 @@ def _run(
         allow_deletes=options.allow_deletes,
         executor=options.executor,
     ) as runner:
-        from floe_core.egress.errors import RunInterruptedError
-
-        try:
-            return runner.run(destinations)
-        except RunInterruptedError:
-            raise
-        except FloeError as exc:  # the runner logged each destination that failed
-            raise _Logged(exc) from exc
+        return runner.run(destinations)
 
 
 @dataclass(frozen=True)
@@ -298,7 +276,7 @@ def _print_problems(exc: InvalidProjectError, as_json: bool) -> None:
         print_problems(problems, err)
 
 
-def _print_error(exc: FloeError, as_json: bool, *, logged: bool = False) -> None:
+def _print_error(exc: FloeError, as_json: bool) -> None:
     from floe_core.cli.output import envelope, print_error, print_json
     from floe_core.egress.observability import redactor
 
@@ -306,8 +284,6 @@ def _print_error(exc: FloeError, as_json: bool, *, logged: bool = False) -> None
     if as_json:
         error = {"message": safe.message, "hint": safe.hint, "type": type(exc).__name__}
         print_json(envelope("egress run", ok=False, error=error, receipts=[]))
-    if logged:
-        return  # its egress.failed line on stderr says it, with the hint
     print_error(safe)
     from floe_core.cli.output import console
 

@@ -126,17 +126,13 @@ def configure_logging(
     *,
     default_level: str = "info",
     environ: Mapping[str, str] | None = None,
-) -> bool:
+) -> None:
     """Send structlog and stdlib logging to ``stream`` (stderr) as redacted JSON lines.
 
     Args:
         stream: Where log lines go; when None, whatever ``sys.stderr`` is at each write.
         default_level: Level when ``FLOE_LOG_LEVEL`` is not set.
         environ: Environment to read (``os.environ`` when None).
-
-    Returns:
-        Whether errors are logged (the level is ``error`` or below): then a failure the run
-        logged is on ``stream`` already, and a caller need not print it again there.
     """
     import structlog
 
@@ -173,7 +169,6 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(max(level, logging.WARNING))
-    return level <= logging.ERROR
 
 
 class _Stderr:
