@@ -73,13 +73,19 @@ def test_demo_json_is_the_envelope_with_the_table_and_the_receipts(tmp_path: Pat
 def test_demo_names_the_next_commands_as_the_user_runs_floe(tmp_path: Path, h: Any) -> None:
     project = tmp_path / "quickstart"
     shutil.copytree(QUICKSTART, project, ignore=shutil.ignore_patterns(".floe"))
-    # As under `uv run` in a checkout: floe is not on PATH.
-    env = {"UV_RUN_RECURSION_DEPTH": "1", "PATH": "/usr/bin:/bin"}
+    # As `make demo` and the README's tour run it: under `uv run`, whose PATH has the
+    # environment's floe, which the user's shell may not.
+    under_uv = {"UV_RUN_RECURSION_DEPTH": "1"}
 
-    result = h.run_floe("demo", "--project", str(project), "--rows", "100", env=env)
+    result = h.run_floe("demo", "--project", str(project), "--rows", "100", env=under_uv)
+    # (make test runs the suite under uv run too: the plain run clears what it set)
+    plain = h.run_floe(
+        "demo", "--project", str(project), "--rows", "100", env={"UV_RUN_RECURSION_DEPTH": ""}
+    )
 
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.returncode == plain.returncode == 0, result.stdout + result.stderr
     assert f"next: uv run floe egress history --project {project}" in result.stdout
+    assert f"next: floe egress history --project {project}" in plain.stdout
 
 
 @pytest.mark.requirement("B2")

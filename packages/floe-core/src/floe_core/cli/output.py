@@ -70,15 +70,13 @@ def error_data(error: FloeError) -> dict[str, str]:
 
 
 def floe_invocation() -> str:
-    """How to run floe from the user's shell, for a "next:" line: ``floe``, or ``uv run floe``
-    when ``floe`` is not on PATH and this process was started by ``uv run`` (a development
-    checkout, as the README's tour runs it)."""
+    """How to run floe from the user's shell, for a "next:" line: ``uv run floe`` when this
+    process was started by ``uv run`` (a checkout, as the README's tour and ``make demo`` run
+    it: the environment's ``floe`` is on uv's PATH, not necessarily on the shell's), else
+    ``floe``."""
     import os
-    import shutil
 
-    if shutil.which("floe") is None and os.environ.get("UV_RUN_RECURSION_DEPTH"):
-        return "uv run floe"
-    return "floe"
+    return "uv run floe" if os.environ.get("UV_RUN_RECURSION_DEPTH") else "floe"
 
 
 def print_json(data: Any) -> None:
