@@ -345,12 +345,30 @@ def test_a_batch_refused_whatever_piece_is_sent_is_rejected_whole() -> None:
         sink, _table(20), on_rejected=lambda rows, _why: rejected.append(rows["id"].to_pylist())
     )
     assert (result.rows_delivered, result.rows_rejected) == (0, 20)
-    # the 16-row batch: itself, then halves, quarters, eighths (15 requests), then no more
-    first = [rows for _, rows in sink.calls][:15]
-    assert first == [16, 8, 8, 4, 4, 4, 4] + [2] * 8
+    # the 16-row batch: itself, then halves, quarters, eighths (15 requests), then the first
+    # eighth halved down to one row (2 more), every piece refused: no more
+    first = [rows for _, rows in sink.calls][:17]
+    assert first == [16, 8, 8, 4, 4, 4, 4] + [2] * 8 + [1, 1]
     # the 4-row batch is too small to tell: split down to single rows
-    assert [rows for _, rows in sink.calls][15:] == [4, 2, 2, 1, 1, 1, 1]
+    assert [rows for _, rows in sink.calls][17:] == [4, 2, 2, 1, 1, 1, 1]
     assert rejected == [list(range(16)), [16], [17], [18], [19]]
+
+
+@pytest.mark.requirement("B6")
+def test_bad_rows_scattered_through_every_eighth_of_a_batch_are_isolated() -> None:
+    """A few bad rows in every eighth of a batch refuse all eight pieces, as a batch-wide
+    refusal does; the first piece, halved on, has a half that goes through: the rows are
+    refused one by one, and every good row is delivered."""
+    bad = {3, 13, 21, 30, 37, 45, 52, 60, 63}  # at least one in each eighth of 64 rows
+    rejected: list[list[int]] = []
+    sink = MemorySink(_config(batch_size=64), reject_ids=bad)
+    result = write(
+        sink, _table(64), on_rejected=lambda rows, _why: rejected.append(rows["id"].to_pylist())
+    )
+    assert (result.rows_delivered, result.rows_rejected) == (64 - len(bad), len(bad))
+    assert sorted(r["id"] for r in sink.rows) == sorted(set(range(64)) - bad)
+    assert rejected == [[i] for i in sorted(bad)]
+    assert len(sink.rows) == len({r["id"] for r in sink.rows})  # each good row once
 
 
 @pytest.mark.requirement("B6")

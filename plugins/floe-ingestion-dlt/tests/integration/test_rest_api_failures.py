@@ -206,8 +206,9 @@ def test_a_batch_wide_refusal_is_rejected_whole_after_three_levels_of_splitting(
     assert not result.success
     assert (result.rows_delivered, result.rows_rejected) == (0, 48)
     assert api_server.rows == []
-    # per batch: itself, halves, quarters, eighths (bisecting on: ~2 requests per row)
-    assert len(api_server.data_requests) == 3 * 15
+    # per batch: itself, halves, quarters, eighths, then the first eighth halved down to one
+    # row, all refused (bisecting on would take ~2 requests per row)
+    assert len(api_server.data_requests) == 3 * 17
     assert [rows.column("id").to_pylist() for rows, _ in rejected] == [
         list(range(0, 16)),
         list(range(16, 32)),

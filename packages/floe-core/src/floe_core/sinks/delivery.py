@@ -10,11 +10,15 @@ half is sent on its own; a refused half is split again, down to single rows, so 
 are delivered and only the bad ones are reported as rejected.
 
 Splitting goes level by level. When, after three levels, every one of the eight pieces is
-still refused, the destination is taken to refuse something all the rows share (every row
-invalid, an endpoint that refuses every body): the batch is rejected whole with the
-destination's reason after 15 requests, instead of about two requests per row. A batch with
-fewer than eight bad rows never has all eight pieces refused, so its good rows are
-delivered.
+still refused, the rows may all be refused for something they share (every row invalid, an
+endpoint that refuses every body), or bad rows may be scattered through the batch (a few in
+a thousand, in a batch of 50,000). The first piece tells them apart: it is halved down to a
+single row, always into its first half, while both halves are refused (about two requests a
+level). If every piece on the way was refused, down to that one row, the batch is rejected
+whole with the destination's reason (15 requests, and two a level after them, instead of about
+two requests per row). As soon as one piece on the way is accepted, the rows are refused one
+by one: every refused piece is split on, down to single rows, and the good rows are
+delivered. A batch with fewer than eight bad rows never has all eight pieces refused.
 
 A batch the destination confirmed whole, without refusing a row, is reported at once
 (``report``, from the worker thread, not in batch order): with several batches in flight, a
@@ -322,15 +326,48 @@ class BatchSender:
                     if part_refusal is not None:
                         refused.append((part, part_position, part_refusal))
             if depth == _BATCH_WIDE_DEPTH and len(refused) == 2**depth:
-                # Every piece of every level refused: something all the rows share is refused.
-                # Nothing of this batch was delivered, so the batch is what is rejected.
-                reason = sanitize(str(refusal), self._secrets)
-                outcome.rejected.append(Rejected(batch, reason))
-                return
+                # Every piece of every level refused: all the rows, or bad rows everywhere?
+                pending = self._probe(refused[0], outcome)
+                if outcome.error is not None:
+                    return
+                if pending is None:
+                    # Refused down to one row, every piece on the way: something all the rows
+                    # share is refused. Nothing of this batch was delivered: it is rejected.
+                    reason = sanitize(str(refusal), self._secrets)
+                    outcome.rejected.append(Rejected(batch, reason))
+                    return
+                refused = [*pending, *refused[1:]]
             level = refused
         # In row order: a piece's position is the batch's, then ".0" or ".1" per level of
         # halving, so the positions of one batch's pieces sort as text in row order.
         outcome.rejected.extend(rejected[where] for where in sorted(rejected))
+
+    def _probe(
+        self, piece: tuple[pa.RecordBatch, str, PluginError], outcome: BatchOutcome
+    ) -> list[tuple[pa.RecordBatch, str, PluginError]] | None:
+        """Halve a refused ``piece`` into its first half while both halves are refused.
+
+        Returns:
+            ``None`` when every piece was refused down to a single row (the rows are refused
+            for something they share); else the refused pieces left to split on (the
+            second halves passed on the way, and a refused half beside the accepted one).
+        """
+        pending: list[tuple[pa.RecordBatch, str, PluginError]] = []
+        part, where, _ = piece
+        while part.num_rows > 1:
+            half = part.num_rows // 2
+            halves = [(part.slice(0, half), f"{where}.0"), (part.slice(half), f"{where}.1")]
+            found: list[tuple[pa.RecordBatch, str, PluginError | None]] = []
+            for sub, position in halves:
+                found.append((sub, position, self._piece(sub, position, outcome)))
+                if outcome.error is not None:
+                    return pending
+            refused = [(sub, position, why) for sub, position, why in found if why is not None]
+            if len(refused) < 2:  # a piece went through: the rows are refused one by one
+                return [*pending, *refused]
+            pending.append(refused[1])
+            part, where, _ = refused[0]
+        return None
 
     def _piece(
         self, part: pa.RecordBatch, position: str, outcome: BatchOutcome
