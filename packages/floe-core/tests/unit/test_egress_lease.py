@@ -7,7 +7,13 @@ import time
 
 import pytest
 from floe_core.egress.errors import LeaseHeldError, StateStoreError
-from floe_core.egress.lease import DEFAULT_LEASE_SECONDS, LeaseKeeper, Leases, lease_seconds
+from floe_core.egress.lease import (
+    DEFAULT_LEASE_SECONDS,
+    Lease,
+    LeaseKeeper,
+    Leases,
+    lease_seconds,
+)
 from floe_core.egress.state import StateStore
 
 
@@ -100,3 +106,33 @@ def test_a_keeper_renews_and_reports_a_lease_taken_from_it(store: StateStore) ->
 
     assert taken.taken_over is not None and taken.taken_over.run_id == "run-a"
     assert leases.holder("crm").run_id == "run-b"  # type: ignore[union-attr]
+
+
+@pytest.mark.requirement("B2")
+def test_a_keepers_log_lines_carry_the_runs_context(store: StateStore) -> None:
+    """The keeper's thread logs in the context of the run that started it (``run_id`` and
+    ``destination`` bound), as every line of a run must."""
+    import structlog
+
+    class FlakyLeases(Leases):
+        def renew(self, lease: Lease) -> bool:
+            raise StateStoreError("the state store is locked", hint="")
+
+    seen: list[dict[str, object]] = []
+    warned = threading.Event()
+
+    class Log:
+        def warning(self, event: str, **fields: object) -> None:
+            seen.append({"event": event, **structlog.contextvars.get_contextvars(), **fields})
+            warned.set()
+
+    leases = FlakyLeases(store, seconds=0.2)
+    lease = leases.acquire("crm", "run-a")
+    with structlog.contextvars.bound_contextvars(run_id="run-a", destination="crm"):
+        keeper = LeaseKeeper(leases, lease, log=Log())
+    try:
+        assert warned.wait(30)
+    finally:
+        keeper.stop()
+    assert seen[0]["event"] == "egress.lease_not_renewed"
+    assert (seen[0]["run_id"], seen[0]["destination"]) == ("run-a", "crm")

@@ -25,6 +25,7 @@ destination's state before that run finishes.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import socket
 import threading
@@ -235,8 +236,13 @@ class LeaseKeeper:
         self._on_lost = on_lost
         self._log = log
         self._stopping = threading.Event()
+        # In the creator's context: its log lines carry the run's run_id and destination.
+        context = contextvars.copy_context()
         self._thread = threading.Thread(
-            target=self._keep, name=f"floe-lease-{lease.destination}", daemon=True
+            target=context.run,
+            args=(self._keep,),
+            name=f"floe-lease-{lease.destination}",
+            daemon=True,
         )
         self._thread.start()
 
