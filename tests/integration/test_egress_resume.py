@@ -118,16 +118,18 @@ def _journaled(state: StateStore) -> int:
 
 
 @pytest.mark.requirement("B6")
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_ctrl_c_stops_after_the_batches_in_flight_records_the_truth_and_resumes(
-    h: Any, make_project: Any, http_server: Recorder
+    h: Any, make_project: Any, http_server: Recorder, stop: signal.Signals
 ) -> None:
+    # SIGTERM is how Kubernetes, systemd and schedulers stop a process: the same as Ctrl-C.
     project = _project(make_project, http_server)
     http_server.delay = 0.2  # 20 batches, 4 in flight: Ctrl-C lands in the middle
 
     interrupted = h.floe_process("egress", "run", "crm", "--spec", project.spec, "--json")
     try:
         h.wait_for(lambda: len(http_server.requests) >= 3, "3 batches answered")
-        interrupted.send_signal(signal.SIGINT)
+        interrupted.send_signal(stop)
         out, err = interrupted.communicate(timeout=120)
     finally:
         if interrupted.poll() is None:

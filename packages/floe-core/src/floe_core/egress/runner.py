@@ -653,9 +653,11 @@ def _operations_for(item: _Prepared) -> frozenset[Any] | None:
 
 @contextmanager
 def _stopped_by_ctrl_c(stop: threading.Event, interrupted: threading.Event) -> Iterator[None]:
-    """While delivering, the first Ctrl-C sets ``stop`` (the write ends after the batches in
-    flight, so what they delivered is counted and journaled); a second one interrupts at once.
-    Outside the main thread, signals cannot be handled and nothing changes."""
+    """While delivering, the first Ctrl-C or SIGTERM (what Kubernetes, systemd and schedulers
+    stop a process with) sets ``stop``: the write ends after the batches in flight, so what
+    they delivered is counted and journaled, and the receipt says the run was interrupted. A
+    second one interrupts at once. Outside the main thread, signals cannot be handled and
+    nothing changes."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -666,11 +668,13 @@ def _stopped_by_ctrl_c(stop: threading.Event, interrupted: threading.Event) -> I
         interrupted.set()
         stop.set()
 
-    previous = signal.signal(signal.SIGINT, handle)
+    stops = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.signal(signum, handle) for signum in stops}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _release(item: _Prepared) -> None:
