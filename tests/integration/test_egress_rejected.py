@@ -256,3 +256,26 @@ def _rejected_of(project: FloeProject, name: str) -> list[dict[str, Any]]:
     result = project.cli("egress", "rejected", name, "--spec", project.spec, "--json", "-n", "0")
     assert result.exit_code == 0, result.output
     return list(json.loads(result.stdout)["rejected"])
+
+
+@pytest.mark.requirement("B6")
+def test_bad_rows_scattered_through_every_batch_leave_the_good_rows_delivered(
+    h: Any, make_project: Any, pg_schema: str
+) -> None:
+    # One row in 40 breaks a CHECK: every eighth of every 400-row batch holds one, so each
+    # batch's eight pieces are all refused, as when every row is refused. The good rows are
+    # still delivered and only the bad ones refused.
+    project = make_project(rows=2000)
+    project.secret("pg", url=h.pg_url)
+    project.write(
+        PG_SYNC_DEST.format(schema=pg_schema).replace("batch_size: 50", "batch_size: 400")
+    )
+    _pg_table(pg_schema, "numeric(12, 2)", ", CHECK (customer_id % 40 <> 7)")
+
+    [(code, receipt)] = _pg_runs(project, 1)
+
+    assert (code, receipt["status"]) == (3, "partial")
+    assert (receipt["rows_delivered"], receipt["rows_rejected"]) == (1950, 50)
+    stored = h.pg_rows(pg_schema, "customers", "customer_id")
+    assert len(stored) == 1950 and all(row["customer_id"] % 40 != 7 for row in stored)
+    assert len(_rejected_of(project, "app")) == 50
