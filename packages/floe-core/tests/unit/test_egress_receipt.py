@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from floe_core.egress.receipt import (
@@ -107,3 +108,22 @@ def test_human_table_prints_errors_with_brackets_as_they_are() -> None:
     text = console.export_text()
     assert "[rest_api/crm] POST http://127.0.0.1/x answered HTTP 400" in text
     assert "the body said [/b] and [red]" in text
+
+
+@pytest.mark.requirement("B1")
+def test_after_a_run_the_table_lists_the_first_errors_and_says_where_the_rest_are() -> None:
+    # A run refusing rows in many batches has an error per refused piece: 34 of them made a
+    # receipt of 230 lines. `floe egress show` lists every one.
+    receipt = _receipt(RunStatus.PARTIAL)
+    receipt.errors = [f"1 row(s) rejected: row {n} breaks a CHECK" for n in range(34)]
+
+    def text(**kwargs: Any) -> str:
+        console = Console(width=300, record=True, color_system=None)
+        console.print(receipt_table(receipt, **kwargs))
+        return console.export_text()
+
+    after_run, shown = text(), text(errors=None)
+    assert [f"row {n} breaks" in after_run for n in range(6)] == [True] * 5 + [False]
+    assert f"... and 29 more: floe egress show {receipt.run_id[:8]} lists every one" in after_run
+    assert f"floe egress rejected {receipt.destination} the rows refused" in after_run
+    assert all(f"row {n} breaks" in shown for n in range(34)) and "more:" not in shown

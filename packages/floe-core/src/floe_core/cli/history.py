@@ -135,7 +135,7 @@ def _print_show(receipt: Receipt, as_json: bool) -> None:
         return
     from floe_core.cli.egress import wide_console
 
-    wide_console().print(receipt_table(receipt))
+    wide_console().print(receipt_table(receipt, errors=None))
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ __all__ = [
     "EXIT_FAILURE",
     "EXIT_PARTIAL",
     "EXIT_SUCCESS",
+    "SHOWN_ERRORS",
     "Receipt",
     "RunStatus",
     "exit_code",
@@ -172,11 +173,21 @@ _STATUS_STYLE = {
 }
 
 
-def receipt_table(receipt: Receipt) -> RenderableType:
+#: Errors a run's receipt lists after the run (``floe egress show`` lists every one).
+SHOWN_ERRORS = 5
+
+
+def receipt_table(receipt: Receipt, *, errors: int | None = SHOWN_ERRORS) -> RenderableType:
     """A two-column rich table showing one receipt, for people.
 
     Names and errors are shown as plain text: an error quoting a destination's answer may hold
     square brackets, which must not be read as rich markup.
+
+    Args:
+        receipt: The run's receipt.
+        errors: How many of its errors to list (``None``: all); a line says how many more
+            there are and where to see them (a run refusing rows in many batches has one
+            error per refused piece).
     """
     from rich.table import Table
     from rich.text import Text
@@ -207,8 +218,18 @@ def receipt_table(receipt: Receipt) -> RenderableType:
     table.add_row("checksum", receipt.checksum or "-")
     table.add_row("idempotency key", receipt.idempotency_key or "-")
     table.add_row("run id", receipt.run_id)
-    for error in receipt.errors:
+    shown = receipt.errors if errors is None else receipt.errors[:errors]
+    for error in shown:
         table.add_row("[red]error[/]", Text(error))
+    if len(shown) < len(receipt.errors):
+        more = len(receipt.errors) - len(shown)
+        table.add_row(
+            "[red]error[/]",
+            Text(
+                f"... and {more:,} more: floe egress show {receipt.run_id[:8]} lists every one, "
+                f"floe egress rejected {receipt.destination} the rows refused"
+            ),
+        )
     return table
 
 
