@@ -449,3 +449,34 @@ def test_progress_goes_through_the_rows_read_and_ends_where_its_total_said(
     assert (sync["files_read"], sync["files_total"], sync["files_removed"]) == (1, 1, 1)
     shown = project.cli("egress", "show", "last", "--spec", project.spec, env={"COLUMNS": "100"})
     assert "1 of 1 data files, and the keys of 1 removed since" in shown.stdout
+
+
+def test_full_refresh_sends_every_row_again_after_the_destination_was_emptied(
+    h: Any, make_project: Any, pg_schema: str
+) -> None:
+    import psycopg
+
+    project = make_project(rows=200)
+    _pg_project(project, h, pg_schema, "mirror")
+    assert _run(project, h, "warehouse")[0] == 0
+    with psycopg.connect(h.pg_url.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(f'TRUNCATE "{pg_schema}".customers')  # emptied behind floe's back
+
+    _, unchanged = _run(project, h, "warehouse")  # a sync sends what changed: nothing
+    _, preview = _run(project, h, "warehouse", "--full-refresh", "--dry-run")
+    _, still = _run(project, h, "warehouse")  # the dry run forgot nothing
+    code, refreshed = _run(project, h, "warehouse", "--full-refresh")
+    _, after = _run(project, h, "warehouse")
+
+    assert unchanged["sync"]["read_path"] == "up_to_date" and unchanged["rows_delivered"] == 0
+    assert (preview["sync"]["inserted"], preview["rows_delivered"]) == (200, 0)
+    assert still["sync"]["read_path"] == "up_to_date"
+    assert code == 0, refreshed
+    sync = refreshed["sync"]
+    assert (sync["read_path"], sync["read_reason"]) == (
+        "full_scan",
+        "--full-refresh: what was synced is forgotten",
+    )
+    assert (sync["inserted"], sync["updated"], sync["deleted"]) == (200, 0, 0)
+    assert len(h.pg_rows(pg_schema, "customers", "customer_id")) == 200
+    assert after["sync"]["read_path"] == "up_to_date"  # a sync again

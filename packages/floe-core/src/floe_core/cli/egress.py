@@ -103,6 +103,14 @@ def run_command(
             "keys (or everything, when the source is empty), this once.",
         ),
     ] = False,
+    full_refresh: Annotated[
+        bool,
+        typer.Option(
+            "--full-refresh",
+            help="Send every row again, as on a first sync, forgetting what each sync "
+            "destination was sent (after its table was emptied or rebuilt).",
+        ),
+    ] = False,
     executor: Annotated[
         _Executor | None,
         typer.Option(
@@ -143,6 +151,7 @@ def run_command(
                 options = _RunOptions(
                     dry_run=dry_run,
                     allow_deletes=allow_deletes,
+                    full_refresh=full_refresh,
                     executor=executor.value if executor is not None else None,
                 )
                 receipts = _run(
@@ -230,6 +239,7 @@ def _run(
         progress=progress,
         dry_run=options.dry_run,
         allow_deletes=options.allow_deletes,
+        full_refresh=options.full_refresh,
         executor=options.executor,
     ) as runner:
         return runner.run(destinations)
@@ -239,6 +249,7 @@ def _run(
 class _RunOptions:
     dry_run: bool = False
     allow_deletes: bool = False
+    full_refresh: bool = False
     executor: ExecutorType | None = None
 
 

@@ -98,6 +98,8 @@ class EgressRunner:
             nothing; the receipts say what a run would do. Always in this process, with
             any executor (Ray is not started): the diff is planned here either way.
         allow_deletes: Let a ``mirror`` run delete more than its ``max_delete_fraction``.
+        full_refresh: Forget what each sync destination was sent and send it every row, as
+            on its first run (``--full-refresh``: the destination was emptied or rebuilt).
         clock: Seconds since the epoch, for destination leases (a test passes a fake).
         executor: ``local`` or ``ray``, over the manifest's ``executor.type``
             (:mod:`floe_core.executors`).
@@ -113,6 +115,7 @@ class EgressRunner:
         progress: Progress | None = None,
         dry_run: bool = False,
         allow_deletes: bool = False,
+        full_refresh: bool = False,
         clock: Callable[[], float] = time.time,
         executor: ExecutorType | None = None,
     ) -> None:
@@ -123,6 +126,7 @@ class EgressRunner:
         self.plan = plan
         self.dry_run = dry_run
         self.allow_deletes = allow_deletes
+        self.full_refresh = full_refresh
         self.registry = registry
         self.secrets = secrets
         self.state = state
@@ -362,6 +366,7 @@ class EgressRunner:
                 run_id=receipt.run_id,
                 allow_deletes=self.allow_deletes,
                 target=target_fingerprint(destination.sink_type, _target(plugin, config)),
+                full_refresh=self.full_refresh,
                 dry_run=self.dry_run,
             )
         receipt.sync = sync.summary

@@ -34,6 +34,7 @@ def open_runner(
     progress: Progress | None = None,
     dry_run: bool = False,
     allow_deletes: bool = False,
+    full_refresh: bool = False,
     executor: ExecutorType | None = None,
     state_url: str | None = None,
     secrets_dir: Path | None = None,
@@ -46,6 +47,7 @@ def open_runner(
         progress: Told how delivery advances; nothing is shown when None.
         dry_run: Plan and diff, send nothing, store nothing (see ``EgressRunner``).
         allow_deletes: Let a ``mirror`` run delete more than its ``max_delete_fraction``.
+        full_refresh: Send every sync destination every row, forgetting what it was sent.
         executor: ``local`` or ``ray``, over the manifest's ``executor.type``.
         state_url: The state store, instead of ``$FLOE_STATE_URL`` or the manifest's.
         secrets_dir: A directory of mounted Secrets, instead of the manifest's ``secrets.dir``.
@@ -64,6 +66,7 @@ def open_runner(
             progress=progress,
             dry_run=dry_run,
             allow_deletes=allow_deletes,
+            full_refresh=full_refresh,
             executor=executor,
         )
 

@@ -74,6 +74,9 @@ class SyncRun:
             fingerprints were sent elsewhere (another table, database or base URL), the run
             starts over: every row is sent, and (unless ``dry_run``) the old fingerprints are
             forgotten first.
+        full_refresh: Start over as after a change of target (``--full-refresh``): forget
+            what was synced (unless ``dry_run``) and send every row, as on the first run; a
+            mirror run deletes nothing this once (floe deletes only keys it knows it sent).
         dry_run: Change nothing in the store.
 
     Raises:
@@ -91,6 +94,7 @@ class SyncRun:
         run_id: str,
         allow_deletes: bool = False,
         target: str = "",
+        full_refresh: bool = False,
         dry_run: bool = False,
     ) -> None:
         self.destination = destination
@@ -103,7 +107,8 @@ class SyncRun:
         meta = store.meta()
         self.target = target or meta.target
         retargeted = bool(target and meta.target and meta.target != target)
-        if retargeted:  # what is stored was sent elsewhere: start over
+        restart = retargeted or full_refresh
+        if restart:  # what is stored was sent elsewhere, or is to be forgotten: start over
             if not dry_run:
                 store.reset(SyncMeta(target=target, mode=destination.sync_mode))
             meta = SyncMeta(target=target)
@@ -117,6 +122,8 @@ class SyncRun:
             self.read = self.read.full(
                 "the destination's target changed (its config or Secret), so it gets every row"
             )
+        elif full_refresh:
+            self.read = self.read.full("--full-refresh: what was synced is forgotten")
         self.comparable = comparable
         #: Set by :meth:`deliver`: every source row was diffed and every batch sent was
         #: answered for (confirmed, or refused for good), so a row of the source that was
@@ -141,8 +148,8 @@ class SyncRun:
         if self.read.path != "up_to_date":
             import polars as pl
 
-            # Retargeted: what the store held was sent elsewhere (a dry run leaves it there).
-            self.stored = empty_fingerprints() if retargeted else store.load()
+            # Restarted: what the store held is not what the target holds (a dry run leaves it).
+            self.stored = empty_fingerprints() if restart else store.load()
             self.compared = self.stored
             self.gone = pl.Series([], dtype=pl.String)
             keys = self._keys(self.read.files)
