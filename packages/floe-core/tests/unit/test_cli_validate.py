@@ -436,3 +436,27 @@ def test_problems_on_one_line_come_in_the_order_they_are_written(
     assert code == 1
     paths = [p["path"] for p in json.loads(out)["problems"]]
     assert paths == ["destinations[0].config.url", "destinations[0].config.passwd"]
+
+
+def test_a_catalog_secret_lacking_a_key_is_a_warning_naming_the_keys(
+    repo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    own = repo_root / "examples" / "own_table"
+    for name in ("floe.yaml", "manifest-polaris.yaml"):
+        (tmp_path / name).write_text((own / name).read_text())
+    for variable in ("FLOE_SECRETS_DIR", "KUBERNETES_SERVICE_HOST"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("FLOE_SECRET_POLARIS_FLOE_READER__CLIENT_ID", "floe-reader")
+    monkeypatch.delenv("FLOE_SECRET_POLARIS_FLOE_READER__CLIENT_SECRET", raising=False)
+    manifest = str(tmp_path / "manifest-polaris.yaml")
+
+    code, out = _validate([str(tmp_path), "--manifest", manifest, "--json"])
+
+    assert code == 0, out
+    [catalog] = [w for w in json.loads(out)["warnings"] if w["path"].startswith("catalog")]
+    assert catalog["path"] == "catalog.credential_secret_ref"
+    assert catalog["message"].startswith(
+        "Secret 'polaris-floe-reader' of the catalog has no key 'client_secret'"
+    )
+    assert "a rest catalog needs client_id, client_secret" in catalog["message"]
+    assert catalog["hint"] == "export FLOE_SECRET_POLARIS_FLOE_READER__CLIENT_SECRET=<value>"

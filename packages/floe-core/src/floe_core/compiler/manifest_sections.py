@@ -24,6 +24,7 @@ __all__ = [
     "Unknown",
     "approved_sinks",
     "catalog_secret_ref",
+    "catalog_type",
     "declares_catalog",
     "plugins",
     "secrets_dir",
@@ -74,6 +75,14 @@ def catalog_secret_ref(manifest: Document) -> str | None:
     catalog = data.get("catalog") if data is not None else None
     ref = catalog.get("credential_secret_ref") if isinstance(catalog, Mapping) else None
     return ref if isinstance(ref, str) else None
+
+
+def catalog_type(manifest: Document) -> str | None:
+    """``catalog.type`` as written, when it is text."""
+    data = _data(manifest)
+    catalog = data.get("catalog") if data is not None else None
+    kind = catalog.get("type") if isinstance(catalog, Mapping) else None
+    return kind if isinstance(kind, str) else None
 
 
 def _section(manifest: Document, name: str) -> Any:

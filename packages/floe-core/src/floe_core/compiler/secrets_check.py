@@ -25,6 +25,10 @@ __all__ = ["check_secrets"]
 
 _STOPS = "a run here would stop before sending"
 
+#: The keys a catalog's ``credential_secret_ref`` Secret must hold, by catalog type (what
+#: ``floe_core.egress.destinations.catalog_config`` takes from it).
+_CATALOG_KEYS = {"rest": [["client_id", "client_secret"]], "sql": [["uri"]]}
+
 
 @dataclass(frozen=True)
 class _Wanted:
@@ -35,7 +39,7 @@ class _Wanted:
     ref: str
     who: str
     needs: list[list[str]]
-    sink_type: str = ""
+    needer: str = ""
 
 
 def check_secrets(
@@ -105,11 +109,20 @@ def _wanted(
             else []
         )
         where = ("destinations", index, "connection_secret_ref")
-        wanted.append(_Wanted(spec, where, ref, label, needs, str(sink_type)))
+        wanted.append(_Wanted(spec, where, ref, label, needs, f"the {sink_type} sink"))
     catalog_ref = sections.catalog_secret_ref(manifest)
     if catalog_ref is not None:
+        kind = sections.catalog_type(manifest)
+        needs = _CATALOG_KEYS.get(kind or "", [])
         wanted.append(
-            _Wanted(manifest, ("catalog", "credential_secret_ref"), catalog_ref, "the catalog", [])
+            _Wanted(
+                manifest,
+                ("catalog", "credential_secret_ref"),
+                catalog_ref,
+                "the catalog",
+                needs,
+                f"a {kind} catalog",
+            )
         )
     return wanted
 
@@ -156,7 +169,7 @@ def _missing_keys(secret: ResolvedSecret, wanted: _Wanted) -> tuple[str, str] | 
     names = ", ".join(f"'{key}'" for key in lacking)
     message = (
         f"Secret '{wanted.ref}' of {wanted.who} has no key{'s' if len(lacking) > 1 else ''} "
-        f"{names} (found in {secret.source}, keys: {has}); the {wanted.sink_type} sink needs "
+        f"{names} (found in {secret.source}, keys: {has}); {wanted.needer} needs "
         f"{needs}, so {_STOPS}"
     )
     hint = _how_to_add(secret, lacking)

@@ -156,11 +156,11 @@ def catalog_config(plan: EgressPlan, secrets: SecretResolver) -> dict[str, Any]:
         redactor.add(secret.secret_values())
         values = secret.reveal()
         if config["type"] == "rest":
-            secret.require(["client_id", "client_secret"], destination="the catalog")
+            secret.require(["client_id", "client_secret"], needed_by="the catalog")
             config["credential_secret_ref"] = ref  # named in error hints
             config["client_id"] = values["client_id"]
             config["client_secret"] = values["client_secret"]
         else:
-            secret.require(["uri"], destination="the catalog")
+            secret.require(["uri"], needed_by="the catalog")
             config["uri"] = resolve_sqlite_url(values["uri"], plan.project_dir)
     return config

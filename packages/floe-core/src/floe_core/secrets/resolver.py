@@ -104,11 +104,17 @@ class ResolvedSecret:
         """The key names (never the values), sorted."""
         return sorted(self.values)
 
-    def require(self, keys: Iterable[str], *, destination: str = "") -> None:
-        """Raise :class:`SecretKeyMissingError` naming the first key this Secret lacks."""
+    def require(self, keys: Iterable[str], *, destination: str = "", needed_by: str = "") -> None:
+        """Raise :class:`SecretKeyMissingError` naming the first key this Secret lacks.
+
+        Args:
+            keys: The keys needed.
+            destination: The destination that needs them, for the message.
+            needed_by: Who needs them, when not a destination (``"the catalog"``).
+        """
         for key in keys:
             if key not in self.values:
-                self._missing(key, destination)
+                self._missing(key, destination, needed_by=needed_by)
 
     def require_one_of(self, groups: Sequence[Sequence[str]], *, destination: str = "") -> None:
         """Require that the Secret holds every key of at least one of ``groups``."""
@@ -138,9 +144,16 @@ class ResolvedSecret:
         return _how_to_add(self.source_kind, self.ref, key, self.source)
 
     def _missing(
-        self, key: str, destination: str, alternatives: Sequence[Sequence[str]] = ()
+        self,
+        key: str,
+        destination: str,
+        alternatives: Sequence[Sequence[str]] = (),
+        *,
+        needed_by: str = "",
     ) -> None:
-        where = f" (needed by destination '{destination}')" if destination else ""
+        if not needed_by and destination:
+            needed_by = f"destination '{destination}'"
+        where = f" (needed by {needed_by})" if needed_by else ""
         has = ", ".join(self.keys) or "no keys"
         wanted = " or ".join("+".join(group) for group in alternatives) if alternatives else key
         raise SecretKeyMissingError(
