@@ -49,7 +49,7 @@ def demo(
     from floe_core.errors import FloeError
 
     directory = project if project is not None else Path(".")
-    configure_logging(default_level="off" if sys.stderr.isatty() else "warning")
+    configure_logging(default_level="off" if sys.stderr.isatty() else "info")  # as egress run
     if not as_json:
         console().print(f"[bold]floe demo[/]: {directory / 'floe.yaml'} -> its destinations")
     try:
