@@ -312,6 +312,20 @@ def test_history_outside_a_project_says_how_to_point_at_one(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("command", [["history"], ["rejected", "crm"]])
+def test_history_of_a_directory_that_does_not_exist_says_so(
+    tmp_path: Path, command: list[str]
+) -> None:
+    missing = tmp_path / "no_such_project"
+
+    result = _invoke("egress", *command, "--project", str(missing))
+
+    assert result.exit_code == 1
+    assert f"directory {missing} does not exist" in result.stderr
+    assert "floe.yaml: file not found" not in result.stderr
+    assert not missing.exists()
+
+
 def test_show_and_rejected_honour_columns_when_piped(project: Path) -> None:
     _record(project, _receipt("f" * 32, "contacts_to_crm", RunStatus.PARTIAL, rows_rejected=1))
     with StateStore(state_url_for(project, environ={})) as store:

@@ -162,6 +162,12 @@ def _state_location(files: ProjectFiles) -> _StateLocation:
     from floe_core.yamlio import load_yaml
 
     spec = files.spec
+    if not spec.parent.is_dir():
+        raise EgressConfigError(
+            f"directory {spec.parent} does not exist, so there is no project there to read runs of",
+            hint="check the path (a relative one is from the current directory), or run floe "
+            "in the project directory",
+        )
     if not spec.is_file():
         raise EgressConfigError(
             f"{spec}: file not found, so there is no project here to read runs of",

@@ -149,7 +149,7 @@ def _check(resolver: SecretResolver, wanted: _Wanted) -> tuple[str, str] | None:
         return (
             f"Secret '{wanted.ref}' of {wanted.who} is not on this machine (looked in: "
             f"{looked}); {_STOPS}",
-            resolver.how_to_add(wanted.ref),
+            resolver.how_to_add(wanted.ref, wanted.needs[0] if wanted.needs else ()),
         )
     secret = resolver.held_here(wanted.ref)
     if secret is None or not wanted.needs:

@@ -378,12 +378,22 @@ class SecretResolver:
                 return None
         return "; ".join(source.looked_at(ref) for source in local)
 
-    def how_to_add(self, ref: str) -> str:
-        """How to provide Secret ``ref``, in each kind of source."""
+    def how_to_add(self, ref: str, keys: Sequence[str] = ()) -> str:
+        """How to provide Secret ``ref``, in each kind of source, with ``keys`` (the keys it
+        must hold, when known; else a ``<key>`` placeholder)."""
+        if not keys:
+            return (
+                f"create {self._first_dir(ref)}/<key> files (one per key), or export "
+                f"{_env_prefix(ref)}<KEY>=<value>, or in Kubernetes: "
+                f"kubectl create secret generic {ref} --from-literal=<key>=<value>"
+            )
+        files = " and ".join(f"{self._first_dir(ref)}/{key}" for key in keys)
+        exports = " ".join(f"{env_var_name(ref, key)}=<value>" for key in keys)
+        literals = " ".join(f"--from-literal={key}=<value>" for key in keys)
         return (
-            f"create {self._first_dir(ref)}/<key> files (one per key), or export "
-            f"{_env_prefix(ref)}<KEY>=<value>, or in Kubernetes: "
-            f"kubectl create secret generic {ref} --from-literal=<key>=<value>"
+            f"create the file{'s' if len(keys) > 1 else ''} {files} (one per key, holding its "
+            f"value), or export {exports}, or in Kubernetes: "
+            f"kubectl create secret generic {ref} {literals}"
         )
 
     def _first_dir(self, ref: str) -> str:
