@@ -48,7 +48,7 @@ def validate(
     hint = "PROJECT" if project is not None else "--project"
     files = project_files(project or project_option, spec, manifest, project_hint=hint)
     registry = ctx.obj if isinstance(ctx.obj, PluginRegistry) else None
-    result = compile_project(files.spec, files.manifest, registry=registry)
+    result = compile_project(files.spec, files.manifest, registry=registry, secret_warnings=True)
     if json_output:
         from floe_core.cli.output import print_json
 

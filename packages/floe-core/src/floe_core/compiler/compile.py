@@ -28,7 +28,6 @@ from floe_core.compiler.problems import (
     format_path,
     problems_from_validation_error,
 )
-from floe_core.compiler.secrets_check import check_secrets
 from floe_core.registry import PluginRegistry
 from floe_core.schemas.floe_spec import FloeSpec
 from floe_core.schemas.manifest import PlatformManifest
@@ -46,7 +45,8 @@ class CompileResult:
         problems: Everything wrong, ordered by file and line.
         warnings: What a run on this machine would stop on although the files are right: a
             Secret no local source holds (in a cluster it may come from the Kubernetes API),
-            or one that lacks a key its sink needs. Reported with the problems, too.
+            or one that lacks a key its sink needs. Reported with the problems, too; only
+            worked out when asked for (``compile_project(..., secret_warnings=True)``).
         spec_path: The ``floe.yaml`` that was read.
         manifest_path: The ``manifest.yaml`` that was read (or looked for).
     """
@@ -78,6 +78,7 @@ def compile_project(
     manifest_path: str | os.PathLike[str] | None = None,
     *,
     registry: PluginRegistry | None = None,
+    secret_warnings: bool = False,
 ) -> CompileResult:
     """Read, validate and compile a data product for egress.
 
@@ -86,6 +87,8 @@ def compile_project(
         manifest_path: The governing ``manifest.yaml``. Default: ``platform.manifest`` of
             ``floe.yaml`` when set, else ``manifest.yaml`` beside ``floe.yaml``.
         registry: Installed plugins; discovered from entry points when omitted.
+        secret_warnings: Also look at the Secrets on this machine (``floe validate``): a run
+            reads them itself, with its own errors, so it need not look twice.
 
     Returns:
         The plan, or every problem found.
@@ -112,7 +115,11 @@ def compile_project(
 
     files = [spec.label, manifest.label]
     problems = _ordered([*spec.problems, *manifest.problems], files)
-    warnings = _ordered(check_secrets(spec, manifest, bindings, registry), files)
+    warnings = []
+    if secret_warnings:
+        from floe_core.compiler.secrets_check import check_secrets
+
+        warnings = _ordered(check_secrets(spec, manifest, bindings, registry), files)
     if problems:
         return CompileResult(None, problems, spec_file, manifest_file, warnings)
     assert isinstance(spec.model, FloeSpec) and isinstance(manifest.model, PlatformManifest)
