@@ -110,9 +110,11 @@ def libraries_only_command(python: str, libraries: list[str]) -> list[str]:
     It tunes the garbage collector as floe's console script does (``floe_core.cli.main``), so
     that the two differ only by floe's own modules and what the run does.
     """
+    from floe_core.cli import GC_YOUNG_THRESHOLD
+
     script = (
         "import gc, importlib, sys\n"
-        "gc.set_threshold(50_000, *gc.get_threshold()[1:])\n"
+        f"gc.set_threshold({GC_YOUNG_THRESHOLD}, *gc.get_threshold()[1:])\n"
         "for name in sys.argv[1:]:\n"
         "    try:\n"
         "        importlib.import_module(name)\n"

@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     if argv is not None:
         run(args)
         return
-    gc.set_threshold(_GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
     try:
         run(args)
     finally:
@@ -45,4 +45,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 #: Allocations between two collections of the youngest generation (Python's default: 700).
-_GC_YOUNG_THRESHOLD = 50_000
+GC_YOUNG_THRESHOLD = 50_000
